@@ -1,0 +1,105 @@
+"""The tiny request/response contract shared by the sandbox's emulators.
+
+Each emulator (X, Graph, Slack, control API) is a plain object with a
+``handle(request) -> Response`` method; ``server.py`` owns sockets, routing,
+fault injection and rate-limit bookkeeping. Keeping the emulators free of
+socket code makes them easy to unit-test and keeps one HTTP stack.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import parse_qs
+
+
+class Headers(dict[str, str]):
+    """Case-insensitive header mapping (keys stored lower-case)."""
+
+    def __init__(self, items: Any = ()) -> None:
+        super().__init__()
+        pairs = items.items() if hasattr(items, "items") else items
+        for key, value in pairs:
+            self[key] = value
+
+    def __setitem__(self, key: str, value: str) -> None:
+        super().__setitem__(key.lower(), value)
+
+    def __getitem__(self, key: str) -> str:
+        return super().__getitem__(key.lower())
+
+    def get(self, key: str, default: Any = None) -> Any:  # type: ignore[override]
+        return super().get(key.lower(), default)
+
+    def __contains__(self, key: object) -> bool:
+        return isinstance(key, str) and super().__contains__(key.lower())
+
+    def update(self, other: Any = (), **kwargs: str) -> None:  # type: ignore[override]
+        pairs = other.items() if hasattr(other, "items") else other
+        for key, value in [*pairs, *kwargs.items()]:
+            self[key] = value
+
+
+@dataclass
+class Request:
+    method: str
+    path: str
+    query: dict[str, list[str]] = field(default_factory=dict)
+    headers: Headers = field(default_factory=Headers)
+    body: bytes = b""
+
+    def json(self) -> Any:
+        """The body parsed as JSON; ``None`` when empty. Raises ValueError when malformed."""
+        if not self.body:
+            return None
+        return json.loads(self.body.decode("utf-8"))
+
+    def form(self) -> dict[str, str]:
+        """The body parsed as ``application/x-www-form-urlencoded`` (last value wins)."""
+        if not self.body:
+            return {}
+        parsed = parse_qs(self.body.decode("utf-8"), keep_blank_values=True)
+        return {key: values[-1] for key, values in parsed.items()}
+
+    def arg(self, name: str, default: str | None = None) -> str | None:
+        """A parameter from the query string (last value)."""
+        values = self.query.get(name)
+        return values[-1] if values else default
+
+    def params(self) -> dict[str, Any]:
+        """Query, then form or JSON body merged: how Slack's Web API reads arguments."""
+        merged: dict[str, Any] = {key: values[-1] for key, values in self.query.items()}
+        content_type = (self.headers.get("content-type") or "").lower()
+        if "application/json" in content_type:
+            body = self.json()
+            if isinstance(body, dict):
+                merged.update(body)
+        else:
+            merged.update(self.form())
+        return merged
+
+    @property
+    def bearer(self) -> str | None:
+        """The token of an ``Authorization: Bearer ...`` header, if any."""
+        value = self.headers.get("authorization") or ""
+        if value.lower().startswith("bearer "):
+            return value[7:].strip()
+        return None
+
+
+@dataclass
+class Response:
+    status: int = 200
+    body: bytes = b""
+    headers: Headers = field(default_factory=Headers)
+
+    @classmethod
+    def json(cls, payload: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+        merged = Headers({"content-type": "application/json; charset=utf-8"})
+        merged.update(Headers(headers or {}))
+        return cls(status, json.dumps(payload, ensure_ascii=False).encode("utf-8"), merged)
+
+    @classmethod
+    def text(cls, text: str, status: int = 200, content_type: str = "text/plain; charset=utf-8") -> Response:
+        return cls(status, text.encode("utf-8"), Headers({"content-type": content_type}))
