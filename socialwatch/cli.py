@@ -1,0 +1,237 @@
+"""The command line: a thin shell over the library. Each command's docstring is its help."""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import sys
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import IO, Any
+
+import click
+
+from socialwatch import __version__
+from socialwatch.config import Config, ConfigError, load_config
+
+log = logging.getLogger("socialwatch")
+
+SAMPLE = Path(__file__).parent / "samples" / "demo.jsonl"
+
+
+def _setup_logging(level: str = "INFO", fmt: str = "text", secrets: list[str] | None = None) -> None:
+    try:
+        from socialwatch.logs import setup_logging
+    except ImportError:  # pragma: no cover - logs.py arrives with the operations work
+        logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+        return
+    setup_logging(level, fmt, secrets or [])
+
+
+def _load(path: str | None, *, required: bool) -> Config:
+    try:
+        return load_config(path, required=required)
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, "--version", prog_name="socialwatch")
+def main() -> None:
+    """socialwatch: watches a brand's X and Facebook accounts so that no unhappy customer waits.
+
+    Items are scored, triaged and stored; what needs a person goes to Slack with suggested replies.
+    Configuration is read from --config, $SOCIALWATCH_CONFIG, /etc/socialwatch/socialwatch.toml or
+    ./config/socialwatch.toml, in that order.
+    """
+
+
+config_option = click.option(
+    "--config", "config_path", type=click.Path(dir_okay=False), default=None,
+    help="Config file (default: $SOCIALWATCH_CONFIG, /etc/socialwatch/socialwatch.toml, ./config/socialwatch.toml).",
+)
+
+
+# --- triage ---------------------------------------------------------------------------------
+
+@main.command()
+@click.argument("file", type=click.File("rb"), default="-")
+@config_option
+def triage(file: IO[bytes], config_path: str | None) -> None:
+    """Score and triage JSONL from FILE (or stdin), writing one JSON line per input line.
+
+    Each input object needs "text"; "id", "platform", "kind", "public", "lang" and
+    "author": {"handle", "name", "followers"} are optional. Each output line is the input
+    object plus "sentiment", "label", "lang", "category", "priority", "needs_reply",
+    "reasons" and "suggestions". A bad line becomes {"error": ..., "line": N} and a
+    message on stderr; the exit status is then 1. Works without any config file.
+    """
+    from socialwatch.pipeline import Pipeline
+
+    pipeline = Pipeline(_load(config_path, required=False))
+    out = sys.stdout
+    bad = 0
+    for number, raw in enumerate(file, 1):
+        result = _triage_line(pipeline, raw, number)
+        if "error" in result and "line" in result and len(result) == 2:
+            bad += 1
+            click.echo(f"line {number}: {result['error']}", err=True)
+        out.write(json.dumps(result, ensure_ascii=False, allow_nan=False) + "\n")
+        out.flush()
+    if bad:
+        sys.exit(1)
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def _triage_line(pipeline: Any, raw: bytes, number: int) -> dict[str, Any]:
+    from socialwatch.sources.replay import item_from_json
+
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return {"error": f"not UTF-8: {exc.reason} at byte {exc.start}", "line": number}
+    try:
+        obj = json.loads(text, parse_constant=_reject_constant)
+    except (ValueError, RecursionError) as exc:
+        return {"error": f"invalid JSON: {exc}", "line": number}
+    try:
+        # X has the strictest length limit, so suggestions fit wherever they are used.
+        item = item_from_json(obj, platform="x", account="cli", raw_line=text)
+    except ValueError as exc:
+        return {"error": str(exc), "line": number}
+    assessment = pipeline.assess(item)
+    s = assessment.sentiment
+    return {
+        **obj,
+        "sentiment": {"compound": s.compound, "neg": s.neg, "neu": s.neu, "pos": s.pos},
+        "label": s.label,
+        "lang": s.lang,
+        "category": assessment.category,
+        "priority": assessment.priority,
+        "needs_reply": assessment.needs_reply,
+        "reasons": list(assessment.reasons),
+        "suggestions": [suggestion.text for suggestion in assessment.suggestions],
+    }
+
+
+# --- the daemon -----------------------------------------------------------------------------
+
+def _daemon(config: Config, **kwargs: Any) -> Any:
+    from socialwatch.daemon import Daemon
+
+    return Daemon(config, **kwargs)
+
+
+@main.command("poll-once")
+@config_option
+def poll_once(config_path: str | None) -> None:
+    """Poll every configured source once, store what is new, deliver due alerts, and exit."""
+    config = _load(config_path, required=True)
+    _setup_logging(config.daemon.log_level, config.daemon.log_format, config.secret_values())
+    daemon = _daemon(config)
+    results = daemon.poll_once()
+    for source, result in zip(daemon.sources, results):
+        if result is None:
+            click.echo(f"{source.key}: skipped (paused or failed; see `socialwatch status`)")
+        else:
+            click.echo(f"{source.key}: {result.new} new, {result.duplicates} already stored, "
+                       f"{result.alerts} alerts, {result.rejected} rejected")
+
+
+@main.command()
+@config_option
+def run(config_path: str | None) -> None:
+    """Run the daemon until SIGINT or SIGTERM (what socialwatch.service starts)."""
+    config = _load(config_path, required=True)
+    _setup_logging(config.daemon.log_level, config.daemon.log_format, config.secret_values())
+    sys.exit(_daemon(config).run())
+
+
+@main.command()
+@config_option
+def check(config_path: str | None) -> None:
+    """Check that the config is valid and the database is writable."""
+    config = _load(config_path, required=False)
+    where = config.source_path or "built-in defaults (no config file found)"
+    click.echo(f"config: OK ({where})")
+    from socialwatch.store import Store
+
+    try:
+        store = Store(config.daemon.database)
+        store.append_audit("check", details={"config_sha256": config.fingerprint()})
+    except Exception as exc:  # any failure here is the answer the user asked for
+        raise click.ClickException(f"database {config.daemon.database} is not writable: {exc}") from None
+    click.echo(f"database: OK ({config.daemon.database}, schema version {store.schema_version()})")
+
+
+@main.command()
+@config_option
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def status(config_path: str | None, as_json: bool) -> None:
+    """Health of every source, outbox backlogs and open items; exit status 2 when unhealthy."""
+    config = _load(config_path, required=False)
+    if not Path(config.daemon.database).exists():
+        raise click.ClickException(f"no database at {config.daemon.database}; has the daemon run yet?")
+    from socialwatch.store import Store
+
+    store = Store(config.daemon.database, migrate=False)
+    sources = store.sources()
+    depths = store.outbox_depths()
+    unhealthy = [s["source"] for s in sources if not s["healthy"]]
+    report = {"sources": sources, "outbox": depths, "unhealthy": unhealthy,
+              "open_items": len(store.open_items(limit=10_000))}
+    if as_json:
+        click.echo(json.dumps(report, indent=2, default=str))
+    else:
+        for s in sources:
+            mark = "OK " if s["healthy"] else "BAD"
+            click.echo(f"{mark} {s['source']:<32} {s['state']:<13} last success {s['last_success_at'] or '-'}"
+                       + (f"  ({s['detail']})" if s["detail"] else ""))
+        click.echo(f"outbox: {depths['alerts']} alerts, {depths['replies']} replies pending; "
+                   f"{report['open_items']} items waiting for a reply")
+    if unhealthy:
+        sys.exit(2)
+
+
+# --- sandbox and demo -----------------------------------------------------------------------
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind; loopback unless you say otherwise.")
+@click.option("--port", default=8900, show_default=True, type=int, help="Port (0 picks a free one).")
+@click.option("--write-config", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Also write a socialwatch config pointing at this sandbox.")
+def sandbox(host: str, port: int, write_config: Path | None) -> None:
+    """Run the built-in emulators of X, Facebook and Slack on loopback, for trials and tests."""
+    from socialwatch.sandbox import serve_forever
+
+    _setup_logging("INFO")
+    serve_forever(host, port, write_config)
+
+
+@main.command()
+@click.option("--data", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
+              help="A JSONL file to replay instead of the bundled sample.")
+def demo(data: Path | None) -> None:
+    """See socialwatch work with no accounts: replays sample posts and prints the alerts."""
+    _setup_logging("WARNING")
+    from socialwatch.config import ReplaySource
+    from socialwatch.daemon import Daemon
+
+    with tempfile.TemporaryDirectory(prefix="socialwatch-demo-") as tmp:
+        config = Config()
+        config.daemon.database = Path(tmp) / "demo.db"
+        config.replay = [ReplaySource(name="demo", path=data or SAMPLE)]
+        daemon = Daemon(config)
+        click.echo(f"Replaying {data or SAMPLE.name} through socialwatch (database in {tmp})...\n")
+        # The demo shows alerts for the whole sample, as a live daemon would on its second poll.
+        daemon.store.set_cursor("replay:demo", "0")
+        results = daemon.poll_once()
+        result = results[0]
+        if result is not None:
+            click.echo(f"\n{result.new} items stored, {result.alerts} alerts for a person, "
+                       f"{result.new - result.alerts} handled without one.")

@@ -1,0 +1,524 @@
+"""Configuration: find the TOML file, validate it once, resolve secrets, explain every mistake.
+
+Every error names the file, the key, what is wrong and how to fix it. Secrets are
+written in the TOML as ``"secret:NAME"`` and resolved from the environment variable
+NAME, then ``$CREDENTIALS_DIRECTORY/NAME`` (systemd ``LoadCredential=``), then
+``[daemon] secrets_dir/NAME``. A secret written inline works but logs a warning.
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import json
+import logging
+import os
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SecretStr, ValidationError, field_validator, model_validator
+
+log = logging.getLogger(__name__)
+
+ENV_VAR = "SOCIALWATCH_CONFIG"
+DEFAULT_LOCATIONS = (Path("/etc/socialwatch/socialwatch.toml"), Path("config/socialwatch.toml"))
+SECRET_PREFIX = "secret:"
+
+
+class _Model(BaseModel):
+    # Unknown keys are almost always typos; silently ignoring them hides real mistakes.
+    model_config = ConfigDict(extra="forbid", validate_assignment=False)
+
+
+class DaemonConfig(_Model):
+    database: Path = Path("socialwatch.db")
+    poll_interval: float = Field(60.0, ge=1, description="seconds between polls of each source")
+    jitter: float = Field(5.0, ge=0, description="random seconds added to each poll so sources don't align")
+    backfill_hours: float = Field(24.0, ge=0, description="how far back the first poll of a new source reads")
+    http_timeout: float = Field(10.0, gt=0, le=120, description="seconds; every platform call is bounded by it")
+    secrets_dir: Path | None = None
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    log_format: Literal["text", "json"] = "text"
+    metrics_port: int = Field(0, ge=0, le=65535)
+    timezone: str = "UTC"
+    max_workers: int = Field(4, ge=1, le=32)
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {value!r}; use an IANA name such as 'Europe/Berlin' or 'UTC'")
+        return value
+
+
+class SentimentConfig(_Model):
+    negative_threshold: float = Field(-0.05, ge=-1, le=0)
+    positive_threshold: float = Field(0.05, ge=0, le=1)
+    lexicon: dict[str, float] = Field(default_factory=dict, description="brand terms and their VADER valence (-4..4)")
+
+    @field_validator("lexicon")
+    @classmethod
+    def _valence_range(cls, value: dict[str, float]) -> dict[str, float]:
+        for term, valence in value.items():
+            if not -4.0 <= valence <= 4.0:
+                raise ValueError(f"valence of {term!r} is {valence}; VADER valences lie between -4 and 4")
+        return value
+
+
+class CategoryRule(_Model):
+    keywords: list[str] = Field(min_length=1)
+    needs_reply: bool = True
+
+
+DEFAULT_CATEGORIES: dict[str, CategoryRule] = {
+    "account_security": CategoryRule(keywords=[
+        "hacked", "hack", "locked out", "can't log in", "cant log in", "cannot log in", "can't login",
+        "password", "2fa", "two-factor", "verification code", "suspicious", "unauthorised", "unauthorized",
+        "account locked", "account suspended", "compromised", "phishing",
+    ]),
+    "billing": CategoryRule(keywords=[
+        "charged", "charge", "refund", "invoice", "billing", "bill", "payment", "overcharged", "double charged",
+        "subscription", "credit card", "debit", "money back", "price", "fee", "cancel my subscription",
+    ]),
+    "outage": CategoryRule(keywords=[
+        "down", "outage", "not working", "isn't working", "doesn't work", "does not work", "won't load",
+        "wont load", "crash", "crashes", "crashing", "error", "502", "503", "500", "offline", "broken", "bug",
+        "no service", "no signal", "can't connect", "cannot connect",
+    ]),
+    "delivery": CategoryRule(keywords=[
+        "delivery", "delivered", "package", "parcel", "shipping", "shipped", "tracking", "courier", "order",
+        "arrived", "never arrived", "lost", "damaged", "late", "delayed", "delay",
+    ]),
+    "question": CategoryRule(keywords=[
+        "how do i", "how can i", "how to", "is there", "can i", "can you", "do you", "does it", "where can",
+        "when will", "what is", "any update", "?",
+    ]),
+    "praise": CategoryRule(needs_reply=False, keywords=[
+        "thank you", "thanks", "love", "great service", "amazing", "awesome", "brilliant", "excellent",
+        "best", "well done", "kudos", "fantastic", "appreciate",
+    ]),
+    "abuse": CategoryRule(needs_reply=False, keywords=[
+        "idiot", "idiots", "stupid", "moron", "morons", "scum", "garbage company", "f*** you", "fuck you",
+    ]),
+    "spam": CategoryRule(needs_reply=False, keywords=[
+        "follow back", "follow me", "check my profile", "dm for promo", "crypto", "giveaway", "free followers",
+        "earn $", "click here", "onlyfans", "promo code",
+    ]),
+}
+
+DEFAULT_ESCALATION = [
+    "lawyer", "attorney", "legal action", "sue", "suing", "lawsuit", "cancel my account", "closing my account",
+    "cancelling my account", "canceling my account", "hacked", "fraud", "stolen", "ombudsman", "regulator",
+    "trading standards", "bbb", "going to the press", "journalist", "unsafe", "injured", "injury", "fire",
+    "data breach", "discriminat",
+]
+
+
+class TriageConfig(_Model):
+    high_reach_followers: int = Field(10_000, ge=0, description="authors with this many followers raise priority")
+    repeat_contact_threshold: int = Field(3, ge=1, description="this many earlier negative contacts raise priority")
+    escalation_words: list[str] = Field(default_factory=lambda: list(DEFAULT_ESCALATION))
+    categories: dict[str, CategoryRule] = Field(default_factory=dict)
+    # Ordering matters: the first category whose keyword matches wins.
+    category_order: list[str] = Field(default_factory=lambda: [
+        "account_security", "abuse", "spam", "billing", "outage", "delivery", "question", "praise",
+    ])
+    ignore_retweets: bool = True
+
+    def effective_categories(self) -> dict[str, CategoryRule]:
+        """Configured categories extend and override the built-in ones key by key."""
+        merged = dict(DEFAULT_CATEGORIES)
+        merged.update(self.categories)
+        return merged
+
+    @model_validator(mode="after")
+    def _order_names_known(self) -> TriageConfig:
+        known = set(self.effective_categories())
+        unknown = [name for name in self.category_order if name not in known]
+        if unknown:
+            raise ValueError(
+                f"category_order names {unknown} which are not categories; known: {sorted(known)}"
+            )
+        return self
+
+
+class SlaConfig(_Model):
+    """Minutes to the first reply, per priority."""
+
+    urgent: float = Field(15, gt=0)
+    high: float = Field(60, gt=0)
+    normal: float = Field(360, gt=0)
+    low: float = Field(1440, gt=0)
+
+    def minutes(self, priority: str) -> float | None:
+        return getattr(self, priority, None) if priority in ("urgent", "high", "normal", "low") else None
+
+
+class SuggestionsConfig(_Model):
+    templates_dir: Path | None = Field(None, description="overrides for the built-in templates, file by file")
+    brand_name: str = "our team"
+    help_url: str = "https://example.com/help"
+    status_url: str | None = None
+    signature: str = ""
+    case_prefix: str = Field("SW", pattern=r"^[A-Za-z0-9-]{1,8}$")
+    max_suggestions: int = Field(3, ge=1, le=3)
+
+
+class ReplaySource(_Model):
+    name: str = Field(pattern=r"^[A-Za-z0-9_.-]{1,64}$")
+    path: Path
+    poll_interval: float | None = Field(None, ge=1)
+    slack_channel: str | None = None
+
+
+class XAccount(_Model):
+    name: str = Field(pattern=r"^[A-Za-z0-9_.-]{1,64}$")
+    bearer_token: SecretStr
+    # OAuth 1.0a user context; when present, DMs and replies use it instead of the bearer token.
+    consumer_key: SecretStr | None = None
+    consumer_secret: SecretStr | None = None
+    access_token: SecretStr | None = None
+    access_token_secret: SecretStr | None = None
+    user_id: str | None = None
+    handle: str | None = None
+    mentions: bool = True
+    dms: bool = True
+    ignore_retweets: bool | None = None
+    poll_interval: float | None = Field(None, ge=1)
+    slack_channel: str | None = None
+
+
+class XConfig(_Model):
+    api_base: str = "https://api.twitter.com"
+    accounts: list[XAccount] = Field(default_factory=list)
+
+
+class FacebookPage(_Model):
+    name: str = Field(pattern=r"^[A-Za-z0-9_.-]{1,64}$")
+    page_id: str = Field(pattern=r"^[0-9]{1,32}$")
+    page_token: SecretStr
+    app_secret: SecretStr | None = None
+    posts: bool = True
+    tagged: bool = True
+    comments: bool = True
+    messenger: bool = True
+    poll_interval: float | None = Field(None, ge=1)
+    slack_channel: str | None = None
+
+
+class FacebookConfig(_Model):
+    graph_base: str = "https://graph.facebook.com"
+    graph_version: str = Field("v21.0", pattern=r"^v\d{1,2}\.\d$")
+    pages: list[FacebookPage] = Field(default_factory=list)
+
+
+class SlackConfig(_Model):
+    bot_token: SecretStr
+    app_token: SecretStr | None = None  # Socket Mode; without it alerts are posted but clicks are not received
+    api_base: str = "https://slack.com/api/"
+    channel: str
+    ops_channel: str | None = None
+    routing: dict[str, str] = Field(
+        default_factory=dict, description="priority, platform or account name -> channel; first match wins"
+    )
+    approvers: list[str] = Field(default_factory=list)
+    approver_group: str | None = None
+    two_person_rule: bool = False
+    alerts_only: bool = False
+
+
+class Config(_Model):
+    daemon: DaemonConfig = Field(default_factory=DaemonConfig)
+    sentiment: SentimentConfig = Field(default_factory=SentimentConfig)
+    triage: TriageConfig = Field(default_factory=TriageConfig)
+    sla: SlaConfig = Field(default_factory=SlaConfig)
+    suggestions: SuggestionsConfig = Field(default_factory=SuggestionsConfig)
+    replay: list[ReplaySource] = Field(default_factory=list)
+    x: XConfig = Field(default_factory=XConfig)
+    facebook: FacebookConfig = Field(default_factory=FacebookConfig)
+    slack: SlackConfig | None = None
+
+    # Where it came from; not part of the TOML.
+    _source_path: Path | None = PrivateAttr(default=None)
+
+    @property
+    def source_path(self) -> Path | None:
+        return self._source_path
+
+    @model_validator(mode="after")
+    def _unique_names(self) -> Config:
+        for label, names in (
+            ("x.accounts", [a.name for a in self.x.accounts]),
+            ("facebook.pages", [p.name for p in self.facebook.pages]),
+            ("replay", [r.name for r in self.replay]),
+        ):
+            dupes = sorted({n for n in names if names.count(n) > 1})
+            if dupes:
+                raise ValueError(f"{label}: names must be unique, {dupes} appear more than once")
+        return self
+
+    def secret_values(self) -> list[str]:
+        """Every resolved secret, for the log redaction filter."""
+        return [value for _, value in _iter_secrets(self) if value]
+
+    def fingerprint(self) -> str:
+        """SHA-256 of the effective config with secrets left out: recorded in the audit log at start."""
+        dumped = self.model_dump(mode="json")
+        text = json.dumps(dumped, sort_keys=True, default=str)
+        return hashlib.sha256(text.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class Problem:
+    key: str
+    message: str
+    fix: str
+
+    def render(self) -> str:
+        return f"  {self.key}: {self.message}\n    fix: {self.fix}"
+
+
+class ConfigError(Exception):
+    """A configuration that cannot be used. ``str()`` is the message shown to the user."""
+
+    def __init__(self, file: Path | str | None, problems: list[Problem]):
+        self.file = str(file) if file else "<built-in defaults>"
+        self.problems = problems
+        lines = [f"config error in {self.file}:"] + [p.render() for p in problems]
+        super().__init__("\n".join(lines))
+
+
+def find_config(explicit: str | Path | None = None) -> Path | None:
+    """The config file to use, or None when there is none anywhere (built-in defaults)."""
+    if explicit:
+        path = Path(explicit)
+        if not path.is_file():
+            raise ConfigError(path, [Problem(
+                "--config", f"file not found: {path}",
+                "check the path, or run without --config to use "
+                f"${ENV_VAR}, {' or '.join(str(p) for p in DEFAULT_LOCATIONS)}",
+            )])
+        return path
+    from_env = os.environ.get(ENV_VAR)
+    if from_env:
+        path = Path(from_env)
+        if not path.is_file():
+            raise ConfigError(path, [Problem(
+                ENV_VAR, f"points at {path}, which does not exist", f"fix or unset the {ENV_VAR} environment variable"
+            )])
+        return path
+    for candidate in DEFAULT_LOCATIONS:
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def load_config(path: str | Path | None = None, *, required: bool = False) -> Config:
+    """Find, parse, validate and resolve. ``required`` makes 'no config anywhere' an error."""
+    found = find_config(path)
+    if found is None:
+        if required:
+            raise ConfigError(None, [Problem(
+                "config", "no config file found (looked at --config, "
+                f"${ENV_VAR}, {', '.join(str(p) for p in DEFAULT_LOCATIONS)})",
+                "copy config/socialwatch.example.toml to one of those places and edit it, "
+                "or try `socialwatch demo` which needs none",
+            )])
+        return Config()
+    return parse_config(found.read_bytes(), found)
+
+
+def parse_config(data: bytes | str | dict[str, Any], file: Path | None = None) -> Config:
+    if isinstance(data, dict):
+        raw = data
+    else:
+        text = data.decode("utf-8", errors="replace") if isinstance(data, bytes) else data
+        try:
+            raw = tomllib.loads(text)
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(file, [Problem(
+                "(syntax)", f"not valid TOML: {exc}",
+                "fix the line named above; strings need quotes, tables look like [section]",
+            )]) from None
+    try:
+        config = Config.model_validate(raw)
+    except ValidationError as exc:
+        raise ConfigError(file, [_explain(err) for err in exc.errors()]) from None
+    config._source_path = file
+    base = file.parent if file else Path.cwd()
+    config.daemon.database = _relative_to(config.daemon.database, base)
+    if config.daemon.secrets_dir is not None:
+        config.daemon.secrets_dir = _relative_to(config.daemon.secrets_dir, base)
+    if config.suggestions.templates_dir is not None:
+        config.suggestions.templates_dir = _relative_to(config.suggestions.templates_dir, base)
+    for replay in config.replay:
+        replay.path = _relative_to(replay.path, base)
+    problems = _resolve_secrets(config, file)
+    if problems:
+        raise ConfigError(file, problems)
+    return config
+
+
+def _relative_to(path: Path, base: Path) -> Path:
+    path = path.expanduser()
+    return path if path.is_absolute() else (base / path)
+
+
+def _iter_secrets(config: Config) -> list[tuple[str, str]]:
+    """(dotted key, value) of every secret field that is set."""
+    found: list[tuple[str, str]] = []
+
+    def visit(model: BaseModel, prefix: str) -> None:
+        for name in type(model).model_fields:
+            value = getattr(model, name)
+            key = f"{prefix}{name}"
+            if isinstance(value, SecretStr):
+                found.append((key, value.get_secret_value()))
+            elif isinstance(value, BaseModel):
+                visit(value, key + ".")
+            elif isinstance(value, list):
+                for index, element in enumerate(value):
+                    if isinstance(element, BaseModel):
+                        visit(element, f"{key}[{index}].")
+
+    visit(config, "")
+    return found
+
+
+def _set_by_key(config: Config, key: str, value: SecretStr) -> None:
+    target: Any = config
+    parts = key.split(".")
+    for part in parts[:-1]:
+        if part.endswith("]"):
+            name, index = part[:-1].split("[")
+            target = getattr(target, name)[int(index)]
+        else:
+            target = getattr(target, part)
+    setattr(target, parts[-1], value)
+
+
+def secret_locations(name: str, secrets_dir: Path | None) -> list[str]:
+    places = [f"environment variable {name}"]
+    if os.environ.get("CREDENTIALS_DIRECTORY"):
+        places.append(f"{os.environ['CREDENTIALS_DIRECTORY']}/{name}")
+    if secrets_dir:
+        places.append(str(secrets_dir / name))
+    return places
+
+
+def resolve_secret(name: str, secrets_dir: Path | None) -> str | None:
+    value = os.environ.get(name)
+    if value:
+        return value.strip()
+    for directory in (os.environ.get("CREDENTIALS_DIRECTORY"), secrets_dir):
+        if not directory:
+            continue
+        candidate = Path(directory) / name
+        if candidate.is_file():
+            return candidate.read_text(encoding="utf-8").strip()
+    return None
+
+
+def _resolve_secrets(config: Config, file: Path | None) -> list[Problem]:
+    problems: list[Problem] = []
+    for key, value in _iter_secrets(config):
+        if not value.startswith(SECRET_PREFIX):
+            log.warning(
+                "a secret is written inline in %s at %s; move it to an environment variable or a systemd "
+                "credential and write \"secret:NAME\" instead", file or "the config", key,
+            )
+            continue
+        name = value[len(SECRET_PREFIX):].strip()
+        if not name or not all(c.isalnum() or c in "_-." for c in name):
+            problems.append(Problem(key, f"{value!r} is not a valid secret reference",
+                                    'write "secret:NAME" where NAME is letters, digits, _ - or .'))
+            continue
+        resolved = resolve_secret(name, config.daemon.secrets_dir)
+        if resolved is None:
+            problems.append(Problem(
+                key, f"secret {name} not found (looked in {', '.join(secret_locations(name, config.daemon.secrets_dir))})",
+                f"export {name}=..., or add LoadCredential={name}:/path/to/file to the systemd unit",
+            ))
+            continue
+        _set_by_key(config, key, SecretStr(resolved))
+    return problems
+
+
+_TYPE_HINTS = {
+    "int_parsing": "write a whole number without quotes, e.g. 60",
+    "int_type": "write a whole number without quotes, e.g. 60",
+    "float_parsing": "write a number without quotes, e.g. 60 or 0.5",
+    "float_type": "write a number without quotes, e.g. 60 or 0.5",
+    "bool_parsing": "write true or false without quotes",
+    "bool_type": "write true or false without quotes",
+    "string_type": 'write a quoted string, e.g. "value"',
+    "list_type": 'write a list, e.g. ["a", "b"]',
+    "dict_type": "write a table, e.g. [section] followed by key = value lines",
+    "model_type": "write a table, e.g. [section] followed by key = value lines",
+    "literal_error": "use one of the values listed",
+    "string_pattern_mismatch": "see the allowed characters in config/socialwatch.example.toml",
+}
+
+
+def _dotted(loc: tuple[Any, ...]) -> str:
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += ("." if out else "") + str(part)
+    return out or "(top level)"
+
+
+def _explain(err: Any) -> Problem:
+    loc = tuple(err.get("loc", ()))
+    key = _dotted(loc)
+    kind = err.get("type", "")
+    message = err.get("msg", "invalid")
+    if kind == "extra_forbidden":
+        name = str(loc[-1]) if loc else "?"
+        candidates = _known_keys(loc[:-1])
+        close = difflib.get_close_matches(name, candidates, n=1)
+        fix = f"did you mean '{close[0]}'?" if close else "remove it"
+        if candidates:
+            fix += f" Valid keys here: {', '.join(sorted(candidates))}"
+        return Problem(key, f"unknown key '{name}'", fix)
+    if kind == "missing":
+        return Problem(key, "required key is missing", f"add `{loc[-1]} = ...` (see config/socialwatch.example.toml)")
+    shown = err.get("input")
+    if shown is not None and not isinstance(shown, (dict, list)):
+        message = f"{message} (got {shown!r})"
+    if message.startswith("Value error, "):
+        message = message[len("Value error, "):]
+    return Problem(key, message, _TYPE_HINTS.get(kind, "see config/socialwatch.example.toml for the expected form"))
+
+
+def _known_keys(loc: tuple[Any, ...]) -> list[str]:
+    """Field names of the model at ``loc`` (for 'did you mean')."""
+    model: Any = Config
+    for part in loc:
+        if isinstance(part, int):
+            continue
+        field = getattr(model, "model_fields", {}).get(part)
+        if field is None:
+            return []
+        annotation = field.annotation
+        model = _model_in(annotation)
+        if model is None:
+            return []
+    return list(getattr(model, "model_fields", {}))
+
+
+def _model_in(annotation: Any) -> Any:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in getattr(annotation, "__args__", ()) or ():
+        found = _model_in(arg)
+        if found is not None:
+            return found
+    return None

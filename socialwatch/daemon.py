@@ -1,0 +1,194 @@
+"""The daemon: one scheduled job per source, an alert dispatcher, signals, health.
+
+A job never kills the scheduler: every outcome of a poll (new items, a rate limit,
+an expired token, a bug) is caught here, recorded in the ``sources`` table for
+``socialwatch status``, and the next run goes on. A rate-limited source is paused
+until its reset without holding a worker thread.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import signal
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from apscheduler.executors.pool import ThreadPoolExecutor
+from apscheduler.schedulers.background import BackgroundScheduler
+
+from socialwatch.config import Config
+from socialwatch.ingest import PollResult, poll
+from socialwatch.models import utcnow
+from socialwatch.notify import AlertChannel, ConsoleChannel, dispatch_alerts
+from socialwatch.pipeline import Pipeline
+from socialwatch.sources.base import AuthError, CapabilityLost, PlatformError, RateLimited, Source, SourceError
+from socialwatch.store import Store
+
+log = logging.getLogger(__name__)
+
+DISPATCH_INTERVAL = 2.0  # seconds; alerts should reach Slack well within a second of being stored
+HEARTBEAT_INTERVAL = 5.0
+
+
+def build_sources(config: Config) -> list[Source]:
+    """Every stream the config asks for, as adapters."""
+    from socialwatch.sources.replay import ReplaySource
+
+    sources: list[Source] = [ReplaySource(r.name, r.path, r.slack_channel) for r in config.replay]
+    if config.x.accounts:
+        from socialwatch.sources import x as x_source
+
+        sources.extend(x_source.build(config))
+    if config.facebook.pages:
+        from socialwatch.sources import facebook as fb_source
+
+        sources.extend(fb_source.build(config))
+    return sources
+
+
+def poll_interval(config: Config, source: Source) -> float:
+    for group in (config.replay, config.x.accounts, config.facebook.pages):
+        for entry in group:
+            if entry.name == source.account and getattr(entry, "poll_interval", None):
+                return float(entry.poll_interval)
+    return config.daemon.poll_interval
+
+
+@dataclass
+class Daemon:
+    config: Config
+    sources: Sequence[Source] | None = None
+    channel: AlertChannel | None = None
+    clock: Callable[[], datetime] = utcnow
+    on_event: Callable[[str, dict[str, Any]], None] | None = None  # "ready", "stopping", "heartbeat", "unhealthy"
+    store: Store = field(init=False)
+    pipeline: Pipeline = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.store = Store(self.config.daemon.database)
+        self.pipeline = Pipeline(self.config)
+        if self.sources is None:
+            self.sources = build_sources(self.config)
+        if self.channel is None:
+            self.channel = ConsoleChannel()
+        self._paused_until: dict[str, datetime] = {}
+        self._stop = threading.Event()
+        self._scheduler: BackgroundScheduler | None = None
+        self.last_heartbeat: datetime | None = None
+
+    # --- job bodies -------------------------------------------------------------------------
+
+    def poll_source(self, source: Source) -> PollResult | None:
+        """One poll, every outcome recorded; never raises."""
+        now = self.clock()
+        paused = self._paused_until.get(source.key)
+        if paused and paused > now:
+            return None
+        state, detail, paused_until = "ok", None, None
+        result: PollResult | None = None
+        try:
+            result = poll(source, self.store, self.pipeline,
+                          backfill=timedelta(hours=self.config.daemon.backfill_hours), now=now)
+        except RateLimited as exc:
+            state, detail, paused_until = "rate_limited", str(exc), exc.reset_at
+            log.warning("%s: rate limited until %s", source.key, exc.reset_at.isoformat())
+        except AuthError as exc:
+            state, detail = "unhealthy", f"credentials rejected: {exc}"
+            log.error("%s: %s", source.key, detail)
+        except CapabilityLost as exc:
+            state, detail = "disabled", str(exc)
+            log.error("%s: disabled: %s", source.key, exc)
+        except (PlatformError, SourceError) as exc:
+            state, detail = "error", str(exc)
+            log.warning("%s: poll failed, will retry: %s", source.key, exc)
+        except Exception as exc:  # a bug in an adapter must not stop the other sources
+            state, detail = "error", f"{type(exc).__name__}: {exc}"
+            log.exception("%s: unexpected error while polling", source.key)
+        if paused_until:
+            self._paused_until[source.key] = paused_until
+        else:
+            self._paused_until.pop(source.key, None)
+        rate = result.rate_limit if result else None
+        turned_bad = self.store.record_poll(
+            source.key, source.platform, source.account, ok=state == "ok", state=state, detail=detail,
+            rate_limit_remaining=rate.remaining if rate else None,
+            rate_limit_reset_at=rate.reset_at if rate else None, paused_until=paused_until, now=now,
+        )
+        if turned_bad and self.on_event:
+            self.on_event("unhealthy", {"source": source.key, "state": state, "detail": detail})
+        return result
+
+    def dispatch(self) -> int:
+        try:
+            assert self.channel is not None
+            return dispatch_alerts(self.store, self.channel, now=self.clock())
+        except Exception:
+            log.exception("alert dispatch failed; will retry")
+            return 0
+
+    def heartbeat(self) -> None:
+        self.last_heartbeat = self.clock()
+        if self.on_event:
+            self.on_event("heartbeat", {})
+
+    # --- modes ------------------------------------------------------------------------------
+
+    def poll_once(self) -> list[PollResult | None]:
+        assert self.sources is not None
+        results = [self.poll_source(source) for source in self.sources]
+        self.dispatch()
+        return results
+
+    def start(self) -> BackgroundScheduler:
+        assert self.sources is not None
+        self.store.append_audit("daemon.start", details={"config_sha256": self.config.fingerprint(),
+                                                          "sources": [s.key for s in self.sources]})
+        scheduler = BackgroundScheduler(
+            executors={"default": ThreadPoolExecutor(self.config.daemon.max_workers)},
+            job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 30},
+            timezone="UTC",
+        )
+        for source in self.sources:
+            interval = poll_interval(self.config, source)
+            scheduler.add_job(
+                self.poll_source, "interval", args=[source], id=f"poll:{source.key}", seconds=interval,
+                jitter=self.config.daemon.jitter or None,
+                # Start soon, staggered, so sources don't all hit the network in the same second.
+                next_run_time=self.clock() + timedelta(seconds=random.uniform(0, min(interval, 2.0))),
+            )
+        scheduler.add_job(self.dispatch, "interval", id="dispatch", seconds=DISPATCH_INTERVAL,
+                          next_run_time=self.clock())
+        scheduler.add_job(self.heartbeat, "interval", id="heartbeat", seconds=HEARTBEAT_INTERVAL,
+                          next_run_time=self.clock())
+        scheduler.start()
+        self._scheduler = scheduler
+        log.info("socialwatch running: %d sources, database %s", len(self.sources), self.config.daemon.database)
+        if self.on_event:
+            self.on_event("ready", {"sources": len(self.sources)})
+        return scheduler
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def run(self, *, install_signals: bool = True) -> int:
+        """Run until SIGINT/SIGTERM; in-flight polls finish (every I/O is time-bounded) before exit."""
+        if install_signals:
+            for signum in (signal.SIGINT, signal.SIGTERM):
+                signal.signal(signum, lambda *_: self._stop.set())
+        self.start()
+        try:
+            while not self._stop.wait(1.0):
+                pass
+        finally:
+            if self.on_event:
+                self.on_event("stopping", {})
+            log.info("stopping: waiting for running jobs to finish")
+            assert self._scheduler is not None
+            self._scheduler.shutdown(wait=True)
+            self.dispatch()  # flush alerts that are already due
+            log.info("stopped")
+        return 0

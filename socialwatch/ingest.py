@@ -1,0 +1,82 @@
+"""One poll of one source: fetch pages, assess them, store each page with its cursor.
+
+Each page is committed in one transaction together with the cursor it carries, so a
+crash at any point leaves the database at a page boundary: re-polling fetches again
+what was not committed, and the unique key drops what was.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from socialwatch.models import Assessment, utcnow
+from socialwatch.pipeline import Pipeline
+from socialwatch.sources.base import RateLimit, Source
+from socialwatch.store import Processed, Store
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class PollResult:
+    source: str
+    fetched: int = 0
+    new: int = 0
+    duplicates: int = 0
+    alerts: int = 0
+    rejected: int = 0
+    pages: int = 0
+    first_poll: bool = False
+    rate_limit: RateLimit | None = None
+    new_item_ids: list[int] = field(default_factory=list)
+
+
+def poll(
+    source: Source,
+    store: Store,
+    pipeline: Pipeline,
+    *,
+    backfill: timedelta,
+    now: datetime | None = None,
+    alerts: bool = True,
+) -> PollResult:
+    """Fetch everything new from ``source`` and store it. Raises the source's errors after
+    committing whatever complete pages came before the failure."""
+    now = now or utcnow()
+    cursor = store.cursor(source.key)
+    result = PollResult(source.key, first_poll=cursor is None)
+    since = now - backfill
+    for page in source.fetch(cursor, since=since, known=lambda ids: store.known_native_ids(source.platform, list(ids))):
+        histories = store.histories([item.author_key for item in page.items])
+        processed = []
+        for item, assessment in pipeline.assess_batch(page.items, histories):
+            processed.append(Processed(
+                item=item,
+                assessment=assessment,
+                alert=alerts and assessment.needs_attention and _worth_alerting(result.first_poll, assessment, now),
+                source=source.key,
+            ))
+        stored = store.ingest(source.key, processed, page.cursor, rejects=page.rejects, now=now)
+        result.pages += 1
+        result.fetched += len(page.items)
+        result.new += stored.new
+        result.duplicates += stored.duplicates
+        result.alerts += stored.alerts
+        result.rejected += len(page.rejects)
+        result.new_item_ids.extend(stored.new_item_ids)
+        if page.rate_limit is not None:
+            result.rate_limit = page.rate_limit
+    if result.new or result.rejected:
+        log.info("%s: %d new, %d already stored, %d alerts, %d rejected, %d pages",
+                 source.key, result.new, result.duplicates, result.alerts, result.rejected, result.pages)
+    return result
+
+
+def _worth_alerting(first_poll: bool, assessment: Assessment, now: datetime) -> bool:
+    """The first poll backfills history: store it all, but alert only what can still be answered in time."""
+    if not first_poll:
+        return True
+    due = assessment.sla_due_at
+    return due is not None and due > now

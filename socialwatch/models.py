@@ -1,0 +1,156 @@
+"""The domain: what a customer wrote (Item), who wrote it (Author) and what we make of it (Assessment).
+
+Vendor payloads are transformed into these once, at the source adapter; everything
+downstream (pipeline, store, Slack, audit) speaks only these types.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from enum import Enum
+from typing import Any
+
+
+class Platform(str, Enum):
+    X = "x"
+    FACEBOOK = "facebook"
+    REPLAY = "replay"
+
+
+class Kind(str, Enum):
+    MENTION = "mention"  # public post that names the brand (X mention, Facebook tag)
+    DM = "dm"  # private message (X DM, Messenger)
+    COMMENT = "comment"  # public comment or reply under a post
+    POST = "post"  # visitor post on the brand's page
+
+
+#: Kinds that everybody can see; a negative one is urgent because of the audience.
+PUBLIC_KINDS = frozenset({Kind.MENTION, Kind.COMMENT, Kind.POST})
+
+PRIORITIES = ("urgent", "high", "normal", "low", "none")
+LABELS = ("negative", "neutral", "positive", "unscored")
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def to_utc(value: datetime) -> datetime:
+    """Naive datetimes are taken as UTC: platforms and exports speak UTC."""
+    if value.tzinfo is None:
+        return value.replace(tzinfo=timezone.utc)
+    return value.astimezone(timezone.utc)
+
+
+def parse_time(value: str | int | float | datetime | None) -> datetime | None:
+    """ISO 8601 (with Z or offset, or Graph's ``+0000``) or a unix timestamp -> aware UTC datetime."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, datetime):
+        return to_utc(value)
+    if isinstance(value, (int, float)):
+        return datetime.fromtimestamp(value, timezone.utc)
+    text = value.strip()
+    if text.endswith("Z"):
+        text = text[:-1] + "+00:00"
+    # Graph API writes offsets without a colon: 2024-01-02T03:04:05+0000
+    if len(text) > 5 and text[-5] in "+-" and text[-4:].isdigit() and ":" not in text[-5:]:
+        text = f"{text[:-2]}:{text[-2:]}"
+    return to_utc(datetime.fromisoformat(text))
+
+
+def iso(value: datetime | None) -> str | None:
+    """The one textual form of time in the database and in exports."""
+    if value is None:
+        return None
+    return to_utc(value).isoformat(timespec="microseconds").replace("+00:00", "Z")
+
+
+@dataclass(frozen=True)
+class Author:
+    id: str  # platform-native id of the person or page
+    handle: str | None = None
+    name: str | None = None
+    followers: int | None = None
+
+    @property
+    def display(self) -> str:
+        if self.name and self.handle:
+            return f"{self.name} (@{self.handle})"
+        return self.name or (f"@{self.handle}" if self.handle else self.id)
+
+
+@dataclass(frozen=True)
+class Item:
+    """One mention, DM, comment or visitor post, as the platform delivered it."""
+
+    platform: str
+    kind: Kind
+    native_id: str
+    account: str  # the watched account's configured name
+    author: Author
+    text: str
+    created_at: datetime
+    lang: str | None = None  # as declared by the platform, if any
+    url: str | None = None
+    conversation_id: str | None = None
+    in_reply_to: str | None = None
+    public: bool = True
+    raw: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+
+    @property
+    def key(self) -> str:
+        """Stable identity across the system: audit entries, Slack metadata, the CLI."""
+        return f"{self.platform}:{self.native_id}"
+
+    @property
+    def author_key(self) -> str:
+        return f"{self.platform}:{self.author.id}"
+
+
+@dataclass(frozen=True)
+class AuthorHistory:
+    """What we knew about the author before this item arrived."""
+
+    contacts: int = 0
+    negative_count: int = 0
+    first_seen: datetime | None = None
+    last_seen: datetime | None = None
+    last_label: str | None = None
+
+    @property
+    def returning(self) -> bool:
+        return self.contacts > 0
+
+
+@dataclass(frozen=True)
+class Sentiment:
+    compound: float
+    neg: float
+    neu: float
+    pos: float
+    label: str  # one of LABELS
+    lang: str  # ISO 639-1 or "und"
+
+
+@dataclass(frozen=True)
+class Suggestion:
+    kind: str  # apologise, acknowledge, move_private, help, thank, ...
+    text: str
+
+
+@dataclass(frozen=True)
+class Assessment:
+    sentiment: Sentiment
+    category: str
+    priority: str  # one of PRIORITIES
+    needs_reply: bool
+    reasons: tuple[str, ...]
+    sla_due_at: datetime | None
+    suggestions: tuple[Suggestion, ...] = ()
+
+    @property
+    def needs_attention(self) -> bool:
+        """Whether a human should see it in Slack."""
+        return self.needs_reply or self.priority in ("urgent", "high")

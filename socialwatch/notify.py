@@ -1,0 +1,96 @@
+"""Alert delivery: drain the alert outbox into a channel (Slack, or the console), with retries.
+
+An alert row leaves the outbox only once the channel confirmed it; a failure schedules
+the next attempt with exponential backoff (or the channel's own Retry-After). The
+outbox lives in the database, so alerts survive restarts.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Protocol, TextIO
+
+from socialwatch.models import utcnow
+from socialwatch.store import Store
+
+log = logging.getLogger(__name__)
+
+MAX_BACKOFF = timedelta(minutes=10)
+
+
+@dataclass(frozen=True)
+class Delivered:
+    channel: str
+    ts: str | None = None
+    thread_ts: str | None = None
+
+
+class DeliveryError(Exception):
+    def __init__(self, message: str, retry_after: float | None = None):
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class AlertChannel(Protocol):
+    def deliver(self, alert: dict[str, Any]) -> Delivered:
+        """Post one alert (an items row plus outbox fields); raise DeliveryError to retry later."""
+        ...
+
+
+def backoff(attempts: int, retry_after: float | None = None) -> timedelta:
+    if retry_after is not None:
+        return timedelta(seconds=max(retry_after, 1.0))
+    return min(timedelta(seconds=2 ** min(attempts, 10)), MAX_BACKOFF)
+
+
+def dispatch_alerts(store: Store, channel: AlertChannel, *, now: datetime | None = None, limit: int = 50) -> int:
+    """Deliver what is due; returns how many were delivered. Stops at the first failure so a
+    rate-limited channel is not hammered, and order is kept."""
+    delivered = 0
+    for alert in store.due_alerts(now or utcnow(), limit=limit):
+        try:
+            result = channel.deliver(alert)
+        except DeliveryError as exc:
+            when = (now or utcnow()) + backoff(alert["attempts"], exc.retry_after)
+            store.mark_alert_retry(alert["outbox_id"], error=str(exc), next_attempt_at=when)
+            log.warning("alert for %s:%s not delivered (%s); next attempt at %s",
+                        alert["platform"], alert["native_id"], exc, when.isoformat())
+            break
+        store.mark_alert_posted(alert["outbox_id"], channel=result.channel, ts=result.ts, thread_ts=result.thread_ts)
+        delivered += 1
+    return delivered
+
+
+class ConsoleChannel:
+    """Prints alerts for a person watching a terminal (demo, or no Slack configured)."""
+
+    def __init__(self, stream: TextIO | None = None):
+        self.stream = stream or sys.stdout
+
+    def deliver(self, alert: dict[str, Any]) -> Delivered:
+        suggestions = json.loads(alert.get("suggestions") or "[]")
+        reasons = json.loads(alert.get("reasons") or "[]")
+        author = _one_line(alert.get("author_name") or alert.get("author_handle") or alert.get("author_id") or "?", 80)
+        lines = [
+            f"[{alert['priority'].upper()}] {alert['platform']} {alert['kind']} from {author}"
+            f" ({alert['label']}, {alert['compound']:+.2f}, {alert['category']})",
+            f"    {_one_line(alert['text'])}",
+        ]
+        if reasons:
+            lines.append(f"    why: {'; '.join(reasons)}")
+        if alert.get("sla_due_at"):
+            lines.append(f"    reply due by {alert['sla_due_at']}")
+        for index, suggestion in enumerate(suggestions, 1):
+            lines.append(f"    {index}. [{suggestion['kind']}] {suggestion['text']}")
+        print("\n".join(lines), file=self.stream, flush=True)
+        return Delivered(channel="console")
+
+
+def _one_line(text: str, limit: int = 300) -> str:
+    # Customer text must not drive the terminal: drop control characters (ANSI escapes start with ESC).
+    flat = " ".join("".join(ch if ch.isprintable() else " " for ch in text).split())
+    return flat if len(flat) <= limit else flat[: limit - 1] + "…"

@@ -1,0 +1,96 @@
+"""The scoring pipeline: sentiment -> triage -> suggestions, for one item or a batch.
+
+Pure apart from reading templates once at construction: no network, no database.
+Author history comes in as an argument; the batch form threads it through so that
+two messages from one author in the same batch see each other.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, replace
+from datetime import datetime
+
+from socialwatch import sentiment as sentiment_mod
+from socialwatch import suggest as suggest_mod
+from socialwatch import triage as triage_mod
+from socialwatch.config import Config
+from socialwatch.models import Assessment, AuthorHistory, Item
+
+Detector = Callable[[str], str]
+
+
+def _default_detector() -> Detector:
+    try:
+        from socialwatch import language
+    except ImportError:  # pragma: no cover - language.py arrives with the triage-quality work
+        return lambda text: "und"
+    return language.detect
+
+
+@dataclass
+class Pipeline:
+    """Everything compiled from config that scoring needs; build once, share between threads."""
+
+    config: Config
+    detect: Detector | None = None
+
+    def __post_init__(self) -> None:
+        self.analyzer = sentiment_mod.make_analyzer(self.config.sentiment.lexicon)
+        self.thresholds = sentiment_mod.Thresholds(
+            self.config.sentiment.negative_threshold, self.config.sentiment.positive_threshold
+        )
+        self.rules = triage_mod.compile_rules(self.config.triage)
+        self.templates = suggest_mod.load_templates(self.config.suggestions.templates_dir)
+        if self.detect is None:
+            self.detect = _default_detector()
+
+    def language(self, item: Item) -> str:
+        declared = (item.lang or "").lower()
+        # X declares "und"/"zxx"/"qme" for text it could not identify; detect ourselves then.
+        if declared and declared not in ("und", "zxx", "qme", "qam", "qct", "qht", "qst"):
+            return declared.split("-")[0]
+        assert self.detect is not None
+        return self.detect(item.text)
+
+    def assess(self, item: Item, history: AuthorHistory = AuthorHistory()) -> Assessment:
+        scored = sentiment_mod.score(item.text, self.language(item), self.analyzer, self.thresholds)
+        verdict = triage_mod.triage(item, scored, history, self.rules, self.config.sla)
+        suggestions = ()
+        if verdict.needs_reply or verdict.category == "praise":
+            suggestions = suggest_mod.suggest(
+                item, verdict.category, scored.label, history, self.config.suggestions, self.templates
+            )
+        return Assessment(
+            sentiment=scored,
+            category=verdict.category,
+            priority=verdict.priority,
+            needs_reply=verdict.needs_reply,
+            reasons=verdict.reasons,
+            sla_due_at=verdict.sla_due_at,
+            suggestions=suggestions,
+        )
+
+    def assess_batch(
+        self, items: Iterable[Item], histories: Mapping[str, AuthorHistory]
+    ) -> list[tuple[Item, Assessment]]:
+        """Oldest first, each author's history updated as their earlier items are assessed."""
+        local = dict(histories)
+        out: list[tuple[Item, Assessment]] = []
+        for item in sorted(items, key=lambda i: i.created_at):
+            before = local.get(item.author_key, AuthorHistory())
+            assessment = self.assess(item, before)
+            out.append((item, assessment))
+            local[item.author_key] = _after(before, item.created_at, assessment.sentiment.label)
+        return out
+
+
+def _after(history: AuthorHistory, seen: datetime, label: str) -> AuthorHistory:
+    return replace(
+        history,
+        contacts=history.contacts + 1,
+        negative_count=history.negative_count + (label == "negative"),
+        first_seen=history.first_seen or seen,
+        last_seen=max(history.last_seen, seen) if history.last_seen else seen,
+        last_label=label,
+    )

@@ -1,0 +1,84 @@
+"""The adapter protocol every source implements, and the errors it may raise.
+
+Errors are translated at the boundary: adapters raise only these, never tweepy,
+requests or facebook exceptions, so the daemon can decide what each one means
+(pause, retry, mark unhealthy) without knowing the platform.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Protocol, runtime_checkable
+
+from socialwatch.models import Item
+from socialwatch.store import Reject
+
+
+class SourceError(Exception):
+    """A poll failed; nothing from it was stored, the cursor did not move."""
+
+    retryable = True
+
+
+class PlatformError(SourceError):
+    def __init__(self, message: str, *, retryable: bool = True, status: int | None = None):
+        super().__init__(message)
+        self.retryable = retryable
+        self.status = status
+
+
+class RateLimited(SourceError):
+    def __init__(self, message: str, reset_at: datetime):
+        super().__init__(message)
+        self.reset_at = reset_at
+
+
+class AuthError(SourceError):
+    """Expired or revoked credentials: the source is unhealthy until someone fixes them."""
+
+    retryable = False
+
+
+class CapabilityLost(SourceError):
+    """The account's API access lacks this stream (e.g. an X tier without DMs)."""
+
+    retryable = False
+
+
+@dataclass(frozen=True)
+class RateLimit:
+    limit: int | None
+    remaining: int | None
+    reset_at: datetime | None
+
+
+@dataclass
+class Page:
+    """One committed unit: its items are stored together; ``cursor`` (if set) moves with them.
+
+    An adapter yields pages oldest-safe-first: a cursor only appears on the page after
+    which every item it covers has been yielded.
+    """
+
+    items: list[Item] = field(default_factory=list)
+    cursor: str | None = None
+    rejects: list[Reject] = field(default_factory=list)
+    rate_limit: RateLimit | None = None
+
+
+KnownIds = Callable[[Iterable[str]], set[str]]
+
+
+@runtime_checkable
+class Source(Protocol):
+    key: str  # unique per stream and cursor, e.g. "x:acme:mentions"
+    platform: str
+    account: str
+    stream: str  # mentions, dms, feed, comments, messenger, replay
+    slack_channel: str | None
+
+    def fetch(self, cursor: str | None, *, since: datetime, known: KnownIds) -> Iterator[Page]:
+        """Pages of items newer than ``cursor`` (or than ``since`` when there is no cursor yet)."""
+        ...

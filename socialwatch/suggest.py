@@ -1,0 +1,188 @@
+"""Suggested replies: 2-3 per item, rendered from jinja2 templates, within platform limits.
+
+Templates live in ``config/templates/<category>/NN-<kind>.j2`` (the file name gives the
+order and the kind); a deployment overrides them file by file with
+``[suggestions] templates_dir``. Good support practice is built into the shipped
+templates: acknowledge and apologise for complaints, move anything personal to a
+private channel, never ask for card numbers or passwords, point questions to help.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import unicodedata
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import jinja2
+
+from socialwatch.config import SuggestionsConfig
+from socialwatch.models import AuthorHistory, Item, Kind, Suggestion
+
+#: Characters a reply may have, per (platform, public?). X counts with weights (see x_length).
+LIMITS: dict[tuple[str, bool], int] = {
+    ("x", True): 280,
+    ("x", False): 10_000,
+    ("facebook", True): 8_000,
+    ("facebook", False): 2_000,
+}
+DEFAULT_LIMIT = 2_000
+X_URL_LENGTH = 23
+_URL = re.compile(r"https?://[^\s]+", re.IGNORECASE)
+# twitter-text v3: code points in these ranges weigh 1, every other weighs 2.
+_X_LIGHT_RANGES = ((0, 4351), (8192, 8205), (8208, 8223), (8242, 8247))
+
+
+def builtin_templates_dir() -> Path:
+    """Shipped templates: inside the wheel, or config/templates in a source checkout."""
+    packaged = Path(__file__).parent / "templates"
+    if packaged.is_dir():
+        return packaged
+    return Path(__file__).resolve().parent.parent / "config" / "templates"
+
+
+def x_length(text: str) -> int:
+    """Length as X counts it (twitter-text v3), erring high: never under-counts."""
+    text = unicodedata.normalize("NFC", text)
+    length = 0
+    position = 0
+    for match in _URL.finditer(text):
+        length += _weighted(text[position:match.start()]) + X_URL_LENGTH
+        position = match.end()
+    return length + _weighted(text[position:])
+
+
+def _weighted(text: str) -> int:
+    total = 0
+    for ch in text:
+        code = ord(ch)
+        total += 1 if any(low <= code <= high for low, high in _X_LIGHT_RANGES) else 2
+    return total
+
+
+def reply_limit(platform: str, public: bool) -> int:
+    return LIMITS.get((platform, public), DEFAULT_LIMIT)
+
+
+def measure(text: str, platform: str) -> int:
+    return x_length(text) if platform == "x" else len(text)
+
+
+def fit(text: str, platform: str, public: bool) -> str:
+    """Shorten at a sentence, then a word, boundary until the text fits the platform's limit."""
+    limit = reply_limit(platform, public)
+    text = text.strip()
+    if measure(text, platform) <= limit:
+        return text
+    sentences = re.split(r"(?<=[.!?])\s+", text)
+    while len(sentences) > 1:
+        sentences.pop()
+        candidate = " ".join(sentences)
+        if measure(candidate, platform) <= limit:
+            return candidate
+    words = text.split()
+    while words:
+        candidate = " ".join(words) + "…"
+        if measure(candidate, platform) <= limit:
+            return candidate
+        words.pop()
+    return ""
+
+
+def case_reference(item_key: str, prefix: str) -> str:
+    """A short, stable reference the customer can quote; derived from the item, so no lookup table."""
+    digest = hashlib.sha256(item_key.encode()).hexdigest()[:6].upper()
+    return f"{prefix}-{digest}"
+
+
+def first_name(item: Item) -> str:
+    name = (item.author.name or "").strip()
+    if name:
+        first = name.split()[0]
+        # A display name full of symbols reads badly in a reply; fall back to the handle.
+        if sum(ch.isalpha() for ch in first) >= max(1, len(first) // 2):
+            return first[:40]
+    if item.author.handle:
+        return "@" + item.author.handle[:40]
+    return "there"
+
+
+@dataclass
+class Templates:
+    """The loaded template set; build once, render many (jinja compiles each template once)."""
+
+    env: jinja2.Environment
+    by_category: dict[str, list[str]]
+
+    def for_category(self, category: str) -> list[str]:
+        return self.by_category.get(category) or self.by_category.get("other", [])
+
+
+@lru_cache(maxsize=8)
+def load_templates(override_dir: Path | None = None) -> Templates:
+    loaders: list[jinja2.BaseLoader] = []
+    if override_dir is not None:
+        loaders.append(jinja2.FileSystemLoader(str(override_dir)))
+    loaders.append(jinja2.FileSystemLoader(str(builtin_templates_dir())))
+    env = jinja2.Environment(
+        loader=jinja2.ChoiceLoader(loaders),
+        undefined=jinja2.StrictUndefined,  # a typo in a template fails loudly, not as an empty string
+        autoescape=False,  # plain text for social platforms; Slack escaping happens in slack.py
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    by_category: dict[str, list[str]] = {}
+    for name in sorted(env.list_templates(extensions=["j2"])):
+        parts = name.split("/")
+        if len(parts) == 2 and not parts[1].startswith("_"):
+            by_category.setdefault(parts[0], []).append(name)
+    if "other" not in by_category:
+        raise ValueError(f"no templates for category 'other' in {[str(override_dir), str(builtin_templates_dir())]}")
+    return Templates(env, by_category)
+
+
+def kind_of(template_name: str) -> str:
+    stem = template_name.rsplit("/", 1)[-1].removesuffix(".j2")
+    return stem.split("-", 1)[1] if "-" in stem else stem
+
+
+def suggest(
+    item: Item,
+    category: str,
+    label: str,
+    history: AuthorHistory,
+    config: SuggestionsConfig,
+    templates: Templates | None = None,
+) -> tuple[Suggestion, ...]:
+    templates = templates or load_templates(config.templates_dir)
+    public = item.public and item.kind is not Kind.DM
+    context = {
+        "name": first_name(item),
+        "handle": item.author.handle or "",
+        "returning": history.returning,
+        "previous_contacts": history.contacts,
+        "case_ref": case_reference(item.key, config.case_prefix),
+        "brand": config.brand_name,
+        "help_url": config.help_url,
+        "status_url": config.status_url or config.help_url,
+        "signature": config.signature,
+        "public": public,
+        "platform": item.platform,
+        "kind": item.kind.value,
+        "lang": item.lang or "",
+        "negative": label == "negative",
+        "category": category,
+    }
+    out: list[Suggestion] = []
+    seen: set[str] = set()
+    for name in templates.for_category(category):
+        rendered = " ".join(templates.env.get_template(name).render(context).split())
+        text = fit(rendered, item.platform, public)
+        if text and text not in seen:
+            seen.add(text)
+            out.append(Suggestion(kind_of(name), text))
+        if len(out) >= config.max_suggestions:
+            break
+    return tuple(out)

@@ -1,0 +1,170 @@
+"""The store's promises: each item once, items and cursor together or not at all, authors' history."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from socialwatch.config import Config
+from socialwatch.models import Author, Item, Kind
+from socialwatch.pipeline import Pipeline
+from socialwatch.store import Processed, Reject, Store
+
+T0 = datetime(2026, 11, 1, 12, 0, tzinfo=timezone.utc)
+
+
+@pytest.fixture(scope="module")
+def pipeline() -> Pipeline:
+    return Pipeline(Config(), detect=lambda text: "en")
+
+
+def make_item(n: int, author: str = "a1", text: str = "worst service ever, I am furious") -> Item:
+    return Item(platform="x", kind=Kind.MENTION, native_id=str(1000 + n), account="acme",
+                author=Author(author, handle=f"h{author}", name="Ann Author", followers=10), text=text,
+                created_at=T0 + timedelta(minutes=n))
+
+
+def processed(pipeline: Pipeline, items: list[Item], alert: bool = True) -> list[Processed]:
+    return [Processed(i, a, alert=alert and a.needs_attention, source="x:acme:mentions")
+            for i, a in pipeline.assess_batch(items, {})]
+
+
+def test_migrations_recorded_and_idempotent(tmp_path):
+    store = Store(tmp_path / "sw.db")
+    assert store.schema_version() >= 1
+    assert store.migrate() == []  # second run applies nothing
+    with store.db() as db:
+        assert db["_migrations"].count >= 1
+        assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+def test_reingesting_the_same_items_stores_nothing_twice(tmp_path, pipeline):
+    store = Store(tmp_path / "sw.db")
+    batch = processed(pipeline, [make_item(n) for n in range(5)])
+    first = store.ingest("x:acme:mentions", batch, "1004")
+    second = store.ingest("x:acme:mentions", batch, "1004")
+    assert (first.new, first.duplicates) == (5, 0)
+    assert (second.new, second.duplicates) == (0, 5)
+    assert store.count_items() == 5
+    with store.db() as db:
+        assert db["alert_outbox"].count == first.alerts > 0
+        assert db.execute("SELECT COUNT(*) FROM audit WHERE action = 'item.received'").fetchone()[0] == 5
+    author = store.author("x:a1")
+    assert author is not None and author["contacts"] == 5  # duplicates did not count as contacts
+
+
+def test_crash_between_items_and_cursor_leaves_neither(tmp_path, pipeline):
+    store = Store(tmp_path / "sw.db")
+    store.ingest("x:acme:mentions", processed(pipeline, [make_item(0)]), "1000")
+
+    def crash() -> None:
+        raise KeyboardInterrupt("simulated crash after the writes, before COMMIT")
+
+    with pytest.raises(KeyboardInterrupt):
+        store.ingest("x:acme:mentions", processed(pipeline, [make_item(n) for n in range(1, 4)]), "1003",
+                     fail_before_commit=crash)
+    assert store.cursor("x:acme:mentions") == "1000"
+    assert store.count_items() == 1
+    assert store.author("x:a1")["contacts"] == 1
+    with store.db() as db:
+        assert db["alert_outbox"].count == 1
+        assert db["audit"].count == 1
+
+
+def test_crash_by_killed_process_leaves_neither(tmp_path, pipeline):
+    """A real process dies with os._exit inside the transaction: nothing of it survives."""
+    import multiprocessing
+
+    path = tmp_path / "sw.db"
+    Store(path)
+
+    def child() -> None:
+        import os
+
+        store = Store(path)
+        local = Pipeline(Config(), detect=lambda text: "en")
+        batch = [Processed(i, a, alert=True) for i, a in local.assess_batch([make_item(n) for n in range(3)], {})]
+        store.ingest("x:acme:mentions", batch, "1002", fail_before_commit=lambda: os._exit(9))
+
+    ctx = multiprocessing.get_context("fork")
+    proc = ctx.Process(target=child)
+    proc.start()
+    proc.join(30)
+    assert proc.exitcode == 9
+    store = Store(path)
+    assert store.count_items() == 0
+    assert store.cursor("x:acme:mentions") is None
+
+
+def test_author_history_accumulates(tmp_path, pipeline):
+    store = Store(tmp_path / "sw.db")
+    store.ingest("s", processed(pipeline, [make_item(0), make_item(1, text="thanks, all good now!")]), None)
+    history = store.histories(["x:a1", "x:nobody"])
+    assert "x:nobody" not in history
+    assert history["x:a1"].contacts == 2
+    assert history["x:a1"].negative_count == 1
+    assert history["x:a1"].last_label == "positive"
+    assert history["x:a1"].first_seen == T0
+
+
+def test_batch_sees_earlier_items_of_the_same_author(pipeline):
+    results = pipeline.assess_batch([make_item(1), make_item(0)], {})
+    # Sorted oldest first; the second message is from a returning author.
+    assert [i.native_id for i, _ in results] == ["1000", "1001"]
+    assert any("welcome back" in s.text for s in results[1][1].suggestions)
+    assert not any("welcome back" in s.text for s in results[0][1].suggestions)
+
+
+def test_rejects_are_kept_with_the_cursor(tmp_path):
+    store = Store(tmp_path / "sw.db")
+    store.ingest("replay:r", [], "120", rejects=[Reject("invalid JSON", "{not json")])
+    assert store.cursor("replay:r") == "120"
+    with store.db() as db:
+        row = db.execute("SELECT source, error, payload FROM rejects").fetchone()
+    assert tuple(row) == ("replay:r", "invalid JSON", "{not json")
+
+
+def test_audit_table_is_append_only(tmp_path):
+    store = Store(tmp_path / "sw.db")
+    store.append_audit("test", details={"a": 1})
+    with store.db() as db:
+        with pytest.raises(sqlite3.IntegrityError, match="append-only"):
+            db.execute("UPDATE audit SET action = 'x'")
+        with pytest.raises(sqlite3.IntegrityError, match="append-only"):
+            db.execute("DELETE FROM audit")
+
+
+def test_concurrent_writers_keep_one_chain(tmp_path, pipeline):
+    """Scheduler threads write at once: every item stored once, the audit chain has no fork."""
+    from socialwatch.audit import verify_chain
+
+    store = Store(tmp_path / "sw.db")
+    batches = [processed(pipeline, [make_item(n + 10 * t, author=f"a{t}") for n in range(10)]) for t in range(4)]
+    # Each thread also re-ingests another thread's batch to race on the unique key.
+    threads = [threading.Thread(target=lambda t=t: [store.ingest(f"s{t}", batches[t], "c"),
+                                                     store.ingest(f"s{t}", batches[(t + 1) % 4], "c")])
+               for t in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert store.count_items() == 40
+    result = verify_chain(store.audit_rows())
+    assert result.ok and result.checked == 40
+
+
+def test_alert_outbox_retry_then_posted(tmp_path, pipeline):
+    store = Store(tmp_path / "sw.db")
+    store.ingest("s", processed(pipeline, [make_item(0)]), None, now=T0)
+    due = store.due_alerts(T0)
+    assert len(due) == 1
+    store.mark_alert_retry(due[0]["outbox_id"], error="429", next_attempt_at=T0 + timedelta(seconds=30))
+    assert store.due_alerts(T0 + timedelta(seconds=10)) == []
+    again = store.due_alerts(T0 + timedelta(seconds=31))
+    assert len(again) == 1 and again[0]["attempts"] == 1
+    store.mark_alert_posted(again[0]["outbox_id"], channel="C1", ts="1.0")
+    assert store.due_alerts(T0 + timedelta(days=1)) == []
+    assert store.item(again[0]["id"])["status"] == "alerted"
