@@ -22,12 +22,9 @@ SAMPLE = Path(__file__).parent / "samples" / "demo.jsonl"
 
 
 def _setup_logging(level: str = "INFO", fmt: str = "text", secrets: list[str] | None = None) -> None:
-    try:
-        from socialwatch.logs import setup_logging
-    except ImportError:  # pragma: no cover - logs.py arrives with the operations work
-        logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
-        return
-    setup_logging(level, fmt, secrets or [])
+    from socialwatch.logs import setup_logging
+
+    setup_logging(level, fmt, secrets or [])  # type: ignore[arg-type]
 
 
 def _load(path: str | None, *, required: bool) -> Config:
@@ -147,9 +144,14 @@ def poll_once(config_path: str | None) -> None:
 @config_option
 def run(config_path: str | None) -> None:
     """Run the daemon until SIGINT or SIGTERM (what socialwatch.service starts)."""
+    from socialwatch.metrics import MetricsUnavailable
+
     config = _load(config_path, required=True)
     _setup_logging(config.daemon.log_level, config.daemon.log_format, config.secret_values())
-    sys.exit(_daemon(config).run())
+    try:
+        sys.exit(_daemon(config).run())
+    except MetricsUnavailable as exc:
+        raise click.ClickException(str(exc)) from None
 
 
 @main.command()

@@ -60,6 +60,12 @@ class SentimentConfig(_Model):
     negative_threshold: float = Field(-0.05, ge=-1, le=0)
     positive_threshold: float = Field(0.05, ge=0, le=1)
     lexicon: dict[str, float] = Field(default_factory=dict, description="brand terms and their VADER valence (-4..4)")
+    # The customer-service layer (socialwatch/complaints.py): complaint evidence per language, on top of the
+    # shipped lexicons (socialwatch/lexicons/*.toml). {lang: {term: weight}}, weight -1..1; "term*" = prefix.
+    complaint_lexicon: dict[str, dict[str, float]] = Field(default_factory=dict)
+    complaint_threshold: float = Field(0.5, gt=0, le=1, description="complaint score that makes an item negative")
+    # Languages the brand's customers write (ISO 639-1); language detection favours them on short texts.
+    languages: list[str] = Field(default_factory=list)
 
     @field_validator("lexicon")
     @classmethod
@@ -68,6 +74,25 @@ class SentimentConfig(_Model):
             if not -4.0 <= valence <= 4.0:
                 raise ValueError(f"valence of {term!r} is {valence}; VADER valences lie between -4 and 4")
         return value
+
+    @field_validator("complaint_lexicon")
+    @classmethod
+    def _weight_range(cls, value: dict[str, dict[str, float]]) -> dict[str, dict[str, float]]:
+        for lang, terms in value.items():
+            if not (2 <= len(lang) <= 3 and lang.isalpha()):
+                raise ValueError(f"{lang!r} is not a language code; use ISO 639-1 such as 'sw' or 'lv'")
+            for term, weight in terms.items():
+                if not -1.0 <= weight <= 1.0:
+                    raise ValueError(f"weight of {term!r} ({lang}) is {weight}; complaint weights lie between -1 and 1")
+        return value
+
+    @field_validator("languages")
+    @classmethod
+    def _language_codes(cls, value: list[str]) -> list[str]:
+        bad = [code for code in value if not (2 <= len(code) <= 3 and code.isalpha())]
+        if bad:
+            raise ValueError(f"{bad} are not language codes; use ISO 639-1 codes such as 'en', 'sw', 'ms'")
+        return [code.lower() for code in value]
 
 
 class CategoryRule(_Model):
@@ -129,6 +154,9 @@ class TriageConfig(_Model):
         "account_security", "abuse", "spam", "billing", "outage", "delivery", "question", "praise",
     ])
     ignore_retweets: bool = True
+    # Who goes to a person when no sentiment model reads the language (label "unscored"):
+    # "complaints" = DMs, questions and complaint-looking posts; "all" = everything; "dms" = DMs only.
+    unscored_policy: Literal["complaints", "all", "dms"] = "complaints"
 
     def effective_categories(self) -> dict[str, CategoryRule]:
         """Configured categories extend and override the built-in ones key by key."""
@@ -207,6 +235,8 @@ class FacebookPage(_Model):
     tagged: bool = True
     comments: bool = True
     messenger: bool = True
+    # Graph has no "new comments anywhere" edge: comments are read on posts of the last N days.
+    comment_window_days: float = Field(14, gt=0, le=90)
     poll_interval: float | None = Field(None, ge=1)
     slack_channel: str | None = None
 
@@ -232,6 +262,14 @@ class SlackConfig(_Model):
     alerts_only: bool = False
 
 
+class RetentionConfig(_Model):
+    """How long personal data is kept (issue 6); 0 keeps it for ever. The audit chain survives a purge."""
+
+    purge_texts_after_days: float = Field(
+        0, ge=0, description="days after which texts, names and raw payloads are purged (audit hashes stay)")
+    purge_raw_after_days: float = Field(0, ge=0, description="days after which raw platform payloads are dropped")
+
+
 class Config(_Model):
     daemon: DaemonConfig = Field(default_factory=DaemonConfig)
     sentiment: SentimentConfig = Field(default_factory=SentimentConfig)
@@ -242,6 +280,7 @@ class Config(_Model):
     x: XConfig = Field(default_factory=XConfig)
     facebook: FacebookConfig = Field(default_factory=FacebookConfig)
     slack: SlackConfig | None = None
+    retention: RetentionConfig = Field(default_factory=RetentionConfig)
 
     # Where it came from; not part of the TOML.
     _source_path: Path | None = PrivateAttr(default=None)

@@ -20,6 +20,7 @@ from typing import Any
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
 
+from socialwatch import metrics
 from socialwatch.config import Config
 from socialwatch.ingest import PollResult, poll
 from socialwatch.models import utcnow
@@ -27,11 +28,13 @@ from socialwatch.notify import AlertChannel, ConsoleChannel, dispatch_alerts
 from socialwatch.pipeline import Pipeline
 from socialwatch.sources.base import AuthError, CapabilityLost, PlatformError, RateLimited, Source, SourceError
 from socialwatch.store import Store
+from socialwatch.systemd import Heartbeat, Notifier, Watchdog
 
 log = logging.getLogger(__name__)
 
 DISPATCH_INTERVAL = 2.0  # seconds; alerts should reach Slack well within a second of being stored
 HEARTBEAT_INTERVAL = 5.0
+DISABLED_RECHECK = timedelta(hours=1)
 
 
 def build_sources(config: Config) -> list[Source]:
@@ -65,6 +68,7 @@ class Daemon:
     channel: AlertChannel | None = None
     clock: Callable[[], datetime] = utcnow
     on_event: Callable[[str, dict[str, Any]], None] | None = None  # "ready", "stopping", "heartbeat", "unhealthy"
+    notifier: Notifier | None = None  # systemd sd_notify; from $NOTIFY_SOCKET when not given
     store: Store = field(init=False)
     pipeline: Pipeline = field(init=False)
 
@@ -79,6 +83,10 @@ class Daemon:
         self._stop = threading.Event()
         self._scheduler: BackgroundScheduler | None = None
         self.last_heartbeat: datetime | None = None
+        if self.notifier is None:
+            self.notifier = Notifier.from_environment()
+        self.beats = Heartbeat()
+        self._watchdog: Watchdog | None = None
 
     # --- job bodies -------------------------------------------------------------------------
 
@@ -108,18 +116,38 @@ class Daemon:
         except Exception as exc:  # a bug in an adapter must not stop the other sources
             state, detail = "error", f"{type(exc).__name__}: {exc}"
             log.exception("%s: unexpected error while polling", source.key)
+        rate = result.rate_limit if result else None
+        if state == "ok" and rate and rate.reset_at and rate.remaining is not None and rate.limit:
+            # Near the budget: wait for the reset rather than run into a 429.
+            if rate.remaining <= max(1, rate.limit // 20):
+                paused_until = rate.reset_at
+                log.info("%s: %d of %d requests left; pausing until %s", source.key, rate.remaining, rate.limit,
+                         rate.reset_at.isoformat())
+        elif state == "disabled":
+            paused_until = now + DISABLED_RECHECK  # re-check rarely: the API tier will not change by itself
         if paused_until:
             self._paused_until[source.key] = paused_until
         else:
             self._paused_until.pop(source.key, None)
-        rate = result.rate_limit if result else None
+        if state == "ok":
+            metrics.source_success(source.key, now.timestamp())
+            if result is not None and result.new:
+                metrics.items(source.key, source.stream, result.new)
+        else:
+            metrics.error(source.key, state)
+        if rate and rate.remaining is not None:
+            metrics.rate_limit_remaining(source.key, source.stream, rate.remaining)
         turned_bad = self.store.record_poll(
             source.key, source.platform, source.account, ok=state == "ok", state=state, detail=detail,
             rate_limit_remaining=rate.remaining if rate else None,
             rate_limit_reset_at=rate.reset_at if rate else None, paused_until=paused_until, now=now,
         )
-        if turned_bad and self.on_event:
-            self.on_event("unhealthy", {"source": source.key, "state": state, "detail": detail})
+        if turned_bad:
+            log.error("%s is %s: %s", source.key, state, detail)
+            self.store.append_audit("source.unhealthy", details={"source": source.key, "state": state,
+                                                                  "detail": detail}, now=now)
+            if self.on_event:
+                self.on_event("unhealthy", {"source": source.key, "state": state, "detail": detail})
         return result
 
     def dispatch(self) -> int:
@@ -131,7 +159,20 @@ class Daemon:
             return 0
 
     def heartbeat(self) -> None:
+        """Runs as a scheduled job: it only beats while the scheduler really runs jobs (the watchdog's test)."""
         self.last_heartbeat = self.clock()
+        self.beats.beat()
+        try:
+            depths = self.store.outbox_depths()
+            bad = sum(1 for s in self.store.sources() if not s["healthy"])
+        except Exception:
+            log.exception("heartbeat could not read the database")
+            return
+        for name, depth in depths.items():
+            metrics.outbox_depth(name, depth)
+        assert self.sources is not None and self.notifier is not None
+        self.notifier.status(f"{len(self.sources)} sources, {bad} unhealthy; outbox: {depths['alerts']} alerts, "
+                             f"{depths['replies']} replies")
         if self.on_event:
             self.on_event("heartbeat", {})
 
@@ -167,6 +208,11 @@ class Daemon:
         scheduler.start()
         self._scheduler = scheduler
         log.info("socialwatch running: %d sources, database %s", len(self.sources), self.config.daemon.database)
+        assert self.notifier is not None
+        self.notifier.ready(status=f"polling {len(self.sources)} sources")
+        self._watchdog = Watchdog(
+            self.notifier, lambda: scheduler.running and self.beats.fresh(3 * HEARTBEAT_INTERVAL))
+        self._watchdog.start()
         if self.on_event:
             self.on_event("ready", {"sources": len(self.sources)})
         return scheduler
@@ -179,16 +225,26 @@ class Daemon:
         if install_signals:
             for signum in (signal.SIGINT, signal.SIGTERM):
                 signal.signal(signum, lambda *_: self._stop.set())
+            # Python's default for SIGHUP kills the process without a clean stop.
+            signal.signal(signal.SIGHUP, lambda *_: log.warning(
+                "SIGHUP: configuration is read at start only; restart the service to apply changes"))
+        if self.config.daemon.metrics_port:
+            metrics.start(self.config.daemon.metrics_port)
         self.start()
         try:
             while not self._stop.wait(1.0):
                 pass
         finally:
+            assert self.notifier is not None
+            self.notifier.stopping(status="stopping: finishing running polls")
+            if self._watchdog is not None:
+                self._watchdog.stop()
             if self.on_event:
                 self.on_event("stopping", {})
             log.info("stopping: waiting for running jobs to finish")
-            assert self._scheduler is not None
-            self._scheduler.shutdown(wait=True)
+            if self._scheduler is not None:
+                self._scheduler.shutdown(wait=True)
             self.dispatch()  # flush alerts that are already due
+            metrics.stop()
             log.info("stopped")
         return 0

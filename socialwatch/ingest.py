@@ -48,7 +48,7 @@ def poll(
     cursor = store.cursor(source.key)
     result = PollResult(source.key, first_poll=cursor is None)
     since = now - backfill
-    for page in source.fetch(cursor, since=since, known=lambda ids: store.known_native_ids(source.platform, list(ids))):
+    for page in source.fetch(cursor, since=since):
         histories = store.histories([item.author_key for item in page.items])
         processed = []
         for item, assessment in pipeline.assess_batch(page.items, histories):

@@ -21,10 +21,8 @@ Detector = Callable[[str], str]
 
 
 def _default_detector() -> Detector:
-    try:
-        from socialwatch import language
-    except ImportError:  # pragma: no cover - language.py arrives with the triage-quality work
-        return lambda text: "und"
+    from socialwatch import language
+
     return language.detect
 
 

@@ -209,6 +209,8 @@ def _schema_v1(db: sqlite_utils.Database) -> None:
 #: Ordered; each runs once, in its own transaction, and is recorded in _migrations.
 MIGRATIONS: list[tuple[int, str, Callable[[sqlite_utils.Database], None]]] = [
     (1, "initial schema", _schema_v1),
+    # issue 6 (audit and compliance) owns versions 20-29; the lambda defers to the Store section below.
+    (20, "audit: texts beside the chain, head anchor, purge marks", lambda db: Store._migrate_audit_v20(db)),
 ]
 
 
@@ -425,18 +427,6 @@ class Store:
         with self.db() as db:
             return int(db.execute(f"SELECT COUNT(*) FROM items WHERE {clauses}", list(where.values())).fetchone()[0])
 
-    def known_native_ids(self, platform: str, native_ids: Sequence[str]) -> set[str]:
-        """Which of these ids are already stored (DM paging stops at the first known one)."""
-        found: set[str] = set()
-        with self.db() as db:
-            for start in range(0, len(native_ids), 500):
-                chunk = list(native_ids[start:start + 500])
-                marks = ",".join("?" * len(chunk))
-                found.update(r[0] for r in db.execute(
-                    f"SELECT native_id FROM items WHERE platform = ? AND native_id IN ({marks})", [platform, *chunk]
-                ).fetchall())
-        return found
-
     def open_items(self, limit: int = 100) -> list[dict[str, Any]]:
         with self.db() as db:
             rows = db.execute(
@@ -566,29 +556,226 @@ class Store:
     @staticmethod
     def _append_audit(conn: sqlite3.Connection, now: datetime, actor_id: str, actor_name: str, action: str,
                       item_key: str | None, details: dict[str, Any] | None) -> int:
-        """Append inside the caller's IMMEDIATE transaction, which serialises writers, so the chain cannot fork."""
-        last = conn.execute("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1").fetchone()
-        seq = (last[0] + 1) if last else 1
-        prev = last[1] if last else audit.GENESIS
+        """Append inside the caller's IMMEDIATE transaction, which serialises writers, so the chain cannot fork.
+
+        Personal text in ``details`` (``audit.CONTENT_FIELDS``) goes to ``audit_content``, the entry keeps
+        its salted hash, so retention can purge it without breaking the chain. The next seq comes from
+        ``audit_head``, not from the last row: a tail cut off behind our back then stays a visible gap.
+        """
+        head = conn.execute("SELECT seq, hash FROM audit_head WHERE id = 1").fetchone()
+        seq, prev = int(head[0]) + 1, head[1]
         ts = iso(now)
-        details_json = audit.canonical(details)
+        hashed, pieces = audit.split_content(details)
+        details_json = audit.canonical(hashed)
         digest = audit.entry_hash(prev, seq, ts, actor_id, actor_name, action, item_key, details_json)
         conn.execute(
             "INSERT INTO audit (seq, ts, actor_id, actor_name, action, item_key, details, prev_hash, hash) "
             "VALUES (?,?,?,?,?,?,?,?,?)",
             [seq, ts, actor_id, actor_name, action, item_key, details_json, prev, digest],
         )
+        conn.executemany("INSERT INTO audit_content (seq, field, nonce, text) VALUES (?, ?, ?, ?)",
+                         [(seq, p.field, p.nonce, p.text) for p in pieces])
+        conn.execute("UPDATE audit_head SET seq = ?, hash = ?, ts = ? WHERE id = 1", [seq, digest, ts])
         return seq
 
     def audit_rows(self, item_key: str | None = None) -> Iterator[dict[str, Any]]:
-        """Streams the log in sequence order (constant memory, for verify and export)."""
-        conn = connect(self.path)
+        """Streams the log in sequence order (constant memory, for verify and export).
+
+        Each row is the stored entry (``details`` is the hashed JSON, texts as commitments) plus
+        ``data``: the details as written, texts filled in (None once purged), and ``content``.
+        """
+        yield from self._audit_iter(item_key=item_key)
+
+    # --- audit and compliance (issue 6) ---------------------------------------------------------
+
+    @staticmethod
+    def _migrate_audit_v20(db: sqlite_utils.Database) -> None:
+        db.execute("""
+            CREATE TABLE audit_content (
+                seq INTEGER NOT NULL REFERENCES audit(seq),
+                field TEXT NOT NULL,
+                nonce TEXT NOT NULL,
+                text TEXT NOT NULL,
+                PRIMARY KEY (seq, field)
+            )""")
+        # Texts may be purged (retention) but never changed.
+        db.execute("""
+            CREATE TRIGGER audit_content_no_update BEFORE UPDATE ON audit_content
+            BEGIN SELECT RAISE(ABORT, 'audit texts can be purged, never changed'); END""")
+        db.execute("""
+            CREATE TABLE audit_head (
+                id INTEGER PRIMARY KEY CHECK (id = 1),
+                seq INTEGER NOT NULL,
+                hash TEXT NOT NULL,
+                ts TEXT
+            )""")
+        db.execute("INSERT INTO audit_head (id, seq, hash, ts) SELECT 1, seq, hash, ts FROM audit "
+                   "ORDER BY seq DESC LIMIT 1")
+        db.execute("INSERT OR IGNORE INTO audit_head (id, seq, hash, ts) VALUES (1, 0, ?, NULL)", [audit.GENESIS])
+        db.execute("""
+            CREATE TRIGGER audit_head_no_delete BEFORE DELETE ON audit_head
+            BEGIN SELECT RAISE(ABORT, 'the audit head cannot be deleted'); END""")
+        db.execute("""
+            CREATE TRIGGER audit_head_forward_only BEFORE UPDATE ON audit_head
+            WHEN NEW.seq <> OLD.seq + 1
+              OR NOT EXISTS (SELECT 1 FROM audit WHERE seq = NEW.seq AND hash = NEW.hash AND prev_hash = OLD.hash)
+            BEGIN SELECT RAISE(ABORT, 'the audit head only moves to the entry that follows it'); END""")
+        # Every entry must extend the head: plain INSERTs that fork or skip are refused.
+        db.execute("""
+            CREATE TRIGGER audit_extends_head BEFORE INSERT ON audit
+            WHEN NEW.seq <> (SELECT seq FROM audit_head WHERE id = 1) + 1
+              OR NEW.prev_hash <> (SELECT hash FROM audit_head WHERE id = 1)
+            BEGIN SELECT RAISE(ABORT, 'an audit entry must extend the head of the log'); END""")
+        db.execute("ALTER TABLE items ADD COLUMN purged_at TEXT")
+
+    @staticmethod
+    def _table_exists(conn: sqlite3.Connection, name: str) -> bool:
+        return conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", [name]).fetchone() \
+            is not None
+
+    def _audit_iter(self, *, item_key: str | None = None, since: str | None = None, until: str | None = None,
+                    readonly: bool = False) -> Iterator[dict[str, Any]]:
+        conn = connect(self.path, readonly=readonly)
         try:
-            sql = "SELECT * FROM audit" + (" WHERE item_key = ?" if item_key else "") + " ORDER BY seq"
-            for row in conn.execute(sql, [item_key] if item_key else []):
+            yield from self._audit_rows_on(conn, item_key=item_key, since=since, until=until)
+        finally:
+            conn.close()
+
+    @staticmethod
+    def _audit_rows_on(conn: sqlite3.Connection, *, item_key: str | None = None, since: str | None = None,
+                       until: str | None = None) -> Iterator[dict[str, Any]]:
+        has_content = Store._table_exists(conn, "audit_content")
+        content_sql = ("(SELECT json_group_object(c.field, json_array(c.nonce, c.text)) FROM audit_content c "
+                       "WHERE c.seq = a.seq)" if has_content else "'{}'")
+        where, params = [], []
+        for clause, value in (("a.item_key = ?", item_key), ("a.ts >= ?", since), ("a.ts < ?", until)):
+            if value is not None:
+                where.append(clause)
+                params.append(value)
+        sql = (f"SELECT a.*, {content_sql} AS content_json FROM audit a"
+               + (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY a.seq")
+        for row in conn.execute(sql, params):
+            entry = dict(row)
+            content = {name: tuple(pair) for name, pair in json.loads(entry.pop("content_json") or "{}").items()}
+            entry["content"] = content
+            entry["data"] = audit.hydrate(entry["details"], {name: pair[1] for name, pair in content.items()})
+            yield entry
+
+    @staticmethod
+    def _audit_head_on(conn: sqlite3.Connection) -> audit.Head | None:
+        if not Store._table_exists(conn, "audit_head"):
+            return None
+        row = conn.execute("SELECT seq, hash, ts FROM audit_head WHERE id = 1").fetchone()
+        return audit.Head(int(row[0]), row[1], row[2]) if row else None
+
+    def audit_head(self) -> audit.Head | None:
+        """The stored head (last seq and hash); None for a database without one (not migrated)."""
+        conn = connect(self.path, readonly=True)
+        try:
+            return self._audit_head_on(conn)
+        finally:
+            conn.close()
+
+    def verify_audit(self, anchors: Sequence[audit.Head] = ()) -> audit.VerifyResult:
+        """Check the whole log (see ``audit.verify_log``) in one read snapshot, on a read-only connection:
+        the daemon may go on appending meanwhile, and verify must work on a forensic copy."""
+        conn = connect(self.path, readonly=True)
+        try:
+            conn.execute("BEGIN")  # one snapshot: head, purge marks and rows agree with each other
+            head = self._audit_head_on(conn)
+            purged = conn.execute(
+                "SELECT MAX(CAST(json_extract(details, '$.through_seq') AS INTEGER)) FROM audit "
+                "WHERE action = 'retention.purged'").fetchone()[0]
+            result = audit.verify_log(self._audit_rows_on(conn), head=head, purged_through=int(purged or 0),
+                                      anchors=anchors)
+            conn.execute("COMMIT")
+            return result
+        finally:
+            conn.close()
+
+    def audit_events(self, since: datetime | None = None, until: datetime | None = None) -> Iterator[dict[str, Any]]:
+        yield from self._audit_iter(since=iso(since), until=iso(until), readonly=True)
+
+    def reply_records(self, since: datetime | None = None, until: datetime | None = None) -> Iterator[dict[str, Any]]:
+        """One row per approved reply with its item and timeline, approved in [since, until)."""
+        where, params = [], []
+        if since is not None:
+            where.append("r.approved_at >= ?")
+            params.append(iso(since))
+        if until is not None:
+            where.append("r.approved_at < ?")
+            params.append(iso(until))
+        conn = connect(self.path, readonly=True)
+        try:
+            sql = f"""
+                SELECT r.id AS reply_id, i.platform || ':' || i.native_id AS item_key, i.platform, i.kind,
+                       i.account, i.public, i.author_handle, i.author_name, i.url AS post_url, i.text AS post_text,
+                       i.category, i.priority, i.label AS sentiment, r.suggestion_kind, r.suggested_text,
+                       r.text AS final_text, r.approved_by AS approver_id, r.approved_by_name AS approver_name,
+                       r.status, r.platform_reply_id, i.created_at AS posted_at, i.received_at, i.alerted_at,
+                       r.approved_at, r.sent_at AS replied_at, i.sla_due_at, r.last_error AS error,
+                       i.purged_at,
+                       (SELECT MIN(a.seq) FROM audit a WHERE a.item_key = i.platform || ':' || i.native_id
+                           AND a.action = 'reply.sent') AS sent_audit_seq
+                FROM reply_outbox r JOIN items i ON i.id = r.item_id
+                {"WHERE " + " AND ".join(where) if where else ""}
+                ORDER BY r.approved_at, r.id"""
+            for row in conn.execute(sql, params):
                 yield dict(row)
         finally:
             conn.close()
+
+    def purge_personal_data(self, cutoff: datetime, *, texts: bool, raw: bool = True, now: datetime | None = None,
+                            actor_id: str = audit.SYSTEM, actor_name: str = audit.SYSTEM) -> dict[str, int]:
+        """Retention: drop raw payloads and/or texts and names older than ``cutoff``, in one transaction.
+
+        Audit texts go for the longest prefix of the log written before ``cutoff``; the entries keep
+        their hashes, and a ``retention.purged`` entry records what went (verify relies on it).
+        SQLite's secure_delete and a WAL checkpoint keep purged text out of free pages and the WAL.
+        """
+        now = now or utcnow()
+        cut = iso(cutoff)
+        counts = {"raw_payloads": 0, "rejects": 0, "items": 0, "replies": 0, "authors": 0, "audit_texts": 0}
+        through = 0
+        conn = connect(self.path)
+        try:
+            conn.execute("PRAGMA secure_delete = ON")
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                if raw or texts:
+                    counts["raw_payloads"] = conn.execute(
+                        "UPDATE items SET raw = NULL WHERE received_at < ? AND raw IS NOT NULL", [cut]).rowcount
+                    counts["rejects"] = conn.execute("DELETE FROM rejects WHERE received_at < ?", [cut]).rowcount
+                if texts:
+                    counts["items"] = conn.execute(
+                        "UPDATE items SET text = '', author_handle = NULL, author_name = NULL, url = NULL, "
+                        "suggestions = NULL, purged_at = ? WHERE received_at < ? AND purged_at IS NULL",
+                        [iso(now), cut]).rowcount
+                    # Replies still on their way out keep their text: the sender needs it.
+                    counts["replies"] = conn.execute(
+                        "UPDATE reply_outbox SET text = '', suggested_text = NULL WHERE approved_at < ? "
+                        "AND status NOT IN ('approved', 'sending') AND (text <> '' OR suggested_text IS NOT NULL)",
+                        [cut]).rowcount
+                    counts["authors"] = conn.execute(
+                        "UPDATE authors SET handle = NULL, name = NULL WHERE last_seen < ? "
+                        "AND (handle IS NOT NULL OR name IS NOT NULL)", [cut]).rowcount
+                    through = int(conn.execute(
+                        "SELECT COALESCE((SELECT MIN(seq) FROM audit WHERE ts >= ?), "
+                        "(SELECT COALESCE(MAX(seq), 0) + 1 FROM audit)) - 1", [cut]).fetchone()[0])
+                    counts["audit_texts"] = conn.execute(
+                        "DELETE FROM audit_content WHERE seq <= ?", [through]).rowcount
+                if any(counts.values()):
+                    self._append_audit(conn, now, actor_id, actor_name, "retention.purged", None,
+                                       {"cutoff": cut, "texts": texts, "raw": raw or texts, "through_seq": through,
+                                        **counts})
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
+            conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        finally:
+            conn.close()
+        return counts
 
 
 def _assessment_details(entry: Processed) -> dict[str, Any]:
@@ -602,5 +789,15 @@ def _assessment_details(entry: Processed) -> dict[str, Any]:
         "priority": a.priority,
         "needs_reply": a.needs_reply,
         "alert": entry.alert,
+        "reasons": list(a.reasons),
+        "sla_due_at": iso(a.sla_due_at),
+        "account": entry.item.account,
+        "kind": entry.item.kind.value,
+        "public": entry.item.public,
+        "created_at": iso(entry.item.created_at),
+        # Personal text: kept beside the chain (audit.CONTENT_FIELDS) so retention can purge it.
+        "text": entry.item.text,
+        "author_handle": entry.item.author.handle,
+        "author_name": entry.item.author.name,
         "suggestions": [s.text for s in a.suggestions],
     }

@@ -1,7 +1,10 @@
 """Triage: category, priority, whether a reply is needed, the SLA due time, and why.
 
 Pure functions over an Item, its Sentiment and the author's history. The rules come
-from config (keywords per category, escalation words, reach), compiled once.
+from config (keywords per category, escalation words, reach), compiled once. The
+customer-service signals (socialwatch/complaints.py) refine the category, decide
+whether a post in a language no sentiment model reads goes to a person (the
+``unscored_policy``), and sensitive data posted in public becomes ``exposed_pii``.
 """
 
 from __future__ import annotations
@@ -10,6 +13,8 @@ import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from socialwatch import pii
+from socialwatch.complaints import ComplaintAnalyser, Signals, default_analyser
 from socialwatch.config import SlaConfig, TriageConfig
 from socialwatch.models import PUBLIC_KINDS, AuthorHistory, Item, Kind, Sentiment
 
@@ -17,7 +22,25 @@ PRIORITY_ORDER = ("none", "low", "normal", "high", "urgent")
 
 #: Categories that are problems: they need a reply whatever the sentiment score says.
 PROBLEM_CATEGORIES = frozenset({"billing", "outage", "delivery", "account_security"})
-BUILTIN_CATEGORIES = PROBLEM_CATEGORIES | {"question", "praise", "abuse", "spam", "other"}
+BUILTIN_CATEGORIES = PROBLEM_CATEGORIES | {"question", "praise", "abuse", "spam", "other", "exposed_pii"}
+
+#: Sensitive data in a public post: a person must ask the customer to delete it, before anyone copies it.
+EXPOSED_PII = "exposed_pii"
+#: Kinds of exposed data that are urgent (money or account access) rather than high.
+URGENT_PII = frozenset({"card", "iban", "password"})
+
+#: Where a complaint intent points when the keyword rules found no category.
+INTENT_CATEGORY = {
+    "lost_damaged": "delivery",
+    "refund": "billing",
+    "charge": "billing",
+    "outage": "outage",
+    "error": "outage",
+    "account_security": "account_security",
+}
+
+#: Unscored items below this complaint score count as "not complaint-looking" for the routing policy.
+UNSCORED_COMPLAINT_LOOKING = 0.3
 
 
 @dataclass(frozen=True)
@@ -30,6 +53,9 @@ class Rules:
     escalation: re.Pattern[str] | None
     high_reach_followers: int
     repeat_contact_threshold: int
+    unscored_policy: str = "complaints"
+    # Used only when the Sentiment does not carry its signals (built by hand, e.g. in tests).
+    complaints: ComplaintAnalyser | None = None
 
 
 @dataclass(frozen=True)
@@ -69,6 +95,7 @@ def compile_rules(config: TriageConfig) -> Rules:
         escalation=_keyword_pattern(config.escalation_words),
         high_reach_followers=config.high_reach_followers,
         repeat_contact_threshold=config.repeat_contact_threshold,
+        unscored_policy=config.unscored_policy,
     )
 
 
@@ -98,6 +125,32 @@ def sla_due(created_at: datetime, priority: str, sla: SlaConfig) -> datetime | N
     return None if minutes is None else created_at + timedelta(minutes=minutes)
 
 
+def signals_of(item: Item, sentiment: Sentiment, rules: Rules) -> Signals:
+    """The complaint signals the sentiment was labelled with, or computed now if it carries none."""
+    carried = getattr(sentiment, "signals", None)
+    if isinstance(carried, Signals):
+        return carried
+    return (rules.complaints or default_analyser()).analyse(item.text, sentiment.lang)
+
+
+def _unscored_route(item: Item, signals: Signals, policy: str) -> tuple[bool, str]:
+    """Whether an item no sentiment model could read goes to a person, and why (the routing policy)."""
+    lang = signals.lang
+    if item.kind is Kind.DM:
+        return policy != "none", f"language '{lang}' is not scored; direct messages go to a person"
+    if policy == "all":
+        return True, f"language '{lang}' is not scored; policy sends every such item to a person"
+    if policy == "dms":
+        return False, f"language '{lang}' is not scored; policy sends only direct messages to a person"
+    if not signals.lexicon:
+        return True, f"language '{lang}' is not scored and has no complaint lexicon; a person should read it"
+    if signals.question_to_brand:
+        return True, f"language '{lang}' is not scored; it asks a question"
+    if signals.score >= UNSCORED_COMPLAINT_LOOKING:
+        return True, f"language '{lang}' is not scored; it looks like a complaint ({signals.score:.2f})"
+    return False, f"language '{lang}' is not scored; no complaint or question found"
+
+
 def triage(
     item: Item,
     sentiment: Sentiment,
@@ -107,28 +160,61 @@ def triage(
 ) -> Triage:
     text = item.text
     reasons: list[str] = []
-    category, keyword = categorise(text, sentiment, rules)
-    if keyword:
-        reasons.append(f"category {category} (matched '{keyword}')")
-    negative = sentiment.label == "negative"
+    signals = signals_of(item, sentiment, rules)
     public = item.public and item.kind in PUBLIC_KINDS
     where = "public " + item.kind.value if public else "private message"
+    exposed = pii.kinds(text) if public else ()
 
-    if category == "spam":
+    category, keyword = categorise(text, sentiment, rules)
+    if keyword:
+        # Keywords can be customer text; never repeat a card number or password in a reason.
+        reasons.append(f"category {category} (matched '{pii.mask(keyword)}')")
+    if category in ("other", "question", "praise") and signals.complaint:
+        for intent in signals.problems:
+            if intent in INTENT_CATEGORY and INTENT_CATEGORY[intent] in rules.category_order:
+                category = INTENT_CATEGORY[intent]
+                reasons.append(f"category {category} (complaint about {intent.replace('_', ' ')})")
+                break
+        else:
+            if category == "praise":
+                category = "other"
+    if exposed:
+        category = EXPOSED_PII
+        reasons.append(
+            f"{', '.join(exposed)} posted in a {where}: ask them to delete it and continue privately; "
+            "the text is masked in alerts"
+        )
+    negative = sentiment.label == "negative"
+    unscored = sentiment.label == "unscored"
+    if signals.lang not in ("en", "und"):
+        reasons.append(f"language {signals.lang}")
+    if signals.matched and (negative or signals.complaint or signals.problems):
+        evidence = ", ".join(pii.mask(m) for m in signals.matched[:4])
+        reasons.append(f"complaint signals {signals.score:.2f}: {evidence}")
+
+    if category == "spam" and not exposed:
         return Triage(category, "none", False, tuple(reasons + ["looks like spam"]), None)
 
-    if negative:
+    unscored_route = False
+    if exposed:
+        priority = "urgent" if URGENT_PII & set(exposed) else "high"
+    elif negative:
         priority = "urgent" if public else "high"
-        reasons.append(f"negative sentiment ({sentiment.compound:+.2f}) in a {where}")
-    elif sentiment.label == "unscored":
-        priority = "normal"
-        reasons.append(f"language '{sentiment.lang}' is not scored; a person should read this {where}")
-    elif category in PROBLEM_CATEGORIES:
+        if signals.complaint and sentiment.compound > -0.05:
+            reasons.append(f"negative from complaint signals (VADER alone: {sentiment.compound:+.2f}) in a {where}")
+        else:
+            reasons.append(f"negative sentiment ({sentiment.compound:+.2f}) in a {where}")
+    elif unscored:
+        unscored_route, why = _unscored_route(item, signals, rules.unscored_policy)
+        # A clear complaint in public is as visible as an English one, if less certain: high, not urgent.
+        priority = ("high" if public and signals.complaint else "normal") if unscored_route else "low"
+        reasons.append(why)
+    elif category in PROBLEM_CATEGORIES and _is_problem(sentiment, signals):
         priority = "high" if public else "normal"
         reasons.append(f"{category.replace('_', ' ')} problem in a {where}")
-    elif category == "question" or (category not in BUILTIN_CATEGORIES and rules.category_needs_reply.get(category)):
+    elif category == "question" or (signals.question_to_brand and category not in ("praise", "abuse")):
         priority = "normal"
-        reasons.append(f"{category.replace('_', ' ')} in a {where}")
+        reasons.append(f"question in a {where}")
     elif item.kind is Kind.DM:
         priority = "normal"
         reasons.append("direct message")
@@ -145,20 +231,31 @@ def triage(
     if followers >= rules.high_reach_followers and priority not in ("none", "low"):
         priority = bump(priority)
         reasons.append(f"author reaches {followers:,} followers")
-    if history.negative_count >= rules.repeat_contact_threshold and (negative or category in PROBLEM_CATEGORIES):
+    problem = category in PROBLEM_CATEGORIES and _is_problem(sentiment, signals)
+    if history.negative_count >= rules.repeat_contact_threshold and (negative or problem):
         priority = bump(priority)
         reasons.append(f"repeat contact: {history.negative_count} earlier negative messages")
 
-    if category == "other":
-        needs_reply = negative or sentiment.label == "unscored" or item.kind is Kind.DM or escalation is not None
-    else:
-        # A category that wants replies gets them whatever the score; one that doesn't (praise,
-        # abuse) still does when the customer is unhappy or writes privately.
-        needs_reply = rules.category_needs_reply.get(category, True) or (
-            category == "praise" and (item.kind is Kind.DM or escalation is not None)
-        )
+    needs_reply = exposed != () or rules.category_needs_reply.get(category, True) and (
+        negative
+        or unscored_route
+        or problem
+        or category == "question"
+        or (signals.question_to_brand and not unscored)
+        or (item.kind is Kind.DM and not unscored)
+        or escalation is not None
+    )
     if category == "abuse":
         needs_reply = False
         reasons.append("abusive language: review, do not engage")
     due = sla_due(item.created_at, priority, sla) if needs_reply else None
     return Triage(category, priority, needs_reply, tuple(reasons), due)
+
+
+def _is_problem(sentiment: Sentiment, signals: Signals) -> bool:
+    """A problem-category keyword is a problem unless everything says it is already solved or praise
+    ("arrived a day early, nice one", "thanks for sorting my broadband")."""
+    if sentiment.label == "negative" or signals.problems:
+        return True
+    happy = sentiment.label == "positive" or "resolved" in signals.intents or "praise" in signals.intents
+    return not happy

@@ -25,7 +25,7 @@ from urllib.parse import urlencode
 
 from socialwatch.sandbox.graphfields import FieldSpec, FieldSyntaxError, parse_fields
 from socialwatch.sandbox.http import Request, Response
-from socialwatch.sandbox.ids import Counter, fake_token, fbtrace_id
+from socialwatch.sandbox.ids import Counter, fbtrace_id
 from socialwatch.sandbox.ratelimit import RateLimiter
 
 log = logging.getLogger(__name__)
@@ -216,7 +216,7 @@ class GraphEmulator:
         self._base_url = base_url
         self._lock = threading.RLock()
         self.page = FbProfile(id="100200300400500", name="Sandbox Brand", is_page=True)
-        self.page_token = fake_token("EAASANDBOXPAGE")
+        self.page_token = "EAASANDBOXPAGETOKEN0000000000000000000000000000000000000001"
         self.app_id = "900800700600500"
         self.app_secret: str | None = None
         self.graph_version = DEFAULT_VERSION
@@ -509,6 +509,50 @@ class GraphEmulator:
             "is_unsupported": False,
         }
 
+    #: Every field name each node type answers (values may be absent); anything else is Graph's error 100.
+    FIELD_NAMES: dict[str, tuple[str, ...]] = {
+        "Page": ("id", "name", "category", "link", "fan_count", "followers_count", "about", "username",
+                 "verification_status", "is_published", "can_post", "access_token", "picture", "cover", "website"),
+        "User": ("id", "name", "picture", "email"),
+        "PagePost": ("id", "message", "created_time", "updated_time", "from", "permalink_url", "status_type",
+                     "is_hidden", "is_published", "is_expired", "is_popular", "can_reply_privately", "privacy",
+                     "message_tags", "to", "story", "attachments", "full_picture", "picture", "shares", "place",
+                     "story_tags", "icon", "properties", "parent_id", "actions", "child_attachments", "targeting",
+                     "via"),
+        "Comment": ("id", "message", "created_time", "from", "comment_count", "like_count", "can_comment",
+                    "can_hide", "can_like", "can_remove", "can_reply_privately", "is_hidden", "is_private",
+                    "user_likes", "permalink_url", "object", "parent", "message_tags", "attachment", "admin_creator",
+                    "application"),
+        "Conversation": ("id", "updated_time", "link", "message_count", "unread_count", "snippet", "participants",
+                         "senders", "can_reply", "is_subscribed", "former_participants", "scoped_thread_key", "name",
+                         "wallpaper", "folder"),
+        "Message": ("id", "created_time", "message", "from", "to", "tags", "attachments", "sticker", "shares",
+                    "reactions", "is_unsupported"),
+    }
+    #: Fields whose value is itself a node (so their sub-fields are checked against that type).
+    NODE_FIELDS = {("PagePost", "from"): "Profile", ("Comment", "from"): "Profile", ("Comment", "parent"): "Comment"}
+    EDGE_TYPES = {"feed": "PagePost", "posts": "PagePost", "published_posts": "PagePost", "tagged": "PagePost",
+                  "visitor_posts": "PagePost", "conversations": "Conversation", "comments": "Comment",
+                  "reactions": "Profile", "likes": "Profile", "messages": "Message"}
+
+    def validate_fields(self, node_type: str, specs: list[FieldSpec] | None) -> None:
+        """Reject unknown fields before anything is read, as Graph does even for empty results."""
+        if specs is None:
+            return
+        names = set(self.FIELD_NAMES["Page"]) | set(self.FIELD_NAMES["User"]) if node_type == "Profile" \
+            else set(self.FIELD_NAMES[node_type])
+        edges = self.EDGES.get("Page" if node_type == "Profile" else node_type, ())
+        for spec in specs:
+            if spec.name in edges:
+                self.validate_fields(self.EDGE_TYPES[spec.name], spec.children)
+            elif spec.name in names:
+                child_type = self.NODE_FIELDS.get((node_type, spec.name))
+                if child_type:
+                    self.validate_fields(child_type, spec.children)
+            else:
+                shown = "Page" if node_type == "Profile" else node_type
+                raise no_such_field(spec.name, shown)
+
     DEFAULT_FIELDS = {
         "Page": ("name", "id"),
         "User": ("name", "id"),
@@ -533,7 +577,7 @@ class GraphEmulator:
         out: dict[str, Any] = {}
         for spec in specs:
             if spec.name in self.EDGES.get(node_type, ()):
-                edge = self._edge_items(node_type, obj, spec.name, spec.modifiers, req)
+                edge = self._edge_items(node_type, obj, spec.name, spec.modifiers, req, nested=True)
                 nested = self._edge_page(edge, spec.children, spec.modifiers, req, nested=True)
                 if nested is not None:
                     out[spec.alias] = nested
@@ -560,9 +604,10 @@ class GraphEmulator:
     # -- edges and paging ----------------------------------------------------------------------
 
     def _edge_items(self, node_type: str, obj: Any, edge: str, modifiers: dict[str, str],
-                    req: Request) -> _EdgeItems:
+                    req: Request, *, nested: bool) -> _EdgeItems:
         def arg(name: str) -> str | None:
-            return modifiers.get(name) if name in modifiers else req.arg(name)
+            # A nested edge takes only its own .modifier(...)s; the query string belongs to the top level.
+            return modifiers.get(name) if nested else req.arg(name)
 
         since = self._time_arg(arg("since"), "since")
         until = self._time_arg(arg("until"), "until")
@@ -811,13 +856,15 @@ class GraphEmulator:
                 return self._get_many(req, specs)
             node_type, obj = self._lookup(parts[0])
             if len(parts) == 1:
+                self.validate_fields(node_type if node_type != "Profile" or obj.is_page else "User", specs)
                 return Response.json(self.render(node_type, obj, specs, req))
             if len(parts) == 2:
                 edge = parts[1]
                 if edge not in self.EDGES.get("Page" if node_type == "Profile" and obj.is_page else node_type, ()):
                     raise no_such_field(edge, node_type)
                 node_type = "Page" if node_type == "Profile" and obj.is_page else node_type
-                items = self._edge_items(node_type, obj, edge, {}, req)
+                self.validate_fields(self.EDGE_TYPES[edge], specs)
+                items = self._edge_items(node_type, obj, edge, {}, req, nested=False)
                 page = self._edge_page(items, specs, {}, req, nested=False)
                 assert page is not None
                 return Response.json(page)
@@ -855,6 +902,7 @@ class GraphEmulator:
         out = {}
         for object_id in ids:
             node_type, obj = self._lookup(object_id)
+            self.validate_fields(node_type, specs)
             out[object_id] = self.render(node_type, obj, specs, req)
         return Response.json(out)
 
@@ -914,7 +962,7 @@ class GraphEmulator:
         if thread is None:
             raise GraphError(100, "(#100) No matching user found", subcode=2018001)
         last_from_user = max((m.created for m in thread.messages if m.from_id == user_id), default=None)
-        window = RESPONSE_WINDOW
+        window: int | None = RESPONSE_WINDOW
         if messaging_type == "MESSAGE_TAG":
             if tag == "HUMAN_AGENT":
                 window = HUMAN_AGENT_WINDOW

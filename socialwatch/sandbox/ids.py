@@ -1,4 +1,4 @@
-"""Identifiers that look like the platforms' own: X snowflakes, Graph ids, trace ids, fake tokens.
+"""Identifiers that look like the platforms' own: X snowflakes, Graph ids, trace ids.
 
 X ids encode their creation time, so ordering by id is ordering by time; clients rely on
 that (``since_id``), and so the sandbox derives ids from the item's timestamp too.
@@ -79,9 +79,3 @@ def fbtrace_id() -> str:
 def transaction_id() -> str:
     """A hex id like X's ``x-transaction-id`` header."""
     return secrets.token_hex(8)
-
-
-def fake_token(prefix: str, length: int = 40) -> str:
-    """A random credential that says it is fake; never accepted by a real platform."""
-    alphabet = string.ascii_letters + string.digits
-    return prefix + "".join(secrets.choice(alphabet) for _ in range(length))

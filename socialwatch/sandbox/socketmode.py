@@ -38,6 +38,7 @@ TICKET_TTL = 60.0
 #: Slack drops a connection some seconds after its ``disconnect`` warning.
 DEFAULT_DISCONNECT_GRACE = 5.0
 DEBUG_HOST = "applink-sandbox-1"
+PING_INTERVAL = 0.5
 
 
 @dataclass
@@ -153,6 +154,9 @@ class SocketModeServer:
             self._handle_connection, self.host, 0,
             process_request=self._check_ticket,
             compression=None,
+            # Frequent server pings, as Slack sends them; they also wake slack_sdk's builtin
+            # client, whose close() otherwise waits out a 3 s socket read.
+            ping_interval=PING_INTERVAL,
             logger=logging.getLogger(__name__ + ".ws"),
             close_timeout=2,
         )

@@ -8,6 +8,8 @@ with ``x-rate-limit-*`` headers, app-only vs user-context auth (OAuth 2.0 bearer
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import hmac
 import logging
 import re
@@ -18,10 +20,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
-from urllib.parse import unquote, urlencode
+from urllib.parse import quote, unquote, urlencode
 
 from socialwatch.sandbox.http import Request, Response
-from socialwatch.sandbox.ids import Counter, Snowflakes, fake_token, transaction_id
+from socialwatch.sandbox.ids import Counter, Snowflakes, transaction_id
 from socialwatch.sandbox.ratelimit import Decision, RateLimiter
 
 log = logging.getLogger(__name__)
@@ -284,14 +286,15 @@ class XCredentials:
     access_token_secret: str
 
     @classmethod
-    def generate(cls) -> XCredentials:
+    def sandbox_defaults(cls) -> XCredentials:
+        # Fixed, so a config written by --write-config keeps working when the sandbox restarts.
         return cls(
-            bearer_token=fake_token("SANDBOX-X-USER-"),
-            app_bearer_token=fake_token("SANDBOX-X-APP-"),
-            consumer_key=fake_token("sandboxck", 16),
-            consumer_secret=fake_token("sandboxcs", 32),
-            access_token="1580000000000000001-" + fake_token("", 30),
-            access_token_secret=fake_token("sandboxats", 32),
+            bearer_token="SANDBOX-X-USER-TOKEN-0000000000000000000000000000000001",
+            app_bearer_token="SANDBOX-X-APP-ONLY-TOKEN-00000000000000000000000000000001",
+            consumer_key="sandboxconsumerkey000001",
+            consumer_secret="sandbox-consumer-secret-0000000000000000000000001",
+            access_token="1580000000000000001-sandboxaccesstoken000000000000001",
+            access_token_secret="sandbox-access-token-secret-00000000000000000000001",
         )
 
 
@@ -369,7 +372,7 @@ class XEmulator:
         self._clock = clock
         self._base_url = base_url
         self._lock = threading.RLock()
-        self.credentials = XCredentials.generate()
+        self.credentials = XCredentials.sandbox_defaults()
         self.brand = XUser(
             id="1580000000000000001", username="SandboxBrand", name="Sandbox Brand",
             followers=12_345, following=120, created_at=1_577_836_800.0,
@@ -377,7 +380,8 @@ class XEmulator:
         )
         self.limits = RateLimiter(DEFAULT_LIMITS, clock)
         self._tweet_ids = Snowflakes()
-        self._dm_ids = Snowflakes()
+        # One generator, as on X: tweet and DM event ids never collide.
+        self._dm_ids = self._tweet_ids
         self._user_ids = Counter(1_600_000_000_000_000_001)
         self.reset()
 
@@ -434,8 +438,10 @@ class XEmulator:
                     handle = f"user{len(self.users)}"
                 if not _HANDLE_RE.match(handle):
                     raise ControlError(f"handle {handle!r} is not a valid X handle (1-15 of A-Z a-z 0-9 _)")
-                user = self.users_by_handle.get(handle.lower())
-                if user is None:
+                found = self.users_by_handle.get(handle.lower())
+                if found is not None:
+                    user = found
+                else:
                     user_id = str(spec.get("id") or self._user_ids.next())
                     if not _ID_RE.match(user_id):
                         raise ControlError("author id must be a numeric string of at most 19 digits")
@@ -638,7 +644,8 @@ class XEmulator:
         for base in ("https://api.twitter.com", "https://api.x.com", f"http://{host}"):
             base_string = signature.signature_base_string(
                 req.method, signature.base_string_uri(base + req.path), normalized)
-            expected = signature.sign_hmac_sha1(base_string, creds.consumer_secret, creds.access_token_secret)
+            key = f"{quote(creds.consumer_secret, safe='~')}&{quote(creds.access_token_secret, safe='~')}"
+            expected = base64.b64encode(hmac.new(key.encode(), base_string.encode(), hashlib.sha1).digest()).decode()
             if hmac.compare_digest(expected, provided):
                 return True
         return False
@@ -868,7 +875,7 @@ class XEmulator:
                 return lambda t: self.users[t.author_id].username.lower() == handle
             if operator == "to":
                 handle = value.lstrip("@").lower()
-                return lambda t: bool(t.in_reply_to_user_id) and \
+                return lambda t: t.in_reply_to_user_id is not None and \
                     self.users.get(t.in_reply_to_user_id, self.brand).username.lower() == handle
             if operator == "conversation_id":
                 return lambda t: t.conversation_id == value

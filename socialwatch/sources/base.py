@@ -68,9 +68,6 @@ class Page:
     rate_limit: RateLimit | None = None
 
 
-KnownIds = Callable[[Iterable[str]], set[str]]
-
-
 @runtime_checkable
 class Source(Protocol):
     key: str  # unique per stream and cursor, e.g. "x:acme:mentions"
@@ -79,6 +76,53 @@ class Source(Protocol):
     stream: str  # mentions, dms, feed, comments, messenger, replay
     slack_channel: str | None
 
-    def fetch(self, cursor: str | None, *, since: datetime, known: KnownIds) -> Iterator[Page]:
+    def fetch(self, cursor: str | None, *, since: datetime) -> Iterator[Page]:
         """Pages of items newer than ``cursor`` (or than ``since`` when there is no cursor yet)."""
+        ...
+
+
+# --- replying -------------------------------------------------------------------------------
+
+
+class ReplyRefused(SourceError):
+    """The platform will never accept this reply as it is (e.g. Messenger's 24-hour window closed,
+    the post was deleted). Not retried; shown to the manager."""
+
+    retryable = False
+
+
+class ReconcileUnknown(SourceError):
+    """The platform could not tell whether an earlier attempt was posted: a person must check."""
+
+
+@dataclass(frozen=True)
+class ReplyTarget:
+    """What a replier needs to answer a stored item (built from its ``items`` row)."""
+
+    platform: str
+    account: str
+    kind: str  # mention | dm | comment | post
+    native_id: str
+    author_id: str
+    author_handle: str | None
+    conversation_id: str | None
+    public: bool
+    created_at: datetime
+
+
+@runtime_checkable
+class Replier(Protocol):
+    """Posts the brand's replies for one account. Implemented next to each platform's source."""
+
+    platform: str
+    account: str
+
+    def send_reply(self, target: ReplyTarget, text: str) -> str:
+        """Post ``text`` as the brand's answer to ``target``; returns the platform's id of the reply.
+        Raises RateLimited, AuthError, ReplyRefused or PlatformError."""
+        ...
+
+    def find_reply(self, target: ReplyTarget, text: str, since: datetime) -> str | None:
+        """After a crash: the id of a brand reply to ``target`` with this text posted after ``since``,
+        None when the platform shows surely none. Raises ReconcileUnknown when it cannot tell."""
         ...

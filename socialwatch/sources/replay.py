@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from socialwatch.models import Author, Item, Kind, parse_time, utcnow
-from socialwatch.sources.base import KnownIds, Page, PlatformError
+from socialwatch.sources.base import Page, PlatformError
 from socialwatch.store import Reject
 
 log = logging.getLogger(__name__)
@@ -88,7 +88,7 @@ class ReplaySource:
         self.key = f"replay:{name}"
         self.slack_channel = slack_channel
 
-    def fetch(self, cursor: str | None, *, since: datetime, known: KnownIds) -> Iterator[Page]:
+    def fetch(self, cursor: str | None, *, since: datetime) -> Iterator[Page]:
         try:
             size = self.path.stat().st_size
         except FileNotFoundError:

@@ -1,0 +1,477 @@
+"""The customer-service signal layer: does this message complain, about what, and does it ask us something?
+
+VADER reads general sentiment; customers complain in neutral words ("on hold for 2 hours",
+"where is my refund?") or in sarcastic positive ones ("great, another delay"). This module
+finds that evidence with English patterns (compiled once) and per-language lexicons
+(``socialwatch/lexicons/*.toml``, extendable from config), and says what it matched so
+triage can give human-readable reasons. Pure and thread-safe once built.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import tomllib
+import unicodedata
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Iterable, Mapping
+
+log = logging.getLogger(__name__)
+
+LEXICON_DIR = Path(__file__).resolve().parent / "lexicons"
+
+#: A score at or above this makes ``Signals.complaint`` true.
+COMPLAINT_THRESHOLD = 0.5
+
+#: Intents that are problems a support agent must handle (the rest are tone or form).
+PROBLEM_INTENTS = frozenset({
+    "waiting", "delay", "cancellation", "lost_damaged", "refund", "charge", "outage", "error",
+    "account_security", "rude_staff", "broken_promise", "no_response",
+})
+
+#: Intents that count against a complaint.
+COUNTER_INTENTS = frozenset({"praise", "resolved"})
+
+
+@dataclass(frozen=True)
+class Signals:
+    complaint: bool
+    score: float  # 0..1: how complaint-like
+    intents: tuple[str, ...]  # distinct, in order of first evidence
+    question_to_brand: bool
+    matched: tuple[str, ...]  # human-readable evidence: "delay: 'delayed again'"
+    lang: str = "und"
+    lexicon: bool = False  # whether a lexicon for ``lang`` (beyond English) was consulted
+
+    @property
+    def problems(self) -> tuple[str, ...]:
+        return tuple(i for i in self.intents if i in PROBLEM_INTENTS)
+
+
+NO_SIGNALS = Signals(False, 0.0, (), False, ())
+
+
+@dataclass(frozen=True)
+class Rule:
+    intent: str
+    weight: float  # > 0 evidence of a complaint, < 0 evidence against
+    pattern: re.Pattern[str]
+
+
+_DUR = r"(?:\d+|an?|one|two|three|four|five|six|seven|eight|nine|ten|several|many|few|couple of)\s*\+?\s*" \
+       r"(?:hours?|hrs?|h|days?|weeks?|wks?|months?|mins?|minutes?)"
+_PROBLEM_WORD = (
+    r"(?:another|again|delay\w*|cancel\w*|broken|broke|late|lost|nothing|no\s+\w+|waiting|wait|hours?|"
+    r"charged|crash\w*|outage|down|error|refund|hold|stuck|missing|damaged|rude|queue|buffering|"
+    r"\d+\s*(?:hours?|hrs?|days?|mins?|minutes?)\s+(?:delay|late|wait|on hold))"
+)
+_THINGS = (
+    r"(?:refund|money|order|parcel|package|delivery|item|items|bag|bags|luggage|suitcase|reimbursement|"
+    r"compensation|replacement|card|tickets?|booking|invoice|receipt|cashback|deposit|payment|claim|"
+    r"engineer|technician|driver|ride|food|meal|stuff|purchase|product|goods|shipment|reply|callback)"
+)
+_SERVICES = (
+    r"(?:internet|broadband|wifi|wi-fi|signal|service|network|coverage|connection|power|electricity|gas|"
+    r"water|hot water|heating|sound|picture|data|reception|phone line|line|landline|tv|app|website|site)"
+)
+_CANT = r"(?:can'?t|cannot|can not|couldn'?t|unable to|won'?t|wont|doesn'?t|does not|didn'?t|did not|not able to)"
+_ACTIONS = (
+    r"(?:load|connect|open|work|log ?in|sign ?in|login|pay|access|save|upload|download|play|stream|send|"
+    r"receive|use|reach|get through|get hold|book|check ?in|checkout|check out|update|install|cancel|"
+    r"unsubscribe|withdraw|transfer|top ?up|activate|verify|reset|find my|track)"
+)
+_STAFF = (
+    r"(?:staff|driver|agent|employee|manager|rep|representative|cashier|conductor|crew|guard|courier|"
+    r"waiter|waitress|receptionist|advisor|adviser|operator|person on the phone|lady|guy|man|woman|"
+    r"security|supervisor|team|technician|engineer|customer service|support)"
+)
+
+#: (intent, weight, pattern) for English; also applied to every other language (code-switching).
+ENGLISH_RULES: tuple[tuple[str, float, str], ...] = (
+    # waiting and not being answered
+    ("waiting", 0.8, r"\bon hold\b"),
+    ("waiting", 0.8, r"\bstill (?:waiting|no\b|not\b|nothing|haven'?t|hasn'?t|hadn'?t|can'?t|cannot|unable|"
+                     r"without|broken|down|hungry|pending|stuck|missing|getting billed|being charged|charging)"),
+    ("waiting", 0.5, r"\b(?:waiting|waited|wait|queued?|queuing|sat|stuck)\b[^.!?]{0,25}\b" + _DUR),
+    ("waiting", 0.4, r"\b(?:for|over|nearly|almost|after|than)\s+" + _DUR),
+    ("waiting", 0.6, r"\b(?:day|week|hour)\s+(?:\d+|two|three|four|five|six|seven)\b[^.!?]{0,30}\b(?:without|no)\b"),
+    ("waiting", 0.6, r"\b\d+\s*(?:days?|weeks?|hours?)\s+(?:without|with no|and no|and still)\b"),
+    ("waiting", 0.6, r"\bpending (?:for|since|after)\b|\bstill pending\b|\bstuck (?:at|in|on)\b"),
+    ("waiting", 0.55, r"\bhow (?:much )?longer\b|\bhow long (?:do|does|will|should|must|is)\b"),
+    ("waiting", 0.8, r"\bwhere(?:'s| is| are|s)\s+(?:my|our|the)\s+" + _THINGS + r"\b"),
+    ("waiting", 0.5, r"\b(?:when|will) (?:will|do|am|are|can|shall) (?:i|we) (?:get|receive|see|have)\b[^.!?]{0,20}\b"
+                     r"(?:money|refund|order|parcel|package|bag|luggage|back)\b"),
+    ("no_response", 0.8, r"\bno(?:body| one|one)\s+(?:picks? up|answers?|answered|replies|replied|responds?|responded|"
+                         r"knows|knew|called|came|turned up|showed|got back|gets back|has (?:replied|answered|called|"
+                         r"got back|contacted|been in touch|come)|is answering|cares|helps|helped|can (?:help|tell))"),
+    ("no_response", 0.75, r"\b(?:no|zero|without an?y?)\s+(?:reply|replies|response|responses|answer|update|updates|news|"
+                          r"call ?back|information|info|explanation|feedback|communication|eta|contact|apology|"
+                          r"follow[- ]up|acknowledg\w*)\b"),
+    ("no_response", 0.7, r"\b(?:never|not|haven'?t|hasn'?t|didn'?t|did not|has not|have not)\s+(?:been\s+)?"
+                         r"(?:got|gotten|get|heard|received|had|been contacted|called|replied|responded|answered)\s+"
+                         r"(?:back|a reply|a response|an answer|anything|from|any)"),
+    ("no_response", 0.7, r"\b(?:been|keep|kept|keeps) trying to (?:get through|reach|contact|call|speak|talk|get hold)|"
+                         r"\bcan'?t get through\b|\bpassed (?:around|between|from)\b|\bgoes? (?:round )?in circles\b|"
+                         r"\bhung up on\b|\bignor(?:ed|ing|e) (?:me|us|my|our)\b|\bleft on read\b|\bchat (?:just )?clos"),
+    ("repeat_contact", 0.7, r"\b(?:\d+(?:st|nd|rd|th)|second|third|fourth|fifth|sixth|nth|umpteenth|several|multiple|"
+                            r"many|countless)\s+times?\b[^.!?]{0,25}\b(?:asking|asked|i'?m|i've|i have|calling|called|"
+                            r"writing|contacting|chasing|emailing|this|now|in a row|reporting)\b"),
+    ("repeat_contact", 0.6, r"\b(?:asked|called|emailed|chased|reported|complained|contacted you|messaged)\s+"
+                            r"(?:\w+\s+)?(?:\d+|two|three|four|five|several|multiple|many|countless)\s+times\b"),
+    # delays and cancellations
+    ("delay", 0.75, r"\b(?:delayed|delays|postponed|rescheduled|running late|overdue|behind schedule)\b"),
+    ("delay", 0.55, r"\bdelay\b"),
+    ("delay", 0.75, r"\b(?:\d+|an?|one|two|three|four|five|ten|twenty|thirty|forty)\s*(?:mins?|minutes?|hours?|hrs?|"
+                    r"days?|weeks?)\s+(?:late|delay(?:ed)?|overdue|behind)\b"),
+    ("delay", 0.6, r"\b(?:late again|always late|late every|still late|arrived late|came late|is late|are late|was late|"
+                   r"were late|so late|very late|too late|late delivery|late train|late flight)\b"),
+    ("delay", 0.6, r"\b(?:was|were|is) (?:due|supposed to arrive|meant to arrive|expected)\b"),
+    ("cancellation", 0.7, r"\b(?:flight|train|bus|trip|service|order|booking|reservation|appointment|ride|delivery|"
+                          r"journey|event|show|class|connection)s?\s+(?:\w+\s+)?(?:got |has been |was |were |been |is )?"
+                          r"cancell?ed\b"),
+    ("cancellation", 0.5, r"\bcancell?ed (?:again|last minute|without|with no|on (?:me|us))\b|\blast[- ]minute cancell?ation"),
+    ("cancellation", 0.35, r"\bcancell?ed\b|\bcancell?ation\b"),
+    # lost, damaged, wrong
+    ("lost_damaged", 0.75, r"\b(?:lost|misplaced|missing|stolen)\b"),
+    ("lost_damaged", 0.8, r"\b(?:never|not|hasn'?t|haven'?t|didn'?t|did not|has not|still not|yet to)\s+"
+                          r"(?:been\s+)?(?:arrived?|delivered|received|turned up|shown up|come|came|showed)\b"),
+    ("lost_damaged", 0.8, r"\b(?:says?|said|shows?|showing|marked(?: as)?|claims?)\s+(?:it(?:'s| was| is| has been)?\s+)?"
+                          r"delivered\b[^.!?]{0,30}\b(?:but|not|never|nowhere|isn'?t|wasn'?t)\b"),
+    ("lost_damaged", 0.75, r"\b(?:damaged|smashed|crushed|broken|cracked|dented|torn|ripped|leaking|leaked|shattered|"
+                           r"defective|faulty|scratched|stained|mouldy|moldy|expired|spoiled|spoilt|rotten|soggy|"
+                           r"filthy|dirty|cold|stale|undercooked|raw)\b"),
+    ("lost_damaged", 0.75, r"\bwrong\s+(?:\w+\s+)?(?:item|order|size|colou?r|one|product|address|parcel|package|bag|"
+                           r"room|seat|meal|food|amount|bill|charge|name|date|model|version|thing)s?\b|"
+                           r"\bgot (?:a |the )?wrong\b|\bsent (?:me )?the wrong\b|\bwrong order\b"),
+    ("lost_damaged", 0.65, r"\b(?:nothing like|not (?:what|as) (?:i|we) (?:ordered|paid|booked|expected|asked)|"
+                           r"not as described|not what (?:i|we) paid for|(?:item|items|part|piece|pieces)s? missing)\b"),
+    ("lost_damaged", 0.5, r"\b(?:ordered|booked|paid for)\b[^.!?]{0,40}\b(?:got|received|given|sent)\b"),
+    ("lost_damaged", 0.6, r"\b(?:threw|thrown|dumped|left) (?:my |the |it )?(?:parcel|package|box|delivery|it)?\s*"
+                          r"(?:over|outside|in the rain|on the (?:doorstep|street|floor|ground))"),
+    ("lost_damaged", 0.55, r"\bfailed (?:delivery|delivery attempt|attempt)\b|\bdidn'?t (?:even )?(?:knock|ring)\b|"
+                           r"\bjust left a card\b"),
+    # refunds and charges
+    ("refund", 0.6, r"\brefund(?:s|ed)?\b|\breimburse\w*|\bcompensation\b|\bchargeback\b"),
+    ("refund", 0.8, r"\b(?:want|need|demand|where(?:'s| is)|give me|still no|owe me|get) (?:my |our )?(?:money|"
+                    r"cash) back\b|\bwhere(?:'s| is) (?:my|our) money\b|\bmoney back\b"),
+    ("charge", 0.85, r"\b(?:charged|billed|debited|deducted|taken|took|paid)\s+(?:me\s+|us\s+|it\s+)?(?:twice|two times|"
+                     r"double|three times|again|3 times|2 times)\b|\bdouble[- ]?(?:charged|billed|charge|payment)\b|"
+                     r"\bovercharg\w*|\bcharged (?:me|us) (?:for|£|\$|€|\d)"),
+    ("charge", 0.75, r"\b(?:still|kept|keep|keeps|continue\w*) (?:being |getting )?(?:charg|bill|debit|tak)\w*"),
+    ("charge", 0.75, r"\b(?:took|taken|take|taking|deducted|debited|charged)\b[^.!?]{0,25}\b(?:money|payment|"
+                     r"£\s?\d|\$\s?\d|€\s?\d|\d+\s?(?:£|\$|€))[^.!?]{0,40}\b(?:but|without|never|didn'?t|not|"
+                     r"cancell?ed|again|twice)\b"),
+    ("charge", 0.7, r"\b(?:cancell?ed|returned|unsubscribed|closed)\b[^.!?]{0,50}\b(?:still|again)\b[^.!?]{0,25}"
+                    r"\b(?:charg|bill|took|taking|debit|money|payment)\w*"),
+    ("charge", 0.65, r"\b(?:hidden|extra|surprise|unexpected|late|cancell?ation|admin|service|ridiculous|huge|random)\s+"
+                     r"(?:fees?|charges?)\b|\b(?:fee|charge)s? on my\b|\bwhy (?:is there|was i|am i|have i been)\b"
+                     r"[^.!?]{0,30}\b(?:fee|charge|charged|billed)"),
+    ("charge", 0.6, r"\b(?:price|prices|bill|premium|renewal|fare|tariff|rent)s?\s+(?:\w+\s+)?(?:rise|hike|increase|"
+                    r"doubled|tripled|went up|gone up|has gone up|increased|jumped|going up)\b|\bthird price rise\b|"
+                    r"\bup \d+\s?%|\b(?:surge|peak) pric"),
+    ("charge", 0.55, r"\bunauthori[sz]ed\b|\b(?:payment|transaction|charge|debit)s?\b[^.!?]{0,30}\bi (?:didn'?t|did "
+                     r"not|never) (?:make|authori[sz]e|recogni[sz]e|order)\b"),
+    ("charge", 0.45, r"\b(?:took|taken|takes?) (?:my |the |our )?(?:money|payment)\b"),
+    ("charge", 0.35, r"\bcharged\b|\bcard (?:was |got |keeps? (?:getting |being )?)?declined\b"),
+    # outages and errors
+    ("outage", 0.75, r"\b(?:outage|power cut|blackout|black out|offline)\b"),
+    ("outage", 0.75, r"\b(?:is|are|it'?s|its|site|app|website|service|network|internet|broadband|wifi|system|server|"
+                     r"servers|line|everything|still|been|went|go(?:es|ing)?)\s+down\b|\bdown (?:again|since|for|all)\b"),
+    ("outage", 0.75, r"\b(?:no|without|lost|losing|lose|zero|dropped|keeps? losing)\s+(?:\w+\s+)?" + _SERVICES + r"\b"),
+    ("outage", 0.8, r"\b" + _CANT + r"\s+(?:even\s+|seem to\s+)?" + _ACTIONS + r"\b"),
+    ("outage", 0.75, r"\bnot (?:working|loading|connecting|responding|opening|updating|syncing|charging|"
+                     r"turning on|going through)\b|\b(?:stopped|stops|quit) (?:working|loading|responding)\b|"
+                     r"\b(?:is|are|it'?s|still) (?:not working|broken|dead|unusable|unwatchable)\b|\bunwatchable\b|"
+                     r"\bunusable\b|\bdoesn'?t (?:even )?work\b|\bdon'?t work\b"),
+    ("outage", 0.75, r"\bkeeps? (?:on )?(?:crashing|freezing|dropping|buffering|disconnecting|logging (?:me|us) out|"
+                     r"failing|cutting out|restarting|declining|rejecting|timing out|kicking me|going off|stopping|"
+                     r"saying|asking|telling)\b|\bevery (?:few|\d+) (?:seconds|minutes|mins|hours)\b"),
+    ("outage", 0.7, r"\b(?:crash|crashes|crashed|crashing|freezes|freezing|frozen|buffering|lagging|laggy|glitch\w*|"
+                    r"bugg(?:y|ed)|out of sync|disconnect\w*)\b"),
+    ("outage", 0.55, r"\b(?:broke|broken)\s+(?:sync|the|my|our|login|everything)\b|\bmessed up\b|\bbroke\b"),
+    ("error", 0.7, r"\berror\b|\b(?:code|status) \d{2,4}\b|\b50[0234]\b|\b40[134]\b|\bfail(?:s|ed|ing|ure)?\b"),
+    ("error", 0.45, r"\bbugs?\b|\bissues? with\b|\bproblems? with\b|\bnot (?:fixed|resolved|sorted)\b"),
+    # account and security
+    ("account_security", 0.85, r"\bhack(?:ed|er|ers)?\b|\bcompromised\b|\bphish\w*|\bscamm?(?:ed|er|ers)?\b|\bfraud\w*|"
+                               r"\bidentity theft\b|\bsomeone (?:logged|accessed|used|made|took|got into)\b|"
+                               r"\bnew device\b|\bsuspicious\b"),
+    ("account_security", 0.75, r"\blocked out\b|\baccount (?:has been |was |got |is )?(?:locked|suspended|blocked|disabled|"
+                               r"closed|frozen|deactivated|restricted|banned)\b|\b(?:suspended|blocked|froze|frozen)\s+"
+                               r"(?:my|our)\s+(?:account|card)\b|\bunblock\b"),
+    ("account_security", 0.6, r"\b(?:password|passcode|pin|otp|2fa|verification code|reset link|security code|login code)"
+                              r"\b[^.!?]{0,40}\b(?:wrong|doesn'?t|not|never|won'?t|isn'?t|invalid|expired|didn'?t|fail)\w*"),
+    # staff
+    ("rude_staff", 0.8, r"\b(?:rude|rudely|impolite|unprofessional|disrespectful|condescending|patroni[sz]ing|arrogant|"
+                        r"aggressive|abusive|dismissive)\b|\bshouted at\b|\byelled at\b|\blaughed at (?:me|us)\b|"
+                        r"\bswore at\b|\bbad attitude\b"),
+    ("rude_staff", 0.65, r"\b" + _STAFF + r"\s+(?:was|were|is|are)\s+(?:so |very |really |extremely |just |completely )?"
+                         r"(?:unhelpful|useless|clueless|awful|horrible|terrible|incompetent|lazy|hopeless|ignorant)\b"),
+    ("rude_staff", 0.6, r"\b(?:on (?:his|her|their) phone|took the long way|felt unsafe|unsafe)\b"),
+    # broken promises
+    ("broken_promise", 0.7, r"\byou (?:said|promised|told (?:me|us)|assured|guaranteed|confirmed)\b|\bpromised\b|"
+                            r"\bwas told\b|\bwere told\b"),
+    ("broken_promise", 0.7, r"\b(?:never|didn'?t|did not|has not|hasn'?t|haven'?t)\s+(?:even\s+)?(?:show(?:ed)?|turn(?:ed)? up|"
+                            r"show(?:ed)? up|came|come|call(?:ed)?(?: back)?|happen(?:ed)?|arrive[sd]?|deliver(?:ed)?)\b|"
+                            r"\bno[- ]show\b|\bnever came\b"),
+    ("broken_promise", 0.5, r"\bsupposed to\b|\bmeant to (?:be|arrive|come|call)\b|\bshould have (?:been|arrived)\b"),
+    ("broken_promise", 0.45, r"\b(?:again|every (?:single )?time|every (?:day|morning|week|night)|yet again|once again|"
+                             r"as usual|same (?:issue|problem)|still)\b"),
+    # dissatisfaction, tone
+    ("dissatisfaction", 0.8, r"\b(?:not|never|isn'?t|wasn'?t|aren'?t|weren'?t)\s+(?:very\s+|too\s+|at all\s+)?"
+                             r"(?:happy|impressed|pleased|satisfied|good enough|acceptable|ok|okay|fun|great|cool|"
+                             r"amused|helpful|fair|right|on)\b|\bunhappy\b|\bdissatisfied\b"),
+    ("dissatisfaction", 0.7, r"\b(?:disappoint\w*|frustrat\w*|annoy\w*|furious|livid|fuming|outrag\w*|disgust\w*|"
+                             r"appall\w*|unacceptable|ridiculous|disgrace\w*|shambles|joke|pathetic|shocking|"
+                             r"useless|rubbish|terrible|awful|horrible|horrendous|worst|atrocious|abysmal|"
+                             r"nightmare|scam|rip[- ]?off|ripped off|sick of|fed up|had enough|enough is enough|"
+                             r"fix (?:it|this)|sort it out|sort this out|do better|kidding me|seriously\?)"),
+    ("dissatisfaction", 0.75, r"\bnever (?:using|use|buying|buy|flying|fly|ordering|order|booking|book|shopping|"
+                              r"going|again|recommend)\b|\b(?:closing|cancell?ing|leaving|switching|moving)\b[^.!?]{0,15}"
+                              r"\b(?:account|provider|bank|you)\b|\bwaste of (?:time|money)\b"),
+    ("dissatisfaction", 0.5, r"\b(?:sucks?|crap|shit|shite|wtf|ffs|smh|ugh+|argh+|meh|lame)\b|\bwhy (?:does|do|is|are|"
+                             r"can'?t|won'?t|isn'?t|doesn'?t|did|would)\b|\bhow (?:is it|come|can (?:you|it|a))\b|"
+                             r"\bany chance of (?:actually|ever)\b|\bkind of ridiculous\b"),
+    ("dissatisfaction", 0.6, r"[😡🤬👎🙄😤😠💩🤮😒😞😩😫🤦😣😖😑]"),
+    ("sarcasm", 0.8, r"\bthanks? (?:you )?(?:for|4) (?:nothing|nada|the (?:\d+|\w+)[- ](?:hour|day|week|minute|min)s?\b)|"
+                     r"\bthanks a lot\b(?! for (?:the|your) (?:help|support))|\bthanks for the\s+(?:\w+\s+){0,2}"
+                     r"(?:delay|cancell?ation|wait|help(?:lessness)?!?\s*not|charge|bill|fee)\b"),
+    ("sarcasm", 0.7, r"\b(?:great|perfect|brilliant|lovely|awesome|fantastic|wonderful|nice|amazing|love|loving|"
+                     r"superb|excellent|cheers|well done|good job|thanks|thank you|just what i needed|outdid yourselves|"
+                     r"really made my|made my day)\b[^.!?]{0,50}\b" + _PROBLEM_WORD + r"\b"),
+    ("sarcasm", 0.6, r"\b(?:outdid yourselves|yeah right|oh great|oh good|just perfect|what a surprise|shocker|"
+                     r"who knew|big surprise|as always)\b|/s\b|\blovely\.\s*$|👏.*$"),
+    # counter-evidence: praise and problems that are already solved
+    ("resolved", -0.85, r"\b(?:sorted|fixed|resolved|solved|back (?:up|online|on|working)|working again|all good now|"
+                        r"all sorted|sorted now|up and running)\b(?![^.!?]{0,20}\b(?:not|never|isn'?t|still)\b)"),
+    ("resolved", -0.8, r"\b(?:got|received|just got|finally got) (?:my |the |our )?(?:refund|money back|replacement|"
+                       r"parcel|package|order)\b|\brefund (?:came|arrived|received|processed|went through)\b"),
+    ("resolved", -0.8, r"\bno (?:complaints?|problems?|issues?|worries|dramas?)\b(?![^.!?]{0,10}\b(?:with|at)\b)|"
+                       r"\bnever (?:had|have) (?:a|any|an)(?: single)? (?:problem|issue|complaint)s?\b|"
+                       r"\bno issues since\b|\bnot (?:even )?mad\b|\bworth the wait\b|\bbut worth\b"),
+    ("praise", -0.6, r"\b(?:thank you|thanks|thx|ty|cheers|kudos|shout ?out|appreciate\w*|grateful|legend|"
+                     r"well done|great job|good job|top notch|5 stars|five stars|impressed|above and beyond)\b"),
+    ("praise", -0.4, r"\b(?:love|loved|loving|great|amazing|awesome|brilliant|excellent|fantastic|wonderful|lovely|"
+                     r"perfect|best|smooth|superb|fast|quick|helpful|friendly|nice|can'?t wait|so good|fire)\b|[😍🥰❤️💕🙌🔥🤩😊]"),
+)
+
+_QUESTION_START = re.compile(
+    r"^(?:hi|hello|hey|dear|good (?:morning|afternoon|evening)|excuse me|quick question|question)?[,!.:\s]*"
+    r"(?:how|what|when|where|why|which|who|whom|whose|can|could|do|does|did|is|are|was|were|will|would|should|"
+    r"shall|may|have|has|any|anyone|am i|is there|are there)\b",
+    re.IGNORECASE,
+)
+_HANDLE_OR_LINK = re.compile(r"https?://\S+|www\.\S+|(?<!\w)@\w+|(?<!\w)RT\b:?|&amp;")
+_APOSTROPHES = str.maketrans({"\u2019": "'", "\u2018": "'", "\u02bc": "'", "`": "'", "\u201c": '"', "\u201d": '"'})
+
+
+def _compile(rules: Iterable[tuple[str, float, str]]) -> tuple[Rule, ...]:
+    return tuple(Rule(intent, weight, re.compile(pattern, re.IGNORECASE)) for intent, weight, pattern in rules)
+
+
+def normalise(text: str) -> str:
+    """Lower case, plain apostrophes, handles and links removed, spaces collapsed."""
+    text = _HANDLE_OR_LINK.sub(" ", text.translate(_APOSTROPHES))
+    return " ".join(text.split()).lower()
+
+
+def fold(text: str) -> str:
+    """Latin diacritics removed ("nestrādā" -> "nestrada"): customers often type without them."""
+    decomposed = unicodedata.normalize("NFKD", text)
+    out = []
+    for ch in decomposed:
+        if unicodedata.combining(ch) and out and out[-1].isascii():
+            continue
+        out.append(ch)
+    return unicodedata.normalize("NFC", "".join(out))
+
+
+# --- per-language lexicons -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Lexicon:
+    """Terms of one language with their intent and weight, compiled into one alternation."""
+
+    lang: str
+    fold: bool
+    entries: tuple[tuple[str, str, float], ...]  # (term, intent, weight)
+    pattern: re.Pattern[str] | None = field(default=None, compare=False)
+
+    def find(self, text: str) -> list[tuple[str, float, str]]:
+        """(intent, weight, matched text) for each term occurring in ``text`` (already normalised)."""
+        if self.pattern is None:
+            return []
+        subject = fold(text) if self.fold else text
+        found = []
+        for match in self.pattern.finditer(subject):
+            _, intent, weight = self.entries[match.lastindex - 1]  # type: ignore[operator]
+            found.append((intent, weight, match.group(match.lastindex)))  # type: ignore[arg-type]
+        return found
+
+
+# Word characters, including the combining vowel signs of Indic scripts (Tamil "ி" is not \w).
+_WORD = r"[\w\u0300-\u036f\u0900-\u0dff]"
+
+
+def _term_regex(term: str) -> str:
+    """``kavē*`` matches words starting with "kavē"; ``*chelewa`` words ending with it; else whole words."""
+    core_text = term.strip("*")
+    core = re.escape(core_text)
+    word_start = re.match(_WORD, core_text[:1]) is not None
+    word_end = re.match(_WORD, core_text[-1:]) is not None
+    left = _WORD + "*" if term.startswith("*") else (f"(?<!{_WORD})" if word_start else "")
+    right = _WORD + "*" if term.endswith("*") else (f"(?!{_WORD})" if word_end else "")
+    return f"({left}{core}{right})"
+
+
+def build_lexicon(lang: str, intents: Mapping[str, Mapping[str, float]], fold_diacritics: bool) -> Lexicon:
+    entries: list[tuple[str, str, float]] = []
+    seen: set[str] = set()
+    for intent, terms in intents.items():
+        for raw, weight in terms.items():
+            term = " ".join(raw.lower().split())
+            if fold_diacritics:
+                term = fold(term)
+            if not term.strip("*") or term in seen:
+                continue
+            seen.add(term)
+            entries.append((term, intent, float(weight)))
+    # Longest first so a phrase wins over a word it contains.
+    entries.sort(key=lambda e: len(e[0].strip("*")), reverse=True)
+    pattern = re.compile("|".join(_term_regex(t) for t, _, _ in entries)) if entries else None
+    return Lexicon(lang, fold_diacritics, tuple(entries), pattern)
+
+
+def _read_lexicon_file(path: Path) -> tuple[str, bool, dict[str, dict[str, float]], tuple[str, ...]]:
+    data = tomllib.loads(path.read_text(encoding="utf-8"))
+    meta = data.get("meta", {})
+    lang = str(meta.get("language") or path.stem)
+    terms = {str(intent): {str(t): float(w) for t, w in table.items()} for intent, table in data.get("terms", {}).items()}
+    return lang, bool(meta.get("fold_diacritics", True)), terms, tuple(meta.get("also_for", ()))
+
+
+def load_lexicons(
+    extra: Mapping[str, Mapping[str, float]] | None = None,
+    directory: Path = LEXICON_DIR,
+) -> dict[str, Lexicon]:
+    """The shipped lexicons plus ``extra`` ({lang: {term: weight}}, e.g. from config), by language code.
+
+    Extra terms go to the intent "complaint" (a negative weight: counter-evidence, "praise").
+    A language in ``extra`` without a shipped file gets a lexicon of its own.
+    """
+    tables: dict[str, dict[str, dict[str, float]]] = {}
+    folding: dict[str, bool] = {}
+    aliases: dict[str, str] = {}
+    for path in sorted(directory.glob("*.toml")):
+        lang, fold_diacritics, terms, also_for = _read_lexicon_file(path)
+        tables[lang] = terms
+        folding[lang] = fold_diacritics
+        for alias in also_for:
+            aliases[alias] = lang
+    for lang, terms in (extra or {}).items():
+        lang = lang.lower()
+        table = tables.setdefault(aliases.get(lang, lang), {})
+        for term, weight in terms.items():
+            table.setdefault("complaint" if weight >= 0 else "praise", {})[term] = float(weight)
+    lexicons = {lang: build_lexicon(lang, table, folding.get(lang, True)) for lang, table in tables.items()}
+    for alias, lang in aliases.items():
+        if lang in lexicons and alias not in tables:
+            lexicons[alias] = lexicons[lang]
+    return lexicons
+
+
+# --- the analyser ----------------------------------------------------------------------------------------
+
+
+class ComplaintAnalyser:
+    """English rules plus per-language lexicons. Build once (compiles ~150 patterns); share between threads."""
+
+    def __init__(
+        self,
+        extra_lexicon: Mapping[str, Mapping[str, float]] | None = None,
+        threshold: float = COMPLAINT_THRESHOLD,
+    ) -> None:
+        self.rules = _compile(ENGLISH_RULES)
+        self.lexicons = load_lexicons(extra_lexicon)
+        self.threshold = threshold
+        # Unknown language: every lexicon is tried (one alternation of all terms, folded).
+        self._any = build_lexicon(
+            "und",
+            _merge_tables(lex for code, lex in self.lexicons.items() if code != "en"),
+            fold_diacritics=True,
+        )
+
+    def analyse(self, text: str, lang: str = "und") -> Signals:
+        norm = normalise(text)
+        if not norm:
+            return Signals(False, 0.0, (), False, (), lang)
+        evidence: list[tuple[str, float, str]] = []
+        for rule in self.rules:
+            match = rule.pattern.search(norm)
+            if match:
+                evidence.append((rule.intent, rule.weight, match.group(0).strip()))
+        lexicon = self.lexicons.get(lang)
+        if lexicon is not None:
+            evidence.extend(lexicon.find(norm))
+        elif lang == "und":
+            evidence.extend(self._any.find(norm))
+        score, intents, matched = _combine(evidence)
+        question = "?" in norm or "¿" in norm or bool(_QUESTION_START.match(norm))
+        if question and "question" not in intents:
+            intents = intents + ("question",)
+        return Signals(
+            complaint=score >= self.threshold,
+            score=round(score, 3),
+            intents=intents,
+            question_to_brand=question,
+            matched=matched,
+            lang=lang,
+            lexicon=lexicon is not None and lang != "en",
+        )
+
+
+def _merge_tables(lexicons: Iterable[Lexicon]) -> dict[str, dict[str, float]]:
+    merged: dict[str, dict[str, float]] = {}
+    for lex in lexicons:
+        for term, intent, weight in lex.entries:
+            # Folding only touches marks on ASCII letters, so non-Latin terms pass through unchanged.
+            merged.setdefault(intent, {})[term] = weight
+    return merged
+
+
+def _combine(evidence: list[tuple[str, float, str]]) -> tuple[float, tuple[str, ...], tuple[str, ...]]:
+    """Noisy-OR of the evidence for a complaint, damped by the evidence against.
+
+    Praise only damps when no sarcasm was found: "thanks for nothing" is not thanks.
+    """
+    best: dict[str, tuple[float, str]] = {}
+    for intent, weight, text in evidence:
+        # One piece of evidence per intent: five "delay" words are not five times the evidence.
+        if intent not in best or abs(weight) > abs(best[intent][0]):
+            best[intent] = (weight, text)
+    sarcastic = "sarcasm" in best
+    keep_against = {i for i in best if best[i][0] < 0 and not (sarcastic and i == "praise")}
+    for_ = 1.0
+    against = 1.0
+    for intent, (weight, _) in best.items():
+        if weight > 0:
+            for_ *= 1.0 - min(weight, 0.99)
+        elif intent in keep_against:
+            against *= 1.0 - min(-weight, 0.99)
+    score = (1.0 - for_) * against
+    order = [i for i, _, _ in evidence]
+    intents = tuple(i for i in dict.fromkeys(order) if best[i][0] > 0 or i in keep_against)
+    matched = tuple(f"{i}: '{best[i][1]}'" for i in intents)
+    return score, intents, matched
+
+
+@lru_cache(maxsize=1)
+def default_analyser() -> ComplaintAnalyser:
+    return ComplaintAnalyser()
+
+
+def analyse(text: str, lang: str = "und") -> Signals:
+    """Customer-service signals of ``text`` with the shipped patterns and lexicons."""
+    return default_analyser().analyse(text, lang)

@@ -1,0 +1,237 @@
+"""socialwatch's sandbox: local emulators of the X API v2, the Graph API and Slack on one port.
+
+``Sandbox`` is what tests and the demo use::
+
+    with Sandbox() as sandbox:            # loopback, port 0
+        sandbox.add_mention("my order never arrived", handle="jo")
+        client = tweepy.Client(bearer_token=sandbox.info()["x"]["bearer_token"])
+        install_tweepy_session(client, sandbox.url)
+
+Every convenience method goes through the same state as the JSON control API under
+``/_sandbox/`` (documented in docs/sandbox.md).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import signal
+import threading
+import time
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from socialwatch.sandbox.configfile import write_config as _write_config
+from socialwatch.sandbox.server import SandboxServer
+
+__all__ = ["Sandbox", "serve_forever"]
+
+log = logging.getLogger(__name__)
+
+_LOOPBACK = ("127.0.0.1", "localhost", "::1")
+
+
+def _when(value: datetime | str | float | None) -> str | float | None:
+    return value.isoformat() if isinstance(value, datetime) else value
+
+
+class Sandbox:
+    """The emulators behind one HTTP server; a context manager."""
+
+    def __init__(self, host: str = "127.0.0.1", port: int = 0, *, clock: Callable[[], float] = time.time,
+                 slack: bool = True) -> None:
+        if host not in _LOOPBACK:
+            log.warning("the sandbox will listen on %s, reachable from other machines", host)
+        self._server = SandboxServer(host, port, clock=clock, owner=self, slack=slack)
+
+    # -- lifecycle -----------------------------------------------------------------------------
+
+    def start(self) -> Sandbox:
+        self._server.start()
+        return self
+
+    def stop(self) -> None:
+        self._server.stop()
+
+    def __enter__(self) -> Sandbox:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    @property
+    def url(self) -> str:
+        """Base URL, e.g. ``http://127.0.0.1:54321`` (no trailing slash)."""
+        return self._server.base_url
+
+    @property
+    def port(self) -> int:
+        return self._server.port
+
+    @property
+    def x(self) -> Any:
+        """The X emulator (``socialwatch.sandbox.x.XEmulator``)."""
+        return self._server.x
+
+    @property
+    def graph(self) -> Any:
+        """The Graph emulator (``socialwatch.sandbox.graph.GraphEmulator``)."""
+        return self._server.graph
+
+    @property
+    def slack(self) -> Any | None:
+        """The Slack emulator, or None when it is not available."""
+        return self._server.slack
+
+    def info(self) -> dict[str, Any]:
+        """What ``GET /_sandbox/info`` returns: base URL, fake credentials and ids."""
+        return self._server.info()
+
+    def reset(self) -> None:
+        """All state back to the start (content, posted items, faults, request log, limits, tier, tokens)."""
+        self._server.reset()
+
+    def write_config(self, path: str | Path, *, poll_interval: float = 3) -> Path:
+        """A complete socialwatch config for this sandbox, with its fake secrets beside it (mode 0600)."""
+        return _write_config(self.info(), path, poll_interval=poll_interval)
+
+    # -- X -------------------------------------------------------------------------------------
+
+    def add_mention(self, text: str, *, handle: str = "customer", name: str | None = None, followers: int = 100,
+                    in_reply_to: str | None = None, created_at: datetime | str | float | None = None,
+                    lang: str = "en") -> str:
+        """A tweet mentioning the brand; returns its id."""
+        author: dict[str, Any] = {"handle": handle, "followers": followers}
+        if name:
+            author["name"] = name
+        return self.x.add_mention({"author": author, "text": text, "in_reply_to": in_reply_to,
+                                   "created_at": _when(created_at), "lang": lang}).id
+
+    def add_mentions(self, specs: list[dict[str, Any]] | int) -> list[str]:
+        """Many mentions at once: control-API objects, or a count of generated ones."""
+        if isinstance(specs, int):
+            specs = [{"text": f"sandbox mention {i}", "author": {"handle": f"bulk{i % 50}"}} for i in range(specs)]
+        return [tweet.id for tweet in self.x.add_mentions(specs)]
+
+    def add_tweet(self, text: str, *, handle: str | None = None) -> str:
+        """A tweet by the brand (default) or by ``handle``; something to reply to."""
+        return self.x.add_tweet({"text": text, "author": {"handle": handle} if handle else None}).id
+
+    def add_dm(self, text: str, *, handle: str = "customer", name: str | None = None, followers: int = 100,
+               created_at: datetime | str | float | None = None) -> str:
+        """A direct message to the brand; returns the DM event id."""
+        sender: dict[str, Any] = {"handle": handle, "followers": followers}
+        if name:
+            sender["name"] = name
+        return self.x.add_dm({"sender": sender, "text": text, "created_at": _when(created_at)}).id
+
+    def posted_x(self) -> list[dict[str, Any]]:
+        """Everything the brand posted on X (replies, tweets, DMs) with the ids they answer."""
+        return self.x.posted_items()
+
+    def x_timeline(self) -> dict[str, Any]:
+        return self.x.timeline()
+
+    def set_x_tier(self, tier: str) -> None:
+        """``pro`` (default), ``basic`` or ``free`` (no DMs, no search)."""
+        self.x.set_tier(tier)
+
+    def set_x_rate_limit(self, endpoint: str, *, limit: int | None = None, window: float | None = None) -> None:
+        """E.g. ``("GET /2/users/:id/mentions", limit=2, window=1.0)``; ``"*"`` for every endpoint."""
+        self.x.set_rate_limit(endpoint, limit, window)
+
+    def revoke_x_token(self, revoked: bool = True) -> None:
+        """Make every X credential fail with 401 (or work again)."""
+        with self.x._lock:
+            self.x.revoked = revoked
+
+    # -- Facebook ------------------------------------------------------------------------------
+
+    def add_comment(self, text: str, *, name: str = "Visitor", post_id: str | None = None,
+                    parent_id: str | None = None, created_time: datetime | str | float | None = None) -> str:
+        """A visitor's comment (on ``post_id``, by default the page's latest post); returns its id."""
+        return self.graph.add_comment({"author": {"name": name}, "text": text, "post_id": post_id,
+                                       "parent_id": parent_id, "created_time": _when(created_time)}).id
+
+    def add_visitor_post(self, text: str, *, name: str = "Visitor", tagged: bool = False,
+                         created_time: datetime | str | float | None = None) -> str:
+        """A visitor's post on the page (or, ``tagged=True``, elsewhere tagging the page)."""
+        return self.graph.add_post({"author": {"name": name}, "text": text, "tagged": tagged,
+                                    "created_time": _when(created_time)}).id
+
+    def add_page_post(self, text: str, *, created_time: datetime | str | float | None = None) -> str:
+        """A post by the page itself."""
+        return self.graph.add_post({"by_page": True, "text": text, "created_time": _when(created_time)}).id
+
+    def add_message(self, text: str, *, name: str = "Visitor",
+                    created_time: datetime | str | float | None = None) -> str:
+        """A visitor's Messenger message to the page; returns the message id."""
+        return self.graph.add_message({"sender": {"name": name}, "text": text,
+                                       "created_time": _when(created_time)}).id
+
+    def posted_facebook(self) -> list[dict[str, Any]]:
+        """Everything the page posted (comment replies, Messenger messages) with the ids they answer."""
+        return self.graph.posted_items()
+
+    def facebook_timeline(self) -> dict[str, Any]:
+        return self.graph.timeline()
+
+    def set_facebook_token(self, state: str) -> None:
+        """``valid``, ``expired`` (190/463) or ``invalidated`` (190/460)."""
+        self.graph.set_token_state(state)
+
+    def set_facebook_rate_limit(self, *, limit: int | None = None, window: float | None = None,
+                                code: int | None = None) -> None:
+        """The page's call budget; ``code`` is the error on exhaustion (4, 17, 32 or 613)."""
+        self.graph.set_rate_limit(limit, window, code)
+
+    def set_facebook_app_secret(self, secret: str | None) -> None:
+        """With a secret set, every call needs a matching ``appsecret_proof``."""
+        with self.graph._lock:
+            self.graph.app_secret = secret
+
+    # -- faults and the request log --------------------------------------------------------------
+
+    def fault(self, target: str, fault: str | int, *, path: str = "", count: int = 1, seconds: float | None = None,
+              method: str | None = None, **options: Any) -> dict[str, Any]:
+        """The next ``count`` matching requests get ``fault`` (same as ``POST /_sandbox/faults``)."""
+        body: dict[str, Any] = {"target": target, "fault": str(fault), "path": path, "count": count,
+                                "seconds": seconds, "method": method, **options}
+        return self._server.faults.add({key: value for key, value in body.items() if value is not None}).to_json()
+
+    def clear_faults(self) -> None:
+        self._server.faults.clear()
+
+    def requests_log(self, target: str | None = None, *, method: str | None = None,
+                     path: str | None = None) -> list[dict[str, Any]]:
+        """The API requests received, oldest first (``GET /_sandbox/requests``)."""
+        return self._server.log.list(target=target, method=method, path=path)
+
+    def clear_requests(self) -> None:
+        self._server.log.clear()
+
+
+def serve_forever(host: str = "127.0.0.1", port: int = 8765, write_config: Path | str | None = None) -> None:
+    """Run a sandbox until SIGINT/SIGTERM, printing its URL and credentials (the ``socialwatch sandbox`` command)."""
+    stop = threading.Event()
+
+    def on_signal(signum: int, frame: object) -> None:
+        stop.set()
+
+    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        with Sandbox(host, port) as sandbox:
+            print(f"socialwatch sandbox listening on {sandbox.url}", flush=True)
+            print(f"  web view:     {sandbox.url}/", flush=True)
+            print(f"  control API:  {sandbox.url}/_sandbox/info", flush=True)
+            if write_config is not None:
+                written = sandbox.write_config(write_config)
+                print(f"  config:       {written}  (run: socialwatch run --config {written})", flush=True)
+            print(json.dumps(sandbox.info(), indent=2), flush=True)
+            stop.wait()
+            print("socialwatch sandbox stopping", flush=True)
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)

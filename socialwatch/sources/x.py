@@ -1,0 +1,407 @@
+"""X (Twitter) adapter: mentions and DMs in, replies and DMs out, through tweepy.Client.
+
+tweepy sets no timeout and has its host hard-coded, so the client gets a session of
+ours that enforces a timeout and can point at the sandbox (``[x] api_base``).
+tweepy's exceptions never leave this module: they become socialwatch's own.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any, TypeVar
+
+import requests
+import tweepy
+
+from socialwatch.config import Config, XAccount
+from socialwatch.models import Author, Item, Kind, parse_time
+from socialwatch.sources.base import (
+    AuthError, CapabilityLost, Page, PlatformError, RateLimit, RateLimited, ReconcileUnknown, ReplyTarget,
+)
+from socialwatch.sources.retry import read_with_retries
+from socialwatch.store import Reject
+from socialwatch.transport import make_session, x_rewrite
+
+log = logging.getLogger(__name__)
+
+PAGE_SIZE = 100
+TWEET_FIELDS = ["id", "text", "author_id", "created_at", "conversation_id", "in_reply_to_user_id",
+                "referenced_tweets", "lang"]
+USER_FIELDS = ["id", "name", "username", "public_metrics"]
+DM_FIELDS = ["id", "text", "event_type", "created_at", "sender_id", "dm_conversation_id", "participant_ids"]
+MAX_DM_PAGES = 50  # a safety stop: 5,000 DM events in one poll means the cursor is lost, not a busy inbox
+
+T = TypeVar("T")
+
+
+class HeaderTap:
+    """Keeps the last response's headers per thread: tweepy's Response drops them, and the
+    rate-limit budget lives there."""
+
+    def __init__(self) -> None:
+        self._local = threading.local()
+
+    def __call__(self, response: requests.Response, *args: Any, **kwargs: Any) -> None:
+        self._local.headers = response.headers
+
+    def rate_limit(self) -> RateLimit | None:
+        headers = getattr(self._local, "headers", None)
+        if headers is None or "x-rate-limit-remaining" not in headers:
+            return None
+        return RateLimit(_int(headers.get("x-rate-limit-limit")), _int(headers.get("x-rate-limit-remaining")),
+                         _reset_time(headers.get("x-rate-limit-reset")))
+
+
+def _int(value: str | None) -> int | None:
+    try:
+        return int(value) if value is not None else None
+    except ValueError:
+        return None
+
+
+def _reset_time(value: str | None) -> datetime | None:
+    number = _int(value)
+    return datetime.fromtimestamp(number, timezone.utc) if number else None
+
+
+@dataclass
+class XAccountClient:
+    """One tweepy client per configured account, shared by its streams and its replier."""
+
+    account: XAccount
+    api_base: str
+    timeout: float
+
+    def __post_init__(self) -> None:
+        a = self.account
+        oauth1 = [a.consumer_key, a.consumer_secret, a.access_token, a.access_token_secret]
+        self.user_auth = all(oauth1)
+        self.client = tweepy.Client(
+            bearer_token=a.bearer_token.get_secret_value(),
+            consumer_key=a.consumer_key.get_secret_value() if a.consumer_key else None,
+            consumer_secret=a.consumer_secret.get_secret_value() if a.consumer_secret else None,
+            access_token=a.access_token.get_secret_value() if a.access_token else None,
+            access_token_secret=a.access_token_secret.get_secret_value() if a.access_token_secret else None,
+            wait_on_rate_limit=False,  # a 429 pauses the source in the daemon; it never blocks a thread
+        )
+        self.client.session = make_session(x_rewrite(self.api_base), self.timeout)
+        self.tap = HeaderTap()
+        self.client.session.hooks["response"].append(self.tap)
+        self._me: tuple[str, str] | None = (a.user_id, a.handle) if a.user_id and a.handle else None
+        self._lock = threading.Lock()
+
+    def me(self) -> tuple[str, str]:
+        """(user id, handle) of the brand account; asked once, then remembered."""
+        with self._lock:
+            if self._me is None:
+                response = self.call(lambda: self.client.get_me(user_auth=self.user_auth), "GET /2/users/me")
+                if response.data is None:
+                    raise PlatformError("GET /2/users/me returned no user", retryable=True)
+                self._me = (str(response.data.id), str(response.data.username))
+            return self._me
+
+    def call(self, fn: Callable[[], T], what: str) -> T:
+        """One API call with tweepy's and requests' errors translated to socialwatch's."""
+        try:
+            return fn()
+        except tweepy.TooManyRequests as exc:
+            reset = _reset_time(exc.response.headers.get("x-rate-limit-reset")) if exc.response is not None else None
+            raise RateLimited(f"{what}: 429 Too Many Requests",
+                              reset or datetime.now(timezone.utc).replace(microsecond=0)) from None
+        except tweepy.Unauthorized as exc:
+            raise AuthError(f"{what}: 401 Unauthorized ({_detail(exc)}); the token is invalid, expired or revoked") from None
+        except tweepy.Forbidden as exc:
+            raise CapabilityLost(f"{what}: 403 Forbidden ({_detail(exc)})") from None
+        except tweepy.TwitterServerError as exc:
+            raise PlatformError(f"{what}: {exc.response.status_code} server error", status=exc.response.status_code) from None
+        except tweepy.BadRequest as exc:
+            raise PlatformError(f"{what}: 400 Bad Request ({_detail(exc)})", retryable=False, status=400) from None
+        except tweepy.NotFound as exc:
+            raise PlatformError(f"{what}: 404 Not Found ({_detail(exc)})", retryable=False, status=404) from None
+        except tweepy.HTTPException as exc:
+            status = exc.response.status_code if exc.response is not None else None
+            raise PlatformError(f"{what}: HTTP {status}", status=status) from None
+        except requests.Timeout:
+            raise PlatformError(f"{what}: timed out after {self.timeout:g}s") from None
+        except requests.ConnectionError as exc:
+            raise PlatformError(f"{what}: connection failed ({type(exc).__name__})") from None
+        except (ValueError, TypeError, KeyError, AttributeError) as exc:
+            # requests' JSONDecodeError is a ValueError; tweepy trips on shapes it does not expect.
+            raise PlatformError(f"{what}: malformed response ({type(exc).__name__}: {str(exc)[:200]})") from None
+
+
+def _detail(exc: tweepy.HTTPException) -> str:
+    parts = list(exc.api_messages or []) or [m for m in (exc.api_errors or []) if isinstance(m, str)]
+    return "; ".join(str(p) for p in parts)[:300] or "no detail"
+
+
+def _users_by_id(includes: dict[str, Any] | None) -> dict[str, dict[str, Any]]:
+    users: dict[str, dict[str, Any]] = {}
+    for user in (includes or {}).get("users", []) or []:
+        data = getattr(user, "data", user)
+        if isinstance(data, dict) and data.get("id"):
+            users[str(data["id"])] = data
+    return users
+
+
+def _author(user_id: str, users: dict[str, dict[str, Any]]) -> Author:
+    user = users.get(user_id, {})
+    metrics = user.get("public_metrics") or {}
+    followers = metrics.get("followers_count")
+    return Author(id=user_id, handle=user.get("username"), name=user.get("name"),
+                  followers=followers if isinstance(followers, int) else None)
+
+
+def tweet_to_item(tweet: dict[str, Any], users: dict[str, dict[str, Any]], account: str) -> Item:
+    """A mention as X delivers it -> Item. ValueError when a required field is missing."""
+    tweet_id, text, author_id = tweet.get("id"), tweet.get("text"), tweet.get("author_id")
+    if not tweet_id or not isinstance(text, str) or not author_id:
+        raise ValueError("tweet without id, text or author_id")
+    created = parse_time(tweet.get("created_at"))
+    if created is None:
+        raise ValueError("tweet without created_at")
+    author = _author(str(author_id), users)
+    replied_to = next((ref.get("id") for ref in tweet.get("referenced_tweets") or []
+                       if isinstance(ref, dict) and ref.get("type") == "replied_to"), None)
+    handle = author.handle or "i"
+    return Item(
+        platform="x", kind=Kind.MENTION, native_id=str(tweet_id), account=account, author=author, text=text,
+        created_at=created, lang=tweet.get("lang"), url=f"https://x.com/{handle}/status/{tweet_id}",
+        conversation_id=str(tweet.get("conversation_id") or tweet_id), in_reply_to=replied_to, public=True,
+        raw=tweet,
+    )
+
+
+def dm_to_item(event: dict[str, Any], users: dict[str, dict[str, Any]], account: str) -> Item:
+    event_id, text, sender = event.get("id"), event.get("text"), event.get("sender_id")
+    if not event_id or not isinstance(text, str) or not sender:
+        raise ValueError("DM event without id, text or sender_id")
+    created = parse_time(event.get("created_at"))
+    if created is None:
+        raise ValueError("DM event without created_at")
+    return Item(
+        platform="x", kind=Kind.DM, native_id=str(event_id), account=account, author=_author(str(sender), users),
+        text=text, created_at=created, conversation_id=event.get("dm_conversation_id"), public=False, raw=event,
+    )
+
+
+def _is_retweet(tweet: dict[str, Any]) -> bool:
+    return any(isinstance(ref, dict) and ref.get("type") == "retweeted" for ref in tweet.get("referenced_tweets") or [])
+
+
+def _raw(obj: Any) -> dict[str, Any]:
+    data = getattr(obj, "data", obj)
+    return data if isinstance(data, dict) else {"unexpected": repr(data)[:2000]}
+
+
+class XMentions:
+    """Mentions of the brand: ``since_id`` paging; the cursor is the newest id of the first page,
+    stored only after every page of the batch is stored."""
+
+    platform = "x"
+    stream = "mentions"
+
+    def __init__(self, client: XAccountClient, ignore_retweets: bool, slack_channel: str | None):
+        self.client = client
+        self.account = client.account.name
+        self.key = f"x:{self.account}:mentions"
+        self.ignore_retweets = ignore_retweets
+        self.slack_channel = slack_channel
+
+    def fetch(self, cursor: str | None, *, since: datetime) -> Iterator[Page]:
+        brand_id, _ = self.client.me()
+        params: dict[str, Any] = {
+            "max_results": PAGE_SIZE, "tweet_fields": TWEET_FIELDS, "expansions": ["author_id"],
+            "user_fields": USER_FIELDS, "user_auth": self.client.user_auth,
+        }
+        if cursor:
+            params["since_id"] = cursor
+        else:
+            params["start_time"] = since.astimezone(timezone.utc).replace(microsecond=0)
+        newest: str | None = None
+        token: str | None = None
+        while True:
+            page_params = dict(params, pagination_token=token) if token else params
+            response = read_with_retries(
+                lambda: self.client.call(lambda: self.client.client.get_users_mentions(brand_id, **page_params),
+                                         f"GET /2/users/{brand_id}/mentions"),
+                what=f"{self.key} page",
+            )
+            meta = response.meta or {}
+            if newest is None:
+                newest = meta.get("newest_id") or cursor
+            page = Page(rate_limit=self.client.tap.rate_limit())
+            users = _users_by_id(response.includes)
+            for tweet in response.data or []:
+                raw = _raw(tweet)
+                if str(raw.get("author_id")) == brand_id:
+                    continue  # the brand's own post: an echo, never an alert
+                if self.ignore_retweets and _is_retweet(raw):
+                    continue
+                try:
+                    page.items.append(tweet_to_item(raw, users, self.account))
+                except ValueError as exc:
+                    log.warning("%s: skipping malformed tweet: %s", self.key, exc)
+                    page.rejects.append(Reject(str(exc), json.dumps(raw, default=str)))
+            token = meta.get("next_token")
+            if not token:
+                page.cursor = newest
+                yield page
+                return
+            yield page
+
+
+class XDirectMessages:
+    """DMs: X offers no since_id here, so page (newest first) down to the newest event of the
+    previous complete poll."""
+
+    platform = "x"
+    stream = "dms"
+
+    def __init__(self, client: XAccountClient, slack_channel: str | None):
+        self.client = client
+        self.account = client.account.name
+        self.key = f"x:{self.account}:dms"
+        self.slack_channel = slack_channel
+
+    def fetch(self, cursor: str | None, *, since: datetime) -> Iterator[Page]:
+        brand_id, _ = self.client.me()
+        params: dict[str, Any] = {
+            "max_results": PAGE_SIZE, "dm_event_fields": DM_FIELDS, "event_types": ["MessageCreate"],
+            "expansions": ["sender_id"], "user_fields": USER_FIELDS, "user_auth": self.client.user_auth,
+        }
+        newest: str | None = None
+        token: str | None = None
+        for _ in range(MAX_DM_PAGES):
+            page_params = dict(params, pagination_token=token) if token else params
+            response = read_with_retries(
+                lambda: self.client.call(lambda: self.client.client.get_direct_message_events(**page_params),
+                                         "GET /2/dm_events"),
+                what=f"{self.key} page",
+            )
+            events = [_raw(e) for e in response.data or []]
+            if newest is None and events:
+                newest = str(events[0].get("id"))
+            page = Page(rate_limit=self.client.tap.rate_limit())
+            users = _users_by_id(response.includes)
+            reached_known = False
+            for event in events:
+                event_id = str(event.get("id") or "")
+                created = parse_time(event.get("created_at")) if event.get("created_at") else None
+                # Stop at the cursor: the newest event of the last COMPLETE poll. Not at the first stored
+                # event: after a poll that died mid-pagination, stored events sit above unstored ones.
+                if (cursor and event_id and _id_le(event_id, cursor)) or (
+                        cursor is None and created is not None and created < since):
+                    reached_known = True
+                    break
+                if str(event.get("sender_id")) == brand_id:
+                    continue  # the brand's own messages appear in the same list
+                try:
+                    page.items.append(dm_to_item(event, users, self.account))
+                except ValueError as exc:
+                    log.warning("%s: skipping malformed DM event: %s", self.key, exc)
+                    page.rejects.append(Reject(str(exc), json.dumps(event, default=str)))
+            token = (response.meta or {}).get("next_token")
+            if reached_known or not token:
+                page.cursor = newest or cursor
+                yield page
+                return
+            yield page
+        log.warning("%s: stopped after %d pages without reaching a known event", self.key, MAX_DM_PAGES)
+        yield Page(cursor=newest or cursor)
+
+
+def _id_le(a: str, b: str) -> bool:
+    """Snowflake ids compare as numbers."""
+    try:
+        return int(a) <= int(b)
+    except ValueError:
+        return a <= b
+
+
+_MENTION_PREFIX = re.compile(r"^(?:@\w+\s+)+")
+_URL = re.compile(r"https?://\S+")
+
+
+def same_text(posted: str, ours: str) -> bool:
+    """X prefixes replies with @handles and rewrites links; compare what is left."""
+    def norm(text: str) -> str:
+        return " ".join(_URL.sub("", _MENTION_PREFIX.sub("", text)).split()).casefold()
+    return norm(posted) == norm(ours)
+
+
+class XReplier:
+    platform = "x"
+
+    def __init__(self, client: XAccountClient):
+        self.client = client
+        self.account = client.account.name
+
+    def send_reply(self, target: ReplyTarget, text: str) -> str:
+        c = self.client
+        if target.kind == Kind.DM.value:
+            response = c.call(lambda: c.client.create_direct_message(
+                participant_id=target.author_id, text=text, user_auth=c.user_auth),
+                f"POST /2/dm_conversations/with/{target.author_id}/messages")
+            data = response.data or {}
+            reply_id = data.get("dm_event_id") or data.get("id")
+        else:
+            response = c.call(lambda: c.client.create_tweet(
+                text=text, in_reply_to_tweet_id=target.native_id, user_auth=c.user_auth), "POST /2/tweets")
+            data = response.data or {}
+            reply_id = data.get("id")
+        if not reply_id:
+            # Posted or not, we cannot tell: never retry blindly.
+            raise ReconcileUnknown("X accepted the request but returned no id")
+        return str(reply_id)
+
+    def find_reply(self, target: ReplyTarget, text: str, since: datetime) -> str | None:
+        c = self.client
+        brand_id, handle = c.me()
+        try:
+            if target.kind == Kind.DM.value:
+                response = c.call(lambda: c.client.get_direct_message_events(
+                    dm_event_fields=DM_FIELDS, event_types=["MessageCreate"], max_results=PAGE_SIZE,
+                    user_auth=c.user_auth), "GET /2/dm_events")
+                for event in (_raw(e) for e in response.data or []):
+                    created = parse_time(event.get("created_at"))
+                    if (str(event.get("sender_id")) == brand_id and target.author_id in (event.get("participant_ids") or [
+                            target.author_id]) and created and created >= since and same_text(event.get("text", ""), text)):
+                        return str(event["id"])
+                return None
+            query = f"conversation_id:{target.conversation_id or target.native_id} from:{handle}"
+            response = c.call(lambda: c.client.search_recent_tweets(
+                query, tweet_fields=TWEET_FIELDS, max_results=PAGE_SIZE, user_auth=c.user_auth),
+                "GET /2/tweets/search/recent")
+            for tweet in (_raw(t) for t in response.data or []):
+                replied = {ref.get("id") for ref in tweet.get("referenced_tweets") or [] if isinstance(ref, dict)}
+                if target.native_id in replied and same_text(tweet.get("text", ""), text):
+                    return str(tweet["id"])
+            return None
+        except (PlatformError, RateLimited, AuthError, CapabilityLost) as exc:
+            raise ReconcileUnknown(f"could not check X for an earlier reply: {exc}") from None
+
+
+def build(config: Config) -> list[Any]:
+    """The streams of every configured X account."""
+    sources: list[Any] = []
+    for account in config.x.accounts:
+        client = XAccountClient(account, config.x.api_base, config.daemon.http_timeout)
+        ignore_rt = config.triage.ignore_retweets if account.ignore_retweets is None else account.ignore_retweets
+        if account.mentions:
+            sources.append(XMentions(client, ignore_rt, account.slack_channel))
+        if account.dms:
+            sources.append(XDirectMessages(client, account.slack_channel))
+    return sources
+
+
+def build_repliers(config: Config) -> dict[tuple[str, str], XReplier]:
+    return {("x", a.name): XReplier(XAccountClient(a, config.x.api_base, config.daemon.http_timeout))
+            for a in config.x.accounts}
+

@@ -1,0 +1,320 @@
+"""Sources against the sandbox with the real tweepy and facebook-sdk: nothing lost, nothing twice."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from socialwatch.config import Config, load_config
+from socialwatch.daemon import Daemon
+from socialwatch.ingest import poll
+from socialwatch.models import utcnow
+from socialwatch.notify import ConsoleChannel
+from socialwatch.sandbox import Sandbox
+from socialwatch.sources.base import AuthError, CapabilityLost, PlatformError, RateLimited, Source
+
+FAULTS = ["429", "500", "503", "malformed", "timeout", "disconnect"]
+
+
+@pytest.fixture(scope="module")
+def sandbox() -> Iterator[Sandbox]:
+    with Sandbox() as box:
+        yield box
+
+
+@pytest.fixture
+def config(sandbox: Sandbox, tmp_path: Path) -> Config:
+    sandbox.reset()
+    path = sandbox.write_config(tmp_path / "socialwatch.toml", poll_interval=1)
+    config = load_config(path)
+    config.daemon.http_timeout = 1.0  # the "timeout" fault holds responses for 2 s
+    config.slack = None
+    return config
+
+
+def make_daemon(config: Config) -> Daemon:
+    import io
+
+    return Daemon(config, channel=ConsoleChannel(io.StringIO()))
+
+
+def source(daemon: Daemon, key_suffix: str) -> Source:
+    assert daemon.sources is not None
+    return next(s for s in daemon.sources if s.key.endswith(key_suffix))
+
+
+def stored_ids(daemon: Daemon, kind: str | None = None) -> list[str]:
+    with daemon.store.db() as db:
+        sql = "SELECT native_id FROM items" + (" WHERE kind = ?" if kind else "")
+        return [r[0] for r in db.execute(sql, [kind] if kind else []).fetchall()]
+
+
+def drain(daemon: Daemon, src: Source, polls: int = 5) -> None:
+    """Poll until a poll brings nothing new (the daemon's job body, errors recorded not raised)."""
+    for _ in range(polls):
+        result = daemon.poll_source(src)
+        if result is not None and result.new == 0:
+            return
+
+
+def test_mentions_and_dms_arriving_during_polls_are_stored_exactly_once(sandbox, config):
+    # This test polls in a tight loop, far above X's budgets; rate limits have their own tests.
+    sandbox.set_x_rate_limit("*", limit=100_000, window=900)
+    daemon = make_daemon(config)
+    mentions, dms = source(daemon, ":mentions"), source(daemon, ":dms")
+    expected_mentions: list[str] = []
+    expected_dms: list[str] = []
+    done = threading.Event()
+    polled = threading.Semaphore(0)
+
+    def traffic() -> None:
+        for batch in range(10):
+            # X serves only the newest 800 mentions: as on X, a poller that falls that far behind
+            # loses the oldest. Interleave with the polls so the backlog stays realistic.
+            polled.acquire(timeout=10)
+            expected_mentions.extend(sandbox.add_mentions(
+                [{"text": f"@brand order {batch}-{i} is late", "author": {"handle": f"c{i % 37}"}} for i in range(100)]))
+            for i in range(30):
+                expected_dms.append(sandbox.add_dm(f"DM {batch}-{i}: where is my refund?", handle=f"d{i % 11}"))
+        done.set()
+
+    writer = threading.Thread(target=traffic)
+    writer.start()
+    while not done.is_set():
+        daemon.poll_source(mentions)
+        daemon.poll_source(dms)
+        polled.release()
+    writer.join()
+    drain(daemon, mentions)
+    drain(daemon, dms)
+    got_mentions, got_dms = stored_ids(daemon, "mention"), stored_ids(daemon, "dm")
+    assert len(expected_mentions) == 1000 and len(expected_dms) == 300
+    assert sorted(got_mentions) == sorted(expected_mentions)
+    assert sorted(got_dms) == sorted(expected_dms)
+    # Pages of 100: a poll never asked for more or fewer.
+    pages = [r for r in sandbox.requests_log("x") if "/mentions" in r["path"]]
+    assert pages and all("max_results=100" in str(r.get("query")) or r["query"].get("max_results") in ("100", ["100"])
+                          for r in pages)
+
+
+def test_idle_poll_costs_one_request_per_endpoint(sandbox, config):
+    daemon = make_daemon(config)
+    sandbox.add_mention("hello @brand")
+    sandbox.add_dm("hi there")
+    sandbox.add_comment("nice post")
+    sandbox.add_visitor_post("visitor says hi")
+    sandbox.add_visitor_post("tagging you", tagged=True)
+    sandbox.add_message("hello page")
+    daemon.poll_once()  # first polls: backfill
+    sandbox.clear_requests()
+    daemon.poll_once()  # nothing new anywhere
+    log = sandbox.requests_log()
+    per_source = {}
+    for entry in log:
+        # The page's feed serves two streams (visitor posts, comments): tell them apart by their fields.
+        key = (entry["target"], entry["path"], str((entry.get("query") or {}).get("fields", ""))[:12])
+        per_source[key] = per_source.get(key, 0) + 1
+    assert daemon.sources is not None
+    api_requests = [e for e in log if e["target"] in ("x", "facebook")]
+    assert len(api_requests) == len(daemon.sources), per_source
+    assert all(count == 1 for (target, _, _), count in per_source.items() if target in ("x", "facebook")), per_source
+
+
+def test_new_mentions_cost_one_request_per_hundred(sandbox, config):
+    # X serves at most the newest 800 mentions, so 800 is the most one poll can ever read.
+    daemon = make_daemon(config)
+    mentions = source(daemon, ":mentions")
+    daemon.poll_source(mentions)  # sets the cursor
+    sandbox.add_mentions(800)
+    sandbox.clear_requests()
+    result = daemon.poll_source(mentions)
+    assert result is not None and result.new == 800
+    assert len(sandbox.requests_log("x")) == 8
+
+
+def _fault_after_first_page(sandbox: Sandbox, src: Source, target: str, fault: str, path: str) -> None:
+    """Arm the fault from a response hook of the adapter's own session, right after page 1."""
+    session = src.client.client.session if target == "x" else src.client.graph.session  # type: ignore[attr-defined]
+    armed = {"done": False}
+
+    def hook(response, *args, **kwargs):  # noqa: ANN001
+        if not armed["done"]:
+            armed["done"] = True
+            sandbox.fault(target, fault, path=path, count=1, seconds=2.0)
+
+    session.hooks["response"].insert(0, hook)
+
+
+@pytest.mark.parametrize("fault", FAULTS)
+def test_x_fault_mid_pagination_loses_and_duplicates_nothing(sandbox, config, fault):
+    daemon = make_daemon(config)
+    mentions = source(daemon, ":mentions")
+    daemon.poll_source(mentions)
+    expected = sandbox.add_mentions(250)
+    _fault_after_first_page(sandbox, mentions, "x", fault, "/2/users/")
+    try:
+        poll(mentions, daemon.store, daemon.pipeline, backfill=timedelta(hours=24))
+    except RateLimited:
+        assert fault == "429"
+    else:
+        assert fault != "429"  # the others are retried within the poll
+    poll(mentions, daemon.store, daemon.pipeline, backfill=timedelta(hours=24))
+    assert sorted(stored_ids(daemon, "mention")) == sorted(expected)
+    assert threading.active_count() < 50  # no thread left hanging on a dead socket
+
+
+@pytest.mark.parametrize("fault", FAULTS)
+def test_facebook_fault_mid_pagination_loses_and_duplicates_nothing(sandbox, config, fault):
+    daemon = make_daemon(config)
+    comments = source(daemon, ":comments")
+    post = sandbox.add_page_post("Our new menu is out")
+    daemon.poll_source(comments)
+    expected = [sandbox.add_comment(f"comment {i}: my order was cold", post_id=post) for i in range(230)]
+    _fault_after_first_page(sandbox, comments, "facebook", fault, "/v")
+    try:
+        poll(comments, daemon.store, daemon.pipeline, backfill=timedelta(hours=24))
+    except RateLimited:
+        assert fault == "429"
+    poll(comments, daemon.store, daemon.pipeline, backfill=timedelta(hours=24))
+    assert sorted(stored_ids(daemon, "comment")) == sorted(expected)
+
+
+def test_facebook_streams_store_posts_comments_messages_and_skip_the_page(sandbox, config):
+    daemon = make_daemon(config)
+    post = sandbox.add_page_post("We are open on Sunday")
+    comment = sandbox.add_comment("Is the kitchen open late?", name="Ana", post_id=post)
+    reply = sandbox.add_comment("and do you take cards?", name="Bo", post_id=post, parent_id=comment)
+    visitor = sandbox.add_visitor_post("Waited 40 minutes for a table, nobody came", name="Cy")
+    tagged = sandbox.add_visitor_post("Dinner at the brand tonight", name="Di", tagged=True)
+    message = sandbox.add_message("My booking disappeared", name="Ed")
+    daemon.poll_once()
+    items = {row["native_id"]: row for row in _rows(daemon)}
+    assert set(items) == {comment, reply, visitor, tagged, message}
+    assert items[reply]["in_reply_to"] == comment
+    assert items[visitor]["kind"] == "post" and items[tagged]["kind"] == "mention"
+    assert items[message]["kind"] == "dm" and items[message]["public"] == 0
+    assert items[comment]["author_name"] == "Ana"
+
+
+def test_brand_echoes_and_retweets_are_ignored(sandbox, config):
+    daemon = make_daemon(config)
+    mention = sandbox.add_mention("@brand my parcel is lost", handle="amy")
+    brand_dm_reply = source(daemon, ":dms")
+    sandbox.add_dm("hello?", handle="amy")
+    daemon.poll_once()
+    from socialwatch.sources.base import ReplyTarget
+    from socialwatch.sources.x import build_repliers
+
+    replier = build_repliers(config)[("x", "sandbox")]
+    item = daemon.store.item_by_key(f"x:{mention}")
+    target = ReplyTarget("x", "sandbox", "mention", mention, item["author_id"], "amy", item["conversation_id"], True,
+                         utcnow())
+    replier.send_reply(target, "Sorry to hear that, we are on it")
+    dm_item = next(r for r in _rows(daemon) if r["kind"] == "dm")
+    replier.send_reply(ReplyTarget("x", "sandbox", "dm", dm_item["native_id"], dm_item["author_id"], "amy",
+                                   dm_item["conversation_id"], False, utcnow()), "Hi Amy, how can we help?")
+    before = len(_rows(daemon))
+    daemon.poll_once()
+    assert len(_rows(daemon)) == before  # our own reply and DM did not come back as items
+    assert brand_dm_reply is not None
+
+
+def test_expired_token_on_one_source_others_keep_ingesting(sandbox, config, tmp_path):
+    from click.testing import CliRunner
+
+    from socialwatch.cli import main
+
+    daemon = make_daemon(config)
+    daemon.poll_once()
+    sandbox.set_facebook_token("expired")
+    events: list[tuple[str, dict]] = []
+    daemon.on_event = lambda name, data: events.append((name, data))
+    mention = sandbox.add_mention("@brand still waiting for my refund", handle="zed")
+    sandbox.add_comment("anyone there?")
+    daemon.poll_once()
+    assert daemon.store.item_by_key(f"x:{mention}") is not None
+    health = {s["source"]: s for s in daemon.store.sources()}
+    bad = [key for key, s in health.items() if not s["healthy"]]
+    assert bad and all(key.startswith("facebook:") for key in bad)
+    assert all("190" in health[key]["detail"] and "expired" in health[key]["detail"] for key in bad)
+    assert health["x:sandbox:mentions"]["healthy"] == 1
+    # Announced once per source, not on every poll.
+    daemon.poll_once()
+    assert sorted(d["source"] for name, d in events if name == "unhealthy") == sorted(bad)
+    result = CliRunner().invoke(main, ["status", "--config", str(config.source_path)])
+    assert result.exit_code == 2
+    assert "BAD facebook:sandbox:messenger" in result.output and "190" in result.output
+    sandbox.set_facebook_token("valid")
+
+
+def test_x_tier_without_dms_disables_dms_and_mentions_go_on(sandbox, config):
+    daemon = make_daemon(config)
+    sandbox.set_x_tier("free")
+    mention = sandbox.add_mention("@brand hello?", handle="quinn")
+    daemon.poll_once()
+    health = {s["source"]: s for s in daemon.store.sources()}
+    assert health["x:sandbox:dms"]["state"] == "disabled" and "403" in health["x:sandbox:dms"]["detail"]
+    assert daemon.store.item_by_key(f"x:{mention}") is not None
+    sandbox.set_x_tier("pro")
+
+
+def test_first_poll_backfills_without_flooding_alerts(sandbox, config):
+    daemon = make_daemon(config)
+    old = sandbox.add_mention("@brand this is awful, worst service", handle="old",
+                              created_at=utcnow() - timedelta(hours=5))
+    fresh = sandbox.add_mention("@brand this is awful, worst service", handle="new")
+    too_old = sandbox.add_mention("@brand ancient complaint, terrible", handle="older",
+                                  created_at=utcnow() - timedelta(hours=30))
+    daemon.poll_source(source(daemon, ":mentions"))
+    assert daemon.store.item_by_key(f"x:{old}")["backfill"] == 1
+    assert daemon.store.item_by_key(f"x:{fresh}")["backfill"] == 0
+    assert daemon.store.item_by_key(f"x:{too_old}") is None  # outside the 24 h window
+    with daemon.store.db() as db:
+        alerted = {r[0] for r in db.execute(
+            "SELECT i.native_id FROM alert_outbox o JOIN items i ON i.id = o.item_id").fetchall()}
+    assert alerted == {fresh}
+
+
+def test_rate_limited_source_pauses_until_reset_without_requests(sandbox, config):
+    daemon = make_daemon(config)
+    mentions = source(daemon, ":mentions")
+    daemon.poll_source(mentions)
+    sandbox.fault("x", "429", path="/2/users/", count=1)
+    daemon.poll_source(mentions)
+    health = {s["source"]: s for s in daemon.store.sources()}
+    assert health["x:sandbox:mentions"]["state"] == "rate_limited"
+    assert health["x:sandbox:mentions"]["paused_until"]
+    sandbox.clear_requests()
+    if daemon._paused_until.get(mentions.key, utcnow()) > utcnow():
+        assert daemon.poll_source(mentions) is None
+        assert sandbox.requests_log("x") == []
+
+
+def test_malformed_item_is_kept_as_reject_and_others_stored(sandbox, config):
+    """A tweet without text in an otherwise good page: logged and kept aside; its neighbours stored."""
+    daemon = make_daemon(config)
+    mentions = source(daemon, ":mentions")
+    daemon.poll_source(mentions)
+    good = sandbox.add_mention("@brand fine tweet", handle="ok")
+    bad = sandbox.add_mention("@brand to be broken", handle="broken")
+    with sandbox.x._lock:
+        sandbox.x.tweets[bad].text = None  # the emulator now serves a tweet without text
+    daemon.poll_source(mentions)
+    assert daemon.store.item_by_key(f"x:{good}") is not None
+    with daemon.store.db() as db:
+        rejects = db.execute("SELECT source, error FROM rejects").fetchall()
+    assert [tuple(r) for r in rejects] == [("x:sandbox:mentions", "tweet without id, text or author_id")]
+
+
+def _rows(daemon: Daemon) -> list[dict]:
+    with daemon.store.db() as db:
+        return [dict(r) for r in db.execute("SELECT * FROM items").fetchall()]
+
+
+def test_errors_are_socialwatch_errors():
+    assert issubclass(AuthError, Exception) and issubclass(CapabilityLost, Exception)
+    assert PlatformError("x").retryable
