@@ -31,8 +31,9 @@ SYSTEM = "system"
 
 #: Top-level ``details`` keys whose values (a string, or a list of strings) are personal text:
 #: they are stored beside the chain, not in it, so that retention can purge them.
+#: ("reasons" quote the customer: "billing: 'charged me twice'".)
 CONTENT_FIELDS = frozenset({
-    "text", "suggestions", "suggestion", "suggested", "final", "author_name", "author_handle",
+    "text", "suggestions", "suggestion", "suggested", "final", "author_name", "author_handle", "reasons",
 })
 #: The marker that stands in the hashed row for a text stored beside it.
 CONTENT_KEY = "content_sha256"

@@ -156,8 +156,14 @@ def run(config_path: str | None) -> None:
 
 @main.command()
 @config_option
-def check(config_path: str | None) -> None:
-    """Check that the config is valid and the database is writable."""
+@click.option("--offline", is_flag=True, help="Only validate the config and the database; call no API.")
+def check(config_path: str | None, offline: bool) -> None:
+    """Check the config, the database, and every configured account's credentials and capabilities.
+
+    Calls X (GET /2/users/me), the Graph API (/me) and Slack (auth.test) once each, plus one
+    probe per capability a token may lack (DMs, Messenger, Socket Mode). Nothing is posted.
+    Exit status 1 when anything is wrong.
+    """
     config = _load(config_path, required=False)
     where = config.source_path or "built-in defaults (no config file found)"
     click.echo(f"config: OK ({where})")
@@ -165,10 +171,18 @@ def check(config_path: str | None) -> None:
 
     try:
         store = Store(config.daemon.database)
-        store.append_audit("check", details={"config_sha256": config.fingerprint()})
+        store.check_writable()
     except Exception as exc:  # any failure here is the answer the user asked for
         raise click.ClickException(f"database {config.daemon.database} is not writable: {exc}") from None
     click.echo(f"database: OK ({config.daemon.database}, schema version {store.schema_version()})")
+    if offline:
+        return
+    from socialwatch.checks import check_all, render
+
+    rows = check_all(config)
+    click.echo(render(rows))
+    if any(not row.ok for row in rows):
+        sys.exit(1)
 
 
 @main.command()

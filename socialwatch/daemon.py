@@ -236,9 +236,9 @@ class Daemon:
                 pass
         finally:
             assert self.notifier is not None
-            self.notifier.stopping(status="stopping: finishing running polls")
             if self._watchdog is not None:
-                self._watchdog.stop()
+                self._watchdog.stop()  # first, so no WATCHDOG=1 can follow STOPPING=1
+            self.notifier.stopping(status="stopping: finishing running polls")
             if self.on_event:
                 self.on_event("stopping", {})
             log.info("stopping: waiting for running jobs to finish")

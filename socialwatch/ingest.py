@@ -11,6 +11,7 @@ import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from socialwatch import crashpoints
 from socialwatch.models import Assessment, utcnow
 from socialwatch.pipeline import Pipeline
 from socialwatch.sources.base import RateLimit, Source
@@ -59,6 +60,7 @@ def poll(
                 source=source.key,
             ))
         stored = store.ingest(source.key, processed, page.cursor, rejects=page.rejects, now=now)
+        crashpoints.hit(f"ingest.page_committed.{source.stream}")
         result.pages += 1
         result.fetched += len(page.items)
         result.new += stored.new

@@ -281,6 +281,15 @@ class Store:
                 log.info("database %s: applied migration %d (%s)", self.path, version, name)
         return applied
 
+    def check_writable(self) -> None:
+        """Take the write lock and give it back: proves the file and its directory are writable."""
+        conn = connect(self.path)
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            conn.execute("ROLLBACK")
+        finally:
+            conn.close()
+
     def schema_version(self) -> int:
         with self.db() as db:
             row = db.execute("SELECT MAX(version) FROM _migrations").fetchone()
@@ -749,7 +758,9 @@ class Store:
                 if texts:
                     counts["items"] = conn.execute(
                         "UPDATE items SET text = '', author_handle = NULL, author_name = NULL, url = NULL, "
-                        "suggestions = NULL, purged_at = ? WHERE received_at < ? AND purged_at IS NULL",
+                        # reasons quote the customer ("billing: 'charged me twice'")
+                        "suggestions = NULL, reasons = NULL, purged_at = ? WHERE received_at < ? "
+                        "AND purged_at IS NULL",
                         [iso(now), cut]).rowcount
                     # Replies still on their way out keep their text: the sender needs it.
                     counts["replies"] = conn.execute(

@@ -250,3 +250,25 @@ def test_serve_forever_prints_the_url_writes_config_and_stops_on_sigterm(tmp_pat
             proc.kill()
             proc.wait()
     assert "api_base" in config.read_text()
+
+
+def test_concurrent_writers_and_readers_keep_state_consistent(sandbox, x_client):
+    from concurrent.futures import ThreadPoolExecutor
+
+    brand = sandbox.info()["x"]["user_id"]
+
+    def write(worker: int) -> list[str]:
+        with requests.Session() as session:
+            return [session.post(f"{sandbox.url}/_sandbox/x/mentions", timeout=5, json={
+                "author": {"handle": f"w{worker}"}, "text": f"note {worker}-{i}"}).json()["id"] for i in range(40)]
+
+    def read(_: int) -> int:
+        return sum(1 for _ in range(20) if x_client.get_users_mentions(brand, user_auth=False).meta)
+
+    with ThreadPoolExecutor(max_workers=10) as pool:
+        writes = [pool.submit(write, worker) for worker in range(6)]
+        reads = [pool.submit(read, worker) for worker in range(4)]
+        ids = [mention for future in writes for mention in future.result()]
+        assert [future.result() for future in reads] == [20] * 4
+    assert len(set(ids)) == 240
+    assert sorted(t["id"] for t in sandbox.x_timeline()["mentions"]) == sorted(ids)

@@ -180,11 +180,22 @@ def test_click_in_the_browser_reaches_the_socket_mode_app(sandbox: Sandbox, chro
     info = sandbox.info()["slack"]
     bot = WebClient(token=info["bot_token"], base_url=sandbox.url + "/api/", timeout=5)
     clicks: queue.Queue[dict[str, Any]] = queue.Queue()
+    submissions: queue.Queue[dict[str, Any]] = queue.Queue()
 
     def on_request(client: SocketModeClient, req: SocketModeRequest) -> None:
         client.send_socket_mode_response(SocketModeResponse(envelope_id=req.envelope_id))
         payload = req.payload
-        if payload.get("type") == "block_actions":
+        if payload.get("type") == "block_actions" and payload["actions"][0]["action_id"] == "edit":
+            bot.views_open(trigger_id=payload["trigger_id"], view={
+                "type": "modal", "callback_id": "edit_reply", "private_metadata": payload["container"]["message_ts"],
+                "title": {"type": "plain_text", "text": "Edit reply"},
+                "submit": {"type": "plain_text", "text": "Send"},
+                "blocks": [{"type": "input", "block_id": "reply", "label": {"type": "plain_text", "text": "Reply"},
+                            "element": {"type": "plain_text_input", "action_id": "text", "multiline": True,
+                                        "initial_value": "Sorry, "}}]})
+        elif payload.get("type") == "view_submission":
+            submissions.put(payload)
+        elif payload.get("type") == "block_actions":
             clicks.put(payload)
             bot.chat_update(channel=payload["channel"]["id"], ts=payload["container"]["message_ts"],
                             text="Reply sent",
@@ -245,5 +256,22 @@ def test_click_in_the_browser_reaches_the_socket_mode_app(sandbox: Sandbox, chro
 
         chromium.click(f"{card} details.history summary")  # show the replaced alert too
         shoot(chromium, tmp_path / "sandbox-web-clicked.png")
+
+        # Edit & send: the app opens a modal, the person types in it and submits.
+        second = bot.chat_postMessage(channel=info["channel"], text="Question from @robin", blocks=[
+            {"type": "section", "text": {"type": "mrkdwn", "text": "Do you ship to Norway?"}},
+            {"type": "actions", "elements": [{"type": "button", "action_id": "edit", "value": "x:2",
+                                              "text": {"type": "plain_text", "text": "Edit & send"}}]}])["ts"]
+        chromium.click(f'article[data-ts="{second}"] button[data-action-id="edit"]')
+        chromium.wait_for("!!document.querySelector('form.modal textarea')")
+        chromium.evaluate("(() => { const t = document.querySelector('form.modal textarea');"
+                          " t.focus(); t.setSelectionRange(t.value.length, t.value.length); })()")
+        chromium.send("Input.insertText", {"text": "we ship to Norway in 3 days."})
+        shoot(chromium, tmp_path / "sandbox-web-modal.png")
+        chromium.click("form.modal button[type=submit]")
+        submitted = submissions.get(timeout=10)
+        assert submitted["view"]["private_metadata"] == second
+        assert submitted["view"]["state"]["values"]["reply"]["text"]["value"] == "Sorry, we ship to Norway in 3 days."
+        chromium.wait_for("document.getElementById('modal-layer').hidden === true")
     finally:
         app.close()

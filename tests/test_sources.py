@@ -318,3 +318,26 @@ def _rows(daemon: Daemon) -> list[dict]:
 def test_errors_are_socialwatch_errors():
     assert issubclass(AuthError, Exception) and issubclass(CapabilityLost, Exception)
     assert PlatformError("x").retryable
+
+
+def test_check_calls_every_api_and_names_the_problem(sandbox, config):
+    from click.testing import CliRunner
+
+    from socialwatch.cli import main
+
+    path = str(config.source_path)
+    good = CliRunner().invoke(main, ["check", "--config", path])
+    assert good.exit_code == 0, good.output
+    assert "can: mentions, dms, replies" in good.output and "messenger" in good.output
+    assert {"/2/users/me", "/2/dm_events"} <= {r["path"] for r in sandbox.requests_log("x")}
+    sandbox.set_x_tier("free")
+    sandbox.revoke_x_token(False)
+    sandbox.set_facebook_token("expired")
+    bad = CliRunner().invoke(main, ["check", "--config", path])
+    assert bad.exit_code == 1
+    assert "cannot: dms: GET /2/dm_events: 403" in bad.output
+    assert "FAILED" in bad.output and "190/463" in bad.output
+    sandbox.revoke_x_token(True)
+    revoked = CliRunner().invoke(main, ["check", "--config", path])
+    assert "401 Unauthorized" in revoked.output and revoked.exit_code == 1
+    sandbox.reset()

@@ -213,7 +213,7 @@ class Sandbox:
         self._server.log.clear()
 
 
-def serve_forever(host: str = "127.0.0.1", port: int = 8765, write_config: Path | str | None = None) -> None:
+def serve_forever(host: str = "127.0.0.1", port: int = 8900, write_config: Path | str | None = None) -> None:
     """Run a sandbox until SIGINT/SIGTERM, printing its URL and credentials (the ``socialwatch sandbox`` command)."""
     stop = threading.Event()
 

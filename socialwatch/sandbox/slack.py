@@ -469,6 +469,8 @@ class SlackEmulator:
             self.bot = SlackUser(BOT_USER_ID, BOT_NAME, "socialwatch", is_bot=True)
             self.users: dict[str, SlackUser] = {u.id: u for u in (self.approver, self.non_approver, self.bot)}
             self.messages: list[Message] = []
+            self._by_ts: dict[tuple[str, str], Message] = {}
+            self._thread_replies: dict[tuple[str, str], list[Message]] = {}
             self.views: dict[str, View] = {}
             self.triggers: dict[str, Trigger] = {}
             self.files: dict[str, UploadedFile] = {}
@@ -580,12 +582,20 @@ class SlackEmulator:
             return self.channels[dm.id]
         raise SlackError("channel_not_found")
 
+    def _add(self, message: Message) -> Message:
+        self.messages.append(message)
+        self._by_ts[(message.channel, message.ts)] = message
+        if message.thread_ts and message.thread_ts != message.ts and not message.ephemeral:
+            self._thread_replies.setdefault((message.channel, message.thread_ts), []).append(message)
+        return message
+
     def _find(self, channel: str, ts: str, *, ephemeral: bool | None = False) -> Message | None:
-        for message in self.messages:
-            if message.channel == channel and message.ts == ts and not message.deleted:
-                if ephemeral is None or message.ephemeral == ephemeral:
-                    return message
-        return None
+        message = self._by_ts.get((channel, ts))
+        if message is None or message.deleted:
+            return None
+        if ephemeral is not None and message.ephemeral != ephemeral:
+            return None
+        return message
 
     def _user(self, user_id: str) -> SlackUser:
         user = self.users.get(user_id)
@@ -630,9 +640,7 @@ class SlackEmulator:
         }
 
     def _replies(self, message: Message) -> list[Message]:
-        return [m for m in self.messages
-                if m.channel == message.channel and m.thread_ts == message.ts and m.ts != message.ts
-                and not m.ephemeral and not m.deleted]
+        return [m for m in self._thread_replies.get((message.channel, message.ts), []) if not m.deleted]
 
     def message_json(self, message: Message, *, metadata: bool = True) -> dict[str, Any]:
         """A message as conversations.history / chat.postMessage show it."""
@@ -694,7 +702,7 @@ class SlackEmulator:
             unfurl_links=_bool(params["unfurl_links"]) if "unfurl_links" in params else None,
             unfurl_media=_bool(params["unfurl_media"]) if "unfurl_media" in params else None,
         )
-        self.messages.append(message)
+        self._add(message)
         return {"channel": channel.id, "ts": message.ts, "message": self.message_json(message)}
 
     def _thread(self, channel: str, thread_ts: Any) -> str | None:
@@ -745,7 +753,7 @@ class SlackEmulator:
         message = Message(channel=channel.id, ts=self._next_ts(), text=text or "", blocks=blocks, metadata=None,
                           user=BOT_USER_ID, posted_at=time.time(), thread_ts=thread_ts,
                           ephemeral_user=user.id, attachments=attachments)
-        self.messages.append(message)
+        self._add(message)
         return {"message_ts": message.ts}
 
     def _history_page(self, messages: list[Message], params: dict[str, Any], *, newest_first: bool,
@@ -1014,7 +1022,7 @@ class SlackEmulator:
             message = Message(channel=channel_id, ts=self._next_ts(), text=comment, blocks=None, metadata=None,
                               user=BOT_USER_ID, posted_at=time.time(), thread_ts=thread_ts,
                               files=[f.id for f in uploads])
-            self.messages.append(message)
+            self._add(message)
             for f in uploads:
                 f.shares.append({"channel": channel_id, "ts": message.ts, "thread_ts": thread_ts or ""})
         return {"files": [{"id": f.id, "title": f.title} | self._file_json(f) for f in uploads]}
@@ -1152,7 +1160,7 @@ class SlackEmulator:
             thread_ts = self._thread(channel.id, body.get("thread_ts"))
             message = Message(channel=channel.id, ts=self._next_ts(), text=text, blocks=None, metadata=None,
                               user=user.id, posted_at=time.time(), bot_id=None, thread_ts=thread_ts)
-            self.messages.append(message)
+            self._add(message)
             return {"channel": channel.id, "ts": message.ts}
 
     def _ensure_user(self, spec: Any) -> SlackUser:
@@ -1439,7 +1447,9 @@ class SlackEmulator:
             f = self.files.get(unquote(file_id))
             if f is None or f.content is None:
                 raise ControlError(404, "no such file")
-            return Response(200, f.content, Headers({"content-type": "application/octet-stream"}))
+            return Response(200, f.content, Headers({
+                "content-type": "application/octet-stream", "x-content-type-options": "nosniff",
+                "content-disposition": f'attachment; filename="{f.id}"'}))
 
     def _response_url(self, url_id: str, req: Request) -> Response:
         """Slack's response_url: replace, delete or answer the clicked message (ephemeral by default)."""
@@ -1465,7 +1475,7 @@ class SlackEmulator:
                 original.edited_ts = self._next_ts()
             else:
                 ephemeral = body.get("response_type", "ephemeral") != "in_channel"
-                self.messages.append(Message(
+                self._add(Message(
                     channel=hook.channel, ts=self._next_ts(), text=str(text or ""), blocks=blocks, metadata=None,
                     user=BOT_USER_ID, posted_at=time.time(),
                     thread_ts=self._thread(hook.channel, body.get("thread_ts")) if body.get("thread_ts") else None,

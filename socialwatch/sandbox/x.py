@@ -451,10 +451,12 @@ class XEmulator:
                     self.users_by_handle[handle.lower()] = user
             if "name" in spec and spec["name"]:
                 user.name = str(spec["name"])
-            for key, attr in (("followers", "followers"), ("following", "following"),
-                              ("tweet_count", "tweet_count"), ("listed", "listed")):
+            for key in ("followers", "following", "tweet_count", "listed"):
                 if key in spec:
-                    setattr(user, attr, int(spec[key]))
+                    try:
+                        setattr(user, key, int(spec[key]))
+                    except (TypeError, ValueError):
+                        raise ControlError(f"{key} must be a whole number") from None
             for key in ("verified", "protected", "receives_your_dm"):
                 if key in spec:
                     setattr(user, key, bool(spec[key]))

@@ -96,10 +96,10 @@ class XAccountClient:
         self._me: tuple[str, str] | None = (a.user_id, a.handle) if a.user_id and a.handle else None
         self._lock = threading.Lock()
 
-    def me(self) -> tuple[str, str]:
-        """(user id, handle) of the brand account; asked once, then remembered."""
+    def me(self, *, refresh: bool = False) -> tuple[str, str]:
+        """(user id, handle) of the brand account; asked once (or when ``refresh``), then remembered."""
         with self._lock:
-            if self._me is None:
+            if self._me is None or refresh:
                 response = self.call(lambda: self.client.get_me(user_auth=self.user_auth), "GET /2/users/me")
                 if response.data is None:
                     raise PlatformError("GET /2/users/me returned no user", retryable=True)

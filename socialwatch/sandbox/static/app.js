@@ -182,6 +182,7 @@ function renderElement(element, ctx) {
       text: (element.text && element.text.text) || "button",
     });
     if (element.url) button.title = element.url;
+    if (ctx.disabled) button.disabled = true;
     button.addEventListener("click", () => ctx.onAction(element, element.value));
     return button;
   }
@@ -333,7 +334,9 @@ function renderMessage(message, replies) {
     for (const version of [...message.history].reverse()) {
       const old = el("div", {class: "old-version"},
         el("div", {class: "muted small", text: `replaced ${new Date(version.replaced_at * 1000).toLocaleTimeString()}`}));
-      if (version.blocks && version.blocks.length) old.append(renderBlocks(version.blocks, {onAction: () => {}}));
+      if (version.blocks && version.blocks.length) {
+        old.append(renderBlocks(version.blocks, {onAction: () => {}, disabled: true}));
+      }
       else old.append(renderMrkdwn(version.text, el("div", {class: "text"})));
       details.append(old);
     }

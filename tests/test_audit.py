@@ -1,0 +1,301 @@
+"""The audit log's promises: tampering of every kind is caught by `audit verify` with the right sequence
+number, personal texts live beside the chain, and the export has the documented columns and values."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from socialwatch import audit
+from socialwatch.audit_cli import audit_group
+from socialwatch.store import MIGRATIONS, Store
+from test_audit_support import T0, make_item, populated, raw
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def verify(path: Path, *extra: str) -> tuple[int, str]:
+    result = CliRunner().invoke(audit_group, ["verify", "--database", str(path), *extra])
+    return result.exit_code, result.output
+
+
+@pytest.fixture
+def log(tmp_path: Path) -> Path:
+    path = tmp_path / "sw.db"
+    populated(path)
+    return path
+
+
+def test_intact_log_verifies(log):
+    code, out = verify(log)
+    assert code == 0, out
+    assert "intact: 12 entries" in out
+    head = Store(log, migrate=False).audit_head()
+    assert head is not None and f"head {head.render()}" in out
+
+
+def test_triggers_refuse_update_and_delete(log):
+    conn = raw(log)
+    for sql in ("UPDATE audit SET actor_name = 'eve' WHERE seq = 7", "DELETE FROM audit WHERE seq = 12",
+                "UPDATE audit_content SET text = 'x' WHERE seq = 1", "DELETE FROM audit_head",
+                "UPDATE audit_head SET seq = 3"):
+        with pytest.raises(Exception, match="append-only|never changed|cannot be deleted|only moves"):
+            conn.execute(sql)
+    # A plain INSERT that does not extend the head is refused too.
+    with pytest.raises(Exception, match="extend the head"):
+        conn.execute("INSERT INTO audit (seq, ts, actor_id, actor_name, action, details, prev_hash, hash) "
+                     "VALUES (40, 't', 'a', 'a', 'x', '{}', ?, ?)", [audit.GENESIS, audit.GENESIS])
+    assert verify(log)[0] == 0
+
+
+def test_update_after_dropping_triggers_is_caught(log):
+    conn = raw(log)
+    conn.execute("DROP TRIGGER audit_no_update")
+    conn.execute("UPDATE audit SET actor_name = 'carol' WHERE seq = 9")  # who approved reply 2
+    code, out = verify(log)
+    assert code == 1
+    assert "BROKEN at entry 9:" in out and "altered" in out
+    assert "last good entry: 8:" in out
+
+
+def test_edit_with_recomputed_hash_is_caught_at_the_edited_entry(log):
+    """A careful forger recomputes the edited entry's hash; the next entry still records the original."""
+    conn = raw(log)
+    conn.execute("DROP TRIGGER audit_no_update")
+    row = conn.execute("SELECT * FROM audit WHERE seq = 8").fetchone()
+    details = json.dumps({"platform_reply_id": "6666", "reply_id": 1}, separators=(",", ":"), sort_keys=True)
+    forged = audit.entry_hash(row["prev_hash"], 8, row["ts"], row["actor_id"], row["actor_name"], row["action"],
+                              row["item_key"], details)
+    conn.execute("UPDATE audit SET details = ?, hash = ? WHERE seq = 8", [details, forged])
+    code, out = verify(log)
+    assert code == 1 and "BROKEN at entry 8:" in out and "recomputed" in out
+
+
+def test_edit_of_the_last_entry_with_recomputed_hash_is_caught_by_the_head(log):
+    conn = raw(log)
+    conn.execute("DROP TRIGGER audit_no_update")
+    row = conn.execute("SELECT * FROM audit WHERE seq = 12").fetchone()
+    forged = audit.entry_hash(row["prev_hash"], 12, row["ts"], "U01", "alice", row["action"], row["item_key"],
+                              row["details"])
+    conn.execute("UPDATE audit SET actor_id = 'U01', actor_name = 'alice', hash = ? WHERE seq = 12", [forged])
+    code, out = verify(log)
+    assert code == 1 and "BROKEN at entry 12:" in out and "head" in out
+
+
+def test_delete_in_the_middle_is_caught(log):
+    conn = raw(log)
+    conn.execute("DROP TRIGGER audit_no_delete")
+    conn.execute("DELETE FROM audit_content WHERE seq = 10")  # its texts first (foreign key)
+    conn.execute("DELETE FROM audit WHERE seq = 10")  # the reply.edited entry
+    code, out = verify(log)
+    assert code == 1 and "BROKEN at entry 10:" in out and "missing" in out
+
+
+def test_delete_of_the_first_entry_is_caught(log):
+    conn = raw(log)
+    conn.execute("DROP TRIGGER audit_no_delete")
+    conn.execute("DELETE FROM audit_content WHERE seq = 1")
+    conn.execute("DELETE FROM audit WHERE seq = 1")
+    assert verify(log)[1].count("BROKEN at entry 1:") == 1
+
+
+def test_tail_truncation_is_caught(log):
+    conn = raw(log)
+    conn.execute("DROP TRIGGER audit_no_delete")
+    conn.execute("DELETE FROM audit WHERE seq >= 11")  # reply 2's send and the refused click
+    code, out = verify(log)
+    assert code == 1 and "BROKEN at entry 11:" in out and "deleted from the end" in out
+
+
+def test_tail_truncation_stays_visible_after_new_entries(log):
+    """The next append continues from the head, so the cut-off tail remains a gap."""
+    conn = raw(log)
+    conn.execute("DROP TRIGGER audit_no_delete")
+    conn.execute("DELETE FROM audit WHERE seq >= 11")
+    store = Store(log)
+    assert store.append_audit("daemon.start", details={"config_sha256": "0" * 64}) == 13
+    code, out = verify(log)
+    assert code == 1 and "BROKEN at entry 11:" in out
+
+
+def test_forged_entry_appended_without_the_head_is_caught(log):
+    conn = raw(log)
+    conn.execute("DROP TRIGGER audit_extends_head")
+    last = conn.execute("SELECT * FROM audit WHERE seq = 12").fetchone()
+    ts = "2026-03-01T10:00:00.000000Z"
+    details = '{"reply_id":2}'
+    digest = audit.entry_hash(last["hash"], 13, ts, "U01", "alice", "reply.approved", "x:5002", details)
+    conn.execute("INSERT INTO audit VALUES (13, ?, 'U01', 'alice', 'reply.approved', 'x:5002', ?, ?, ?)",
+                 [ts, details, last["hash"], digest])
+    code, out = verify(log)
+    assert code == 1 and "BROKEN at entry 13:" in out and "behind socialwatch's back" in out
+
+
+def test_reordered_entries_are_caught(log):
+    conn = raw(log)
+    conn.execute("DROP TRIGGER audit_no_update")
+    conn.execute("PRAGMA foreign_keys = OFF")
+    # Swap entries 4 and 5 (two alerts) wholesale, hashes included.
+    conn.execute("UPDATE audit SET seq = -4 WHERE seq = 4")
+    conn.execute("UPDATE audit SET seq = 4 WHERE seq = 5")
+    conn.execute("UPDATE audit SET seq = 5 WHERE seq = -4")
+    code, out = verify(log)
+    assert code == 1 and "BROKEN at entry 4:" in out
+
+
+def test_altered_text_beside_the_chain_is_caught(log):
+    conn = raw(log)
+    conn.execute("DROP TRIGGER audit_content_no_update")
+    conn.execute("UPDATE audit_content SET text = 'We are on it!' WHERE seq = 10 AND field = 'final'")
+    code, out = verify(log)
+    assert code == 1 and "BROKEN at entry 10:" in out and "'final'" in out
+
+
+def test_text_deleted_outside_a_purge_is_caught(log):
+    conn = raw(log)
+    conn.execute("DELETE FROM audit_content WHERE seq = 2 AND field = 'text'")
+    code, out = verify(log)
+    assert code == 1 and "BROKEN at entry 2:" in out and "no retention purge" in out
+
+
+def test_rewritten_log_needs_an_anchor_kept_elsewhere(log):
+    """What verify cannot prove alone: a writer who drops the triggers, truncates the log and moves the head.
+    A head recorded earlier outside the database (`audit head`, the journal) still catches it."""
+    code, out = CliRunner().invoke(audit_group, ["head", "--database", str(log)]).exit_code, None
+    recorded = CliRunner().invoke(audit_group, ["head", "--database", str(log)]).output.split()[0]
+    assert code == 0 and recorded.startswith("12:")
+    conn = raw(log)
+    for trigger in ("audit_no_delete", "audit_head_forward_only"):
+        conn.execute(f"DROP TRIGGER {trigger}")
+    conn.execute("DELETE FROM audit WHERE seq >= 11")
+    tenth = conn.execute("SELECT hash, ts FROM audit WHERE seq = 10").fetchone()
+    conn.execute("UPDATE audit_head SET seq = 10, hash = ?, ts = ?", [tenth["hash"], tenth["ts"]])
+    assert verify(log)[0] == 0  # consistent again, as far as the database alone can tell
+    code, out = verify(log, "--anchor", recorded)
+    assert code == 1 and "BROKEN at entry 11:" in out and "anchor" in out
+    # An anchor whose hash differs at the same seq (the log was rewritten from there) is caught too.
+    assert verify(log, "--anchor", "3:" + "f" * 64)[1].count("BROKEN at entry 3:") == 1
+
+
+def test_verify_json_and_cannot_check(tmp_path, log):
+    result = CliRunner().invoke(audit_group, ["verify", "--database", str(log), "--json"])
+    report = json.loads(result.output)
+    assert result.exit_code == 0 and report["ok"] and report["checked"] == 12 and report["first_bad_seq"] is None
+    missing = CliRunner().invoke(audit_group, ["verify", "--database", str(tmp_path / "nope.db")])
+    assert missing.exit_code == 2 and "no database" in missing.output
+    bad_anchor = CliRunner().invoke(audit_group, ["verify", "--database", str(log), "--anchor", "12:abc"])
+    assert bad_anchor.exit_code == 2 and "SEQ:HASH" in bad_anchor.output
+
+
+def test_texts_live_beside_the_chain(log):
+    """The hashed rows hold no customer text; audit_rows gives it back in `data`."""
+    store = Store(log, migrate=False)
+    rows = list(store.audit_rows())
+    received = rows[0]
+    assert received["action"] == "item.received"
+    assert "charged me twice" not in received["details"] and "cust0" not in received["details"]
+    assert received["data"]["text"] == make_item(0).text
+    assert received["data"]["author_handle"] == "cust0"
+    assert received["data"]["priority"] and received["data"]["category"] == "billing"
+    assert len(received["data"]["suggestions"]) >= 2 and all(received["data"]["suggestions"])
+    edited = next(r for r in rows if r["action"] == "reply.edited")
+    assert edited["data"]["suggested"] == "We are looking into it."
+    assert edited["data"]["final"].startswith("So sorry about the outage")
+    # Commitments are salted: the same text twice gives two different hashes.
+    refs = [audit.content_refs(r["details"]).get("final") for r in rows if r["seq"] in (9, 10)]
+    assert refs[0] and refs[1] and refs[0] != refs[1]
+
+
+def test_old_database_is_migrated_with_its_log_intact(tmp_path, monkeypatch):
+    """A database of schema 1 (texts inside the hashed rows, no head) keeps verifying after migration."""
+    path = tmp_path / "old.db"
+    monkeypatch.setattr("socialwatch.store.MIGRATIONS", [m for m in MIGRATIONS if m[0] < 20])
+    Store(path)
+    conn = raw(path)
+    prev = audit.GENESIS
+    for seq in (1, 2):
+        details = audit.canonical({"text": "old style, text inside the chain", "n": seq})
+        digest = audit.entry_hash(prev, seq, "2025-01-01T00:00:00.000000Z", "system", "system", "x", None, details)
+        conn.execute("INSERT INTO audit VALUES (?, '2025-01-01T00:00:00.000000Z', 'system', 'system', 'x', NULL, "
+                     "?, ?, ?)", [seq, details, prev, digest])
+        prev = digest
+    result = Store(path, migrate=False).verify_audit()
+    assert result.ok and result.warnings  # no head yet: says a cut-off tail would go unnoticed
+    monkeypatch.undo()
+    store = Store(path)  # applies migration 20
+    assert store.audit_head() == audit.Head(2, prev, "2025-01-01T00:00:00.000000Z")
+    store.append_audit("daemon.start")
+    assert verify(path)[0] == 0
+    assert [r["data"]["text"] for r in store.audit_rows()][:2] == ["old style, text inside the chain"] * 2
+
+
+# --- export -------------------------------------------------------------------------------
+
+def export(path: Path, *args: str) -> str:
+    result = CliRunner().invoke(audit_group, ["export", "--database", str(path), *args])
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+def test_reply_export_csv_columns_and_values(log):
+    rows = list(csv.DictReader(io.StringIO(export(log, "--format", "csv"))))
+    assert list(rows[0]) == list(audit.REPLY_COLUMNS)
+    assert [r["item_key"] for r in rows] == ["x:5000", "x:5001"]
+    first, second = rows
+    assert first["post_text"] == make_item(0).text and first["author_handle"] == "cust0"
+    assert first["approver_name"] == "alice" and first["approver_id"] == "U01"
+    assert first["edited"] == "false" and first["final_text"] == first["suggested_text"]
+    assert second["edited"] == "true"
+    assert second["suggested_text"] == "We are looking into it."
+    assert second["final_text"] == "So sorry about the outage, a fix is rolling out now."
+    assert second["platform_reply_id"] == "9002" and second["status"] == "sent"
+    # Posted at T0+1min, replied at T0+41min.
+    assert second["posted_at"] == "2026-03-01T09:01:00.000000Z"
+    assert second["received_at"] == "2026-03-01T09:05:00.000000Z"
+    assert second["alerted_at"] == "2026-03-01T09:06:00.000000Z"
+    assert second["replied_at"] == "2026-03-01T09:41:00.000000Z"
+    assert float(second["response_seconds"]) == 40 * 60
+    assert second["sent_audit_seq"] == "11"
+
+
+def test_reply_export_jsonl_to_file_with_time_window(tmp_path, log):
+    out = tmp_path / "replies.jsonl"
+    result = CliRunner().invoke(audit_group, ["export", "--database", str(log), "--format", "jsonl", "--output",
+                                              str(out), "--since", "2026-03-01T09:30:00Z", "--until", "2026-03-02"])
+    assert result.exit_code == 0 and "1 replies written" in result.output
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    assert len(rows) == 1 and rows[0]["approver_name"] == "bob" and rows[0]["edited"] is True
+    assert rows[0]["public"] is True and rows[0]["purged"] is False
+    assert export(log, "--format", "jsonl", "--until", "2026-03-01T09:00:00Z") == ""
+
+
+def test_events_export_has_every_entry_with_its_texts(log):
+    rows = [json.loads(line) for line in export(log, "--events", "--format", "jsonl").splitlines()]
+    assert [r["seq"] for r in rows] == list(range(1, 13))
+    assert list(rows[0]) == list(audit.EVENT_COLUMNS)
+    assert rows[0]["details"]["text"] == make_item(0).text
+    assert rows[11]["action"] == "action.refused" and rows[11]["actor_name"] == "mallory"
+    window = [json.loads(line) for line in export(
+        log, "--events", "--format", "jsonl", "--since", (T0 + timedelta(minutes=40)).isoformat()).splitlines()]
+    assert [r["action"] for r in window] == ["reply.approved", "reply.edited", "reply.sent", "action.refused"]
+    table = list(csv.DictReader(io.StringIO(export(log, "--events"))))
+    assert len(table) == 12 and json.loads(table[9]["details"])["suggested"] == "We are looking into it."
+
+
+def test_bad_dates_are_explained(log):
+    result = CliRunner().invoke(audit_group, ["export", "--database", str(log), "--since", "last tuesday"])
+    assert result.exit_code == 2 and "2026-01-31" in result.output
+
+
+def test_compliance_doc_names_every_export_column_and_command():
+    doc = (ROOT / "docs" / "compliance.md").read_text(encoding="utf-8")
+    missing = [c for c in (*audit.REPLY_COLUMNS, *audit.EVENT_COLUMNS) if f"`{c}`" not in doc]
+    assert not missing, f"docs/compliance.md does not describe export columns {missing}"
+    for command in ("audit verify", "audit head", "audit export", "audit purge", "socialwatch review", "--anchor"):
+        assert command in doc

@@ -1,0 +1,190 @@
+"""The daemon as ops run it: a real process, killed and stopped at the worst moments."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from socialwatch.config import load_config
+from socialwatch.sandbox import Sandbox
+from socialwatch.store import Store
+
+DEADLINE = 60.0
+
+
+@pytest.fixture(scope="module")
+def sandbox() -> Iterator[Sandbox]:
+    with Sandbox() as box:
+        yield box
+
+
+class Daemon:
+    """`socialwatch run` in a subprocess, its stderr collected line by line."""
+
+    def __init__(self, config: Path, env: dict[str, str] | None = None):
+        self.lines: list[str] = []
+        self._seen = threading.Condition()
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "socialwatch", "run", "--config", str(config)],
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+            env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})},
+        )
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        assert self.proc.stderr is not None
+        for line in self.proc.stderr:
+            with self._seen:
+                self.lines.append(line.rstrip("\n"))
+                self._seen.notify_all()
+
+    def wait_for_line(self, needle: str, timeout: float = DEADLINE) -> str:
+        end = time.monotonic() + timeout
+        with self._seen:
+            while True:
+                for line in self.lines:
+                    if needle in line:
+                        return line
+                left = end - time.monotonic()
+                if left <= 0 or self.proc.poll() is not None and not any(needle in l for l in self.lines):
+                    raise AssertionError(f"never saw {needle!r}; stderr:\n" + "\n".join(self.lines[-30:]))
+                self._seen.wait(min(left, 0.2))
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = DEADLINE) -> int:
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+        return self.proc.wait(timeout)
+
+
+def wait_until(predicate, timeout: float = DEADLINE, what: str = "condition") -> None:  # noqa: ANN001
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if predicate():
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def stored(config_path: Path) -> list[str]:
+    store = Store(load_config(config_path).daemon.database)
+    with store.db() as db:
+        return [r[0] for r in db.execute("SELECT native_id FROM items").fetchall()]
+
+
+@pytest.fixture
+def setup(sandbox: Sandbox, tmp_path: Path) -> Path:
+    sandbox.reset()
+    return sandbox.write_config(tmp_path / "socialwatch.toml", poll_interval=1)
+
+
+def test_sigkill_mid_poll_then_restart_loses_and_duplicates_nothing(sandbox, setup):
+    expected = set(sandbox.add_mentions(350)) | {sandbox.add_dm(f"dm {i}", handle=f"u{i}") for i in range(40)}
+    first = Daemon(setup, {"SOCIALWATCH_CRASHPOINT": "ingest.page_committed.mentions:2:kill"})
+    first.wait_for_line("crashpoint ingest.page_committed.mentions reached")
+    assert first.proc.wait(DEADLINE) == -signal.SIGKILL
+    partial = stored(setup)
+    assert 0 < len(partial) < len(expected)  # it really died mid-way
+    expected |= set(sandbox.add_mentions(50))  # traffic goes on while it is down
+
+    second = Daemon(setup)
+    wait_until(lambda: set(stored(setup)) == expected, what="every item stored after restart")
+    assert second.stop() == 0
+    ids = stored(setup)
+    assert len(ids) == len(set(ids)) == len(expected)
+    store = Store(load_config(setup).daemon.database)
+    with store.db() as db:
+        received = db.execute("SELECT COUNT(*) FROM audit WHERE action = 'item.received'").fetchone()[0]
+    assert received == len(expected)  # each item processed once, not once per attempt
+
+
+def test_sigterm_during_a_poll_finishes_it_and_exits_zero(sandbox, setup):
+    expected = set(sandbox.add_mentions(350))
+    daemon = Daemon(setup, {"SOCIALWATCH_CRASHPOINT": "ingest.page_committed.mentions:1:stall"})
+    daemon.wait_for_line("crashpoint ingest.page_committed.mentions reached (stall)")
+    started = time.monotonic()
+    assert daemon.stop(signal.SIGTERM) == 0
+    assert time.monotonic() - started < 30  # well inside TimeoutStopSec
+    assert any("stopped" in line for line in daemon.lines)
+    # The poll that was in flight completed: all pages stored, cursor moved.
+    assert set(stored(setup)) == expected
+    assert Store(load_config(setup).daemon.database).cursor("x:sandbox:mentions") is not None
+
+
+def test_notify_ready_watchdog_stopping_in_order(sandbox, setup, tmp_path):
+    address = str(tmp_path / "notify.sock")
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    listener.bind(address)
+    listener.settimeout(0.2)
+    messages: list[str] = []
+    daemon = Daemon(setup, {"NOTIFY_SOCKET": address, "WATCHDOG_USEC": "1000000"})
+    try:
+        end = time.monotonic() + DEADLINE
+        while time.monotonic() < end and not any("WATCHDOG=1" in m for m in messages):
+            try:
+                messages.append(listener.recv(4096).decode())
+            except socket.timeout:
+                continue
+        assert daemon.stop(signal.SIGTERM) == 0
+        while True:
+            try:
+                messages.append(listener.recv(4096).decode())
+            except socket.timeout:
+                break
+    finally:
+        listener.close()
+    fields = [field for message in messages for field in message.split("\n")]
+    ready = fields.index("READY=1")
+    watchdog = fields.index("WATCHDOG=1")
+    stopping = fields.index("STOPPING=1")
+    assert ready < watchdog < stopping
+    assert "WATCHDOG=1" not in fields[stopping:]
+    assert any(f.startswith("STATUS=") for f in fields)
+
+
+def test_no_watchdog_while_the_scheduler_is_wedged(sandbox, setup, tmp_path):
+    """All workers stuck: the heartbeat job cannot run, so the watchdog stops pinging; it resumes after."""
+    import io
+
+    from socialwatch.daemon import HEARTBEAT_INTERVAL, Daemon as InProcess
+    from socialwatch.notify import ConsoleChannel
+    from socialwatch.systemd import Heartbeat, Notifier
+
+    address = str(tmp_path / "n.sock")
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    listener.bind(address)
+    listener.setblocking(False)
+    config = load_config(setup)
+    config.daemon.max_workers = 1
+    config.slack = None
+    now = [1000.0]
+    daemon = InProcess(config, channel=ConsoleChannel(io.StringIO()),
+                       notifier=Notifier.from_environment({"NOTIFY_SOCKET": address, "WATCHDOG_USEC": "60000000"}))
+    daemon.beats = Heartbeat(clock=lambda: now[0])
+    release = threading.Event()
+    scheduler = daemon.start()
+    try:
+        watchdog = daemon._watchdog
+        assert watchdog is not None
+        wait_until(lambda: daemon.beats.age() is not None, what="first heartbeat")
+        assert watchdog.tick() is True
+        blocked = threading.Event()
+        scheduler.add_job(lambda: (blocked.set(), release.wait(30)))  # the only worker hangs
+        blocked.wait(10)
+        now[0] += 3 * HEARTBEAT_INTERVAL + 1
+        assert watchdog.tick() is False
+        release.set()
+        wait_until(lambda: daemon.beats.fresh(3 * HEARTBEAT_INTERVAL), what="heartbeat after unwedging")
+        assert watchdog.tick() is True
+    finally:
+        release.set()
+        scheduler.shutdown(wait=True)
+        listener.close()
