@@ -16,11 +16,12 @@ is pure.
 
 from __future__ import annotations
 
+import bisect
 import csv
 import hashlib
 import json
 import secrets
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import IO, Any, Protocol
 
@@ -181,17 +182,18 @@ def verify_chain(rows: Iterable[Mapping[str, Any]]) -> VerifyResult:
     return verify_log(rows, head=None, check_content=False)
 
 
-def verify_log(rows: Iterable[Mapping[str, Any]], *, head: Head | None, purged_through: int = 0,
+def verify_log(rows: Iterable[Mapping[str, Any]], *, head: Head | None, purges: Sequence[tuple[int, str]] = (),
                anchors: Sequence[Head] = (), check_content: bool = True) -> VerifyResult:
     """Check a whole log: chain, texts beside it, the stored head and anchors kept elsewhere.
 
     ``rows`` are audit rows in seq order; with ``check_content`` each carries ``content``:
-    field -> (nonce, text) of the texts still stored for it. ``purged_through`` is the highest
-    seq whose texts a recorded retention purge removed: texts missing up to there are expected,
-    above it they were deleted behind socialwatch's back. ``head`` None means the store has
+    field -> (nonce, text) of the texts still stored for it. ``purges`` are the (seq, cutoff) of
+    the ``retention.purged`` entries: a text may be missing only if a later purge's cutoff lies
+    after its entry's time; any other missing text was deleted behind socialwatch's back. ``head`` None means the store has
     no head (an old schema): a cut-off tail then goes unnoticed, and a warning says so.
     """
     expected = {a.seq: a.hash for a in anchors}
+    covered = _purge_coverage(purges)
     prev_hash = GENESIS
     prev_seq = 0
     last_ts: str | None = None
@@ -222,7 +224,7 @@ def verify_log(rows: Iterable[Mapping[str, Any]], *, head: Head | None, purged_t
             return bad(seq, "its hash differs from the anchor recorded outside the database "
                             "(the log was rewritten from here on)")
         if check_content:
-            problem = _check_content(row, seq, purged_through)
+            problem = _check_content(row, seq, covered)
             if problem:
                 return bad(seq, problem)
         prev_hash, prev_seq, last_ts = row["hash"], seq, row["ts"]
@@ -249,7 +251,26 @@ def verify_log(rows: Iterable[Mapping[str, Any]], *, head: Head | None, purged_t
                         warnings=warnings)
 
 
-def _check_content(row: Mapping[str, Any], seq: int, purged_through: int) -> str | None:
+def _purge_coverage(purges: Sequence[tuple[int, str]]) -> Callable[[int, str], bool]:
+    """Whether a purge recorded after entry ``seq`` had a cutoff later than the entry's time ``ts``."""
+    ordered = sorted((int(seq), parse_time(cutoff)) for seq, cutoff in purges if cutoff)
+    # latest[i]: the latest cutoff among ordered[i:], so one bisect answers each question.
+    latest: list[Any] = [None] * len(ordered)
+    running = None
+    for index in range(len(ordered) - 1, -1, -1):
+        cutoff = ordered[index][1]
+        running = cutoff if running is None or cutoff > running else running
+        latest[index] = running
+    seqs = [seq for seq, _ in ordered]
+
+    def covered(seq: int, ts: str) -> bool:
+        index = bisect.bisect_right(seqs, seq)
+        return index < len(seqs) and parse_time(ts) < latest[index]
+
+    return covered
+
+
+def _check_content(row: Mapping[str, Any], seq: int, covered: Callable[[int, str], bool]) -> str | None:
     refs = content_refs(row["details"])
     stored: Mapping[str, Sequence[str]] = row.get("content") or {}
     for name in sorted(stored):
@@ -260,7 +281,7 @@ def _check_content(row: Mapping[str, Any], seq: int, purged_through: int) -> str
             nonce, text = stored[name]
             if content_hash(nonce, text) != digest:
                 return f"text {name!r} does not match the hash the entry committed to (altered)"
-        elif seq > purged_through:
+        elif not covered(seq, row["ts"]):
             return f"text {name!r} is gone but no retention purge covers this entry (deleted)"
     return None
 

@@ -27,9 +27,9 @@ def _setup_logging(level: str = "INFO", fmt: str = "text", secrets: list[str] | 
     setup_logging(level, fmt, secrets or [])  # type: ignore[arg-type]
 
 
-def _load(path: str | None, *, required: bool) -> Config:
+def _load(path: str | None, *, required: bool, secrets: bool = True) -> Config:
     try:
-        return load_config(path, required=required)
+        return load_config(path, required=required, secrets=secrets)
     except ConfigError as exc:
         raise click.ClickException(str(exc)) from None
 
@@ -189,29 +189,44 @@ def check(config_path: str | None, offline: bool) -> None:
 @config_option
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def status(config_path: str | None, as_json: bool) -> None:
-    """Health of every source, outbox backlogs and open items; exit status 2 when unhealthy."""
-    config = _load(config_path, required=False)
-    if not Path(config.daemon.database).exists():
-        raise click.ClickException(f"no database at {config.daemon.database}; has the daemon run yet?")
+    """Health of every source (last success, last error, rate limit, cursor age), outbox backlogs,
+    open items and SLA breaches. Exit status 2 when a source is unhealthy or silent (for monitoring).
+    Needs no credentials."""
+    from datetime import timedelta
+
+    from socialwatch import health
+    from socialwatch.models import utcnow
     from socialwatch.store import Store
 
-    store = Store(config.daemon.database, migrate=False)
-    sources = store.sources()
-    depths = store.outbox_depths()
-    unhealthy = [s["source"] for s in sources if not s["healthy"]]
-    report = {"sources": sources, "outbox": depths, "unhealthy": unhealthy,
-              "open_items": len(store.open_items(limit=10_000))}
+    config = _load(config_path, required=False, secrets=False)
+    if not Path(config.daemon.database).exists():
+        raise click.ClickException(f"no database at {config.daemon.database}; has the daemon run yet?")
+    report = health.assess(Store(config.daemon.database, migrate=False), utcnow(),
+                           timedelta(minutes=config.daemon.silent_after_minutes))
     if as_json:
-        click.echo(json.dumps(report, indent=2, default=str))
+        click.echo(json.dumps(report.to_json(), indent=2, default=str))
     else:
-        for s in sources:
-            mark = "OK " if s["healthy"] else "BAD"
-            click.echo(f"{mark} {s['source']:<32} {s['state']:<13} last success {s['last_success_at'] or '-'}"
-                       + (f"  ({s['detail']})" if s["detail"] else ""))
-        click.echo(f"outbox: {depths['alerts']} alerts, {depths['replies']} replies pending; "
-                   f"{report['open_items']} items waiting for a reply")
-    if unhealthy:
+        click.echo(health.render(report))
+    if report.unhealthy:
         sys.exit(2)
+
+
+@main.command()
+@click.argument("destination", type=click.Path(dir_okay=False, path_type=Path))
+@config_option
+def backup(destination: Path, config_path: str | None) -> None:
+    """Copy the database to DESTINATION while the daemon runs (SQLite's online backup API),
+    then check the copy's integrity. Needs no credentials."""
+    from socialwatch.store import Store
+
+    config = _load(config_path, required=False, secrets=False)
+    if destination.exists():
+        raise click.ClickException(f"{destination} exists; choose a new file name")
+    try:
+        pages = Store(config.daemon.database, migrate=False).backup_to(destination)
+    except Exception as exc:  # the answer the operator asked for
+        raise click.ClickException(f"backup failed: {exc}") from None
+    click.echo(f"backed up {config.daemon.database} to {destination} ({pages} pages, integrity ok)")
 
 
 # --- sandbox and demo -----------------------------------------------------------------------

@@ -45,6 +45,7 @@ class DaemonConfig(_Model):
     metrics_port: int = Field(0, ge=0, le=65535)
     timezone: str = "UTC"
     max_workers: int = Field(4, ge=1, le=32)
+    silent_after_minutes: float = Field(30, gt=0, description="a source without a successful poll this long is unhealthy")
 
     @field_validator("timezone")
     @classmethod
@@ -357,8 +358,9 @@ def find_config(explicit: str | Path | None = None) -> Path | None:
     return None
 
 
-def load_config(path: str | Path | None = None, *, required: bool = False) -> Config:
-    """Find, parse, validate and resolve. ``required`` makes 'no config anywhere' an error."""
+def load_config(path: str | Path | None = None, *, required: bool = False, secrets: bool = True) -> Config:
+    """Find, parse, validate and resolve. ``required`` makes 'no config anywhere' an error;
+    ``secrets=False`` skips resolving them (status and backup run as root, without credentials)."""
     found = find_config(path)
     if found is None:
         if required:
@@ -369,10 +371,10 @@ def load_config(path: str | Path | None = None, *, required: bool = False) -> Co
                 "or try `socialwatch demo` which needs none",
             )])
         return Config()
-    return parse_config(found.read_bytes(), found)
+    return parse_config(found.read_bytes(), found, secrets=secrets)
 
 
-def parse_config(data: bytes | str | dict[str, Any], file: Path | None = None) -> Config:
+def parse_config(data: bytes | str | dict[str, Any], file: Path | None = None, *, secrets: bool = True) -> Config:
     if isinstance(data, dict):
         raw = data
     else:
@@ -397,7 +399,7 @@ def parse_config(data: bytes | str | dict[str, Any], file: Path | None = None) -
         config.suggestions.templates_dir = _relative_to(config.suggestions.templates_dir, base)
     for replay in config.replay:
         replay.path = _relative_to(replay.path, base)
-    problems = _resolve_secrets(config, file)
+    problems = _resolve_secrets(config, file) if secrets else []
     if problems:
         raise ConfigError(file, problems)
     return config

@@ -20,7 +20,7 @@ from typing import Any
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
 
-from socialwatch import metrics
+from socialwatch import health, metrics
 from socialwatch.config import Config
 from socialwatch.ingest import PollResult, poll
 from socialwatch.models import utcnow
@@ -87,6 +87,7 @@ class Daemon:
             self.notifier = Notifier.from_environment()
         self.beats = Heartbeat()
         self._watchdog: Watchdog | None = None
+        self._silent: set[str] = set()
 
     # --- job bodies -------------------------------------------------------------------------
 
@@ -170,11 +171,25 @@ class Daemon:
             return
         for name, depth in depths.items():
             metrics.outbox_depth(name, depth)
+        self._announce_silent()
         assert self.sources is not None and self.notifier is not None
         self.notifier.status(f"{len(self.sources)} sources, {bad} unhealthy; outbox: {depths['alerts']} alerts, "
                              f"{depths['replies']} replies")
         if self.on_event:
             self.on_event("heartbeat", {})
+
+    def _announce_silent(self) -> None:
+        """A source that stopped succeeding without raising anything is announced once, until it recovers."""
+        report = health.assess(self.store, self.clock(), timedelta(minutes=self.config.daemon.silent_after_minutes))
+        for source in report.sources:
+            if source.silent and source.state == "silent" and source.source not in self._silent:
+                self._silent.add(source.source)
+                detail = f"no successful poll since {source.last_success_at or 'start'}"
+                log.error("%s is silent: %s", source.source, detail)
+                if self.on_event:
+                    self.on_event("unhealthy", {"source": source.source, "state": "silent", "detail": detail})
+            elif not source.silent:
+                self._silent.discard(source.source)
 
     # --- modes ------------------------------------------------------------------------------
 

@@ -281,6 +281,20 @@ class Store:
                 log.info("database %s: applied migration %d (%s)", self.path, version, name)
         return applied
 
+    def backup_to(self, destination: Path) -> int:
+        """Online copy with SQLite's backup API (consistent while writers run); returns pages copied."""
+        source = connect(self.path, readonly=True)
+        target = sqlite3.connect(str(destination))
+        try:
+            source.backup(target, pages=1024)
+            result = target.execute("PRAGMA integrity_check").fetchone()[0]
+            if result != "ok":
+                raise sqlite3.DatabaseError(f"integrity check of the copy failed: {result}")
+            return int(target.execute("PRAGMA page_count").fetchone()[0])
+        finally:
+            target.close()
+            source.close()
+
     def check_writable(self) -> None:
         """Take the write lock and give it back: proves the file and its directory are writable."""
         conn = connect(self.path)
@@ -435,6 +449,14 @@ class Store:
         clauses = " AND ".join(f"{column} = ?" for column in where) or "1"
         with self.db() as db:
             return int(db.execute(f"SELECT COUNT(*) FROM items WHERE {clauses}", list(where.values())).fetchone()[0])
+
+    def open_counts(self, now: datetime) -> dict[str, int]:
+        """Items waiting for a reply, and how many of them are past their SLA."""
+        with self.db() as db:
+            row = db.execute(
+                """SELECT COUNT(*), COALESCE(SUM(sla_due_at < ?), 0) FROM items
+                   WHERE status IN ('open', 'alerted') AND needs_reply = 1""", [iso(now)]).fetchone()
+        return {"open": int(row[0]), "breached": int(row[1])}
 
     def open_items(self, limit: int = 100) -> list[dict[str, Any]]:
         with self.db() as db:
@@ -692,11 +714,11 @@ class Store:
         try:
             conn.execute("BEGIN")  # one snapshot: head, purge marks and rows agree with each other
             head = self._audit_head_on(conn)
-            purged = conn.execute(
-                "SELECT MAX(CAST(json_extract(details, '$.through_seq') AS INTEGER)) FROM audit "
-                "WHERE action = 'retention.purged'").fetchone()[0]
-            result = audit.verify_log(self._audit_rows_on(conn), head=head, purged_through=int(purged or 0),
-                                      anchors=anchors)
+            purges = [(int(r[0]), str(r[1])) for r in conn.execute(
+                "SELECT seq, json_extract(details, '$.cutoff') FROM audit WHERE action = 'retention.purged' "
+                "AND json_valid(details) AND json_extract(details, '$.texts') = 1 "
+                "AND json_extract(details, '$.cutoff') IS NOT NULL")]
+            result = audit.verify_log(self._audit_rows_on(conn), head=head, purges=purges, anchors=anchors)
             conn.execute("COMMIT")
             return result
         finally:
@@ -738,14 +760,13 @@ class Store:
                             actor_id: str = audit.SYSTEM, actor_name: str = audit.SYSTEM) -> dict[str, int]:
         """Retention: drop raw payloads and/or texts and names older than ``cutoff``, in one transaction.
 
-        Audit texts go for the longest prefix of the log written before ``cutoff``; the entries keep
-        their hashes, and a ``retention.purged`` entry records what went (verify relies on it).
+        Audit texts of entries written before ``cutoff`` go; the entries keep their hashes, and a
+        ``retention.purged`` entry records the cutoff (verify accepts missing texts only under it).
         SQLite's secure_delete and a WAL checkpoint keep purged text out of free pages and the WAL.
         """
         now = now or utcnow()
         cut = iso(cutoff)
         counts = {"raw_payloads": 0, "rejects": 0, "items": 0, "replies": 0, "authors": 0, "audit_texts": 0}
-        through = 0
         conn = connect(self.path)
         try:
             conn.execute("PRAGMA secure_delete = ON")
@@ -770,15 +791,11 @@ class Store:
                     counts["authors"] = conn.execute(
                         "UPDATE authors SET handle = NULL, name = NULL WHERE last_seen < ? "
                         "AND (handle IS NOT NULL OR name IS NOT NULL)", [cut]).rowcount
-                    through = int(conn.execute(
-                        "SELECT COALESCE((SELECT MIN(seq) FROM audit WHERE ts >= ?), "
-                        "(SELECT COALESCE(MAX(seq), 0) + 1 FROM audit)) - 1", [cut]).fetchone()[0])
                     counts["audit_texts"] = conn.execute(
-                        "DELETE FROM audit_content WHERE seq <= ?", [through]).rowcount
+                        "DELETE FROM audit_content WHERE seq IN (SELECT seq FROM audit WHERE ts < ?)", [cut]).rowcount
                 if any(counts.values()):
                     self._append_audit(conn, now, actor_id, actor_name, "retention.purged", None,
-                                       {"cutoff": cut, "texts": texts, "raw": raw or texts, "through_seq": through,
-                                        **counts})
+                                       {"cutoff": cut, "texts": texts, "raw": raw or texts, **counts})
             except BaseException:
                 conn.execute("ROLLBACK")
                 raise

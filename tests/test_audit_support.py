@@ -28,7 +28,8 @@ def make_item(n: int, *, text: str | None = None, when: datetime = T0) -> Item:
     return Item(platform="x", kind=Kind.MENTION, native_id=str(5000 + n), account="acme",
                 author=Author(f"u{n}", handle=f"cust{n}", name=f"Customer {n}", followers=50),
                 text=text or TEXTS[n % len(TEXTS)], created_at=when + timedelta(minutes=n),
-                url=f"https://x.com/cust{n}/status/{5000 + n}")
+                url=f"https://x.com/cust{n}/status/{5000 + n}",
+                raw={"id": str(5000 + n), "text": text or TEXTS[n % len(TEXTS)], "author_id": f"u{n}"})
 
 
 def pipeline() -> Pipeline:

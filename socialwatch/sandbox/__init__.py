@@ -144,8 +144,7 @@ class Sandbox:
 
     def revoke_x_token(self, revoked: bool = True) -> None:
         """Make every X credential fail with 401 (or work again)."""
-        with self.x._lock:
-            self.x.revoked = revoked
+        self.x.set_revoked(revoked)
 
     # -- Facebook ------------------------------------------------------------------------------
 
@@ -189,8 +188,7 @@ class Sandbox:
 
     def set_facebook_app_secret(self, secret: str | None) -> None:
         """With a secret set, every call needs a matching ``appsecret_proof``."""
-        with self.graph._lock:
-            self.graph.app_secret = secret
+        self.graph.set_app_secret(secret)
 
     # -- faults and the request log --------------------------------------------------------------
 

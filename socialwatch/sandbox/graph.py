@@ -1070,6 +1070,11 @@ class GraphEmulator:
         with self._lock:
             self.token_state = state
 
+    def set_app_secret(self, secret: str | None) -> None:
+        """With a secret, every call needs ``appsecret_proof`` = HMAC-SHA256(token, secret)."""
+        with self._lock:
+            self.app_secret = secret or None
+
     def set_rate_limit(self, limit: int | None = None, window: float | None = None, code: int | None = None) -> None:
         if code is not None:
             if int(code) not in RATE_LIMIT_MESSAGES:
@@ -1128,9 +1133,8 @@ class GraphEmulator:
             return Response.json({**self.limits.snapshot()["page"], "code": self.rate_limit_code})
         if (method, sub) == ("POST", "/settings"):
             body = body or {}
-            with self._lock:
-                if "app_secret" in body:
-                    self.app_secret = str(body["app_secret"]) if body["app_secret"] else None
+            if "app_secret" in body:
+                self.set_app_secret(str(body["app_secret"]) if body["app_secret"] else None)
             return Response.json({"app_secret_set": self.app_secret is not None})
         return Response.json({"error": f"no control endpoint {method} /_sandbox/facebook{sub}"}, status=404)
 

@@ -331,10 +331,13 @@ class SocketModeServer:
         with self._cond:
             if not any(not c.draining for c in self._conns.values()):
                 return None
+            # Listed before sending: a fast client may act on it before send() returns.
+            self._deliveries[delivery.id] = delivery
         if not self._send_attempt(delivery, 0, "", envelope_id=delivery.id):
+            with self._cond:
+                self._deliveries.pop(delivery.id, None)
             return None
         with self._cond:
-            self._deliveries[delivery.id] = delivery
             self._cond.notify_all()
         return delivery
 

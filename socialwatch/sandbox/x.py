@@ -1159,6 +1159,11 @@ class XEmulator:
         with self._lock:
             return [dict(entry) for entry in self.posted]
 
+    def set_revoked(self, revoked: bool) -> None:
+        """Every X credential fails with 401 while revoked."""
+        with self._lock:
+            self.revoked = revoked
+
     def set_tier(self, tier: str) -> None:
         if tier not in TIERS:
             raise ControlError(f"tier must be one of {sorted(TIERS)}")
@@ -1236,8 +1241,7 @@ class XEmulator:
                 self.set_rate_limit(str(entry["endpoint"]), entry.get("limit"), entry.get("window"))
             return Response.json(self.limits.snapshot())
         if (method, sub) == ("POST", "/token"):
-            with self._lock:
-                self.revoked = bool((body or {}).get("revoked", True))
+            self.set_revoked(bool((body or {}).get("revoked", True)))
             return Response.json({"revoked": self.revoked})
         if (method, sub) == ("POST", "/settings"):
             body = body or {}

@@ -1,0 +1,85 @@
+"""Operator commands: status without credentials, silent sources, online backup."""
+
+from __future__ import annotations
+
+import json
+import threading
+from datetime import timedelta
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from socialwatch.cli import main
+from socialwatch.config import Config
+from socialwatch.models import Author, Item, Kind, utcnow
+from socialwatch.pipeline import Pipeline
+from socialwatch.store import Processed, Store
+
+CONFIG = """
+[daemon]
+database = "sw.db"
+silent_after_minutes = 10
+[x]
+[[x.accounts]]
+name = "acme"
+bearer_token = "secret:NOT_SET_ANYWHERE_TOKEN"
+"""
+
+
+def seed(store: Store, n: int, start: int = 0) -> None:
+    pipeline = Pipeline(Config(), detect=lambda text: "en")
+    items = [Item("x", Kind.MENTION, str(start + i), "acme", Author(f"a{i}"), "worst service ever, awful",
+                  utcnow() - timedelta(hours=2)) for i in range(n)]
+    store.ingest("x:acme:mentions", [Processed(i, a, alert=True) for i, a in pipeline.assess_batch(items, {})], None)
+
+
+def test_status_needs_no_secrets_and_flags_silent_sources(tmp_path: Path):
+    path = tmp_path / "socialwatch.toml"
+    path.write_text(CONFIG)
+    store = Store(tmp_path / "sw.db")
+    seed(store, 3)
+    store.record_poll("x:acme:mentions", "x", "acme", ok=True, now=utcnow() - timedelta(minutes=30))
+    store.record_poll("x:acme:dms", "x", "acme", ok=True)
+    result = CliRunner().invoke(main, ["status", "--config", str(path), "--json"])
+    assert result.exit_code == 2, result.output
+    report = json.loads(result.output)
+    states = {s["source"]: s for s in report["sources"]}
+    assert states["x:acme:mentions"]["silent"] and states["x:acme:mentions"]["state"] == "silent"
+    assert states["x:acme:dms"]["healthy"]
+    assert report["unhealthy"] == ["x:acme:mentions"]
+    assert report["open_items"] == 3 and report["sla_breaches"] == 3  # urgent: 15 min, posted 2 h ago
+    assert report["outbox"]["alerts"] == 3
+    store.record_poll("x:acme:mentions", "x", "acme", ok=True)
+    healthy = CliRunner().invoke(main, ["status", "--config", str(path)])
+    assert healthy.exit_code == 0 and "3 past their SLA" in healthy.output
+
+
+def test_backup_while_writing_is_consistent(tmp_path: Path):
+    path = tmp_path / "socialwatch.toml"
+    path.write_text(CONFIG)
+    store = Store(tmp_path / "sw.db")
+    seed(store, 50)
+    stop = threading.Event()
+
+    def writer() -> None:
+        n = 1000
+        while not stop.is_set():
+            seed(store, 20, start=n)
+            n += 20
+
+    thread = threading.Thread(target=writer)
+    thread.start()
+    try:
+        result = CliRunner().invoke(main, ["backup", str(tmp_path / "copy.db"), "--config", str(path)])
+    finally:
+        stop.set()
+        thread.join()
+    assert result.exit_code == 0, result.output
+    assert "integrity ok" in result.output
+    copy = Store(tmp_path / "copy.db", migrate=False)
+    assert copy.count_items() >= 50
+    from socialwatch.audit import verify_chain
+
+    assert verify_chain(copy.audit_rows()).ok
+    again = CliRunner().invoke(main, ["backup", str(tmp_path / "copy.db"), "--config", str(path)])
+    assert again.exit_code != 0 and "exists" in again.output
