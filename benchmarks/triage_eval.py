@@ -90,18 +90,19 @@ def main(argv: list[str] | None = None) -> int:
     items = [to_item(e, i) for i, e in enumerate(examples)]
 
     # Throughput: language detection + VADER + complaint layer + triage, then with suggestions too.
-    start = time.perf_counter()
+    # CPU time of this process, not wall time: the figure stays honest on a machine shared with other work.
+    start = time.process_time()
     verdicts = []
     for item in items:
         lang = pipeline.language(item)
         scored = pipeline_score(pipeline, item, lang)
         verdicts.append((scored, triage_only(pipeline, item, scored)))
-    triage_rate = len(items) / (time.perf_counter() - start)
+    triage_rate = len(items) / (time.process_time() - start)
     sample = items[: min(len(items), 2000)]
-    start = time.perf_counter()
+    start = time.process_time()
     for item in sample:
         pipeline.assess(item)
-    full_rate = len(sample) / (time.perf_counter() - start)
+    full_rate = len(sample) / (time.process_time() - start)
 
     table: dict[tuple[str, str], dict[str, Counts]] = defaultdict(lambda: defaultdict(Counts))
     misses: dict[tuple[str, str], list[str]] = defaultdict(list)
@@ -119,6 +120,7 @@ def main(argv: list[str] | None = None) -> int:
             misses[(example.dataset, example.lang)].append(
                 f"  gold neg={int(example.negative)} reply={example.needs_reply} | {scored.label} "
                 f"{scored.compound:+.2f} reply={verdict.needs_reply} {verdict.category} | {example.text[:110]!r}"
+                f" | {'; '.join(scored.signals.matched) if getattr(scored, 'signals', None) else ''}"
             )
 
     print(f"part: {args.part} (patterns and lexicons were tuned on 'tune'; 'report' was not looked at)")
@@ -135,7 +137,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{dataset:<14}{lang:<5}{n:>6}{counts.tp + counts.fn:>6}  {counts.cell():<15}{row['label'].cell():<15}"
               f"{row['routed'].cell():<15}{reply:<15}")
     print(f"\n{len(items)} items: {triage_rate:,.0f} items/s for language + sentiment + complaints + triage, "
-          f"{full_rate:,.0f} items/s with suggestions (one core); RSS {rss_mb():.0f} MB")
+          f"{full_rate:,.0f} items/s with suggestions (per CPU-second of one core); RSS {rss_mb():.0f} MB")
     for key, lines in sorted(misses.items()):
         print(f"\nmisses in {key[0]} {key[1]} ({len(lines)}):")
         print("\n".join(lines[: args.errors]))

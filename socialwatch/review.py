@@ -15,6 +15,7 @@ import asyncio
 import ipaddress
 import logging
 import socket
+import types
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -75,14 +76,16 @@ def _register_plugin() -> None:
     if pm.get_plugin(PLUGIN_NAME) is not None:
         return
 
-    class ReadOnly:
-        @hookimpl
-        def prepare_connection(self, conn: Any, database: str, datasette: Any) -> None:
-            # The hook is process-wide: only touch the instances `build` made.
-            if getattr(datasette, "_socialwatch_readonly", None) == database:
-                conn.execute("PRAGMA query_only = 1")
+    @hookimpl
+    def prepare_connection(conn: Any, database: str, datasette: Any) -> None:
+        # The hook is process-wide: only touch the instances `build` made.
+        if getattr(datasette, "_socialwatch_readonly", None) == database:
+            conn.execute("PRAGMA query_only = 1")
 
-    pm.register(ReadOnly(), name=PLUGIN_NAME)
+    # Datasette lists plugins by module name, so the plugin is a (synthetic) module.
+    plugin = types.ModuleType(PLUGIN_NAME)
+    plugin.prepare_connection = prepare_connection  # type: ignore[attr-defined]
+    pm.register(plugin, name=PLUGIN_NAME)
 
 
 def build(database: Path) -> Any:
@@ -120,6 +123,7 @@ def serve(database: Path, *, host: str = "127.0.0.1", port: int = 8001,
     except OSError as exc:
         sock.close()
         raise ReviewError(f"cannot listen on {host}:{port}: {exc.strerror}; pick another --port") from None
+    sock.listen(128)  # before announcing the URL: early requests queue instead of being refused
     bound = sock.getsockname()[1]
     shown = f"[{host}]" if family == socket.AF_INET6 else host
     url = f"http://{shown}:{bound}/{database.stem}"

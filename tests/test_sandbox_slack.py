@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import urllib.error
@@ -27,12 +28,6 @@ ALERT_BLOCKS: list[dict[str, Any]] = [
          "text": {"type": "plain_text", "text": "Dismiss"}},
     ]},
 ]
-
-
-@pytest.fixture(scope="module")
-def sandbox() -> Any:
-    with Sandbox() as sb:
-        yield sb
 
 
 @pytest.fixture(autouse=True)
@@ -251,8 +246,6 @@ def test_files_upload_v2_shares_into_a_thread(sandbox: Sandbox, client: WebClien
     assert shared["thread_ts"] == parent
     _, files = control(sandbox, "GET", "/_sandbox/slack/files")
     (stored,) = files["files"]
-    import hashlib
-
     assert stored["sha256"] == hashlib.sha256(content.encode()).hexdigest() and stored["completed"] is True
     replies = client.conversations_replies(channel=info["channel"], ts=parent)["messages"]
     assert replies[1]["files"][0]["id"] == file["id"] and replies[1]["text"] == "This week"

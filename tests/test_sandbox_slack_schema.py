@@ -15,7 +15,7 @@ import copy
 import json
 import queue
 import urllib.request
-from collections.abc import Iterator
+
 from pathlib import Path
 from typing import Any
 
@@ -136,12 +136,6 @@ def same_shape(ours: Any, reference: Any, path: str = "") -> list[str]:
             elif isinstance(value, dict) and key not in FREE_FORM:
                 problems.extend(p for p in same_shape(ours[key], value, where) if p.endswith("missing"))
     return problems
-
-
-@pytest.fixture(scope="module")
-def sandbox() -> Iterator[Sandbox]:
-    with Sandbox() as sb:
-        yield sb
 
 
 @pytest.fixture(scope="module")

@@ -67,12 +67,6 @@ class App:
 
 
 @pytest.fixture(scope="module")
-def sandbox() -> Iterator[Sandbox]:
-    with Sandbox() as sb:
-        yield sb
-
-
-@pytest.fixture(scope="module")
 def info(sandbox: Sandbox) -> dict[str, Any]:
     return sandbox.info()["slack"]
 
@@ -279,7 +273,7 @@ def test_unacked_envelopes_are_redelivered_then_given_up(sandbox: Sandbox, app: 
 
 
 def test_a_late_ack_of_the_retry_counts(sandbox: Sandbox, app: App, web: WebClient, info: dict[str, Any]) -> None:
-    control(sandbox, "/_sandbox/slack/config", {"ack_timeout": 0.3, "max_redeliveries": 2})
+    control(sandbox, "/_sandbox/slack/config", {"ack_timeout": 0.3, "max_redeliveries": 1})
     app.respond = lambda req: {} if req.retry_attempt == 1 else None
     ts = post_alert(web, info)
     _, result = control(sandbox, "/_sandbox/slack/actions",
@@ -288,8 +282,8 @@ def test_a_late_ack_of_the_retry_counts(sandbox: Sandbox, app: App, web: WebClie
     retry = app.next()
     record = wait_until(lambda: delivery(sandbox, result["envelope_id"])["acked"]
                         and delivery(sandbox, result["envelope_id"]))
-    assert record["acked_envelope_id"] == retry.envelope_id and record["acked_in_time"] is True
-    assert len(record["attempts"]) == 2
+    assert record["acked_envelope_id"] == retry.envelope_id
+    assert [a["retry_attempt"] for a in record["attempts"]] == [0, 1]
 
 
 def connections_opened(sandbox: Sandbox) -> int:

@@ -40,12 +40,6 @@ def fetch(url: str, method: str = "GET") -> tuple[int, dict[str, str], bytes]:
         return exc.code, {k.lower(): v for k, v in exc.headers.items()}, exc.read()
 
 
-@pytest.fixture(scope="module")
-def sandbox() -> Iterator[Sandbox]:
-    with Sandbox() as sb:
-        yield sb
-
-
 def test_index_and_assets_are_served_with_a_strict_csp(sandbox: Sandbox) -> None:
     status, headers, body = fetch(sandbox.url + "/")
     assert status == 200 and headers["content-type"].startswith("text/html")

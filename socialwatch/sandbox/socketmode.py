@@ -332,6 +332,7 @@ class SocketModeServer:
             if not any(not c.draining for c in self._conns.values()):
                 return None
             # Listed before sending: a fast client may act on it before send() returns.
+            delivery.next_due = now + self.ack_timeout
             self._deliveries[delivery.id] = delivery
         if not self._send_attempt(delivery, 0, "", envelope_id=delivery.id):
             with self._cond:

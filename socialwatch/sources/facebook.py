@@ -188,6 +188,16 @@ class _Stream:
         log.warning("%s: skipping malformed entry: %s", self.key, error)
         page.rejects.append(Reject(error, json.dumps(raw, default=str)[:100_000]))
 
+    def _created(self, page: Page, entry: Any, what: str) -> int | None:
+        """The entry's creation time (unix), or None after setting it aside when id or time is missing."""
+        if not isinstance(entry, dict) or not entry.get("id"):
+            self._reject(page, f"{what} without id", entry)
+            return None
+        created = _ts(entry.get("created_time"))
+        if created is None:
+            self._reject(page, f"{what} without created_time", entry)
+        return created
+
 
 class FacebookPosts(_Stream):
     """Visitor posts on the page (``/feed``) or posts that tag it (``/tagged``)."""
@@ -207,12 +217,8 @@ class FacebookPosts(_Stream):
         for _ in range(MAX_PAGES):
             page = Page(rate_limit=c.tap.rate_limit())
             for post in result.get("data") or []:
-                if not isinstance(post, dict) or not post.get("id"):
-                    self._reject(page, "post without id", post)
-                    continue
-                created = _ts(post.get("created_time"))
+                created = self._created(page, post, "post")
                 if created is None:
-                    self._reject(page, "post without created_time", post)
                     continue
                 newest = max(newest or created, created)
                 author = _author(post.get("from"))
@@ -280,12 +286,8 @@ class FacebookComments(_Stream):
         yield Page(cursor=str(newest) if newest is not None else cursor)
 
     def _add(self, page: Page, comment: Any, post_id: str, newest: int | None) -> int | None:
-        if not isinstance(comment, dict) or not comment.get("id"):
-            self._reject(page, "comment without id", comment)
-            return newest
-        created = _ts(comment.get("created_time"))
+        created = self._created(page, comment, "comment")
         if created is None:
-            self._reject(page, "comment without created_time", comment)
             return newest
         newest = max(newest or created, created)
         author = _author(comment.get("from"))
@@ -341,12 +343,8 @@ class FacebookMessenger(_Stream):
         for _ in range(MAX_PAGES):
             oldest_in_page = None
             for message in messages.get("data") or []:
-                if not isinstance(message, dict) or not message.get("id"):
-                    self._reject(page, "message without id", message)
-                    continue
-                created = _ts(message.get("created_time"))
+                created = self._created(page, message, "message")
                 if created is None:
-                    self._reject(page, "message without created_time", message)
                     continue
                 oldest_in_page = created if oldest_in_page is None else min(oldest_in_page, created)
                 if created < floor:
