@@ -189,8 +189,9 @@ def verify_log(rows: Iterable[Mapping[str, Any]], *, head: Head | None, purges: 
     ``rows`` are audit rows in seq order; with ``check_content`` each carries ``content``:
     field -> (nonce, text) of the texts still stored for it. ``purges`` are the (seq, cutoff) of
     the ``retention.purged`` entries: a text may be missing only if a later purge's cutoff lies
-    after its entry's time; any other missing text was deleted behind socialwatch's back. ``head`` None means the store has
-    no head (an old schema): a cut-off tail then goes unnoticed, and a warning says so.
+    after its entry's time; any other missing text was deleted behind socialwatch's back. ``head``
+    None means the store has no head (an old schema): a cut-off tail then goes unnoticed, and a
+    warning says so.
     """
     expected = {a.seq: a.hash for a in anchors}
     covered = _purge_coverage(purges)
@@ -222,7 +223,7 @@ def verify_log(rows: Iterable[Mapping[str, Any]], *, head: Head | None, purges: 
                                 f"hash recomputed (or entry {seq} was replaced)")
         if seq in expected and expected[seq] != row["hash"]:
             return bad(seq, "its hash differs from the anchor recorded outside the database "
-                            "(the log was rewritten from here on)")
+                            "(the log was rewritten at or before this entry)")
         if check_content:
             problem = _check_content(row, seq, covered)
             if problem:
@@ -253,7 +254,7 @@ def verify_log(rows: Iterable[Mapping[str, Any]], *, head: Head | None, purges: 
 
 def _purge_coverage(purges: Sequence[tuple[int, str]]) -> Callable[[int, str], bool]:
     """Whether a purge recorded after entry ``seq`` had a cutoff later than the entry's time ``ts``."""
-    ordered = sorted((int(seq), parse_time(cutoff)) for seq, cutoff in purges if cutoff)
+    ordered = sorted((int(seq), when) for seq, cutoff in purges if (when := parse_time(cutoff)) is not None)
     # latest[i]: the latest cutoff among ordered[i:], so one bisect answers each question.
     latest: list[Any] = [None] * len(ordered)
     running = None
@@ -265,7 +266,8 @@ def _purge_coverage(purges: Sequence[tuple[int, str]]) -> Callable[[int, str], b
 
     def covered(seq: int, ts: str) -> bool:
         index = bisect.bisect_right(seqs, seq)
-        return index < len(seqs) and parse_time(ts) < latest[index]
+        when = parse_time(ts)
+        return index < len(seqs) and when is not None and when < latest[index]
 
     return covered
 
@@ -323,7 +325,8 @@ def reply_row(record: Mapping[str, Any]) -> dict[str, Any]:
     # From the customer's post to our reply going out: what the customer experienced.
     row["response_seconds"] = _seconds_between(record.get("posted_at"), record.get("replied_at"))
     due, replied = record.get("sla_due_at"), record.get("replied_at")
-    row["sla_met"] = None if not due or not replied else parse_time(replied) <= parse_time(due)  # type: ignore[operator]
+    if due and replied:
+        row["sla_met"] = parse_time(replied) <= parse_time(due)  # type: ignore[operator]
     row["purged"] = bool(record.get("purged_at"))
     return row
 
@@ -353,6 +356,12 @@ def write_rows(rows: Iterable[Mapping[str, Any]], columns: Sequence[str], fmt: s
     return count
 
 
+#: A spreadsheet runs a cell starting with one of these as a formula ("=HYPERLINK(...)" in a
+#: customer's post); such CSV cells get a leading apostrophe. JSONL stays verbatim. "@" only
+#: counts with a call in it ("@SUM(...)"): every X mention starts with "@handle".
+FORMULA_STARTS = ("=", "+", "-", "\t", "\r")
+
+
 def _csv_cell(value: Any) -> Any:
     if value is None:
         return ""
@@ -360,4 +369,6 @@ def _csv_cell(value: Any) -> Any:
         return "true" if value else "false"
     if isinstance(value, (dict, list)):
         return json.dumps(value, ensure_ascii=False, sort_keys=True, default=str)
+    if isinstance(value, str) and (value.startswith(FORMULA_STARTS) or (value.startswith("@") and "(" in value)):
+        return "'" + value
     return value

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Sequence
 from contextlib import nullcontext
 from datetime import datetime
 from pathlib import Path
@@ -138,6 +139,7 @@ def export_command(config_path: str | None, database: Path | None, since: str | 
     """
     start, end = _when(since, "--since"), _when(until, "--until")
     store = _store(config_path, database)
+    columns: Sequence[str]
     if events:
         rows: Any = (audit.event_row(e) for e in store.audit_events(start, end))
         columns = audit.EVENT_COLUMNS

@@ -87,7 +87,7 @@ def script_counts(text: str) -> Counter[str]:
     """Letters per script (marks and digits are not letters)."""
     counts: Counter[str] = Counter()
     if text.isascii():
-        counts["latin"] = sum(1 for ch in text if ch.isalpha())
+        counts["latin"] = sum(map(str.isalpha, text))
         return counts
     for ch in text:
         if ch.isalpha():
@@ -103,12 +103,12 @@ def script_counts(text: str) -> Counter[str]:
 def _cld2(text: str, hints: str) -> tuple[bool, tuple[tuple[str, int], ...]]:
     try:
         reliable, _, details = pycld2.detect(text, isPlainText=True, bestEffort=True, hintLanguageHTTPHeaders=hints)
-    except pycld2.error:
-        # Invalid UTF-8 (lone surrogates) or an internal refusal: drop what it cannot encode and retry once.
+    except (pycld2.error, UnicodeError):
+        # Lone surrogates (JSON allows "\udcff") or an internal refusal: drop what UTF-8 cannot carry, retry once.
         safe = text.encode("utf-8", "ignore").decode("utf-8")
         try:
             reliable, _, details = pycld2.detect(safe, isPlainText=True, bestEffort=True)
-        except pycld2.error:
+        except (pycld2.error, UnicodeError):
             log.debug("cld2 could not read a text of %d characters", len(text))
             return False, ()
     return reliable, tuple((_CODE_FIX.get(code, code), percent) for _, code, percent, _ in details)

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol, TextIO
 
+from socialwatch import pii
 from socialwatch.models import utcnow
 from socialwatch.store import Store
 
@@ -78,7 +79,7 @@ class ConsoleChannel:
         lines = [
             f"[{alert['priority'].upper()}] {alert['platform']} {alert['kind']} from {author}"
             f" ({alert['label']}, {alert['compound']:+.2f}, {alert['category']})",
-            f"    {_one_line(alert['text'])}",
+            f"    {_one_line(pii.mask(alert['text']))}",
         ]
         if reasons:
             lines.append(f"    why: {'; '.join(reasons)}")

@@ -146,7 +146,8 @@ def _secrets(text: str) -> list[Finding]:
         explicit = any(mark in sep for mark in ":=")
         if not value or value.lower() in _NOT_A_SECRET:
             continue
-        if key in _WEAK_KEYS and not explicit:
+        # "pass: Texas voters" is not a password; a weak keyword needs ":"/"=" and a value with a digit or symbol.
+        if key in _WEAK_KEYS and (not explicit or value.isalpha()):
             continue
         if not explicit and not sep.strip() and not any(ch.isdigit() for ch in value):
             # "password hunter2" is plausible, "password reset" is not; without "is"/":" want a digit.

@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
 
+from socialwatch import language
 from socialwatch import sentiment as sentiment_mod
 from socialwatch import suggest as suggest_mod
 from socialwatch import triage as triage_mod
@@ -20,10 +21,6 @@ from socialwatch.models import Assessment, AuthorHistory, Item
 Detector = Callable[[str], str]
 
 
-def _default_detector() -> Detector:
-    from socialwatch import language
-
-    return language.detect
 
 
 @dataclass
@@ -34,14 +31,14 @@ class Pipeline:
     detect: Detector | None = None
 
     def __post_init__(self) -> None:
-        self.analyzer = sentiment_mod.make_analyzer(self.config.sentiment.lexicon)
+        self.analyzer = sentiment_mod.analyzer_for(self.config.sentiment)
         self.thresholds = sentiment_mod.Thresholds(
             self.config.sentiment.negative_threshold, self.config.sentiment.positive_threshold
         )
         self.rules = triage_mod.compile_rules(self.config.triage)
         self.templates = suggest_mod.load_templates(self.config.suggestions.templates_dir)
         if self.detect is None:
-            self.detect = _default_detector()
+            self.detect = language.LanguageDetector(expected=self.config.sentiment.languages).detect
 
     def language(self, item: Item) -> str:
         declared = (item.lang or "").lower()

@@ -119,7 +119,7 @@ def decide_label(compound: float, lang: str, signals: Signals | None, thresholds
         label == "negative"
         and signals is not None
         and "resolved" in signals.intents
-        and not signals.problems
+        and signals.score < 0.25
         and "dissatisfaction" not in signals.intents
     ):
         # "No problems at all", "never had an issue": VADER counts the negated problem word.

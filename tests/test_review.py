@@ -94,13 +94,13 @@ def test_canned_queries_are_listed_and_run(served):
     assert [(r["suggested_text"], r["final_text"]) for r in edits] == [
         ("We are looking into it.", "So sorry about the outage, a fix is rolling out now.")]
     refused = get_json(f"{url}/refused_attempts.json?_shape=array")
-    assert [r["actor_name"] for r in refused] == ["mallory"]
+    assert "mallory" in [r["actor_name"] for r in refused]
     unanswered = get_json(f"{url}/unanswered_items.json?_shape=array")
     assert [r["item_key"] for r in unanswered] == ["x:5002"]
     history = get_json(f"{url}/item_history.json?_shape=array&item_key=x:5001")
     assert [r["action"] for r in history] == ["item.received", "alert.posted", "reply.approved", "reply.edited",
                                               "reply.sent"]
-    assert "outage" in json.loads(history[0]["texts"])["text"]
+    assert json.loads(history[0]["texts"])["text"] == "@acme the app has been down all morning, nothing loads"
     assert get_json(f"{base}/-/metadata.json")["databases"][name]["tables"]["items"]["columns"]["text"]
 
 

@@ -360,3 +360,28 @@ def test_response_url_replaces_the_original(sandbox: Sandbox, app: App, web: Web
     assert message["text"] == "Handled by alex" and "blocks" not in message
     _, body = control(sandbox, "/_sandbox/slack/messages")
     assert body["messages"][0]["history"][0]["text"] == "New alert"
+
+
+def test_clicks_on_ephemeral_messages_and_selects(sandbox: Sandbox, app: App, web: WebClient,
+                                                  info: dict[str, Any]) -> None:
+    ephemeral_ts = web.chat_postEphemeral(channel=info["channel"], user=info["approver"]["id"], text="Undo?", blocks=[
+        {"type": "actions", "elements": [{"type": "button", "action_id": "undo", "value": "r-1",
+                                          "text": {"type": "plain_text", "text": "Undo"}}]}])["message_ts"]
+    status, _ = control(sandbox, "/_sandbox/slack/actions",
+                        {"channel": info["channel"], "ts": ephemeral_ts, "action_id": "undo"})
+    assert status == 200
+    payload = app.next().payload
+    assert payload["container"]["is_ephemeral"] is True and "message" not in payload
+    ts = web.chat_postMessage(channel=info["channel"], text="Dismiss?", blocks=[
+        {"type": "section", "block_id": "why", "text": {"type": "mrkdwn", "text": "Reason?"},
+         "accessory": {"type": "static_select", "action_id": "reason", "options": [
+             {"text": {"type": "plain_text", "text": "Spam"}, "value": "spam"},
+             {"text": {"type": "plain_text", "text": "Handled elsewhere"}, "value": "elsewhere"}]}}])["ts"]
+    control(sandbox, "/_sandbox/slack/actions",
+            {"channel": info["channel"], "ts": ts, "action_id": "reason", "value": "elsewhere"})
+    (action,) = app.next().payload["actions"]
+    assert action["type"] == "static_select" and action["block_id"] == "why"
+    assert action["selected_option"]["value"] == "elsewhere"
+    status, _ = control(sandbox, "/_sandbox/slack/actions",
+                        {"channel": info["channel"], "ts": ts, "action_id": "reason", "value": "nope"})
+    assert status == 404

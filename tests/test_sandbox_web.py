@@ -145,9 +145,14 @@ def chromium(tmp_path: Path) -> Iterator[Cdp]:
                 pytest.fail("chromium did not start its DevTools endpoint")
             time.sleep(0.05)
         port = int(port_file.read_text().split()[0])
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/json/list", timeout=5) as resp:
-            targets = json.loads(resp.read())
-        page = next(t for t in targets if t["type"] == "page")
+        page = None
+        while page is None:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/json/list", timeout=5) as resp:
+                page = next((t for t in json.loads(resp.read()) if t["type"] == "page"), None)
+            if page is None:
+                if time.monotonic() > deadline:
+                    pytest.fail("chromium opened no page")
+                time.sleep(0.05)
         with ws_connect(page["webSocketDebuggerUrl"], max_size=None, open_timeout=10) as ws:
             yield Cdp(ws)
     finally:

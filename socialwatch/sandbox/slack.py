@@ -6,419 +6,39 @@ have Slack's shapes: ``{"ok": true, ...}``, or ``{"ok": false, "error": "..."}``
 200, and HTTP 429 + ``Retry-After`` when a method's tier budget is spent. Interactivity
 goes over Socket Mode (``socketmode.py``): ``POST /_sandbox/slack/actions`` clicks a button
 of a posted message and delivers Slack's ``block_actions`` payload to a connected client.
+
+Split for size: ids and records in ``slack_model.py``, Block Kit checks in ``slack_blocks.py``,
+the control API in ``slack_control.py``; this module holds the state and the Web API.
 """
 
 from __future__ import annotations
 
-import base64
 import copy
 import hashlib
 import itertools
-import json
 import logging
 import math
 import secrets
-import string
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
-from urllib.parse import unquote
 
-from .http import Headers, Request, Response
+from .http import Request, Response
 from .ratelimit import RateLimiter
-from .socketmode import Delivery, SocketModeServer
+from .slack_blocks import check_blocks
+from .slack_control import SlackControlMixin
+from .slack_model import (
+    APP_ID, APP_TOKEN, B62, BOT_ID, BOT_NAME, BOT_TOKEN, BOT_USER_ID, DEFAULT_LIMITS, MAX_TEXT, TEAM_DOMAIN,
+    TEAM_ID, TEAM_NAME, TRIGGER_TTL, Channel, Message, ResponseUrl, SlackError, SlackUser, Trigger, UploadedFile,
+    Version, View, as_bool, decode_cursor, encode_cursor, int_arg, json_arg, rand, ts_key,
+)
+from .socketmode import SocketModeServer
+
+__all__ = ["APP_TOKEN", "BOT_TOKEN", "SlackEmulator", "SlackError", "check_blocks"]
 
 logger = logging.getLogger(__name__)
-
-TEAM_ID = "T0SBXTEAM1"
-TEAM_DOMAIN = "socialwatch-sandbox"
-TEAM_NAME = "socialwatch sandbox"
-APP_ID = "A0SBXAPP01"
-BOT_ID = "B0SBXBOT01"
-BOT_USER_ID = "U0SBXBOT01"
-BOT_NAME = "socialwatch"
-# Fixed (not random) so a config written by `socialwatch sandbox --write-config` keeps
-# working across sandbox restarts. They say "sandbox" so nobody mistakes them for real ones.
-BOT_TOKEN = "xoxb-0000000001-sandbox-bot-token"
-APP_TOKEN = "xapp-1-A0SBXAPP01-0000000001-sandbox-app-token"
-VERIFICATION_TOKEN = "sandboxverificationtoken"
-
-MAX_TEXT = 40_000
-MAX_MESSAGE_BLOCKS = 50
-MAX_VIEW_BLOCKS = 100
-TRIGGER_TTL = 3.0
-
-#: Requests per window (seconds) per method. Slack's tiers: 1 = 1+/min, 2 = 20+/min,
-#: 3 = 50+/min, 4 = 100+/min; chat.postMessage is "special" (about one per second per
-#: channel, bursts allowed). apps.connections.open is nominally tier 1; it gets 20/min
-#: here so reconnect tests don't stall for a minute.
-DEFAULT_LIMITS: dict[str, tuple[int, float]] = {
-    "auth.test": (100, 60.0),
-    "chat.postMessage": (60, 60.0),
-    "chat.update": (50, 60.0),
-    "chat.postEphemeral": (100, 60.0),
-    "views.open": (100, 60.0),
-    "views.update": (100, 60.0),
-    "conversations.history": (50, 60.0),
-    "conversations.replies": (50, 60.0),
-    "users.info": (100, 60.0),
-    "apps.connections.open": (20, 60.0),
-    "files.getUploadURLExternal": (100, 60.0),
-    "files.completeUploadExternal": (100, 60.0),
-}
-
-_ALNUM = string.ascii_uppercase + string.digits
-_B62 = string.ascii_letters + string.digits
-
-
-def _rand(n: int, alphabet: str = _ALNUM) -> str:
-    return "".join(secrets.choice(alphabet) for _ in range(n))
-
-
-class SlackError(Exception):
-    """A Slack ``{"ok": false}`` answer."""
-
-    def __init__(self, error: str, **extra: Any) -> None:
-        super().__init__(error)
-        self.error = error
-        self.extra = extra
-
-
-class ControlError(Exception):
-    """A control-API failure with its HTTP status."""
-
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
-
-
-@dataclass
-class SlackUser:
-    id: str
-    name: str
-    real_name: str
-    is_bot: bool = False
-    is_admin: bool = False
-
-    def short(self) -> dict[str, str]:
-        """The ``user`` object of interactive payloads."""
-        return {"id": self.id, "username": self.name, "name": self.name, "team_id": TEAM_ID}
-
-
-@dataclass
-class Channel:
-    id: str
-    name: str
-
-
-@dataclass
-class Version:
-    text: str
-    blocks: list[dict[str, Any]] | None
-    metadata: dict[str, Any] | None
-    replaced_at: float
-
-
-@dataclass
-class Message:
-    channel: str
-    ts: str
-    text: str
-    blocks: list[dict[str, Any]] | None
-    metadata: dict[str, Any] | None
-    user: str
-    posted_at: float
-    bot_id: str | None = BOT_ID
-    thread_ts: str | None = None
-    reply_broadcast: bool = False
-    ephemeral_user: str | None = None
-    attachments: list[Any] | None = None
-    files: list[str] = field(default_factory=list)
-    unfurl_links: bool | None = None
-    unfurl_media: bool | None = None
-    edited_ts: str | None = None
-    history: list[Version] = field(default_factory=list)
-    deleted: bool = False
-
-    @property
-    def ephemeral(self) -> bool:
-        return self.ephemeral_user is not None
-
-
-@dataclass
-class Trigger:
-    id: str
-    user: str
-    issued_at: float
-    used: bool = False
-    context: dict[str, Any] = field(default_factory=dict)
-
-
-@dataclass
-class View:
-    id: str
-    user: str
-    spec: dict[str, Any]
-    trigger_id: str
-    opened_at: float
-    hash: str
-    root_view_id: str
-    previous_view_id: str | None = None
-    status: str = "open"  # open | closed
-    state_values: dict[str, Any] = field(default_factory=dict)
-    errors: dict[str, str] | None = None
-    history: list[dict[str, Any]] = field(default_factory=list)
-    submissions: list[str] = field(default_factory=list)
-
-
-@dataclass
-class UploadedFile:
-    id: str
-    filename: str
-    length: int
-    alt_txt: str | None
-    created: float
-    content: bytes | None = None
-    title: str | None = None
-    completed: bool = False
-    shares: list[dict[str, str]] = field(default_factory=list)
-
-
-@dataclass
-class ResponseUrl:
-    id: str
-    channel: str
-    message_ts: str | None
-    user: str
-    created: float
-    uses: int = 0
-
-
-def _bool(value: Any) -> bool:
-    if isinstance(value, bool):
-        return value
-    if value is None:
-        return False
-    return str(value).strip().lower() in ("1", "true", "yes", "on")
-
-
-def _json_arg(value: Any, name: str, error: str = "invalid_arguments") -> Any:
-    """A structured argument: JSON bodies carry objects, form bodies carry JSON strings."""
-    if value is None or isinstance(value, (list, dict)):
-        return value
-    if isinstance(value, str):
-        if not value.strip():
-            return None
-        try:
-            return json.loads(value)
-        except ValueError:
-            raise SlackError(error, response_metadata={"messages": [f"[ERROR] {name} is not valid JSON"]}) from None
-    raise SlackError(error)
-
-
-def _int_arg(value: Any, default: int, low: int, high: int) -> int:
-    if value in (None, ""):
-        return default
-    try:
-        number = int(value)
-    except (TypeError, ValueError):
-        raise SlackError("invalid_arguments") from None
-    return max(low, min(high, number))
-
-
-def _ts_key(ts: str) -> tuple[int, int]:
-    sec, _, frac = ts.partition(".")
-    return int(sec), int((frac or "0").ljust(6, "0")[:6])
-
-
-def _encode_cursor(ts: str) -> str:
-    return base64.b64encode(f"next_ts:{ts}".encode()).decode()
-
-
-def _decode_cursor(cursor: str) -> str:
-    try:
-        raw = base64.b64decode(cursor.encode(), validate=True).decode()
-    except ValueError:
-        raise SlackError("invalid_cursor") from None
-    if not raw.startswith("next_ts:"):
-        raise SlackError("invalid_cursor")
-    return raw[len("next_ts:"):]
-
-
-# -- Block Kit validation ---------------------------------------------------------------------
-_TEXT_TYPES = ("plain_text", "mrkdwn")
-_MESSAGE_BLOCKS = {"section", "context", "actions", "divider", "header", "image", "rich_text", "markdown",
-                   "file", "video", "context_actions", "table"}
-_INTERACTIVE = {"button", "static_select", "external_select", "users_select", "conversations_select",
-                "channels_select", "multi_static_select", "multi_users_select", "multi_external_select",
-                "multi_conversations_select", "multi_channels_select", "overflow", "datepicker",
-                "timepicker", "datetimepicker", "checkboxes", "radio_buttons", "plain_text_input",
-                "email_text_input", "url_text_input", "number_input", "rich_text_input", "image",
-                "workflow_button", "file_input"}
-
-
-class _BlockChecker:
-    """Enough of Block Kit's rules to refuse obviously broken blocks with ``invalid_blocks``.
-
-    Slack also fills in the ``block_id`` / ``action_id`` a client left out; so does this.
-    """
-
-    def __init__(self, *, in_view: bool) -> None:
-        self.in_view = in_view
-        self.errors: list[str] = []
-
-    def fail(self, pointer: str, message: str) -> None:
-        self.errors.append(f"[ERROR] {message} [json-pointer:{pointer}]")
-
-    def text(self, obj: Any, pointer: str, *, max_len: int, plain_only: bool = False) -> None:
-        if not isinstance(obj, dict):
-            self.fail(pointer, "must provide an object")
-            return
-        kind = obj.get("type")
-        allowed = ("plain_text",) if plain_only else _TEXT_TYPES
-        if kind not in allowed:
-            self.fail(pointer + "/type", f"must be one of {list(allowed)}")
-        text = obj.get("text")
-        if not isinstance(text, str):
-            self.fail(pointer + "/text", "must provide a string")
-        elif not text:
-            self.fail(pointer + "/text", "must be more than 0 characters")
-        elif len(text) > max_len:
-            self.fail(pointer + "/text", f"must be less than {max_len + 1} characters")
-
-    def element(self, el: Any, pointer: str, action_ids: set[str]) -> None:
-        if not isinstance(el, dict):
-            self.fail(pointer, "must provide an object")
-            return
-        kind = el.get("type")
-        if kind not in _INTERACTIVE:
-            self.fail(pointer + "/type", "must be a valid element type")
-            return
-        if kind == "image":
-            if not el.get("image_url") and not el.get("slack_file"):
-                self.fail(pointer, "must provide image_url or slack_file")
-            return
-        action_id = el.get("action_id")
-        if action_id is None:
-            el["action_id"] = _rand(4, _B62)
-        elif not isinstance(action_id, str) or not action_id or len(action_id) > 255:
-            self.fail(pointer + "/action_id", "must be a string of 1-255 characters")
-        elif action_id in action_ids:
-            self.fail(pointer + "/action_id", f"action_id {action_id!r} already exists")
-        action_ids.add(str(el["action_id"]))
-        if kind == "button":
-            self.text(el.get("text"), pointer + "/text", max_len=75, plain_only=True)
-            value = el.get("value")
-            if value is not None and (not isinstance(value, str) or len(value) > 2000):
-                self.fail(pointer + "/value", "must be a string of at most 2000 characters")
-            if el.get("style") not in (None, "primary", "danger"):
-                self.fail(pointer + "/style", "must be one of [primary, danger]")
-            url = el.get("url")
-            if url is not None and (not isinstance(url, str) or len(url) > 3000):
-                self.fail(pointer + "/url", "must be a string of at most 3000 characters")
-        elif kind in ("static_select", "multi_static_select", "overflow", "radio_buttons", "checkboxes"):
-            options = el.get("options")
-            groups = el.get("option_groups")
-            if options is None and groups is None:
-                self.fail(pointer, "must provide options or option_groups")
-            for i, option in enumerate(options or []):
-                if not isinstance(option, dict) or "value" not in option:
-                    self.fail(f"{pointer}/options/{i}", "must provide an option with a value")
-
-    def blocks(self, blocks: Any) -> list[dict[str, Any]]:
-        limit = MAX_VIEW_BLOCKS if self.in_view else MAX_MESSAGE_BLOCKS
-        if not isinstance(blocks, list):
-            raise SlackError("invalid_blocks_format")
-        if len(blocks) > limit:
-            self.fail("/blocks", f"must contain at most {limit} blocks")
-        block_ids: set[str] = set()
-        for i, block in enumerate(blocks):
-            pointer = f"/blocks/{i}"
-            if not isinstance(block, dict):
-                self.fail(pointer, "must provide an object")
-                continue
-            kind = block.get("type")
-            allowed = _MESSAGE_BLOCKS | ({"input"} if self.in_view else set())
-            if kind not in allowed:
-                self.fail(pointer + "/type", "unsupported type" if kind else "missing required field: type")
-                continue
-            block_id = block.get("block_id")
-            if block_id is None:
-                block["block_id"] = _rand(4, _B62)
-            elif not isinstance(block_id, str) or not block_id or len(block_id) > 255:
-                self.fail(pointer + "/block_id", "must be a string of 1-255 characters")
-            elif block_id in block_ids:
-                self.fail(pointer + "/block_id", f"block_id {block_id!r} already exists")
-            block_ids.add(str(block["block_id"]))
-            action_ids: set[str] = set()
-            if kind == "section":
-                if "text" not in block and "fields" not in block:
-                    self.fail(pointer, "must provide text or fields")
-                if "text" in block:
-                    self.text(block["text"], pointer + "/text", max_len=3000)
-                fields = block.get("fields")
-                if fields is not None:
-                    if not isinstance(fields, list) or len(fields) > 10:
-                        self.fail(pointer + "/fields", "must be a list of at most 10 items")
-                    else:
-                        for j, item in enumerate(fields):
-                            self.text(item, f"{pointer}/fields/{j}", max_len=2000)
-                if "accessory" in block:
-                    self.element(block["accessory"], pointer + "/accessory", action_ids)
-            elif kind == "header":
-                self.text(block.get("text"), pointer + "/text", max_len=150, plain_only=True)
-            elif kind == "context":
-                elements = block.get("elements")
-                if not isinstance(elements, list) or not 1 <= len(elements) <= 10:
-                    self.fail(pointer + "/elements", "must provide 1-10 elements")
-                else:
-                    for j, el in enumerate(elements):
-                        if isinstance(el, dict) and el.get("type") == "image":
-                            continue
-                        self.text(el, f"{pointer}/elements/{j}", max_len=3000)
-            elif kind == "actions":
-                elements = block.get("elements")
-                if not isinstance(elements, list) or not 1 <= len(elements) <= 25:
-                    self.fail(pointer + "/elements", "must provide 1-25 elements")
-                else:
-                    for j, el in enumerate(elements):
-                        self.element(el, f"{pointer}/elements/{j}", action_ids)
-            elif kind == "input":
-                self.text(block.get("label"), pointer + "/label", max_len=2000, plain_only=True)
-                self.element(block.get("element"), pointer + "/element", action_ids)
-            elif kind == "image":
-                if not block.get("image_url") and not block.get("slack_file"):
-                    self.fail(pointer, "must provide image_url or slack_file")
-        return blocks
-
-
-def check_blocks(blocks: Any, *, in_view: bool = False) -> list[dict[str, Any]]:
-    """Validated blocks (with block/action ids filled in) or SlackError(invalid_blocks)."""
-    checker = _BlockChecker(in_view=in_view)
-    blocks = checker.blocks(copy.deepcopy(blocks))
-    if checker.errors:
-        raise SlackError("invalid_blocks", errors=checker.errors,
-                         response_metadata={"messages": checker.errors})
-    return blocks
-
-
-def iter_elements(blocks: list[dict[str, Any]] | None) -> list[tuple[dict[str, Any], dict[str, Any]]]:
-    """Every (block, interactive element) pair of a message or view."""
-    found: list[tuple[dict[str, Any], dict[str, Any]]] = []
-    for block in blocks or []:
-        if not isinstance(block, dict):
-            continue
-        if block.get("type") == "actions":
-            found.extend((block, el) for el in block.get("elements") or [] if isinstance(el, dict))
-        elif block.get("type") == "section" and isinstance(block.get("accessory"), dict):
-            found.append((block, block["accessory"]))
-        elif block.get("type") == "input" and isinstance(block.get("element"), dict):
-            found.append((block, block["element"]))
-    return found
-
 
 @dataclass
 class _Method:
@@ -426,7 +46,7 @@ class _Method:
     token: str  # "bot" | "app"
 
 
-class SlackEmulator:
+class SlackEmulator(SlackControlMixin):
     """The Slack workspace of the sandbox: channels, messages, views, files, Socket Mode."""
 
     def __init__(self, host: str = "127.0.0.1") -> None:
@@ -607,8 +227,8 @@ class SlackEmulator:
         text = params.get("text")
         if text is not None and not isinstance(text, str):
             text = str(text)
-        blocks = _json_arg(params.get("blocks"), "blocks", "invalid_blocks_format")
-        attachments = _json_arg(params.get("attachments"), "attachments", "invalid_attachments")
+        blocks = json_arg(params.get("blocks"), "blocks", "invalid_blocks_format")
+        attachments = json_arg(params.get("attachments"), "attachments", "invalid_attachments")
         if text is not None and len(text) > MAX_TEXT:
             raise SlackError("msg_too_long")
         if require and not text and not blocks and not attachments:
@@ -619,7 +239,7 @@ class SlackEmulator:
 
     @staticmethod
     def _metadata(params: dict[str, Any]) -> dict[str, Any] | None:
-        metadata = _json_arg(params.get("metadata"), "metadata", "invalid_metadata_format")
+        metadata = json_arg(params.get("metadata"), "metadata", "invalid_metadata_format")
         if metadata is None:
             return None
         if not isinstance(metadata, dict):
@@ -698,9 +318,9 @@ class SlackEmulator:
         message = Message(
             channel=channel.id, ts=self._next_ts(), text=text or "", blocks=blocks, metadata=metadata,
             user=BOT_USER_ID, posted_at=time.time(), thread_ts=thread_ts,
-            reply_broadcast=_bool(params.get("reply_broadcast")), attachments=attachments,
-            unfurl_links=_bool(params["unfurl_links"]) if "unfurl_links" in params else None,
-            unfurl_media=_bool(params["unfurl_media"]) if "unfurl_media" in params else None,
+            reply_broadcast=as_bool(params.get("reply_broadcast")), attachments=attachments,
+            unfurl_links=as_bool(params["unfurl_links"]) if "unfurl_links" in params else None,
+            unfurl_media=as_bool(params["unfurl_media"]) if "unfurl_media" in params else None,
         )
         self._add(message)
         return {"channel": channel.id, "ts": message.ts, "message": self.message_json(message)}
@@ -758,22 +378,22 @@ class SlackEmulator:
 
     def _history_page(self, messages: list[Message], params: dict[str, Any], *, newest_first: bool,
                       default_limit: int) -> tuple[list[Message], bool, str | None]:
-        limit = _int_arg(params.get("limit"), default_limit, 1, 999)
+        limit = int_arg(params.get("limit"), default_limit, 1, 999)
         oldest = str(params.get("oldest") or "0")
         latest = params.get("latest")
-        inclusive = _bool(params.get("inclusive"))
+        inclusive = as_bool(params.get("inclusive"))
         try:
-            low = _ts_key(oldest)
-            high = _ts_key(str(latest)) if latest not in (None, "") else None
+            low = ts_key(oldest)
+            high = ts_key(str(latest)) if latest not in (None, "") else None
         except ValueError:
             raise SlackError("invalid_ts_oldest" if latest in (None, "") else "invalid_ts_latest") from None
         cursor = params.get("cursor")
         after: tuple[int, int] | None = None
         if cursor:
-            after = _ts_key(_decode_cursor(str(cursor)))
+            after = ts_key(decode_cursor(str(cursor)))
 
         def keep(m: Message) -> bool:
-            key = _ts_key(m.ts)
+            key = ts_key(m.ts)
             if key < low or (key == low and not inclusive and oldest != "0"):
                 return False
             if high is not None and (key > high or (key == high and not inclusive)):
@@ -782,9 +402,9 @@ class SlackEmulator:
                 return key < after if newest_first else key > after
             return True
 
-        selected = sorted((m for m in messages if keep(m)), key=lambda m: _ts_key(m.ts), reverse=newest_first)
+        selected = sorted((m for m in messages if keep(m)), key=lambda m: ts_key(m.ts), reverse=newest_first)
         page, rest = selected[:limit], selected[limit:]
-        next_cursor = _encode_cursor(page[-1].ts) if rest else None
+        next_cursor = encode_cursor(page[-1].ts) if rest else None
         return page, bool(rest), next_cursor
 
     def _conversations_history(self, params: dict[str, Any], req: Request) -> dict[str, Any]:
@@ -793,7 +413,7 @@ class SlackEmulator:
                       if m.channel == channel.id and not m.ephemeral and not m.deleted
                       and (m.thread_ts in (None, m.ts) or m.reply_broadcast)]
         page, has_more, cursor = self._history_page(candidates, params, newest_first=True, default_limit=100)
-        with_metadata = _bool(params.get("include_all_metadata"))
+        with_metadata = as_bool(params.get("include_all_metadata"))
         out: dict[str, Any] = {
             "messages": [self.message_json(m, metadata=with_metadata) for m in page],
             "has_more": has_more, "pin_count": 0, "channel_actions_ts": None, "channel_actions_count": 0,
@@ -815,7 +435,7 @@ class SlackEmulator:
         root = root or message
         thread = [root, *self._replies(root)]
         page, has_more, cursor = self._history_page(thread, params, newest_first=False, default_limit=1000)
-        with_metadata = _bool(params.get("include_all_metadata"))
+        with_metadata = as_bool(params.get("include_all_metadata"))
         out: dict[str, Any] = {"messages": [self.message_json(m, metadata=with_metadata) for m in page],
                                "has_more": has_more}
         if cursor:
@@ -872,7 +492,7 @@ class SlackEmulator:
 
     def _check_view(self, view: Any) -> dict[str, Any]:
         if isinstance(view, str):
-            view = _json_arg(view, "view")
+            view = json_arg(view, "view")
         if not isinstance(view, dict):
             raise SlackError("invalid_arguments", response_metadata={"messages": ["[ERROR] missing view"]})
         errors: list[str] = []
@@ -920,13 +540,13 @@ class SlackEmulator:
         external_id = view_spec.get("external_id")
         if external_id and any(v.spec.get("external_id") == external_id for v in self.views.values()):
             raise SlackError("duplicate_external_id")
-        view_id = f"V{next(self._view_ids):04d}{_rand(6)}"
+        view_id = f"V{next(self._view_ids):04d}{rand(6)}"
         view = View(view_id, trigger.user, view_spec, trigger.id, time.time(), self._view_hash(), view_id)
         self.views[view_id] = view
         return {"view": self.view_json(view)}
 
     def _view_hash(self) -> str:
-        return f"{int(time.time())}.{_rand(8, _B62)}"
+        return f"{int(time.time())}.{rand(8, B62)}"
 
     def _views_update(self, params: dict[str, Any], req: Request) -> dict[str, Any]:
         view = None
@@ -954,10 +574,10 @@ class SlackEmulator:
         filename = params.get("filename")
         if not filename:
             raise SlackError("invalid_arguments")
-        length = _int_arg(params.get("length"), -1, -1, 1 << 40)
+        length = int_arg(params.get("length"), -1, -1, 1 << 40)
         if length < 0:
             raise SlackError("invalid_arguments")
-        file_id = "F" + _rand(10)
+        file_id = "F" + rand(10)
         self.files[file_id] = UploadedFile(file_id, str(filename), length, params.get("alt_txt"), time.time())
         return {"upload_url": f"{self._base_url(req)}/_sandbox/slack/upload/{file_id}", "file_id": file_id}
 
@@ -982,7 +602,7 @@ class SlackEmulator:
             "is_external": False, "external_type": "", "is_public": bool(f.shares), "public_url_shared": False,
             "display_as_bot": False, "username": "", "url_private": url, "url_private_download": url,
             "permalink": f"https://{TEAM_DOMAIN}.slack.com/files/{BOT_USER_ID}/{f.id}/{f.filename}",
-            "permalink_public": f"https://slack-files.com/{TEAM_ID}-{f.id}-{_rand(10).lower()}",
+            "permalink_public": f"https://slack-files.com/{TEAM_ID}-{f.id}-{rand(10).lower()}",
             "comments_count": 0, "is_starred": False, "shares": {"public": shares} if shares else {},
             "channels": sorted({s["channel"] for s in f.shares}), "groups": [], "ims": [],
             "has_more_shares": False, "has_rich_preview": False, "file_access": "visible",
@@ -990,7 +610,7 @@ class SlackEmulator:
         }
 
     def _files_complete_upload(self, params: dict[str, Any], req: Request) -> dict[str, Any]:
-        items = _json_arg(params.get("files"), "files")
+        items = json_arg(params.get("files"), "files")
         if not isinstance(items, list) or not items:
             raise SlackError("invalid_arguments")
         uploads: list[UploadedFile] = []
@@ -1027,457 +647,3 @@ class SlackEmulator:
                 f.shares.append({"channel": channel_id, "ts": message.ts, "thread_ts": thread_ts or ""})
         return {"files": [{"id": f.id, "title": f.title} | self._file_json(f) for f in uploads]}
 
-    # -- Socket Mode glue --------------------------------------------------------------------------
-    def _on_ack(self, delivery: Delivery) -> None:
-        """Apply a view_submission ack's response_action, as Slack does."""
-        if delivery.payload_type != "view_submission":
-            return
-        view_id = delivery.info.get("view_id")
-        response = delivery.ack_payload if isinstance(delivery.ack_payload, dict) else {}
-        action = response.get("response_action")
-        with self._lock:
-            view = self.views.get(str(view_id))
-            if view is None:
-                return
-            if action == "errors":
-                view.errors = response.get("errors") or {}
-            elif action == "update" and isinstance(response.get("view"), dict):
-                try:
-                    spec = self._check_view(response["view"])
-                except SlackError:
-                    view.errors = {"_": "invalid view in response_action update"}
-                    return
-                view.history.append({"spec": view.spec, "replaced_at": time.time()})
-                view.spec, view.hash, view.errors = spec, self._view_hash(), None
-                view.state_values = {}
-            elif action == "push" and isinstance(response.get("view"), dict):
-                try:
-                    spec = self._check_view(response["view"])
-                except SlackError:
-                    return
-                new_id = f"V{next(self._view_ids):04d}{_rand(6)}"
-                self.views[new_id] = View(new_id, view.user, spec, view.trigger_id, time.time(), self._view_hash(),
-                                          view.root_view_id, previous_view_id=view.id)
-            elif action == "clear":
-                for other in self.views.values():
-                    if other.root_view_id == view.root_view_id:
-                        other.status = "closed"
-            else:
-                view.status = "closed"
-
-    # -- control API ---------------------------------------------------------------------------------
-    def handle_control(self, req: Request) -> Response:
-        sub = req.path[len("/_sandbox/slack"):] if req.path.startswith("/_sandbox/slack") else req.path
-        sub = "/" + sub.strip("/")
-        try:
-            return self._control(req, sub)
-        except ControlError as exc:
-            return Response.json({"error": exc.message}, exc.status)
-        except SlackError as exc:
-            return Response.json({"error": exc.error, **exc.extra}, 400)
-
-    def _control(self, req: Request, sub: str) -> Response:
-        method = req.method.upper()
-        if sub.startswith("/upload/") and method == "POST":
-            return self._upload(sub[len("/upload/"):], req.body)
-        if sub.startswith("/response_url/") and method == "POST":
-            return self._response_url(sub[len("/response_url/"):], req)
-        if sub.startswith("/files/") and sub.endswith("/content") and method == "GET":
-            return self._file_content(sub[len("/files/"):-len("/content")])
-        routes: dict[tuple[str, str], Callable[[Request], Any]] = {
-            ("GET", "/messages"): self._ctl_messages,
-            ("POST", "/messages"): self._ctl_post_user_message,
-            ("POST", "/actions"): self._ctl_action,
-            ("GET", "/views"): lambda r: {"views": self._views_list()},
-            ("POST", "/views/submit"): self._ctl_view_submit,
-            ("POST", "/views/close"): self._ctl_view_close,
-            ("GET", "/acks"): lambda r: {"deliveries": self.socket.deliveries(),
-                                         "stray_acks": self.socket.stray_acks()},
-            ("GET", "/files"): lambda r: {"files": self._files_list()},
-            ("GET", "/connections"): lambda r: {"connections": self.socket.connections()},
-            ("POST", "/socket/disconnect"): self._ctl_disconnect,
-            ("GET", "/config"): lambda r: self._config_json(),
-            ("POST", "/config"): self._ctl_config,
-            ("GET", "/channels"): lambda r: {"channels": self._channels_json()},
-            ("GET", "/users"): lambda r: {"users": [self.user_json(u) for u in self.users.values()]},
-            ("POST", "/reset"): lambda r: (self.reset(), {"reset": True})[1],
-        }
-        handler = routes.get((method, sub))
-        if handler is None:
-            if any(path == sub for _, path in routes):
-                raise ControlError(405, f"{method} not allowed on /_sandbox/slack{sub}")
-            raise ControlError(404, f"no such control endpoint: /_sandbox/slack{sub}")
-        result = handler(req)
-        return result if isinstance(result, Response) else Response.json(result)
-
-    @staticmethod
-    def _body(req: Request) -> dict[str, Any]:
-        try:
-            body = req.json()
-        except ValueError:
-            raise ControlError(400, "body must be JSON") from None
-        if body is None:
-            return {}
-        if not isinstance(body, dict):
-            raise ControlError(400, "body must be a JSON object")
-        return body
-
-    def _channels_json(self) -> list[dict[str, str]]:
-        with self._lock:
-            return [{"id": c.id, "name": c.name} for c in self.channels.values()]
-
-    def control_message_json(self, message: Message) -> dict[str, Any]:
-        channel = self.channels.get(message.channel)
-        return {
-            "channel": message.channel, "channel_name": channel.name if channel else "",
-            "ts": message.ts, "thread_ts": message.thread_ts, "text": message.text, "blocks": message.blocks,
-            "attachments": message.attachments, "metadata": message.metadata, "user": message.user,
-            "bot_id": message.bot_id, "ephemeral": message.ephemeral, "ephemeral_user": message.ephemeral_user,
-            "reply_broadcast": message.reply_broadcast, "posted_at": message.posted_at,
-            "edited_ts": message.edited_ts, "files": list(message.files),
-            "unfurl_links": message.unfurl_links, "unfurl_media": message.unfurl_media,
-            "history": [{"text": v.text, "blocks": v.blocks, "metadata": v.metadata, "replaced_at": v.replaced_at}
-                        for v in message.history],
-        }
-
-    def _ctl_messages(self, req: Request) -> dict[str, Any]:
-        channel = req.arg("channel")
-        with self._lock:
-            ids = {self._channel(channel).id} if channel else None
-            items = [self.control_message_json(m) for m in self.messages
-                     if not m.deleted and (ids is None or m.channel in ids)]
-            return {"channels": self._channels_json(), "messages": items}
-
-    def _ctl_post_user_message(self, req: Request) -> dict[str, Any]:
-        """A person writes in a channel (or a thread), e.g. to see how the app copes."""
-        body = self._body(req)
-        with self._lock:
-            user = self._ensure_user(body.get("user"))
-            channel = self._channel(body.get("channel") or "C0SBXALERT")
-            text = str(body.get("text") or "")
-            if not text:
-                raise ControlError(400, "text is required")
-            thread_ts = self._thread(channel.id, body.get("thread_ts"))
-            message = Message(channel=channel.id, ts=self._next_ts(), text=text, blocks=None, metadata=None,
-                              user=user.id, posted_at=time.time(), bot_id=None, thread_ts=thread_ts)
-            self._add(message)
-            return {"channel": channel.id, "ts": message.ts}
-
-    def _ensure_user(self, spec: Any) -> SlackUser:
-        if spec is None:
-            return self.approver
-        if isinstance(spec, str):
-            spec = {"id": spec}
-        if not isinstance(spec, dict) or not spec.get("id"):
-            raise ControlError(400, "user must be {\"id\", \"name\"}")
-        user_id = str(spec["id"])
-        user = self.users.get(user_id)
-        if user is None:
-            name = str(spec.get("name") or user_id.lower())
-            user = SlackUser(user_id, name, str(spec.get("real_name") or name))
-            self.users[user_id] = user
-        return user
-
-    def _ctl_action(self, req: Request) -> dict[str, Any]:
-        body = self._body(req)
-        for key in ("channel", "ts", "action_id"):
-            if not body.get(key):
-                raise ControlError(400, f"{key} is required")
-        base = self._base_url(req)
-        with self._lock:
-            user = self._ensure_user(body.get("user"))
-            try:
-                channel = self._channel(body["channel"])
-            except SlackError:
-                raise ControlError(404, f"no channel {body['channel']!r}") from None
-            message = self._find(channel.id, str(body["ts"]), ephemeral=None)
-            if message is None:
-                raise ControlError(404, f"no message {body['ts']} in {channel.id}")
-            match = next(((b, el) for b, el in iter_elements(message.blocks)
-                          if el.get("action_id") == body["action_id"]), None)
-            if match is None:
-                raise ControlError(404, f"message has no element with action_id {body['action_id']!r}")
-            block, element = match
-            action = self._action_json(block, element, body.get("value"))
-            trigger_id = self._issue_trigger(user.id, channel=channel.id, message_ts=message.ts)
-            response_url = ResponseUrl(_rand(12, _B62), channel.id, message.ts, user.id, time.time())
-            self.response_urls[response_url.id] = response_url
-            container: dict[str, Any] = {"type": "message", "message_ts": message.ts, "channel_id": channel.id,
-                                         "is_ephemeral": message.ephemeral}
-            if message.thread_ts:
-                container["thread_ts"] = message.thread_ts
-            payload: dict[str, Any] = {
-                "type": "block_actions",
-                "user": user.short(),
-                "api_app_id": APP_ID,
-                "token": VERIFICATION_TOKEN,
-                "container": container,
-                "trigger_id": trigger_id,
-                "team": {"id": TEAM_ID, "domain": TEAM_DOMAIN},
-                "enterprise": None,
-                "is_enterprise_install": False,
-                "channel": {"id": channel.id, "name": channel.name},
-                "state": {"values": {}},
-                "response_url": f"{base}/_sandbox/slack/response_url/{response_url.id}",
-                "actions": [action],
-            }
-            if not message.ephemeral:
-                # Slack leaves the message out for ephemeral containers.
-                payload["message"] = self.message_json(message)
-        delivery = self.socket.deliver(payload, info={
-            "action_id": action["action_id"], "block_id": action["block_id"], "value": action.get("value"),
-            "channel": channel.id, "message_ts": message.ts, "user": user.id, "trigger_id": trigger_id})
-        if delivery is None:
-            raise ControlError(409, "no Socket Mode client is connected")
-        return self._delivery_result(delivery, body, trigger_id=trigger_id)
-
-    def _delivery_result(self, delivery: Delivery, body: dict[str, Any], **extra: Any) -> dict[str, Any]:
-        out: dict[str, Any] = {"envelope_id": delivery.id, **extra}
-        wait = body.get("wait")
-        if wait:
-            delivery.done.wait(min(float(wait), 30.0))
-            out["delivery"] = next((d for d in self.socket.deliveries() if d["id"] == delivery.id), None)
-        return out
-
-    @staticmethod
-    def _action_json(block: dict[str, Any], element: dict[str, Any], value: Any) -> dict[str, Any]:
-        kind = element.get("type", "button")
-        action: dict[str, Any] = {"action_id": element.get("action_id"), "block_id": block.get("block_id"),
-                                  "type": kind, "action_ts": f"{time.time():.6f}"}
-        if kind == "button":
-            action["text"] = element.get("text")
-            action["value"] = str(value) if value is not None else element.get("value", "")
-            if element.get("style"):
-                action["style"] = element["style"]
-            if element.get("url"):
-                action["url"] = element["url"]
-        elif kind in ("static_select", "overflow", "radio_buttons"):
-            options = list(element.get("options") or [])
-            for group in element.get("option_groups") or []:
-                options.extend(group.get("options") or [])
-            chosen = next((o for o in options if value is None or o.get("value") == value), None)
-            if chosen is None:
-                raise ControlError(404, f"no option with value {value!r}")
-            action["selected_option"] = {"text": chosen.get("text"), "value": chosen.get("value")}
-        elif kind == "users_select":
-            action["selected_user"] = value
-        else:
-            action["value"] = value
-        return action
-
-    def _views_list(self) -> list[dict[str, Any]]:
-        with self._lock:
-            return [{**self.view_json(v), "user": v.user, "status": v.status, "errors": v.errors,
-                     "opened_at": v.opened_at, "trigger_id": v.trigger_id, "submissions": list(v.submissions),
-                     "history": v.history}
-                    for v in self.views.values()]
-
-    def _find_view(self, body: dict[str, Any]) -> View:
-        view: View | None = None
-        if body.get("view_id"):
-            view = self.views.get(str(body["view_id"]))
-        elif body.get("trigger_id"):
-            matches = [v for v in self.views.values() if v.trigger_id == body["trigger_id"]]
-            view = matches[-1] if matches else None
-        else:
-            raise ControlError(400, "view_id or trigger_id is required")
-        if view is None:
-            raise ControlError(404, "no such view")
-        if view.status != "open":
-            raise ControlError(409, f"view {view.id} is {view.status}")
-        return view
-
-    def _state_values(self, view: View, values: Any) -> dict[str, Any]:
-        """Slack's ``view.state.values``: block_id -> action_id -> typed value.
-
-        Accepts that exact shape, or the shorthand ``{action_id: value}`` (or ``{block_id: value}``)."""
-        if not isinstance(values, dict):
-            raise ControlError(400, "values must be an object")
-        state: dict[str, Any] = {}
-        given = dict(values)
-        for block, element in iter_elements(view.spec.get("blocks")):
-            if block.get("type") != "input":
-                continue
-            block_id, action_id = block["block_id"], element["action_id"]
-            if isinstance(given.get(block_id), dict) and action_id in given[block_id]:
-                raw = given[block_id][action_id]
-                if isinstance(raw, dict) and "type" in raw:
-                    state.setdefault(block_id, {})[action_id] = raw
-                    continue
-            elif action_id in given:
-                raw = given[action_id]
-            elif block_id in given:
-                raw = given[block_id]
-            else:
-                raw = None
-                if not block.get("optional"):
-                    initial = element.get("initial_value")
-                    if initial is None:
-                        raise ControlError(422, f"required input {block_id}/{action_id} has no value")
-                    raw = initial
-            state.setdefault(block_id, {})[action_id] = self._typed_value(element, raw)
-        return state
-
-    @staticmethod
-    def _typed_value(element: dict[str, Any], raw: Any) -> dict[str, Any]:
-        kind = element.get("type", "plain_text_input")
-        if kind in ("plain_text_input", "email_text_input", "url_text_input", "number_input"):
-            value = None if raw is None else str(raw)
-            max_length = element.get("max_length")
-            if value is not None and isinstance(max_length, int) and len(value) > max_length:
-                raise ControlError(422, f"value longer than max_length {max_length}")
-            return {"type": kind, "value": value}
-        if kind in ("static_select", "radio_buttons"):
-            if raw is None:
-                return {"type": kind, "selected_option": None}
-            options = list(element.get("options") or [])
-            for group in element.get("option_groups") or []:
-                options.extend(group.get("options") or [])
-            chosen = next((o for o in options if o.get("value") == raw), None)
-            if chosen is None:
-                raise ControlError(422, f"no option with value {raw!r}")
-            return {"type": kind, "selected_option": {"text": chosen.get("text"), "value": chosen["value"]}}
-        if kind == "checkboxes":
-            wanted = raw if isinstance(raw, list) else ([] if raw is None else [raw])
-            options = [o for o in element.get("options") or [] if o.get("value") in wanted]
-            return {"type": kind, "selected_options": options}
-        if kind == "users_select":
-            return {"type": kind, "selected_user": raw}
-        return {"type": kind, "value": raw}
-
-    def _ctl_view_submit(self, req: Request) -> dict[str, Any]:
-        body = self._body(req)
-        with self._lock:
-            view = self._find_view(body)
-            user = self._ensure_user(body.get("user") or view.user)
-            view.state_values = self._state_values(view, body.get("values") or {})
-            trigger_id = self._issue_trigger(user.id, view_id=view.id)
-            payload = {
-                "type": "view_submission",
-                "team": {"id": TEAM_ID, "domain": TEAM_DOMAIN},
-                "user": user.short(),
-                "api_app_id": APP_ID,
-                "token": VERIFICATION_TOKEN,
-                "trigger_id": trigger_id,
-                "view": self.view_json(view),
-                "response_urls": [],
-                "is_enterprise_install": False,
-                "enterprise": None,
-            }
-        delivery = self.socket.deliver(payload, accepts_response_payload=True,
-                                       info={"view_id": view.id, "callback_id": view.spec.get("callback_id", ""),
-                                             "user": user.id, "trigger_id": trigger_id})
-        if delivery is None:
-            raise ControlError(409, "no Socket Mode client is connected")
-        with self._lock:
-            view.submissions.append(delivery.id)
-        return self._delivery_result(delivery, body, trigger_id=trigger_id, view_id=view.id)
-
-    def _ctl_view_close(self, req: Request) -> dict[str, Any]:
-        body = self._body(req)
-        with self._lock:
-            view = self._find_view(body)
-            view.status = "closed"
-            user = self._ensure_user(body.get("user") or view.user)
-            notify = bool(view.spec.get("notify_on_close"))
-            payload = {"type": "view_closed", "team": {"id": TEAM_ID, "domain": TEAM_DOMAIN},
-                       "user": user.short(), "api_app_id": APP_ID, "token": VERIFICATION_TOKEN,
-                       "view": self.view_json(view), "is_cleared": False, "is_enterprise_install": False,
-                       "enterprise": None}
-        if not notify:
-            return {"view_id": view.id, "notified": False}
-        delivery = self.socket.deliver(payload, info={"view_id": view.id, "user": user.id})
-        return {"view_id": view.id, "notified": delivery is not None,
-                "envelope_id": delivery.id if delivery else None}
-
-    def _ctl_disconnect(self, req: Request) -> dict[str, Any]:
-        body = self._body(req)
-        mode = body.get("mode", "frame")
-        if mode not in ("frame", "close"):
-            raise ControlError(400, "mode must be 'frame' or 'close'")
-        connection = body.get("connection")
-        count = self.socket.disconnect(str(body.get("reason") or "refresh_requested"), mode,
-                                       int(connection) if connection is not None else None)
-        return {"disconnected": count}
-
-    def _config_json(self) -> dict[str, Any]:
-        return {"ack_timeout": self.socket.ack_timeout, "max_redeliveries": self.socket.max_redeliveries,
-                "disconnect_grace": self.socket.disconnect_grace, "trigger_ttl": self.trigger_ttl,
-                "rate_limits": self.limits.snapshot()}
-
-    def _ctl_config(self, req: Request) -> dict[str, Any]:
-        body = self._body(req)
-        try:
-            if "ack_timeout" in body:
-                self.socket.ack_timeout = max(0.05, float(body["ack_timeout"]))
-            if "max_redeliveries" in body:
-                self.socket.max_redeliveries = max(0, int(body["max_redeliveries"]))
-            if "disconnect_grace" in body:
-                self.socket.disconnect_grace = max(0.0, float(body["disconnect_grace"]))
-            if "trigger_ttl" in body:
-                self.trigger_ttl = max(0.0, float(body["trigger_ttl"]))
-            for name, spec in (body.get("rate_limits") or {}).items():
-                if isinstance(spec, (list, tuple)):
-                    spec = {"limit": spec[0], "window": spec[1]}
-                self.limits.configure(name, limit=spec.get("limit"), window=spec.get("window"))
-        except KeyError as exc:
-            raise ControlError(400, f"unknown method {exc.args[0]!r}") from None
-        except (TypeError, ValueError, AttributeError) as exc:
-            raise ControlError(400, f"bad config: {exc}") from None
-        return self._config_json()
-
-    def _files_list(self) -> list[dict[str, Any]]:
-        with self._lock:
-            return [{"id": f.id, "filename": f.filename, "title": f.title, "length": f.length,
-                     "size": len(f.content) if f.content is not None else None,
-                     "sha256": hashlib.sha256(f.content).hexdigest() if f.content is not None else None,
-                     "completed": f.completed, "shares": f.shares}
-                    for f in self.files.values()]
-
-    def _upload(self, file_id: str, data: bytes) -> Response:
-        with self._lock:
-            f = self.files.get(unquote(file_id))
-            if f is None or f.completed:
-                return Response.text("file not found\n", 404)
-            f.content = bytes(data)
-        return Response.text(f"OK - {len(data)}")
-
-    def _file_content(self, file_id: str) -> Response:
-        with self._lock:
-            f = self.files.get(unquote(file_id))
-            if f is None or f.content is None:
-                raise ControlError(404, "no such file")
-            return Response(200, f.content, Headers({
-                "content-type": "application/octet-stream", "x-content-type-options": "nosniff",
-                "content-disposition": f'attachment; filename="{f.id}"'}))
-
-    def _response_url(self, url_id: str, req: Request) -> Response:
-        """Slack's response_url: replace, delete or answer the clicked message (ephemeral by default)."""
-        body = self._body(req)
-        with self._lock:
-            hook = self.response_urls.get(url_id)
-            if hook is None or hook.uses >= 5 or time.time() - hook.created > 1800:
-                return Response.text("expired_url", 404)
-            hook.uses += 1
-            text = body.get("text")
-            try:
-                blocks = check_blocks(body["blocks"]) if body.get("blocks") is not None else None
-            except SlackError as exc:
-                return Response.json({"ok": False, "error": exc.error}, 400)
-            original = self._find(hook.channel, hook.message_ts or "", ephemeral=None)
-            if body.get("delete_original") and original is not None:
-                original.deleted = True
-            elif body.get("replace_original") and original is not None:
-                original.history.append(Version(original.text, copy.deepcopy(original.blocks),
-                                                copy.deepcopy(original.metadata), time.time()))
-                original.text = str(text or "")
-                original.blocks = blocks
-                original.edited_ts = self._next_ts()
-            else:
-                ephemeral = body.get("response_type", "ephemeral") != "in_channel"
-                self._add(Message(
-                    channel=hook.channel, ts=self._next_ts(), text=str(text or ""), blocks=blocks, metadata=None,
-                    user=BOT_USER_ID, posted_at=time.time(),
-                    thread_ts=self._thread(hook.channel, body.get("thread_ts")) if body.get("thread_ts") else None,
-                    ephemeral_user=hook.user if ephemeral else None))
-        return Response.json({"ok": True})

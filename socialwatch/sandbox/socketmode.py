@@ -231,7 +231,16 @@ class SocketModeServer:
             with self._cond:
                 # Envelopes that found no connection wait for the next one, as on Slack.
                 self._cond.notify_all()
-            for raw in ws:
+            while True:
+                try:
+                    raw = ws.recv(timeout=0.5)
+                except TimeoutError:
+                    # websockets runs each connection in a non-daemon thread: give up when the
+                    # program is ending without having called stop(), or it would never exit.
+                    if self._stopped or not threading.main_thread().is_alive():
+                        ws.close(1001)
+                        return
+                    continue
                 conn.frames_received += 1
                 self._on_frame(conn, raw)
         except ConnectionClosed:
