@@ -266,3 +266,14 @@ def demo(data: Path | None) -> None:
         if result is not None:
             click.echo(f"\n{result.new} items stored, {result.alerts} alerts for a person, "
                        f"{result.new - result.alerts} handled without one.")
+
+
+def _register_compliance_commands() -> None:
+    # Kept in their own module (audit_cli) so the compliance surface can be read on its own.
+    from socialwatch.audit_cli import audit_group, review_command
+
+    main.add_command(audit_group)
+    main.add_command(review_command)
+
+
+_register_compliance_commands()

@@ -20,7 +20,7 @@ from typing import Any
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
 
-from socialwatch import health, metrics
+from socialwatch import health, metrics, retention
 from socialwatch.config import Config
 from socialwatch.ingest import PollResult, poll
 from socialwatch.models import utcnow
@@ -220,6 +220,9 @@ class Daemon:
                           next_run_time=self.clock())
         scheduler.add_job(self.heartbeat, "interval", id="heartbeat", seconds=HEARTBEAT_INTERVAL,
                           next_run_time=self.clock())
+        # Retention purges run daily, first a minute after start so a restart loop cannot skip them.
+        scheduler.add_job(retention.daily_job, "interval", args=[self.store, self.config.retention, self.clock],
+                          id="compliance", hours=24, next_run_time=self.clock() + timedelta(minutes=1))
         scheduler.start()
         self._scheduler = scheduler
         log.info("socialwatch running: %d sources, database %s", len(self.sources), self.config.daemon.database)

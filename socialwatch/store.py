@@ -272,7 +272,7 @@ class Store:
             db.execute("""CREATE TABLE IF NOT EXISTS _migrations (
                 version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)""")
             done = {row[0] for row in db.execute("SELECT version FROM _migrations").fetchall()}
-            for version, name, apply in MIGRATIONS:
+            for version, name, apply in sorted(MIGRATIONS, key=lambda m: m[0]):
                 if version in done:
                     continue
                 apply(db)

