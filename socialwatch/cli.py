@@ -245,27 +245,29 @@ def sandbox(host: str, port: int, write_config: Path | None) -> None:
 
 
 @main.command()
+@click.option("--port", default=8900, show_default=True, type=int,
+              help="Port of the sandbox and its web view (a free one if taken).")
+@click.option("--duration", default=0.0, type=float, help="Stop after this many seconds (default: at Ctrl-C).")
+@click.option("--rate", default=0.5, show_default=True, type=float, help="New customer messages per second.")
+@click.option("--auto-approve/--no-auto-approve", default=True, show_default=True,
+              help="Let a demo approver click Send on every third alert, so replies show without you.")
 @click.option("--data", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
-              help="A JSONL file to replay instead of the bundled sample.")
-def demo(data: Path | None) -> None:
-    """See socialwatch work with no accounts: replays sample posts and prints the alerts."""
-    _setup_logging("WARNING")
-    from socialwatch.config import ReplaySource
-    from socialwatch.daemon import Daemon
+              help="JSONL traffic to play instead of the bundled sample (platform, kind, text, author).")
+@click.option("--workdir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Keep the config and database here (default: a temporary directory, removed at the end).")
+def demo(port: int, duration: float, rate: float, auto_approve: bool, data: Path | None,
+         workdir: Path | None) -> None:
+    """See the whole loop with no accounts: sandboxed X, Facebook and Slack, the real daemon, live traffic.
 
-    with tempfile.TemporaryDirectory(prefix="socialwatch-demo-") as tmp:
-        config = Config()
-        config.daemon.database = Path(tmp) / "demo.db"
-        config.replay = [ReplaySource(name="demo", path=data or SAMPLE)]
-        daemon = Daemon(config)
-        click.echo(f"Replaying {data or SAMPLE.name} through socialwatch (database in {tmp})...\n")
-        # The demo shows alerts for the whole sample, as a live daemon would on its second poll.
-        daemon.store.set_cursor("replay:demo", "0")
-        results = daemon.poll_once()
-        result = results[0]
-        if result is not None:
-            click.echo(f"\n{result.new} items stored, {result.alerts} alerts for a person, "
-                       f"{result.new - result.alerts} handled without one.")
+    Customer messages arrive on the emulated platforms, socialwatch triages them and posts alerts
+    with suggested replies in the emulated Slack (open the printed URL), a click on Send posts the
+    reply back on the platform, and everything lands in the audit log.
+    """
+    _setup_logging("WARNING")
+    from socialwatch import demo as demo_module
+
+    demo_module.run(port=port, duration=duration, rate=rate, auto_approve=auto_approve, data=data,
+                    workdir=workdir, echo=lambda line: click.echo(line))
 
 
 def _register_compliance_commands() -> None:
@@ -277,3 +279,5 @@ def _register_compliance_commands() -> None:
 
 
 _register_compliance_commands()
+from socialwatch.report_cli import report_command as _report_command  # noqa: E402  (issue 9, its own module)
+main.add_command(_report_command)

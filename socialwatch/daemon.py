@@ -12,7 +12,7 @@ import logging
 import random
 import signal
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -34,6 +34,8 @@ log = logging.getLogger(__name__)
 
 DISPATCH_INTERVAL = 2.0  # seconds; alerts should reach Slack well within a second of being stored
 HEARTBEAT_INTERVAL = 5.0
+REPLY_INTERVAL = 2.0  # approved replies also go out at once: a click wakes the sender
+SOCKET_RETRY = 30.0
 DISABLED_RECHECK = timedelta(hours=1)
 
 
@@ -69,6 +71,7 @@ class Daemon:
     clock: Callable[[], datetime] = utcnow
     on_event: Callable[[str, dict[str, Any]], None] | None = None  # "ready", "stopping", "heartbeat", "unhealthy"
     notifier: Notifier | None = None  # systemd sd_notify; from $NOTIFY_SOCKET when not given
+    repliers: Mapping[tuple[str, str], Any] | None = None  # (platform, account) -> Replier; from config when None
     store: Store = field(init=False)
     pipeline: Pipeline = field(init=False)
 
@@ -77,8 +80,25 @@ class Daemon:
         self.pipeline = Pipeline(self.config)
         if self.sources is None:
             self.sources = build_sources(self.config)
+        self.slack_channel: Any = None
+        self.interactions: Any = None
         if self.channel is None:
-            self.channel = ConsoleChannel()
+            if self.config.slack is not None:
+                from socialwatch.slack import SlackChannel
+
+                self.slack_channel = SlackChannel(self.config, self.store, clock=self.clock,
+                                                  source_channels={s.key: s.slack_channel for s in self.sources})
+                self.channel = self.slack_channel
+            else:
+                self.channel = ConsoleChannel()
+        elif hasattr(self.channel, "refresh"):
+            self.slack_channel = self.channel
+        from socialwatch.replies import ReplySender, build_repliers
+
+        if self.repliers is None:
+            self.repliers = build_repliers(self.config)
+        self.sender = ReplySender(self.store, self.repliers, on_change=self._reply_changed, clock=self.clock)
+        self._reconciled = False
         self._paused_until: dict[str, datetime] = {}
         self._stop = threading.Event()
         self._scheduler: BackgroundScheduler | None = None
@@ -147,8 +167,7 @@ class Daemon:
             log.error("%s is %s: %s", source.key, state, detail)
             self.store.append_audit("source.unhealthy", details={"source": source.key, "state": state,
                                                                   "detail": detail}, now=now)
-            if self.on_event:
-                self.on_event("unhealthy", {"source": source.key, "state": state, "detail": detail})
+            self._event("unhealthy", {"source": source.key, "state": state, "detail": detail})
         return result
 
     def dispatch(self) -> int:
@@ -158,6 +177,36 @@ class Daemon:
         except Exception:
             log.exception("alert dispatch failed; will retry")
             return 0
+
+    def send_replies(self) -> int:
+        """Approved replies out to the platforms. The first run after start reconciles replies a crash
+        left in flight (looking at the platform) before anything is sent."""
+        try:
+            if not self._reconciled:
+                self.sender.reconcile()
+                self._reconciled = True
+            return self.sender.send_due()
+        except Exception:
+            log.exception("reply sending failed; will retry")
+            return 0
+
+    def wake_sender(self) -> None:
+        """A reply was approved: send it now rather than at the next tick."""
+        if self._scheduler is not None and self._scheduler.running:
+            try:
+                self._scheduler.modify_job("replies", next_run_time=self.clock())
+            except Exception:  # the job may be running right now; it picks the reply up anyway
+                log.debug("could not reschedule the reply sender", exc_info=True)
+
+    def _reply_changed(self, reply: dict[str, Any]) -> None:
+        if self.slack_channel is not None:
+            self.slack_channel.refresh(int(reply["item_id"]))
+
+    def _event(self, event: str, details: dict[str, Any]) -> None:
+        if event == "unhealthy" and self.slack_channel is not None:
+            self.slack_channel.announce(event, details)
+        if self.on_event:
+            self.on_event(event, details)
 
     def heartbeat(self) -> None:
         """Runs as a scheduled job: it only beats while the scheduler really runs jobs (the watchdog's test)."""
@@ -186,8 +235,7 @@ class Daemon:
                 self._silent.add(source.source)
                 detail = f"no successful poll since {source.last_success_at or 'start'}"
                 log.error("%s is silent: %s", source.source, detail)
-                if self.on_event:
-                    self.on_event("unhealthy", {"source": source.source, "state": "silent", "detail": detail})
+                self._event("unhealthy", {"source": source.source, "state": "silent", "detail": detail})
             elif not source.silent:
                 self._silent.discard(source.source)
 
@@ -197,6 +245,7 @@ class Daemon:
         assert self.sources is not None
         results = [self.poll_source(source) for source in self.sources]
         self.dispatch()
+        self.send_replies()
         return results
 
     def start(self) -> BackgroundScheduler:
@@ -218,6 +267,8 @@ class Daemon:
             )
         scheduler.add_job(self.dispatch, "interval", id="dispatch", seconds=DISPATCH_INTERVAL,
                           next_run_time=self.clock())
+        scheduler.add_job(self.send_replies, "interval", id="replies", seconds=REPLY_INTERVAL,
+                          next_run_time=self.clock())
         scheduler.add_job(self.heartbeat, "interval", id="heartbeat", seconds=HEARTBEAT_INTERVAL,
                           next_run_time=self.clock())
         # Retention purges run daily, first a minute after start so a restart loop cannot skip them.
@@ -225,6 +276,7 @@ class Daemon:
                           id="compliance", hours=24, next_run_time=self.clock() + timedelta(minutes=1))
         scheduler.start()
         self._scheduler = scheduler
+        self._connect_interactions()
         log.info("socialwatch running: %d sources, database %s", len(self.sources), self.config.daemon.database)
         assert self.notifier is not None
         self.notifier.ready(status=f"polling {len(self.sources)} sources")
@@ -234,6 +286,26 @@ class Daemon:
         if self.on_event:
             self.on_event("ready", {"sources": len(self.sources)})
         return scheduler
+
+    def _connect_interactions(self) -> None:
+        """Socket Mode for clicks, when an app token is configured; retried by a job until it connects."""
+        slack = self.config.slack
+        if slack is None or slack.app_token is None or self.slack_channel is None or self.interactions is not None:
+            return
+        from socialwatch.interactions import Interactions
+
+        interactions = Interactions(self.config, self.store, self.slack_channel, on_queued=self.wake_sender)
+        try:
+            interactions.start()
+        except Exception as exc:
+            log.error("Slack Socket Mode did not connect (%s); clicks wait until it does, retrying in %ds",
+                      exc, int(SOCKET_RETRY))
+            if self._scheduler is not None and not self._scheduler.get_job("socket"):
+                self._scheduler.add_job(self._connect_interactions, "interval", id="socket", seconds=SOCKET_RETRY)
+            return
+        self.interactions = interactions
+        if self._scheduler is not None and self._scheduler.get_job("socket"):
+            self._scheduler.remove_job("socket")
 
     def stop(self) -> None:
         self._stop.set()
@@ -260,6 +332,8 @@ class Daemon:
             if self.on_event:
                 self.on_event("stopping", {})
             log.info("stopping: waiting for running jobs to finish")
+            if self.interactions is not None:
+                self.interactions.stop()  # no new clicks; decisions already taken are in the outbox
             if self._scheduler is not None:
                 self._scheduler.shutdown(wait=True)
             self.dispatch()  # flush alerts that are already due

@@ -53,6 +53,7 @@ def dispatch_alerts(store: Store, channel: AlertChannel, *, now: datetime | None
     rate-limited channel is not hammered, and order is kept."""
     delivered = 0
     for alert in store.due_alerts(now or utcnow(), limit=limit):
+        store.mark_alert_attempt(alert["outbox_id"])
         try:
             result = channel.deliver(alert)
         except DeliveryError as exc:

@@ -91,7 +91,8 @@ def _base_analyzer() -> Analyzer:
 
 def clean_text(text: str) -> str:
     """Drop characters that carry no meaning for scoring (NUL, zero-width, other controls)."""
-    if text.isascii() and text.isprintable():
+    # Printable text has no Cc or Cf character at all (str.isprintable is False for both): nothing to drop.
+    if text.isprintable() or text.replace("\n", "").replace("\t", "").isprintable():
         return text
     return "".join(
         ch for ch in text

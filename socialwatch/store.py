@@ -28,6 +28,8 @@ from socialwatch.models import Assessment, AuthorHistory, Item, iso, parse_time,
 log = logging.getLogger(__name__)
 
 BUSY_TIMEOUT_MS = 30_000
+_PRIORITY_RANK = ("CASE priority WHEN 'urgent' THEN 0 WHEN 'high' THEN 1 WHEN 'normal' THEN 2 "
+                  "WHEN 'low' THEN 3 ELSE 4 END")
 
 
 @dataclass(frozen=True)
@@ -54,6 +56,24 @@ class IngestResult:
     duplicates: int
     alerts: int
     new_item_ids: tuple[int, ...] = ()
+
+
+# --- reply outbox (issue 5) ---
+#: Reply rows that stand for "this item has (or is getting) its answer": a manager reply in one of these
+#: blocks another (failed and cancelled rows do not).
+ACTIVE_REPLY_STATUSES = ("awaiting_second", "approved", "sending", "sent", "needs_check")
+#: reply_outbox.verify_before_send: what the next attempt must do first, after an attempt with no clear answer.
+VERIFY_NONE, VERIFY_BEST_EFFORT, VERIFY_REQUIRED = 0, 1, 2
+
+
+@dataclass(frozen=True)
+class QueueResult:
+    """What a click did: ``queued`` | ``awaiting_second`` | ``duplicate`` | ``closed``, and the reply row
+    (with ``item_key``) that now stands for the item, if any."""
+
+    status: str
+    reply: dict[str, Any] | None
+# --- end reply outbox (issue 5) ---
 
 
 def _schema_v1(db: sqlite_utils.Database) -> None:
@@ -209,9 +229,31 @@ def _schema_v1(db: sqlite_utils.Database) -> None:
 #: Ordered; each runs once, in its own transaction, and is recorded in _migrations.
 MIGRATIONS: list[tuple[int, str, Callable[[sqlite_utils.Database], None]]] = [
     (1, "initial schema", _schema_v1),
+    # issue 5 (Slack) owns versions 10-19.
+    (10, "slack: dismissals, assignment time, label feedback", lambda db: Store._migrate_slack_v10(db)),
+    (11, "reply outbox: origin, second approval, due times, one active reply per item",
+     lambda db: Store._migrate_replies_v11(db)),
     # issue 6 (audit and compliance) owns versions 20-29; the lambda defers to the Store section below.
     (20, "audit: texts beside the chain, head anchor, purge marks", lambda db: Store._migrate_audit_v20(db)),
+    # issue 9 (response times) owns versions 30-39; the schema lives in sla_store.py with its queries.
+    (30, "response times: SLA state, incidents, grouped alerts",
+     lambda db: __import__("socialwatch.sla_store", fromlist=["migrate_v30"]).migrate_v30(db)),
+    # issue 10 (performance) owns versions 40-49: indexes only.
+    (40, "indexes: open-reply queue, unanswered items", lambda db: _indexes_v40(db)),
 ]
+
+
+def _indexes_v40(db: sqlite_utils.Database) -> None:
+    """Partial indexes holding only the items still waiting for someone, so the queries over them stay
+    fast at millions of rows (benchmarks/store_scale.py). SQLite uses a partial index only when the
+    query's WHERE repeats the index's terms: keep them in step with the queries named here."""
+    # open_counts, open_items (Store), and `status`: covering, a few thousand entries at most.
+    db.execute("""CREATE INDEX IF NOT EXISTS idx_items_open_queue ON items (status, needs_reply, priority, sla_due_at)
+                  WHERE status IN ('open', 'alerted') AND needs_reply = 1""")
+    # review.yaml's unanswered_items (the compliance review UI): was a scan of every item.
+    db.execute("""CREATE INDEX IF NOT EXISTS idx_items_unanswered ON items (sla_due_at)
+                  WHERE needs_reply = 1 AND first_reply_at IS NULL
+                    AND status NOT IN ('dismissed', 'no_action', 'replied')""")
 
 
 def connect(path: Path | str, *, readonly: bool = False) -> sqlite3.Connection:
@@ -460,10 +502,12 @@ class Store:
 
     def open_items(self, limit: int = 100) -> list[dict[str, Any]]:
         with self.db() as db:
+            # Ordered and limited on the covering index first (idx_items_open_queue), whole rows only for those.
             rows = db.execute(
-                """SELECT * FROM items WHERE status IN ('open', 'alerted') AND needs_reply = 1
-                   ORDER BY CASE priority WHEN 'urgent' THEN 0 WHEN 'high' THEN 1 WHEN 'normal' THEN 2
-                            WHEN 'low' THEN 3 ELSE 4 END, sla_due_at LIMIT ?""", [limit]
+                f"""SELECT * FROM items WHERE id IN (
+                        SELECT id FROM items WHERE status IN ('open', 'alerted') AND needs_reply = 1
+                        ORDER BY {_PRIORITY_RANK}, sla_due_at LIMIT ?)
+                    ORDER BY {_PRIORITY_RANK}, sla_due_at""", [limit]
             ).fetchall()
         return [dict(r) for r in rows]
 
@@ -551,7 +595,7 @@ class Store:
                 "WHERE o.id = ?", [outbox_id]).fetchone()
             conn.execute(
                 "UPDATE alert_outbox SET status = 'posted', posted_at = ?, slack_channel = ?, slack_ts = ?, "
-                "thread_ts = ?, attempts = attempts + 1, last_error = NULL WHERE id = ?",
+                "thread_ts = ?, last_error = NULL WHERE id = ?",
                 [iso(now), channel, ts, thread_ts, outbox_id],
             )
             conn.execute(
@@ -562,10 +606,16 @@ class Store:
             self._append_audit(conn, now, actor, actor, "alert.posted", row[1],
                                {"channel": channel, "ts": ts, "thread_ts": thread_ts})
 
+    def mark_alert_attempt(self, outbox_id: int) -> None:
+        """Committed before the channel is called: after a crash, ``attempts > 0`` tells the channel the
+        alert may already be out there (Slack looks for it by its metadata before posting again)."""
+        with self.transaction() as db:
+            db.conn.execute("UPDATE alert_outbox SET attempts = attempts + 1 WHERE id = ?", [outbox_id])
+
     def mark_alert_retry(self, outbox_id: int, *, error: str, next_attempt_at: datetime) -> None:
         with self.transaction() as db:
             db.conn.execute(
-                "UPDATE alert_outbox SET attempts = attempts + 1, last_error = ?, next_attempt_at = ? WHERE id = ?",
+                "UPDATE alert_outbox SET last_error = ?, next_attempt_at = ? WHERE id = ?",
                 [error[:500], iso(next_attempt_at), outbox_id],
             )
 
@@ -575,6 +625,282 @@ class Store:
             replies = db.execute(
                 "SELECT COUNT(*) FROM reply_outbox WHERE status IN ('approved', 'sending')").fetchone()[0]
         return {"alerts": int(alerts), "replies": int(replies)}
+
+    # --- reply outbox (issue 5) -------------------------------------------------------------
+    # One brand reply per item, posted at most once. The status machine (docs/design.md):
+    #   awaiting_second -> approved -> sending -> sent | failed | needs_check
+    #   sending -> approved          deferred (rate limit, 5xx, credentials) or reconciled as not posted
+    #   awaiting_second | approved -> cancelled;  needs_check -> sent | approved | cancelled (a person)
+    # Every move is a conditional UPDATE on the expected status, in the transaction of its audit entry.
+
+    @staticmethod
+    def _migrate_replies_v11(db: sqlite_utils.Database) -> None:
+        for column in ("origin TEXT NOT NULL DEFAULT 'manager'", "requested_at TEXT", "next_attempt_at TEXT",
+                       "second_approver TEXT", "second_approver_name TEXT", "first_attempt_at TEXT",
+                       "verify_before_send INTEGER NOT NULL DEFAULT 0", "needs_check_reason TEXT",
+                       "closed_by TEXT", "closed_reason TEXT"):
+            db.execute(f"ALTER TABLE reply_outbox ADD COLUMN {column}")
+        db.execute("UPDATE reply_outbox SET requested_at = approved_at, next_attempt_at = approved_at")
+        db.execute("CREATE INDEX idx_reply_outbox_due ON reply_outbox (status, next_attempt_at)")
+        db.execute("CREATE INDEX idx_reply_outbox_item ON reply_outbox (item_id, status)")
+        # The last line of defence behind queue_reply's check: one live manager answer per item.
+        statuses = ", ".join(f"'{s}'" for s in ACTIVE_REPLY_STATUSES)
+        db.execute(f"CREATE UNIQUE INDEX idx_reply_outbox_one_active ON reply_outbox (item_id) "
+                   f"WHERE origin = 'manager' AND status IN ({statuses})")
+
+    _REPLY_SELECT = """
+        SELECT r.*, i.platform || ':' || i.native_id AS item_key, i.platform, i.account, i.kind, i.native_id,
+               i.author_id, i.author_handle, i.conversation_id, i.public, i.created_at, i.url,
+               i.status AS item_status
+        FROM reply_outbox r JOIN items i ON i.id = r.item_id"""
+
+    @classmethod
+    def _replies_on(cls, conn: sqlite3.Connection, where: str, params: Sequence[Any], *,
+                    tail: str = "") -> list[dict[str, Any]]:
+        return [dict(r) for r in conn.execute(f"{cls._REPLY_SELECT} WHERE {where} {tail}", list(params)).fetchall()]
+
+    @classmethod
+    def _reply_on(cls, conn: sqlite3.Connection, where: str, params: Sequence[Any]) -> dict[str, Any] | None:
+        rows = cls._replies_on(conn, where, params, tail="ORDER BY r.id DESC LIMIT 1")
+        return rows[0] if rows else None
+
+    @classmethod
+    def _active_reply_on(cls, conn: sqlite3.Connection, item_id: int) -> dict[str, Any] | None:
+        marks = ",".join("?" * len(ACTIVE_REPLY_STATUSES))
+        return cls._reply_on(conn, f"r.item_id = ? AND r.origin = 'manager' AND r.status IN ({marks})",
+                             [item_id, *ACTIVE_REPLY_STATUSES])
+
+    def queue_reply(self, item_id: int, *, text: str, actor_id: str, actor_name: str,
+                    suggested_text: str | None = None, suggestion_kind: str | None = None,
+                    needs_second: bool = False, origin: str = "manager", dedupe_key: str | None = None,
+                    now: datetime | None = None) -> QueueResult:
+        """Record an approved reply (or, ``needs_second``, one waiting for a second approver).
+
+        Checks and insert are one IMMEDIATE transaction, so concurrent clicks serialise: the first wins,
+        the others get ``duplicate`` with the winner's row. Only ``origin='manager'`` rows count as the
+        item's answer; other origins (``ack``) are deduplicated by their ``dedupe_key`` alone.
+        """
+        if not text.strip():
+            raise ValueError("a reply needs text")
+        now = now or utcnow()
+        at = iso(now)
+        with self.transaction() as db:
+            conn = db.conn
+            item = conn.execute("SELECT platform, native_id, status FROM items WHERE id = ?", [item_id]).fetchone()
+            if item is None or item["status"] == "dismissed":
+                return QueueResult("closed", None)
+            key = f"{item['platform']}:{item['native_id']}"
+            if dedupe_key is not None:
+                same = self._reply_on(conn, "r.dedupe_key = ?", [dedupe_key])
+                if same is not None:
+                    return QueueResult("duplicate", same)
+            if origin == "manager":
+                active = self._active_reply_on(conn, item_id)
+                if active is not None:
+                    return QueueResult("duplicate", active)
+            if dedupe_key is None:
+                # No active row of this origin exists here, so every earlier one failed or was cancelled:
+                # their count makes the key unique, and a retried click after a failure gets a new one.
+                earlier = conn.execute("SELECT COUNT(*) FROM reply_outbox WHERE item_id = ? AND origin = ?",
+                                       [item_id, origin]).fetchone()[0]
+                dedupe_key = (f"{key}#{earlier}" if origin == "manager" else f"{origin}:{key}#{earlier}")
+            status = "awaiting_second" if needs_second else "approved"
+            inserted = conn.execute(
+                """INSERT INTO reply_outbox (item_id, dedupe_key, text, suggested_text, suggestion_kind, approved_by,
+                       approved_by_name, approved_at, requested_at, status, origin, next_attempt_at)
+                   VALUES (?,?,?,?,?,?,?,?,?,?,?,?)
+                   ON CONFLICT DO NOTHING RETURNING id""",
+                [item_id, dedupe_key, text, suggested_text, suggestion_kind, actor_id, actor_name, at, at, status,
+                 origin, None if needs_second else at],
+            ).fetchone()
+            if inserted is None:  # a unique index caught what the checks above did not
+                winner = self._reply_on(conn, "r.dedupe_key = ?", [dedupe_key]) or self._active_reply_on(conn, item_id)
+                return QueueResult("duplicate", winner)
+            reply_id = int(inserted[0])
+            self._append_audit(conn, now, actor_id, actor_name, "reply.requested" if needs_second else "reply.approved",
+                               key, {"reply_id": reply_id, "final": text, "suggestion_kind": suggestion_kind,
+                                     "origin": origin})
+            if suggested_text is not None and suggested_text != text:
+                self._append_audit(conn, now, actor_id, actor_name, "reply.edited", key,
+                                   {"reply_id": reply_id, "suggested": suggested_text, "final": text})
+            row = self._reply_on(conn, "r.id = ?", [reply_id])
+        return QueueResult(status if needs_second else "queued", row)
+
+    def second_approval(self, reply_id: int, *, actor_id: str, actor_name: str,
+                        now: datetime | None = None) -> QueueResult:
+        """The two-person rule: a *different* approver releases an ``awaiting_second`` reply (``queued``).
+
+        The first approver clicking again changes nothing and is audited as ``action.refused``
+        (status ``awaiting_second``). A reply already released is ``duplicate``; a cancelled or
+        failed one (or one whose text retention purged) is ``closed``.
+        """
+        now = now or utcnow()
+        with self.transaction() as db:
+            conn = db.conn
+            row = self._reply_on(conn, "r.id = ?", [reply_id])
+            if row is None:
+                return QueueResult("closed", None)
+            if row["status"] != "awaiting_second":
+                return QueueResult("closed" if row["status"] in ("failed", "cancelled") else "duplicate", row)
+            if actor_id == row["approved_by"]:
+                self._append_audit(conn, now, actor_id, actor_name, "action.refused", row["item_key"],
+                                   {"attempted": "second_approval", "reply_id": reply_id,
+                                    "reason": "the second approval must come from another person"})
+                return QueueResult("awaiting_second", row)
+            if not row["text"]:
+                return QueueResult("closed", row)
+            conn.execute(
+                "UPDATE reply_outbox SET status = 'approved', second_approver = ?, second_approver_name = ?, "
+                "approved_at = ?, next_attempt_at = ? WHERE id = ? AND status = 'awaiting_second'",
+                [actor_id, actor_name, iso(now), iso(now), reply_id])
+            self._append_audit(conn, now, actor_id, actor_name, "reply.approved", row["item_key"],
+                               {"reply_id": reply_id, "final": row["text"], "suggestion_kind": row["suggestion_kind"],
+                                "origin": row["origin"], "first_approver": row["approved_by"],
+                                "first_approver_name": row["approved_by_name"]})
+            updated = self._reply_on(conn, "r.id = ?", [reply_id])
+        return QueueResult("queued", updated)
+
+    def cancel_reply(self, reply_id: int, *, actor_id: str, actor_name: str, reason: str,
+                     now: datetime | None = None) -> bool:
+        """Withdraw a reply not yet on its way (awaiting_second / approved). False otherwise, and also for
+        an approved row whose earlier attempt may have been posted (it must be checked, not forgotten)."""
+        now = now or utcnow()
+        with self.transaction() as db:
+            conn = db.conn
+            changed = conn.execute(
+                "UPDATE reply_outbox SET status = 'cancelled', closed_by = ?, closed_reason = ? WHERE id = ? "
+                "AND status IN ('awaiting_second', 'approved') AND verify_before_send < ?",
+                [actor_id, reason[:500], reply_id, VERIFY_REQUIRED]).rowcount
+            if not changed:
+                return False
+            row = self._reply_on(conn, "r.id = ?", [reply_id])
+            assert row is not None
+            self._append_audit(conn, now, actor_id, actor_name, "reply.cancelled", row["item_key"],
+                               {"reply_id": reply_id, "reason": reason[:500]})
+        return True
+
+    def reply(self, reply_id: int) -> dict[str, Any] | None:
+        """The reply row with its item's key and the fields a Replier and Slack need."""
+        with self.db() as db:
+            return self._reply_on(db.conn, "r.id = ?", [reply_id])
+
+    def active_reply_for(self, item_id: int) -> dict[str, Any] | None:
+        """The manager reply that stands for the item's answer (acks do not), if any."""
+        with self.db() as db:
+            return self._active_reply_on(db.conn, item_id)
+
+    def due_replies(self, now: datetime, limit: int = 20) -> list[dict[str, Any]]:
+        """Approved replies whose time has come, oldest first."""
+        with self.db() as db:
+            return self._replies_on(db.conn, "r.status = 'approved' AND (r.next_attempt_at IS NULL "
+                                    "OR r.next_attempt_at <= ?)", [iso(now), max(0, limit)],
+                                    tail="ORDER BY r.id LIMIT ?")
+
+    def replies_in(self, status: str) -> list[dict[str, Any]]:
+        with self.db() as db:
+            return self._replies_on(db.conn, "r.status = ?", [status], tail="ORDER BY r.id")
+
+    def claim_reply(self, reply_id: int, *, now: datetime) -> dict[str, Any] | None:
+        """approved -> sending, committed before the platform is called; None when another sender (thread or
+        process) got there first or the row is no longer due. The conditional UPDATE is the lock."""
+        with self.transaction() as db:
+            conn = db.conn
+            claimed = conn.execute(
+                "UPDATE reply_outbox SET status = 'sending', send_started_at = ?, attempts = attempts + 1, "
+                "first_attempt_at = COALESCE(first_attempt_at, ?) WHERE id = ? AND status = 'approved' "
+                "AND (next_attempt_at IS NULL OR next_attempt_at <= ?)",
+                [iso(now), iso(now), reply_id, iso(now)]).rowcount
+            if not claimed:
+                return None
+            row = self._reply_on(conn, "r.id = ?", [reply_id])
+            assert row is not None
+            self._append_audit(conn, now, audit.SYSTEM, audit.SYSTEM, "reply.send_attempt", row["item_key"],
+                               {"reply_id": reply_id, "attempt": row["attempts"],
+                                "verify_first": bool(row["verify_before_send"])})
+        return row
+
+    def _move_reply(self, reply_id: int, *, expect: Sequence[str], sets: dict[str, Any], action: str,
+                    details: dict[str, Any], now: datetime, actor: tuple[str, str] = (audit.SYSTEM, audit.SYSTEM),
+                    mark_item_replied: bool = False) -> dict[str, Any] | None:
+        """One status change: UPDATE only if the row is still in ``expect``, plus its audit entry; the new
+        row, or None when it had moved meanwhile (nothing written)."""
+        marks = ",".join("?" * len(expect))
+        assignments = ", ".join(f"{column} = ?" for column in sets)
+        with self.transaction() as db:
+            conn = db.conn
+            changed = conn.execute(
+                f"UPDATE reply_outbox SET {assignments} WHERE id = ? AND status IN ({marks})",
+                [*sets.values(), reply_id, *expect]).rowcount
+            if not changed:
+                return None
+            row = self._reply_on(conn, "r.id = ?", [reply_id])
+            assert row is not None
+            if mark_item_replied and row["origin"] == "manager":
+                # Acks are not the answer: only a manager's reply stops the SLA clock.
+                conn.execute("UPDATE items SET first_reply_at = COALESCE(first_reply_at, ?), status = 'replied' "
+                             "WHERE id = ?", [row["sent_at"], row["item_id"]])
+            self._append_audit(conn, now, actor[0], actor[1], action, row["item_key"],
+                               {"reply_id": reply_id, **details})
+        return row
+
+    def record_reply_sent(self, reply_id: int, *, platform_reply_id: str, now: datetime,
+                          reconciled: bool = False) -> dict[str, Any] | None:
+        details: dict[str, Any] = {"platform_reply_id": platform_reply_id}
+        if reconciled:
+            details["reconciled"] = True
+        return self._move_reply(
+            reply_id, expect=("sending",), action="reply.sent", details=details, now=now, mark_item_replied=True,
+            sets={"status": "sent", "platform_reply_id": platform_reply_id, "sent_at": iso(now), "last_error": None,
+                  "verify_before_send": VERIFY_NONE, "needs_check_reason": None})
+
+    def defer_reply(self, reply_id: int, *, until: datetime, reason: str, error: str | None, verify: int,
+                    now: datetime, action: str = "reply.deferred") -> dict[str, Any] | None:
+        """sending -> approved, due again at ``until``; ``verify`` says whether the platform must be asked
+        first (the attempt may have been posted)."""
+        return self._move_reply(
+            reply_id, expect=("sending",), action=action, now=now,
+            details={"reason": reason, "error": (error or "")[:500], "next_attempt_at": iso(until),
+                     "verify_first": bool(verify)},
+            sets={"status": "approved", "next_attempt_at": iso(until), "last_error": error[:500] if error else None,
+                  "verify_before_send": verify})
+
+    def fail_reply(self, reply_id: int, *, error: str, now: datetime) -> dict[str, Any] | None:
+        """sending -> failed: the platform refused it for good; the item may get a new reply."""
+        return self._move_reply(reply_id, expect=("sending",), action="reply.failed", now=now,
+                                details={"error": error[:500]}, sets={"status": "failed", "last_error": error[:500]})
+
+    def flag_reply(self, reply_id: int, *, reason: str, now: datetime) -> dict[str, Any] | None:
+        """sending -> needs_check: nobody can tell whether it was posted; never resent automatically."""
+        return self._move_reply(reply_id, expect=("sending",), action="reply.needs_check", now=now,
+                                details={"reason": reason[:500]},
+                                sets={"status": "needs_check", "needs_check_reason": reason[:500],
+                                      "last_error": reason[:500]})
+
+    def resolve_reply(self, reply_id: int, *, outcome: str, actor_id: str, actor_name: str,
+                      platform_reply_id: str | None = None, now: datetime | None = None) -> dict[str, Any] | None:
+        """A person settles a ``needs_check`` reply: ``sent`` (it is on the platform), ``resend`` (it is not:
+        send it) or ``drop`` (it is not, and should not be). None when the row is not in needs_check."""
+        now = now or utcnow()
+        actor = (actor_id, actor_name)
+        details: dict[str, Any] = {"outcome": outcome}
+        if outcome == "sent":
+            details["platform_reply_id"] = platform_reply_id
+            return self._move_reply(
+                reply_id, expect=("needs_check",), action="reply.sent", details={**details, "checked": True},
+                now=now, actor=actor, mark_item_replied=True,
+                sets={"status": "sent", "platform_reply_id": platform_reply_id, "sent_at": iso(now),
+                      "verify_before_send": VERIFY_NONE})
+        if outcome == "resend":
+            return self._move_reply(
+                reply_id, expect=("needs_check",), action="reply.resolved", details=details, now=now, actor=actor,
+                sets={"status": "approved", "next_attempt_at": iso(now), "verify_before_send": VERIFY_NONE})
+        if outcome == "drop":
+            return self._move_reply(
+                reply_id, expect=("needs_check",), action="reply.resolved", details=details, now=now, actor=actor,
+                sets={"status": "cancelled", "closed_by": actor_id, "closed_reason": "checked: not posted"})
+        raise ValueError(f"unknown outcome {outcome!r}: sent, resend or drop")
+
+    # --- end reply outbox (issue 5) ---
 
     # --- audit ------------------------------------------------------------------------------
 
@@ -804,6 +1130,111 @@ class Store:
         finally:
             conn.close()
         return counts
+
+
+    # --- Slack alerts and actions (issue 5) ---------------------------------------------------
+
+    @staticmethod
+    def _migrate_slack_v10(db: sqlite_utils.Database) -> None:
+        for column in ("dismissed_by TEXT", "dismissed_by_name TEXT", "dismissed_reason TEXT", "dismissed_at TEXT",
+                       "assigned_at TEXT", "feedback TEXT", "feedback_by TEXT"):
+            db.execute(f"ALTER TABLE items ADD COLUMN {column}")
+        # Thread parents are found by author or conversation among posted alerts.
+        db.execute("CREATE INDEX idx_alert_outbox_item_posted ON alert_outbox (status, posted_at)")
+        db.execute("CREATE INDEX idx_items_conversation_author ON items (author_key, platform, conversation_id)")
+
+    def alert_message(self, item_id: int) -> dict[str, Any] | None:
+        """Where the item's alert was posted: ``{"channel", "ts", "thread_ts"}`` (None before it is)."""
+        with self.db() as db:
+            row = db.execute(
+                "SELECT slack_channel AS channel, slack_ts AS ts, thread_ts FROM alert_outbox "
+                "WHERE item_id = ? AND status = 'posted' AND slack_ts IS NOT NULL", [item_id]).fetchone()
+        return dict(row) if row else None
+
+    def thread_parent(self, item: dict[str, Any], since: datetime) -> dict[str, Any] | None:
+        """The newest top-level alert posted since ``since`` for the same author, or the same private
+        conversation, on the same account: a follow-up belongs in its thread, not in a new alert. Public
+        threads are not enough: two customers commenting on one brand post are two people to answer."""
+        with self.db() as db:
+            row = db.execute(
+                """SELECT o.slack_channel AS channel, o.slack_ts AS ts, i.id AS item_id
+                   FROM alert_outbox o JOIN items i ON i.id = o.item_id
+                   WHERE o.status = 'posted' AND o.thread_ts IS NULL AND o.slack_ts IS NOT NULL
+                     AND o.posted_at >= ? AND i.id != ? AND i.platform = ? AND i.account = ?
+                     AND (i.author_key = ? OR (i.kind = 'dm' AND ? = 'dm' AND i.conversation_id = ?))
+                   ORDER BY o.posted_at DESC, o.id DESC LIMIT 1""",
+                [iso(since), item["id"], item["platform"], item["account"], item["author_key"],
+                 item.get("kind"), item.get("conversation_id")]).fetchone()
+        return dict(row) if row else None
+
+    def latest_reply(self, item_id: int) -> dict[str, Any] | None:
+        """The reply that stands for a manager's answer to the item (the active one, else the last failed)."""
+        with self.db() as db:
+            row = db.execute(
+                """SELECT * FROM reply_outbox WHERE item_id = ? AND COALESCE(origin, 'manager') = 'manager'
+                   ORDER BY CASE WHEN status IN ('failed', 'cancelled') THEN 1 ELSE 0 END, id DESC LIMIT 1""",
+                [item_id]).fetchone()
+        return dict(row) if row else None
+
+    def assign_item(self, item_id: int, *, actor_id: str, actor_name: str, now: datetime | None = None) -> bool:
+        now = now or utcnow()
+        with self.transaction() as db:
+            conn = db.conn
+            key = self._item_key_on(conn, item_id)
+            if key is None:
+                return False
+            conn.execute("UPDATE items SET assigned_to = ?, assigned_at = ? WHERE id = ?", [actor_id, iso(now), item_id])
+            self._append_audit(conn, now, actor_id, actor_name, "item.assigned", key, {"assignee": actor_id})
+        return True
+
+    def dismiss_item(self, item_id: int, *, actor_id: str, actor_name: str, reason: str, note: str = "",
+                     now: datetime | None = None) -> bool:
+        """False when the item is gone, already dismissed, or a reply to it is on its way or posted."""
+        now = now or utcnow()
+        with self.transaction() as db:
+            conn = db.conn
+            key = self._item_key_on(conn, item_id)
+            busy = conn.execute(
+                "SELECT 1 FROM reply_outbox WHERE item_id = ? AND status IN ('approved', 'sending', 'sent') "
+                "AND COALESCE(origin, 'manager') = 'manager'", [item_id]).fetchone()
+            if key is None or busy:
+                return False
+            changed = conn.execute(
+                "UPDATE items SET status = 'dismissed', dismissed_by = ?, dismissed_by_name = ?, dismissed_reason = ?, "
+                "dismissed_at = ? WHERE id = ? AND status != 'dismissed'",
+                [actor_id, actor_name, reason, iso(now), item_id]).rowcount
+            if not changed:
+                return False
+            # A reply still waiting for its second approver dies with the alert, on the record.
+            waiting = [r[0] for r in conn.execute(
+                "UPDATE reply_outbox SET status = 'cancelled', closed_by = ?, closed_reason = 'alert dismissed' "
+                "WHERE item_id = ? AND status = 'awaiting_second' RETURNING id", [actor_id, item_id]).fetchall()]
+            for reply_id in waiting:
+                self._append_audit(conn, now, actor_id, actor_name, "reply.cancelled", key,
+                                   {"reply_id": reply_id, "reason": "alert dismissed"})
+            self._append_audit(conn, now, actor_id, actor_name, "item.dismissed", key,
+                               {"reason": reason, "note": note[:500]})
+        return True
+
+    def record_feedback(self, item_id: int, *, feedback: str, actor_id: str, actor_name: str,
+                        now: datetime | None = None) -> bool:
+        """A manager says the label was wrong ("not_negative"): kept for tuning, audited."""
+        now = now or utcnow()
+        with self.transaction() as db:
+            conn = db.conn
+            key = self._item_key_on(conn, item_id)
+            if key is None:
+                return False
+            row = conn.execute("SELECT label, compound FROM items WHERE id = ?", [item_id]).fetchone()
+            conn.execute("UPDATE items SET feedback = ?, feedback_by = ? WHERE id = ?", [feedback, actor_id, item_id])
+            self._append_audit(conn, now, actor_id, actor_name, f"feedback.{feedback}", key,
+                               {"label": row[0], "compound": row[1]})
+        return True
+
+    @staticmethod
+    def _item_key_on(conn: sqlite3.Connection, item_id: int) -> str | None:
+        row = conn.execute("SELECT platform || ':' || native_id FROM items WHERE id = ?", [item_id]).fetchone()
+        return None if row is None else str(row[0])
 
 
 def _assessment_details(entry: Processed) -> dict[str, Any]:

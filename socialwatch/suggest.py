@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import re
 import unicodedata
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
@@ -45,7 +45,10 @@ def builtin_templates_dir() -> Path:
 
 def x_length(text: str) -> int:
     """Length as X counts it (twitter-text v3), erring high: never under-counts."""
-    text = unicodedata.normalize("NFC", text)
+    if not text.isascii():
+        text = unicodedata.normalize("NFC", text)  # ASCII is NFC already
+    if "://" not in text:  # every URL the pattern finds contains "://"
+        return _weighted(text)
     length = 0
     position = 0
     for match in _URL.finditer(text):
@@ -54,12 +57,14 @@ def x_length(text: str) -> int:
     return length + _weighted(text[position:])
 
 
+#: Code points outside the light ranges: each weighs 2, i.e. adds 1 to the text's length.
+_X_HEAVY = re.compile("[^" + "".join(f"{chr(low)}-{chr(high)}" for low, high in _X_LIGHT_RANGES) + "]")
+
+
 def _weighted(text: str) -> int:
-    total = 0
-    for ch in text:
-        code = ord(ch)
-        total += 1 if any(low <= code <= high for low, high in _X_LIGHT_RANGES) else 2
-    return total
+    if text.isascii():
+        return len(text)
+    return len(text) + len(_X_HEAVY.findall(text))
 
 
 def reply_limit(platform: str, public: bool) -> int:
@@ -115,9 +120,18 @@ class Templates:
 
     env: jinja2.Environment
     by_category: dict[str, list[str]]
+    _compiled: dict[str, tuple[tuple[str, jinja2.Template], ...]] = field(default_factory=dict, repr=False)
 
     def for_category(self, category: str) -> list[str]:
         return self.by_category.get(category) or self.by_category.get("other", [])
+
+    def compiled(self, category: str) -> tuple[tuple[str, jinja2.Template], ...]:
+        """(kind, template) for ``category``, looked up once: no loader or file-system check per render."""
+        found = self._compiled.get(category)
+        if found is None:
+            found = tuple((kind_of(name), self.env.get_template(name)) for name in self.for_category(category))
+            self._compiled[category] = found
+        return found
 
 
 @lru_cache(maxsize=8)
@@ -132,6 +146,8 @@ def load_templates(override_dir: Path | None = None) -> Templates:
         autoescape=False,  # plain text for social platforms; Slack escaping happens in slack.py
         trim_blocks=True,
         lstrip_blocks=True,
+        # Loaded once per process: no stat() of every template file (and its includes) on every render.
+        auto_reload=False,
     )
     by_category: dict[str, list[str]] = {}
     for name in sorted(env.list_templates(extensions=["j2"])):
@@ -197,7 +213,7 @@ def suggest(
     if category == "exposed_pii" and category not in templates.by_category:
         sources = list(_exposed_pii_templates(templates.env))
     else:
-        sources = [(kind_of(name), templates.env.get_template(name)) for name in templates.for_category(category)]
+        sources = templates.compiled(category)
     for kind, template in sources:
         rendered = " ".join(template.render(context).split())
         text = fit(rendered, item.platform, public)

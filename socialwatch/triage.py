@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from socialwatch import pii
 from socialwatch.complaints import ComplaintAnalyser, Signals, default_analyser
 from socialwatch.config import SlaConfig, TriageConfig
 from socialwatch.models import PUBLIC_KINDS, AuthorHistory, Item, Kind, Sentiment
+from socialwatch.sla import due_at
 
 PRIORITY_ORDER = ("none", "low", "normal", "high", "urgent")
 
@@ -135,9 +136,10 @@ def categorise(text: str, sentiment: Sentiment, rules: Rules) -> tuple[str, str 
     return "other", None
 
 
-def sla_due(created_at: datetime, priority: str, sla: SlaConfig) -> datetime | None:
-    minutes = sla.minutes(priority)
-    return None if minutes is None else created_at + timedelta(minutes=minutes)
+def sla_due(created_at: datetime, priority: str, sla: SlaConfig, platform: str | None = None,
+            kind: str | None = None) -> datetime | None:
+    """Per priority (and platform/kind overrides), counted in business hours when configured (sla.py)."""
+    return due_at(created_at, priority, platform, kind, sla)
 
 
 def signals_of(item: Item, sentiment: Sentiment, rules: Rules) -> Signals:
@@ -267,7 +269,7 @@ def triage(
     if category == "abuse":
         needs_reply = False
         reasons.append("abusive language: review, do not engage")
-    due = sla_due(item.created_at, priority, sla) if needs_reply else None
+    due = sla_due(item.created_at, priority, sla, item.platform, item.kind.value) if needs_reply else None
     return Triage(category, priority, needs_reply, tuple(reasons), due)
 
 

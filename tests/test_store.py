@@ -160,7 +160,8 @@ def test_alert_outbox_retry_then_posted(tmp_path, pipeline):
     store = Store(tmp_path / "sw.db")
     store.ingest("s", processed(pipeline, [make_item(0)]), None, now=T0)
     due = store.due_alerts(T0)
-    assert len(due) == 1
+    assert len(due) == 1 and due[0]["attempts"] == 0
+    store.mark_alert_attempt(due[0]["outbox_id"])
     store.mark_alert_retry(due[0]["outbox_id"], error="429", next_attempt_at=T0 + timedelta(seconds=30))
     assert store.due_alerts(T0 + timedelta(seconds=10)) == []
     again = store.due_alerts(T0 + timedelta(seconds=31))

@@ -65,6 +65,7 @@ class SlackEmulator(SlackControlMixin):
             "conversations.history": _Method(self._conversations_history, "bot"),
             "conversations.replies": _Method(self._conversations_replies, "bot"),
             "users.info": _Method(self._users_info, "bot"),
+            "usergroups.users.list": _Method(self._usergroups_users_list, "bot"),
             "apps.connections.open": _Method(self._apps_connections_open, "app"),
             "files.getUploadURLExternal": _Method(self._files_get_upload_url, "bot"),
             "files.completeUploadExternal": _Method(self._files_complete_upload, "bot"),
@@ -88,6 +89,8 @@ class SlackEmulator(SlackControlMixin):
             self.non_approver = SlackUser("U0SBXVIEW1", "val.viewer", "Val Viewer")
             self.bot = SlackUser(BOT_USER_ID, BOT_NAME, "socialwatch", is_bot=True)
             self.users: dict[str, SlackUser] = {u.id: u for u in (self.approver, self.non_approver, self.bot)}
+            # User groups (Slack's "subteams"): approvers and on-call, editable by tests.
+            self.usergroups: dict[str, list[str]] = {"S0SBXAPPRV": [self.approver.id], "S0SBXONCAL": [self.approver.id]}
             self.messages: list[Message] = []
             self._by_ts: dict[tuple[str, str], Message] = {}
             self._thread_replies: dict[tuple[str, str], list[Message]] = {}
@@ -109,6 +112,8 @@ class SlackEmulator(SlackControlMixin):
             "channel_name": self.channels["C0SBXALERT"].name,
             "ops_channel": "C0SBXOPS01",
             "approver": {"id": self.approver.id, "name": self.approver.name},
+            "approver_group": "S0SBXAPPRV",
+            "oncall_group": "S0SBXONCAL",
             "non_approver": {"id": self.non_approver.id, "name": self.non_approver.name},
             "bot_user_id": BOT_USER_ID,
             "bot_id": BOT_ID,
@@ -468,6 +473,13 @@ class SlackEmulator(SlackControlMixin):
 
     def _users_info(self, params: dict[str, Any], req: Request) -> dict[str, Any]:
         return {"user": self.user_json(self._user(str(params.get("user") or "")))}
+
+    def _usergroups_users_list(self, params: dict[str, Any], req: Request) -> dict[str, Any]:
+        with self._lock:
+            members = self.usergroups.get(str(params.get("usergroup") or ""))
+        if members is None:
+            raise SlackError("no_such_subteam")
+        return {"users": list(members)}
 
     def _apps_connections_open(self, params: dict[str, Any], req: Request) -> dict[str, Any]:
         return {"url": self.socket.issue_url(self._host_only(req))}

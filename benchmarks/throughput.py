@@ -1,0 +1,115 @@
+"""Pipeline throughput: normalise + score + triage + suggest + store, against raw VADER on the same texts.
+
+The full path is what ``ingest.poll`` does for every page, with the real code: X API v2 payloads
+-> ``sources.x.tweet_to_item`` (normalise) -> ``Store.histories`` -> ``Pipeline.assess_batch``
+(language, VADER, complaint signals, triage, suggested replies) -> ``Store.ingest`` (one
+transaction per page of 100: items, authors, alert outbox, audit chain, cursor) on a file in a
+temporary directory. The baseline is upstream ``SentimentIntensityAnalyzer().polarity_scores``
+on the same texts. Both run interleaved in chunks, so a noisy neighbour hurts both alike; the
+ratio is baseline time / full time on CPU time (target >= 0.8: everything but VADER costs under
+a quarter more).
+"""
+
+from __future__ import annotations
+
+import tempfile
+from datetime import timedelta
+from pathlib import Path
+
+from benchmarks import synth
+from benchmarks.common import Result, cpu, size, wall
+
+TITLE = "Pipeline throughput (normalise + score + triage + suggest + store)"
+PAGE = 100
+SOURCE = "x:acme:mentions"
+
+
+def run(mode: str) -> Result:
+    from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
+
+    from socialwatch.config import Config
+    from socialwatch.pipeline import Pipeline
+    from socialwatch.sources.x import tweet_to_item
+    from socialwatch.store import Processed, Store
+
+    n = size(mode, 100_000, 20_000, 400)
+    chunk = size(mode, 5_000, 5_000, 200)
+    payloads = list(synth.tweets(n))
+    result = Result("throughput", TITLE)
+
+    upstream = SentimentIntensityAnalyzer()
+    pipeline = Pipeline(Config())
+    # Warm both up (lazy imports, first template compilations) on other texts.
+    for tweet, user in synth.tweets(200, seed=99):
+        upstream.polarity_scores(tweet["text"])
+        pipeline.assess(tweet_to_item(tweet, {user["id"]: user}, "acme"))
+
+    t = {"vader_cpu": 0.0, "vader_wall": 0.0, "ours_vader_cpu": 0.0, "normalise": 0.0, "assess": 0.0,
+         "store": 0.0, "full_cpu": 0.0, "full_wall": 0.0}
+    counts = {"alerts": 0, "new": 0, "suggestions": 0}
+    with tempfile.TemporaryDirectory(prefix="sw-bench-") as tmp:
+        store = Store(Path(tmp) / "throughput.db")
+        for start in range(0, n, chunk):
+            part = payloads[start:start + chunk]
+            texts = [tweet["text"] for tweet, _ in part]
+            # Baseline: raw VADER on the same texts.
+            c0, w0 = cpu(), wall()
+            for text in texts:
+                upstream.polarity_scores(text)
+            t["vader_cpu"] += cpu() - c0
+            t["vader_wall"] += wall() - w0
+            # For the breakdown only: the VADER call socialwatch's scorer makes.
+            c0 = cpu()
+            for text in texts:
+                pipeline.analyzer.polarity_scores(text)
+            t["ours_vader_cpu"] += cpu() - c0
+            # The full path, page by page, as ingest.poll runs it.
+            c0, w0 = cpu(), wall()
+            for page_start in range(0, len(part), PAGE):
+                page = part[page_start:page_start + PAGE]
+                a = cpu()
+                users = {user["id"]: user for _, user in page}
+                items = [tweet_to_item(tweet, users, "acme") for tweet, _ in page]
+                b = cpu()
+                histories = store.histories([item.author_key for item in items])
+                c = cpu()
+                assessed = pipeline.assess_batch(items, histories)
+                d = cpu()
+                processed = [Processed(item, assessment, assessment.needs_attention, SOURCE)
+                             for item, assessment in assessed]
+                now = items[-1].created_at + timedelta(seconds=1)
+                stored = store.ingest(SOURCE, processed, items[-1].native_id, now=now)
+                e = cpu()
+                t["normalise"] += b - a
+                t["store"] += (c - b) + (e - d)
+                t["assess"] += d - c
+                counts["new"] += stored.new
+                counts["alerts"] += stored.alerts
+                counts["suggestions"] += sum(len(a.suggestions) for _, a in assessed)
+            t["full_cpu"] += cpu() - c0
+            t["full_wall"] += wall() - w0
+        db_bytes = sum(p.stat().st_size for p in Path(tmp).glob("throughput.db*"))
+
+    assert counts["new"] == n, counts
+    per = {key: value / n * 1e6 for key, value in t.items()}  # microseconds per item
+    ratio = t["vader_cpu"] / t["full_cpu"]
+    result.add("items/s, full path (CPU time)", n / t["full_cpu"], "items/s", "raw VADER", n / t["vader_cpu"],
+               ratio, ">= 0.8", ratio >= 0.8)
+    result.add("items/s, full path (wall time)", n / t["full_wall"], "items/s", "raw VADER", n / t["vader_wall"],
+               t["vader_wall"] / t["full_wall"])
+    scoring = t["normalise"] + t["assess"]
+    result.add("items/s, without the store (CPU)", n / scoring, "items/s", "raw VADER", n / t["vader_cpu"],
+               t["vader_cpu"] / scoring)
+    for key, label in (("normalise", "normalise (tweet_to_item)"), ("assess", "score + triage + suggest"),
+                       ("ours_vader_cpu", "  of which VADER (our scorer)"), ("store", "store (histories + ingest)")):
+        result.add(f"us/item: {label}", per[key], "us", "raw VADER", per["vader_cpu"], per[key] / per["vader_cpu"])
+    result.details = {"items": n, "seconds": t, "us_per_item": per, "alerts": counts["alerts"],
+                      "suggestions": counts["suggestions"], "db_bytes": db_bytes,
+                      "distinct_texts": len({tweet["text"] for tweet, _ in payloads})}
+    result.notes.append(
+        f"{n:,} synthetic tweets ({result.details['distinct_texts']:,} distinct texts; complaints, questions, "
+        f"praise, chatter, spam, 11 languages, emoji, URLs), pages of {PAGE}, one transaction per page; "
+        f"{counts['alerts']:,} alerts and {counts['suggestions']:,} suggested replies stored.")
+    result.notes.append("Ratio = raw VADER CPU time / full-path CPU time, interleaved in chunks of "
+                        f"{chunk:,} items; the store runs SQLite with synchronous=FULL on the temp directory.")
+    return result

@@ -1,0 +1,384 @@
+"""Alert messages: what a manager sees in Slack for one item, as Block Kit (pure functions).
+
+Customer text is hostile by default: every piece of it is escaped (``&``, ``<``, ``>``) so
+``<!channel>``, ``<@U…>`` or ``<http://evil|bank.com>`` in a post can never ping anyone or
+disguise a link, stripped of control and bidi-override characters, and cut to Block Kit's
+limits. The same item row always renders the same message, so the daemon can re-render an
+alert after any change (sent, dismissed, assigned) from the database alone.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import unicodedata
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from socialwatch.models import parse_time
+
+EVENT_TYPE = "socialwatch_alert"
+
+# Block Kit limits (api.slack.com/reference/block-kit): section text 3000, header 150,
+# button text 75 and value 2000, context element text 3000, 50 blocks per message.
+SECTION_MAX = 3000
+POST_MAX = 2800  # the customer's text, leaving room for the quote markup inside one section
+HEADER_MAX = 150
+BUTTON_TEXT_MAX = 75
+FALLBACK_MAX = 3000  # notification text; Slack truncates at 40k but 3k is what people can read
+NAME_MAX = 80
+
+PRIORITY_EMOJI = {"urgent": ":rotating_light:", "high": ":warning:", "normal": ":speech_balloon:",
+                  "low": ":information_source:"}
+LABEL_EMOJI = {"negative": ":red_circle:", "neutral": ":white_circle:", "positive": ":large_green_circle:",
+               "unscored": ":grey_question:"}
+KIND_WORDS = {"mention": "mention", "dm": "direct message", "comment": "comment", "post": "visitor post"}
+PLATFORM_WORDS = {"x": "X", "facebook": "Facebook", "replay": "replay"}
+
+# Actions (action_id); values carry the item id, and for Send the suggestion's index.
+SEND = "sw_send"           # sw_send_0 .. sw_send_2
+EDIT = "sw_edit"
+ASSIGN = "sw_assign"
+DISMISS = "sw_dismiss"
+NOT_NEGATIVE = "sw_not_negative"
+SECOND = "sw_second"       # second approval under the two-person rule
+CANCEL = "sw_cancel"       # withdraw a reply still waiting for its second approval
+RESOLVE = "sw_resolve"     # sw_resolve_sent | _resend | _drop: a person settles a reply in needs_check
+RESOLUTIONS = {"sent": "It is posted", "resend": "Not posted: send it", "drop": "Not posted: drop it"}
+EDIT_VIEW = "sw_edit_view"
+DISMISS_VIEW = "sw_dismiss_view"
+REPLY_BLOCK, REPLY_INPUT = "reply", "text"
+REASON_BLOCK, REASON_INPUT = "reason", "choice"
+NOTE_BLOCK, NOTE_INPUT = "note", "text"
+DISMISS_REASONS = {"spam": "Spam or bot", "handled": "Already handled elsewhere", "not_for_us": "Not for us",
+                   "no_reply": "Needs no reply", "other": "Other"}
+
+_INVISIBLE = re.compile(
+    "[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f"   # C0/C1 controls (keep \t \n)
+    "\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]"  # zero-width, bidi overrides and isolates
+)
+
+
+def clean(text: str) -> str:
+    """Customer text made safe to show: no controls, no bidi overrides, no zero-width tricks."""
+    return _INVISIBLE.sub("", unicodedata.normalize("NFC", text or ""))
+
+
+def escape(text: str) -> str:
+    """Slack's own rule: escape exactly these three, and no markup can come through."""
+    return clean(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def cut(text: str, limit: int) -> str:
+    """At most ``limit`` characters, on a character boundary, with an ellipsis when cut."""
+    if len(text) <= limit:
+        return text
+    cut_at = limit - 1
+    # Never split an escape sequence like "&amp;" in half.
+    amp = text.rfind("&", max(0, cut_at - 5), cut_at)
+    if amp != -1 and ";" not in text[amp:cut_at]:
+        cut_at = amp
+    return text[:cut_at] + "…"
+
+
+def safe(text: str, limit: int) -> str:
+    return cut(escape(text), limit)
+
+
+def one_line(text: str, limit: int) -> str:
+    return safe(" ".join(clean(text).split()), limit)
+
+
+@dataclass(frozen=True)
+class AlertState:
+    """What happened to the alert since it was posted; drives the status line and the buttons."""
+
+    reply: Mapping[str, Any] | None = None       # the active reply_outbox row, if any
+    assigned_to: str | None = None
+    dismissed_by: str | None = None
+    dismissed_reason: str | None = None
+    feedback: str | None = None                  # "not_negative"
+    alerts_only: bool = False
+
+
+def _author_line(item: Mapping[str, Any], history: Mapping[str, Any] | None) -> str:
+    name = one_line(item.get("author_name") or "", NAME_MAX)
+    handle = one_line(item.get("author_handle") or "", NAME_MAX)
+    who = " ".join(p for p in (f"*{name}*" if name else "", f"@{handle}" if handle else "") if p) or "someone"
+    parts = [who]
+    followers = item.get("author_followers")
+    if isinstance(followers, int):
+        parts.append(f"{followers:,} followers")
+    if history:
+        earlier = int(history.get("contacts") or 0) - 1
+        if earlier > 0:
+            last = history.get("previous_label") or history.get("last_label")
+            parts.append(f"{earlier} earlier contact{'s' if earlier != 1 else ''}"
+                         + (f", last {last}" if last else ""))
+            if int(history.get("negative_count") or 0) > 1:
+                parts.append(f"{history['negative_count']} negative")
+        else:
+            parts.append("first contact")
+    return " · ".join(parts)
+
+
+def _due_text(due: str | None) -> str | None:
+    when = parse_time(due) if due else None
+    if when is None:
+        return None
+    # Slack renders <!date^…> in each reader's own time zone; the fallback is UTC.
+    return f"<!date^{int(when.timestamp())}^{{date_short_pretty}} {{time}}|{when.strftime('%Y-%m-%d %H:%M UTC')}>"
+
+
+def suggestions_of(item: Mapping[str, Any]) -> list[dict[str, str]]:
+    try:
+        value = json.loads(item.get("suggestions") or "[]")
+    except ValueError:
+        return []
+    return [s for s in value if isinstance(s, dict) and isinstance(s.get("text"), str)]
+
+
+def item_key(item: Mapping[str, Any]) -> str:
+    return f"{item['platform']}:{item['native_id']}"
+
+
+def fallback_text(item: Mapping[str, Any]) -> str:
+    """The notification text (shown in pushes and by screen readers): escaped like the blocks."""
+    head = (f"[{str(item.get('priority') or '').upper()}] {PLATFORM_WORDS.get(item['platform'], item['platform'])} "
+            f"{KIND_WORDS.get(item['kind'], item['kind'])}")
+    author = one_line(item.get("author_name") or item.get("author_handle") or "", NAME_MAX)
+    return cut(f"{head} from {author}: {one_line(item.get('text') or '', FALLBACK_MAX)}", FALLBACK_MAX)
+
+
+def render(item: Mapping[str, Any], *, history: Mapping[str, Any] | None = None,
+           state: AlertState = AlertState()) -> dict[str, Any]:
+    """The full message for ``item`` (an ``items`` row): ``{"text", "blocks", "metadata"}``."""
+    priority = str(item.get("priority") or "normal")
+    platform = PLATFORM_WORDS.get(item["platform"], str(item["platform"]))
+    kind = KIND_WORDS.get(item["kind"], str(item["kind"]))
+    visibility = "public" if item.get("public") else "private"
+    header = cut(f"{priority.upper()} · {platform} {kind} ({visibility}) · {one_line(item.get('account') or '', 40)}",
+                 HEADER_MAX)
+    body = safe(item.get("text") or "", POST_MAX)
+    quoted = "\n".join("> " + line if line else ">" for line in body.split("\n")) or ">"
+    blocks: list[dict[str, Any]] = [
+        {"type": "header", "text": {"type": "plain_text", "text": f"{_plain_emoji(priority)} {header}"[:HEADER_MAX],
+                                    "emoji": True}},
+        {"type": "section", "text": {"type": "mrkdwn", "text": cut(_author_line(item, history), SECTION_MAX)}},
+        {"type": "section", "text": {"type": "mrkdwn", "text": cut(quoted, SECTION_MAX)}},
+    ]
+    facts = [f"{LABEL_EMOJI.get(str(item.get('label')), '')} {item.get('label')} "
+             f"({float(item.get('compound') or 0):+.2f})", f"category: {item.get('category')}"]
+    if item.get("lang"):
+        facts.append(f"lang: {one_line(str(item['lang']), 12)}")
+    due = _due_text(item.get("sla_due_at"))
+    if due:
+        facts.append(f"reply due {due}")
+    url = item.get("url")
+    if isinstance(url, str) and url.startswith("https://"):
+        facts.append(f"<{_link_safe(url)}|open post>")
+    blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": cut(" · ".join(facts), SECTION_MAX)}]})
+    reasons = _reasons(item)
+    if reasons:
+        blocks.append({"type": "context", "elements": [
+            {"type": "mrkdwn", "text": cut("why: " + escape("; ".join(reasons)), SECTION_MAX)}]})
+
+    closed = _status_blocks(item, state, blocks)
+    if not closed:
+        blocks.extend(_suggestion_blocks(item, state))
+        blocks.append(_actions(item, state))
+    return {"text": fallback_text(item), "blocks": blocks[:50],
+            "metadata": {"event_type": EVENT_TYPE,
+                         "event_payload": {"item_key": item_key(item), "item_id": int(item["id"])}}}
+
+
+def _plain_emoji(priority: str) -> str:
+    return {"urgent": "🚨", "high": "⚠️", "normal": "💬", "low": "ℹ️"}.get(priority, "💬")
+
+
+def _link_safe(url: str) -> str:
+    # A URL inside <url|label> must not contain the delimiters themselves.
+    return url.replace("&", "&amp;").replace("<", "%3C").replace(">", "%3E").replace("|", "%7C")
+
+
+def _reasons(item: Mapping[str, Any]) -> list[str]:
+    try:
+        value = json.loads(item.get("reasons") or "[]")
+    except ValueError:
+        return []
+    return [str(r) for r in value][:6]
+
+
+def _suggestion_blocks(item: Mapping[str, Any], state: AlertState) -> list[dict[str, Any]]:
+    blocks: list[dict[str, Any]] = []
+    for index, suggestion in enumerate(suggestions_of(item)[:3]):
+        label = suggestion.get("kind", "reply").replace("_", " ")
+        block: dict[str, Any] = {
+            "type": "section", "block_id": f"suggestion_{index}",
+            "text": {"type": "mrkdwn", "text": cut(f"*{escape(label)}*\n{escape(suggestion['text'])}", SECTION_MAX)},
+        }
+        if not state.alerts_only and not state.reply:
+            block["accessory"] = {"type": "button", "action_id": f"{SEND}_{index}", "value": f"{item['id']}:{index}",
+                                  "text": {"type": "plain_text", "text": "Send"}, "style": "primary"}
+        blocks.append(block)
+    return blocks
+
+
+def _button(text: str, action_id: str, value: str, style: str | None = None) -> dict[str, Any]:
+    button: dict[str, Any] = {"type": "button", "action_id": action_id, "value": value,
+                              "text": {"type": "plain_text", "text": text[:BUTTON_TEXT_MAX]}}
+    if style:
+        button["style"] = style
+    return button
+
+
+def _actions(item: Mapping[str, Any], state: AlertState) -> dict[str, Any]:
+    value = str(item["id"])
+    elements = []
+    reply = state.reply
+    if reply and reply.get("status") == "awaiting_second":
+        elements.append(_button("Approve (second)", SECOND, str(reply["id"]), "primary"))
+        elements.append(_button("Withdraw", CANCEL, str(reply["id"])))
+    elif reply and reply.get("status") == "needs_check":
+        for outcome, label in RESOLUTIONS.items():
+            elements.append(_button(label, f"{RESOLVE}_{outcome}", str(reply["id"]),
+                                    "primary" if outcome == "sent" else None))
+    elif not state.alerts_only and not reply:
+        elements.append(_button("Edit & send", EDIT, value))
+    if not state.assigned_to:
+        elements.append(_button("Assign to me", ASSIGN, value))
+    elements.append(_button("Dismiss", DISMISS, value, "danger"))
+    if item.get("label") == "negative" and state.feedback != "not_negative":
+        elements.append(_button("Not negative", NOT_NEGATIVE, value))
+    return {"type": "actions", "block_id": "alert_actions", "elements": elements}
+
+
+def _status_blocks(item: Mapping[str, Any], state: AlertState, blocks: list[dict[str, Any]]) -> bool:
+    """Appends the status lines; True when the alert is closed (no more buttons)."""
+    lines: list[str] = []
+    closed = False
+    reply = state.reply
+    if state.assigned_to:
+        lines.append(f":bust_in_silhouette: assigned to <@{_user_id(state.assigned_to)}>")
+    if state.feedback == "not_negative":
+        lines.append(":memo: marked *not negative* (feedback stored)")
+    if reply:
+        status = reply.get("status")
+        approver = _user_id(str(reply.get("approved_by") or ""))
+        text = one_line(str(reply.get("text") or ""), 500)
+        if status == "sent":
+            when = _due_text(reply.get("sent_at")) or ""
+            link = reply_url(item, reply.get("platform_reply_id"))
+            lines.append(f":white_check_mark: <@{approver}> sent {when}" + (f" · <{_link_safe(link)}|view reply>"
+                                                                          if link else "") + f"\n>{text}")
+            closed = True
+        elif status == "awaiting_second":
+            lines.append(f":hourglass: <@{approver}> approved; a second approver must confirm before it is sent\n>{text}")
+        elif status in ("approved", "sending"):
+            lines.append(f":outbox_tray: sending reply approved by <@{approver}>\n>{text}")
+            closed = True
+        elif status == "needs_check":
+            reason = one_line(str(reply.get("needs_check_reason") or ""), 300)
+            lines.append(":warning: *needs a manual check*: we could not confirm whether this reply was posted"
+                         + (f" ({reason})" if reason else "") + "; nothing is resent until someone checks the post "
+                         f"and says what they found.\n>{text}")
+        elif status == "failed":
+            error = one_line(str(reply.get("last_error") or "refused by the platform"), 300)
+            lines.append(f":x: reply by <@{approver}> was not posted: {error}")
+    if state.dismissed_by:
+        reason = DISMISS_REASONS.get(state.dismissed_reason or "", one_line(state.dismissed_reason or "", 200))
+        lines.append(f":no_entry_sign: dismissed by <@{_user_id(state.dismissed_by)}>" + (f": {reason}" if reason else ""))
+        closed = True
+    if lines:
+        blocks.append({"type": "section", "block_id": "status",
+                       "text": {"type": "mrkdwn", "text": cut("\n".join(lines), SECTION_MAX)}})
+    return closed
+
+
+def _user_id(value: str) -> str:
+    # Only our own stored Slack ids reach <@…>; anything else is neutralised.
+    return value if re.fullmatch(r"[UW][A-Z0-9]{2,20}", value or "") else "unknown"
+
+
+def reply_url(item: Mapping[str, Any], platform_reply_id: Any) -> str | None:
+    if not platform_reply_id:
+        return None
+    if item["platform"] == "x" and item["kind"] != "dm":
+        return f"https://x.com/i/web/status/{platform_reply_id}"
+    if item["platform"] == "facebook" and item["kind"] != "dm":
+        return f"https://www.facebook.com/{platform_reply_id}"
+    return None
+
+
+# --- modals -------------------------------------------------------------------------------------
+
+
+def edit_modal(item: Mapping[str, Any], *, text: str, limit: int, suggestion_kind: str | None,
+               private: Mapping[str, Any]) -> dict[str, Any]:
+    """Edit & send: the reply prefilled; the limit is shown and re-checked on submit (X counts
+    characters its own way, so Slack's max_length is only a first guard)."""
+    platform = PLATFORM_WORDS.get(item["platform"], str(item["platform"]))
+    return {
+        "type": "modal", "callback_id": EDIT_VIEW,
+        "title": {"type": "plain_text", "text": "Edit & send"},
+        "submit": {"type": "plain_text", "text": "Send"},
+        "close": {"type": "plain_text", "text": "Cancel"},
+        "private_metadata": json.dumps(dict(private)),
+        "blocks": [
+            {"type": "context", "elements": [{"type": "mrkdwn", "text": cut(
+                f"Replying on {platform} to {one_line(item.get('author_name') or item.get('author_handle') or '', 80)}:"
+                f" _{one_line(item.get('text') or '', 400)}_", SECTION_MAX)}]},
+            {"type": "input", "block_id": REPLY_BLOCK,
+             "label": {"type": "plain_text", "text": f"Reply (at most {limit} characters on {platform})"},
+             "element": {"type": "plain_text_input", "action_id": REPLY_INPUT, "multiline": True,
+                         "initial_value": text[:3000], "max_length": min(limit, 3000)}},
+        ],
+    }
+
+
+def dismiss_modal(item: Mapping[str, Any], private: Mapping[str, Any]) -> dict[str, Any]:
+    return {
+        "type": "modal", "callback_id": DISMISS_VIEW,
+        "title": {"type": "plain_text", "text": "Dismiss alert"},
+        "submit": {"type": "plain_text", "text": "Dismiss"},
+        "close": {"type": "plain_text", "text": "Cancel"},
+        "private_metadata": json.dumps(dict(private)),
+        "blocks": [
+            {"type": "input", "block_id": REASON_BLOCK, "label": {"type": "plain_text", "text": "Reason"},
+             "element": {"type": "static_select", "action_id": REASON_INPUT,
+                         "options": [{"text": {"type": "plain_text", "text": label}, "value": value}
+                                     for value, label in DISMISS_REASONS.items()]}},
+            {"type": "input", "block_id": NOTE_BLOCK, "optional": True,
+             "label": {"type": "plain_text", "text": "Note"},
+             "element": {"type": "plain_text_input", "action_id": NOTE_INPUT, "max_length": 500}},
+        ],
+    }
+
+
+def followup_text(item: Mapping[str, Any]) -> str:
+    """A follow-up from the same author or conversation, posted in the alert's thread."""
+    return cut(f"Follow-up: {fallback_text(item)}", FALLBACK_MAX)
+
+
+def ops_text(event: str, details: Mapping[str, Any]) -> str:
+    """One line for the ops channel (source unhealthy or silent). Details are ours, still escaped."""
+    source = one_line(str(details.get("source", "?")), 120)
+    state = one_line(str(details.get("state", event)), 40)
+    detail = one_line(str(details.get("detail") or ""), 600)
+    return f":rotating_light: socialwatch: source *{source}* is {state}: {detail}"
+
+
+def newest_first(messages: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+    return sorted(messages, key=lambda m: float(m.get("ts") or 0), reverse=True)
+
+
+def parse_value(value: str) -> tuple[int, int | None]:
+    """A button value: ``"<item id>"`` or ``"<item id>:<suggestion index>"``."""
+    head, _, tail = (value or "").partition(":")
+    return int(head), (int(tail) if tail else None)
+
+
+def fmt_time(when: datetime) -> str:
+    return when.strftime("%Y-%m-%d %H:%M UTC")

@@ -1,0 +1,292 @@
+"""Clicks and modals from Slack, over Socket Mode: send, edit & send, assign, dismiss, not negative.
+
+slack_sdk's own ``SocketModeClient`` rather than slack-bolt: five listeners do not need a
+framework, and bolt would be one more dependency between us and the wire format (see
+docs/design.md). Every request is acknowledged first (Slack wants it within 3 s) and then
+acted on; a modal submission is validated *before* its ack, because the ack is the only way
+to show errors in the modal.
+
+Who may do what: sending, editing and dismissing need an approver (configured user ids or
+members of the approver user group); anyone else gets an ephemeral refusal and the attempt
+is audited. Assigning and "not negative" feedback are open to everyone in the channel.
+Each decision is one store transaction with its audit entry; the reply outbox makes a
+double click, a second approver or a redelivered envelope harmless.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from slack_sdk.errors import SlackApiError, SlackClientError
+from slack_sdk.socket_mode import SocketModeClient
+from slack_sdk.socket_mode.request import SocketModeRequest
+from slack_sdk.socket_mode.response import SocketModeResponse
+
+from socialwatch import alerts, suggest
+from socialwatch.config import Config
+from socialwatch.slack import SlackChannel
+from socialwatch.store import Store
+
+log = logging.getLogger(__name__)
+
+GROUP_CACHE_SECONDS = 300.0
+SEND_ACTIONS = (alerts.SEND, alerts.EDIT, alerts.SECOND, alerts.CANCEL, alerts.DISMISS, alerts.RESOLVE)
+
+
+class Interactions:
+    def __init__(self, config: Config, store: Store, channel: SlackChannel, *,
+                 on_queued: Callable[[], None] | None = None):
+        assert config.slack is not None
+        self.config = config
+        self.slack = config.slack
+        self.store = store
+        self.channel = channel
+        self.client = channel.client
+        self.on_queued = on_queued
+        self._socket: SocketModeClient | None = None
+        self._group: tuple[float, frozenset[str]] = (0.0, frozenset())
+        self._group_lock = threading.Lock()
+
+    # --- connection ------------------------------------------------------------------------------
+
+    def start(self) -> None:
+        assert self.slack.app_token is not None
+        self._socket = SocketModeClient(app_token=self.slack.app_token.get_secret_value(), web_client=self.client,
+                                        auto_reconnect_enabled=True)
+        self._socket.socket_mode_request_listeners.append(self._on_request)
+        self._socket.connect()
+        log.info("Slack Socket Mode connected: clicks are handled")
+
+    def stop(self) -> None:
+        if self._socket is not None:
+            self._socket.close()
+            self._socket = None
+
+    def _on_request(self, client: SocketModeClient, req: SocketModeRequest) -> None:
+        try:
+            if req.type != "interactive":
+                client.send_socket_mode_response(SocketModeResponse(envelope_id=req.envelope_id))
+                return
+            payload = req.payload or {}
+            if payload.get("type") == "view_submission":
+                ack, then = self.on_submission(payload)
+                client.send_socket_mode_response(SocketModeResponse(envelope_id=req.envelope_id, payload=ack))
+                if then:
+                    then()
+                return
+            client.send_socket_mode_response(SocketModeResponse(envelope_id=req.envelope_id))
+            if payload.get("type") == "block_actions":
+                for action in payload.get("actions") or []:
+                    self.on_action(payload, action)
+        except Exception:  # a bug here must never take the Socket Mode connection down
+            log.exception("could not handle a Slack interaction")
+
+    # --- authorisation ---------------------------------------------------------------------------
+
+    def is_approver(self, user_id: str) -> bool:
+        if user_id in self.slack.approvers:
+            return True
+        if not self.slack.approver_group:
+            return False
+        with self._group_lock:
+            fetched, members = self._group
+            if time.monotonic() - fetched > GROUP_CACHE_SECONDS:
+                try:
+                    response = self.client.usergroups_users_list(usergroup=self.slack.approver_group)
+                    members = frozenset(response.get("users") or [])
+                    self._group = (time.monotonic(), members)
+                except (SlackApiError, SlackClientError, OSError) as exc:
+                    # Fail closed, but keep the last known members for a while rather than lock everyone out.
+                    log.warning("could not read the approver group %s: %s", self.slack.approver_group, exc)
+            return user_id in members
+
+    def refuse(self, payload: Mapping[str, Any], attempted: str, item_key: str | None, reason: str) -> None:
+        user = payload.get("user") or {}
+        self.store.append_audit("action.refused", actor_id=str(user.get("id") or "?"),
+                                actor_name=_name(user), item_key=item_key,
+                                details={"attempted": attempted, "reason": reason})
+        self.ephemeral(payload, f":no_entry: {reason}")
+
+    def ephemeral(self, payload: Mapping[str, Any], text: str) -> None:
+        channel = (payload.get("channel") or {}).get("id") or (payload.get("container") or {}).get("channel_id")
+        user = (payload.get("user") or {}).get("id")
+        if not channel or not user:
+            return
+        try:
+            self.client.chat_postEphemeral(channel=channel, user=user, text=text)
+        except (SlackApiError, SlackClientError, OSError) as exc:
+            log.warning("could not tell %s: %s", user, exc)
+
+    # --- buttons ---------------------------------------------------------------------------------
+
+    def on_action(self, payload: Mapping[str, Any], action: Mapping[str, Any]) -> None:
+        action_id = str(action.get("action_id") or "")
+        verb, outcome = action_id, ""
+        for prefixed in (alerts.SEND, alerts.RESOLVE):
+            if action_id.startswith(prefixed + "_"):
+                verb, outcome = prefixed, action_id[len(prefixed) + 1:]
+        user = payload.get("user") or {}
+        user_id, user_name = str(user.get("id") or ""), _name(user)
+        try:
+            target, index = alerts.parse_value(str(action.get("value") or ""))
+        except ValueError:
+            log.warning("ignoring a click with an unreadable value: %r", action.get("value"))
+            return
+        if verb in (alerts.SECOND, alerts.CANCEL, alerts.RESOLVE):
+            reply = self.store.reply(target)
+            item = self.store.item(int(reply["item_id"])) if reply else None
+        else:
+            item = self.store.item(target)
+        if item is None:
+            self.ephemeral(payload, "This alert is no longer in the database.")
+            return
+        key = alerts.item_key(item)
+        if verb in SEND_ACTIONS and not self.is_approver(user_id):
+            self.refuse(payload, verb.removeprefix("sw_"), key, "only approvers can send, edit or dismiss replies")
+            return
+        if verb in (alerts.SEND, alerts.EDIT) and self.slack.alerts_only:
+            self.refuse(payload, verb.removeprefix("sw_"), key, "socialwatch runs in alerts-only mode: answer on the platform")
+            return
+        if verb == alerts.SEND:
+            suggestions = alerts.suggestions_of(item)
+            if index is None or not 0 <= index < len(suggestions):
+                self.ephemeral(payload, "That suggestion no longer exists; use Edit & send.")
+                return
+            chosen = suggestions[index]
+            self.queue(payload, item, chosen["text"], suggested=chosen["text"], kind=chosen.get("kind"))
+        elif verb == alerts.EDIT:
+            self.open_edit(payload, item)
+        elif verb == alerts.SECOND:
+            result = self.store.second_approval(target, actor_id=user_id, actor_name=user_name)
+            if result.status == "awaiting_second":
+                self.ephemeral(payload, "A second, different approver must confirm this reply.")
+                return
+            self._after_queue(payload, item, result)
+        elif verb == alerts.CANCEL:
+            if self.store.cancel_reply(target, actor_id=user_id, actor_name=user_name, reason="withdrawn in Slack"):
+                self.channel.refresh(int(item["id"]))
+            else:
+                self.ephemeral(payload, "Too late to withdraw: the reply is already on its way.")
+        elif verb == alerts.RESOLVE:
+            if outcome not in alerts.RESOLUTIONS:
+                return
+            resolved = self.store.resolve_reply(target, outcome=outcome, actor_id=user_id, actor_name=user_name)
+            if resolved is None:
+                self.ephemeral(payload, "Someone already settled this reply.")
+                return
+            self.channel.refresh(int(item["id"]))
+            if outcome == "resend" and self.on_queued:
+                self.on_queued()
+        elif verb == alerts.ASSIGN:
+            if self.store.assign_item(int(item["id"]), actor_id=user_id, actor_name=user_name):
+                self.channel.refresh(int(item["id"]))
+        elif verb == alerts.DISMISS:
+            self.open_modal(payload, alerts.dismiss_modal(item, {"item_id": item["id"]}))
+        elif verb == alerts.NOT_NEGATIVE:
+            if self.store.record_feedback(int(item["id"]), feedback="not_negative", actor_id=user_id,
+                                          actor_name=user_name):
+                self.channel.refresh(int(item["id"]))
+        else:
+            log.info("ignoring unknown action %r", action_id)
+
+    def queue(self, payload: Mapping[str, Any], item: Mapping[str, Any], text: str, *, suggested: str | None,
+              kind: str | None) -> None:
+        user = payload.get("user") or {}
+        result = self.store.queue_reply(
+            int(item["id"]), text=text, actor_id=str(user.get("id")), actor_name=_name(user),
+            suggested_text=suggested, suggestion_kind=kind,
+            needs_second=bool(self.slack.two_person_rule and item.get("public")))
+        self._after_queue(payload, item, result)
+
+    def _after_queue(self, payload: Mapping[str, Any], item: Mapping[str, Any], result: Any) -> None:
+        status = result.status
+        if status in ("queued", "awaiting_second"):
+            self.channel.refresh(int(item["id"]))
+            if status == "queued" and self.on_queued:
+                self.on_queued()
+        elif status == "duplicate":
+            reply = result.reply or {}
+            self.ephemeral(payload, f"Already answered: a reply approved by <@{alerts._user_id(str(reply.get('approved_by') or ''))}>"
+                                    f" is {reply.get('status', 'queued')}. Nothing else was sent.")
+        elif status == "closed":
+            self.ephemeral(payload, "This alert was dismissed; nothing was sent.")
+
+    # --- modals ----------------------------------------------------------------------------------
+
+    def open_edit(self, payload: Mapping[str, Any], item: Mapping[str, Any]) -> None:
+        suggestions = alerts.suggestions_of(item)
+        first = suggestions[0] if suggestions else {"text": "", "kind": None}
+        limit = suggest.reply_limit(str(item["platform"]), bool(item.get("public")))
+        self.open_modal(payload, alerts.edit_modal(item, text=first["text"], limit=limit,
+                                                   suggestion_kind=first.get("kind"),
+                                                   private={"item_id": item["id"], "suggested": first["text"],
+                                                            "kind": first.get("kind")}))
+
+    def open_modal(self, payload: Mapping[str, Any], view: dict[str, Any]) -> None:
+        try:
+            self.client.views_open(trigger_id=payload.get("trigger_id"), view=view)
+        except (SlackApiError, SlackClientError, OSError) as exc:
+            log.warning("could not open a modal: %s", exc)
+            self.ephemeral(payload, "Slack did not open the form in time; please click again.")
+
+    def on_submission(self, payload: Mapping[str, Any]) -> tuple[dict[str, Any] | None, Callable[[], None] | None]:
+        """(ack payload, work to do after the ack)."""
+        view = payload.get("view") or {}
+        user = payload.get("user") or {}
+        user_id, user_name = str(user.get("id") or ""), _name(user)
+        try:
+            private = json.loads(view.get("private_metadata") or "{}")
+            item = self.store.item(int(private["item_id"]))
+        except (ValueError, KeyError, TypeError):
+            return None, None
+        if item is None:
+            return {"response_action": "errors", "errors": {alerts.REPLY_BLOCK: "This alert no longer exists."}}, None
+        values = (view.get("state") or {}).get("values") or {}
+        callback = view.get("callback_id")
+        if callback == alerts.EDIT_VIEW:
+            text = str(((values.get(alerts.REPLY_BLOCK) or {}).get(alerts.REPLY_INPUT) or {}).get("value") or "").strip()
+            problem = self.check_reply(item, text)
+            if not self.is_approver(user_id):
+                problem = "Only approvers can send replies."
+                self.store.append_audit("action.refused", actor_id=user_id, actor_name=user_name,
+                                        item_key=alerts.item_key(item),
+                                        details={"attempted": "edit", "reason": "not an approver"})
+            if problem:
+                return {"response_action": "errors", "errors": {alerts.REPLY_BLOCK: problem}}, None
+            # Refusals and "already answered" notes go to the alert's channel, as for a button.
+            where = {"user": user, "channel": {"id": (self.store.alert_message(int(item["id"])) or {}).get("channel")}}
+            return None, lambda: self.queue(where, item, text, suggested=private.get("suggested"),
+                                            kind=private.get("kind"))
+        if callback == alerts.DISMISS_VIEW:
+            if not self.is_approver(user_id):
+                return {"response_action": "errors", "errors": {alerts.REASON_BLOCK: "Only approvers can dismiss."}}, None
+            reason = (((values.get(alerts.REASON_BLOCK) or {}).get(alerts.REASON_INPUT) or {}).get("selected_option")
+                      or {}).get("value") or "other"
+            note = str(((values.get(alerts.NOTE_BLOCK) or {}).get(alerts.NOTE_INPUT) or {}).get("value") or "")
+
+            def dismiss() -> None:
+                if self.store.dismiss_item(int(item["id"]), actor_id=user_id, actor_name=user_name, reason=reason,
+                                           note=note):
+                    self.channel.refresh(int(item["id"]))
+
+            return None, dismiss
+        return None, None
+
+    @staticmethod
+    def check_reply(item: Mapping[str, Any], text: str) -> str | None:
+        if not text:
+            return "The reply is empty."
+        platform, public = str(item["platform"]), bool(item.get("public"))
+        limit, length = suggest.reply_limit(platform, public), suggest.measure(text, platform)
+        if length > limit:
+            return f"Too long for {alerts.PLATFORM_WORDS.get(platform, platform)}: {length} of at most {limit} characters."
+        return None
+
+
+def _name(user: Mapping[str, Any]) -> str:
+    return str(user.get("username") or user.get("name") or user.get("id") or "?")

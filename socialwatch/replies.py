@@ -1,0 +1,248 @@
+"""The reply sender: approved replies from the outbox to the platforms, each posted at most once.
+
+Protocol per reply (see docs/design.md, "Replies"): claim the row (approved -> sending, committed)
+with a conditional UPDATE, so two senders can never both post it; call the platform; record the
+result. A crash between the platform call and the record leaves the row in ``sending``:
+``reconcile`` asks the platform before anything is sent again. An attempt whose outcome is unknown
+(timeout, dropped connection, unreadable answer) is never retried blindly either: the next attempt
+looks for the reply first, and when the platform cannot tell, a person decides (``needs_check``).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Mapping
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from socialwatch import crashpoints
+from socialwatch.models import parse_time, utcnow
+from socialwatch.sources.base import (
+    AuthError, CapabilityLost, PlatformError, RateLimited, ReconcileUnknown, Replier, ReplyRefused, ReplyTarget,
+)
+from socialwatch.store import VERIFY_BEST_EFFORT, VERIFY_NONE, VERIFY_REQUIRED, Store
+
+if TYPE_CHECKING:
+    from socialwatch.config import Config
+
+log = logging.getLogger(__name__)
+
+CRASHPOINT = "replies.platform_called"
+RETRY_BASE = timedelta(seconds=30)
+RETRY_MAX = timedelta(minutes=15)
+AUTH_BACKOFF = timedelta(minutes=30)  # a person has to fix the token; don't hammer the platform meanwhile
+MAX_ATTEMPTS = 10
+#: Looking for an earlier attempt starts this long before it: platform clocks and ours differ.
+RECONCILE_MARGIN = timedelta(minutes=2)
+
+
+def target_for(item_row: Mapping[str, Any]) -> ReplyTarget:
+    """The ReplyTarget for a stored item (an ``items`` row, or a reply row joined with its item)."""
+    created = parse_time(item_row["created_at"])
+    if created is None:
+        raise ValueError(f"item {item_row['native_id']} has no created_at")
+    return ReplyTarget(
+        platform=str(item_row["platform"]), account=str(item_row["account"]), kind=str(item_row["kind"]),
+        native_id=str(item_row["native_id"]), author_id=str(item_row["author_id"]),
+        author_handle=item_row["author_handle"], conversation_id=item_row["conversation_id"],
+        public=bool(item_row["public"]), created_at=created,
+    )
+
+
+def build_repliers(config: Config) -> dict[tuple[str, str], Replier]:
+    """A replier per configured X account and Facebook page, keyed ``(platform, account)``."""
+    repliers: dict[tuple[str, str], Replier] = {}
+    if config.x.accounts:
+        from socialwatch.sources import x
+
+        repliers.update(x.build_repliers(config))
+    if config.facebook.pages:
+        from socialwatch.sources import facebook
+
+        repliers.update(facebook.build_repliers(config))
+    return repliers
+
+
+class ReplySender:
+    """Sends due replies; safe to run from several threads (or processes) on one database."""
+
+    def __init__(self, store: Store, repliers: Mapping[tuple[str, str], Replier], *,
+                 on_change: Callable[[dict[str, Any]], None] | None = None,
+                 clock: Callable[[], datetime] = utcnow, retry_base: timedelta = RETRY_BASE,
+                 retry_max: timedelta = RETRY_MAX, auth_backoff: timedelta = AUTH_BACKOFF,
+                 max_attempts: int = MAX_ATTEMPTS) -> None:
+        self.store = store
+        self.repliers = repliers
+        self.on_change = on_change
+        self.clock = clock
+        self.retry_base = retry_base
+        self.retry_max = retry_max
+        self.auth_backoff = auth_backoff
+        self.max_attempts = max_attempts
+        # An account that said "rate limited" or "bad credentials" is left alone until then, whichever
+        # reply asked: the next one would get the same answer and spend budget for nothing.
+        self._paused: dict[tuple[str, str], datetime] = {}
+        self._lock = threading.Lock()
+
+    # --- at start -------------------------------------------------------------------------------
+
+    def reconcile(self) -> int:
+        """Settle rows left in ``sending`` by a crash; returns how many. Run it before this process sends
+        anything (a row in ``sending`` is then surely not in flight here), with one daemon per database."""
+        settled = 0
+        for row in self.store.replies_in("sending"):
+            settled += 1
+            now = self.clock()
+            replier = self.repliers.get((row["platform"], row["account"]))
+            if replier is None:
+                self._changed(self.store.flag_reply(
+                    row["id"], reason=f"no replier configured for {row['platform']}:{row['account']}; "
+                    "check by hand whether it was posted", now=now))
+                continue
+            try:
+                found = replier.find_reply(target_for(row), row["text"], self._since(row))
+            except ReconcileUnknown as exc:
+                self._changed(self.store.flag_reply(row["id"], reason=str(exc), now=now))
+                continue
+            except Exception as exc:  # a bug must not turn into a resend
+                log.exception("reply %s: reconcile failed", row["id"])
+                self._changed(self.store.flag_reply(row["id"], reason=f"reconcile failed: {exc}", now=now))
+                continue
+            if found:
+                log.info("reply %s: found on the platform after a restart (%s)", row["id"], found)
+                self._changed(self.store.record_reply_sent(row["id"], platform_reply_id=found, now=now,
+                                                           reconciled=True))
+            else:
+                # The platform surely shows none: the crash came before the post. Send it (once) again.
+                self.store.defer_reply(row["id"], until=now, reason="reconciled: not posted", error=None,
+                                       verify=VERIFY_NONE, now=now, action="reply.reconciled")
+        return settled
+
+    # --- every round ----------------------------------------------------------------------------
+
+    def send_due(self, limit: int = 20) -> int:
+        """Send approved replies that are due, oldest first; returns how many were posted. An account
+        that answered with a rate limit or a credential error is not asked again until its pause ends."""
+        sent = 0
+        for row in self.store.due_replies(self.clock(), limit):
+            account = (row["platform"], row["account"])
+            with self._lock:
+                paused = self._paused.get(account)
+            if paused is not None and paused > self.clock():
+                continue
+            outcome = self._send_one(row["id"])
+            if outcome == "sent":
+                sent += 1
+        return sent
+
+    def _pause(self, row: Mapping[str, Any], until: datetime) -> str:
+        with self._lock:
+            account = (row["platform"], row["account"])
+            self._paused[account] = max(until, self._paused.get(account, until))
+        return "paused"
+
+    def _send_one(self, reply_id: int) -> str:
+        now = self.clock()
+        row = self.store.claim_reply(reply_id, now=now)
+        if row is None:
+            return "taken"  # another sender claimed it, or it was cancelled or deferred meanwhile
+        replier = self.repliers.get((row["platform"], row["account"]))
+        if replier is None:
+            # Configuration changed under an approved reply: keep it, a restart with the account sends it.
+            self._changed(self.store.defer_reply(
+                reply_id, until=now + self.auth_backoff, reason="no_replier", verify=row["verify_before_send"],
+                error=f"no replier configured for {row['platform']}:{row['account']}", now=now))
+            return self._pause(row, now + self.auth_backoff)
+        target = target_for(row)
+        text = row["text"]
+        if row["verify_before_send"] != VERIFY_NONE:
+            # An earlier attempt may have been posted: look before posting again.
+            try:
+                found = replier.find_reply(target, text, self._since(row))
+            except Exception as exc:
+                if row["verify_before_send"] == VERIFY_REQUIRED:
+                    self._changed(self.store.flag_reply(
+                        reply_id, reason=f"an earlier attempt may have been posted and the platform cannot tell: "
+                        f"{exc}", now=self.clock()))
+                    return "needs_check"
+                found = None  # after a clean 5xx the check is a courtesy: the platform said it did not post
+            if found:
+                self._changed(self.store.record_reply_sent(reply_id, platform_reply_id=found, now=self.clock(),
+                                                           reconciled=True))
+                return "sent"
+        try:
+            platform_id = replier.send_reply(target, text)
+        except RateLimited as exc:
+            until = max(exc.reset_at, now)
+            self._changed(self.store.defer_reply(reply_id, until=until, reason="rate_limited", error=str(exc),
+                                                 verify=VERIFY_NONE, now=self.clock()))
+            return self._pause(row, until)
+        except AuthError as exc:
+            until = now + self.auth_backoff
+            self._changed(self.store.defer_reply(reply_id, until=until, reason="credentials", error=str(exc),
+                                                 verify=VERIFY_NONE, now=self.clock()))
+            return self._pause(row, until)
+        except (ReplyRefused, CapabilityLost) as exc:
+            self._changed(self.store.fail_reply(reply_id, error=str(exc), now=self.clock()))
+            return "failed"
+        except ReconcileUnknown as exc:
+            self._changed(self.store.flag_reply(reply_id, reason=str(exc), now=self.clock()))
+            return "needs_check"
+        except PlatformError as exc:
+            return self._platform_error(row, exc, now)
+        except Exception as exc:  # never blindly resend what may have gone out
+            log.exception("reply %s: unexpected error while sending", reply_id)
+            self._changed(self.store.flag_reply(reply_id, reason=f"unexpected error: {type(exc).__name__}: {exc}",
+                                                now=self.clock()))
+            return "needs_check"
+        crashpoints.hit(CRASHPOINT)
+        self._changed(self.store.record_reply_sent(reply_id, platform_reply_id=platform_id, now=self.clock()))
+        log.info("reply %s posted to %s as %s", reply_id, row["item_key"], platform_id)
+        return "sent"
+
+    def _platform_error(self, row: dict[str, Any], exc: PlatformError, now: datetime) -> str:
+        reply_id = row["id"]
+        if not exc.retryable:
+            self._changed(self.store.fail_reply(reply_id, error=str(exc), now=self.clock()))
+            return "failed"
+        # A clean 5xx answer means "not posted". No answer (timeout, dropped connection) or an unreadable
+        # one means the request may have been posted: the next attempt must find out first. (X and Graph
+        # 5xx are answered "may retry", yet a cheap look first costs one read; see VERIFY_BEST_EFFORT.)
+        answered = exc.status is not None and exc.status >= 500
+        verify = VERIFY_BEST_EFFORT if answered else VERIFY_REQUIRED
+        if row["verify_before_send"] == VERIFY_REQUIRED:
+            verify = VERIFY_REQUIRED  # an unresolved doubt from before stays
+        if row["attempts"] >= self.max_attempts:
+            if verify == VERIFY_REQUIRED:
+                self._changed(self.store.flag_reply(
+                    reply_id, reason=f"gave up after {row['attempts']} attempts, the last one may have been "
+                    f"posted: {exc}", now=self.clock()))
+                return "needs_check"
+            self._changed(self.store.fail_reply(reply_id, error=f"gave up after {row['attempts']} attempts: {exc}",
+                                                now=self.clock()))
+            return "failed"
+        delay = min(self.retry_max, self.retry_base * 2 ** (row["attempts"] - 1))
+        self._changed(self.store.defer_reply(reply_id, until=now + delay, reason="platform_error", error=str(exc),
+                                             verify=verify, now=self.clock()))
+        return "deferred"
+
+    @staticmethod
+    def _since(row: Mapping[str, Any]) -> datetime:
+        started = parse_time(row["first_attempt_at"] or row["send_started_at"] or row["approved_at"])
+        assert started is not None
+        return started - RECONCILE_MARGIN
+
+    def _changed(self, row: dict[str, Any] | None) -> None:
+        """Tell Slack; the database already holds the truth, so a failing callback changes nothing."""
+        if row is None:
+            log.warning("a reply changed state under us; nothing recorded")
+            return
+        if row["status"] != "sent":
+            log.warning("reply %s to %s: %s (%s)", row["id"], row["item_key"], row["status"],
+                        row["last_error"] or "no detail")
+        if self.on_change is not None:
+            try:
+                self.on_change(row)
+            except Exception:
+                log.exception("reply %s: on_change callback failed", row["id"])

@@ -1,0 +1,403 @@
+"""The response-time queries (issue 9): SLA timer state, incidents, and the rows the digest reads.
+
+Kept out of store.py so the feature reads on its own; it writes through ``Store.transaction``
+and ``Store._append_audit`` like the rest. Migration 30 adds:
+
+- ``sla_state``: one row per item that had an SLA event (reminder, escalation, acknowledgement,
+  reopen, follow-up). Each event is *claimed* (its time written) before Slack is called and
+  completed (ts, audit entry) after, so a restart never pings twice.
+- ``incidents``: one row per burst; ``alert_outbox.incident_id`` links the burst's alerts, whose
+  status ``grouped`` keeps them out of the individual delivery.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+import sqlite_utils
+
+from socialwatch import audit
+from socialwatch.models import iso
+from socialwatch.store import Store
+
+#: sla_state columns an event claims (the time it was decided) and completes (the Slack ts).
+EVENT_COLUMNS = {
+    "reminder": ("reminded_at", "reminder_ts"),
+    "escalation": ("escalated_at", "escalation_ts"),
+    "followup": ("followup_at", "followup_ts"),
+}
+INCIDENT_EVENT_COLUMNS = {"reminder": "reminded_at", "escalation": "escalated_at"}
+#: Reply statuses that mean a person has answered (or is answering) the item.
+ANSWERING = ("approved", "sending", "sent", "needs_check")
+
+
+def migrate_v30(db: sqlite_utils.Database) -> None:
+    db.execute("""
+        CREATE TABLE sla_state (
+            item_id INTEGER PRIMARY KEY REFERENCES items(id),
+            reminded_at TEXT,
+            reminder_ts TEXT,
+            escalated_at TEXT,
+            escalation_ts TEXT,
+            escalation_silent INTEGER NOT NULL DEFAULT 0,
+            ack_at TEXT,
+            ack_status TEXT,
+            reopened_at TEXT,
+            reopened_by INTEGER,
+            followup_at TEXT,
+            followup_ts TEXT,
+            followup_decision TEXT,
+            updated_at TEXT NOT NULL
+        )""")
+    db.execute("""
+        CREATE TABLE incidents (
+            id INTEGER PRIMARY KEY,
+            category TEXT NOT NULL,
+            opened_at TEXT NOT NULL,
+            closed_at TEXT,
+            channel TEXT,
+            ts TEXT,
+            shown_count INTEGER NOT NULL DEFAULT 0,
+            last_update_at TEXT,
+            reminded_at TEXT,
+            escalated_at TEXT
+        )""")
+    db.execute("CREATE INDEX idx_incidents_open ON incidents (closed_at, category)")
+    db.execute("ALTER TABLE alert_outbox ADD COLUMN incident_id INTEGER REFERENCES incidents(id)")
+    db.execute("CREATE INDEX idx_alert_outbox_incident ON alert_outbox (incident_id)")
+    # The digest and `socialwatch report` select by post time.
+    db.execute("CREATE INDEX IF NOT EXISTS idx_items_created_at ON items (created_at)")
+
+
+def has_table(conn: sqlite3.Connection, name: str) -> bool:
+    return conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", [name]).fetchone() is not None
+
+
+def has_column(conn: sqlite3.Connection, table: str, column: str) -> bool:
+    return any(row[1] == column for row in conn.execute(f"PRAGMA table_info({table})"))
+
+
+def _manager(conn: sqlite3.Connection) -> str:
+    # Acknowledgements and follow-ups have their own origin; only a manager's reply answers the item.
+    return "COALESCE(r.origin, 'manager') = 'manager'" if has_column(conn, "reply_outbox", "origin") else "1"
+
+
+def handled_sql(conn: sqlite3.Connection) -> str:
+    """SQL true when item ``i`` needs no more reminding: answered, being answered, dismissed or no action."""
+    answering = ", ".join(f"'{s}'" for s in ANSWERING)
+    return f"""(i.status IN ('replied', 'dismissed', 'no_action') OR i.first_reply_at IS NOT NULL
+        OR EXISTS (SELECT 1 FROM reply_outbox r WHERE r.item_id = i.id AND {_manager(conn)}
+                   AND r.status IN ({answering})))"""
+
+
+def first_reply_sql(conn: sqlite3.Connection) -> str:
+    """SQL for item ``i``'s first manager reply on the platform (acks do not count)."""
+    return f"""COALESCE((SELECT MIN(r.sent_at) FROM reply_outbox r WHERE r.item_id = i.id AND r.status = 'sent'
+                         AND {_manager(conn)}), i.first_reply_at)"""
+
+
+# --- timers ---------------------------------------------------------------------------------------
+
+def open_timers(store: Store) -> list[dict[str, Any]]:
+    """Items waiting for a reply whose alert is out (posted, or grouped into an incident), not yet escalated.
+
+    One row per item with its alert's place and its sla_state; grouped rows carry the incident's.
+    """
+    with store.db() as db:
+        conn = db.conn
+        rows = conn.execute(f"""
+            SELECT i.id, i.platform, i.native_id, i.kind, i.account, i.author_handle, i.author_id, i.url,
+                   i.category, i.priority, i.created_at, i.sla_due_at, i.status,
+                   o.status AS alert_status, o.slack_channel, o.slack_ts, o.thread_ts, o.incident_id,
+                   s.reminded_at, s.escalated_at,
+                   n.channel AS incident_channel, n.ts AS incident_ts, n.category AS incident_category,
+                   n.reminded_at AS incident_reminded_at, n.escalated_at AS incident_escalated_at
+            FROM items i JOIN alert_outbox o ON o.item_id = i.id
+            LEFT JOIN sla_state s ON s.item_id = i.id
+            LEFT JOIN incidents n ON n.id = o.incident_id
+            WHERE i.needs_reply = 1 AND i.sla_due_at IS NOT NULL
+              AND ((o.status = 'posted' AND o.slack_ts IS NOT NULL AND s.escalated_at IS NULL)
+                   OR (o.status = 'grouped' AND n.ts IS NOT NULL AND n.escalated_at IS NULL))
+              AND NOT {handled_sql(conn)}
+            ORDER BY i.sla_due_at, i.id""").fetchall()
+    return [dict(r) for r in rows]
+
+
+def claim(store: Store, item_id: int, event: str, now: datetime) -> bool:
+    """Write the event's time if nobody has: True when this caller owns the event (the conditional
+    UPDATE is the lock, so two runs never both ping)."""
+    at_column = EVENT_COLUMNS[event][0]
+    with store.transaction() as db:
+        conn = db.conn
+        conn.execute("INSERT OR IGNORE INTO sla_state (item_id, updated_at) VALUES (?, ?)", [item_id, iso(now)])
+        return conn.execute(f"UPDATE sla_state SET {at_column} = ?, updated_at = ? WHERE item_id = ? "
+                            f"AND {at_column} IS NULL", [iso(now), iso(now), item_id]).rowcount == 1
+
+
+def release(store: Store, item_id: int, event: str) -> None:
+    """The post failed: give the event back so the next run tries again."""
+    at_column, ts_column = EVENT_COLUMNS[event]
+    with store.transaction() as db:
+        db.conn.execute(f"UPDATE sla_state SET {at_column} = NULL WHERE item_id = ? AND {ts_column} IS NULL",
+                        [item_id])
+
+
+def complete(store: Store, item_id: int, event: str, *, ts: str | None, action: str, item_key: str,
+             details: dict[str, Any], now: datetime, silent: bool = False) -> None:
+    """Record the posted message and its audit entry in one transaction."""
+    _, ts_column = EVENT_COLUMNS[event]
+    with store.transaction() as db:
+        conn = db.conn
+        conn.execute(f"UPDATE sla_state SET {ts_column} = ?, updated_at = ? WHERE item_id = ?",
+                     [ts, iso(now), item_id])
+        if silent:
+            conn.execute("UPDATE sla_state SET escalation_silent = 1 WHERE item_id = ?", [item_id])
+        Store._append_audit(conn, now, audit.SYSTEM, audit.SYSTEM, action, item_key, details)
+
+
+def claim_incident(store: Store, incident_id: int, event: str, now: datetime) -> bool:
+    column = INCIDENT_EVENT_COLUMNS[event]
+    with store.transaction() as db:
+        return db.conn.execute(f"UPDATE incidents SET {column} = ? WHERE id = ? AND {column} IS NULL",
+                               [iso(now), incident_id]).rowcount == 1
+
+
+def release_incident(store: Store, incident_id: int, event: str) -> None:
+    column = INCIDENT_EVENT_COLUMNS[event]
+    with store.transaction() as db:
+        db.conn.execute(f"UPDATE incidents SET {column} = NULL WHERE id = ?", [incident_id])
+
+
+def sla_state(store: Store, item_id: int) -> dict[str, Any] | None:
+    with store.db() as db:
+        row = db.conn.execute("SELECT * FROM sla_state WHERE item_id = ?", [item_id]).fetchone()
+    return dict(row) if row else None
+
+
+# --- acknowledgements, reopen, follow-ups ---------------------------------------------------------
+
+def ack_candidates(store: Store, since: datetime) -> list[dict[str, Any]]:
+    """Private messages created since ``since`` that want a reply, have no reply yet and were not looked at."""
+    with store.db() as db:
+        conn = db.conn
+        rows = conn.execute(f"""
+            SELECT i.* FROM items i LEFT JOIN sla_state s ON s.item_id = i.id
+            WHERE i.kind = 'dm' AND i.public = 0 AND i.needs_reply = 1 AND i.status IN ('open', 'alerted')
+              AND i.backfill = 0 AND i.created_at >= ? AND s.ack_status IS NULL AND NOT {handled_sql(conn)}
+            ORDER BY i.created_at, i.id""", [iso(since)]).fetchall()
+    return [dict(r) for r in rows]
+
+
+def record_ack(store: Store, item_id: int, status: str, *, now: datetime, item_key: str,
+               details: dict[str, Any] | None) -> None:
+    """Remember that the item was looked at (whatever the outcome), and audit a queued acknowledgement."""
+    with store.transaction() as db:
+        conn = db.conn
+        conn.execute("INSERT OR IGNORE INTO sla_state (item_id, updated_at) VALUES (?, ?)", [item_id, iso(now)])
+        conn.execute("UPDATE sla_state SET ack_status = ?, ack_at = ?, updated_at = ? WHERE item_id = ?",
+                     [status, iso(now), iso(now), item_id])
+        if details is not None:
+            Store._append_audit(conn, now, audit.SYSTEM, audit.SYSTEM, "sla.ack_queued", item_key, details)
+
+
+def reopen_parent(store: Store, item: dict[str, Any], window_start: datetime) -> dict[str, Any] | None:
+    """The newest alerted item whose manager reply this customer message answers.
+
+    Preferred: the message replies to our reply's platform id; else the same author (in the same
+    conversation, when the platform has one) wrote after our reply, within the window.
+    """
+    with store.db() as db:
+        conn = db.conn
+        row = conn.execute(f"""
+            SELECT p.id, p.platform || ':' || p.native_id AS item_key, o.slack_channel,
+                   COALESCE(o.thread_ts, o.slack_ts) AS thread_ts, r.sent_at, r.platform_reply_id,
+                   (r.platform_reply_id IS NOT NULL AND r.platform_reply_id = :in_reply_to) AS direct
+            FROM items p
+            JOIN alert_outbox o ON o.item_id = p.id AND o.slack_ts IS NOT NULL
+            JOIN reply_outbox r ON r.item_id = p.id AND r.status = 'sent' AND {_manager(conn)}
+            WHERE p.platform = :platform AND p.id <> :id AND r.sent_at <= :created
+              AND ((r.platform_reply_id IS NOT NULL AND r.platform_reply_id = :in_reply_to)
+                   OR (r.sent_at >= :window_start AND p.author_key = :author_key AND p.account = :account
+                       AND (:conversation_id IS NULL OR p.conversation_id IS NULL
+                            OR p.conversation_id = :conversation_id)))
+            ORDER BY direct DESC, r.sent_at DESC, p.id DESC LIMIT 1""",
+            {"platform": item["platform"], "id": item["id"], "created": item["created_at"],
+             "in_reply_to": item.get("in_reply_to"), "window_start": iso(window_start),
+             "author_key": item["author_key"], "account": item["account"],
+             "conversation_id": item.get("conversation_id")}).fetchone()
+    return dict(row) if row else None
+
+
+def items_by_id(store: Store, item_ids: Sequence[int]) -> list[dict[str, Any]]:
+    if not item_ids:
+        return []
+    with store.db() as db:
+        marks = ",".join("?" * len(item_ids))
+        rows = db.conn.execute(f"SELECT * FROM items WHERE id IN ({marks}) ORDER BY id", list(item_ids)).fetchall()
+    return [dict(r) for r in rows]
+
+
+def record_reopen(store: Store, parent_id: int, child_id: int, *, parent_key: str, child_key: str, reason: str,
+                  now: datetime) -> None:
+    with store.transaction() as db:
+        conn = db.conn
+        conn.execute("INSERT OR IGNORE INTO sla_state (item_id, updated_at) VALUES (?, ?)", [parent_id, iso(now)])
+        conn.execute("UPDATE sla_state SET reopened_at = ?, reopened_by = ?, updated_at = ? WHERE item_id = ?",
+                     [iso(now), child_id, iso(now), parent_id])
+        Store._append_audit(conn, now, audit.SYSTEM, audit.SYSTEM, "alert.reopened", parent_key,
+                            {"by_item": child_key, "reason": reason})
+
+
+def followup_candidates(store: Store, sent_before: datetime, sent_after: datetime) -> list[dict[str, Any]]:
+    """Items answered in [sent_after, sent_before] whose alert is in Slack, with no follow-up decided yet
+    and no customer message since (a reopened item gets a person's attention anyway)."""
+    with store.db() as db:
+        conn = db.conn
+        rows = conn.execute(f"""
+            SELECT i.*, o.slack_channel, COALESCE(o.thread_ts, o.slack_ts) AS alert_thread_ts,
+                   MIN(r.sent_at) AS replied_at
+            FROM items i JOIN alert_outbox o ON o.item_id = i.id AND o.slack_ts IS NOT NULL
+            JOIN reply_outbox r ON r.item_id = i.id AND r.status = 'sent' AND {_manager(conn)}
+            LEFT JOIN sla_state s ON s.item_id = i.id
+            WHERE i.status <> 'dismissed' AND s.followup_at IS NULL AND s.reopened_at IS NULL
+            GROUP BY i.id HAVING MIN(r.sent_at) <= ? AND MIN(r.sent_at) >= ?
+            ORDER BY replied_at""", [iso(sent_before), iso(sent_after)]).fetchall()
+    return [dict(r) for r in rows]
+
+
+def record_followup_decision(store: Store, item_id: int, decision: str, *, item_key: str, actor_id: str,
+                             actor_name: str, details: dict[str, Any], now: datetime) -> bool:
+    """First decision wins (two people clicking): False when one was already recorded."""
+    with store.transaction() as db:
+        conn = db.conn
+        conn.execute("INSERT OR IGNORE INTO sla_state (item_id, updated_at) VALUES (?, ?)", [item_id, iso(now)])
+        changed = conn.execute(
+            "UPDATE sla_state SET followup_decision = ?, updated_at = ? WHERE item_id = ? "
+            "AND followup_decision IS NULL", [decision, iso(now), item_id]).rowcount
+        if changed:
+            Store._append_audit(conn, now, actor_id, actor_name, f"sla.followup_{decision}", item_key, details)
+    return bool(changed)
+
+
+# --- incidents ------------------------------------------------------------------------------------
+
+def open_incidents(store: Store) -> list[dict[str, Any]]:
+    with store.db() as db:
+        rows = db.conn.execute("""
+            SELECT n.*, COUNT(o.id) AS item_count, MIN(i.received_at) AS first_received_at,
+                   MAX(i.received_at) AS last_received_at
+            FROM incidents n LEFT JOIN alert_outbox o ON o.incident_id = n.id LEFT JOIN items i ON i.id = o.item_id
+            WHERE n.closed_at IS NULL GROUP BY n.id ORDER BY n.id""").fetchall()
+    return [dict(r) for r in rows]
+
+
+def burst_candidates(store: Store, since: datetime, labels: Sequence[str]) -> list[dict[str, Any]]:
+    """Alerts (pending or posted) of items with one of ``labels`` received since ``since`` and in no incident."""
+    marks = ",".join("?" * len(labels))
+    with store.db() as db:
+        rows = db.conn.execute(f"""
+            SELECT o.id AS outbox_id, o.status AS alert_status, i.id, i.category, i.received_at
+            FROM alert_outbox o JOIN items i ON i.id = o.item_id
+            WHERE i.received_at >= ? AND o.incident_id IS NULL AND o.status IN ('pending', 'posted')
+              AND i.label IN ({marks})
+            ORDER BY i.received_at, i.id""", [iso(since), *labels]).fetchall()
+    return [dict(r) for r in rows]
+
+
+def open_incident(store: Store, category: str, outbox_ids: Sequence[int], *, now: datetime) -> int:
+    """A new incident with these alerts: pending ones are held back (``grouped``), posted ones linked."""
+    with store.transaction() as db:
+        conn = db.conn
+        incident_id = int(conn.execute("INSERT INTO incidents (category, opened_at) VALUES (?, ?) RETURNING id",
+                                       [category, iso(now)]).fetchone()[0])
+        _link(conn, incident_id, outbox_ids)
+    return incident_id
+
+
+def attach(store: Store, incident_id: int, outbox_ids: Sequence[int]) -> None:
+    with store.transaction() as db:
+        _link(db.conn, incident_id, outbox_ids)
+
+
+def _link(conn: sqlite3.Connection, incident_id: int, outbox_ids: Sequence[int]) -> None:
+    for start in range(0, len(outbox_ids), 500):
+        chunk = list(outbox_ids[start:start + 500])
+        marks = ",".join("?" * len(chunk))
+        # Only rows still pending are held back: one the dispatcher delivered meanwhile stays posted.
+        conn.execute(f"UPDATE alert_outbox SET incident_id = ?, status = CASE WHEN status = 'pending' "
+                     f"THEN 'grouped' ELSE status END WHERE id IN ({marks}) AND incident_id IS NULL",
+                     [incident_id, *chunk])
+
+
+def incident_items(store: Store, incident_id: int, limit: int | None = None) -> list[dict[str, Any]]:
+    with store.db() as db:
+        rows = db.conn.execute(
+            "SELECT i.*, o.status AS alert_status FROM alert_outbox o JOIN items i ON i.id = o.item_id "
+            "WHERE o.incident_id = ? ORDER BY i.received_at, i.id" + (" LIMIT ?" if limit else ""),
+            [incident_id, *([limit] if limit else [])]).fetchall()
+    return [dict(r) for r in rows]
+
+
+def incident(store: Store, incident_id: int) -> dict[str, Any] | None:
+    with store.db() as db:
+        row = db.conn.execute("SELECT * FROM incidents WHERE id = ?", [incident_id]).fetchone()
+    return dict(row) if row else None
+
+
+def record_incident_post(store: Store, incident_id: int, *, channel: str, ts: str | None, shown: int,
+                         action: str | None, details: dict[str, Any], now: datetime, close: bool = False) -> None:
+    """The incident message was posted or updated (``action`` audits it); ``close`` ends the incident."""
+    with store.transaction() as db:
+        conn = db.conn
+        conn.execute("UPDATE incidents SET channel = ?, ts = COALESCE(?, ts), shown_count = ?, last_update_at = ?, "
+                     "closed_at = CASE WHEN ? THEN ? ELSE closed_at END WHERE id = ?",
+                     [channel, ts, shown, iso(now), int(close), iso(now), incident_id])
+        if action:
+            Store._append_audit(conn, now, audit.SYSTEM, audit.SYSTEM, action, None,
+                                {"incident_id": incident_id, **details})
+
+
+# --- the digest's rows ----------------------------------------------------------------------------
+
+def period_items(conn: sqlite3.Connection, since: datetime, until: datetime) -> list[dict[str, Any]]:
+    """Every item posted in [since, until) with its response facts; read on the caller's connection
+    (``socialwatch report`` uses a read-only one)."""
+    incident = "o.incident_id" if has_column(conn, "alert_outbox", "incident_id") else "NULL"
+    rows = conn.execute(f"""
+        SELECT i.id, i.platform, i.native_id, i.kind, i.account, i.author_key, i.author_handle, i.author_name,
+               i.url, i.label, i.compound, i.category, i.priority, i.needs_reply, i.status, i.created_at,
+               i.received_at, i.alerted_at, i.sla_due_at, i.backfill, {first_reply_sql(conn)} AS first_reply_at,
+               {handled_sql(conn)} AS handled, o.status AS alert_status, {incident} AS incident_id
+        FROM items i LEFT JOIN alert_outbox o ON o.item_id = i.id
+        WHERE i.created_at >= ? AND i.created_at < ?
+        ORDER BY i.created_at, i.id""", [iso(since), iso(until)]).fetchall()
+    return [dict(r) for r in rows]
+
+
+def label_counts(conn: sqlite3.Connection, since: datetime, until: datetime) -> dict[str, int]:
+    rows = conn.execute("SELECT COALESCE(label, 'unscored'), COUNT(*) FROM items WHERE created_at >= ? "
+                        "AND created_at < ? GROUP BY 1", [iso(since), iso(until)]).fetchall()
+    return {str(r[0]): int(r[1]) for r in rows}
+
+
+def period_incidents(conn: sqlite3.Connection, since: datetime, until: datetime) -> list[dict[str, Any]]:
+    if not has_table(conn, "incidents"):
+        return []
+    rows = conn.execute("""
+        SELECT n.id, n.category, n.opened_at, n.closed_at, COUNT(o.id) AS item_count
+        FROM incidents n LEFT JOIN alert_outbox o ON o.incident_id = n.id
+        WHERE n.opened_at < ? AND (n.closed_at IS NULL OR n.closed_at >= ?)
+        GROUP BY n.id ORDER BY n.opened_at""", [iso(until), iso(since)]).fetchall()
+    return [dict(r) for r in rows]
+
+
+def digest_posted(store: Store, period_key: str) -> bool:
+    """Whether the digest for this period was posted already (its audit entry is the record)."""
+    with store.db() as db:
+        row = db.conn.execute(
+            "SELECT 1 FROM audit WHERE action = 'digest.posted' AND json_valid(details) "
+            "AND json_extract(details, '$.period') = ? LIMIT 1", [period_key]).fetchone()
+    return row is not None

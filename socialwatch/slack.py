@@ -1,0 +1,239 @@
+"""Slack's Web API side: posting alerts from the outbox, updating them, routing, threads, ops notices.
+
+All Slack calls go through slack_sdk's ``WebClient`` with a timeout. Errors are translated
+at this boundary: a 429 becomes a ``DeliveryError`` with Slack's ``Retry-After``, a 5xx or a
+network error a ``DeliveryError`` to retry with backoff; the outbox keeps the alert meanwhile.
+
+Posted exactly once: every alert carries ``metadata.event_payload.item_key``. When an attempt
+may have reached Slack without us learning the ``ts`` (a timeout, or a crash before the
+outbox was updated), the channel's recent history is searched for that key before posting
+again, so a restart or a retry never shows a manager the same alert twice.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Mapping
+from datetime import datetime, timedelta
+from typing import Any
+
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError, SlackClientError
+
+from socialwatch import alerts
+from socialwatch.config import Config, SlackConfig
+from socialwatch.models import parse_time, utcnow
+from socialwatch.notify import Delivered, DeliveryError
+from socialwatch.store import Store
+
+log = logging.getLogger(__name__)
+
+THREAD_WINDOW = timedelta(days=3)   # follow-ups within this time join the earlier alert's thread
+HISTORY_LOOKBACK = timedelta(hours=2)  # how far back a possibly-posted alert is searched for
+
+
+def make_client(slack: SlackConfig, timeout: float) -> WebClient:
+    # No automatic retries inside slack_sdk: a retried chat.postMessage after a dropped connection could
+    # post twice. The outbox retries instead, after checking the channel for the alert's metadata.
+    return WebClient(token=slack.bot_token.get_secret_value(), base_url=slack.api_base, timeout=timeout,
+                     retry_handlers=[])
+
+
+def route(slack: SlackConfig, item: Mapping[str, Any], source_channel: str | None = None) -> str:
+    """The channel for an item: the source's own channel, else the first routing rule matching its
+    priority, platform or account (in that order), else the default channel."""
+    if source_channel:
+        return source_channel
+    for key in (str(item.get("priority")), str(item.get("platform")), str(item.get("account"))):
+        if key in slack.routing:
+            return slack.routing[key]
+    return slack.channel
+
+
+class SlackPoster:
+    """Thin posting interface (post, update, upload) used by reminders, incidents and the digest."""
+
+    def __init__(self, client: WebClient):
+        self.client = client
+
+    def post(self, channel: str, text: str, *, blocks: list[dict[str, Any]] | None = None,
+             thread_ts: str | None = None, metadata: dict[str, Any] | None = None) -> str:
+        response = self.client.chat_postMessage(channel=channel, text=text, blocks=blocks, thread_ts=thread_ts,
+                                                metadata=metadata, unfurl_links=False, unfurl_media=False)
+        return str(response["ts"])
+
+    def update(self, channel: str, ts: str, text: str, *, blocks: list[dict[str, Any]] | None = None) -> None:
+        self.client.chat_update(channel=channel, ts=ts, text=text, blocks=blocks)
+
+    def upload(self, channel: str, files: list[tuple[str, bytes]], *, comment: str,
+               thread_ts: str | None = None) -> None:
+        uploads = [{"filename": name, "content": data, "title": name} for name, data in files]
+        self.client.files_upload_v2(file_uploads=uploads, channel=channel, initial_comment=comment,
+                                    thread_ts=thread_ts)
+
+
+def delivery_error(exc: Exception) -> DeliveryError:
+    """What a failed Slack call means for the outbox."""
+    if isinstance(exc, SlackApiError):
+        response = exc.response
+        status = getattr(response, "status_code", None)
+        if status == 429:
+            retry = (response.headers or {}).get("Retry-After") or (response.headers or {}).get("retry-after")
+            return DeliveryError(f"Slack rate limit (429); retry after {retry}s",
+                                 retry_after=float(retry) if retry else 30.0)
+        error = response.get("error") if hasattr(response, "get") else None
+        return DeliveryError(f"Slack refused the call: {error or status}")
+    return DeliveryError(f"Slack unreachable: {type(exc).__name__}: {exc}")
+
+
+class SlackChannel:
+    """The alert channel for Slack (``notify.AlertChannel``): renders, routes, threads and posts."""
+
+    def __init__(self, config: Config, store: Store, client: WebClient | None = None,
+                 source_channels: Mapping[str, str | None] | None = None, clock: Any = utcnow):
+        assert config.slack is not None
+        self.config = config
+        self.slack = config.slack
+        self.store = store
+        self.client = client or make_client(config.slack, config.daemon.http_timeout)
+        self.poster = SlackPoster(self.client)
+        self.source_channels = dict(source_channels or {})
+        self.clock = clock
+        self._lock = threading.Lock()  # refreshes come from the Socket Mode thread and the reply sender
+        self._resolved: dict[str, str] = {}
+        # channel -> (oldest scanned, item key -> (ts, thread_ts)); dropped whenever a post ends uncertainly.
+        self._posted: dict[str, tuple[float, dict[str, tuple[str, str | None]]]] = {}
+
+    # --- delivery -------------------------------------------------------------------------------
+
+    def deliver(self, alert: dict[str, Any]) -> Delivered:
+        channel = route(self.slack, alert, self.source_channels.get(alert.get("source") or ""))
+        parent = self.store.thread_parent(alert, self.clock() - THREAD_WINDOW)
+        if parent:
+            channel = parent["channel"]
+        key = alerts.item_key(alert)
+        try:
+            # A previous attempt (or a run that crashed) may have posted it without our knowing the ts.
+            if alert.get("attempts", 0) > 0:
+                found = self._find_posted(channel, key, alert)
+                if found:
+                    log.info("alert for %s was already in Slack (ts %s); not posting it again", key, found[0])
+                    return Delivered(channel=self._channel_id(channel), ts=found[0], thread_ts=found[1])
+            message = self.message_for(alert)
+            if parent:
+                response = self.client.chat_postMessage(
+                    channel=channel, thread_ts=parent["ts"], text=alerts.followup_text(alert),
+                    blocks=message["blocks"], metadata=message["metadata"], unfurl_links=False, unfurl_media=False)
+                return Delivered(channel=str(response["channel"]), ts=str(response["ts"]), thread_ts=parent["ts"])
+            response = self.client.chat_postMessage(
+                channel=channel, text=message["text"], blocks=message["blocks"], metadata=message["metadata"],
+                unfurl_links=False, unfurl_media=False)
+        except (SlackApiError, SlackClientError, OSError) as exc:
+            error = delivery_error(exc)
+            if error.retry_after is None:  # not a clean 429: the message may have been posted after all
+                self._posted.clear()
+            raise error from None
+        return Delivered(channel=str(response["channel"]), ts=str(response["ts"]))
+
+    def _channel_id(self, channel: str) -> str:
+        return self._resolved.get(channel, channel)
+
+    def _find_posted(self, channel: str, key: str, alert: Mapping[str, Any]) -> tuple[str, str | None] | None:
+        """(ts, thread_ts) of a message carrying this item key, posted by us recently.
+
+        One scan of the channel serves every lookup until a post ends uncertainly again, so a
+        storm of retries costs a few history calls, not one per alert (history is tier 3)."""
+        created = parse_time(alert.get("created_at")) or self.clock()
+        oldest = (created - HISTORY_LOOKBACK).timestamp()
+        cached = self._posted.get(channel)
+        if cached is None or cached[0] > oldest:
+            self._posted[channel] = cached = (oldest, self._scan(channel, oldest))
+        return cached[1].get(key)
+
+    def _scan(self, channel: str, oldest: float) -> dict[str, tuple[str, str | None]]:
+        found: dict[str, tuple[str, str | None]] = {}
+        cursor = None
+        for _ in range(20):  # at most 20 pages of 200: a busy channel's last hours
+            response = self.client.conversations_history(channel=channel, oldest=f"{oldest:.6f}", limit=200,
+                                                         include_all_metadata=True, cursor=cursor)
+            for message in response.get("messages") or []:
+                _index(message, found)
+                if message.get("reply_count"):  # follow-ups live in threads
+                    replies = self.client.conversations_replies(channel=channel, ts=message["ts"], limit=200,
+                                                                include_all_metadata=True)
+                    for reply in (replies.get("messages") or [])[1:]:
+                        _index(reply, found)
+            cursor = (response.get("response_metadata") or {}).get("next_cursor")
+            if not cursor:
+                break
+        return found
+
+    # --- rendering and refresh ------------------------------------------------------------------
+
+    def message_for(self, item: Mapping[str, Any]) -> dict[str, Any]:
+        return alerts.render(item, history=self._history(item), state=self.state_of(item))
+
+    def state_of(self, item: Mapping[str, Any]) -> alerts.AlertState:
+        return alerts.AlertState(
+            reply=self.store.latest_reply(int(item["id"])),
+            assigned_to=item.get("assigned_to"),
+            dismissed_by=item.get("dismissed_by"),
+            dismissed_reason=item.get("dismissed_reason"),
+            feedback=item.get("feedback"),
+            alerts_only=self.slack.alerts_only,
+        )
+
+    def _history(self, item: Mapping[str, Any]) -> dict[str, Any]:
+        """Prior contacts and the sentiment of the last one, as known before this item."""
+        earlier = [row for row in self.store.author_items(item["author_key"], limit=50)
+                   if row["id"] != item["id"] and row["created_at"] <= item["created_at"]]
+        return {"contacts": len(earlier) + 1, "previous_label": earlier[0]["label"] if earlier else None,
+                "negative_count": sum(1 for row in earlier if row["label"] == "negative")
+                + int(item.get("label") == "negative")}
+
+    def refresh(self, item_id: int) -> bool:
+        """Re-render the item's alert after a change (sent, dismissed, assigned...). Best effort: the
+        database is the record; a failed update is logged and shown again on the next change."""
+        where = self.store.alert_message(item_id)
+        item = self.store.item(item_id)
+        if not where or not item:
+            return False
+        message = self.message_for(item)
+        text = alerts.followup_text(item) if where.get("thread_ts") else message["text"]
+        try:
+            with self._lock:
+                self.client.chat_update(channel=where["channel"], ts=where["ts"], text=text, blocks=message["blocks"])
+        except (SlackApiError, SlackClientError, OSError) as exc:
+            log.warning("could not update the Slack alert for item %s: %s", item_id, delivery_error(exc))
+            return False
+        return True
+
+    def thread_note(self, item_id: int, text: str) -> None:
+        """A short line in the alert's thread (who did what), best effort."""
+        where = self.store.alert_message(item_id)
+        if not where:
+            return
+        try:
+            self.poster.post(where["channel"], text, thread_ts=where.get("thread_ts") or where["ts"])
+        except (SlackApiError, SlackClientError, OSError) as exc:
+            log.warning("could not post in the alert's thread for item %s: %s", item_id, delivery_error(exc))
+
+    # --- ops ------------------------------------------------------------------------------------
+
+    def announce(self, event: str, details: Mapping[str, Any]) -> None:
+        """Source unhealthy or silent: one line in the ops channel (the daemon calls this once per episode)."""
+        channel = self.slack.ops_channel or self.slack.channel
+        try:
+            self.poster.post(channel, alerts.ops_text(event, details))
+        except (SlackApiError, SlackClientError, OSError) as exc:
+            log.error("could not announce %s in Slack: %s", event, delivery_error(exc))
+
+
+def _index(message: Mapping[str, Any], found: dict[str, tuple[str, str | None]]) -> None:
+    metadata = message.get("metadata") or {}
+    key = (metadata.get("event_payload") or {}).get("item_key")
+    if metadata.get("event_type") == alerts.EVENT_TYPE and isinstance(key, str):
+        thread = message.get("thread_ts")
+        found.setdefault(key, (str(message["ts"]), str(thread) if thread and thread != message["ts"] else None))
+
