@@ -70,6 +70,10 @@ def migrate_v30(db: sqlite_utils.Database) -> None:
     db.execute("CREATE INDEX idx_alert_outbox_incident ON alert_outbox (incident_id)")
     # The digest and `socialwatch report` select by post time.
     db.execute("CREATE INDEX IF NOT EXISTS idx_items_created_at ON items (created_at)")
+    # Reopening looks our reply up by its platform id; follow-ups look at replies sent in a window.
+    db.execute("CREATE INDEX IF NOT EXISTS idx_reply_outbox_platform_id ON reply_outbox (platform_reply_id) "
+               "WHERE platform_reply_id IS NOT NULL")
+    db.execute("CREATE INDEX IF NOT EXISTS idx_reply_outbox_sent ON reply_outbox (sent_at) WHERE status = 'sent'")
 
 
 def has_table(conn: sqlite3.Connection, name: str) -> bool:
@@ -104,7 +108,9 @@ def first_reply_sql(conn: sqlite3.Connection) -> str:
 def open_timers(store: Store) -> list[dict[str, Any]]:
     """Items waiting for a reply whose alert is out (posted, or grouped into an incident), not yet escalated.
 
-    One row per item with its alert's place and its sla_state; grouped rows carry the incident's.
+    One row per item with its alert's place and its sla_state; grouped rows carry the incident's. The
+    WHERE repeats the terms of the partial index idx_items_open_queue (migration 40), so only the open
+    queue is read, however many items the database holds.
     """
     with store.db() as db:
         conn = db.conn
@@ -118,7 +124,7 @@ def open_timers(store: Store) -> list[dict[str, Any]]:
             FROM items i JOIN alert_outbox o ON o.item_id = i.id
             LEFT JOIN sla_state s ON s.item_id = i.id
             LEFT JOIN incidents n ON n.id = o.incident_id
-            WHERE i.needs_reply = 1 AND i.sla_due_at IS NOT NULL
+            WHERE i.status IN ('open', 'alerted') AND i.needs_reply = 1 AND i.sla_due_at IS NOT NULL
               AND ((o.status = 'posted' AND o.slack_ts IS NOT NULL AND s.escalated_at IS NULL)
                    OR (o.status = 'grouped' AND n.ts IS NOT NULL AND n.escalated_at IS NULL))
               AND NOT {handled_sql(conn)}
@@ -204,31 +210,31 @@ def record_ack(store: Store, item_id: int, status: str, *, now: datetime, item_k
 
 
 def reopen_parent(store: Store, item: dict[str, Any], window_start: datetime) -> dict[str, Any] | None:
-    """The newest alerted item whose manager reply this customer message answers.
-
-    Preferred: the message replies to our reply's platform id; else the same author (in the same
-    conversation, when the platform has one) wrote after our reply, within the window.
-    """
+    """The alerted item whose manager reply this customer message answers: the one whose reply's platform
+    id it replies to, else the newest one of the same author (same conversation, where the platform has
+    one) answered between ``window_start`` and the message."""
+    select = f"""SELECT p.id, p.platform || ':' || p.native_id AS item_key, o.slack_channel,
+                        COALESCE(o.thread_ts, o.slack_ts) AS thread_ts, r.sent_at, r.platform_reply_id
+                 FROM reply_outbox r JOIN items p ON p.id = r.item_id
+                 JOIN alert_outbox o ON o.item_id = p.id AND o.slack_ts IS NOT NULL"""
     with store.db() as db:
         conn = db.conn
-        row = conn.execute(f"""
-            SELECT p.id, p.platform || ':' || p.native_id AS item_key, o.slack_channel,
-                   COALESCE(o.thread_ts, o.slack_ts) AS thread_ts, r.sent_at, r.platform_reply_id,
-                   (r.platform_reply_id IS NOT NULL AND r.platform_reply_id = :in_reply_to) AS direct
-            FROM items p
-            JOIN alert_outbox o ON o.item_id = p.id AND o.slack_ts IS NOT NULL
-            JOIN reply_outbox r ON r.item_id = p.id AND r.status = 'sent' AND {_manager(conn)}
-            WHERE p.platform = :platform AND p.id <> :id AND r.sent_at <= :created
-              AND ((r.platform_reply_id IS NOT NULL AND r.platform_reply_id = :in_reply_to)
-                   OR (r.sent_at >= :window_start AND p.author_key = :author_key AND p.account = :account
-                       AND (:conversation_id IS NULL OR p.conversation_id IS NULL
-                            OR p.conversation_id = :conversation_id)))
-            ORDER BY direct DESC, r.sent_at DESC, p.id DESC LIMIT 1""",
-            {"platform": item["platform"], "id": item["id"], "created": item["created_at"],
-             "in_reply_to": item.get("in_reply_to"), "window_start": iso(window_start),
-             "author_key": item["author_key"], "account": item["account"],
-             "conversation_id": item.get("conversation_id")}).fetchone()
-    return dict(row) if row else None
+        manager = _manager(conn)
+        row = None
+        if item.get("in_reply_to"):
+            row = conn.execute(f"""{select} WHERE r.platform_reply_id = ? AND r.status = 'sent' AND {manager}
+                                   AND p.platform = ? AND p.id <> ? ORDER BY r.id DESC LIMIT 1""",
+                               [item["in_reply_to"], item["platform"], item["id"]]).fetchone()
+        if row is not None:
+            return {**dict(row), "direct": True}
+        conversation = item.get("conversation_id")
+        row = conn.execute(f"""{select} WHERE p.author_key = ? AND p.account = ? AND p.id <> ?
+                               AND r.status = 'sent' AND {manager} AND r.sent_at >= ? AND r.sent_at <= ?
+                               AND (? IS NULL OR p.conversation_id IS NULL OR p.conversation_id = ?)
+                               ORDER BY r.sent_at DESC, p.id DESC LIMIT 1""",
+                           [item["author_key"], item["account"], item["id"], iso(window_start), item["created_at"],
+                            conversation, conversation]).fetchone()
+    return {**dict(row), "direct": False} if row is not None else None
 
 
 def items_by_id(store: Store, item_ids: Sequence[int]) -> list[dict[str, Any]]:
@@ -252,19 +258,21 @@ def record_reopen(store: Store, parent_id: int, child_id: int, *, parent_key: st
 
 
 def followup_candidates(store: Store, sent_before: datetime, sent_after: datetime) -> list[dict[str, Any]]:
-    """Items answered in [sent_after, sent_before] whose alert is in Slack, with no follow-up decided yet
-    and no customer message since (a reopened item gets a person's attention anyway)."""
+    """Items whose first manager reply went out in [sent_after, sent_before], whose alert is in Slack, with
+    no follow-up decided yet and no customer message since (a reopened item has a person's attention)."""
     with store.db() as db:
         conn = db.conn
+        manager = _manager(conn)
         rows = conn.execute(f"""
-            SELECT i.*, o.slack_channel, COALESCE(o.thread_ts, o.slack_ts) AS alert_thread_ts,
-                   MIN(r.sent_at) AS replied_at
-            FROM items i JOIN alert_outbox o ON o.item_id = i.id AND o.slack_ts IS NOT NULL
-            JOIN reply_outbox r ON r.item_id = i.id AND r.status = 'sent' AND {_manager(conn)}
+            SELECT i.*, o.slack_channel, COALESCE(o.thread_ts, o.slack_ts) AS alert_thread_ts, r.sent_at AS replied_at
+            FROM reply_outbox r JOIN items i ON i.id = r.item_id
+            JOIN alert_outbox o ON o.item_id = i.id AND o.slack_ts IS NOT NULL
             LEFT JOIN sla_state s ON s.item_id = i.id
-            WHERE i.status <> 'dismissed' AND s.followup_at IS NULL AND s.reopened_at IS NULL
-            GROUP BY i.id HAVING MIN(r.sent_at) <= ? AND MIN(r.sent_at) >= ?
-            ORDER BY replied_at""", [iso(sent_before), iso(sent_after)]).fetchall()
+            WHERE r.status = 'sent' AND r.sent_at >= ? AND r.sent_at <= ? AND {manager}
+              AND NOT EXISTS (SELECT 1 FROM reply_outbox e WHERE e.item_id = r.item_id AND e.status = 'sent'
+                              AND e.sent_at < r.sent_at AND COALESCE(e.origin, 'manager') = 'manager')
+              AND i.status <> 'dismissed' AND s.followup_at IS NULL AND s.reopened_at IS NULL
+            ORDER BY r.sent_at, i.id""", [iso(sent_after), iso(sent_before)]).fetchall()
     return [dict(r) for r in rows]
 
 
@@ -295,12 +303,13 @@ def open_incidents(store: Store) -> list[dict[str, Any]]:
 
 
 def burst_candidates(store: Store, since: datetime, labels: Sequence[str]) -> list[dict[str, Any]]:
-    """Alerts (pending or posted) of items with one of ``labels`` received since ``since`` and in no incident."""
+    """Alerts (pending or posted) of items with one of ``labels`` received since ``since`` and in no incident.
+    (CROSS JOIN: SQLite then reads items by arrival time, never alert_outbox by status, which is every alert.)"""
     marks = ",".join("?" * len(labels))
     with store.db() as db:
         rows = db.conn.execute(f"""
             SELECT o.id AS outbox_id, o.status AS alert_status, i.id, i.category, i.received_at
-            FROM alert_outbox o JOIN items i ON i.id = o.item_id
+            FROM items i CROSS JOIN alert_outbox o ON o.item_id = i.id
             WHERE i.received_at >= ? AND o.incident_id IS NULL AND o.status IN ('pending', 'posted')
               AND i.label IN ({marks})
             ORDER BY i.received_at, i.id""", [iso(since), *labels]).fetchall()

@@ -188,3 +188,48 @@ def test_no_watchdog_while_the_scheduler_is_wedged(sandbox, setup, tmp_path):
         release.set()
         scheduler.shutdown(wait=True)
         listener.close()
+
+
+def test_sigkill_between_the_platform_call_and_the_db_write_never_posts_twice(sandbox, setup):
+    """A manager clicks Send in Slack; the daemon posts the reply on X and is killed before it records
+    it. The restarted daemon finds the reply on X and records it: one reply, never two."""
+    import json
+    import urllib.request
+
+    tweet = sandbox.add_mention("@brand my refund never arrived, 3 weeks now", handle="killed")
+    first = Daemon(setup, {"SOCIALWATCH_CRASHPOINT": "replies.platform_called:1:kill"})
+    first.wait_for_line("Socket Mode connected")
+
+    def alert() -> dict | None:
+        with urllib.request.urlopen(sandbox.url + "/_sandbox/slack/messages", timeout=10) as response:
+            found = [m for m in json.load(response)["messages"]
+                     if (m.get("metadata") or {}).get("event_payload", {}).get("item_key") == f"x:{tweet}"]
+        return found[0] if found else None
+
+    wait_until(lambda: alert() is not None, what="the alert in Slack")
+    message = alert()
+    assert message is not None
+    click = urllib.request.Request(sandbox.url + "/_sandbox/slack/actions", method="POST", data=json.dumps(
+        {"channel": message["channel"], "ts": message["ts"], "action_id": "sw_send_0"}).encode(),
+        headers={"content-type": "application/json"})
+    urllib.request.urlopen(click, timeout=10).read()
+    first.wait_for_line("crashpoint replies.platform_called reached")
+    assert first.proc.wait(DEADLINE) == -signal.SIGKILL
+    replies = [p for p in sandbox.posted_x() if p.get("in_reply_to") == tweet]
+    assert len(replies) == 1  # it did reach X
+    store = Store(load_config(setup).daemon.database)
+    with store.db() as db:
+        assert db.execute("SELECT status FROM reply_outbox").fetchall()[0][0] == "sending"  # ...but not our DB
+
+    second = Daemon(setup)
+
+    def recorded() -> bool:
+        with store.db() as db:
+            row = db.execute("SELECT status, platform_reply_id FROM reply_outbox").fetchone()
+        return tuple(row) == ("sent", replies[0]["id"])
+
+    wait_until(recorded, what="the reply reconciled as sent")
+    second.wait_for_line("socialwatch running")
+    assert second.stop() == 0  # SIGTERM lets a running sender round finish: nothing more may go out
+    assert [p["id"] for p in sandbox.posted_x() if p.get("in_reply_to") == tweet] == [replies[0]["id"]]
+    assert store.verify_audit().ok

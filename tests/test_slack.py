@@ -245,6 +245,11 @@ def test_approve_sends_exactly_one_reply_and_updates_the_alert(sandbox, running)
     actions = [row["action"] for row in running.store.audit_rows(f"x:{tweet}")]
     assert actions[:3] == ["item.received", "alert.posted", "reply.approved"] and "reply.sent" in actions
     assert running.store.verify_audit().ok
+    # What compliance exports is what the platform shows.
+    [record] = [r for r in running.store.reply_records() if r["item_key"] == f"x:{tweet}"]
+    assert (record["status"], record["platform_reply_id"], record["final_text"], record["approver_id"]) == (
+        "sent", reply["id"], suggestion, "U0SBXAPPR1")
+    assert record["alerted_at"] <= record["approved_at"] <= record["replied_at"]
 
 
 def test_two_approvers_clicking_ten_times_each_concurrently_send_one_reply(sandbox, running):
