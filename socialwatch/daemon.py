@@ -199,6 +199,7 @@ class Daemon:
                 log.debug("could not reschedule the reply sender", exc_info=True)
 
     def _reply_changed(self, reply: dict[str, Any]) -> None:
+        metrics.reply(str(reply.get("platform")), str(reply.get("status")))
         if self.slack_channel is not None:
             self.slack_channel.refresh(int(reply["item_id"]))
 

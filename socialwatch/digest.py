@@ -476,18 +476,24 @@ def render_html(digest: Digest, images: dict[str, bytes] | None = None) -> str:
                      f"<td class='num'>{e(_fmt_minutes(v['p90_minutes']))}</td></tr>")
     parts.append("</table>")
     for title, body in _sections(digest)[3:]:
+        if title == "Unanswered" and digest.unanswered:
+            parts.append(f"<h2>{e(title)}</h2><p>{e(body[0])}</p>" + _waiting_table(digest, zone))
+            continue
         parts.append(f"<h2>{e(title)}</h2><ul>" + "".join(f"<li>{e(line)}</li>" for line in body) + "</ul>")
-    if digest.unanswered:
-        parts.append("<table><tr><th>item</th><th>priority</th><th>category</th><th>from</th><th>due</th></tr>")
-        for w in digest.unanswered:
-            label = e(w.item_key)
-            cell = f"<a href='{e(w.url)}'>{label}</a>" if w.url and w.url.startswith("https://") else label
-            due = e(_local(w.due_at, zone)) if w.due_at else ""
-            parts.append(f"<tr><td>{cell}</td><td>{e(w.priority)}</td><td>{e(w.category)}</td><td>{e(w.author)}</td>"
-                         f"<td{' class=neg' if w.overdue else ''}>{due}</td></tr>")
-        parts.append("</table>")
     parts.append("</body></html>")
     return "\n".join(parts)
+
+
+def _waiting_table(digest: Digest, zone: ZoneInfo) -> str:
+    e = html.escape
+    rows = ["<table><tr><th>item</th><th>priority</th><th>category</th><th>from</th><th>posted</th><th>due</th></tr>"]
+    for w in digest.unanswered:
+        label = e(w.item_key)
+        cell = f"<a href='{e(w.url)}'>{label}</a>" if w.url and w.url.startswith("https://") else label
+        due = e(_local(w.due_at, zone)) if w.due_at else ""
+        rows.append(f"<tr><td>{cell}</td><td>{e(w.priority)}</td><td>{e(w.category)}</td><td>{e(w.author)}</td>"
+                    f"<td>{e(_local(w.created_at, zone))}</td><td{' class=neg' if w.overdue else ''}>{due}</td></tr>")
+    return "".join(rows) + "</table>"
 
 
 def _slack(text: str) -> str:

@@ -81,4 +81,6 @@ def render(health: Health) -> str:
         lines.append("no source has been polled yet")
     lines.append(f"outbox: {health.outbox['alerts']} alerts, {health.outbox['replies']} replies pending; "
                  f"{health.open_items} items waiting for a reply, {health.sla_breaches} past their SLA")
+    if health.outbox.get("replies_need_check"):
+        lines.append(f"{health.outbox['replies_need_check']} replies need a manual check (see their alerts in Slack)")
     return "\n".join(lines)

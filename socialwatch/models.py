@@ -64,6 +64,8 @@ def iso(value: datetime | None) -> str | None:
     """The one textual form of time in the database and in exports."""
     if value is None:
         return None
+    if value.tzinfo is timezone.utc:  # the usual case: already UTC, isoformat ends with "+00:00"
+        return value.isoformat(timespec="microseconds")[:-6] + "Z"
     return to_utc(value).isoformat(timespec="microseconds").replace("+00:00", "Z")
 
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol, TextIO
 
-from socialwatch import pii
+from socialwatch import metrics, pii
 from socialwatch.models import utcnow
 from socialwatch.store import Store
 
@@ -63,6 +63,7 @@ def dispatch_alerts(store: Store, channel: AlertChannel, *, now: datetime | None
                         alert["platform"], alert["native_id"], exc, when.isoformat())
             break
         store.mark_alert_posted(alert["outbox_id"], channel=result.channel, ts=result.ts, thread_ts=result.thread_ts)
+        metrics.alert(str(alert.get("priority")))
         delivered += 1
     return delivered
 

@@ -624,7 +624,8 @@ class Store:
             alerts = db.execute("SELECT COUNT(*) FROM alert_outbox WHERE status = 'pending'").fetchone()[0]
             replies = db.execute(
                 "SELECT COUNT(*) FROM reply_outbox WHERE status IN ('approved', 'sending')").fetchone()[0]
-        return {"alerts": int(alerts), "replies": int(replies)}
+            unsure = db.execute("SELECT COUNT(*) FROM reply_outbox WHERE status = 'needs_check'").fetchone()[0]
+        return {"alerts": int(alerts), "replies": int(replies), "replies_need_check": int(unsure)}
 
     # --- reply outbox (issue 5) -------------------------------------------------------------
     # One brand reply per item, posted at most once. The status machine (docs/design.md):

@@ -117,7 +117,10 @@ def bump(priority: str, steps: int = 1) -> str:
 
 def categorise(text: str, sentiment: Sentiment, rules: Rules) -> tuple[str, str | None]:
     """The first category (in configured order) whose keyword occurs, with the keyword."""
-    lowered = text.lower()
+    return _categorise(text.lower(), sentiment, rules)
+
+
+def _categorise(lowered: str, sentiment: Sentiment, rules: Rules) -> tuple[str, str | None]:
     contains = lowered.__contains__
     for name in rules.category_order:
         pattern = rules.category_patterns.get(name)
@@ -182,7 +185,8 @@ def triage(
     where = "public " + item.kind.value if public else "private message"
     exposed = pii.kinds(text) if public else ()
 
-    category, keyword = categorise(text, sentiment, rules)
+    lowered = text.lower()
+    category, keyword = _categorise(lowered, sentiment, rules)
     if keyword:
         # Keywords can be customer text; never repeat a card number or password in a reason.
         reasons.append(f"category {category} (matched '{pii.mask(keyword)}')")
@@ -242,9 +246,9 @@ def triage(
 
     escalation = None
     if rules.escalation and (
-        not rules.escalation_keywords or any(map(text.lower().__contains__, rules.escalation_keywords))
+        not rules.escalation_keywords or any(map(lowered.__contains__, rules.escalation_keywords))
     ):
-        escalation = rules.escalation.search(text.lower())
+        escalation = rules.escalation.search(lowered)
     if escalation and category not in ("spam", "abuse"):
         priority = "urgent"
         reasons.append(f"escalation word '{escalation.group(0)}'")

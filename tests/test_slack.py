@@ -294,7 +294,9 @@ def test_non_approver_is_refused_ephemerally_and_audited(sandbox, running):
     assert "only approvers" in refusals[0]["text"]
     running.send_replies()
     assert replies_on_x(sandbox, tweet) == []
-    refused = [row for row in running.store.audit_rows(f"x:{tweet}") if row["action"] == "action.refused"]
+    refused = wait_until(lambda: len(found := [row for row in running.store.audit_rows(f"x:{tweet}")
+                                               if row["action"] == "action.refused"]) == 2 and found,
+                         what="both refusals audited")
     assert sorted((r["actor_id"], r["data"]["attempted"]) for r in refused) == [(viewer["id"], "edit"),
                                                                                (viewer["id"], "send")]
     # Anyone may assign or give feedback; those are audited under their name.
@@ -460,6 +462,7 @@ def test_a_reply_needing_a_check_is_settled_by_a_person_never_resent_by_itself(s
         assert "needs a manual check" in json.dumps(flagged["blocks"])
         daemon.send_replies()
         assert replies_on_x(sandbox, tweet) == []  # never resent by itself
+        assert daemon.store.outbox_depths()["replies_need_check"] == 1  # and `socialwatch status` says so
         click(sandbox, flagged, f"{alerts.RESOLVE}_resend", user=sandbox.info()["slack"]["non_approver"])
         daemon.send_replies()
         assert replies_on_x(sandbox, tweet) == []  # a viewer cannot decide it
