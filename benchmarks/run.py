@@ -89,6 +89,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", action="append", choices=sorted(BENCHMARKS), help="run only these (repeatable)")
     parser.add_argument("--out", type=Path, default=RESULTS, help=f"where to write the results (default {RESULTS})")
     parser.add_argument("--markdown", action="store_true", help="print the last results as Markdown and exit")
+    parser.add_argument("--parallel", action="store_true", help=argparse.SUPPRESS)  # smoke test: figures meaningless
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--child-out", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -107,7 +108,13 @@ def main(argv: list[str] | None = None) -> int:
     print(f"socialwatch benchmarks ({mode}) on {info['nproc']} x {info['cpu']}, Python {info['python']}, "
           f"SQLite {info['sqlite']}, load {info['load_average']}", flush=True)
     results = []
-    for name in names:
+    if args.parallel:
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(len(names)) as pool:
+            results = list(pool.map(lambda name: run_child(name, mode), names))
+        print(table(results), flush=True)
+    for name in names if not args.parallel else ():
         print(f"-- {name} ...", flush=True)
         data = run_child(name, mode)
         results.append(data)

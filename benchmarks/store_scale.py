@@ -210,8 +210,8 @@ def run(mode: str) -> Result:
     from socialwatch import health
     from socialwatch.store import Store, connect
 
-    n = size(mode, 1_000_000, 100_000, 2_000)
-    repeat = size(mode, 300, 200, 10)
+    n = size(mode, 1_000_000, 100_000, 1_000)
+    repeat = size(mode, 300, 200, 5)
     result = Result("store", TITLE)
     pool = _pool(size(mode, 5_000, 3_000, 200))
     authors = max(50, n // 5)
@@ -274,7 +274,7 @@ def run(mode: str) -> Result:
             result.add(f"{name}: p99 (p50 {p50:.2f} ms)", p99, "ms", "connect + SELECT 1 p99", base_p99,
                        p99 / base_p99, "p99 < 5 ms", p99 < 5.0)
         # -- usable while the daemon writes --------------------------------------------------------
-        busy = _while_writing(path, queries, size(mode, 15.0, 6.0, 1.5), tmp)
+        busy = _while_writing(path, queries, size(mode, 15.0, 6.0, 1.0), tmp, idle_runs=1 if mode == "tiny" else 3)
         result.add("reads while a writer inserts: errors", busy["errors"], "errors", target="0",
                    ok=busy["errors"] == 0)
         result.add("  read p99 while writing (all queries above)", busy["read_p99"], "ms", "idle p99",
@@ -311,14 +311,14 @@ def _select_one(path: Path) -> None:
 
 
 def _while_writing(path: Path, queries: dict[str, Callable[[], Any]], seconds: float,
-                   tmp: str) -> dict[str, Any]:
+                   tmp: str, idle_runs: int = 3) -> dict[str, Any]:
     """A writer process (the daemon's role) ingests continuously while this process reads and
     `socialwatch status` runs, as operators would."""
     config = Path(tmp) / "status.toml"
     config.write_text(f'[daemon]\ndatabase = "{path}"\n', encoding="utf-8")
     status_cmd = [*socialwatch_command(), "status", "--json", "--config", str(config)]
     idle_status = []
-    for _ in range(3):
+    for _ in range(idle_runs):
         s = wall()
         subprocess.run(status_cmd, capture_output=True, env=python_env())
         idle_status.append(wall() - s)

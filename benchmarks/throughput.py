@@ -33,8 +33,8 @@ def run(mode: str) -> Result:
     from socialwatch.sources.x import tweet_to_item
     from socialwatch.store import Processed, Store
 
-    n = size(mode, 100_000, 20_000, 400)
-    chunk = size(mode, 5_000, 5_000, 200)
+    n = size(mode, 100_000, 20_000, 200)
+    chunk = size(mode, 5_000, 5_000, 100)
     # Generated a chunk at a time: 100k payloads held at once would make every garbage collection of the
     # run scan them, a cost of the benchmark, not of socialwatch (the daemon holds one page).
     payloads = synth.tweets(n)

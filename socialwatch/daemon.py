@@ -20,7 +20,7 @@ from typing import Any
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
 
-from socialwatch import health, metrics, retention
+from socialwatch import digest, health, incidents, metrics, retention, sla
 from socialwatch.config import Config
 from socialwatch.ingest import PollResult, poll
 from socialwatch.models import utcnow
@@ -34,6 +34,7 @@ log = logging.getLogger(__name__)
 
 DISPATCH_INTERVAL = 2.0  # seconds; alerts should reach Slack well within a second of being stored
 HEARTBEAT_INTERVAL = 5.0
+SLA_INTERVAL = 30.0  # reminders are due at minute granularity; 30 s keeps them within a minute
 REPLY_INTERVAL = 2.0  # approved replies also go out at once: a click wakes the sender
 SOCKET_RETRY = 30.0
 DISABLED_RECHECK = timedelta(hours=1)
@@ -171,12 +172,49 @@ class Daemon:
         return result
 
     def dispatch(self) -> int:
+        """Group bursts into incidents, note reopened conversations, then deliver what is due."""
+        now = self.clock()
+        poster = self.slack_channel.poster if self.slack_channel is not None else None
+        if poster is not None and self.config.incidents.enabled:
+            try:
+                incidents.group(self.store, self.config, poster, now)
+            except Exception:
+                log.exception("incident grouping failed; alerts go out one by one meanwhile")
+        if poster is not None:
+            self._note_reopened(poster, now)
         try:
             assert self.channel is not None
-            return dispatch_alerts(self.store, self.channel, now=self.clock())
+            return dispatch_alerts(self.store, self.channel, now=now)
         except Exception:
             log.exception("alert dispatch failed; will retry")
             return 0
+
+    def _note_reopened(self, poster: Any, now: datetime) -> None:
+        """A customer answering our reply reopens the earlier alert: said once in its thread, audited.
+        Only alerts on their first attempt are looked at, so a retried delivery does not say it twice."""
+        try:
+            fresh = [a["id"] for a in self.store.due_alerts(now) if a["attempts"] == 0]
+            for reopen in sla.reopen_candidates(self.store, fresh, self.config).values():
+                sla.record_reopen(self.store, reopen, now)
+                poster.post(reopen.channel, sla.reopen_text(reopen), thread_ts=reopen.thread_ts)
+        except Exception:
+            log.exception("could not check for reopened conversations")
+
+    def sla_tick(self) -> None:
+        """Reminders at 80 %, escalation at breach, acknowledgements, follow-up suggestions."""
+        poster = self.slack_channel.poster if self.slack_channel is not None else None
+        try:
+            sla.tick(self.store, self.config, poster, self.clock())
+        except Exception:
+            log.exception("SLA timers failed; will retry")
+
+    def post_digest(self) -> None:
+        if self.slack_channel is None:
+            return
+        try:
+            digest.post_daily(self.store, self.config, self.slack_channel.poster, self.clock())
+        except Exception:
+            log.exception("the daily digest could not be posted; the next run retries")
 
     def send_replies(self) -> int:
         """Approved replies out to the platforms. The first run after start reconciles replies a crash
@@ -272,6 +310,13 @@ class Daemon:
                           next_run_time=self.clock())
         scheduler.add_job(self.heartbeat, "interval", id="heartbeat", seconds=HEARTBEAT_INTERVAL,
                           next_run_time=self.clock())
+        scheduler.add_job(self.sla_tick, "interval", id="sla", seconds=SLA_INTERVAL,
+                          next_run_time=self.clock() + timedelta(seconds=5))
+        if self.config.digest.enabled and self.slack_channel is not None:
+            scheduler.add_job(self.post_digest, digest.trigger(self.config), id="digest")
+            # A slot missed while the daemon was down is caught up once (post_daily knows what went out).
+            scheduler.add_job(self.post_digest, "date", id="digest-catch-up",
+                              run_date=self.clock() + timedelta(seconds=30))
         # Retention purges run daily, first a minute after start so a restart loop cannot skip them.
         scheduler.add_job(retention.daily_job, "interval", args=[self.store, self.config.retention, self.clock],
                           id="compliance", hours=24, next_run_time=self.clock() + timedelta(minutes=1))

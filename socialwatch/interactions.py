@@ -27,14 +27,16 @@ from slack_sdk.socket_mode import SocketModeClient
 from slack_sdk.socket_mode.request import SocketModeRequest
 from slack_sdk.socket_mode.response import SocketModeResponse
 
-from socialwatch import alerts, suggest
+from socialwatch import alerts, sla, suggest
 from socialwatch.config import Config
 from socialwatch.slack import SlackChannel
+from socialwatch.models import utcnow
 from socialwatch.store import Store
 
 log = logging.getLogger(__name__)
 
 GROUP_CACHE_SECONDS = 300.0
+FOLLOWUP_SEND, FOLLOWUP_SKIP = sla.FOLLOWUP_SEND, sla.FOLLOWUP_SKIP  # buttons of sla.followup_blocks
 SEND_ACTIONS = (alerts.SEND, alerts.EDIT, alerts.SECOND, alerts.CANCEL, alerts.DISMISS, alerts.RESOLVE)
 
 
@@ -146,6 +148,9 @@ class Interactions:
             self.ephemeral(payload, "This alert is no longer in the database.")
             return
         key = alerts.item_key(item)
+        if action_id in (FOLLOWUP_SEND, FOLLOWUP_SKIP):
+            self.on_followup(payload, item, send=action_id == FOLLOWUP_SEND)
+            return
         if verb in SEND_ACTIONS and not self.is_approver(user_id):
             self.refuse(payload, verb.removeprefix("sw_"), key, "only approvers can send, edit or dismiss replies")
             return
@@ -193,6 +198,22 @@ class Interactions:
                 self.channel.refresh(int(item["id"]))
         else:
             log.info("ignoring unknown action %r", action_id)
+
+    def on_followup(self, payload: Mapping[str, Any], item: Mapping[str, Any], *, send: bool) -> None:
+        """The "did this solve it?" suggestion some hours after a reply: send it (approvers) or skip it."""
+        user = payload.get("user") or {}
+        user_id = str(user.get("id") or "")
+        if not self.is_approver(user_id):
+            self.refuse(payload, "followup", alerts.item_key(item), "only approvers can send or skip follow-ups")
+            return
+        outcome = sla.decide_followup(self.store, self.config, int(item["id"]), send=send, actor_id=user_id,
+                                      actor_name=_name(user), now=utcnow())
+        if outcome == "queued" and self.on_queued:
+            self.on_queued()
+        self.ephemeral(payload, {"queued": "Follow-up queued; it goes out in a moment.",
+                                 "skipped": "Follow-up skipped.",
+                                 "decided": "Someone already decided about this follow-up."}.get(
+                                     outcome, f"Follow-up not sent: {outcome}."))
 
     def queue(self, payload: Mapping[str, Any], item: Mapping[str, Any], text: str, *, suggested: str | None,
               kind: str | None) -> None:

@@ -129,3 +129,15 @@ def api_specs() -> Path:
 
 def load_json(path: Path) -> Any:
     return json.loads(path.read_text(encoding="utf-8"))
+
+
+@pytest.fixture
+def slack(sandbox: Sandbox) -> Iterator[tuple[Any, dict[str, Any]]]:
+    """(slack_sdk.WebClient with the bot token, the workspace info) on a freshly reset sandbox."""
+    if sandbox.slack is None:
+        pytest.skip("the Slack emulator is not available")
+    from slack_sdk import WebClient
+
+    sandbox.reset()
+    info = sandbox.info()["slack"]
+    yield WebClient(token=info["bot_token"], base_url=sandbox.url + "/api/", timeout=5), info

@@ -136,15 +136,6 @@ def seeded(tmp_path_factory: pytest.TempPathFactory) -> Seeded:
     return seed(tmp_path_factory.mktemp("digest") / "sw.db")
 
 
-@pytest.fixture
-def slack(sandbox: Sandbox) -> Iterator[tuple[WebClient, dict[str, Any]]]:
-    if sandbox.slack is None:
-        pytest.skip("the Slack emulator is not available")
-    sandbox.reset()
-    info = sandbox.info()["slack"]
-    yield WebClient(token=info["bot_token"], base_url=sandbox.url + "/api/", timeout=5), info
-
-
 class RecordingPoster(SlackPoster):
     """The real SlackPoster, remembering what it uploaded (to compare with what Slack stored)."""
 

@@ -65,15 +65,6 @@ class Feed:
         self.store.ingest("x:acme:mentions", batch, None, now=now)
 
 
-@pytest.fixture
-def slack(sandbox: Sandbox) -> Iterator[tuple[WebClient, dict[str, Any]]]:
-    if sandbox.slack is None:
-        pytest.skip("the Slack emulator is not available")
-    sandbox.reset()
-    info = sandbox.info()["slack"]
-    yield WebClient(token=info["bot_token"], base_url=sandbox.url + "/api/", timeout=5), info
-
-
 def channel_messages(sandbox: Sandbox, channel: str) -> list[dict[str, Any]]:
     """Top-level messages as the control API shows them (with the edit history)."""
     import json

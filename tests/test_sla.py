@@ -84,15 +84,6 @@ def audit_actions(store: Store, action: str) -> list[dict[str, Any]]:
     return [row for row in store.audit_rows() if row["action"] == action]
 
 
-@pytest.fixture
-def slack(sandbox: Sandbox) -> Iterator[tuple[WebClient, dict[str, Any]]]:
-    if sandbox.slack is None:
-        pytest.skip("the Slack emulator is not available")
-    sandbox.reset()
-    info = sandbox.info()["slack"]
-    yield WebClient(token=info["bot_token"], base_url=sandbox.url + "/api/", timeout=5), info
-
-
 # --- due times --------------------------------------------------------------------------------------
 
 def test_friday_1650_with_a_one_hour_sla_is_due_monday_0950_across_dst() -> None:

@@ -1,0 +1,195 @@
+"""The fast paths of issue 10 give exactly what the code they replaced gave.
+
+VADER's scores (socialwatch.sentiment.Analyzer vs upstream vaderSentiment), the cleaning of
+text before scoring, X's weighted length, and templates whose includes are spliced at parse
+time (socialwatch.suggest) are compared with the reference on many generated inputs. No timing
+here: speed is shown by `python -m benchmarks`.
+"""
+
+from __future__ import annotations
+
+import itertools
+import random
+import sys
+import unicodedata
+from pathlib import Path
+
+import jinja2
+import pytest
+from vaderSentiment.vaderSentiment import BOOSTER_DICT, NEGATE, SPECIAL_CASES, SentimentIntensityAnalyzer
+
+from socialwatch import suggest
+from socialwatch.sentiment import Analyzer, clean_text, make_analyzer
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from benchmarks import synth  # noqa: E402
+
+UPSTREAM = SentimentIntensityAnalyzer()
+FAST = Analyzer()
+
+EXAMPLES = [
+    "", "   ", "😀", "a😀b", " 😀😀 x", "VADER is smart, handsome, and funny.", "VADER is VERY SMART, uber handsome, "
+    "and FRIGGIN FUNNY!!!", "VADER is not smart, handsome, nor funny.", "At least it isn't a horrible book.",
+    "The book was only kind of good.", "The plot was good, but the characters are uncompelling and the dialog is "
+    "not great.", "Today SUX!", "Today only kinda sux! But I'll get by, lol", "Make sure you :) or :D today!",
+    "Catch utf-8 emoji such as 💘 and 💋 and 😁", "Not bad at all", "Sentiment analysis has never been this good!",
+    "With VADER, sentiment analysis is the shit!", "On the other hand, VADER is quite bad ass",
+    "Without a doubt, excellent idea.", "Roger Dodger is one of the least compelling variations on this theme.",
+    "Roger Dodger is at least compelling as a variation on the theme.", "no no no good", "no or nor bad",
+    "great but bad but good", "kind of kind of good", "yeah right, the bomb", "kiss of death to die for",
+]
+
+
+def _fuzz(rng: random.Random) -> str:
+    lexicon = list(UPSTREAM.lexicon)
+    emojis = list(UPSTREAM.emojis)
+    special = [word for key in SPECIAL_CASES for word in key.split()]
+    extra = ["but", "BUT", "least", "at", "very", "no", "No", "NO", "kind", "of", "or", "nor", "never", "so", "this",
+             "without", "doubt", "not", "isn't", "dont", "the", "a", "is", "I", "it"]
+    tokens = []
+    for _ in range(rng.randint(0, 25)):
+        r = rng.random()
+        if r < 0.3:
+            word = rng.choice(lexicon)
+        elif r < 0.45:
+            word = rng.choice(list(BOOSTER_DICT))
+        elif r < 0.55:
+            word = rng.choice(NEGATE)
+        elif r < 0.65:
+            word = rng.choice(special)
+        elif r < 0.8:
+            word = rng.choice(extra)
+        elif r < 0.87:
+            word = rng.choice(emojis)
+        else:
+            word = rng.choice(["!!!", "?", "??", "...", ":)", ":-(", ":D", "<3", "lol", "LOL", "@user", "#tag",
+                               "https://t.co/x", "😡😡", "word!", "(great)", "'ok'", "é", "日本"])
+        if rng.random() < 0.15:
+            word = word.upper()
+        if rng.random() < 0.1:
+            word += rng.choice("!?.,")
+        tokens.append(word)
+    text = rng.choice([" ", " ", "  ", "\n", " \t"]).join(tokens)
+    return f"  {text} " if rng.random() < 0.2 else text
+
+
+def test_vader_scores_are_upstream_scores():
+    rng = random.Random(10)
+    texts = EXAMPLES + [_fuzz(rng) for _ in range(15_000)] + synth.texts(5_000, seed=3)
+    mismatches = [(t, UPSTREAM.polarity_scores(t), FAST.polarity_scores(t)) for t in texts
+                  if UPSTREAM.polarity_scores(t) != FAST.polarity_scores(t)]
+    assert mismatches == []
+
+
+def test_vader_with_brand_terms_and_ascii_emoji_matches_upstream():
+    brand = make_analyzer({"Acme": 2.5, "meh": -1.0})
+    upstream = SentimentIntensityAnalyzer()
+    upstream.lexicon.update({"acme": 2.5, "meh": -1.0})
+
+    class UpstreamAscii(SentimentIntensityAnalyzer):
+        def make_emoji_dict(self):  # type: ignore[no-untyped-def]
+            return dict(super().make_emoji_dict(), **{"#": "hash sign", "*": "star"})
+
+    class FastAscii(Analyzer):
+        def make_emoji_dict(self):  # type: ignore[no-untyped-def]
+            return dict(super().make_emoji_dict(), **{"#": "hash sign", "*": "star"})
+
+    up_ascii, fast_ascii = UpstreamAscii(), FastAscii()
+    rng = random.Random(11)
+    texts = EXAMPLES + ["Acme is meh #fail", "#1 *great*", "love#it*", "a # b"] + [_fuzz(rng) for _ in range(3_000)]
+    for text in texts:
+        assert brand.polarity_scores(text) == upstream.polarity_scores(text), text
+        assert fast_ascii.polarity_scores(text) == up_ascii.polarity_scores(text), text
+
+
+def _clean_reference(text: str) -> str:
+    return "".join(ch for ch in text if ch in "\n\t" or unicodedata.category(ch) not in ("Cc", "Cf") or ch == "\u200d")
+
+
+def test_clean_text_is_the_reference_cleaning():
+    rng = random.Random(12)
+    alphabet = "ab é日😀\n\t\r\x00\x1b\u200b\u200d\u202e\ufeff\u00ad!"
+    for _ in range(20_000):
+        text = "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 12)))
+        assert clean_text(text) == _clean_reference(text), repr(text)
+
+
+def _x_length_reference(text: str) -> int:
+    text = unicodedata.normalize("NFC", text)
+    light = ((0, 4351), (8192, 8205), (8208, 8223), (8242, 8247))
+
+    def weighted(part: str) -> int:
+        return sum(1 if any(low <= ord(ch) <= high for low, high in light) else 2 for ch in part)
+
+    length, position = 0, 0
+    for match in suggest._URL.finditer(text):
+        length += weighted(text[position:match.start()]) + suggest.X_URL_LENGTH
+        position = match.end()
+    return length + weighted(text[position:])
+
+
+def test_x_length_is_the_reference_count():
+    rng = random.Random(13)
+    pieces = ["a", " ", "é", "e\u0301", "日", "😀", "\u2000", "\u200d", "\u2010", "\u2030", "\u2032", "\u2038",
+              "\u10ff", "\u1100", "https://t.co/abc", "HTTP://X.Y", "://", "ftp://no", "\n"]
+    for _ in range(20_000):
+        text = "".join(rng.choice(pieces) for _ in range(rng.randint(0, 15)))
+        assert suggest.x_length(text) == _x_length_reference(text), repr(text)
+
+
+def _plain_env(loader: jinja2.BaseLoader) -> jinja2.Environment:
+    return jinja2.Environment(loader=loader, undefined=jinja2.StrictUndefined, autoescape=False, trim_blocks=True,
+                              lstrip_blocks=True)
+
+
+def _inlining_env(loader: jinja2.BaseLoader) -> jinja2.Environment:
+    return suggest._InliningEnvironment(loader=loader, undefined=jinja2.StrictUndefined, autoescape=False,
+                                        trim_blocks=True, lstrip_blocks=True, auto_reload=False)
+
+
+def _render(env: jinja2.Environment, name: str, context: dict) -> str:
+    try:
+        return env.get_template(name).render(context)
+    except Exception as exc:  # the same failure is the same behaviour
+        return f"{type(exc).__name__}: {exc}"
+
+
+def test_shipped_templates_render_the_same_with_spliced_includes():
+    loader = suggest.load_templates(None).env.loader
+    plain, fast = _plain_env(loader), _inlining_env(loader)
+    names = plain.list_templates(extensions=["j2"])
+    assert names
+    for name, (returning, public, negative, signature) in itertools.product(
+            names, itertools.product([True, False], [True, False], [True, False], ["", "- the Acme team"])):
+        context = {"name": "Sam", "handle": "sam", "returning": returning, "previous_contacts": 2,
+                   "case_ref": "AC-12AB34", "brand": "Acme", "help_url": "https://h.example", "status_url": "https://s",
+                   "signature": signature, "public": public, "platform": "x", "kind": "mention", "lang": "en",
+                   "negative": negative, "category": "other"}
+        assert _render(fast, name, context) == _render(plain, name, context), name
+
+
+TRICKY = {
+    "greet.j2": "Hi {{ name }}{% if vip %}, welcome back{% endif %}.\n",
+    "sets.j2": "{% set name = 'X' %}Hello {{ name }}",
+    "loop.j2": "{% for i in [1, 2] %}{{ i }}{% endfor %}",
+    "indented.j2": "  {% if vip %}VIP{% endif %}\n    text {{ name }}\n",
+    "nested.j2": "[{% include 'greet.j2' %}]",
+    "self.j2": "{% include 'self.j2' if false else 'greet.j2' %}",
+    "uses_loop.j2": "{{ loop.index if loop is defined else '-' }}",
+    "a.j2": "{% include 'greet.j2' %}\nnext line {% include 'greet.j2' %}   \n  {% include 'indented.j2' %} end",
+    "b.j2": "{% set name = 'Outer' %}{% include 'sets.j2' %} then {{ name }}",
+    "c.j2": "{% for x in 'ab' %}{% include 'uses_loop.j2' %}{% include 'greet.j2' %}{% endfor %}",
+    "d.j2": "{%- include 'greet.j2' -%}  x  {%+ include 'greet.j2' %}\n\n{% include 'nested.j2' %}",
+    "e.j2": "{% if vip %}{% include 'loop.j2' %}{% else %}{% include 'greet.j2' %}{% endif %}",
+    "f.j2": "{% include 'missing.j2' ignore missing %}{% include 'greet.j2' without context %}",
+    "g.j2": "{% include 'missing.j2' %}",
+    "h.j2": "{% include ['nope.j2', 'greet.j2'] %} {% include 'self.j2' %} {{ undefined_name }}",
+}
+
+
+@pytest.mark.parametrize("name", sorted(n for n in TRICKY if len(n) == 4))
+def test_spliced_includes_keep_jinja_semantics(name):
+    loader = jinja2.DictLoader(TRICKY)
+    plain, fast = _plain_env(loader), _inlining_env(loader)
+    for vip in (True, False):
+        assert _render(fast, name, {"name": "Sam", "vip": vip}) == _render(plain, name, {"name": "Sam", "vip": vip})
