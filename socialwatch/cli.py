@@ -4,10 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
-import math
 import sys
-import tempfile
-from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
 
@@ -17,8 +14,6 @@ from socialwatch import __version__
 from socialwatch.config import Config, ConfigError, load_config
 
 log = logging.getLogger("socialwatch")
-
-SAMPLE = Path(__file__).parent / "samples" / "demo.jsonl"
 
 
 def _setup_logging(level: str = "INFO", fmt: str = "text", secrets: list[str] | None = None) -> None:
@@ -266,6 +261,11 @@ def demo(port: int, duration: float, rate: float, auto_approve: bool, data: Path
     _setup_logging("WARNING")
     from socialwatch import demo as demo_module
 
+    if not duration and not sys.stdin.isatty():
+        # Nobody at a terminal to press Ctrl-C (a script, CI): play the traffic, let the last replies
+        # go out, then stop on our own.
+        duration = len(demo_module.traffic(data)) / max(rate, 0.1) + 30
+        click.echo(f"(not at a terminal: the demo stops by itself after {duration:.0f} s)")
     demo_module.run(port=port, duration=duration, rate=rate, auto_approve=auto_approve, data=data,
                     workdir=workdir, echo=lambda line: click.echo(line))
 

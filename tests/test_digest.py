@@ -13,7 +13,6 @@ import random
 import re
 import statistics
 import urllib.request
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path

@@ -4,13 +4,11 @@ the sandbox's Slack emulator, on a controllable clock."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-import pytest
 from slack_sdk import WebClient
 
 from socialwatch import incidents, sla, sla_store

@@ -4,7 +4,6 @@ the clock, acknowledgements, reopening and follow-ups. Time is an argument: noth
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
