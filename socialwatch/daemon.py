@@ -336,6 +336,8 @@ class Daemon:
     def _connect_interactions(self) -> None:
         """Socket Mode for clicks, when an app token is configured; retried by a job until it connects."""
         slack = self.config.slack
+        if slack is not None and slack.app_token is None and self.interactions is None:
+            log.warning("[slack] has no app_token: alerts are posted without Send buttons (no Socket Mode)")
         if slack is None or slack.app_token is None or self.slack_channel is None or self.interactions is not None:
             return
         from socialwatch.interactions import Interactions

@@ -181,7 +181,8 @@ class SlackChannel:
             dismissed_by=item.get("dismissed_by"),
             dismissed_reason=item.get("dismissed_reason"),
             feedback=item.get("feedback"),
-            alerts_only=self.slack.alerts_only,
+            # Without an app token no click can reach us: buttons would only mislead.
+            alerts_only=self.slack.alerts_only or self.slack.app_token is None,
         )
 
     def _history(self, item: Mapping[str, Any]) -> dict[str, Any]:

@@ -218,6 +218,15 @@ def test_routing_by_priority_and_alerts_only_mode(sandbox, tmp_path):
     assert alerts.DISMISS in ids
 
 
+def test_without_an_app_token_alerts_have_no_send_buttons(sandbox, tmp_path):
+    config = make_config(sandbox, tmp_path, app_token=None)
+    daemon = Daemon(config, notifier=None)
+    tweet = sandbox.add_mention("@brand my order arrived broken, I want a replacement", handle="notoken")
+    poll_and_dispatch(daemon)
+    flat = json.dumps(alert_for(sandbox, f"x:{tweet}")["blocks"])
+    assert alerts.SEND not in flat and alerts.EDIT not in flat and "suggestion_0" in flat  # suggestions still shown
+
+
 # --- clicks ---------------------------------------------------------------------------------------
 
 
