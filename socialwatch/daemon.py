@@ -155,6 +155,8 @@ class Daemon:
             metrics.source_success(source.key, now.timestamp())
             if result is not None and result.new:
                 metrics.items(source.key, source.stream, result.new)
+            if result is not None and result.alerts:
+                self._wake("dispatch")  # alerts go out now, not at the dispatcher's next tick
         else:
             metrics.error(source.key, state)
         if rate and rate.remaining is not None:
@@ -230,11 +232,14 @@ class Daemon:
 
     def wake_sender(self) -> None:
         """A reply was approved: send it now rather than at the next tick."""
+        self._wake("replies")
+
+    def _wake(self, job_id: str) -> None:
         if self._scheduler is not None and self._scheduler.running:
             try:
-                self._scheduler.modify_job("replies", next_run_time=self.clock())
-            except Exception:  # the job may be running right now; it picks the reply up anyway
-                log.debug("could not reschedule the reply sender", exc_info=True)
+                self._scheduler.modify_job(job_id, next_run_time=self.clock())
+            except Exception:  # the job may be running right now; its next tick picks the work up anyway
+                log.debug("could not wake job %s", job_id, exc_info=True)
 
     def _reply_changed(self, reply: dict[str, Any]) -> None:
         metrics.reply(str(reply.get("platform")), str(reply.get("status")))
