@@ -45,8 +45,11 @@ def group(store: Store, config: Config, poster: Poster, now: datetime) -> GroupR
         return GroupResult()
     window = timedelta(minutes=cfg.window_minutes)
     open_now = {row["category"]: row for row in db.open_incidents(store)}
-    # An open incident takes every matching alert since it began; a new one needs the burst in the window.
-    since = min([now - window] + [(parse_time(r["opened_at"]) or now) - window for r in open_now.values()])
+    # An open incident takes every matching alert since its newest one (earlier runs attached the rest;
+    # reading from its start would rescan an all-day incident on every dispatch); a new one needs the
+    # burst in the window.
+    since = min([now - window] + [(parse_time(r["last_received_at"] or r["opened_at"]) or now) - window
+                                  for r in open_now.values()])
     by_category: dict[str, list[dict[str, Any]]] = {}
     for row in db.burst_candidates(store, since, cfg.labels):
         if cfg.categories and row["category"] not in cfg.categories:
@@ -84,12 +87,13 @@ def _publish(store: Store, config: Config, poster: Poster, now: datetime) -> tup
                 count == incident["shown_count"]
                 or (last_update is not None and (now - last_update).total_seconds() < cfg.update_seconds)):
             continue
-        items = db.incident_items(store, incident_id)
+        items = db.incident_items(store, incident_id, limit=cfg.list_size)
+        summary = db.incident_summary(store, incident_id)
         text, blocks = render(incident, items, now=now, zone=zone, list_size=cfg.list_size,
-                              quiet_minutes=cfg.quiet_minutes, closed=ending)
+                              quiet_minutes=cfg.quiet_minutes, closed=ending, summary=summary)
         channel = incident["channel"] or default_channel
         details = {"category": incident["category"], "count": count, "channel": channel,
-                   "held_back": sum(1 for i in items if i["alert_status"] == "grouped")}
+                   "held_back": summary["count"] - summary["posted"]}
         try:
             if incident["ts"] is None:
                 ts: str | None = poster.post(channel, text, blocks=blocks, metadata={
@@ -133,16 +137,23 @@ def _line(item: dict[str, Any]) -> str:
 
 
 def render(incident: dict[str, Any], items: list[dict[str, Any]], *, now: datetime, zone: ZoneInfo, list_size: int,
-           quiet_minutes: float, closed: bool = False) -> tuple[str, list[dict[str, Any]]]:
-    """The incident alert: fallback text and Block Kit blocks (pure)."""
-    count = len(items)
+           quiet_minutes: float, closed: bool = False,
+           summary: dict[str, Any] | None = None) -> tuple[str, list[dict[str, Any]]]:
+    """The incident alert: fallback text and Block Kit blocks (pure). ``items`` are the ones to list;
+    ``summary`` (``sla_store.incident_summary``) gives the totals, else they are counted from ``items``."""
+    if summary is None:
+        summary = {"count": len(items), "first": items[0]["received_at"] if items else None,
+                   "last": items[-1]["received_at"] if items else None,
+                   "posted": sum(1 for i in items if i["alert_status"] == "posted"),
+                   "platforms": Counter(i["platform"] for i in items)}
+    count = int(summary["count"])
     category = str(incident["category"]).replace("_", " ")
-    first = parse_time(items[0]["received_at"]) if items else now
-    last = parse_time(items[-1]["received_at"]) if items else now
+    first = parse_time(summary["first"]) if summary["first"] else now
+    last = parse_time(summary["last"]) if summary["last"] else now
     assert first is not None and last is not None
-    platforms = Counter(i["platform"] for i in items)
+    platforms = Counter(summary["platforms"])
     spread = ", ".join(f"{name} ({n})" for name, n in platforms.most_common())
-    posted = sum(1 for i in items if i["alert_status"] == "posted")
+    posted = int(summary["posted"])
     held = count - posted
     if closed:
         title = f":white_check_mark: Incident closed: {category}, {count} negative items"

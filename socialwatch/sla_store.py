@@ -342,12 +342,29 @@ def _link(conn: sqlite3.Connection, incident_id: int, outbox_ids: Sequence[int])
 
 
 def incident_items(store: Store, incident_id: int, limit: int | None = None) -> list[dict[str, Any]]:
+    """The incident's items, oldest first, with only what the incident alert shows (never raw payloads:
+    an all-day incident holds tens of thousands of items)."""
     with store.db() as db:
         rows = db.conn.execute(
-            "SELECT i.*, o.status AS alert_status FROM alert_outbox o JOIN items i ON i.id = o.item_id "
+            "SELECT i.id, i.platform, i.kind, i.author_handle, i.author_name, i.url, i.text, i.received_at, "
+            "o.status AS alert_status FROM alert_outbox o JOIN items i ON i.id = o.item_id "
             "WHERE o.incident_id = ? ORDER BY i.received_at, i.id" + (" LIMIT ?" if limit else ""),
             [incident_id, *([limit] if limit else [])]).fetchall()
     return [dict(r) for r in rows]
+
+
+def incident_summary(store: Store, incident_id: int) -> dict[str, Any]:
+    """Counts for the incident alert, computed in SQL: {count, first, last, posted, platforms}."""
+    with store.db() as db:
+        conn = db.conn
+        row = conn.execute(
+            "SELECT COUNT(*), MIN(i.received_at), MAX(i.received_at), COALESCE(SUM(o.status = 'posted'), 0) "
+            "FROM alert_outbox o JOIN items i ON i.id = o.item_id WHERE o.incident_id = ?", [incident_id]).fetchone()
+        platforms = conn.execute(
+            "SELECT i.platform, COUNT(*) FROM alert_outbox o JOIN items i ON i.id = o.item_id "
+            "WHERE o.incident_id = ? GROUP BY i.platform", [incident_id]).fetchall()
+    return {"count": int(row[0]), "first": row[1], "last": row[2], "posted": int(row[3]),
+            "platforms": {str(p): int(n) for p, n in platforms}}
 
 
 def incident(store: Store, incident_id: int) -> dict[str, Any] | None:
