@@ -107,8 +107,8 @@ def run(mode: str) -> Result:
         sandbox.clear_requests()
         daemon.poll_once()
         idle_after = [e for e in sandbox.requests_log() if e["target"] in ("x", "facebook")]
-        result.add("idle poll afterwards: requests", len(idle_after), "req", "streams", len(streams), None,
-                   "1 per stream", len(idle_after) == len(streams), baseline_unit="")
+        result.add("idle poll afterwards: requests", len(idle_after), "req", "one per stream", len(streams), None,
+                   "1 per stream", len(idle_after) == len(streams))
         result.details = {"streams": streams, "idle_per_endpoint": dict(per_endpoint),
                           "one_interval": {"requests": [_endpoint(e) for e in log_a], "new": new_a},
                           "two_polls": {"requests": [_endpoint(e) for e in logs], "new": total_new},

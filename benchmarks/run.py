@@ -1,7 +1,7 @@
 """Run the performance benchmarks, print each figure next to its same-run baseline, write results.json.
 
-    python -m benchmarks                  # everything, full size (~10 min on 2 shared cores)
-    python -m benchmarks --quick          # smaller sizes (~2 min)
+    python -m benchmarks                  # everything, full size (~26 min on 2 shared cores)
+    python -m benchmarks --quick          # smaller sizes (~1.5 min)
     python -m benchmarks --only store --only latency
     python -m benchmarks --markdown       # the table of the last results.json, for the READMEs
 

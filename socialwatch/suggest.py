@@ -12,11 +12,14 @@ from __future__ import annotations
 import hashlib
 import re
 import unicodedata
+import weakref
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 import jinja2
+import jinja2.runtime
 
 from socialwatch.config import SuggestionsConfig
 from socialwatch.models import AuthorHistory, Item, Kind, Suggestion
@@ -231,6 +234,26 @@ def _exposed_pii_templates(env: jinja2.Environment) -> tuple[tuple[str, jinja2.T
     return tuple((kind, env.from_string(source)) for kind, source in EXPOSED_PII_TEMPLATES)
 
 
+#: Each template's globals as one dict: jinja keeps them as a ChainMap and walks it on every render.
+_FLAT_GLOBALS: weakref.WeakKeyDictionary[jinja2.Template, dict[str, Any]] = weakref.WeakKeyDictionary()
+
+
+def _render(template: jinja2.Template, context: dict[str, Any]) -> str:
+    """``template.render(context)``, with the template's globals flattened once (they are fixed at load)."""
+    env = template.environment
+    if env.is_async:
+        return template.render(context)
+    flat = _FLAT_GLOBALS.get(template)
+    if flat is None:
+        flat = _FLAT_GLOBALS[template] = dict(template.globals)
+    ctx = jinja2.runtime.new_context(env, template.name, template.blocks, context, False, flat, None)
+    try:
+        return env.concat(template.root_render_func(ctx))  # type: ignore[attr-defined]
+    except Exception:
+        env.handle_exception()  # re-raises with the template's line, as Template.render does
+        raise
+
+
 def kind_of(template_name: str) -> str:
     stem = template_name.rsplit("/", 1)[-1].removesuffix(".j2")
     return stem.split("-", 1)[1] if "-" in stem else stem
@@ -270,7 +293,7 @@ def suggest(
     else:
         sources = templates.compiled(category)
     for kind, template in sources:
-        rendered = " ".join(template.render(context).split())
+        rendered = " ".join(_render(template, context).split())
         text = fit(rendered, item.platform, public)
         if text and text not in seen:
             seen.add(text)

@@ -166,6 +166,22 @@ def test_shipped_templates_render_the_same_with_spliced_includes():
                    "signature": signature, "public": public, "platform": "x", "kind": "mention", "lang": "en",
                    "negative": negative, "category": "other"}
         assert _render(fast, name, context) == _render(plain, name, context), name
+        try:
+            rendered = suggest._render(fast.get_template(name), context)
+        except Exception as exc:
+            rendered = f"{type(exc).__name__}: {exc}"
+        assert rendered == _render(plain, name, context), name
+
+
+def test_fast_render_raises_what_render_raises():
+    loader = suggest.load_templates(None).env.loader
+    fast = _inlining_env(loader)
+    template = fast.get_template("other/1-apologise.j2")
+    with pytest.raises(jinja2.UndefinedError) as slow_error:
+        template.render({"name": "Sam"})
+    with pytest.raises(jinja2.UndefinedError) as fast_error:
+        suggest._render(template, {"name": "Sam"})
+    assert str(fast_error.value) == str(slow_error.value)
 
 
 TRICKY = {
