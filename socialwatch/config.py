@@ -142,7 +142,7 @@ DEFAULT_ESCALATION = [
     "lawyer", "attorney", "legal action", "sue", "suing", "lawsuit", "cancel my account", "closing my account",
     "cancelling my account", "canceling my account", "hacked", "fraud", "stolen", "ombudsman", "regulator",
     "trading standards", "bbb", "going to the press", "journalist", "unsafe", "injured", "injury", "fire",
-    "data breach", "discriminat",
+    "data breach", "discriminate", "discriminated", "discrimination", "discriminating", "discriminatory",
 ]
 
 

@@ -43,6 +43,13 @@ def test_escalation_word_makes_urgent(pipeline):
     assert any("escalation word 'cancel my account'" in r for r in a.reasons)
 
 
+@pytest.mark.parametrize("text", ["The way your staff treated me was pure discrimination",
+                                  "I was discriminated against at your store"])
+def test_discrimination_escalates(pipeline, text):
+    a = pipeline.assess(item(text, kind=Kind.DM))
+    assert a.priority == "urgent" and any("escalation word 'discriminat" in r for r in a.reasons)
+
+
 def test_spam_needs_nothing(pipeline):
     a = pipeline.assess(item("follow back for free followers, click here"))
     assert a.category == "spam" and a.priority == "none" and not a.needs_reply and a.sla_due_at is None
