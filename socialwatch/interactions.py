@@ -36,6 +36,7 @@ from socialwatch.store import Store
 log = logging.getLogger(__name__)
 
 GROUP_CACHE_SECONDS = 300.0
+CLOSE_TIMEOUT = 5.0  # seconds; well under the unit's TimeoutStopSec
 FOLLOWUP_SEND, FOLLOWUP_SKIP = sla.FOLLOWUP_SEND, sla.FOLLOWUP_SKIP  # buttons of sla.followup_blocks
 SEND_ACTIONS = (alerts.SEND, alerts.EDIT, alerts.SECOND, alerts.CANCEL, alerts.DISMISS, alerts.RESOLVE)
 
@@ -65,9 +66,18 @@ class Interactions:
         log.info("Slack Socket Mode connected: clicks are handled")
 
     def stop(self) -> None:
-        if self._socket is not None:
-            self._socket.close()
-            self._socket = None
+        """Close Socket Mode, waiting at most CLOSE_TIMEOUT: slack_sdk's close() can block for ever when it
+        races its own session runner (the runner resets ``terminated`` after close() set it, then sleeps in
+        a loop nobody ends), and a SIGTERM must not wait for systemd's SIGKILL. Its threads are daemons."""
+        socket, self._socket = self._socket, None
+        if socket is None:
+            return
+        closer = threading.Thread(target=socket.close, name="socket-mode-close", daemon=True)
+        closer.start()
+        closer.join(CLOSE_TIMEOUT)
+        if closer.is_alive():
+            log.warning("Slack Socket Mode did not close within %.0f s; stopping without waiting for it",
+                        CLOSE_TIMEOUT)
 
     def _on_request(self, client: SocketModeClient, req: SocketModeRequest) -> None:
         try:
