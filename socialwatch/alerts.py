@@ -12,9 +12,8 @@ from __future__ import annotations
 import json
 import re
 import unicodedata
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 from socialwatch.models import parse_time
@@ -30,8 +29,8 @@ BUTTON_TEXT_MAX = 75
 FALLBACK_MAX = 3000  # notification text; Slack truncates at 40k but 3k is what people can read
 NAME_MAX = 80
 
-PRIORITY_EMOJI = {"urgent": ":rotating_light:", "high": ":warning:", "normal": ":speech_balloon:",
-                  "low": ":information_source:"}
+# The header is plain_text, where :shortcodes: are not rendered: the emoji themselves.
+PRIORITY_EMOJI = {"urgent": "🚨", "high": "⚠️", "normal": "💬", "low": "ℹ️"}
 LABEL_EMOJI = {"negative": ":red_circle:", "neutral": ":white_circle:", "positive": ":large_green_circle:",
                "unscored": ":grey_question:"}
 KIND_WORDS = {"mention": "mention", "dm": "direct message", "comment": "comment", "post": "visitor post"}
@@ -164,7 +163,7 @@ def render(item: Mapping[str, Any], *, history: Mapping[str, Any] | None = None,
     body = safe(item.get("text") or "", POST_MAX)
     quoted = "\n".join("> " + line if line else ">" for line in body.split("\n")) or ">"
     blocks: list[dict[str, Any]] = [
-        {"type": "header", "text": {"type": "plain_text", "text": f"{_plain_emoji(priority)} {header}"[:HEADER_MAX],
+        {"type": "header", "text": {"type": "plain_text", "text": f"{PRIORITY_EMOJI.get(priority, '💬')} {header}"[:HEADER_MAX],
                                     "emoji": True}},
         {"type": "section", "text": {"type": "mrkdwn", "text": cut(_author_line(item, history), SECTION_MAX)}},
         {"type": "section", "text": {"type": "mrkdwn", "text": cut(quoted, SECTION_MAX)}},
@@ -192,10 +191,6 @@ def render(item: Mapping[str, Any], *, history: Mapping[str, Any] | None = None,
     return {"text": fallback_text(item), "blocks": blocks[:50],
             "metadata": {"event_type": EVENT_TYPE,
                          "event_payload": {"item_key": item_key(item), "item_id": int(item["id"])}}}
-
-
-def _plain_emoji(priority: str) -> str:
-    return {"urgent": "🚨", "high": "⚠️", "normal": "💬", "low": "ℹ️"}.get(priority, "💬")
 
 
 def _link_safe(url: str) -> str:
@@ -370,15 +365,8 @@ def ops_text(event: str, details: Mapping[str, Any]) -> str:
     return f":rotating_light: socialwatch: source *{source}* is {state}: {detail}"
 
 
-def newest_first(messages: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
-    return sorted(messages, key=lambda m: float(m.get("ts") or 0), reverse=True)
-
-
 def parse_value(value: str) -> tuple[int, int | None]:
     """A button value: ``"<item id>"`` or ``"<item id>:<suggestion index>"``."""
     head, _, tail = (value or "").partition(":")
     return int(head), (int(tail) if tail else None)
 
-
-def fmt_time(when: datetime) -> str:
-    return when.strftime("%Y-%m-%d %H:%M UTC")

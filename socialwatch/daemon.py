@@ -92,8 +92,6 @@ class Daemon:
                 self.channel = self.slack_channel
             else:
                 self.channel = ConsoleChannel()
-        elif hasattr(self.channel, "refresh"):
-            self.slack_channel = self.channel
         from socialwatch.replies import ReplySender, build_repliers
 
         if self.repliers is None:
@@ -363,6 +361,13 @@ class Daemon:
     def stop(self) -> None:
         self._stop.set()
 
+    def shutdown(self) -> None:
+        """Stop taking clicks, then let running jobs finish; what was decided is already in the outboxes."""
+        if self.interactions is not None:
+            self.interactions.stop()
+        if self._scheduler is not None:
+            self._scheduler.shutdown(wait=True)
+
     def run(self, *, install_signals: bool = True) -> int:
         """Run until SIGINT/SIGTERM; in-flight polls finish (every I/O is time-bounded) before exit."""
         if install_signals:
@@ -385,10 +390,7 @@ class Daemon:
             if self.on_event:
                 self.on_event("stopping", {})
             log.info("stopping: waiting for running jobs to finish")
-            if self.interactions is not None:
-                self.interactions.stop()  # no new clicks; decisions already taken are in the outbox
-            if self._scheduler is not None:
-                self._scheduler.shutdown(wait=True)
+            self.shutdown()
             self.dispatch()  # flush alerts that are already due
             metrics.stop()
             log.info("stopped")

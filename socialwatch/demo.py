@@ -11,6 +11,7 @@ in the terminal too.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import random
 import tempfile
@@ -24,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from socialwatch import alerts
-from socialwatch.notify import Delivered
+from socialwatch.notify import Delivered, terminal_line
 
 AUTO_APPROVE_EVERY = 3   # the demo approver answers one alert in three (the rest wait for you)
 AUTO_APPROVE_DELAY = 4.0  # seconds after the alert, so you can see it arrive first
@@ -57,7 +58,7 @@ def feed(sandbox: Any, entry: dict[str, Any], brand_handle: str) -> str:
     else:
         sandbox.add_message(text, name=name)
     where = {"x": "X", "facebook": "Facebook"}[platform]
-    return f"{where} {kind} from {name}: {alerts.one_line(text, 90)}"
+    return f"{where} {kind} from {name}: {terminal_line(text, 90)}"
 
 
 @dataclass
@@ -69,7 +70,7 @@ class Printer:
     def alert(self, alert: dict[str, Any], delivered: Delivered) -> None:
         self.alerts += 1
         where = "the thread of their earlier alert" if delivered.thread_ts else "#social-alerts"
-        who = alerts.one_line(alert.get("author_name") or alert.get("author_handle") or "?", 40)
+        who = terminal_line(alert.get("author_name") or alert.get("author_handle") or "?", 40)
         self.echo(f"  ⚑ alert for {who}: [{alert['priority']}] {alert['category']} ({alert['label']}, "
                   f"lang {alert.get('lang') or '?'}) → Slack {where}")
 
@@ -145,7 +146,8 @@ def run(*, port: int = 8900, duration: float = 0.0, rate: float = 0.5, auto_appr
 
     stop = stop or threading.Event()
     entries = traffic(data)
-    with _workdir(workdir) as directory, _sandbox(Sandbox, port, echo) as sandbox:
+    with _workdir(workdir) as where, _sandbox(Sandbox, port, echo) as sandbox:
+        directory = Path(where)
         info = sandbox.info()
         config = load_config(sandbox.write_config(directory / "socialwatch.toml", poll_interval=2))
         config.daemon.database = directory / "socialwatch.db"
@@ -181,10 +183,7 @@ def run(*, port: int = 8900, duration: float = 0.0, rate: float = 0.5, auto_appr
             pass
         finally:
             stop.set()
-            if daemon.interactions is not None:
-                daemon.interactions.stop()
-            if daemon._scheduler is not None:
-                daemon._scheduler.shutdown(wait=True)
+            daemon.shutdown()
             verified = daemon.store.verify_audit()
             items = daemon.store.count_items()
         echo(f"\n{items} items stored, {printer.alerts} alerts in Slack, {printer.replies} replies posted; "
@@ -192,21 +191,12 @@ def run(*, port: int = 8900, duration: float = 0.0, rate: float = 0.5, auto_appr
         return {"items": items, "alerts": printer.alerts, "replies": printer.replies, "audit_ok": int(verified.ok)}
 
 
-class _workdir:
-    def __init__(self, path: Path | None):
-        self.path = path
-        self._tmp: tempfile.TemporaryDirectory[str] | None = None
-
-    def __enter__(self) -> Path:
-        if self.path is not None:
-            self.path.mkdir(parents=True, exist_ok=True)
-            return self.path
-        self._tmp = tempfile.TemporaryDirectory(prefix="socialwatch-demo-")
-        return Path(self._tmp.name)
-
-    def __exit__(self, *exc: object) -> None:
-        if self._tmp is not None:
-            self._tmp.cleanup()
+def _workdir(path: Path | None) -> contextlib.AbstractContextManager[str | Path]:
+    """``path`` (kept afterwards), or a temporary directory removed at the end."""
+    if path is None:
+        return tempfile.TemporaryDirectory(prefix="socialwatch-demo-")
+    path.mkdir(parents=True, exist_ok=True)
+    return contextlib.nullcontext(path)
 
 
 def _sandbox(factory: Any, port: int, echo: Callable[[str], None]) -> Any:

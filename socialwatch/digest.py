@@ -21,6 +21,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from socialwatch import charts
+from socialwatch.alerts import item_key
 from socialwatch import sla_store as db
 from socialwatch.config import WEEKDAYS, Config
 from socialwatch.models import LABELS, iso, parse_time, to_utc, utcnow
@@ -248,7 +249,7 @@ def summarise(rows: Sequence[dict[str, Any]], *, since: datetime, until: datetim
     sla = _sla_summary(rows, as_of)
     waiting = [row for row in rows if row["needs_reply"] and not row["handled"]]
     waiting.sort(key=lambda r: (r["sla_due_at"] or "9999", r["created_at"]))
-    unanswered = [Waiting(f"{r['platform']}:{r['native_id']}", r["platform"], r["kind"], r["priority"],
+    unanswered = [Waiting(item_key(r), r["platform"], r["kind"], r["priority"],
                           r["category"], _author(r), r["created_at"], r["sla_due_at"],
                           bool(r["sla_due_at"] and (parse_time(r["sla_due_at"]) or as_of) <= as_of),
                           r["url"] if r["kind"] != "dm" else None) for r in waiting]

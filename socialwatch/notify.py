@@ -77,11 +77,11 @@ class ConsoleChannel:
     def deliver(self, alert: dict[str, Any]) -> Delivered:
         suggestions = json.loads(alert.get("suggestions") or "[]")
         reasons = json.loads(alert.get("reasons") or "[]")
-        author = _one_line(alert.get("author_name") or alert.get("author_handle") or alert.get("author_id") or "?", 80)
+        author = terminal_line(alert.get("author_name") or alert.get("author_handle") or alert.get("author_id") or "?", 80)
         lines = [
             f"[{alert['priority'].upper()}] {alert['platform']} {alert['kind']} from {author}"
             f" ({alert['label']}, {alert['compound']:+.2f}, {alert['category']})",
-            f"    {_one_line(pii.mask(alert['text']))}",
+            f"    {terminal_line(pii.mask(alert['text']))}",
         ]
         if reasons:
             lines.append(f"    why: {'; '.join(reasons)}")
@@ -93,7 +93,7 @@ class ConsoleChannel:
         return Delivered(channel="console")
 
 
-def _one_line(text: str, limit: int = 300) -> str:
+def terminal_line(text: str, limit: int = 300) -> str:
     # Customer text must not drive the terminal: drop control characters (ANSI escapes start with ESC).
     flat = " ".join("".join(ch if ch.isprintable() else " " for ch in text).split())
     return flat if len(flat) <= limit else flat[: limit - 1] + "…"

@@ -16,6 +16,7 @@ from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
 from socialwatch import audit
+from socialwatch.alerts import item_key
 from socialwatch import sla_store as db
 from socialwatch.config import WEEKDAYS, BusinessHours, Config, SlaConfig
 from socialwatch.models import iso, parse_time, to_utc
@@ -170,10 +171,6 @@ def _mention(group: str | None) -> str:
     return f"<!subteam^{group}> " if group else ""
 
 
-def _key(row: dict[str, Any]) -> str:
-    return f"{row['platform']}:{row['native_id']}"
-
-
 # --- reminders and escalations --------------------------------------------------------------------
 
 @dataclass(frozen=True)
@@ -222,7 +219,7 @@ def _item_timer(store: Store, config: Config, poster: Poster, row: dict[str, Any
     sla, zone = config.sla, zone_of(config)
     due = parse_time(row["sla_due_at"])
     assert due is not None
-    key = _key(row)
+    key = item_key(row)
     channel, thread = row["slack_channel"], row["thread_ts"] or row["slack_ts"]
     minutes = sla.minutes(row["priority"], row["platform"], row["kind"])
     facts = {"due_at": iso(due), "priority": row["priority"], "category": row["category"], "channel": channel,
@@ -279,7 +276,7 @@ def _announce_breach(poster: Poster, channel: str, row: dict[str, Any], alert_ch
     try:
         poster.post(channel, text)
     except Exception as exc:  # the thread ping went out; the extra channel is best effort
-        log.warning("breach of %s not announced in %s: %s", _key(row), channel, exc)
+        log.warning("breach of %s not announced in %s: %s", item_key(row), channel, exc)
 
 
 def _incident_timer(store: Store, config: Config, poster: Poster, incident_id: int,
@@ -374,7 +371,7 @@ def ack_text(row: dict[str, Any], config: Config, now: datetime) -> str:
         "name": _first_name(row), "brand": config.suggestions.brand_name, "within": customer_duration(minutes),
         "due": local_time(due, zone, now) if due else "", "open_now": hours is None or hours.is_open(now),
         "signature": config.suggestions.signature, "platform": row["platform"],
-        "case_ref": suggest.case_reference(_key(row), config.suggestions.case_prefix),
+        "case_ref": suggest.case_reference(item_key(row), config.suggestions.case_prefix),
     }
     return _render(config, "_ack.j2", context, row["platform"], public=False)
 
@@ -388,7 +385,7 @@ def acknowledge_pending(store: Store, config: Config, now: datetime) -> list[Ack
     zone = zone_of(config)
     out: list[AckResult] = []
     for row in db.ack_candidates(store, now - timedelta(minutes=config.ack.max_age_minutes)):
-        key = _key(row)
+        key = item_key(row)
         text = ack_text(row, config, now)
         dedupe = ack_dedupe_key(row, now, zone)
         result = store.queue_reply(row["id"], text=text, actor_id=audit.SYSTEM, actor_name="socialwatch",
@@ -430,7 +427,7 @@ def reopen_candidates(store: Store, item_ids: Sequence[int], config: Config | No
         if parent is None:
             continue
         reason = "replies to our answer" if parent["direct"] else "wrote again after our answer"
-        found[int(item["id"])] = Reopen(int(item["id"]), _key(item), int(parent["id"]), parent["item_key"],
+        found[int(item["id"])] = Reopen(int(item["id"]), item_key(item), int(parent["id"]), parent["item_key"],
                                         parent["slack_channel"], parent["thread_ts"], reason)
     return found
 
@@ -457,7 +454,7 @@ def followup_text(row: dict[str, Any], config: Config) -> str:
     context = {"name": _first_name(row), "brand": config.suggestions.brand_name,
                "signature": config.suggestions.signature, "public": public, "platform": row["platform"],
                "help_url": config.suggestions.help_url,
-               "case_ref": suggest.case_reference(_key(row), config.suggestions.case_prefix)}
+               "case_ref": suggest.case_reference(item_key(row), config.suggestions.case_prefix)}
     return _render(config, "_followup.j2", context, row["platform"], public)
 
 
@@ -487,7 +484,7 @@ def check_followups(store: Store, config: Config, poster: Poster, now: datetime)
     for row in db.followup_candidates(store, sent_before, sent_before - timedelta(hours=config.sla.stale_after_hours)):
         if not db.claim(store, row["id"], "followup", now):
             continue
-        key, channel, thread = _key(row), row["slack_channel"], row["alert_thread_ts"]
+        key, channel, thread = item_key(row), row["slack_channel"], row["alert_thread_ts"]
         text = followup_text(row, config)
         replied = parse_time(row["replied_at"]) or now
         intro = f":speech_balloon: We answered {short_duration(now - replied)} ago and heard nothing since. " \
@@ -514,7 +511,7 @@ def decide_followup(store: Store, config: Config, item_id: int, *, send: bool, a
     item = store.item(item_id)
     if item is None:
         return "closed"
-    key = _key(item)
+    key = item_key(item)
     suggested = followup_text(item, config)
     final = text or suggested
     decision = "sent" if send else "skipped"

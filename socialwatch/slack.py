@@ -101,7 +101,6 @@ class SlackChannel:
         self.source_channels = dict(source_channels or {})
         self.clock = clock
         self._lock = threading.Lock()  # refreshes come from the Socket Mode thread and the reply sender
-        self._resolved: dict[str, str] = {}
         # channel -> (oldest scanned, item key -> (ts, thread_ts)); dropped whenever a post ends uncertainly.
         self._posted: dict[str, tuple[float, dict[str, tuple[str, str | None]]]] = {}
 
@@ -119,7 +118,7 @@ class SlackChannel:
                 found = self._find_posted(channel, key, alert)
                 if found:
                     log.info("alert for %s was already in Slack (ts %s); not posting it again", key, found[0])
-                    return Delivered(channel=self._channel_id(channel), ts=found[0], thread_ts=found[1])
+                    return Delivered(channel=channel, ts=found[0], thread_ts=found[1])
             message = self.message_for(alert)
             if parent:
                 response = self.client.chat_postMessage(
@@ -135,9 +134,6 @@ class SlackChannel:
                 self._posted.clear()
             raise error from None
         return Delivered(channel=str(response["channel"]), ts=str(response["ts"]))
-
-    def _channel_id(self, channel: str) -> str:
-        return self._resolved.get(channel, channel)
 
     def _find_posted(self, channel: str, key: str, alert: Mapping[str, Any]) -> tuple[str, str | None] | None:
         """(ts, thread_ts) of a message carrying this item key, posted by us recently.

@@ -30,9 +30,12 @@ def sandbox() -> Iterator[Sandbox]:
 class Daemon:
     """`socialwatch run` in a subprocess, its stderr collected line by line."""
 
+    started: list[Daemon] = []  # so a failing test cannot leave a daemon running (see no_leftovers)
+
     def __init__(self, config: Path, env: dict[str, str] | None = None):
         self.lines: list[str] = []
         self._seen = threading.Condition()
+        Daemon.started.append(self)
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "socialwatch", "run", "--config", str(config)],
             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
@@ -63,6 +66,16 @@ class Daemon:
         if self.proc.poll() is None:
             self.proc.send_signal(sig)
         return self.proc.wait(timeout)
+
+
+@pytest.fixture(autouse=True)
+def no_leftovers() -> Iterator[None]:
+    yield
+    while Daemon.started:
+        daemon = Daemon.started.pop()
+        if daemon.proc.poll() is None:
+            daemon.proc.kill()
+            daemon.proc.wait(DEADLINE)
 
 
 def wait_until(predicate, timeout: float = DEADLINE, what: str = "condition") -> None:  # noqa: ANN001

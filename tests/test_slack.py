@@ -126,9 +126,8 @@ def running(config: Config) -> Iterator[Daemon]:
     try:
         yield daemon
     finally:
-        daemon.interactions.stop()
         assert daemon._scheduler is not None
-        daemon._scheduler.shutdown(wait=True)
+        daemon.shutdown()
 
 
 def poll_and_dispatch(daemon: Daemon) -> None:
@@ -384,10 +383,8 @@ def test_two_person_rule_needs_a_second_different_approver(sandbox, tmp_path):
         wait_until(lambda: replies_on_x(sandbox, tweet), what="reply on X")
         assert len(replies_on_x(sandbox, tweet)) == 1
     finally:
-        assert daemon.interactions is not None
-        daemon.interactions.stop()
-        assert daemon._scheduler is not None
-        daemon._scheduler.shutdown(wait=True)
+        assert daemon.interactions is not None and daemon._scheduler is not None
+        daemon.shutdown()
 
 
 # --- delivery under faults ---------------------------------------------------------------------------
@@ -482,4 +479,4 @@ def test_a_reply_needing_a_check_is_settled_by_a_person_never_resent_by_itself(s
         resolved = [r for r in daemon.store.audit_rows(f"x:{tweet}") if r["action"] == "reply.resolved"]
         assert [(r["actor_id"], r["data"]["outcome"]) for r in resolved] == [("U0SBXAPPR1", "resend")]
     finally:
-        daemon.interactions.stop()
+        daemon.shutdown()
