@@ -21,7 +21,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from socialwatch import charts
-from socialwatch.alerts import item_key
+from socialwatch.alerts import escape, item_key
 from socialwatch import sla_store as db
 from socialwatch.config import WEEKDAYS, Config
 from socialwatch.models import LABELS, iso, parse_time, to_utc, utcnow
@@ -497,10 +497,6 @@ def _waiting_table(digest: Digest, zone: ZoneInfo) -> str:
     return "".join(rows) + "</table>"
 
 
-def _slack(text: str) -> str:
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-
-
 def render_blocks(digest: Digest) -> tuple[str, list[dict[str, Any]]]:
     """Block Kit summary for Slack and its fallback text."""
     zone = ZoneInfo(digest.timezone)
@@ -509,11 +505,11 @@ def render_blocks(digest: Digest) -> tuple[str, list[dict[str, Any]]]:
                 f"({digest.sentiment_share['negative'] * 100:.0f}%), {_pct(s.compliance)} answered within target")
     blocks: list[dict[str, Any]] = [
         {"type": "header", "text": {"type": "plain_text", "text": f"Social digest: {_local(digest.until, zone, '%a %d %b')}"}},
-        {"type": "context", "elements": [{"type": "mrkdwn", "text": _slack(_period_text(digest))}]},
-        {"type": "section", "text": {"type": "mrkdwn", "text": _slack(headline)}},
+        {"type": "context", "elements": [{"type": "mrkdwn", "text": escape(_period_text(digest))}]},
+        {"type": "section", "text": {"type": "mrkdwn", "text": escape(headline)}},
     ]
     for title, body in _sections(digest):
-        text = f"*{_slack(title)}*\n" + "\n".join(f"• {_slack(line)}" for line in body)
+        text = f"*{escape(title)}*\n" + "\n".join(f"• {escape(line)}" for line in body)
         blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": text[:2900]}})
     return f"Social digest: {headline}", blocks
 

@@ -18,6 +18,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from socialwatch import pii
+from socialwatch.alerts import escape
 from socialwatch import sla_store as db
 from socialwatch.config import Config
 from socialwatch.models import parse_time
@@ -121,19 +122,14 @@ def _publish(store: Store, config: Config, poster: Poster, now: datetime) -> tup
     return updated, closed
 
 
-def _mrkdwn(text: str) -> str:
-    # Customer text must not mention @channel or forge links: Slack's three control characters.
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-
-
 def _line(item: dict[str, Any]) -> str:
     who = f"@{item['author_handle']}" if item.get("author_handle") else (item.get("author_name") or "someone")
-    who = _mrkdwn(who)
+    who = escape(who)
     if item.get("url") and item["kind"] != "dm":
         who = f"<{item['url']}|{who}>"
     text = " ".join(pii.mask(item.get("text") or "").split())
     text = text if len(text) <= 140 else text[:139] + "…"
-    return f"• {who} ({item['platform']} {item['kind']}): “{_mrkdwn(text)}”"
+    return f"• {who} ({item['platform']} {item['kind']}): “{escape(text)}”"
 
 
 def render(incident: dict[str, Any], items: list[dict[str, Any]], *, now: datetime, zone: ZoneInfo, list_size: int,
