@@ -177,7 +177,7 @@ def render(item: Mapping[str, Any], *, history: Mapping[str, Any] | None = None,
         facts.append(f"reply due {due}")
     url = item.get("url")
     if isinstance(url, str) and url.startswith("https://"):
-        facts.append(f"<{_link_safe(url)}|open post>")
+        facts.append(link(url, "open post"))
     blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": cut(" · ".join(facts), SECTION_MAX)}]})
     reasons = _reasons(item)
     if reasons:
@@ -193,9 +193,14 @@ def render(item: Mapping[str, Any], *, history: Mapping[str, Any] | None = None,
                          "event_payload": {"item_key": item_key(item), "item_id": int(item["id"])}}}
 
 
-def _link_safe(url: str) -> str:
-    # A URL inside <url|label> must not contain the delimiters themselves.
-    return url.replace("&", "&amp;").replace("<", "%3C").replace(">", "%3E").replace("|", "%7C")
+def link(url: Any, label: str) -> str:
+    """``<url|label>`` for an https URL (its delimiters encoded, so a stored URL cannot break out of
+    the markup), else ``label`` alone: a link is never made from anything else. ``label`` is mrkdwn
+    the caller made safe."""
+    if not (isinstance(url, str) and url.startswith("https://")):
+        return label
+    safe_url = url.replace("&", "&amp;").replace("<", "%3C").replace(">", "%3E").replace("|", "%7C")
+    return f"<{safe_url}|{label}>"
 
 
 def _reasons(item: Mapping[str, Any]) -> list[str]:
@@ -265,9 +270,9 @@ def _status_blocks(item: Mapping[str, Any], state: AlertState, blocks: list[dict
         text = one_line(str(reply.get("text") or ""), 500)
         if status == "sent":
             when = _due_text(reply.get("sent_at")) or ""
-            link = reply_url(item, reply.get("platform_reply_id"))
-            lines.append(f":white_check_mark: <@{approver}> sent {when}" + (f" · <{_link_safe(link)}|view reply>"
-                                                                          if link else "") + f"\n>{text}")
+            url = reply_url(item, reply.get("platform_reply_id"))
+            lines.append(f":white_check_mark: <@{approver}> sent {when}" + (f" · {link(url, 'view reply')}"
+                                                                          if url else "") + f"\n>{text}")
             closed = True
         elif status == "awaiting_second":
             lines.append(f":hourglass: <@{approver}> approved; a second approver must confirm before it is sent\n>{text}")

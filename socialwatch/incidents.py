@@ -18,7 +18,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from socialwatch import pii
-from socialwatch.alerts import escape
+from socialwatch.alerts import escape, link
 from socialwatch import sla_store as db
 from socialwatch.config import Config
 from socialwatch.models import parse_time
@@ -126,7 +126,7 @@ def _line(item: dict[str, Any]) -> str:
     who = f"@{item['author_handle']}" if item.get("author_handle") else (item.get("author_name") or "someone")
     who = escape(who)
     if item.get("url") and item["kind"] != "dm":
-        who = f"<{item['url']}|{who}>"
+        who = link(item["url"], who)
     text = " ".join(pii.mask(item.get("text") or "").split())
     text = text if len(text) <= 140 else text[:139] + "…"
     return f"• {who} ({item['platform']} {item['kind']}): “{escape(text)}”"

@@ -16,7 +16,7 @@ from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
 from socialwatch import audit
-from socialwatch.alerts import item_key
+from socialwatch.alerts import escape, item_key, link
 from socialwatch import sla_store as db
 from socialwatch.config import WEEKDAYS, BusinessHours, Config, SlaConfig
 from socialwatch.models import iso, parse_time, to_utc
@@ -269,10 +269,10 @@ def _post(store: Store, poster: Poster, item_id: int, event: str, channel: str, 
 
 def _announce_breach(poster: Poster, channel: str, row: dict[str, Any], alert_channel: str, due: datetime,
                      now: datetime, zone: ZoneInfo) -> None:
-    who = f" from @{row['author_handle']}" if row.get("author_handle") else ""
-    link = f" <{row['url']}|post>" if row.get("url") and row["kind"] != "dm" else ""
+    who = f" from @{escape(row['author_handle'])}" if row.get("author_handle") else ""
+    post = f" {link(row['url'], 'post')}" if row.get("url") and row["kind"] != "dm" else ""
     text = (f":rotating_light: SLA breached: {row['priority']} {row['category']} {row['kind']} on "
-            f"{row['platform']}{who}, {describe_due(due, now, zone)}. Alert in <#{alert_channel}>.{link}")
+            f"{row['platform']}{who}, {describe_due(due, now, zone)}. Alert in <#{alert_channel}>.{post}")
     try:
         poster.post(channel, text)
     except Exception as exc:  # the thread ping went out; the extra channel is best effort

@@ -175,6 +175,12 @@ def test_escape_and_cut_never_split_an_entity():
     assert alerts.clean("a\u202eb\u200bc\u0000d\ne") == "abcd\ne"
 
 
+def test_links_are_made_only_from_https_urls_that_cannot_break_out():
+    assert alerts.link("https://x.com/a|<!channel>>b&c", "post") == "<https://x.com/a%7C%3C!channel%3E%3Eb&amp;c|post>"
+    assert alerts.link("javascript:alert(1)", "post") == "post"
+    assert alerts.link(None, "post") == "post"
+
+
 def test_alert_shows_author_history_suggestions_due_time_and_link(sandbox, config):
     daemon = Daemon(config, notifier=None)
     sandbox.add_mention("@brand thanks for the quick help yesterday!", handle="returning", name="Rita", followers=4321)
