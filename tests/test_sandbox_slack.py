@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import json
 import re
 import urllib.error
 import urllib.request
@@ -15,6 +14,8 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler, ServerErrorRetryHandler
 
 from socialwatch.sandbox import Sandbox
+
+from sandbox_support import control
 
 TS = re.compile(r"^\d{10}\.\d{6}$")
 
@@ -43,17 +44,6 @@ def info(sandbox: Sandbox) -> dict[str, Any]:
 @pytest.fixture(scope="module")
 def client(sandbox: Sandbox, info: dict[str, Any]) -> WebClient:
     return WebClient(token=info["bot_token"], base_url=sandbox.url + "/api/", timeout=5)
-
-
-def control(sandbox: Sandbox, method: str, path: str, body: Any = None) -> tuple[int, Any]:
-    data = json.dumps(body).encode() if body is not None else None
-    req = urllib.request.Request(sandbox.url + path, data=data, method=method,
-                                 headers={"content-type": "application/json"})
-    try:
-        with urllib.request.urlopen(req, timeout=5) as resp:
-            return resp.status, json.loads(resp.read() or b"null")
-    except urllib.error.HTTPError as exc:
-        return exc.code, json.loads(exc.read() or b"null")
 
 
 def test_auth_test_identifies_the_bot(client: WebClient, info: dict[str, Any]) -> None:
@@ -188,7 +178,7 @@ def test_chat_update_keeps_an_edit_history(sandbox: Sandbox, client: WebClient, 
     updated = client.chat_update(channel=info["channel"], ts=ts, text="v3 sent by alex",
                                  blocks=[{"type": "section", "text": {"type": "mrkdwn", "text": "Sent"}}])
     assert updated["ts"] == ts and updated["text"] == "v3 sent by alex"
-    status, body = control(sandbox, "GET", "/_sandbox/slack/messages")
+    status, body = control(sandbox, "/_sandbox/slack/messages")
     assert status == 200
     (message,) = [m for m in body["messages"] if m["ts"] == ts]
     assert message["text"] == "v3 sent by alex"
@@ -208,7 +198,7 @@ def test_ephemeral_messages_are_marked_and_hidden_from_history(sandbox: Sandbox,
                                      text="You are not allowed to send replies.")
     assert TS.match(resp["message_ts"])
     assert client.conversations_history(channel=info["channel"])["messages"] == []
-    _, body = control(sandbox, "GET", "/_sandbox/slack/messages")
+    _, body = control(sandbox, "/_sandbox/slack/messages")
     (message,) = body["messages"]
     assert message["ephemeral"] is True and message["ephemeral_user"] == info["non_approver"]["id"]
     with pytest.raises(SlackApiError) as caught:
@@ -244,7 +234,7 @@ def test_files_upload_v2_shares_into_a_thread(sandbox: Sandbox, client: WebClien
     assert file["id"].startswith("F") and file["title"] == "Digest" and file["size"] == len(content)
     shared = file["shares"]["public"][info["channel"]][0]
     assert shared["thread_ts"] == parent
-    _, files = control(sandbox, "GET", "/_sandbox/slack/files")
+    _, files = control(sandbox, "/_sandbox/slack/files")
     (stored,) = files["files"]
     assert stored["sha256"] == hashlib.sha256(content.encode()).hexdigest() and stored["completed"] is True
     replies = client.conversations_replies(channel=info["channel"], ts=parent)["messages"]
@@ -263,7 +253,7 @@ def test_upload_without_bytes_cannot_complete(client: WebClient, info: dict[str,
 
 def test_rate_limit_depletes_and_the_retry_handler_recovers(sandbox: Sandbox, client: WebClient,
                                                             info: dict[str, Any]) -> None:
-    status, config = control(sandbox, "POST", "/_sandbox/slack/config",
+    status, config = control(sandbox, "/_sandbox/slack/config",
                              {"rate_limits": {"chat.postMessage": {"limit": 2, "window": 1}}})
     assert status == 200 and config["rate_limits"]["chat.postMessage"]["limit"] == 2
     for i in range(2):
@@ -320,11 +310,11 @@ def test_control_actions_need_a_socket_mode_client(sandbox: Sandbox, client: Web
                                                    info: dict[str, Any]) -> None:
     ts = client.chat_postMessage(channel=info["channel"], text="alert", blocks=ALERT_BLOCKS)["ts"]
     click = {"channel": info["channel"], "ts": ts, "action_id": "send_0", "user": info["approver"]}
-    assert control(sandbox, "POST", "/_sandbox/slack/actions", click)[0] == 409
-    assert control(sandbox, "POST", "/_sandbox/slack/actions", {**click, "action_id": "nope"})[0] == 404
-    assert control(sandbox, "POST", "/_sandbox/slack/actions", {**click, "ts": "1000000000.000001"})[0] == 404
-    assert control(sandbox, "POST", "/_sandbox/slack/actions", {"channel": info["channel"]})[0] == 400
-    assert control(sandbox, "GET", "/_sandbox/slack/nothing-here")[0] == 404
+    assert control(sandbox, "/_sandbox/slack/actions", click)[0] == 409
+    assert control(sandbox, "/_sandbox/slack/actions", {**click, "action_id": "nope"})[0] == 404
+    assert control(sandbox, "/_sandbox/slack/actions", {**click, "ts": "1000000000.000001"})[0] == 404
+    assert control(sandbox, "/_sandbox/slack/actions", {"channel": info["channel"]})[0] == 400
+    assert control(sandbox, "/_sandbox/slack/nothing-here")[0] == 404
 
 
 def test_info_and_reset(sandbox: Sandbox, client: WebClient, info: dict[str, Any]) -> None:
@@ -332,6 +322,6 @@ def test_info_and_reset(sandbox: Sandbox, client: WebClient, info: dict[str, Any
     assert info["channel"].startswith("C") and info["ops_channel"].startswith("C")
     assert info["approver"]["id"] != info["non_approver"]["id"]
     client.chat_postMessage(channel=info["ops_channel"], text="ops")
-    status, _ = control(sandbox, "POST", "/_sandbox/reset")
+    status, _ = control(sandbox, "/_sandbox/reset", method="POST")
     assert status == 200
-    assert control(sandbox, "GET", "/_sandbox/slack/messages")[1]["messages"] == []
+    assert control(sandbox, "/_sandbox/slack/messages")[1]["messages"] == []

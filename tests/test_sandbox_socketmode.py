@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import queue
 import threading
-import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator
@@ -22,6 +21,9 @@ from websockets.exceptions import InvalidStatus
 from websockets.sync.client import connect as ws_connect
 
 from socialwatch.sandbox import Sandbox
+
+import sandbox_support as support
+from sandbox_support import control
 
 WAIT = 5.0
 
@@ -95,30 +97,13 @@ def app(sandbox: Sandbox, shared_app: App) -> App:
     return shared_app
 
 
-def control(sandbox: Sandbox, path: str, body: Any = None, method: str | None = None) -> tuple[int, Any]:
-    data = json.dumps(body).encode() if body is not None else None
-    req = urllib.request.Request(sandbox.url + path, data=data, method=method or ("POST" if data else "GET"),
-                                 headers={"content-type": "application/json"})
-    try:
-        with urllib.request.urlopen(req, timeout=10) as resp:
-            return resp.status, json.loads(resp.read() or b"null")
-    except urllib.error.HTTPError as exc:
-        return exc.code, json.loads(exc.read() or b"null")
-
-
 def delivery(sandbox: Sandbox, envelope_id: str) -> dict[str, Any]:
     _, body = control(sandbox, "/_sandbox/slack/acks")
     return next(d for d in body["deliveries"] if d["id"] == envelope_id)
 
 
 def wait_until(predicate: Callable[[], Any], timeout: float = WAIT) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        result = predicate()
-        if result:
-            return result
-        time.sleep(0.02)
-    raise AssertionError("condition not met in time")
+    return support.wait_until(predicate, timeout)
 
 
 def post_alert(web: WebClient, info: dict[str, Any]) -> str:

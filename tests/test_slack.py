@@ -8,8 +8,6 @@ import io
 import json
 import threading
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable, Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -24,6 +22,9 @@ from socialwatch.models import utcnow
 from socialwatch.notify import dispatch_alerts
 from socialwatch.sandbox import Sandbox
 from socialwatch.slack import SlackChannel
+
+import sandbox_support as support
+from sandbox_support import control
 
 WAIT = 10.0
 SECOND_APPROVER = {"id": "U0SBXAPPR2", "name": "sam.second"}
@@ -40,25 +41,8 @@ HOSTILE = [
 ]
 
 
-def control(sandbox: Sandbox, path: str, body: Any = None) -> tuple[int, Any]:
-    data = json.dumps(body).encode() if body is not None else None
-    req = urllib.request.Request(sandbox.url + path, data=data, method="POST" if data else "GET",
-                                 headers={"content-type": "application/json"})
-    try:
-        with urllib.request.urlopen(req, timeout=10) as resp:
-            return resp.status, json.loads(resp.read() or b"null")
-    except urllib.error.HTTPError as exc:
-        return exc.code, json.loads(exc.read() or b"null")
-
-
 def wait_until(predicate: Callable[[], Any], timeout: float = WAIT, what: str = "condition") -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        result = predicate()
-        if result:
-            return result
-        time.sleep(0.02)
-    raise AssertionError(f"{what} not met within {timeout}s")
+    return support.wait_until(predicate, timeout, what)
 
 
 def messages(sandbox: Sandbox, channel: str | None = None) -> list[dict[str, Any]]:

@@ -1,0 +1,35 @@
+"""Small helpers the sandbox-driven tests share: the control API over HTTP, and waiting for a condition."""
+
+from __future__ import annotations
+
+import json
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from typing import Any
+
+from socialwatch.sandbox import Sandbox
+
+
+def control(sandbox: Sandbox, path: str, body: Any = None, method: str | None = None) -> tuple[int, Any]:
+    """(status, JSON answer) of a control-API request; POST when there is a body, else GET."""
+    data = json.dumps(body).encode() if body is not None else None
+    req = urllib.request.Request(sandbox.url + path, data=data, method=method or ("POST" if data else "GET"),
+                                 headers={"content-type": "application/json"})
+    try:
+        with urllib.request.urlopen(req, timeout=10) as resp:
+            return resp.status, json.loads(resp.read() or b"null")
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.loads(exc.read() or b"null")
+
+
+def wait_until(predicate: Callable[[], Any], timeout: float, what: str = "condition") -> Any:
+    """The predicate's first truthy result, polled every 20 ms; AssertionError after ``timeout`` s."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        result = predicate()
+        if result:
+            return result
+        time.sleep(0.02)
+    raise AssertionError(f"{what} not met within {timeout}s")
