@@ -157,15 +157,50 @@ def _secrets(text: str) -> list[Finding]:
     return found
 
 
+# Cheap necessary conditions per kind, so most texts skip most of the patterns below (the result is the
+# same: a kind whose condition fails has no finding). A card has 13+ digits, a phone that passes 8+, an
+# IBAN 2+; an e-mail address has an address character right before its "@" (a handle's "@" follows a
+# space); a secret starts with one of its keywords, whose ASCII lower case contains one of _SECRET_HINTS.
+_DIGIT_CHARS = "0123456789"
+_ANY_DIGIT = re.compile(r"\d")
+_EMAIL_AT = re.compile(r"[A-Za-z0-9._%+-]@")
+_IBAN_HINT = re.compile(r"[A-Z]{2}\d{2}")  # starts with a character class: ``re`` skips to capitals fast
+_SECRET_HINTS = ("pass", "pw", "pin", "cv", "code", "otp")
+_SECRET_HINT = re.compile("|".join(_SECRET_HINTS), re.IGNORECASE)  # the same case folding as _SECRET
+# The only non-ASCII characters IGNORECASE matches to ASCII letters ("ſ" s, "ı" and "İ" i, Kelvin "K" k),
+# which are also the only ones whose str.lower() has ASCII letters: without them, lower() decides.
+_FOLDS_TO_ASCII = re.compile("[\u017f\u0131\u0130\u212a]")
+
+
+def _digit_count(text: str) -> int:
+    if text.isascii():
+        return sum(map(text.count, _DIGIT_CHARS))
+    return len(_ANY_DIGIT.findall(text))  # \d is every Unicode decimal digit
+
+
+def _may_have_secret(text: str) -> bool:
+    if not text.isascii() and _FOLDS_TO_ASCII.search(text):
+        return _SECRET_HINT.search(text) is not None  # the same case folding as _SECRET
+    lowered = text.lower()
+    return any(hint in lowered for hint in _SECRET_HINTS)
+
+
 def find(text: str) -> list[Finding]:
     """Every piece of sensitive data in ``text``, by position; overlaps resolved (cards beat phones)."""
     if not text or not _QUICK.search(text):
         return []
-    candidates = _cards(text)
-    candidates += [Finding("iban", m.start(), m.end()) for m in _IBAN.finditer(text) if _iban_ok(m.group(0))]
-    candidates += [Finding("email", m.start(), m.end()) for m in _EMAIL.finditer(text)]
-    candidates += _secrets(text)
-    candidates += _phones(text)
+    digits = _digit_count(text)
+    candidates = _cards(text) if digits >= 13 else []
+    if digits >= 2 and _IBAN_HINT.search(text):
+        candidates += [Finding("iban", m.start(), m.end()) for m in _IBAN.finditer(text) if _iban_ok(m.group(0))]
+    if "@" in text and _EMAIL_AT.search(text):
+        candidates += [Finding("email", m.start(), m.end()) for m in _EMAIL.finditer(text)]
+    if _may_have_secret(text):
+        candidates += _secrets(text)
+    if digits >= 8:
+        candidates += _phones(text)
+    if not candidates:
+        return []
     priority = {kind: index for index, kind in enumerate(KINDS)}
     chosen: list[Finding] = []
     for finding in sorted(candidates, key=lambda f: (priority[f.kind], f.start)):

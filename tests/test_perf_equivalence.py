@@ -18,7 +18,7 @@ import jinja2
 import pytest
 from vaderSentiment.vaderSentiment import BOOSTER_DICT, NEGATE, SPECIAL_CASES, SentimentIntensityAnalyzer
 
-from socialwatch import suggest
+from socialwatch import pii, suggest
 from socialwatch.sentiment import Analyzer, clean_text, make_analyzer
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -209,3 +209,53 @@ def test_spliced_includes_keep_jinja_semantics(name):
     plain, fast = _plain_env(loader), _inlining_env(loader)
     for vip in (True, False):
         assert _render(fast, name, {"name": "Sam", "vip": vip}) == _render(plain, name, {"name": "Sam", "vip": vip})
+
+
+# --- sensitive data (socialwatch.pii): cheap conditions per kind before the patterns -----------------------
+
+
+def _reference_pii_find(text: str) -> list:
+    """pii.find before the per-kind conditions: every pattern on every text that passes _QUICK."""
+    if not text or not pii._QUICK.search(text):
+        return []
+    candidates = pii._cards(text)
+    candidates += [pii.Finding("iban", m.start(), m.end())
+                   for m in pii._IBAN.finditer(text) if pii._iban_ok(m.group(0))]
+    candidates += [pii.Finding("email", m.start(), m.end()) for m in pii._EMAIL.finditer(text)]
+    candidates += pii._secrets(text)
+    candidates += pii._phones(text)
+    priority = {kind: index for index, kind in enumerate(pii.KINDS)}
+    chosen: list = []
+    for finding in sorted(candidates, key=lambda f: (priority[f.kind], f.start)):
+        if all(finding.end <= other.start or finding.start >= other.end for other in chosen):
+            chosen.append(finding)
+    return sorted(chosen, key=lambda f: f.start)
+
+
+_PII_PIECES = [
+    "4111 1111 1111 1111", "4111111111111111", "5555-5555-5555-4444", "378282246310005", "1234567890123",
+    "4222222222222", "+1234 5678", "+12 345 678",
+    "GB82 WEST 1234 5698 7654 32", "GB82WEST12345698765432", "DE89370400440532013000",
+    "FR14 2004 1010 0505 0001 3M02 606",
+    "sam@example.com", "a.b+c@mail.co.uk", "@AcmeHelp", "x@y", " @ ", "me@", "@home.com",
+    "+44 7911 123456", "(555) 123-4567", "555.123.4567", "0712 345 678", "020 7946 0000", "06-12345678",
+    "0044 20 7946 0000", "12/05/2024", "10:30", "2019-2020", "£25.99", "#12345678901",
+    "password: hunter2", "my password is abc123", "PIN=1234", "pin 1234", "pwd:secret!", "pw= x9y", "CVV 123",
+    "otp is 884422", "one-time code 5512", "verification code: 991", "2fa code 123456", "login code is 44",
+    "pass: Texas", "bus pass is", "security code - 998", "paſsword: hunter2", "PİN: 4444", "pın: 1234",
+    "\u212aey", "cvc2", "code", "passcode=77", "PASSWORD IS Hunter2", "call me on", "phone", "order", "tracking #",
+    "card", "visa", "ref", "٣٤٥٦٧٨٩٠١٢٣٤٥٦", "１２３", "😀", "é", "日本", "\n", ",", ".", "-", "(", ")", ":", "=", "is",
+    "0", "1", "12", "123", "1234", "4", "5", "9", " ", " ", "  ",
+]
+
+
+def _pii_fuzz(rng: random.Random) -> str:
+    parts = [rng.choice(_PII_PIECES) for _ in range(rng.randint(0, 8))]
+    return "".join(p + rng.choice(["", " ", " ", "  ", ".", ",", "\n"]) for p in parts)
+
+
+def test_pii_find_is_the_reference_find():
+    rng = random.Random(14)
+    texts = [_pii_fuzz(rng) for _ in range(30_000)] + synth.texts(5_000, seed=4) + _PII_PIECES
+    for text in texts:
+        assert pii.find(text) == _reference_pii_find(text), repr(text)
