@@ -169,3 +169,40 @@ def test_alert_outbox_retry_then_posted(tmp_path, pipeline):
     store.mark_alert_posted(again[0]["outbox_id"], channel="C1", ts="1.0")
     assert store.due_alerts(T0 + timedelta(days=1)) == []
     assert store.item(again[0]["id"])["status"] == "alerted"
+
+
+def test_a_page_with_an_item_twice_stores_and_audits_it_once(tmp_path, pipeline):
+    """Ingest writes a page's authors, audit entries and alerts with one statement each: the copy of an
+    item inside the same page must be counted as a duplicate there too, not only across pages."""
+    from socialwatch.audit import verify_chain
+
+    store = Store(tmp_path / "sw.db")
+    items = [make_item(1), make_item(2, text="thanks, all sorted now, you are great"), make_item(1)]
+    result = store.ingest("x:acme:mentions", processed(pipeline, items), "1002")
+    assert (result.new, result.duplicates) == (2, 1)
+    assert len(result.new_item_ids) == 2
+    with store.db() as db:
+        assert db.execute("SELECT COUNT(*) FROM audit WHERE action = 'item.received'").fetchone()[0] == 2
+        assert db["alert_outbox"].count == result.alerts == 1
+    author = store.author("x:a1")
+    # Two contacts, and the later item (the thanks) decides the last label, as row-by-row writes did.
+    assert author is not None and author["contacts"] == 2 and author["last_label"] == "positive"
+    assert verify_chain(store.audit_rows()).ok
+
+
+def test_a_failed_transaction_does_not_poison_the_next(tmp_path, pipeline):
+    """Connections are reused between units of work: one that failed mid-transaction must not hand a
+    half-done transaction (or a broken connection) to the next writer."""
+    store = Store(tmp_path / "sw.db")
+
+    def boom() -> None:
+        raise RuntimeError("crash before commit")
+
+    with pytest.raises(RuntimeError):
+        store.ingest("x:acme:mentions", processed(pipeline, [make_item(1)]), "1001", fail_before_commit=boom)
+    with pytest.raises(sqlite3.OperationalError):
+        with store.db() as db:
+            db.execute("SELECT nope FROM items")
+    stored = store.ingest("x:acme:mentions", processed(pipeline, [make_item(2)]), "1002")
+    assert stored.new == 1 and store.count_items() == 1
+    assert store.cursor("x:acme:mentions") == "1002"
