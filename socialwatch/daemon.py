@@ -393,5 +393,6 @@ class Daemon:
             self.shutdown()
             self.dispatch()  # flush alerts that are already due
             metrics.stop()
+            self.store.close()  # the last connection to close checkpoints the WAL into the database
             log.info("stopped")
         return 0
