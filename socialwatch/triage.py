@@ -60,6 +60,40 @@ class Rules:
     escalation_keywords: tuple[str, ...] = ()
     # Used only when the Sentiment does not carry its signals (built by hand, e.g. in tests).
     complaints: ComplaintAnalyser | None = None
+    # The same test on words, cheaper than one substring test per keyword (see _word_gate).
+    category_gates: dict[str, WordGate] = field(default_factory=dict)
+    escalation_gate: WordGate | None = None
+
+
+@dataclass(frozen=True)
+class WordGate:
+    """A necessary condition for a keyword pattern to match a lower-cased text: one of ``words`` is a word
+    of the text (``\\w+``), or one of ``strings`` occurs in it."""
+
+    words: frozenset[str]
+    strings: tuple[str, ...]
+
+    def admits(self, words: set[str], lowered: str) -> bool:
+        return not self.words.isdisjoint(words) or any(map(lowered.__contains__, self.strings))
+
+
+_WORD = re.compile(r"\w+")
+
+
+def _word_gate(keywords: tuple[str, ...]) -> WordGate:
+    """Where a keyword starts with a word character, the pattern wants no word character before it
+    (_keyword_pattern), so its first run of word characters is a whole word of the text: exactly that
+    run when the keyword goes on after it or ends with a boundary, else (a keyword ending in "_")
+    only its start. Keywords without such a word are tested as substrings, as before."""
+    words: set[str] = set()
+    strings: list[str] = []
+    for keyword in keywords:
+        run = _WORD.match(keyword)
+        if keyword[0].isalnum() and run is not None and (run.end() < len(keyword) or keyword[-1].isalnum()):
+            words.add(run.group(0))
+        else:
+            strings.append(keyword)
+    return WordGate(frozenset(words), tuple(strings))
 
 
 @dataclass(frozen=True)
@@ -72,15 +106,20 @@ class Triage:
 
 
 def _keyword_pattern(keywords: list[str]) -> re.Pattern[str] | None:
-    alternatives = []
+    bounded, unbounded = [], []
     for keyword in sorted({k.strip().lower() for k in keywords if k.strip()}, key=len, reverse=True):
         escaped = re.escape(keyword)
         # Word boundaries only where the keyword starts/ends with a word character: "?" must still match.
-        left = r"(?<!\w)" if keyword[0].isalnum() else ""
-        right = r"(?!\w)" if keyword[-1].isalnum() else ""
-        alternatives.append(f"{left}{escaped}{right}")
-    if not alternatives:
+        # Next to a word character of the keyword, ``\b`` is "no word character on the other side", i.e.
+        # (?<!\w) before it and (?!\w) after it, and ``re`` tests it ten times faster than a lookaround.
+        right = r"\b" if keyword[-1].isalnum() else ""
+        (bounded if keyword[0].isalnum() else unbounded).append(f"{escaped}{right}")
+    if not bounded and not unbounded:
         return None
+    # One ``\b`` for all keywords starting with a word character. Keywords that can match at one position
+    # start with the same character, so they stay in the same group and in the same (longest first) order:
+    # the match is the one of the plain alternation of every keyword.
+    alternatives = ([r"\b(?:" + "|".join(bounded) + ")"] if bounded else []) + unbounded
     # Matched against lower-cased text: IGNORECASE makes ``re`` several times slower.
     return re.compile("|".join(alternatives))
 
@@ -97,9 +136,13 @@ def compile_rules(config: TriageConfig) -> Rules:
         pattern = _keyword_pattern(categories[name].keywords)
         if pattern is not None:
             patterns[name] = pattern
+    category_keywords = {name: _keywords(categories[name].keywords) for name in patterns}
+    escalation_keywords = _keywords(config.escalation_words)
     return Rules(
-        category_keywords={name: _keywords(categories[name].keywords) for name in patterns},
-        escalation_keywords=_keywords(config.escalation_words),
+        category_keywords=category_keywords,
+        escalation_keywords=escalation_keywords,
+        category_gates={name: _word_gate(keywords) for name, keywords in category_keywords.items()},
+        escalation_gate=_word_gate(escalation_keywords),
         category_order=order,
         category_patterns=patterns,
         category_needs_reply={name: rule.needs_reply for name, rule in categories.items()},
@@ -120,15 +163,23 @@ def categorise(text: str, sentiment: Sentiment, rules: Rules) -> tuple[str, str 
     return _categorise(text.lower(), sentiment, rules)
 
 
-def _categorise(lowered: str, sentiment: Sentiment, rules: Rules) -> tuple[str, str | None]:
+def _categorise(lowered: str, sentiment: Sentiment, rules: Rules, words: set[str] | None = None
+                ) -> tuple[str, str | None]:
     contains = lowered.__contains__
+    if words is None:
+        words = set(_WORD.findall(lowered))
     for name in rules.category_order:
         pattern = rules.category_patterns.get(name)
         if pattern is None:
             continue
-        keywords = rules.category_keywords.get(name)
-        if keywords and not any(map(contains, keywords)):
-            continue
+        gate = rules.category_gates.get(name)
+        if gate is not None:
+            if not gate.admits(words, lowered):
+                continue
+        else:
+            keywords = rules.category_keywords.get(name)
+            if keywords and not any(map(contains, keywords)):
+                continue
         match = pattern.search(lowered)
         if match is None:
             continue
@@ -186,7 +237,8 @@ def triage(
     exposed = pii.kinds(text) if public else ()
 
     lowered = text.lower()
-    category, keyword = _categorise(lowered, sentiment, rules)
+    words = set(_WORD.findall(lowered))
+    category, keyword = _categorise(lowered, sentiment, rules, words)
     if keyword:
         # Keywords can be customer text; never repeat a card number or password in a reason.
         reasons.append(f"category {category} (matched '{pii.mask(keyword)}')")
@@ -246,7 +298,8 @@ def triage(
 
     escalation = None
     if rules.escalation and (
-        not rules.escalation_keywords or any(map(lowered.__contains__, rules.escalation_keywords))
+        rules.escalation_gate.admits(words, lowered) if rules.escalation_gate is not None
+        else not rules.escalation_keywords or any(map(lowered.__contains__, rules.escalation_keywords))
     ):
         escalation = rules.escalation.search(lowered)
     if escalation and category not in ("spam", "abuse"):

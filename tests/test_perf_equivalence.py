@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import itertools
 import random
+import re
 import sys
 import unicodedata
 from pathlib import Path
@@ -18,7 +19,9 @@ import jinja2
 import pytest
 from vaderSentiment.vaderSentiment import BOOSTER_DICT, NEGATE, SPECIAL_CASES, SentimentIntensityAnalyzer
 
-from socialwatch import pii, suggest
+from socialwatch import pii, suggest, triage
+from socialwatch.config import Config, TriageConfig
+from socialwatch.models import Sentiment
 from socialwatch.sentiment import Analyzer, clean_text, make_analyzer
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -259,3 +262,76 @@ def test_pii_find_is_the_reference_find():
     texts = [_pii_fuzz(rng) for _ in range(30_000)] + synth.texts(5_000, seed=4) + _PII_PIECES
     for text in texts:
         assert pii.find(text) == _reference_pii_find(text), repr(text)
+
+
+# --- triage (socialwatch.triage): keyword patterns with \b, and a gate on the text's words ------------------
+
+
+def _reference_keyword_pattern(keywords: list[str]):
+    """triage._keyword_pattern before \\b: a lookaround on each side of each keyword."""
+    alternatives = []
+    for keyword in sorted({k.strip().lower() for k in keywords if k.strip()}, key=len, reverse=True):
+        escaped = re.escape(keyword)
+        left = r"(?<!\w)" if keyword[0].isalnum() else ""
+        right = r"(?!\w)" if keyword[-1].isalnum() else ""
+        alternatives.append(f"{left}{escaped}{right}")
+    return re.compile("|".join(alternatives)) if alternatives else None
+
+
+def _reference_categorise(lowered: str, label: str, rules) -> tuple:
+    """triage._categorise before the word gate: a substring test per keyword, then the reference pattern."""
+    for name in rules.category_order:
+        keywords = rules.category_keywords.get(name)
+        if not keywords or not any(map(lowered.__contains__, keywords)):
+            continue
+        match = _reference_keyword_pattern(list(keywords)).search(lowered)
+        if match is None or (name == "praise" and label == "negative"):
+            continue
+        return name, match.group(0)
+    return "other", None
+
+
+_KEYWORD_VOCAB = ["bill", "billing", "fee", "late", "lateness", "can't log in", "can", "t", "log", "in", "?", "??",
+                  "earn $", "$", "f*** you", "***", "wi-fi", "wi", "fi", "500", "5000", "_x", "x_", "_", "é", "école",
+                  "日本", "本", "²", "x²", "ǅ", "ſ", "İ", "a", "ab", "abc", "do you", "you", "2fa", "#tag", "@me", "e-mail",
+                  "mail", "re:", ":", "up", "upset", "set", "no service", "service", "ice", "?!", "!"]
+
+
+def _keyword_text(rng: random.Random) -> str:
+    words = [rng.choice(_KEYWORD_VOCAB) for _ in range(rng.randint(0, 8))]
+    return "".join(w + rng.choice(["", " ", " ", "  ", "-", ".", ",", "'", "_", "\n", "x", "é"]) for w in words)
+
+
+def test_keyword_patterns_match_what_the_lookaround_patterns_match():
+    rng = random.Random(15)
+    for _ in range(3_000):
+        keywords = [rng.choice(_KEYWORD_VOCAB) + rng.choice(["", "", " ", "s"]) for _ in range(rng.randint(1, 6))]
+        fast, slow = triage._keyword_pattern(keywords), _reference_keyword_pattern(keywords)
+        for _ in range(20):
+            text = _keyword_text(rng).lower()
+            a, b = fast.search(text), slow.search(text)
+            assert (a and (a.span(), a.group(0))) == (b and (b.span(), b.group(0))), (keywords, text)
+
+
+def test_categorise_and_escalation_are_the_reference():
+    rng = random.Random(16)
+    texts = [x.lower() for x in synth.texts(3_000, seed=5)]
+    for round_ in range(200):
+        if round_ == 0:
+            config = Config().triage  # the shipped categories and escalation words
+        else:
+            categories = {f"c{i}": {"keywords": [rng.choice(_KEYWORD_VOCAB) for _ in range(rng.randint(1, 5))]}
+                          for i in range(4)}
+            config = TriageConfig(categories=categories, category_order=sorted(categories) + ["praise"],
+                                  escalation_words=[rng.choice(_KEYWORD_VOCAB) for _ in range(rng.randint(1, 5))])
+        rules = triage.compile_rules(config)
+        sample = texts if round_ == 0 else rng.sample(texts, 30) + [_keyword_text(rng).lower() for _ in range(60)]
+        for lowered in sample:
+            for label in ("negative", "neutral"):
+                sentiment = Sentiment(compound=0.0, neg=0.0, neu=1.0, pos=0.0, label=label, lang="en")
+                assert triage._categorise(lowered, sentiment, rules) == _reference_categorise(lowered, label, rules)
+            gate = rules.escalation_gate
+            words = set(triage._WORD.findall(lowered))
+            fast = rules.escalation.search(lowered) if gate.admits(words, lowered) else None
+            slow = _reference_keyword_pattern(list(rules.escalation_keywords)).search(lowered)
+            assert (fast and fast.group(0)) == (slow and slow.group(0)), lowered
