@@ -300,8 +300,13 @@ _QUESTION_START = re.compile(
     r"(?:can|could|do|does|did|is|are|will|would|should|may|have|has|any)\s+(?:i|you|we|it|there|my|your|u|ya|they|"
     r"he|she|this|that|anyone|someone|somebody|one|update|news)\b|is there\b|are there\b|anyone know\b)"
 )
-_HANDLE_OR_LINK = re.compile(r"https?://\S+|www\.\S+|(?<!\w)@\w+|(?<!\w)RT\b:?|&amp;")
+# Handles and "RT" only where no word character precedes them. The lookbehind comes after the first
+# character ("@(?<!\w@)" is "(?<!\w)@"): every alternative then starts with a literal, and ``re`` skips
+# to the next "h", "w", "@", "R" or "&" instead of trying a lookbehind at every position (3x faster).
+_HANDLE_OR_LINK = re.compile(r"https?://\S+|www\.\S+|@(?<!\w@)\w+|R(?<!\wR)T\b:?|&amp;")
 _APOSTROPHES = str.maketrans({"\u2019": "'", "\u2018": "'", "\u02bc": "'", "`": "'", "\u201c": '"', "\u201d": '"'})
+# The same mapping as replacements: one-character keys, values that are not keys (no order effects).
+_APOSTROPHE_PAIRS = tuple((key if isinstance(key, str) else chr(key), value) for key, value in _APOSTROPHES.items())
 
 
 _RARITY = {ch: rank for rank, ch in enumerate("etaoinsrhldcumfpgwybvkxjqz")}
@@ -354,6 +359,9 @@ def _gate(pattern: str) -> tuple[str, ...] | None:
                     options.append(None if any(b is None for b in branches) else set().union(*branches))  # type: ignore[arg-type]
                 elif op in (c.MAX_REPEAT, c.MIN_REPEAT) and arg[0] >= 1:  # type: ignore[index]
                     options.append(required(arg[2]))  # type: ignore[index]
+                elif op is c.IN and all(member is c.LITERAL for member, _ in arg):  # type: ignore[union-attr]
+                    # A class of plain characters ("[😍🔥]"): one of them occurs.
+                    options.append({chr(value) for _, value in arg})  # type: ignore[union-attr]
             if run:
                 options.append({run})
             usable = [o for o in options if o]
@@ -368,7 +376,11 @@ def _gate(pattern: str) -> tuple[str, ...] | None:
 
 def normalise(text: str) -> str:
     """Lower case, plain apostrophes, handles and links removed, spaces collapsed."""
-    text = _HANDLE_OR_LINK.sub(" ", text.translate(_APOSTROPHES))
+    # str.translate walks every character; the six it maps are rare.
+    for key, value in _APOSTROPHE_PAIRS:
+        if key in text:
+            text = text.replace(key, value)
+    text = _HANDLE_OR_LINK.sub(" ", text)
     return " ".join(text.split()).lower()
 
 
@@ -581,6 +593,14 @@ class ComplaintAnalyser:
         self._string_rules = {string: tuple(sorted(rules)) for string, rules in by_string.items()}
         self._keys = frozenset(by_key)
         self._short_keys = tuple(sorted(key for key in by_key if len(key) < 3))
+        # The same tables with rule sets as bit masks (bit i: rule i), so that collecting the candidates
+        # is integer ORs and they come out in rule order without a sort.
+        self._key_masks = {
+            key: tuple((string, sum(1 << index for index in self._string_rules[string])) for string in strings)
+            for key, strings in self._key_strings.items()
+        }
+        self._ungated_mask = sum(1 << index for index in self._ungated)
+        self._key_set = set(by_key)  # a set: its intersection() is a set, which update() extends
         self.lexicons = load_lexicons(extra_lexicon)
         self.threshold = threshold
         # Unknown language: every lexicon is tried (one alternation of all terms, folded).
@@ -595,13 +615,19 @@ class ComplaintAnalyser:
         if not norm:
             return Signals(False, 0.0, (), False, (), lang)
         evidence: list[tuple[str, float, str]] = []
-        candidates = set(self._ungated)
-        contains = norm.__contains__
-        for key in self._keys.intersection(_pieces(norm, self._short_keys)):
-            for string in filter(contains, self._key_strings[key]):
-                candidates.update(self._string_rules[string])
-        for index in sorted(candidates):
-            rule = self.rules[index]
+        mask = self._ungated_mask
+        key_masks = self._key_masks
+        found = self._key_set.intersection(map("".join, zip(norm, norm[1:], norm[2:])))  # _pieces, unmaterialised
+        found.update(filter(norm.__contains__, self._short_keys))
+        for key in found:
+            for string, rules in key_masks[key]:
+                if string in norm:
+                    mask |= rules
+        rules_ = self.rules
+        while mask:
+            low = mask & -mask
+            mask ^= low
+            rule = rules_[low.bit_length() - 1]
             match = rule.pattern.search(norm)
             if match:
                 evidence.append((rule.intent, rule.weight, match.group(0).strip()))

@@ -19,7 +19,7 @@ import jinja2
 import pytest
 from vaderSentiment.vaderSentiment import BOOSTER_DICT, NEGATE, SPECIAL_CASES, SentimentIntensityAnalyzer
 
-from socialwatch import pii, suggest, triage
+from socialwatch import complaints, pii, suggest, triage
 from socialwatch.config import Config, TriageConfig
 from socialwatch.models import Sentiment
 from socialwatch.sentiment import Analyzer, clean_text, make_analyzer
@@ -335,3 +335,66 @@ def test_categorise_and_escalation_are_the_reference():
             fast = rules.escalation.search(lowered) if gate.admits(words, lowered) else None
             slow = _reference_keyword_pattern(list(rules.escalation_keywords)).search(lowered)
             assert (fast and fast.group(0)) == (slow and slow.group(0)), lowered
+
+
+# --- complaint signals (socialwatch.complaints): normalisation and rule gates --------------------------------
+
+_REFERENCE_HANDLE_OR_LINK = re.compile(r"https?://\S+|www\.\S+|(?<!\w)@\w+|(?<!\w)RT\b:?|&amp;")
+
+
+def _reference_normalise(text: str) -> str:
+    """complaints.normalise before the fast paths: translate, then lookbehinds at every position."""
+    text = _REFERENCE_HANDLE_OR_LINK.sub(" ", text.translate(complaints._APOSTROPHES))
+    return " ".join(text.split()).lower()
+
+
+def _reference_analyse(analyser, text: str, lang: str):
+    """ComplaintAnalyser.analyse with no gates: every English rule searched on every text, in order."""
+    norm = _reference_normalise(text)
+    if not norm:
+        return complaints.Signals(False, 0.0, (), False, (), lang)
+    evidence = []
+    for rule in analyser.rules:
+        match = rule.pattern.search(norm)
+        if match:
+            evidence.append((rule.intent, rule.weight, match.group(0).strip()))
+    if not norm.isascii() and not complaints._ANGRY_EMOJI.isdisjoint(norm):
+        evidence.append(("dissatisfaction", 0.6, next(ch for ch in norm if ch in complaints._ANGRY_EMOJI)))
+    lexicon = analyser.lexicons.get(lang)
+    if lexicon is not None:
+        evidence.extend(lexicon.find(norm))
+    elif lang == "und":
+        evidence.extend(analyser._any.find(norm))
+    score, intents, matched = complaints._combine(evidence)
+    question = "?" in norm or "¿" in norm or bool(complaints._QUESTION_START.match(norm))
+    if question and "question" not in intents:
+        intents = intents + ("question",)
+    return complaints.Signals(score >= analyser.threshold, round(score, 3), intents, question, matched, lang,
+                              lexicon is not None and lang != "en")
+
+
+def _complaint_vocabulary(analyser) -> list[str]:
+    words = {word for text in synth.texts(500, seed=6) for word in text.split()}
+    for rule in analyser.rules:
+        words.update(rule.gate or ())
+    for lexicon in analyser.lexicons.values():
+        words.update(" ".join(entry.words) for entry in lexicon.entries)
+    words.update(["@AcmeHelp", "@x", "a@b", "RT", "RT:", "xRT", "&amp;", "https://t.co/x", "www.x.com", "’", "‘",
+                  "ʼ", "`", "“", "”", "don’t", "can`t", "?", "¿", ":(", ":'(", ">:(", "d:", "/s", "😡", "👏", "❤️",
+                  "😍", "️", "\n", ".", ",", "!", "2", "10", "£5", "hours", "days", "ÉCOLE", "nestrādā", "İ"])
+    return sorted(words)
+
+
+def test_complaint_signals_are_the_ungated_reference():
+    analyser = complaints.ComplaintAnalyser()
+    vocabulary = _complaint_vocabulary(analyser)
+    rng = random.Random(17)
+    texts = synth.texts(3_000, seed=8) + [
+        "".join(rng.choice(vocabulary) + rng.choice([" ", " ", "", "  ", ". ", "\n"]) for _ in range(rng.randint(0, 14)))
+        for _ in range(12_000)
+    ]
+    langs = ["en", "und", "es", "sw", "lv", "ta", "zz"]
+    for index, text in enumerate(texts):
+        assert complaints.normalise(text) == _reference_normalise(text), repr(text)
+        lang = langs[index % len(langs)]
+        assert analyser.analyse(text, lang) == _reference_analyse(analyser, text, lang), (text, lang)
