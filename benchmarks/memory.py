@@ -212,6 +212,10 @@ def run(mode: str) -> Result:
             with daemon.store.db() as db:
                 stored = db.execute("SELECT COUNT(*) FROM items").fetchone()[0]
                 alerted = db.execute("SELECT COUNT(*) FROM alert_outbox WHERE status = 'posted'").fetchone()[0]
+            # The digest's charts are drawn in a child process: the RSS above is only honest if they
+            # were drawn and uploaded all the same, and matplotlib stayed out of this process.
+            chart_files = [f["filename"] for f in control(url, "/_sandbox/slack/files")["files"]]
+            matplotlib_here = "matplotlib" in sys.modules
             scheduler.shutdown(wait=False)
         finally:
             sandbox.terminate()
@@ -232,7 +236,7 @@ def run(mode: str) -> Result:
     result.add("peak RSS", peak, "MB", target="< 150 MB", ok=peak < 150)
     if growth_by_line:
         result.notes.append("Growth by allocation site (tracemalloc, hour 1 to the end): " + "; ".join(growth_by_line))
-    result.details = {"operators_seconds": operators_seconds, "handled_by_operators": handled, "heap_by_hour": heap, "growth_by_line": growth_by_line, "log_records": logs.counts, "log_samples": logs.samples, "database_dir": shm or tempfile.gettempdir(), "job_seconds": job_seconds, "feeding_seconds": feeding, "rss_by_hour": samples, "items": stored, "alerts_posted": alerted, "wall_s": elapsed,
+    result.details = {"operators_seconds": operators_seconds, "handled_by_operators": handled, "heap_by_hour": heap, "growth_by_line": growth_by_line, "log_records": logs.counts, "log_samples": logs.samples, "database_dir": shm or tempfile.gettempdir(), "job_seconds": job_seconds, "feeding_seconds": feeding, "rss_by_hour": samples, "digest_chart_files": chart_files, "matplotlib_imported": matplotlib_here, "items": stored, "alerts_posted": alerted, "wall_s": elapsed,
                       "jobs": [(job.id, str(job.trigger)) for job in jobs]}
     result.notes.append(
         f"{minutes_total * PER_MINUTE:,} mentions over {hours:g} simulated hours ({stored:,} stored, {alerted:,} "
@@ -240,6 +244,8 @@ def run(mode: str) -> Result:
         f"{OPERATOR_DELAY.seconds // 60} min after arrival) in {elapsed:.0f} s of wall time, database on "
         f"{'tmpfs' if shm else 'disk'}; jobs driven: "
         + ", ".join(job.id for job in jobs) + ".")
+    result.notes.append(f"Digest charts uploaded to the Slack emulator: {', '.join(chart_files) or 'none'} (drawn in a "
+                        f"child process); matplotlib imported by this process: {'yes' if matplotlib_here else 'no'}.")
     result.notes.append("RSS by simulated hour: " + ", ".join(f"{h:g}h {r:.0f}" for h, r in samples) + " MB.")
     return result
 

@@ -3,8 +3,9 @@
 ``build`` reads one period on a read-only connection and summarises it (``summarise`` is pure);
 ``render_text``, ``render_json``, ``render_html`` (one self-contained file, charts inlined as
 base64 PNG) and ``render_blocks`` (Slack) present it. ``post_daily`` posts the digest once per
-period, with chart images uploaded through ``files_upload_v2``; without matplotlib it posts
-without them.
+period, with chart images uploaded through ``files_upload_v2``; the charts are drawn in a child
+process, so the daemon never imports matplotlib; without matplotlib, or if that process fails, it
+posts without them.
 """
 
 from __future__ import annotations
@@ -328,23 +329,41 @@ def _sla_summary(rows: Sequence[dict[str, Any]], as_of: datetime) -> SlaSummary:
 
 # --- charts ---------------------------------------------------------------------------------------
 
-def render_charts(digest: Digest) -> dict[str, bytes]:
-    """``{"sentiment.png": ..., "response-times.png": ...}``; empty (and logged) without matplotlib."""
+def chart_spec(digest: Digest) -> dict[str, dict[str, Any]]:
+    """The digest's two charts as a ``charts`` spec: JSON values only, so a child process can draw them."""
+    buckets = [[(parse_time(start) or digest.since).isoformat(), dict(counts)] for start, counts in digest.timeline]
+    period = _period_text(digest)
+    return {
+        "sentiment.png": {
+            "kind": "sentiment", "buckets": buckets, "bucket_hours": digest.bucket_hours, "zone": digest.timezone,
+            "title": f"Items by sentiment, {period} ({_bucket_text(digest)})",
+            "baseline": dict(digest.baseline_per_bucket)},
+        "response-times.png": {
+            "kind": "response", "samples": [list(sample) for sample in digest.response_samples],
+            "targets": dict(digest.targets),
+            "title": f"Time to first reply, {period}: median {_fmt_minutes(digest.sla.median_minutes)}, "
+                     f"p90 {_fmt_minutes(digest.sla.p90_minutes)}"},
+    }
+
+
+def render_charts(digest: Digest, *, in_process: bool = False) -> dict[str, bytes]:
+    """``{"sentiment.png": ..., "response-times.png": ...}``; empty (and logged) without matplotlib.
+
+    By default they are drawn in a child process (``charts.render_in_child``): the daemon posts a digest
+    a day and must not keep matplotlib's ~40 MB for the rest of its life. If the child fails, the
+    digest goes out without charts and the log says why. ``in_process=True`` draws them here: for
+    short-lived processes (``socialwatch report``), where any failure should show as it is."""
     if not charts.available():
         log.info("matplotlib is not installed (pip install 'socialwatch[charts]'): the digest has no charts")
         return {}
-    zone = ZoneInfo(digest.timezone)
-    buckets = [(parse_time(start) or digest.since, counts) for start, counts in digest.timeline]
-    period = _period_text(digest)
-    return {
-        "sentiment.png": charts.sentiment_png(buckets, digest.bucket_hours, zone,
-                                              f"Items by sentiment, {period} ({_bucket_text(digest)})",
-                                              baseline=digest.baseline_per_bucket),
-        "response-times.png": charts.response_png(
-            digest.response_samples, digest.targets,
-            f"Time to first reply, {period}: median {_fmt_minutes(digest.sla.median_minutes)}, "
-            f"p90 {_fmt_minutes(digest.sla.p90_minutes)}"),
-    }
+    spec = chart_spec(digest)
+    if in_process:
+        return charts.render(spec)
+    try:
+        return charts.render_in_child(spec)
+    except charts.RenderError as exc:
+        log.warning("digest charts not rendered, the digest goes out without them: %s", exc)
+        return {}
 
 
 # --- presenting -----------------------------------------------------------------------------------
@@ -442,7 +461,10 @@ img{max-width:100%;border:1px solid #eef1f4;margin:.5em 0}ul{padding-left:1.2em}
 
 def render_html(digest: Digest, images: dict[str, bytes] | None = None) -> str:
     """One self-contained page: inline CSS, charts as data: URIs, no scripts, nothing fetched."""
-    images = render_charts(digest) if images is None else images
+    # In process: this page is `socialwatch report --format html`, a command that exits when it is
+    # written, so matplotlib's memory goes with it; a child would only add an interpreter start and a
+    # second way to fail. The daemon's digest (post_daily) draws in a child instead.
+    images = render_charts(digest, in_process=True) if images is None else images
     e = html.escape
     zone = ZoneInfo(digest.timezone)
     parts = [f"<!doctype html><html lang='en'><head><meta charset='utf-8'>"

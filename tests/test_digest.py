@@ -1,6 +1,8 @@
 """The daily digest and `socialwatch report` (issue 9) on a seeded week: figures checked against the seed
 plan, the Slack post and its chart uploads (files_upload_v2) in the sandbox's Slack emulator, the HTML
-report as one self-contained file, and the digest without matplotlib."""
+report as one self-contained file, the digest without matplotlib, and the daemon's charts drawn in a
+child process (the same PNGs; matplotlib never imported by the daemon; a failing child costs only the
+charts)."""
 
 from __future__ import annotations
 
@@ -9,9 +11,14 @@ import hashlib
 import io
 import json
 import logging
+import os
 import random
 import re
+import sqlite3
 import statistics
+import subprocess
+import sys
+import tempfile
 import urllib.request
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
@@ -289,6 +296,159 @@ def test_charts_show_the_data(seeded: Seeded) -> None:
     empty = digest.build(Store(seeded.path, migrate=False), seeded.config, NOW + timedelta(days=30),
                          NOW + timedelta(days=31), BERLIN, now=NOW)
     assert empty.total == 0 and set(digest.render_charts(empty)) == {"sentiment.png", "response-times.png"}
+
+
+
+# --- charts in a child process (performance issue 10: the daemon never imports matplotlib) -----------
+
+def _copy(seeded: Seeded, tmp_path: Path) -> Path:
+    """A copy of the seeded database (WAL included), for tests that post a digest of their own."""
+    target = tmp_path / "copy.db"
+    source, copy = sqlite3.connect(seeded.path), sqlite3.connect(target)
+    try:
+        source.backup(copy)
+    finally:
+        source.close()
+        copy.close()
+    return target
+
+
+def _fake_python(tmp_path: Path, body: str) -> str:
+    """An executable standing in for the chart process's interpreter (it ignores its arguments)."""
+    path = tmp_path / "fake-python"
+    path.write_text("#!/bin/sh\n" + body + "\n")
+    path.chmod(0o755)
+    return str(path)
+
+
+def test_charts_from_the_child_process_are_the_same_pngs(seeded: Seeded) -> None:
+    result = digest.build(Store(seeded.path, migrate=False), seeded.config, *PERIOD, BERLIN, now=NOW)
+    spec = digest.chart_spec(result)
+    assert json.loads(json.dumps(spec)) == spec  # JSON values only: nothing pickled, nothing lost
+    in_process = digest.render_charts(result, in_process=True)
+    child = digest.render_charts(result)  # the daemon's path
+    assert list(child) == ["sentiment.png", "response-times.png"]
+    assert child == in_process  # byte for byte: same filenames, same images
+    empty = digest.build(Store(seeded.path, migrate=False), seeded.config, NOW + timedelta(days=30),
+                         NOW + timedelta(days=31), BERLIN, now=NOW)
+    assert digest.render_charts(empty) == digest.render_charts(empty, in_process=True)
+
+
+DAEMON_DIGEST = """
+import json, sys
+from datetime import datetime
+import socialwatch.daemon  # everything the daemon imports
+from socialwatch import digest
+from socialwatch.config import parse_config
+from socialwatch.store import Store
+
+before = "matplotlib" in sys.modules
+
+class Poster:  # stands in for Slack: the charts are what this is about
+    files = {}
+    def post(self, channel, text, *, blocks=None, thread_ts=None, metadata=None):
+        return "1700000000.000100"
+    def upload(self, channel, files, *, comment, thread_ts=None):
+        self.files = {name: data[:8].hex() for name, data in files}
+
+poster = Poster()
+config = parse_config({"daemon": {"timezone": "Europe/Berlin"}, "digest": {"time": "09:00", "channel": "C0DIGEST"}})
+posted = digest.post_daily(Store(sys.argv[1], migrate=False), config, poster, datetime.fromisoformat(sys.argv[2]),
+                           force=True)
+print(json.dumps({"before": before, "charts": list(posted.charts), "files": poster.files,
+                  "after": "matplotlib" in sys.modules}))
+"""
+
+
+def test_the_daemons_digest_never_imports_matplotlib(seeded: Seeded, tmp_path: Path) -> None:
+    # Its own interpreter: other tests in this process draw charts in process (the report).
+    done = subprocess.run([sys.executable, "-c", DAEMON_DIGEST, str(_copy(seeded, tmp_path)),
+                           (NOW + timedelta(minutes=5)).isoformat()],
+                          capture_output=True, text=True, timeout=300, check=False)
+    assert done.returncode == 0, done.stderr
+    seen = json.loads(done.stdout)
+    assert seen["charts"] == ["sentiment.png", "response-times.png"]
+    assert seen["files"] == {name: "89504e470d0a1a0a" for name in seen["charts"]}  # PNGs were uploaded
+    assert seen["before"] is False and seen["after"] is False
+
+
+def test_a_failing_chart_process_costs_only_the_charts(seeded: Seeded, tmp_path: Path, sandbox: Sandbox,
+                                                       monkeypatch: pytest.MonkeyPatch,
+                                                       caplog: pytest.LogCaptureFixture,
+                                                       slack: tuple[WebClient, dict[str, Any]]) -> None:
+    client, info = slack
+    # As if matplotlib were missing where the child runs (the parent still finds it).
+    monkeypatch.setattr(sys, "executable", _fake_python(
+        tmp_path, "echo \"ModuleNotFoundError: No module named 'matplotlib'\" >&2; exit 1"))
+    store = Store(_copy(seeded, tmp_path), migrate=False)
+    with caplog.at_level(logging.INFO, logger="socialwatch.digest"):
+        posted = digest.post_daily(store, make_config(channel=info["channel"]), SlackPoster(client),
+                                   NOW + timedelta(minutes=5), force=True)
+    assert posted is not None and posted.charts == ()
+    warning = next(r for r in caplog.records if r.levelno == logging.WARNING)
+    assert "digest charts not rendered" in warning.getMessage()
+    assert "exited with 1" in warning.getMessage() and "No module named 'matplotlib'" in warning.getMessage()
+    # The digest itself went out, and is recorded, so the next run does not post it again.
+    history = client.conversations_history(channel=info["channel"])["messages"]
+    assert any(m["ts"] == posted.ts and m["text"].startswith("Social digest:") for m in history)
+    with urllib.request.urlopen(f"{sandbox.url}/_sandbox/slack/files", timeout=5) as resp:
+        assert json.loads(resp.read())["files"] == []
+    entry = [r for r in store.audit_rows() if r["action"] == "digest.posted"][-1]
+    assert entry["data"]["ts"] == posted.ts and entry["data"]["charts"] == []
+
+
+SPEC: dict[str, Any] = {"response-times.png": {"kind": "response", "samples": [["urgent", 3.0]],
+                                               "targets": {"urgent": 15.0}, "title": "replies"}}
+
+
+@pytest.mark.parametrize("body, says", [
+    ("echo 'Traceback: it broke' >&2; exit 3", "exited with 3; stderr: Traceback: it broke"),
+    ("kill -9 $$", "killed by signal 9"),
+    ("echo 'not json'", "no usable result"),
+    ("echo '{}'", "no usable result"),  # a chart missing
+    ("printf '{\"response-times.png\": \"%s\"}' $(printf GIF89a | base64)", "non-PNG data for response-times.png"),
+    ("exec sleep 30", "did not finish within 0.5 s"),
+])
+def test_chart_process_failures_are_errors(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, body: str,
+                                           says: str) -> None:
+    monkeypatch.setattr(sys, "executable", _fake_python(tmp_path, body))
+    with pytest.raises(charts.RenderError, match=re.escape(says)):
+        charts.render_in_child(SPEC, timeout=0.5 if "sleep" in body else charts.RENDER_TIMEOUT)
+
+
+def test_a_spec_the_child_cannot_draw_fails_with_its_traceback() -> None:
+    bad = {"sentiment.png": {"kind": "sentiment", "buckets": [], "bucket_hours": 1, "zone": "Nowhere/Atlantis",
+                             "title": "x"}}
+    with pytest.raises(charts.RenderError, match=r"(?s)exited with 1; stderr: .*No time zone found with key Nowhere"):
+        charts.render_in_child(bad)
+
+
+def test_child_environment_for_a_service_without_a_writable_home(tmp_path: Path,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("MPLCONFIGDIR", "XDG_CONFIG_HOME", "XDG_CACHE_HOME", "CACHE_DIRECTORY"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("MPLBACKEND", "TkAgg")
+    writable = tmp_path / "home"
+    writable.mkdir()
+    monkeypatch.setenv("HOME", str(writable))
+    env = charts.child_env()
+    assert env["MPLBACKEND"] == "Agg" and "MPLCONFIGDIR" not in env  # matplotlib's own directories do
+    # DynamicUser: a home that cannot be written (here: "under" a file, which even root cannot write).
+    (tmp_path / "file").write_text("")
+    monkeypatch.setenv("HOME", str(tmp_path / "file" / "home"))
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))
+    (tmp_path / "tmp").mkdir()
+    env = charts.child_env()
+    private = tmp_path / "tmp" / f"socialwatch-matplotlib-{os.getuid()}"
+    assert env["MPLCONFIGDIR"] == str(private) and private.stat().st_mode & 0o777 == 0o700
+    assert charts.child_env()["MPLCONFIGDIR"] == str(private)  # the same one every time: one font cache
+    assert set(charts.render_in_child(SPEC)) == {"response-times.png"}  # and the child draws with it
+    # systemd's CacheDirectory= is preferred; an MPLCONFIGDIR of the admin's is kept.
+    monkeypatch.setenv("CACHE_DIRECTORY", str(tmp_path / "cache"))
+    (tmp_path / "cache").mkdir()
+    assert charts.child_env()["MPLCONFIGDIR"] == str(tmp_path / "cache" / "matplotlib")
+    monkeypatch.setenv("MPLCONFIGDIR", str(writable))
+    assert charts.child_env()["MPLCONFIGDIR"] == str(writable)
 
 
 def test_schedule_periods_and_trigger() -> None:
