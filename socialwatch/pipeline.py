@@ -73,14 +73,28 @@ class Pipeline:
         local = dict(histories)
         out: list[tuple[Item, Assessment]] = []
         for item in sorted(items, key=lambda i: i.created_at):
-            before = local.get(item.author_key, AuthorHistory())
+            author_key = item.author_key
+            before = local.get(author_key, _NO_HISTORY)
             assessment = self.assess(item, before)
             out.append((item, assessment))
-            local[item.author_key] = _after(before, item.created_at, assessment.sentiment.label)
+            local[author_key] = _after(before, item.created_at, assessment.sentiment.label)
         return out
 
 
+#: AuthorHistory() (frozen): one instance instead of a new one per item.
+_NO_HISTORY = AuthorHistory()
+
+
 def _after(history: AuthorHistory, seen: datetime, label: str) -> AuthorHistory:
+    if type(history) is AuthorHistory:
+        # What replace() below builds, without its per-call walk over the dataclass fields (every field is set).
+        return AuthorHistory(
+            contacts=history.contacts + 1,
+            negative_count=history.negative_count + (label == "negative"),
+            first_seen=history.first_seen or seen,
+            last_seen=max(history.last_seen, seen) if history.last_seen else seen,
+            last_label=label,
+        )
     return replace(
         history,
         contacts=history.contacts + 1,

@@ -398,3 +398,27 @@ def test_complaint_signals_are_the_ungated_reference():
         assert complaints.normalise(text) == _reference_normalise(text), repr(text)
         lang = langs[index % len(langs)]
         assert analyser.analyse(text, lang) == _reference_analyse(analyser, text, lang), (text, lang)
+
+
+# --- pipeline: author history threaded through a batch -------------------------------------------------------
+
+
+def test_history_after_an_item_is_what_replace_gives():
+    from dataclasses import replace
+    from datetime import datetime, timedelta, timezone
+
+    from socialwatch.models import AuthorHistory
+    from socialwatch.pipeline import _after
+
+    t0 = datetime(2026, 1, 1, tzinfo=timezone.utc)
+    rng = random.Random(18)
+    times = [None] + [t0 + timedelta(hours=h) for h in range(5)]
+    for _ in range(2_000):
+        history = AuthorHistory(rng.randint(0, 3), rng.randint(0, 3), rng.choice(times), rng.choice(times),
+                                rng.choice([None, "negative", "neutral"]))
+        seen, label = rng.choice(times[1:]), rng.choice(["negative", "positive", "unscored"])
+        expected = replace(history, contacts=history.contacts + 1,
+                           negative_count=history.negative_count + (label == "negative"),
+                           first_seen=history.first_seen or seen,
+                           last_seen=max(history.last_seen, seen) if history.last_seen else seen, last_label=label)
+        assert _after(history, seen, label) == expected
