@@ -63,6 +63,8 @@ class Rules:
     # The same test on words, cheaper than one substring test per keyword (see _word_gate).
     category_gates: dict[str, WordGate] = field(default_factory=dict)
     escalation_gate: WordGate | None = None
+    # Every gate word with the gates it opens, as bits: bit i for category_order[i], then escalation.
+    gate_index: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -138,11 +140,18 @@ def compile_rules(config: TriageConfig) -> Rules:
             patterns[name] = pattern
     category_keywords = {name: _keywords(categories[name].keywords) for name in patterns}
     escalation_keywords = _keywords(config.escalation_words)
+    category_gates = {name: _word_gate(keywords) for name, keywords in category_keywords.items()}
+    escalation_gate = _word_gate(escalation_keywords)
+    gate_index: dict[str, int] = {}
+    for bit, gate in enumerate([category_gates.get(name) for name in order] + [escalation_gate]):
+        for word in gate.words if gate is not None else ():
+            gate_index[word] = gate_index.get(word, 0) | 1 << bit
     return Rules(
         category_keywords=category_keywords,
         escalation_keywords=escalation_keywords,
-        category_gates={name: _word_gate(keywords) for name, keywords in category_keywords.items()},
-        escalation_gate=_word_gate(escalation_keywords),
+        category_gates=category_gates,
+        escalation_gate=escalation_gate,
+        gate_index=gate_index,
         category_order=order,
         category_patterns=patterns,
         category_needs_reply={name: rule.needs_reply for name, rule in categories.items()},
@@ -163,18 +172,32 @@ def categorise(text: str, sentiment: Sentiment, rules: Rules) -> tuple[str, str 
     return _categorise(text.lower(), sentiment, rules)
 
 
-def _categorise(lowered: str, sentiment: Sentiment, rules: Rules, words: set[str] | None = None
+def _gate_bits(lowered: str, rules: Rules) -> int:
+    """The gates (Rules.gate_index bits) whose words are words of ``lowered``."""
+    index = rules.gate_index
+    bits = 0
+    for word in index.keys() & _WORD.findall(lowered):
+        bits |= index[word]
+    return bits
+
+
+def _opens(gate: WordGate, bits: int, bit: int, lowered: str) -> bool:
+    """gate.admits(words of lowered, lowered), with its words already looked up in ``bits``."""
+    return bool(bits >> bit & 1) or any(map(lowered.__contains__, gate.strings))
+
+
+def _categorise(lowered: str, sentiment: Sentiment, rules: Rules, bits: int | None = None
                 ) -> tuple[str, str | None]:
     contains = lowered.__contains__
-    if words is None:
-        words = set(_WORD.findall(lowered))
-    for name in rules.category_order:
+    if bits is None:
+        bits = _gate_bits(lowered, rules)
+    for bit, name in enumerate(rules.category_order):
         pattern = rules.category_patterns.get(name)
         if pattern is None:
             continue
         gate = rules.category_gates.get(name)
         if gate is not None:
-            if not gate.admits(words, lowered):
+            if not _opens(gate, bits, bit, lowered):
                 continue
         else:
             keywords = rules.category_keywords.get(name)
@@ -237,8 +260,8 @@ def triage(
     exposed = pii.kinds(text) if public else ()
 
     lowered = text.lower()
-    words = set(_WORD.findall(lowered))
-    category, keyword = _categorise(lowered, sentiment, rules, words)
+    bits = _gate_bits(lowered, rules)
+    category, keyword = _categorise(lowered, sentiment, rules, bits)
     if keyword:
         # Keywords can be customer text; never repeat a card number or password in a reason.
         reasons.append(f"category {category} (matched '{pii.mask(keyword)}')")
@@ -298,7 +321,7 @@ def triage(
 
     escalation = None
     if rules.escalation and (
-        rules.escalation_gate.admits(words, lowered) if rules.escalation_gate is not None
+        _opens(rules.escalation_gate, bits, len(rules.category_order), lowered) if rules.escalation_gate is not None
         else not rules.escalation_keywords or any(map(lowered.__contains__, rules.escalation_keywords))
     ):
         escalation = rules.escalation.search(lowered)

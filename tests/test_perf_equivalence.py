@@ -332,7 +332,10 @@ def test_categorise_and_escalation_are_the_reference():
                 assert triage._categorise(lowered, sentiment, rules) == _reference_categorise(lowered, label, rules)
             gate = rules.escalation_gate
             words = set(triage._WORD.findall(lowered))
-            fast = rules.escalation.search(lowered) if gate.admits(words, lowered) else None
+            bits = triage._gate_bits(lowered, rules)
+            opens = triage._opens(gate, bits, len(rules.category_order), lowered)
+            assert opens == gate.admits(words, lowered), lowered
+            fast = rules.escalation.search(lowered) if opens else None
             slow = _reference_keyword_pattern(list(rules.escalation_keywords)).search(lowered)
             assert (fast and fast.group(0)) == (slow and slow.group(0)), lowered
 
