@@ -1,9 +1,11 @@
 """The fast paths of issue 10 give exactly what the code they replaced gave.
 
 VADER's scores (socialwatch.sentiment.Analyzer vs upstream vaderSentiment), the cleaning of
-text before scoring, X's weighted length, and templates whose includes are spliced at parse
-time (socialwatch.suggest) are compared with the reference on many generated inputs. No timing
-here: speed is shown by `python -m benchmarks`.
+text before scoring, X's weighted length, templates whose includes are spliced at parse time
+and share a render context (socialwatch.suggest), sensitive-data detection (pii), triage's
+keyword patterns and gates, and the complaint signals' gates and normalisation (complaints) are
+compared with the reference (the code they replaced, kept here) on many generated inputs. No
+timing here: speed is shown by `python -m benchmarks`.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import random
 import re
 import sys
 import unicodedata
+from datetime import datetime, timezone
 from pathlib import Path
 
 import jinja2
@@ -20,8 +23,8 @@ import pytest
 from vaderSentiment.vaderSentiment import BOOSTER_DICT, NEGATE, SPECIAL_CASES, SentimentIntensityAnalyzer
 
 from socialwatch import complaints, pii, suggest, triage
-from socialwatch.config import Config, TriageConfig
-from socialwatch.models import Sentiment
+from socialwatch.config import Config, SuggestionsConfig, TriageConfig
+from socialwatch.models import Author, AuthorHistory, Item, Kind, Sentiment, Suggestion
 from socialwatch.sentiment import Analyzer, clean_text, make_analyzer
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -425,3 +428,71 @@ def test_history_after_an_item_is_what_replace_gives():
                            first_seen=history.first_seen or seen,
                            last_seen=max(history.last_seen, seen) if history.last_seen else seen, last_label=label)
         assert _after(history, seen, label) == expected
+
+
+# --- suggested replies: one render context for the templates of an item that only read it -------------------
+
+
+def _reference_suggest(item, category, label, history, config, templates):
+    """suggest.suggest with jinja's own Template.render for every template."""
+    public = item.public and item.kind is not Kind.DM
+    context = {"name": suggest.first_name(item), "handle": item.author.handle or "", "returning": history.returning,
+               "previous_contacts": history.contacts, "case_ref": suggest.case_reference(item.key, config.case_prefix),
+               "brand": config.brand_name, "help_url": config.help_url,
+               "status_url": config.status_url or config.help_url, "signature": config.signature, "public": public,
+               "platform": item.platform, "kind": item.kind.value, "lang": item.lang or "",
+               "negative": label == "negative", "category": category}
+    if category == "exposed_pii" and category not in templates.by_category:
+        sources = [(kind, templates.env.from_string(source)) for kind, source in suggest.EXPOSED_PII_TEMPLATES]
+    else:
+        sources = [(suggest.kind_of(name), templates.env.get_template(name)) for name in templates.for_category(category)]
+    out, seen = [], set()
+    for kind, template in sources:
+        text = suggest.fit(" ".join(template.render(context).split()), item.platform, public)
+        if text and text not in seen:
+            seen.add(text)
+            out.append(Suggestion(kind, text))
+        if len(out) >= config.max_suggestions:
+            break
+    return tuple(out)
+
+
+def test_suggestions_are_the_reference_renders():
+    templates = suggest.load_templates(None)
+    rng = random.Random(19)
+    categories = sorted(templates.by_category) + ["exposed_pii", "unknown"]
+    for index in range(3_000):
+        config = SuggestionsConfig(signature=rng.choice(["", "- the Acme team", "^JS"]),
+                                   max_suggestions=rng.randint(1, 3), brand_name=rng.choice(["Acme", "Ünï"]))
+        item = Item(platform=rng.choice(["x", "facebook"]), kind=rng.choice(list(Kind)), native_id=str(index),
+                    account="acme", author=Author(str(index), handle=rng.choice(["sam", None]),
+                                                  name=rng.choice(["Sam Smith", "", None, "☆☆"])),
+                    text="x", created_at=datetime(2026, 1, 1, tzinfo=timezone.utc), lang=rng.choice([None, "en"]),
+                    public=rng.random() < 0.7)
+        history = AuthorHistory(contacts=rng.randint(0, 2))
+        category, label = rng.choice(categories), rng.choice(["negative", "neutral"])
+        assert suggest.suggest(item, category, label, history, config, templates) == \
+            _reference_suggest(item, category, label, history, config, templates)
+
+
+def test_only_templates_that_only_read_share_a_render_context():
+    loader = jinja2.DictLoader(TRICKY)
+    fast = _inlining_env(loader)
+    plain = _plain_env(loader)
+    reads_only = {name: suggest._reads_only(fast, TRICKY[name]) for name in TRICKY}
+    assert reads_only["greet.j2"] and reads_only["a.j2"] and reads_only["indented.j2"]
+    assert not any(reads_only[name] for name in ("sets.j2", "loop.j2", "b.j2", "c.j2", "f.j2", "g.j2", "h.j2"))
+    for name, value in reads_only.items():
+        suggest._READS_ONLY[fast.get_template(name)] = value
+    rng = random.Random(20)
+    names = sorted(TRICKY)
+    for _ in range(500):
+        sequence = [rng.choice(names) for _ in range(rng.randint(1, 5))]
+        context = {"name": rng.choice(["Sam", "Jo"]), "vip": rng.random() < 0.5}
+        shared: list = []
+        for name in sequence:
+            try:
+                fast_out = suggest._render(fast.get_template(name), context, shared)
+            except Exception as exc:
+                fast_out = f"{type(exc).__name__}: {exc}"
+            assert fast_out == _render(plain, name, context), (sequence, name)
