@@ -356,14 +356,18 @@ def render_charts(digest: Digest, *, in_process: bool = False) -> dict[str, byte
     if not charts.available():
         log.info("matplotlib is not installed (pip install 'socialwatch[charts]'): the digest has no charts")
         return {}
-    spec = chart_spec(digest)
     if in_process:
-        return charts.render(spec)
+        return charts.render(chart_spec(digest))
+    return _drawn(digest)[0]
+
+
+def _drawn(digest: Digest) -> tuple[dict[str, bytes], str | None]:
+    """The charts drawn in a child process, or none and why (for the audit entry of the post)."""
     try:
-        return charts.render_in_child(spec)
+        return charts.render_in_child(chart_spec(digest)), None
     except charts.RenderError as exc:
         log.warning("digest charts not rendered, the digest goes out without them: %s", exc)
-        return {}
+        return {}, f"not drawn: {exc}"[:500]
 
 
 # --- presenting -----------------------------------------------------------------------------------
@@ -592,9 +596,13 @@ def post_daily(store: Store, config: Config, poster: Poster, now: datetime, *, f
     except Exception as exc:  # not recorded: the next run tries again
         log.warning("daily digest for %s not posted (%s); will retry", period, exc)
         return None
-    images = render_charts(digest) if config.digest.charts else {}
-    uploaded: tuple[str, ...] = ()
+    images: dict[str, bytes] = {}
     error = None
+    if config.digest.charts and charts.available():
+        images, error = _drawn(digest)
+    elif config.digest.charts:
+        render_charts(digest)  # says why there are none
+    uploaded: tuple[str, ...] = ()
     if images:
         try:
             poster.upload(channel, list(images.items()), comment="Sentiment over time and time to first reply",

@@ -395,6 +395,8 @@ def test_a_failing_chart_process_costs_only_the_charts(seeded: Seeded, tmp_path:
         assert json.loads(resp.read())["files"] == []
     entry = [r for r in store.audit_rows() if r["action"] == "digest.posted"][-1]
     assert entry["data"]["ts"] == posted.ts and entry["data"]["charts"] == []
+    # ... and compliance sees why there were no charts.
+    assert entry["data"]["charts_error"].startswith("not drawn:") and "exited with 1" in entry["data"]["charts_error"]
 
 
 SPEC: dict[str, Any] = {"response-times.png": {"kind": "response", "samples": [["urgent", 3.0]],
