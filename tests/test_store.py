@@ -191,8 +191,8 @@ def test_a_page_with_an_item_twice_stores_and_audits_it_once(tmp_path, pipeline)
 
 
 def test_a_failed_transaction_does_not_poison_the_next(tmp_path, pipeline):
-    """Connections are reused between units of work: one that failed mid-transaction must not hand a
-    half-done transaction (or a broken connection) to the next writer."""
+    """A unit of work that failed mid-transaction (or on a bad query) leaves nothing behind: no half-done
+    transaction, no lock held by the Store's idle connection, and the next writer gets on with it."""
     store = Store(tmp_path / "sw.db")
 
     def boom() -> None:
