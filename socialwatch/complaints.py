@@ -61,6 +61,9 @@ class Rule:
     # Strings one of which every match contains (derived from the pattern): a cheap test that skips
     # the regular expression for most texts. None: no such set could be derived, always search.
     gate: tuple[str, ...] | None = None
+    # The gate strings that start with a word character at the start of a word in every match (after
+    # ``\b``, a space or other non-word character): a piece of them can be looked for at word starts only.
+    gate_word_start: tuple[str, ...] = ()
 
 
 _DUR = r"(?:\d+|an?|one|two|three|four|five|six|seven|eight|nine|ten|several|many|few|couple of)\s*\+?\s*" \
@@ -315,66 +318,125 @@ _APOSTROPHE_PAIRS = tuple((key if isinstance(key, str) else chr(key), value) for
 _RARITY = {ch: rank for rank, ch in enumerate("etaoinsrhldcumfpgwybvkxjqz")}
 
 
-def _gate_key(text: str) -> str:
-    """The rarest-looking three-character piece of ``text`` (the whole text when shorter)."""
-    if len(text) <= 3:
-        return text
-    grams = [text[i:i + 3] for i in range(len(text) - 2)]
-    return max(grams, key=lambda g: sum(_RARITY.get(ch, 13) for ch in g))
+_WORD_CHAR = re.compile(r"\w")
+#: The three characters from each start of a word (a word character after a non-word one, or first).
+_WORD_START_PIECES = re.compile(r"\b(?=(\w[\s\S][\s\S]))")
 
 
-def _pieces(text: str, short: tuple[str, ...]) -> set[str]:
-    """The three-character pieces of ``text``, plus those of the ``short`` keys that occur in it."""
-    pieces = set(map("".join, zip(text, text[1:], text[2:])))
-    pieces.update(filter(text.__contains__, short))
-    return pieces
+def _word_start_key(string: str, at_word_start: bool) -> str | None:
+    """Three characters of ``string`` that, wherever ``string`` occurs in a match, start a word of the
+    text (so _WORD_START_PIECES finds them), the rarest-looking; None if there are none."""
+    keys = [
+        string[j:j + 3]
+        for j in range(len(string) - 2)
+        if _WORD_CHAR.match(string[j]) and (j > 0 and not _WORD_CHAR.match(string[j - 1]) or j == 0 and at_word_start)
+    ]
+    return max(keys, key=lambda g: sum(_RARITY.get(ch, 13) for ch in g)) if keys else None
 
 
 def _compile(rules: Iterable[tuple[str, float, str]]) -> tuple[Rule, ...]:
     # No IGNORECASE: texts are lower-cased by normalise(), and IGNORECASE makes ``re`` several times slower.
-    return tuple(Rule(intent, weight, re.compile(pattern), _gate(pattern)) for intent, weight, pattern in rules)
+    rules_: list[Rule] = []
+    for intent, weight, pattern in rules:
+        parts = _gate_parts(pattern)
+        gate = tuple(sorted({string for string, _ in parts})) if parts else None
+        at_word_start = {string for string, start in parts or () if start}
+        # A string found both at and not at a word start (two branches) counts as not: the safe side.
+        at_word_start -= {string for string, start in parts or () if not start}
+        rules_.append(Rule(intent, weight, re.compile(pattern), gate, tuple(sorted(at_word_start))))
+    return tuple(rules_)
 
 
 def _gate(pattern: str) -> tuple[str, ...] | None:
-    """Literal strings one of which must occur in any text the pattern matches, or None.
+    """Literal strings one of which must occur in any text the pattern matches, or None (see _gate_parts)."""
+    parts = _gate_parts(pattern)
+    return tuple(sorted({string for string, _ in parts})) if parts else None
+
+
+def _only_non_word(op: object, arg: object) -> bool:
+    """Whether the parsed item consumes a non-word character (and nothing else)."""
+    from re import _constants as c  # type: ignore[attr-defined]
+
+    if op is c.LITERAL:
+        return not _WORD_CHAR.match(chr(arg))  # type: ignore[arg-type]
+    if op is c.IN:
+        return all(
+            (member is c.LITERAL and not _WORD_CHAR.match(chr(value)))
+            or (member is c.CATEGORY and value in (c.CATEGORY_SPACE, c.CATEGORY_NOT_WORD))
+            for member, value in arg  # type: ignore[union-attr]
+        )
+    return False
+
+
+def _gate_parts(pattern: str) -> set[tuple[str, bool]] | None:
+    r"""Literal strings one of which must occur in any text the pattern matches, or None; each with
+    whether, in every match, it starts at the start of a word of the text.
 
     Derived from the parsed pattern (a literal run, or every branch of an alternation, or the
-    body of a repeat of at least one), so it is exact, not a guess; the rarest-looking choice
-    (fewest, longest strings) wins. Uses ``re``'s parser, which is private: if it changes,
-    rules simply run without gates.
+    body of a repeat of at least one, or a class of plain characters), so it is exact, not a
+    guess; the rarest-looking choice (fewest, longest strings) wins. A run starts a word when it
+    starts with a word character right after ``\b``, ``^``, or something that consumes only
+    non-word characters (a space, ``\s+``, "my "). Uses ``re``'s parser, which is private: if it
+    changes, rules simply run without gates.
     """
     try:
         from re import _constants as c, _parser as parser  # type: ignore[attr-defined]
 
-        def required(items: Iterable[tuple[object, object]]) -> set[str] | None:
-            run, options = "", []
+        def required(items: Iterable[tuple[object, object]], start: bool
+                     ) -> tuple[set[tuple[str, bool]] | None, bool]:
+            """(the rarest requirement of the sequence, whether what follows it starts a word) when a word
+            character after what precedes it (``start``) would start a word."""
+            run, run_start, options = "", False, []
             for op, arg in items:
                 if op is c.LITERAL:
+                    if not run:
+                        run_start = start
                     run += chr(arg)  # type: ignore[arg-type]
+                    start = _only_non_word(op, arg)
                     continue
                 if run:
-                    options.append({run})
+                    options.append({(run, run_start)})
                     run = ""
+                if op is c.AT:  # zero width: what held still holds
+                    if arg in (c.AT_BOUNDARY, c.AT_BEGINNING, c.AT_BEGINNING_STRING):
+                        start = True
+                    elif arg is c.AT_NON_BOUNDARY:
+                        start = False
+                    continue
+                if op in (c.ASSERT, c.ASSERT_NOT):  # zero width
+                    continue
                 if op is c.SUBPATTERN:
-                    options.append(required(arg[-1]))  # type: ignore[index]
+                    found, start = required(arg[-1], start)  # type: ignore[index]
+                    options.append(found)
                 elif op is c.BRANCH:
-                    branches = [required(branch) for branch in arg[1]]  # type: ignore[index]
-                    options.append(None if any(b is None for b in branches) else set().union(*branches))  # type: ignore[arg-type]
-                elif op in (c.MAX_REPEAT, c.MIN_REPEAT) and arg[0] >= 1:  # type: ignore[index]
-                    options.append(required(arg[2]))  # type: ignore[index]
+                    branches = [required(branch, start) for branch in arg[1]]  # type: ignore[index]
+                    options.append(None if any(b is None for b, _ in branches)
+                                   else set().union(*(b for b, _ in branches)))  # type: ignore[arg-type]
+                    start = all(end for _, end in branches)
+                elif op in (c.MAX_REPEAT, c.MIN_REPEAT):
+                    low, _, body = arg  # type: ignore[misc]
+                    if low >= 1:
+                        options.append(required(body, start)[0])  # the first repetition
+                    # After the last repetition (any start: the weakest assumption), or after none.
+                    end = required(body, False)[1]
+                    start = end if low >= 1 else start and end
                 elif op is c.IN and all(member is c.LITERAL for member, _ in arg):  # type: ignore[union-attr]
                     # A class of plain characters ("[😍🔥]"): one of them occurs.
-                    options.append({chr(value) for _, value in arg})  # type: ignore[union-attr]
+                    options.append({(chr(value), start) for _, value in arg})  # type: ignore[union-attr]
+                    start = _only_non_word(op, arg)
+                else:
+                    start = _only_non_word(op, arg)
             if run:
-                options.append({run})
+                options.append({(run, run_start)})
             usable = [o for o in options if o]
-            return min(usable, key=lambda o: sum(len(x) ** -3 for x in o)) if usable else None
+            best = min(usable, key=lambda o: sum(len(x) ** -3 for x in {s for s, _ in o})) if usable else None
+            return best, start
 
-        found = required(list(parser.parse(pattern)))
+        found = required(list(parser.parse(pattern)), False)[0]
     except Exception:  # pragma: no cover - depends on the interpreter's private modules
         log.debug("no gate for pattern %.40s", pattern)
         return None
-    return tuple(sorted(found)) if found else None
+    return found or None
 
 
 def normalise(text: str) -> str:
@@ -580,30 +642,7 @@ class ComplaintAnalyser:
         threshold: float = COMPLAINT_THRESHOLD,
     ) -> None:
         self.rules = _compile(ENGLISH_RULES)
-        # A gate string can only occur if its rarest short piece occurs: one set of the text's 1-3 letter
-        # pieces then answers every rule's gate with a set operation (exact substring tests cost more).
-        # Which rules can match a text, in three cheap steps before any regular expression runs: the
-        # text's three-character pieces select gate strings by their rarest piece, a substring test
-        # keeps those that occur, and only the rules gated by them (plus ungated rules) are searched.
-        self._ungated = tuple(i for i, rule in enumerate(self.rules) if rule.gate is None)
-        by_key: dict[str, set[str]] = {}
-        by_string: dict[str, set[int]] = {}
-        for index, rule in enumerate(self.rules):
-            for gate in rule.gate or ():
-                by_key.setdefault(_gate_key(gate), set()).add(gate)
-                by_string.setdefault(gate, set()).add(index)
-        self._key_strings = {key: tuple(sorted(strings)) for key, strings in by_key.items()}
-        self._string_rules = {string: tuple(sorted(rules)) for string, rules in by_string.items()}
-        self._keys = frozenset(by_key)
-        self._short_keys = tuple(sorted(key for key in by_key if len(key) < 3))
-        # The same tables with rule sets as bit masks (bit i: rule i), so that collecting the candidates
-        # is integer ORs and they come out in rule order without a sort.
-        self._key_masks = {
-            key: tuple((string, sum(1 << index for index in self._string_rules[string])) for string in strings)
-            for key, strings in self._key_strings.items()
-        }
-        self._ungated_mask = sum(1 << index for index in self._ungated)
-        self._key_set = set(by_key)  # a set: its intersection() is a set, which update() extends
+        self._index_rules()
         self.lexicons = load_lexicons(extra_lexicon)
         self.threshold = threshold
         # Unknown language: every lexicon is tried (one alternation of all terms, folded).
@@ -613,6 +652,29 @@ class ComplaintAnalyser:
             fold_diacritics=True,
         )
 
+    def _index_rules(self) -> None:
+        """Index self.rules' gates (called again after replacing the rules, e.g. in tests)."""
+        # Which rules can match a text, in three cheap steps before any regular expression runs: the
+        # three characters at each start of a word of the text select gate strings by a piece of them
+        # that starts a word wherever they occur (_word_start_key), a substring test keeps those that
+        # occur, and only the rules gated by them are searched (plus ungated rules, and rules of gate
+        # strings with no such piece, tested as substrings on every text). Rule sets are bit masks
+        # (bit i: rule i): collecting candidates is integer ORs, and they come out in rule order.
+        self._ungated = tuple(i for i, rule in enumerate(self.rules) if rule.gate is None)
+        self._ungated_mask = sum(1 << index for index in self._ungated)
+        by_key: dict[str, dict[str, int]] = {}
+        direct: dict[str, int] = {}
+        for index, rule in enumerate(self.rules):
+            at_word_start = set(rule.gate_word_start)
+            for string in rule.gate or ():
+                key = _word_start_key(string, string in at_word_start)
+                table = direct if key is None else by_key.setdefault(key, {})
+                table[string] = table.get(string, 0) | 1 << index
+        self._key_set = set(by_key)
+        self._key_masks = {key: tuple(sorted(strings.items())) for key, strings in sorted(by_key.items())}
+        self._direct_ascii = tuple((s, mask) for s, mask in sorted(direct.items()) if s.isascii())
+        self._direct_other = tuple((s, mask) for s, mask in sorted(direct.items()) if not s.isascii())
+
     def analyse(self, text: str, lang: str = "und") -> Signals:
         norm = normalise(text)
         if not norm:
@@ -620,10 +682,15 @@ class ComplaintAnalyser:
         evidence: list[tuple[str, float, str]] = []
         mask = self._ungated_mask
         key_masks = self._key_masks
-        found = self._key_set.intersection(map("".join, zip(norm, norm[1:], norm[2:])))  # _pieces, unmaterialised
-        found.update(filter(norm.__contains__, self._short_keys))
-        for key in found:
+        for key in self._key_set.intersection(_WORD_START_PIECES.findall(norm)):
             for string, rules in key_masks[key]:
+                if string in norm:
+                    mask |= rules
+        for string, rules in self._direct_ascii:
+            if string in norm:
+                mask |= rules
+        if not norm.isascii():  # the other strings cannot occur in ASCII text
+            for string, rules in self._direct_other:
                 if string in norm:
                     mask |= rules
         rules_ = self.rules

@@ -395,9 +395,11 @@ def test_complaint_signals_are_the_ungated_reference():
     analyser = complaints.ComplaintAnalyser()
     vocabulary = _complaint_vocabulary(analyser)
     rng = random.Random(17)
+    # Gate strings next to word characters ("xdelay", "_late", "édelay") must not count as word starts.
+    separators = [" ", " ", " ", "", "  ", ". ", "\n", "'", "(", "_", "é", "x", "-", "/", "2", "😡"]
     texts = synth.texts(3_000, seed=8) + [
-        "".join(rng.choice(vocabulary) + rng.choice([" ", " ", "", "  ", ". ", "\n"]) for _ in range(rng.randint(0, 14)))
-        for _ in range(12_000)
+        "".join(rng.choice(vocabulary) + rng.choice(separators) for _ in range(rng.randint(0, 14)))
+        for _ in range(15_000)
     ]
     langs = ["en", "und", "es", "sw", "lv", "ta", "zz"]
     for index, text in enumerate(texts):
@@ -496,3 +498,49 @@ def test_only_templates_that_only_read_share_a_render_context():
             except Exception as exc:
                 fast_out = f"{type(exc).__name__}: {exc}"
             assert fast_out == _render(plain, name, context), (sequence, name)
+
+
+_PATTERN_ATOMS = [
+    "ab", "abc", "delay", "x y", "'s", ":(", "no", "lay", "y d", "é", "b", r"\b", r"\b", r"\B", "^", r"\s+", r"\s*", r"\w+",
+    r"\w*", r"\W", "[^.!?]{0,5}", "(?:my |the )?", "[a-z]", ".", "(?<!x)", "(?!y)", "[:;]", "[😡x]", r"\d+", "_",
+    r"\b[a-z]delay", r"\b[xy]abc", r"\b\Wabc",
+]
+
+
+def _random_pattern(rng: random.Random, depth: int = 0) -> str:
+    while True:
+        pattern = _random_sequence(rng, depth)
+        try:
+            re.compile(pattern)
+        except re.error:  # e.g. a quantifier after a quantifier
+            continue
+        return pattern
+
+
+def _random_sequence(rng: random.Random, depth: int) -> str:
+    parts = []
+    for _ in range(rng.randint(1, 4)):
+        r = rng.random()
+        if r < 0.15 and depth < 2:
+            branches = [_random_pattern(rng, depth + 1) for _ in range(rng.randint(2, 3))]
+            # No unbounded repeat of a group: nested unbounded repeats can backtrack for ever.
+            parts.append("(?:" + "|".join(branches) + ")" + rng.choice(["", "", "?", "{2}", "{1,2}"]))
+        else:
+            parts.append(rng.choice(_PATTERN_ATOMS))
+    return "".join(parts)
+
+
+def test_complaint_rule_gates_never_skip_a_rule_that_matches():
+    """Gates and word starts derived from arbitrary patterns: every rule that matches is searched."""
+    analyser = complaints.ComplaintAnalyser()
+    rng = random.Random(21)
+    words = ["ab", "abc", "delay", "x", "y", "'s", ":(", "no", "lay", "yd", "é", "b", "my", "the", "xdelay", "_",
+             "a", "12", "😡", ".", "!", "d", "layab", "s", "xabc", "zdelay", ":abc"]
+    separators = [" ", " ", "", "'", "(", "_", "é", "x", "-", "2", "\n"]
+    for _ in range(600):
+        patterns = [_random_pattern(rng) for _ in range(8)]
+        analyser.rules = complaints._compile(("dissatisfaction", 0.6, pattern) for pattern in patterns)
+        analyser._index_rules()
+        for _ in range(40):
+            text = "".join(rng.choice(words) + rng.choice(separators) for _ in range(rng.randint(1, 9)))
+            assert analyser.analyse(text, "en") == _reference_analyse(analyser, text, "en"), (patterns, text)
