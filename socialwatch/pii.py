@@ -185,9 +185,22 @@ def _may_have_secret(text: str) -> bool:
     return any(hint in lowered for hint in _SECRET_HINTS)
 
 
+#: For ASCII text, what _QUICK needs without its IGNORECASE alternation: a digit or "@", or one of these
+#: in the lower-cased text ("pw" for "pwd" and \bpw\b, "cv" for cvc/cvv). Short texts (the evidence and
+#: keywords triage masks) mostly have none.
+_DIGIT_OR_AT = re.compile(r"[\d@]")
+_QUICK_WORDS = ("pass", "pw", "pin", "code", "cv", "otp")
+
+
 def find(text: str) -> list[Finding]:
     """Every piece of sensitive data in ``text``, by position; overlaps resolved (cards beat phones)."""
-    if not text or not _QUICK.search(text):
+    if not text:
+        return []
+    if text.isascii() and _DIGIT_OR_AT.search(text) is None:
+        lowered = text.lower()
+        if not any(map(lowered.__contains__, _QUICK_WORDS)):
+            return []
+    if not _QUICK.search(text):
         return []
     digits = _digit_count(text)
     candidates = _cards(text) if digits >= 13 else []
