@@ -249,7 +249,7 @@ _PII_PIECES = [
     "password: hunter2", "my password is abc123", "PIN=1234", "pin 1234", "pwd:secret!", "pw= x9y", "CVV 123",
     "otp is 884422", "one-time code 5512", "verification code: 991", "2fa code 123456", "login code is 44",
     "pass: Texas", "bus pass is", "security code - 998", "paſsword: hunter2", "PİN: 4444", "pın: 1234",
-    "\u212aey", "cvc2", "code", "passcode=77", "otp: abc!x", "OTP=zz$y", "cvc: ab#c", "Code: xy!z", "PASSWORD IS Hunter2", "call me on", "phone", "order", "tracking #",
+    "\u212aey", "cvc2", "code", "passcode=77", "otp: abc!x", "OTP=zz$y", "cvc: ab#c", "Code: xy!z", "security code: ab!c", "PASSWORD IS Hunter2", "call me on", "phone", "order", "tracking #",
     "card", "visa", "ref", "٣٤٥٦٧٨٩٠١٢٣٤٥٦", "１２３", "😀", "é", "日本", "\n", ",", ".", "-", "(", ")", ":", "=", "is",
     "0", "1", "12", "123", "1234", "4", "5", "9", " ", " ", "  ",
 ]
