@@ -313,6 +313,17 @@ def _render(template: jinja2.Template, context: dict[str, Any], shared: list[Any
         raise
 
 
+def _squeeze(text: str) -> str:
+    """``" ".join(text.split())``: whitespace runs to one space, none at the ends.
+
+    Every whitespace character but the space is unprintable, so printable text with no double space and
+    no space at either end is already squeezed (most renders): returned as is, without a split and a join.
+    """
+    if text.isprintable() and "  " not in text and text[:1] != " " and text[-1:] != " ":
+        return text
+    return " ".join(text.split())
+
+
 def kind_of(template_name: str) -> str:
     stem = template_name.rsplit("/", 1)[-1].removesuffix(".j2")
     return stem.split("-", 1)[1] if "-" in stem else stem
@@ -353,7 +364,7 @@ def suggest(
         sources = templates.compiled(category)
     shared: list[Any] = []
     for kind, template in sources:
-        rendered = " ".join(_render(template, context, shared).split())
+        rendered = _squeeze(_render(template, context, shared))
         text = fit(rendered, item.platform, public)
         if text and text not in seen:
             seen.add(text)

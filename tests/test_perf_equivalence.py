@@ -544,3 +544,12 @@ def test_complaint_rule_gates_never_skip_a_rule_that_matches():
         for _ in range(40):
             text = "".join(rng.choice(words) + rng.choice(separators) for _ in range(rng.randint(1, 9)))
             assert analyser.analyse(text, "en") == _reference_analyse(analyser, text, "en"), (patterns, text)
+
+
+def test_squeeze_is_split_and_join():
+    rng = random.Random(22)
+    alphabet = ["a", "b", " ", " ", "  ", "\n", "\t", "\xa0", "\u2000", "\u3000", "\x1c", "\x85", "\u200b", "é", "😀",
+                "\u2028", "\r", "\x0b", "x y"]
+    for _ in range(30_000):
+        text = "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 8)))
+        assert suggest._squeeze(text) == " ".join(text.split()), repr(text)
