@@ -11,6 +11,7 @@ timing here: speed is shown by `python -m benchmarks`.
 from __future__ import annotations
 
 import itertools
+import math
 import random
 import re
 import sys
@@ -553,3 +554,36 @@ def test_squeeze_is_split_and_join():
     for _ in range(30_000):
         text = "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 8)))
         assert suggest._squeeze(text) == " ".join(text.split()), repr(text)
+
+
+def _reference_combine(evidence):
+    """complaints._combine before its fast paths for no and one piece of evidence."""
+    best = {}
+    for intent, weight, text in evidence:
+        if intent not in best or abs(weight) > abs(best[intent][0]):
+            best[intent] = (weight, text)
+    sarcastic = "sarcasm" in best
+    keep_against = {i for i in best if best[i][0] < 0 and not (sarcastic and i == "praise")}
+    for_ = 1.0
+    against = 1.0
+    for intent, (weight, _) in best.items():
+        if weight > 0:
+            for_ *= 1.0 - min(weight, 0.99)
+        elif intent in keep_against:
+            against *= 1.0 - min(-weight, 0.99)
+    score = (1.0 - for_) * against
+    order = [i for i, _, _ in evidence]
+    intents = tuple(i for i in dict.fromkeys(order) if best[i][0] > 0 or i in keep_against)
+    matched = tuple(f"{i}: '{best[i][1]}'" for i in intents)
+    return score, intents, matched
+
+
+def test_combine_is_the_reference_combine():
+    rng = random.Random(23)
+    intents = ["delay", "praise", "sarcasm", "resolved", "refund", "question"]
+    weights = [0.0, -0.0, 0.3, 0.5, 0.99, 1.0, 1.5, -0.4, -0.85, -1.0, -2.0, 0.1 + 0.2]
+    for _ in range(20_000):
+        evidence = [(rng.choice(intents), rng.choice(weights), rng.choice(["x", "on hold", "'"]))
+                    for _ in range(rng.choice([0, 1, 1, 1, 2, 3]))]
+        fast, slow = complaints._combine(evidence), _reference_combine(evidence)
+        assert fast == slow and [math.copysign(1, x) for x in (fast[0],)] == [math.copysign(1, slow[0])], evidence
