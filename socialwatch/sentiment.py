@@ -137,6 +137,10 @@ class Analyzer(SentimentIntensityAnalyzer):
             sentiments.append(valence)
         if "but" in lowers:
             sentiments = self._but_check(words, sentiments)
+        if sentiments and not any(sentiments):
+            # No word with a valence (a quarter of tweets): upstream's score_valence sums to 0.0, which no
+            # punctuation amplifies, normalises to 0.0 and counts every word neutral.
+            return {"neg": 0.0, "neu": 1.0, "pos": 0.0, "compound": 0.0}
         return self.score_valence(sentiments, text)
 
 
