@@ -250,7 +250,8 @@ _PII_PIECES = [
     "password: hunter2", "my password is abc123", "PIN=1234", "pin 1234", "pwd:secret!", "pw= x9y", "CVV 123",
     "otp is 884422", "one-time code 5512", "verification code: 991", "2fa code 123456", "login code is 44",
     "pass: Texas", "bus pass is", "security code - 998", "paſsword: hunter2", "PİN: 4444", "pın: 1234",
-    "\u212aey", "cvc2", "code", "passcode=77", "otp: abc!x", "OTP=zz$y", "cvc: ab#c", "Code: xy!z", "security code: ab!c", "PASSWORD IS Hunter2", "call me on", "phone", "order", "tracking #",
+    "\u212aey", "cvc2", "code", "passcode=77", "otp: abc!x", "OTP=zz$y", "cvc: ab#c", "Code: xy!z",
+    "security code: ab!c", "PASSWORD IS Hunter2", "call me on", "phone", "order", "tracking #",
     "card", "visa", "ref", "٣٤٥٦٧٨٩٠١٢٣٤٥٦", "１２３", "😀", "é", "日本", "\n", ",", ".", "-", "(", ")", ":", "=", "is",
     "0", "1", "12", "123", "1234", "4", "5", "9", " ", " ", "  ",
 ]
@@ -297,7 +298,8 @@ def _reference_categorise(lowered: str, label: str, rules) -> tuple:
 
 _KEYWORD_VOCAB = ["bill", "billing", "fee", "late", "lateness", "can't log in", "can", "t", "log", "in", "?", "??",
                   "earn $", "$", "f*** you", "***", "wi-fi", "wi", "fi", "500", "5000", "_x", "x_", "_", "é", "école",
-                  "日本", "本", "²", "x²", "ǅ", "ſ", "İ", "a", "ab", "abc", "do you", "you", "2fa", "#tag", "@me", "e-mail",
+                  "日本", "本", "²", "x²", "ǅ", "ſ", "İ", "a", "ab", "abc", "do you", "you", "2fa", "#tag", "@me",
+                  "e-mail",
                   "mail", "re:", ":", "up", "upset", "set", "no service", "service", "ice", "?!", "!"]
 
 
@@ -448,7 +450,8 @@ def _reference_suggest(item, category, label, history, config, templates):
     if category == "exposed_pii" and category not in templates.by_category:
         sources = [(kind, templates.env.from_string(source)) for kind, source in suggest.EXPOSED_PII_TEMPLATES]
     else:
-        sources = [(suggest.kind_of(name), templates.env.get_template(name)) for name in templates.for_category(category)]
+        sources = [(suggest.kind_of(name), templates.env.get_template(name))
+                   for name in templates.for_category(category)]
     out, seen = [], set()
     for kind, template in sources:
         text = suggest.fit(" ".join(template.render(context).split()), item.platform, public)
@@ -502,7 +505,8 @@ def test_only_templates_that_only_read_share_a_render_context():
 
 
 _PATTERN_ATOMS = [
-    "ab", "abc", "delay", "x y", "'s", ":(", "no", "lay", "y d", "é", "b", r"\b", r"\b", r"\B", "^", r"\s+", r"\s*", r"\w+",
+    "ab", "abc", "delay", "x y", "'s", ":(", "no", "lay", "y d", "é", "b", r"\b", r"\b", r"\B", "^", r"\s+", r"\s*",
+    r"\w+",
     r"\w*", r"\W", "[^.!?]{0,5}", "(?:my |the )?", "[a-z]", ".", "(?<!x)", "(?!y)", "[:;]", "[😡x]", r"\d+", "_",
     r"\b[a-z]delay", r"\b[xy]abc", r"\b\Wabc",
 ]
