@@ -40,6 +40,16 @@ INTENT_CATEGORY = {
     "account_security": "account_security",
 }
 
+#: What an English text must also mention for its complaint intent to choose the category. "Does the warranty
+#: cover a cracked screen?" is about the product, not the delivery: it stays a question, and is not
+#: answered "sorry your order hasn't arrived".
+INTENT_CONTEXT = {
+    "lost_damaged": re.compile(
+        r"\b(?:orders?|ordered|package|packages|parcels?|deliver(?:y|ies|ed)?|arriv(?:e|ed|es|al)|ship(?:ped|ping|ment)?|"
+        r"couriers?|box|boxes|tracking|post|mail|received|came|sent|drivers?|doorstep|porch|luggage|bags?|suitcase|"
+        r"food|meal|takeaway|groceries|basket|item|items|refund|replacement|return)\b"),
+}
+
 #: Unscored items below this complaint score count as "not complaint-looking" for the routing policy.
 UNSCORED_COMPLAINT_LOOKING = 0.35
 
@@ -267,7 +277,10 @@ def triage(
         reasons.append(f"category {category} (matched '{pii.mask(keyword)}')")
     if category in ("other", "question", "praise") and signals.complaint:
         for intent in signals.problems:
-            if intent in INTENT_CATEGORY and INTENT_CATEGORY[intent] in rules.category_order:
+            # English context words only: the other languages' damage words stay tied to delivery.
+            context = INTENT_CONTEXT.get(intent) if signals.lang == "en" else None
+            if intent in INTENT_CATEGORY and INTENT_CATEGORY[intent] in rules.category_order and (
+                    context is None or context.search(lowered)):
                 category = INTENT_CATEGORY[intent]
                 reasons.append(f"category {category} (complaint about {intent.replace('_', ' ')})")
                 break

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -105,3 +106,20 @@ def test_unknown_category_in_order_is_a_config_error():
     with pytest.raises(ConfigError) as err:
         parse_config({"triage": {"category_order": ["billing", "nonsense"]}})
     assert "nonsense" in str(err.value)
+
+
+@pytest.mark.parametrize("text, lang, category", [
+    ("@acme my parcel arrived completely smashed", "en", "delivery"),
+    ("@acme the package says delivered but it's not here", "en", "delivery"),
+    ("@acme mon colis est arrivé cassé", "fr", "delivery"),  # other languages: the damage word alone, as before
+    ("@acme Does the warranty cover a cracked screen?", "en", "question"),
+    ("@acme the engineer never turned up", "en", "other"),
+    ("@acme the noise from the bar kept us up until 3am, not what we paid for", "en", "other"),
+])
+def test_damage_words_mean_delivery_only_with_something_delivered(pipeline, text, lang, category):
+    """A cracked screen under warranty must not get "sorry your order hasn't arrived" as a suggested reply."""
+    assessed = pipeline.assess(replace(item(text), lang=lang))
+    assert assessed.category == category
+    assert assessed.needs_reply
+    if category != "delivery":
+        assert not any("hasn't arrived" in s.text for s in assessed.suggestions)
