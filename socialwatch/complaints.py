@@ -272,7 +272,7 @@ ENGLISH_RULES: tuple[tuple[str, float, str], ...] = (
     # Praise that closes a message about a problem: "Flight delayed again, no update. Great job."
     ("sarcasm", 0.7, r"\b" + _PROBLEM_WORD + r"\b[^!?]{0,120}[.,;:]\s*(?:great|perfect|brilliant|lovely|awesome|"
                      r"fantastic|wonderful|nice|well done|good job|great job|great work|nice one|bravo|thanks|"
-                     r"thank you|cheers)(?: job| work| service| one)?\W*$"),
+                     r"thank you|thank u|thx|thnx|thanx|tks|ty|cheers)(?: job| work| service| one)?\W*$"),
     ("sarcasm", 0.6, r"\b(?:outdid yourselves|yeah right|just perfect|what a surprise|big surprise)\b|/s\b|"
                      r"\blovely\.\s*$"),
     # Weak alone ("oh great, sunshine"): they tip the balance only with other evidence.

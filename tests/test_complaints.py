@@ -62,6 +62,9 @@ def test_complaints_vader_misses_are_found_with_their_intent(text, intent):
     "@AcmeAir thanks for the 6 hour delay, really made my holiday",
     "not happy with @StreamBox at all",
     "@TelcoOne 😡😡 sort it out",
+    # A short thanks closing a problem does not cancel it (it did: "thx" counted as praise alone).
+    "@ShopNow my order is 5 days late, thx",
+    "@ShopNow still no refund. ty",
 ])
 def test_sarcasm_negation_and_emoji(text):
     assert analyse(text, "en").complaint
@@ -71,6 +74,7 @@ def test_sarcasm_negation_and_emoji(text):
     "@ShopNow got my order today, love it!",
     "just got my refund from @ShopNow, thank you!",
     "@TelcoOne no problem, thanks for fixing it so fast",
+    "@ShopNow order arrived, all good thx",
     "never had a single problem with @BankCo",
     "@StreamBox can't wait for season 3!!",
     "@ShopNow do you ship to Canada?",
