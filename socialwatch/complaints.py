@@ -347,12 +347,6 @@ def _compile(rules: Iterable[tuple[str, float, str]]) -> tuple[Rule, ...]:
     return tuple(rules_)
 
 
-def _gate(pattern: str) -> tuple[str, ...] | None:
-    """Literal strings one of which must occur in any text the pattern matches, or None (see _gate_parts)."""
-    parts = _gate_parts(pattern)
-    return tuple(sorted({string for string, _ in parts})) if parts else None
-
-
 def _only_non_word(op: object, arg: object) -> bool:
     """Whether the parsed item consumes a non-word character (and nothing else)."""
     from re import _constants as c  # type: ignore[attr-defined]
@@ -740,15 +734,6 @@ def _combine(evidence: list[tuple[str, float, str]]) -> tuple[float, tuple[str, 
 
     Praise only damps when no sarcasm was found: "thanks for nothing" is not thanks.
     """
-    if not evidence:  # a quarter of texts: the general case below gives exactly this
-        return 0.0, (), ()
-    if len(evidence) == 1:  # another third: the same operations on one piece of evidence
-        intent, weight, text = evidence[0]
-        if weight > 0:
-            return (1.0 - (1.0 - min(weight, 0.99))) * 1.0, (intent,), (f"{intent}: '{text}'",)
-        if weight < 0:
-            return (1.0 - 1.0) * (1.0 - min(-weight, 0.99)), (intent,), (f"{intent}: '{text}'",)
-        return 0.0, (), ()
     best: dict[str, tuple[float, str]] = {}
     for intent, weight, text in evidence:
         # One piece of evidence per intent: five "delay" words are not five times the evidence.

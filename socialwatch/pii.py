@@ -185,11 +185,10 @@ def _may_have_secret(text: str) -> bool:
     return any(hint in lowered for hint in _SECRET_HINTS)
 
 
-#: For ASCII text, what _QUICK needs without its IGNORECASE alternation: a digit or "@", or one of these
-#: in the lower-cased text ("pw" for "pwd" and \bpw\b, "cv" for cvc/cvv). Short texts (the evidence and
-#: keywords triage masks) mostly have none.
+#: For ASCII text, what _QUICK needs without its IGNORECASE alternation: a digit or "@", or one of
+#: _SECRET_HINTS in the lower-cased text ("pw" for "pwd" and \bpw\b, "cv" for cvc/cvv). Short texts (the
+#: evidence and keywords triage masks) mostly have none.
 _DIGIT_OR_AT = re.compile(r"[\d@]")
-_QUICK_WORDS = ("pass", "pw", "pin", "code", "cv", "otp")
 
 
 def find(text: str) -> list[Finding]:
@@ -198,7 +197,7 @@ def find(text: str) -> list[Finding]:
         return []
     if text.isascii() and _DIGIT_OR_AT.search(text) is None:
         lowered = text.lower()
-        if not any(map(lowered.__contains__, _QUICK_WORDS)):
+        if not any(map(lowered.__contains__, _SECRET_HINTS)):
             return []
     if not _QUICK.search(text):
         return []

@@ -8,7 +8,7 @@ two messages from one author in the same batch see each other.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime
 
 from socialwatch import language
@@ -86,17 +86,8 @@ _NO_HISTORY = AuthorHistory()
 
 
 def _after(history: AuthorHistory, seen: datetime, label: str) -> AuthorHistory:
-    if type(history) is AuthorHistory:
-        # What replace() below builds, without its per-call walk over the dataclass fields (every field is set).
-        return AuthorHistory(
-            contacts=history.contacts + 1,
-            negative_count=history.negative_count + (label == "negative"),
-            first_seen=history.first_seen or seen,
-            last_seen=max(history.last_seen, seen) if history.last_seen else seen,
-            last_label=label,
-        )
-    return replace(
-        history,
+    # Built directly: every field is set, and dataclasses.replace() walks the fields on every call.
+    return AuthorHistory(
         contacts=history.contacts + 1,
         negative_count=history.negative_count + (label == "negative"),
         first_seen=history.first_seen or seen,

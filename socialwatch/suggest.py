@@ -133,10 +133,6 @@ class Templates:
         found = self._compiled.get(category)
         if found is None:
             found = tuple((kind_of(name), self.env.get_template(name)) for name in self.for_category(category))
-            for (_, template), name in zip(found, self.for_category(category)):
-                if template not in _READS_ONLY:
-                    assert self.env.loader is not None
-                    _READS_ONLY[template] = _reads_only(self.env, self.env.loader.get_source(self.env, name)[0])
             self._compiled[category] = found
         return found
 
@@ -235,77 +231,22 @@ EXPOSED_PII_TEMPLATES: tuple[tuple[str, str], ...] = (
 
 @lru_cache(maxsize=8)
 def _exposed_pii_templates(env: jinja2.Environment) -> tuple[tuple[str, jinja2.Template], ...]:
-    found = tuple((kind, env.from_string(source)) for kind, source in EXPOSED_PII_TEMPLATES)
-    for (_, template), (_, source) in zip(found, EXPOSED_PII_TEMPLATES):
-        _READS_ONLY[template] = _reads_only(env, source)
-    return found
+    return tuple((kind, env.from_string(source)) for kind, source in EXPOSED_PII_TEMPLATES)
 
 
 #: Each template's globals as one dict: jinja keeps them as a ChainMap and walks it on every render.
 _FLAT_GLOBALS: weakref.WeakKeyDictionary[jinja2.Template, dict[str, Any]] = weakref.WeakKeyDictionary()
-#: One such dict per environment, shared by its templates whose globals are the environment's.
-_ENV_FLAT_GLOBALS: weakref.WeakKeyDictionary[jinja2.Environment, dict[str, Any]] = weakref.WeakKeyDictionary()
-#: Whether a template only reads its context (see _reads_only).
-_READS_ONLY: weakref.WeakKeyDictionary[jinja2.Template, bool] = weakref.WeakKeyDictionary()
-
-#: Nodes of a template that reads its context and writes nothing: text, output of names and constants,
-#: conditions. No assignment, block, macro, call, filter, test, include or extension.
-_READ_ONLY_NODES = frozenset({
-    jinja2.nodes.Template, jinja2.nodes.Output, jinja2.nodes.TemplateData, jinja2.nodes.Const, jinja2.nodes.Name,
-    jinja2.nodes.If, jinja2.nodes.CondExpr, jinja2.nodes.And, jinja2.nodes.Or, jinja2.nodes.Not,
-    jinja2.nodes.Compare, jinja2.nodes.Operand, jinja2.nodes.Concat,
-})
 
 
-def _reads_only(env: jinja2.Environment, source: str) -> bool:
-    """Whether the template of ``source`` (includes spliced) is made of _READ_ONLY_NODES only.
-
-    Rendering such a template leaves its render context as it was (no variable set, exported or
-    scoped, no block, nothing calls out with the context), so the templates of one item can be
-    rendered with one context instead of one new context each.
-    """
-    try:
-        tree = env.parse(source)
-    except Exception:
-        return False
-    return all(
-        type(node) in _READ_ONLY_NODES and (not isinstance(node, jinja2.nodes.Name) or node.ctx == "load")
-        for node in (tree, *tree.find_all(jinja2.nodes.Node))
-    )
-
-
-def _flat_globals(template: jinja2.Template) -> dict[str, Any]:
-    flat = _FLAT_GLOBALS.get(template)
-    if flat is None:
-        flat = dict(template.globals)
-        shared = _ENV_FLAT_GLOBALS.get(template.environment)
-        if shared is None:
-            shared = _ENV_FLAT_GLOBALS[template.environment] = dict(template.environment.globals)
-        if flat == shared:
-            flat = shared
-        _FLAT_GLOBALS[template] = flat
-    return flat
-
-
-def _render(template: jinja2.Template, context: dict[str, Any], shared: list[Any] | None = None) -> str:
-    """``template.render(context)``, with the template's globals flattened once (they are fixed at load).
-
-    ``shared`` (an empty list for each item) keeps the render context of the item's first template that
-    reads only (_reads_only), for the next ones with the same globals: their output is the same.
-    """
+def _render(template: jinja2.Template, context: dict[str, Any]) -> str:
+    """``template.render(context)``, with the template's globals flattened once (they are fixed at load)."""
     env = template.environment
     if env.is_async:
         return template.render(context)
-    flat = _flat_globals(template)
-    ctx = None
-    if shared is not None and _READS_ONLY.get(template):
-        if shared and shared[0] is flat:
-            ctx = shared[1]
-        else:
-            ctx = jinja2.runtime.new_context(env, template.name, template.blocks, context, False, flat, None)
-            shared[:] = [flat, ctx]
-    if ctx is None:
-        ctx = jinja2.runtime.new_context(env, template.name, template.blocks, context, False, flat, None)
+    flat = _FLAT_GLOBALS.get(template)
+    if flat is None:
+        flat = _FLAT_GLOBALS[template] = dict(template.globals)
+    ctx = jinja2.runtime.new_context(env, template.name, template.blocks, context, False, flat, None)
     try:
         return env.concat(template.root_render_func(ctx))  # type: ignore[attr-defined]
     except Exception:
@@ -362,9 +303,8 @@ def suggest(
         sources = list(_exposed_pii_templates(templates.env))
     else:
         sources = templates.compiled(category)
-    shared: list[Any] = []
     for kind, template in sources:
-        rendered = _squeeze(_render(template, context, shared))
+        rendered = _squeeze(_render(template, context))
         text = fit(rendered, item.platform, public)
         if text and text not in seen:
             seen.add(text)

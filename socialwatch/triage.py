@@ -64,17 +64,18 @@ class Rules:
     escalation: re.Pattern[str] | None
     high_reach_followers: int
     repeat_contact_threshold: int
+    # A necessary condition for each pattern (every category with one, and escalation), tested before it:
+    # one of its keywords' words is a word of the text (see _word_gate).
+    category_gates: dict[str, WordGate]
+    escalation_gate: WordGate
+    # Every gate word with the gates it opens, as bits: bit i for category_order[i], then escalation.
+    gate_index: dict[str, int]
     unscored_policy: str = "complaints"
-    # The plain keywords behind each pattern: a substring test skips the pattern when none occurs.
+    # The plain keywords behind each pattern and gate.
     category_keywords: dict[str, tuple[str, ...]] = field(default_factory=dict)
     escalation_keywords: tuple[str, ...] = ()
     # Used only when the Sentiment does not carry its signals (built by hand, e.g. in tests).
     complaints: ComplaintAnalyser | None = None
-    # The same test on words, cheaper than one substring test per keyword (see _word_gate).
-    category_gates: dict[str, WordGate] = field(default_factory=dict)
-    escalation_gate: WordGate | None = None
-    # Every gate word with the gates it opens, as bits: bit i for category_order[i], then escalation.
-    gate_index: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -198,21 +199,12 @@ def _opens(gate: WordGate, bits: int, bit: int, lowered: str) -> bool:
 
 def _categorise(lowered: str, sentiment: Sentiment, rules: Rules, bits: int | None = None
                 ) -> tuple[str, str | None]:
-    contains = lowered.__contains__
     if bits is None:
         bits = _gate_bits(lowered, rules)
     for bit, name in enumerate(rules.category_order):
         pattern = rules.category_patterns.get(name)
-        if pattern is None:
+        if pattern is None or not _opens(rules.category_gates[name], bits, bit, lowered):
             continue
-        gate = rules.category_gates.get(name)
-        if gate is not None:
-            if not _opens(gate, bits, bit, lowered):
-                continue
-        else:
-            keywords = rules.category_keywords.get(name)
-            if keywords and not any(map(contains, keywords)):
-                continue
         match = pattern.search(lowered)
         if match is None:
             continue
@@ -333,10 +325,7 @@ def triage(
         priority = "low" if sentiment.label == "positive" else "none"
 
     escalation = None
-    if rules.escalation and (
-        _opens(rules.escalation_gate, bits, len(rules.category_order), lowered) if rules.escalation_gate is not None
-        else not rules.escalation_keywords or any(map(lowered.__contains__, rules.escalation_keywords))
-    ):
+    if rules.escalation and _opens(rules.escalation_gate, bits, len(rules.category_order), lowered):
         escalation = rules.escalation.search(lowered)
     if escalation and category not in ("spam", "abuse"):
         priority = "urgent"
