@@ -180,20 +180,21 @@ class Daemon:
                 incidents.group(self.store, self.config, poster, now)
             except Exception:
                 log.exception("incident grouping failed; alerts go out one by one meanwhile")
-        if poster is not None:
-            self._note_reopened(poster, now)
         try:
+            due = self.store.due_alerts(now)
+            if poster is not None:
+                self._note_reopened(poster, due, now)
             assert self.channel is not None
-            return dispatch_alerts(self.store, self.channel, now=now)
+            return dispatch_alerts(self.store, self.channel, now=now, due=due)
         except Exception:
             log.exception("alert dispatch failed; will retry")
             return 0
 
-    def _note_reopened(self, poster: Any, now: datetime) -> None:
+    def _note_reopened(self, poster: Any, due: list[dict[str, Any]], now: datetime) -> None:
         """A customer answering our reply reopens the earlier alert: said once in its thread, audited.
         Only alerts on their first attempt are looked at, so a retried delivery does not say it twice."""
         try:
-            fresh = [a["id"] for a in self.store.due_alerts(now) if a["attempts"] == 0]
+            fresh = [a for a in due if a["attempts"] == 0]
             for reopen in sla.reopen_candidates(self.store, fresh, self.config).values():
                 sla.record_reopen(self.store, reopen, now)
                 poster.post(reopen.channel, sla.reopen_text(reopen), thread_ts=reopen.thread_ts)

@@ -48,11 +48,12 @@ def backoff(attempts: int, retry_after: float | None = None) -> timedelta:
     return min(timedelta(seconds=2 ** min(attempts, 10)), MAX_BACKOFF)
 
 
-def dispatch_alerts(store: Store, channel: AlertChannel, *, now: datetime | None = None, limit: int = 50) -> int:
-    """Deliver what is due; returns how many were delivered. Stops at the first failure so a
-    rate-limited channel is not hammered, and order is kept."""
+def dispatch_alerts(store: Store, channel: AlertChannel, *, now: datetime | None = None, limit: int = 50,
+                    due: list[dict[str, Any]] | None = None) -> int:
+    """Deliver what is due (``due``: ``store.due_alerts`` already read by the caller); returns how many were
+    delivered. Stops at the first failure so a rate-limited channel is not hammered, and order is kept."""
     delivered = 0
-    for alert in store.due_alerts(now or utcnow(), limit=limit):
+    for alert in store.due_alerts(now or utcnow(), limit=limit) if due is None else due:
         store.mark_alert_attempt(alert["outbox_id"])
         try:
             result = channel.deliver(alert)

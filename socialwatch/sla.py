@@ -9,7 +9,7 @@ is called, so a restart (or two overlapping runs) never pings twice.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone
 from typing import Any, Protocol
@@ -414,13 +414,15 @@ class Reopen:
     reason: str
 
 
-def reopen_candidates(store: Store, item_ids: Sequence[int], config: Config | None = None) -> dict[int, Reopen]:
-    """Which of these (new) items answer one of our replies: by ``in_reply_to`` our reply's platform id,
-    or from the same author (same conversation where there is one) after our reply, within
-    ``[sla] reopen_window_hours``. Call from the dispatcher before delivering their alerts."""
+def reopen_candidates(store: Store, items: Sequence[Mapping[str, Any]], config: Config | None = None
+                      ) -> dict[int, Reopen]:
+    """Which of these (new) items (``items`` rows, or due alerts, which carry them) answer one of our
+    replies: by ``in_reply_to`` our reply's platform id, or from the same author (same conversation where
+    there is one) after our reply, within ``[sla] reopen_window_hours``. Call from the dispatcher before
+    delivering their alerts."""
     window = timedelta(hours=(config.sla if config else SlaConfig()).reopen_window_hours)
     found: dict[int, Reopen] = {}
-    for item in db.items_by_id(store, item_ids):
+    for item in items:
         created = parse_time(item["created_at"])
         assert created is not None
         parent = db.reopen_parent(store, item, created - window)

@@ -237,15 +237,6 @@ def reopen_parent(store: Store, item: dict[str, Any], window_start: datetime) ->
     return {**dict(row), "direct": False} if row is not None else None
 
 
-def items_by_id(store: Store, item_ids: Sequence[int]) -> list[dict[str, Any]]:
-    if not item_ids:
-        return []
-    with store.db() as db:
-        marks = ",".join("?" * len(item_ids))
-        rows = db.conn.execute(f"SELECT * FROM items WHERE id IN ({marks}) ORDER BY id", list(item_ids)).fetchall()
-    return [dict(r) for r in rows]
-
-
 def record_reopen(store: Store, parent_id: int, child_id: int, *, parent_key: str, child_key: str, reason: str,
                   now: datetime) -> None:
     with store.transaction() as db:

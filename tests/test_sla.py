@@ -318,8 +318,9 @@ def test_a_customer_answering_our_reply_reopens_the_alert_in_its_thread(
         make_item(4, "@acme my order is late too", later, kind=Kind.MENTION, author="u5"),
         make_item(5, "@acme where is it", berlin(30, 10, 10), kind=Kind.MENTION, author="u1", conversation="t1"),
     ], later)
-    direct, same_author, stranger, too_early = (int(store.item_by_key(f"x:{9000 + n}")["id"]) for n in (2, 3, 4, 5))
-    found = sla.reopen_candidates(store, [direct, same_author, stranger, too_early], config)
+    rows = [store.item_by_key(f"x:{9000 + n}") for n in (2, 3, 4, 5)]
+    direct, same_author, stranger, too_early = (int(row["id"]) for row in rows)
+    found = sla.reopen_candidates(store, rows, config)
     assert set(found) == {direct, same_author}
     assert found[direct].reason == "replies to our answer" and found[same_author].reason == "wrote again after our answer"
     assert (found[direct].parent_key, found[direct].thread_ts, found[direct].channel) == \
