@@ -196,8 +196,9 @@ class Daemon:
         try:
             fresh = [a for a in due if a["attempts"] == 0]
             for reopen in sla.reopen_candidates(self.store, fresh, self.config).values():
-                sla.record_reopen(self.store, reopen, now)
-                poster.post(reopen.channel, sla.reopen_text(reopen), thread_ts=reopen.thread_ts)
+                # An alert stays fresh while the ones before it fail to go out: note its reopen only once.
+                if sla.record_reopen(self.store, reopen, now):
+                    poster.post(reopen.channel, sla.reopen_text(reopen), thread_ts=reopen.thread_ts)
         except Exception:
             log.exception("could not check for reopened conversations")
 

@@ -434,10 +434,11 @@ def reopen_candidates(store: Store, items: Sequence[Mapping[str, Any]], config: 
     return found
 
 
-def record_reopen(store: Store, reopen: Reopen, now: datetime) -> None:
-    """The parent is reopened (audited ``alert.reopened``); its pending follow-up suggestion is dropped."""
-    db.record_reopen(store, reopen.parent_id, reopen.item_id, parent_key=reopen.parent_key,
-                     child_key=reopen.item_key, reason=reopen.reason, now=now)
+def record_reopen(store: Store, reopen: Reopen, now: datetime) -> bool:
+    """The parent is reopened (audited ``alert.reopened``); its pending follow-up suggestion is dropped.
+    Once per customer message: False when this message has reopened it already (say nothing again)."""
+    return db.record_reopen(store, reopen.parent_id, reopen.item_id, parent_key=reopen.parent_key,
+                            child_key=reopen.item_key, reason=reopen.reason, now=now)
 
 
 def reopen_text(reopen: Reopen) -> str:

@@ -238,14 +238,20 @@ def reopen_parent(store: Store, item: dict[str, Any], window_start: datetime) ->
 
 
 def record_reopen(store: Store, parent_id: int, child_id: int, *, parent_key: str, child_key: str, reason: str,
-                  now: datetime) -> None:
+                  now: datetime) -> bool:
+    """False (and nothing written) when this message has already reopened this parent."""
     with store.transaction() as db:
         conn = db.conn
+        done = conn.execute("SELECT 1 FROM sla_state WHERE item_id = ? AND reopened_by = ?",
+                            [parent_id, child_id]).fetchone()
+        if done:
+            return False
         conn.execute("INSERT OR IGNORE INTO sla_state (item_id, updated_at) VALUES (?, ?)", [parent_id, iso(now)])
         conn.execute("UPDATE sla_state SET reopened_at = ?, reopened_by = ?, updated_at = ? WHERE item_id = ?",
                      [iso(now), child_id, iso(now), parent_id])
         Store._append_audit(conn, now, audit.SYSTEM, audit.SYSTEM, "alert.reopened", parent_key,
                             {"by_item": child_key, "reason": reason})
+    return True
 
 
 def followup_candidates(store: Store, sent_before: datetime, sent_after: datetime) -> list[dict[str, Any]]:
