@@ -220,8 +220,7 @@ def _suggestion_blocks(item: Mapping[str, Any], state: AlertState) -> list[dict[
             "text": {"type": "mrkdwn", "text": cut(f"*{escape(label)}*\n{escape(suggestion['text'])}", SECTION_MAX)},
         }
         if not state.alerts_only and not state.reply:
-            block["accessory"] = {"type": "button", "action_id": f"{SEND}_{index}", "value": f"{item['id']}:{index}",
-                                  "text": {"type": "plain_text", "text": "Send"}, "style": "primary"}
+            block["accessory"] = _button("Send", f"{SEND}_{index}", f"{item['id']}:{index}", "primary")
         blocks.append(block)
     return blocks
 
@@ -315,8 +314,7 @@ def reply_url(item: Mapping[str, Any], platform_reply_id: Any) -> str | None:
 # --- modals -------------------------------------------------------------------------------------
 
 
-def edit_modal(item: Mapping[str, Any], *, text: str, limit: int, suggestion_kind: str | None,
-               private: Mapping[str, Any]) -> dict[str, Any]:
+def edit_modal(item: Mapping[str, Any], *, text: str, limit: int, private: Mapping[str, Any]) -> dict[str, Any]:
     """Edit & send: the reply prefilled; the limit is shown and re-checked on submit (X counts
     characters its own way, so Slack's max_length is only a first guard)."""
     platform = PLATFORM_WORDS.get(item["platform"], str(item["platform"]))

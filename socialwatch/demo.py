@@ -57,8 +57,7 @@ def feed(sandbox: Any, entry: dict[str, Any], brand_handle: str) -> str:
         sandbox.add_visitor_post(text, name=name)
     else:
         sandbox.add_message(text, name=name)
-    where = {"x": "X", "facebook": "Facebook"}[platform]
-    return f"{where} {kind} from {name}: {terminal_line(text, 90)}"
+    return f"{alerts.PLATFORM_WORDS[platform]} {kind} from {name}: {terminal_line(text, 90)}"
 
 
 @dataclass

@@ -346,6 +346,9 @@ def chart_spec(digest: Digest) -> dict[str, dict[str, Any]]:
     }
 
 
+NO_CHARTS = "matplotlib is not installed (pip install 'socialwatch[charts]'): the digest has no charts"
+
+
 def render_charts(digest: Digest, *, in_process: bool = False) -> dict[str, bytes]:
     """``{"sentiment.png": ..., "response-times.png": ...}``; empty (and logged) without matplotlib.
 
@@ -354,7 +357,7 @@ def render_charts(digest: Digest, *, in_process: bool = False) -> dict[str, byte
     digest goes out without charts and the log says why. ``in_process=True`` draws them here: for
     short-lived processes (``socialwatch report``), where any failure should show as it is."""
     if not charts.available():
-        log.info("matplotlib is not installed (pip install 'socialwatch[charts]'): the digest has no charts")
+        log.info(NO_CHARTS)
         return {}
     if in_process:
         return charts.render(chart_spec(digest))
@@ -601,7 +604,7 @@ def post_daily(store: Store, config: Config, poster: Poster, now: datetime, *, f
     if config.digest.charts and charts.available():
         images, error = _drawn(digest)
     elif config.digest.charts:
-        render_charts(digest)  # says why there are none
+        log.info(NO_CHARTS)
     uploaded: tuple[str, ...] = ()
     if images:
         try:

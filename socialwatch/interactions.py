@@ -254,7 +254,6 @@ class Interactions:
         first = suggestions[0] if suggestions else {"text": "", "kind": None}
         limit = suggest.reply_limit(str(item["platform"]), bool(item.get("public")))
         self.open_modal(payload, alerts.edit_modal(item, text=first["text"], limit=limit,
-                                                   suggestion_kind=first.get("kind"),
                                                    private={"item_id": item["id"], "suggested": first["text"],
                                                             "kind": first.get("kind")}))
 

@@ -120,20 +120,16 @@ class SlackChannel:
                     log.info("alert for %s was already in Slack (ts %s); not posting it again", key, found[0])
                     return Delivered(channel=channel, ts=found[0], thread_ts=found[1])
             message = self.message_for(alert)
-            if parent:
-                response = self.client.chat_postMessage(
-                    channel=channel, thread_ts=parent["ts"], text=alerts.followup_text(alert),
-                    blocks=message["blocks"], metadata=message["metadata"], unfurl_links=False, unfurl_media=False)
-                return Delivered(channel=str(response["channel"]), ts=str(response["ts"]), thread_ts=parent["ts"])
+            thread = parent["ts"] if parent else None  # slack_sdk leaves None arguments out of the request
             response = self.client.chat_postMessage(
-                channel=channel, text=message["text"], blocks=message["blocks"], metadata=message["metadata"],
-                unfurl_links=False, unfurl_media=False)
+                channel=channel, thread_ts=thread, text=alerts.followup_text(alert) if parent else message["text"],
+                blocks=message["blocks"], metadata=message["metadata"], unfurl_links=False, unfurl_media=False)
         except (SlackApiError, SlackClientError, OSError) as exc:
             error = delivery_error(exc)
             if error.retry_after is None:  # not a clean 429: the message may have been posted after all
                 self._posted.clear()
             raise error from None
-        return Delivered(channel=str(response["channel"]), ts=str(response["ts"]))
+        return Delivered(channel=str(response["channel"]), ts=str(response["ts"]), thread_ts=thread)
 
     def _find_posted(self, channel: str, key: str, alert: Mapping[str, Any]) -> tuple[str, str | None] | None:
         """(ts, thread_ts) of a message carrying this item key, posted by us recently.
@@ -205,16 +201,6 @@ class SlackChannel:
             log.warning("could not update the Slack alert for item %s: %s", item_id, delivery_error(exc))
             return False
         return True
-
-    def thread_note(self, item_id: int, text: str) -> None:
-        """A short line in the alert's thread (who did what), best effort."""
-        where = self.store.alert_message(item_id)
-        if not where:
-            return
-        try:
-            self.poster.post(where["channel"], text, thread_ts=where.get("thread_ts") or where["ts"])
-        except (SlackApiError, SlackClientError, OSError) as exc:
-            log.warning("could not post in the alert's thread for item %s: %s", item_id, delivery_error(exc))
 
     # --- ops ------------------------------------------------------------------------------------
 
