@@ -24,7 +24,7 @@ from zoneinfo import ZoneInfo
 from socialwatch import charts
 from socialwatch.alerts import escape, item_key
 from socialwatch import sla_store as db
-from socialwatch.config import WEEKDAYS, Config
+from socialwatch.config import SLA_PRIORITIES, WEEKDAYS, Config
 from socialwatch.models import LABELS, iso, parse_time, to_utc, utcnow
 from socialwatch.sla import Poster, short_duration
 from socialwatch.store import Store, connect
@@ -32,7 +32,6 @@ from socialwatch.store import Store, connect
 log = logging.getLogger(__name__)
 
 PREVIOUS_DAYS = 7
-PRIORITIES = ("urgent", "high", "normal", "low")
 #: An hour is a negative spike when it has at least this many negatives and this multiple of the usual rate.
 SPIKE_MIN, SPIKE_FACTOR = 5, 3.0
 
@@ -281,7 +280,7 @@ def summarise(rows: Sequence[dict[str, Any]], *, since: datetime, until: datetim
         repeat_authors=repeat_authors, bucket_hours=hours,
         timeline=[(iso(start) or "", counts) for start, counts in zip(starts, timeline)],
         baseline_per_bucket=baseline, response_samples=samples,
-        targets={p: float(getattr(config.sla, p)) for p in PRIORITIES},
+        targets={p: float(getattr(config.sla, p)) for p in SLA_PRIORITIES},
     )
 
 
@@ -307,7 +306,7 @@ def _sla_summary(rows: Sequence[dict[str, Any]], as_of: datetime) -> SlaSummary:
     all_post = [m for values in from_post.values() for m in values]
     met, breached = every.count("met"), every.count("breached")
     by_priority = {}
-    for priority in PRIORITIES:
+    for priority in SLA_PRIORITIES:
         verdicts = outcome.get(priority, [])
         if not verdicts:
             continue

@@ -342,15 +342,6 @@ def ack_dedupe_key(row: dict[str, Any], now: datetime, zone: ZoneInfo) -> str:
     return f"ack:{row['platform']}:{conversation}:{to_utc(now).astimezone(zone).date().isoformat()}"
 
 
-def _first_name(row: dict[str, Any]) -> str:
-    name = (row.get("author_name") or "").strip()
-    if name:
-        first = name.split()[0]
-        if sum(ch.isalpha() for ch in first) >= max(1, len(first) // 2):
-            return first[:40]
-    return f"@{row['author_handle'][:40]}" if row.get("author_handle") else "there"
-
-
 def _render(config: Config, template: str, context: dict[str, Any], platform: str, public: bool) -> str:
     from socialwatch import suggest
 
@@ -368,7 +359,7 @@ def ack_text(row: dict[str, Any], config: Config, now: datetime) -> str:
     due = parse_time(row.get("sla_due_at")) or due_at(now, row["priority"], row["platform"], row["kind"], config.sla)
     hours = hours_for(config.sla, row["priority"])
     context = {
-        "name": _first_name(row), "brand": config.suggestions.brand_name, "within": customer_duration(minutes),
+        "name": suggest.first_name_of(row.get("author_name"), row.get("author_handle")), "brand": config.suggestions.brand_name, "within": customer_duration(minutes),
         "due": local_time(due, zone, now) if due else "", "open_now": hours is None or hours.is_open(now),
         "signature": config.suggestions.signature, "platform": row["platform"],
         "case_ref": suggest.case_reference(item_key(row), config.suggestions.case_prefix),
@@ -454,7 +445,7 @@ def followup_text(row: dict[str, Any], config: Config) -> str:
     from socialwatch import suggest
 
     public = bool(row["public"]) and row["kind"] != "dm"
-    context = {"name": _first_name(row), "brand": config.suggestions.brand_name,
+    context = {"name": suggest.first_name_of(row.get("author_name"), row.get("author_handle")), "brand": config.suggestions.brand_name,
                "signature": config.suggestions.signature, "public": public, "platform": row["platform"],
                "help_url": config.suggestions.help_url,
                "case_ref": suggest.case_reference(item_key(row), config.suggestions.case_prefix)}

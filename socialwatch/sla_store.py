@@ -76,10 +76,6 @@ def migrate_v30(db: sqlite_utils.Database) -> None:
     db.execute("CREATE INDEX IF NOT EXISTS idx_reply_outbox_sent ON reply_outbox (sent_at) WHERE status = 'sent'")
 
 
-def has_table(conn: sqlite3.Connection, name: str) -> bool:
-    return conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", [name]).fetchone() is not None
-
-
 def has_column(conn: sqlite3.Connection, table: str, column: str) -> bool:
     return any(row[1] == column for row in conn.execute(f"PRAGMA table_info({table})"))
 
@@ -407,7 +403,7 @@ def label_counts(conn: sqlite3.Connection, since: datetime, until: datetime) -> 
 
 
 def period_incidents(conn: sqlite3.Connection, since: datetime, until: datetime) -> list[dict[str, Any]]:
-    if not has_table(conn, "incidents"):
+    if not Store._table_exists(conn, "incidents"):
         return []
     rows = conn.execute("""
         SELECT n.id, n.category, n.opened_at, n.closed_at, COUNT(o.id) AS item_count

@@ -106,14 +106,19 @@ def case_reference(item_key: str, prefix: str) -> str:
 
 
 def first_name(item: Item) -> str:
-    name = (item.author.name or "").strip()
+    return first_name_of(item.author.name, item.author.handle)
+
+
+def first_name_of(name: str | None, handle: str | None) -> str:
+    """How a reply greets the author: the first name, else the @handle, else "there"."""
+    name = (name or "").strip()
     if name:
         first = name.split()[0]
         # A display name full of symbols reads badly in a reply; fall back to the handle.
         if sum(ch.isalpha() for ch in first) >= max(1, len(first) // 2):
             return first[:40]
-    if item.author.handle:
-        return "@" + item.author.handle[:40]
+    if handle:
+        return "@" + handle[:40]
     return "there"
 
 
