@@ -14,6 +14,7 @@ import sqlite3
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -188,3 +189,13 @@ class LogCounter:
 def socialwatch_command() -> list[str]:
     """How to start the CLI of this checkout with this interpreter."""
     return [sys.executable, "-m", "socialwatch"]
+
+
+def insert_item_rows(conn: Any, page: Sequence[Any], received: str) -> None:
+    """The page's item rows alone (``store.Processed`` entries, written as ``Store.ingest`` writes them),
+    one ``executemany`` in one transaction: the floor and baseline of the store's benchmarks."""
+    from socialwatch.store import _INSERT_ITEM, _item_row
+
+    conn.execute("BEGIN IMMEDIATE")
+    conn.executemany(_INSERT_ITEM.replace(" RETURNING id", ""), [_item_row(entry, received) for entry in page])
+    conn.execute("COMMIT")

@@ -8,7 +8,6 @@ Latvian retweets of English), so 100% is not reachable and "und" is an honest an
 
 from __future__ import annotations
 
-import resource
 import sys
 import time
 from collections import Counter, defaultdict
@@ -17,12 +16,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks import devdata  # noqa: E402
+from benchmarks.common import rss_mb  # noqa: E402
 from socialwatch.language import LanguageDetector  # noqa: E402
-
-
-def rss_mb() -> float:
-    with open("/proc/self/statm") as handle:
-        return int(handle.read().split()[1]) * resource.getpagesize() / 2**20
 
 
 def main() -> int:

@@ -58,35 +58,15 @@ class TimedSource:
 def _one_run(sandbox: Any, tmp: Path, count: int) -> dict[str, Any]:
     from socialwatch.config import load_config
     from socialwatch.daemon import Daemon, build_sources
-    from socialwatch.notify import Delivered
 
-    sandbox.reset()
     sandbox.set_x_rate_limit("*", limit=100_000, window=900)
-    slack_on = sandbox.slack is not None
-    if slack_on:
-        lift_slack_limits(sandbox.url)
+    lift_slack_limits(sandbox.url)
     config = load_config(sandbox.write_config(tmp / "socialwatch.toml", poll_interval=1))
     config.daemon.database = tmp / "latency.db"
     config.daemon.jitter = 0
-    if hasattr(config, "incidents"):
-        config.incidents.enabled = False
+    config.incidents.enabled = False
     mentions = TimedSource(next(s for s in build_sources(config) if s.key.endswith(":mentions")))
-    posted: dict[str, float] = {}
-    channel = None
-    try:  # the Slack channel, which the daemon uses when [slack] is set
-        __import__("socialwatch.slack")
-    except ImportError:
-        slack_on = False
-    if not slack_on:
-        config.slack = None
-
-        class Recording:
-            def deliver(self, alert: dict[str, Any]) -> Delivered:
-                posted[alert["native_id"]] = time.time()
-                return Delivered(channel="bench")
-
-        channel = Recording()
-    daemon = Daemon(config, sources=[mentions], channel=channel)
+    daemon = Daemon(config, sources=[mentions])
     daemon.poll_source(mentions)  # first poll: sets the cursor (no backlog)
     runner = threading.Thread(target=daemon.run, kwargs={"install_signals": False}, name="bench-daemon")
     runner.start()
@@ -116,8 +96,7 @@ def _one_run(sandbox: Any, tmp: Path, count: int) -> dict[str, Any]:
         runner.join(timeout=60)
     with daemon.store.db() as db:
         alerted = db.execute("SELECT COUNT(*) FROM alert_outbox").fetchone()[0]
-    if slack_on:
-        posted = _slack_posts(sandbox)
+    posted = _slack_posts(sandbox)
     slack_requests = [e for e in sandbox.requests_log("slack") if "chat.postMessage" in e["path"]]
     latency, waits = [], []
     for tweet_id, seen in visible.items():
@@ -126,7 +105,7 @@ def _one_run(sandbox: Any, tmp: Path, count: int) -> dict[str, Any]:
             latency.append(posted[tweet_id] - anchor)
             waits.append(anchor - seen)
     return {"latency": latency, "poll_wait": waits, "sent": count, "alerted": alerted, "posted": len(latency),
-            "slack": slack_on, "post_requests": len(slack_requests)}
+            "post_requests": len(slack_requests)}
 
 
 def _slack_posts(sandbox: Any) -> dict[str, float]:
@@ -148,7 +127,6 @@ def run(mode: str) -> Result:
     logs = LogCounter()
     with Sandbox() as sandbox, tempfile.TemporaryDirectory(prefix="sw-bench-lat-") as tmp:
         measured = _one_run(sandbox, Path(tmp), count)
-    target = "Slack emulator" if measured["slack"] else "recording channel (no SlackChannel in this checkout)"
     values = measured["latency"]
     if not values:
         result.add("no alert arrived", None, "s", target="p95 < 1 s", ok=False)
@@ -163,6 +141,6 @@ def run(mode: str) -> Result:
                       "latency_s": sorted(values)}
     result.notes.append(
         f"{count} complaint mentions at {RATE:g}/s to the X emulator, daemon polling every 1 s, alerts to the "
-        f"{target}; latency = the alert's arrival in Slack - max(its page request's start, its creation). "
+        f"Slack emulator; latency = the alert's arrival in Slack - max(its page request's start, its creation). "
         f"{count - measured['alerted']} of the mentions did not need a person by triage (no alert).")
     return result

@@ -26,7 +26,8 @@ from pathlib import Path
 from typing import Any, Callable
 
 from benchmarks import synth
-from benchmarks.common import Result, cpu, percentile, python_env, size, socialwatch_command, wall
+from benchmarks.common import (Result, cpu, insert_item_rows, percentile, python_env, size, socialwatch_command,
+                               wall)
 
 TITLE = "Store at scale (insert rate, size, queries, reads while writing)"
 PAGE = 100
@@ -110,30 +111,12 @@ def _baseline_inserts(path: Path, pages: list[list[Any]]) -> float:
     from socialwatch.models import iso
     from socialwatch.store import Store, connect
 
-    Store(path)  # the schema, every migration
+    Store(path).close()  # the schema, every migration
     conn = connect(path)
     try:
-        columns = ("platform, native_id, kind, account, source, author_key, author_id, author_handle, author_name, "
-                   "author_followers, text, lang, created_at, received_at, url, conversation_id, in_reply_to, public, "
-                   "raw, compound, neg, neu, pos, label, category, priority, needs_reply, reasons, suggestions, "
-                   "sla_due_at, status")
-        sql = f"INSERT INTO items ({columns}) VALUES ({','.join('?' * 31)})"
         start = wall()
         for page in pages:
-            rows = []
-            for entry in page:
-                item, a = entry.item, entry.assessment
-                rows.append((item.platform, item.native_id, item.kind.value, item.account, entry.source,
-                             item.author_key, item.author.id, item.author.handle, item.author.name,
-                             item.author.followers, item.text, a.sentiment.lang, iso(item.created_at),
-                             iso(item.created_at), item.url, item.conversation_id, item.in_reply_to, 1,
-                             json.dumps(item.raw), a.sentiment.compound, a.sentiment.neg, a.sentiment.neu,
-                             a.sentiment.pos, a.sentiment.label, a.category, a.priority, int(a.needs_reply),
-                             json.dumps(list(a.reasons)), json.dumps([s.text for s in a.suggestions]),
-                             iso(a.sla_due_at), "open"))
-            conn.execute("BEGIN IMMEDIATE")
-            conn.executemany(sql, rows)
-            conn.execute("COMMIT")
+            insert_item_rows(conn, page, iso(page[-1].item.created_at))
         return sum(len(p) for p in pages) / (wall() - start)
     finally:
         conn.close()
@@ -201,7 +184,7 @@ def _review_query(path: Path, sql: str, params: dict[str, Any]) -> Callable[[], 
 
 
 def run(mode: str) -> Result:
-    from socialwatch import health
+    from socialwatch import health, sla_store
     from socialwatch.store import Store, connect
 
     n = size(mode, 1_000_000, 50_000, 1_000)
@@ -259,12 +242,7 @@ def run(mode: str) -> Result:
             "health.assess (all of `status`)": lambda: health.assess(store, later, timedelta(minutes=30)),
         }
         item_key = f"x:{feeder.count and 2_000_000_000_000_000_000 + feeder.count // 2}"
-        try:  # the SLA job's query (issue 9), when this checkout has it
-            from socialwatch import sla_store
-
-            queries["sla_store.open_timers (SLA job)"] = lambda: sla_store.open_timers(store)
-        except (ImportError, AttributeError):
-            pass
+        queries["sla_store.open_timers (SLA job)"] = lambda: sla_store.open_timers(store)
         queries["review: unanswered_items"] = _review_query(path, REVIEW_QUERIES["review: unanswered_items"], {})
         queries["review: item_history"] = _review_query(path, REVIEW_QUERIES["review: item_history"],
                                                         {"item_key": item_key})

@@ -19,7 +19,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from benchmarks import synth
-from benchmarks.common import Result, cpu, size, wall
+from benchmarks.common import Result, cpu, insert_item_rows, size, wall
 
 TITLE = "Pipeline throughput (normalise + score + triage + suggest + store)"
 PAGE = 100
@@ -33,9 +33,8 @@ def run(mode: str) -> Result:
     from socialwatch.config import Config
     from socialwatch.pipeline import Pipeline
     from socialwatch.sources.x import tweet_to_item
-    from socialwatch.store import _INSERT_ITEM, Processed, Store, _item_row, connect
+    from socialwatch.store import Processed, Store, connect
 
-    INSERT_ROWS = _INSERT_ITEM.replace(" RETURNING id", "")
     n = size(mode, 100_000, 20_000, 200)
     chunk = size(mode, 5_000, 5_000, 100)
     # Generated a chunk at a time: 100k payloads held at once would make every garbage collection of the
@@ -104,9 +103,7 @@ def run(mode: str) -> Result:
             t["full_wall"] += wall() - w0
             c0 = cpu()
             for processed in done:
-                rows_db.execute("BEGIN IMMEDIATE")
-                rows_db.executemany(INSERT_ROWS, [_item_row(entry, RECEIVED) for entry in processed])
-                rows_db.execute("COMMIT")
+                insert_item_rows(rows_db, processed, RECEIVED)
             t["rows_only"] += cpu() - c0
         rows_db.close()
         db_bytes = sum(p.stat().st_size for p in Path(tmp).glob("throughput.db*"))

@@ -20,7 +20,6 @@ negative mood (news of a death, a bad day), which a complaint layer is not built
 from __future__ import annotations
 
 import argparse
-import resource
 import sys
 import time
 from collections import defaultdict
@@ -31,6 +30,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks import devdata  # noqa: E402
+from benchmarks.common import rss_mb  # noqa: E402
 from socialwatch.config import Config  # noqa: E402
 from socialwatch.models import Author, Item, Kind  # noqa: E402
 from socialwatch.pipeline import Pipeline  # noqa: E402
@@ -64,11 +64,6 @@ class Counts:
     def cell(self) -> str:
         p, r, f = self.prf()
         return f"{p:.2f}/{r:.2f}/{f:.2f}"
-
-
-def rss_mb() -> float:
-    with open("/proc/self/statm") as handle:
-        return int(handle.read().split()[1]) * resource.getpagesize() / 2**20
 
 
 def to_item(example: devdata.Example, index: int) -> Item:

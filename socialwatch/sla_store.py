@@ -209,7 +209,7 @@ def reopen_parent(store: Store, item: dict[str, Any], window_start: datetime) ->
     """The alerted item whose manager reply this customer message answers: the one whose reply's platform
     id it replies to, else the newest one of the same author (same conversation, where the platform has
     one) answered between ``window_start`` and the message."""
-    select = f"""SELECT p.id, p.platform || ':' || p.native_id AS item_key, o.slack_channel,
+    select = """SELECT p.id, p.platform || ':' || p.native_id AS item_key, o.slack_channel,
                         COALESCE(o.thread_ts, o.slack_ts) AS thread_ts, r.sent_at, r.platform_reply_id
                  FROM reply_outbox r JOIN items p ON p.id = r.item_id
                  JOIN alert_outbox o ON o.item_id = p.id AND o.slack_ts IS NOT NULL"""
