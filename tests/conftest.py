@@ -132,12 +132,6 @@ def load_json(path: Path) -> Any:
 
 
 @pytest.fixture
-def slack(sandbox: Sandbox) -> Iterator[tuple[Any, dict[str, Any]]]:
+def slack(fresh_sandbox: Sandbox, slack_client: Any) -> tuple[Any, dict[str, Any]]:
     """(slack_sdk.WebClient with the bot token, the workspace info) on a freshly reset sandbox."""
-    if sandbox.slack is None:
-        pytest.skip("the Slack emulator is not available")
-    from slack_sdk import WebClient
-
-    sandbox.reset()
-    info = sandbox.info()["slack"]
-    yield WebClient(token=info["bot_token"], base_url=sandbox.url + "/api/", timeout=5), info
+    return slack_client, fresh_sandbox.info()["slack"]

@@ -16,6 +16,8 @@ from socialwatch.sandbox import Sandbox
 from socialwatch.sandbox.server import classify
 from socialwatch.transport import RewritingAdapter, make_session
 
+from sandbox_support import wait_until
+
 REPO = Path(__file__).resolve().parents[1]
 
 
@@ -161,21 +163,9 @@ def test_stop_releases_requests_held_by_a_timeout_fault():
         done.set()
 
     threading.Thread(target=call, daemon=True).start()
-    assert _wait_for(lambda: sandbox.requests_log("x"))
+    wait_until(lambda: sandbox.requests_log("x"), 5.0, "the request reaching the sandbox")
     sandbox.stop()
     assert done.wait(10) and isinstance(outcome[0], requests.ConnectionError)
-
-
-def _wait_for(predicate, timeout: float = 5.0):
-    import time
-
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        result = predicate()
-        if result:
-            return result
-        time.sleep(0.02)
-    return None
 
 
 def test_write_config_is_a_valid_socialwatch_config(sandbox, tmp_path, monkeypatch):
@@ -242,7 +232,7 @@ def test_serve_forever_prints_the_url_writes_config_and_stops_on_sigterm(tmp_pat
         assert first.startswith("socialwatch sandbox listening on http://127.0.0.1:")
         url = first.rsplit(" ", 1)[-1].strip()
         assert requests.get(f"{url}/_sandbox/health", timeout=5).json() == {"ok": True}
-        assert _wait_for(config.exists)
+        wait_until(config.exists, 5.0, "the written config")
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=10) == 0
     finally:
