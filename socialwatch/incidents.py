@@ -58,6 +58,7 @@ def group(store: Store, config: Config, poster: Poster, now: datetime) -> GroupR
         by_category.setdefault(row["category"], []).append(row)
     opened: list[int] = []
     held = 0
+    changed = False
     for category, rows in by_category.items():
         incident = open_now.get(category)
         if incident is not None:
@@ -68,18 +69,23 @@ def group(store: Store, config: Config, poster: Poster, now: datetime) -> GroupR
                 continue
             opened.append(db.open_incident(store, category, [r["outbox_id"] for r in recent], now=now))
             rows = recent
+        changed = True
         held += sum(1 for r in rows if r["alert_status"] == "pending")
-    updated, closed = _publish(store, config, poster, now)
+    # Read again only when this run attached or opened something (the counts over an all-day incident
+    # are the dearest query of a dispatch run).
+    incidents = db.open_incidents(store) if changed else list(open_now.values())
+    updated, closed = _publish(store, config, poster, now, incidents)
     return GroupResult(tuple(opened), tuple(updated), tuple(closed), held)
 
 
-def _publish(store: Store, config: Config, poster: Poster, now: datetime) -> tuple[list[int], list[int]]:
+def _publish(store: Store, config: Config, poster: Poster, now: datetime,
+             incidents: list[dict[str, Any]]) -> tuple[list[int], list[int]]:
     cfg = config.incidents
     default_channel = cfg.channel or (config.slack.channel if config.slack else "console")
     zone = zone_of(config)
     updated: list[int] = []
     closed: list[int] = []
-    for incident in db.open_incidents(store):
+    for incident in incidents:
         incident_id, count = int(incident["id"]), int(incident["item_count"])
         last = parse_time(incident["last_received_at"]) or now
         ending = now - last >= timedelta(minutes=cfg.quiet_minutes)
