@@ -552,9 +552,14 @@ class Posted:
     charts: tuple[str, ...]
 
 
+def digest_zone(config: Config) -> ZoneInfo:
+    """The digest's time zone: [digest] timezone, which defaults to [daemon] timezone."""
+    return ZoneInfo(config.digest.timezone or config.daemon.timezone)
+
+
 def scheduled_before(config: Config, now: datetime) -> datetime | None:
     """The latest scheduled digest time at or before ``now`` (on an allowed weekday), UTC."""
-    zone = ZoneInfo(config.digest.timezone or config.daemon.timezone)
+    zone = digest_zone(config)
     at = time.fromisoformat(config.digest.time)
     local_now = to_utc(now).astimezone(zone)
     allowed = {WEEKDAYS.index(d) for d in config.digest.days}
@@ -567,7 +572,7 @@ def scheduled_before(config: Config, now: datetime) -> datetime | None:
 
 
 def period_for(config: Config, scheduled: datetime) -> tuple[datetime, datetime]:
-    zone = ZoneInfo(config.digest.timezone or config.daemon.timezone)
+    zone = digest_zone(config)
     if config.digest.covers == "yesterday":
         day = to_utc(scheduled).astimezone(zone).date() - timedelta(days=1)
         start = datetime.combine(day, time(0), zone)
@@ -584,7 +589,7 @@ def post_daily(store: Store, config: Config, poster: Poster, now: datetime, *, f
     scheduled = scheduled_before(config, now)
     if scheduled is None:
         return None
-    zone = ZoneInfo(config.digest.timezone or config.daemon.timezone)
+    zone = digest_zone(config)
     period = to_utc(scheduled).astimezone(zone).strftime("%Y-%m-%dT%H:%M")
     if not force and db.digest_posted(store, period):
         return None

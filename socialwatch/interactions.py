@@ -288,10 +288,14 @@ class Interactions:
                                         details={"attempted": "edit", "reason": "not an approver"})
             if problem:
                 return {"response_action": "errors", "errors": {alerts.REPLY_BLOCK: problem}}, None
-            # Refusals and "already answered" notes go to the alert's channel, as for a button.
-            where = {"user": user, "channel": {"id": (self.store.alert_message(int(item["id"])) or {}).get("channel")}}
-            return None, lambda: self.queue(where, item, text, suggested=private.get("suggested"),
-                                            kind=private.get("kind"))
+
+            def send() -> None:  # after the ack: Slack wants it within 3 s
+                # Refusals and "already answered" notes go to the alert's channel, as for a button.
+                channel = (self.store.alert_message(int(item["id"])) or {}).get("channel")
+                self.queue({"user": user, "channel": {"id": channel}}, item, text, suggested=private.get("suggested"),
+                           kind=private.get("kind"))
+
+            return None, send
         if callback == alerts.DISMISS_VIEW:
             if not self.is_approver(user_id):
                 return {"response_action": "errors", "errors": {alerts.REASON_BLOCK: "Only approvers can dismiss."}}, None

@@ -9,7 +9,7 @@ is called, so a restart (or two overlapping runs) never pings twice.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone
 from typing import Any, Protocol
@@ -237,7 +237,8 @@ def _item_timer(store: Store, config: Config, poster: Poster, row: dict[str, Any
         text = (f":rotating_light: {_mention(group)}SLA breached: the first reply {describe_due(due, now, zone)}. "
                 f"{row['priority'].capitalize()} priority, {row['category']}, target "
                 f"{short_duration(timedelta(minutes=minutes or 0))}. Please answer or dismiss it.")
-        ts = _post(store, poster, row["id"], "escalation", channel, text, thread, key)
+        ts = _post_claimed(poster, channel, text, thread, {"item_key": key, "event": "escalation"},
+                           lambda: db.release(store, row["id"], "escalation"), f"SLA escalation for {key}")
         if sla.escalation_channel:
             _announce_breach(poster, sla.escalation_channel, row, channel, due, now, zone)
         db.complete(store, row["id"], "escalation", ts=ts, action="sla.escalated", item_key=key,
@@ -250,20 +251,23 @@ def _item_timer(store: Store, config: Config, poster: Poster, row: dict[str, Any
     text = (f":hourglass_flowing_sand: {_mention(sla.oncall_group)}Reminder: {share}% of the reply time has gone; "
             f"the first reply is {describe_due(due, now, zone)}. {row['priority'].capitalize()} priority, "
             f"{row['category']}.")
-    ts = _post(store, poster, row["id"], "reminder", channel, text, thread, key)
+    ts = _post_claimed(poster, channel, text, thread, {"item_key": key, "event": "reminder"},
+                       lambda: db.release(store, row["id"], "reminder"), f"SLA reminder for {key}")
     db.complete(store, row["id"], "reminder", ts=ts, action="sla.reminder", item_key=key,
                 details={**facts, "mentioned": sla.oncall_group}, now=now)
     return TimerEvent("reminder", key, None, channel, thread, ts, due)
 
 
-def _post(store: Store, poster: Poster, item_id: int, event: str, channel: str, text: str, thread: str | None,
-          key: str) -> str:
+def _post_claimed(poster: Poster, channel: str, text: str, thread: str | None, payload: dict[str, Any],
+                  release: Callable[[], None], what: str, blocks: list[dict[str, Any]] | None = None) -> str:
+    """Post a ping whose claim is already committed; if Slack fails, give the claim back (``release``) so the
+    next run tries again, and raise _PostFailed."""
     try:
-        return poster.post(channel, text, thread_ts=thread,
-                           metadata={"event_type": METADATA_TYPE, "event_payload": {"item_key": key, "event": event}})
-    except Exception as exc:  # slack_sdk errors, network: give the claim back, try again next run
-        db.release(store, item_id, event)
-        log.warning("SLA %s for %s not posted (%s); will retry", event, key, exc)
+        return poster.post(channel, text, blocks=blocks, thread_ts=thread,
+                           metadata={"event_type": METADATA_TYPE, "event_payload": payload})
+    except Exception as exc:  # slack_sdk errors, network
+        release()
+        log.warning("%s not posted (%s); will retry", what, exc)
         raise _PostFailed from exc
 
 
@@ -301,7 +305,9 @@ def _incident_timer(store: Store, config: Config, poster: Poster, incident_id: i
         group = sla.escalation_group or sla.oncall_group
         text = (f":rotating_light: {_mention(group)}SLA breached in this incident: {overdue} of {waiting} waiting "
                 f"items are past their reply time (the first {describe_due(due, now, zone)}).")
-        ts = _post_incident(store, poster, incident_id, "escalation", channel, text, thread)
+        ts = _post_claimed(poster, channel, text, thread, {"incident_id": incident_id, "event": "escalation"},
+                           lambda: db.release_incident(store, incident_id, "escalation"),
+                           f"SLA escalation for incident {incident_id}")
         store.append_audit("sla.escalated", details={**facts, "announced": True, "ts": ts}, now=now)
         return TimerEvent("escalation", None, incident_id, channel, thread, ts, due)
     remind = remind_at(parse_time(first["created_at"]) or now, first["priority"], first["platform"], first["kind"], sla)
@@ -310,20 +316,11 @@ def _incident_timer(store: Store, config: Config, poster: Poster, incident_id: i
         return None
     text = (f":hourglass_flowing_sand: {_mention(sla.oncall_group)}Reminder: {waiting} items of this incident wait "
             f"for a reply; the first is {describe_due(due, now, zone)}.")
-    ts = _post_incident(store, poster, incident_id, "reminder", channel, text, thread)
+    ts = _post_claimed(poster, channel, text, thread, {"incident_id": incident_id, "event": "reminder"},
+                       lambda: db.release_incident(store, incident_id, "reminder"),
+                       f"SLA reminder for incident {incident_id}")
     store.append_audit("sla.reminder", details={**facts, "ts": ts}, now=now)
     return TimerEvent("reminder", None, incident_id, channel, thread, ts, due)
-
-
-def _post_incident(store: Store, poster: Poster, incident_id: int, event: str, channel: str, text: str,
-                   thread: str) -> str:
-    try:
-        return poster.post(channel, text, thread_ts=thread, metadata={
-            "event_type": METADATA_TYPE, "event_payload": {"incident_id": incident_id, "event": event}})
-    except Exception as exc:
-        db.release_incident(store, incident_id, event)
-        log.warning("SLA %s for incident %s not posted (%s); will retry", event, incident_id, exc)
-        raise _PostFailed from exc
 
 
 # --- acknowledgements -----------------------------------------------------------------------------
@@ -484,12 +481,10 @@ def check_followups(store: Store, config: Config, poster: Poster, now: datetime)
         intro = f":speech_balloon: We answered {short_duration(now - replied)} ago and heard nothing since. " \
                 "Send a follow-up?"
         try:
-            ts = poster.post(channel, f"{intro} {text}", blocks=followup_blocks(int(row["id"]), text, intro),
-                             thread_ts=thread, metadata={"event_type": METADATA_TYPE,
-                                                         "event_payload": {"item_key": key, "event": "followup"}})
-        except Exception as exc:
-            db.release(store, row["id"], "followup")
-            log.warning("follow-up suggestion for %s not posted (%s); will retry", key, exc)
+            ts = _post_claimed(poster, channel, f"{intro} {text}", thread, {"item_key": key, "event": "followup"},
+                               lambda: db.release(store, row["id"], "followup"), f"follow-up suggestion for {key}",
+                               blocks=followup_blocks(int(row["id"]), text, intro))
+        except _PostFailed:
             break
         db.complete(store, row["id"], "followup", ts=ts, action="sla.followup_suggested", item_key=key,
                     details={"suggested": text, "channel": channel, "thread_ts": thread}, now=now)
