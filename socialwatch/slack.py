@@ -179,7 +179,7 @@ class SlackChannel:
 
     def _history(self, item: Mapping[str, Any]) -> dict[str, Any]:
         """Prior contacts and the sentiment of the last one, as known before this item."""
-        earlier = [row for row in self.store.author_items(item["author_key"], limit=50)
+        earlier = [row for row in self.store.author_contacts(item["author_key"], limit=50)
                    if row["id"] != item["id"] and row["created_at"] <= item["created_at"]]
         return {"contacts": len(earlier) + 1, "previous_label": earlier[0]["label"] if earlier else None,
                 "negative_count": sum(1 for row in earlier if row["label"] == "negative")

@@ -448,6 +448,15 @@ class Store:
             ).fetchall()
         return [dict(r) for r in rows]
 
+    def author_contacts(self, author_key: str, limit: int = 50) -> list[dict[str, Any]]:
+        """The author's newest items as (id, created_at, label) only: what an alert shows of their history,
+        without reading every column (raw payloads included) of up to ``limit`` rows per alert."""
+        with self.db() as db:
+            rows = db.execute(
+                "SELECT id, created_at, label FROM items WHERE author_key = ? ORDER BY created_at DESC LIMIT ?",
+                [author_key, limit]).fetchall()
+        return [dict(r) for r in rows]
+
     # --- items ------------------------------------------------------------------------------
 
     def item(self, item_id: int) -> dict[str, Any] | None:
