@@ -92,7 +92,8 @@ class UsageTap:
 
 @dataclass
 class PageClient:
-    """One GraphAPI per configured Page, shared by its streams and its replier."""
+    """One GraphAPI per configured Page, shared by its streams; its replier gets its own (build_repliers), so a
+    reply never waits behind a slow poll's connection."""
 
     page: FacebookPage
     graph_base: str
@@ -424,8 +425,9 @@ def _clients(config: Config) -> dict[str, PageClient]:
 
 def build(config: Config) -> list[Any]:
     sources: list[Any] = []
+    clients = _clients(config)
     for page in config.facebook.pages:
-        client = PageClient(page, config.facebook.graph_base, config.facebook.graph_version, config.daemon.http_timeout)
+        client = clients[page.name]
         if page.posts:
             sources.append(FacebookPosts(client, page.slack_channel, "feed"))
         if page.tagged:

@@ -72,7 +72,8 @@ def _reset_time(value: str | None) -> datetime | None:
 
 @dataclass
 class XAccountClient:
-    """One tweepy client per configured account, shared by its streams and its replier."""
+    """One tweepy client per configured account, shared by its streams; its replier gets its own
+    (build_repliers), so a reply never waits behind a slow poll's connection."""
 
     account: XAccount
     api_base: str
@@ -391,8 +392,9 @@ class XReplier:
 def build(config: Config) -> list[Any]:
     """The streams of every configured X account."""
     sources: list[Any] = []
+    clients = _clients(config)
     for account in config.x.accounts:
-        client = XAccountClient(account, config.x.api_base, config.daemon.http_timeout)
+        client = clients[account.name]
         ignore_rt = config.triage.ignore_retweets if account.ignore_retweets is None else account.ignore_retweets
         if account.mentions:
             sources.append(XMentions(client, ignore_rt, account.slack_channel))
@@ -401,7 +403,11 @@ def build(config: Config) -> list[Any]:
     return sources
 
 
+def _clients(config: Config) -> dict[str, XAccountClient]:
+    return {account.name: XAccountClient(account, config.x.api_base, config.daemon.http_timeout)
+            for account in config.x.accounts}
+
+
 def build_repliers(config: Config) -> dict[tuple[str, str], XReplier]:
-    return {("x", a.name): XReplier(XAccountClient(a, config.x.api_base, config.daemon.http_timeout))
-            for a in config.x.accounts}
+    return {("x", name): XReplier(client) for name, client in _clients(config).items()}
 
