@@ -17,10 +17,10 @@ import tomllib
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SecretStr, ValidationError, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PrivateAttr, SecretStr, ValidationError, field_validator, model_validator
 
 log = logging.getLogger(__name__)
 
@@ -200,6 +200,22 @@ def _check_clock(value: str) -> str:
     return value
 
 
+def _check_weekdays(value: list[str]) -> list[str]:
+    lowered = [d.strip().lower()[:3] for d in value]
+    bad = [d for d, low in zip(value, lowered) if low not in WEEKDAYS]
+    if bad:
+        raise ValueError(f"{bad} are not weekdays; write e.g. [\"mon\", \"tue\", \"wed\", \"thu\", \"fri\"]")
+    if not lowered:
+        raise ValueError("no open days: give at least one, or set enabled = false")
+    return lowered
+
+
+#: Checked field types shared by the sections with times of day, time zones and weekdays.
+Clock = Annotated[str, AfterValidator(_check_clock)]
+Zone = Annotated[str | None, AfterValidator(_check_zone)]
+Weekdays = Annotated[list[str], AfterValidator(_check_weekdays)]
+
+
 class SlaOverride(_Model):
     """Minutes per priority for one platform, kind or platform:kind; a priority left out keeps the default."""
 
@@ -213,34 +229,13 @@ class BusinessHours(_Model):
     """When the SLA clock runs. Off: it runs day and night."""
 
     enabled: bool = Field(False, description="count SLA minutes only inside the hours below")
-    days: list[str] = Field(default_factory=lambda: list(WEEKDAYS[:5]), description="open days, e.g. mon..fri")
-    start: str = Field("09:00", description="opening time, HH:MM local")
-    end: str = Field("17:00", description="closing time, HH:MM local, after start")
-    timezone: str | None = Field(None, description="IANA zone of the hours; default [daemon] timezone")
+    days: Weekdays = Field(default_factory=lambda: list(WEEKDAYS[:5]), description="open days, e.g. mon..fri")
+    start: Clock = Field("09:00", description="opening time, HH:MM local")
+    end: Clock = Field("17:00", description="closing time, HH:MM local, after start")
+    timezone: Zone = Field(None, description="IANA zone of the hours; default [daemon] timezone")
     holidays: list[date] = Field(default_factory=list, description="closed dates, e.g. 2026-12-25")
     applies_to: list[str] = Field(default_factory=lambda: list(SLA_PRIORITIES),
                                   description="priorities whose clock stops outside business hours")
-
-    @field_validator("days")
-    @classmethod
-    def _weekdays(cls, value: list[str]) -> list[str]:
-        lowered = [d.strip().lower()[:3] for d in value]
-        bad = [d for d, low in zip(value, lowered) if low not in WEEKDAYS]
-        if bad:
-            raise ValueError(f"{bad} are not weekdays; write e.g. [\"mon\", \"tue\", \"wed\", \"thu\", \"fri\"]")
-        if not lowered:
-            raise ValueError("no open days: give at least one, or set enabled = false")
-        return lowered
-
-    @field_validator("start", "end")
-    @classmethod
-    def _clock(cls, value: str) -> str:
-        return _check_clock(value)
-
-    @field_validator("timezone")
-    @classmethod
-    def _zone(cls, value: str | None) -> str | None:
-        return _check_zone(value)
 
     @field_validator("applies_to")
     @classmethod
@@ -328,28 +323,14 @@ class DigestConfig(_Model):
     """The daily digest in Slack (and `socialwatch report`)."""
 
     enabled: bool = Field(True, description="post a digest each day when Slack is configured")
-    time: str = Field("09:00", description="local time of day the digest is posted, HH:MM")
-    timezone: str | None = Field(None, description="IANA zone of `time` and of the charts; default [daemon] timezone")
-    days: list[str] = Field(default_factory=lambda: list(WEEKDAYS), description="weekdays a digest is posted")
+    time: Clock = Field("09:00", description="local time of day the digest is posted, HH:MM")
+    timezone: Zone = Field(None, description="IANA zone of `time` and of the charts; default [daemon] timezone")
+    days: Weekdays = Field(default_factory=lambda: list(WEEKDAYS), description="weekdays a digest is posted")
     covers: Literal["last_24_hours", "yesterday"] = Field("last_24_hours", description="the period a digest covers")
     channel: str | None = Field(None, description="where the digest goes; default [slack] channel")
     charts: bool = Field(True, description="upload chart images (needs the socialwatch[charts] extra)")
     top: int = Field(5, ge=1, le=50, description="rows per list (categories, unanswered items, repeat authors)")
 
-    @field_validator("time")
-    @classmethod
-    def _clock(cls, value: str) -> str:
-        return _check_clock(value)
-
-    @field_validator("timezone")
-    @classmethod
-    def _zone(cls, value: str | None) -> str | None:
-        return _check_zone(value)
-
-    @field_validator("days")
-    @classmethod
-    def _weekdays(cls, value: list[str]) -> list[str]:
-        return BusinessHours._weekdays(value)
 
 # --- end of response times (issue 9) ----------------------------------------------------------
 
