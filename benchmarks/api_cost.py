@@ -55,12 +55,7 @@ def run(mode: str) -> Result:
         daemon = Daemon(config, channel=channel)
         assert daemon.sources is not None
         streams = [s.key for s in daemon.sources]
-        sandbox.add_mention("hello @brand")
-        sandbox.add_dm("hi there")
-        sandbox.add_comment("nice post")
-        sandbox.add_visitor_post("visitor says hi")
-        sandbox.add_visitor_post("tagging you", tagged=True)
-        sandbox.add_message("hello page")
+        sandbox.add_one_of_each()
         daemon.poll_once()  # first polls: backfill, cursors set
         # -- idle poll ----------------------------------------------------------------------------
         sandbox.clear_requests()

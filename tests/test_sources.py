@@ -103,12 +103,7 @@ def test_mentions_and_dms_arriving_during_polls_are_stored_exactly_once(sandbox,
 
 def test_idle_poll_costs_one_request_per_endpoint(sandbox, config):
     daemon = make_daemon(config)
-    sandbox.add_mention("hello @brand")
-    sandbox.add_dm("hi there")
-    sandbox.add_comment("nice post")
-    sandbox.add_visitor_post("visitor says hi")
-    sandbox.add_visitor_post("tagging you", tagged=True)
-    sandbox.add_message("hello page")
+    sandbox.add_one_of_each()
     daemon.poll_once()  # first polls: backfill
     sandbox.clear_requests()
     daemon.poll_once()  # nothing new anywhere

@@ -170,6 +170,16 @@ class Sandbox:
         return self.graph.add_message({"sender": {"name": name}, "text": text,
                                        "created_time": _when(created_time)}).id
 
+    def add_one_of_each(self) -> None:
+        """One new item on every stream a sandbox config polls: a mention, a DM, a comment, a visitor post, a
+        post tagging the page and a Messenger message."""
+        self.add_mention("hello @brand")
+        self.add_dm("hi there")
+        self.add_comment("nice post")
+        self.add_visitor_post("visitor says hi")
+        self.add_visitor_post("tagging you", tagged=True)
+        self.add_message("hello page")
+
     def posted_facebook(self) -> list[dict[str, Any]]:
         """Everything the page posted (comment replies, Messenger messages) with the ids they answer."""
         return self.graph.posted_items()
