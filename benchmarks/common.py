@@ -145,15 +145,10 @@ def python_env() -> dict[str, str]:
 
 
 def control(base: str, path: str, body: Any = None) -> Any:
-    """A call to the sandbox's control API (GET, or POST with a JSON body)."""
-    import json
-    import urllib.request
+    """``socialwatch.sandbox.control`` with a benchmark's patience (big seeds take a while)."""
+    from socialwatch.sandbox import control as sandbox_control  # here: the memory baseline imports this module
 
-    request = urllib.request.Request(base + path, method="POST" if body is not None else "GET",
-                                     data=json.dumps(body).encode() if body is not None else None,
-                                     headers={"content-type": "application/json"})
-    with urllib.request.urlopen(request, timeout=30) as response:
-        return json.loads(response.read())
+    return sandbox_control(base, path, body, timeout=30)
 
 
 def lift_slack_limits(base: str) -> None:

@@ -17,7 +17,6 @@ import random
 import tempfile
 import threading
 import time
-import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
 from importlib import resources
@@ -26,6 +25,7 @@ from typing import Any
 
 from socialwatch import alerts
 from socialwatch.notify import Delivered, terminal_line
+from socialwatch.sandbox import control
 
 AUTO_APPROVE_EVERY = 3   # the demo approver answers one alert in three (the rest wait for you)
 AUTO_APPROVE_DELAY = 4.0  # seconds after the alert, so you can see it arrive first
@@ -95,14 +95,6 @@ class _Tee:
         return delivered
 
 
-def _control(base: str, path: str, body: dict[str, Any] | None = None) -> Any:
-    request = urllib.request.Request(base + path, data=json.dumps(body).encode() if body is not None else None,
-                                     method="POST" if body is not None else "GET",
-                                     headers={"content-type": "application/json"})
-    with urllib.request.urlopen(request, timeout=10) as response:
-        return json.loads(response.read() or b"null")
-
-
 def _auto_approver(base: str, approver: dict[str, str], stop: threading.Event,
                    echo: Callable[[str], None]) -> None:
     """Plays a manager: clicks the first suggestion's Send button on every third new alert."""
@@ -110,7 +102,7 @@ def _auto_approver(base: str, approver: dict[str, str], stop: threading.Event,
     count = 0
     while not stop.wait(0.5):
         try:
-            messages = _control(base, "/_sandbox/slack/messages")["messages"]
+            messages = control(base, "/_sandbox/slack/messages")["messages"]
         except OSError:
             continue
         for message in messages:
@@ -128,7 +120,7 @@ def _auto_approver(base: str, approver: dict[str, str], stop: threading.Event,
 
 def _click(base: str, message: dict[str, Any], approver: dict[str, str], echo: Callable[[str], None]) -> None:
     try:
-        _control(base, "/_sandbox/slack/actions", {"channel": message["channel"], "ts": message["ts"],
+        control(base, "/_sandbox/slack/actions", {"channel": message["channel"], "ts": message["ts"],
                                                    "action_id": f"{alerts.SEND}_0", "user": approver})
         echo(f"  ☛ (demo) {approver['name']} clicks Send on an alert")
     except OSError:

@@ -18,6 +18,7 @@ import logging
 import signal
 import threading
 import time
+import urllib.request
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
@@ -26,11 +27,20 @@ from typing import Any
 from socialwatch.sandbox.configfile import write_config as _write_config
 from socialwatch.sandbox.server import SandboxServer
 
-__all__ = ["Sandbox", "serve_forever"]
+__all__ = ["Sandbox", "control", "serve_forever"]
 
 log = logging.getLogger(__name__)
 
 _LOOPBACK = ("127.0.0.1", "localhost", "::1")
+
+
+def control(base: str, path: str, body: Any = None, *, timeout: float = 10.0) -> Any:
+    """A call to a running sandbox's control API at ``base`` (GET, or POST with a JSON body); its JSON answer."""
+    request = urllib.request.Request(base + path, method="POST" if body is not None else "GET",
+                                     data=json.dumps(body).encode() if body is not None else None,
+                                     headers={"content-type": "application/json"})
+    with urllib.request.urlopen(request, timeout=timeout) as response:
+        return json.loads(response.read() or b"null")
 
 
 def _when(value: datetime | str | float | None) -> str | float | None:
