@@ -28,7 +28,7 @@ class CountingChannel:
         self.delivered = 0
 
     def deliver(self, alert: dict[str, Any]) -> Any:
-        from socialwatch.notify import Delivered
+        from socialwatch.alerts.outbox import Delivered
 
         self.delivered += 1
         return Delivered(channel="bench")
@@ -42,7 +42,7 @@ def _endpoint(entry: dict[str, Any]) -> str:
 
 
 def run(mode: str) -> Result:
-    from socialwatch.config import load_config
+    from socialwatch.config.schema import load_config
     from socialwatch.daemon import Daemon
     from socialwatch.sandbox import Sandbox
 

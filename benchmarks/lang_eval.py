@@ -17,7 +17,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks import devdata  # noqa: E402
 from benchmarks.common import rss_mb  # noqa: E402
-from socialwatch.language import LanguageDetector  # noqa: E402
+from socialwatch.scoring.language import LanguageDetector  # noqa: E402
 
 
 def main() -> int:

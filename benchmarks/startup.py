@@ -19,8 +19,8 @@ from pathlib import Path
 from benchmarks.common import Result, percentile, python_env, size, socialwatch_command, wall
 
 TITLE = "Start-up (process start to READY=1, systemd notify protocol)"
-IMPORTS = ("import socialwatch.cli, socialwatch.daemon, socialwatch.pipeline, socialwatch.sources.x, "
-           "socialwatch.sources.facebook, socialwatch.store")
+IMPORTS = ("import socialwatch.cli, socialwatch.daemon, socialwatch.scoring.pipeline, socialwatch.sources.x, "
+           "socialwatch.sources.facebook, socialwatch.store.db")
 
 
 def _cpu_seconds(pid: int) -> float | None:

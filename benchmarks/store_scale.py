@@ -53,8 +53,8 @@ REVIEW_QUERIES = {
 
 
 def _pool(count: int) -> list[tuple[Any, Any]]:
-    from socialwatch.config import Config
-    from socialwatch.pipeline import Pipeline
+    from socialwatch.config.schema import Config
+    from socialwatch.scoring.pipeline import Pipeline
     from socialwatch.sources.x import tweet_to_item
 
     pipeline = Pipeline(Config())
@@ -76,7 +76,7 @@ class Feeder:
         self.count = 0
 
     def page(self) -> tuple[list[Any], datetime]:
-        from socialwatch.store import Processed
+        from socialwatch.store.db import Processed
 
         batch = []
         for _ in range(PAGE):
@@ -109,7 +109,7 @@ def _baseline_inserts(path: Path, pages: list[list[Any]]) -> float:
     """Plain executemany of the same item rows into the items table of a new database file (same schema,
     indexes and pragmas; no authors, outbox or audit), one transaction per page: items/s."""
     from socialwatch.models import iso
-    from socialwatch.store import Store, connect
+    from socialwatch.store.db import Store, connect
 
     Store(path).close()  # the schema, every migration
     conn = connect(path)
@@ -124,7 +124,7 @@ def _baseline_inserts(path: Path, pages: list[list[Any]]) -> float:
 
 def _simulate_operators(path: Path, now: datetime) -> dict[str, int]:
     from socialwatch.models import iso
-    from socialwatch.store import connect
+    from socialwatch.store.db import connect
 
     conn = connect(path)
     try:
@@ -149,7 +149,7 @@ def _simulate_operators(path: Path, now: datetime) -> dict[str, int]:
 
 
 def _plans(path: Path) -> dict[str, list[str]]:
-    from socialwatch.store import connect
+    from socialwatch.store.db import connect
 
     queries = {
         "author_items": "SELECT * FROM items WHERE author_key = 'x:1' ORDER BY created_at DESC LIMIT 20",
@@ -184,8 +184,9 @@ def _review_query(path: Path, sql: str, params: dict[str, Any]) -> Callable[[], 
 
 
 def run(mode: str) -> Result:
-    from socialwatch import health, sla_store
-    from socialwatch.store import Store, connect
+    from socialwatch.ops import health
+    from socialwatch.store import sla
+    from socialwatch.store.db import Store, connect
 
     n = size(mode, 1_000_000, 50_000, 1_000)
     repeat = size(mode, 300, 200, 5)
@@ -242,7 +243,7 @@ def run(mode: str) -> Result:
             "health.assess (all of `status`)": lambda: health.assess(store, later, timedelta(minutes=30)),
         }
         item_key = f"x:{feeder.count and 2_000_000_000_000_000_000 + feeder.count // 2}"
-        queries["sla_store.open_timers (SLA job)"] = lambda: sla_store.open_timers(store)
+        queries["sla.open_timers (SLA job)"] = lambda: sla.open_timers(store)
         queries["review: unanswered_items"] = _review_query(path, REVIEW_QUERIES["review: unanswered_items"], {})
         queries["review: item_history"] = _review_query(path, REVIEW_QUERIES["review: item_history"],
                                                         {"item_key": item_key})
@@ -284,7 +285,7 @@ def run(mode: str) -> Result:
 
 
 def _select_one(path: Path) -> None:
-    from socialwatch.store import connect
+    from socialwatch.store.db import connect
 
     conn = connect(path)
     try:
@@ -347,7 +348,7 @@ def _while_writing(path: Path, queries: dict[str, Callable[[], Any]], seconds: f
 
 def _writer(path: Path, seconds: float) -> None:
     """The writer process: pages of new items through Store.ingest until ``seconds`` have passed."""
-    from socialwatch.store import Store
+    from socialwatch.store.db import Store
 
     store = Store(path, migrate=False)
     feeder = Feeder(_pool(300), 5_000, seed=3)

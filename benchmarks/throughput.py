@@ -30,10 +30,10 @@ RECEIVED = "2026-11-30T00:00:00.000000Z"
 def run(mode: str) -> Result:
     from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
 
-    from socialwatch.config import Config
-    from socialwatch.pipeline import Pipeline
+    from socialwatch.config.schema import Config
+    from socialwatch.scoring.pipeline import Pipeline
     from socialwatch.sources.x import tweet_to_item
-    from socialwatch.store import Processed, Store, connect
+    from socialwatch.store.db import Processed, Store, connect
 
     n = size(mode, 100_000, 20_000, 200)
     chunk = size(mode, 5_000, 5_000, 100)

@@ -31,9 +31,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks import devdata  # noqa: E402
 from benchmarks.common import rss_mb  # noqa: E402
-from socialwatch.config import Config  # noqa: E402
+from socialwatch.config.schema import Config  # noqa: E402
 from socialwatch.models import Author, Item, Kind  # noqa: E402
-from socialwatch.pipeline import Pipeline  # noqa: E402
+from socialwatch.scoring.pipeline import Pipeline  # noqa: E402
 
 T0 = datetime(2026, 11, 1, tzinfo=timezone.utc)
 
@@ -140,13 +140,13 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def pipeline_score(pipeline: Pipeline, item: Item, lang: str):  # type: ignore[no-untyped-def]
-    from socialwatch import sentiment
+    from socialwatch.scoring import sentiment
 
     return sentiment.score(item.text, lang, pipeline.analyzer, pipeline.thresholds)
 
 
 def triage_only(pipeline: Pipeline, item: Item, scored):  # type: ignore[no-untyped-def]
-    from socialwatch import triage
+    from socialwatch.scoring import triage
     from socialwatch.models import AuthorHistory
 
     return triage.triage(item, scored, AuthorHistory(), pipeline.rules, pipeline.config.sla)

@@ -20,15 +20,18 @@ from typing import Any
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
 
-from socialwatch import digest, health, incidents, metrics, retention, sla
-from socialwatch.config import Config
+from socialwatch.reports import summary
+from socialwatch.ops import health, metrics
+from socialwatch.sla import incidents, timers
+from socialwatch.compliance import retention
+from socialwatch.config.schema import Config
 from socialwatch.ingest import PollResult, poll
 from socialwatch.models import utcnow
-from socialwatch.notify import AlertChannel, ConsoleChannel, dispatch_alerts
-from socialwatch.pipeline import Pipeline
+from socialwatch.alerts.outbox import AlertChannel, ConsoleChannel, dispatch_alerts
+from socialwatch.scoring.pipeline import Pipeline
 from socialwatch.sources.base import AuthError, CapabilityLost, PlatformError, RateLimited, Source, SourceError
-from socialwatch.store import Store
-from socialwatch.systemd import Heartbeat, Notifier, Watchdog
+from socialwatch.store.db import Store
+from socialwatch.ops.systemd import Heartbeat, Notifier, Watchdog
 
 log = logging.getLogger(__name__)
 
@@ -85,7 +88,7 @@ class Daemon:
         self.interactions: Any = None
         if self.channel is None:
             if self.config.slack is not None:
-                from socialwatch.slack import SlackChannel
+                from socialwatch.alerts.slack import SlackChannel
 
                 self.slack_channel = SlackChannel(self.config, self.store, clock=self.clock,
                                                   source_channels={s.key: s.slack_channel for s in self.sources})
@@ -195,10 +198,10 @@ class Daemon:
         Only alerts on their first attempt are looked at, so a retried delivery does not say it twice."""
         try:
             fresh = [a for a in due if a["attempts"] == 0]
-            for reopen in sla.reopen_candidates(self.store, fresh, self.config).values():
+            for reopen in timers.reopen_candidates(self.store, fresh, self.config).values():
                 # An alert stays fresh while the ones before it fail to go out: note its reopen only once.
-                if sla.record_reopen(self.store, reopen, now):
-                    poster.post(reopen.channel, sla.reopen_text(reopen), thread_ts=reopen.thread_ts)
+                if timers.record_reopen(self.store, reopen, now):
+                    poster.post(reopen.channel, timers.reopen_text(reopen), thread_ts=reopen.thread_ts)
         except Exception:
             log.exception("could not check for reopened conversations")
 
@@ -206,7 +209,7 @@ class Daemon:
         """Reminders at 80 %, escalation at breach, acknowledgements, follow-up suggestions."""
         poster = self.slack_channel.poster if self.slack_channel is not None else None
         try:
-            sla.tick(self.store, self.config, poster, self.clock())
+            timers.tick(self.store, self.config, poster, self.clock())
         except Exception:
             log.exception("SLA timers failed; will retry")
 
@@ -214,7 +217,7 @@ class Daemon:
         if self.slack_channel is None:
             return
         try:
-            digest.post_daily(self.store, self.config, self.slack_channel.poster, self.clock())
+            summary.post_daily(self.store, self.config, self.slack_channel.poster, self.clock())
         except Exception:
             log.exception("the daily digest could not be posted; the next run retries")
 
@@ -318,7 +321,7 @@ class Daemon:
         scheduler.add_job(self.sla_tick, "interval", id="sla", seconds=SLA_INTERVAL,
                           next_run_time=self.clock() + timedelta(seconds=5))
         if self.config.digest.enabled and self.slack_channel is not None:
-            scheduler.add_job(self.post_digest, digest.trigger(self.config), id="digest")
+            scheduler.add_job(self.post_digest, summary.trigger(self.config), id="digest")
             # A slot missed while the daemon was down is caught up once (post_daily knows what went out).
             scheduler.add_job(self.post_digest, "date", id="digest-catch-up",
                               run_date=self.clock() + timedelta(seconds=30))
@@ -345,7 +348,7 @@ class Daemon:
             log.warning("[slack] has no app_token: alerts are posted without Send buttons (no Socket Mode)")
         if slack is None or slack.app_token is None or self.slack_channel is None or self.interactions is not None:
             return
-        from socialwatch.interactions import Interactions
+        from socialwatch.alerts.interactions import Interactions
 
         interactions = Interactions(self.config, self.store, self.slack_channel, on_queued=self.wake_sender)
         try:

@@ -23,8 +23,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from socialwatch import alerts
-from socialwatch.notify import Delivered, terminal_line
+from socialwatch.alerts import cards
+from socialwatch.alerts.outbox import Delivered, terminal_line
 from socialwatch.sandbox import control
 
 AUTO_APPROVE_EVERY = 3   # the demo approver answers one alert in three (the rest wait for you)
@@ -57,7 +57,7 @@ def feed(sandbox: Any, entry: dict[str, Any], brand_handle: str) -> str:
         sandbox.add_visitor_post(text, name=name)
     else:
         sandbox.add_message(text, name=name)
-    return f"{alerts.PLATFORM_WORDS[platform]} {kind} from {name}: {terminal_line(text, 90)}"
+    return f"{cards.PLATFORM_WORDS[platform]} {kind} from {name}: {terminal_line(text, 90)}"
 
 
 @dataclass
@@ -110,7 +110,7 @@ def _auto_approver(base: str, approver: dict[str, str], stop: threading.Event,
             if not key or key in seen or message.get("ephemeral"):
                 continue
             seen.add(key)
-            has_send = f"{alerts.SEND}_0" in json.dumps(message.get("blocks"))
+            has_send = f"{cards.SEND}_0" in json.dumps(message.get("blocks"))
             count += has_send
             if has_send and count % AUTO_APPROVE_EVERY == 1:
                 timer = threading.Timer(AUTO_APPROVE_DELAY, _click, args=(base, message, approver, echo))
@@ -121,7 +121,7 @@ def _auto_approver(base: str, approver: dict[str, str], stop: threading.Event,
 def _click(base: str, message: dict[str, Any], approver: dict[str, str], echo: Callable[[str], None]) -> None:
     try:
         control(base, "/_sandbox/slack/actions", {"channel": message["channel"], "ts": message["ts"],
-                                                   "action_id": f"{alerts.SEND}_0", "user": approver})
+                                                   "action_id": f"{cards.SEND}_0", "user": approver})
         echo(f"  ☛ (demo) {approver['name']} clicks Send on an alert")
     except OSError:
         pass  # someone answered it in the web view first: the button is gone
@@ -131,7 +131,7 @@ def run(*, port: int = 8900, duration: float = 0.0, rate: float = 0.5, auto_appr
         data: Path | None = None, workdir: Path | None = None, echo: Callable[[str], None] = print,
         stop: threading.Event | None = None) -> dict[str, int]:
     """Run the demo until ``stop`` is set or ``duration`` seconds pass (0: until Ctrl-C)."""
-    from socialwatch.config import load_config
+    from socialwatch.config.schema import load_config
     from socialwatch.daemon import Daemon
     from socialwatch.sandbox import Sandbox
 

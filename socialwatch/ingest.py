@@ -11,11 +11,11 @@ import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from socialwatch import crashpoints
+from socialwatch.ops import crashpoints
 from socialwatch.models import Assessment, utcnow
-from socialwatch.pipeline import Pipeline
+from socialwatch.scoring.pipeline import Pipeline
 from socialwatch.sources.base import RateLimit, Source
-from socialwatch.store import Processed, Store
+from socialwatch.store.db import Processed, Store
 
 log = logging.getLogger(__name__)
 

@@ -16,15 +16,22 @@ from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from socialwatch import crashpoints
+from socialwatch.ops import crashpoints
 from socialwatch.models import parse_time, utcnow
 from socialwatch.sources.base import (
-    AuthError, CapabilityLost, PlatformError, RateLimited, ReconcileUnknown, Replier, ReplyRefused, ReplyTarget,
+    AuthError,
+    CapabilityLost,
+    PlatformError,
+    RateLimited,
+    ReconcileUnknown,
+    Replier,
+    ReplyRefused,
+    ReplyTarget,
 )
-from socialwatch.store import VERIFY_BEST_EFFORT, VERIFY_NONE, VERIFY_REQUIRED, Store
+from socialwatch.store.db import VERIFY_BEST_EFFORT, VERIFY_NONE, VERIFY_REQUIRED, Store
 
 if TYPE_CHECKING:
-    from socialwatch.config import Config
+    from socialwatch.config.schema import Config
 
 log = logging.getLogger(__name__)
 

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from socialwatch.sandbox import Sandbox
-from socialwatch.transport import install_tweepy_session, make_graph_api
+from socialwatch.sources.transport import install_tweepy_session, make_graph_api
 
 #: The shared published schemas and recorded payloads; read in place, never copied into the repo.
 API_SPECS = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "api-specs"

@@ -13,8 +13,8 @@ import pytest
 from click.testing import CliRunner
 
 from socialwatch import audit
-from socialwatch.audit_cli import audit_group
-from socialwatch.store import MIGRATIONS, Store
+from socialwatch.cli.audit import audit_group
+from socialwatch.store.db import MIGRATIONS, Store
 from test_audit_support import T0, make_item, populated, raw
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -215,7 +215,7 @@ def test_texts_live_beside_the_chain(log):
 def test_old_database_is_migrated_with_its_log_intact(tmp_path, monkeypatch):
     """A database of schema 1 (texts inside the hashed rows, no head) keeps verifying after migration."""
     path = tmp_path / "old.db"
-    monkeypatch.setattr("socialwatch.store.MIGRATIONS", [m for m in MIGRATIONS if m[0] < 20])
+    monkeypatch.setattr("socialwatch.store.db.MIGRATIONS", [m for m in MIGRATIONS if m[0] < 20])
     Store(path)
     conn = raw(path)
     prev = audit.GENESIS

@@ -11,10 +11,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-from socialwatch.config import Config
+from socialwatch.config.schema import Config
 from socialwatch.models import Author, Item, Kind, iso
-from socialwatch.pipeline import Pipeline
-from socialwatch.store import Processed, Store
+from socialwatch.scoring.pipeline import Pipeline
+from socialwatch.store.db import Processed, Store
 
 T0 = datetime(2026, 3, 1, 9, 0, tzinfo=timezone.utc)
 TEXTS = [

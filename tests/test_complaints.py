@@ -7,11 +7,11 @@ from datetime import datetime, timezone
 
 import pytest
 
-from socialwatch.complaints import ComplaintAnalyser, analyse, fold, load_lexicons, tokens
-from socialwatch.config import ConfigError, parse_config
+from socialwatch.scoring.complaints import ComplaintAnalyser, analyse, fold, load_lexicons, tokens
+from socialwatch.config.schema import ConfigError, parse_config
 from socialwatch.models import Author, AuthorHistory, Item, Kind
-from socialwatch.pipeline import Pipeline
-from socialwatch.sentiment import Thresholds, decide_label, make_analyzer, score
+from socialwatch.scoring.pipeline import Pipeline
+from socialwatch.scoring.sentiment import Thresholds, decide_label, make_analyzer, score
 
 T0 = datetime(2026, 11, 1, 9, 0, tzinfo=timezone.utc)
 

@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from socialwatch.config import load_config
+from socialwatch.config.schema import load_config
 from socialwatch.sandbox import Sandbox
-from socialwatch.store import Store
+from socialwatch.store.db import Store
 
 DEADLINE = 60.0
 
@@ -168,8 +168,8 @@ def test_no_watchdog_while_the_scheduler_is_wedged(sandbox, setup, tmp_path):
     import io
 
     from socialwatch.daemon import HEARTBEAT_INTERVAL, Daemon as InProcess
-    from socialwatch.notify import ConsoleChannel
-    from socialwatch.systemd import Heartbeat, Notifier
+    from socialwatch.alerts.outbox import ConsoleChannel
+    from socialwatch.ops.systemd import Heartbeat, Notifier
 
     address = str(tmp_path / "n.sock")
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)

@@ -30,14 +30,15 @@ import pytest
 from click.testing import CliRunner
 from slack_sdk import WebClient
 
-from socialwatch import charts, digest, sla_store
+from socialwatch.reports import charts, summary
+from socialwatch.store import sla
 from socialwatch.cli import main
-from socialwatch.config import Config, parse_config
+from socialwatch.config.schema import Config, parse_config
 from socialwatch.models import Assessment, Author, Item, Kind, iso
-from socialwatch.pipeline import Pipeline
+from socialwatch.scoring.pipeline import Pipeline
 from socialwatch.sandbox import Sandbox
-from socialwatch.slack import SlackPoster
-from socialwatch.store import Processed, Store
+from socialwatch.alerts.slack import SlackPoster
+from socialwatch.store.db import Processed, Store
 
 BERLIN = ZoneInfo("Europe/Berlin")
 START = datetime(2026, 3, 1, 8, 0, tzinfo=timezone.utc)  # Sunday 1 March, 09:00 in Berlin
@@ -128,7 +129,7 @@ def seed(path: Path) -> Seeded:
                               now=NOW - timedelta(hours=1))
     outbox = [r["id"] for r in _rows(store, "SELECT o.id FROM alert_outbox o JOIN items i ON i.id = o.item_id "
                                             "WHERE i.native_id LIKE '%100_' OR i.native_id LIKE '%101_'")]
-    sla_store.open_incident(store, "outage", outbox, now=datetime(2026, 3, 8, 13, 20, tzinfo=timezone.utc))
+    sla.open_incident(store, "outage", outbox, now=datetime(2026, 3, 8, 13, 20, tzinfo=timezone.utc))
     return Seeded(path, config, plan, {dismissed.key})
 
 
@@ -177,7 +178,7 @@ def expected(seeded: Seeded) -> dict[str, Any]:
 
 def test_digest_figures_match_the_seeded_week(seeded: Seeded) -> None:
     want = expected(seeded)
-    result = digest.build(Store(seeded.path, migrate=False), seeded.config, *PERIOD, BERLIN, now=NOW)
+    result = summary.build(Store(seeded.path, migrate=False), seeded.config, *PERIOD, BERLIN, now=NOW)
     assert result.total == want["total"] == 24 + 12 + 3
     assert result.sentiment["negative"] == want["negative"]
     assert sum(result.by_platform.values()) == result.total and set(result.by_kind) <= {"mention", "dm", "comment"}
@@ -201,9 +202,9 @@ def test_digest_figures_match_the_seeded_week(seeded: Seeded) -> None:
     hour = next(s for s in result.spikes if s.kind == "hour")
     assert hour.start == "2026-03-08T13:00:00.000000Z" and hour.negative >= 12
     assert len(result.timeline) == 24 and sum(sum(c.values()) for _, c in result.timeline) == result.total
-    text = digest.render_text(result)
+    text = summary.render_text(result)
     assert "Response times (SLA)" in text and f"{result.sla.met} met, {result.sla.breached} breached" in text
-    assert json.loads(digest.render_json(result))["sla"]["met"] == want["met"]
+    assert json.loads(summary.render_json(result))["sla"]["met"] == want["met"]
 
 
 def test_post_daily_posts_blocks_and_uploads_the_charts_once(seeded: Seeded, sandbox: Sandbox,
@@ -212,13 +213,13 @@ def test_post_daily_posts_blocks_and_uploads_the_charts_once(seeded: Seeded, san
     config = make_config(channel=info["channel"])
     store = Store(seeded.path, migrate=False)
     poster = RecordingPoster(client)
-    posted = digest.post_daily(store, config, poster, NOW + timedelta(minutes=5))
+    posted = summary.post_daily(store, config, poster, NOW + timedelta(minutes=5))
     assert posted is not None and posted.period == "2026-03-09T09:00"
     assert posted.charts == ("sentiment.png", "response-times.png")
     history = client.conversations_history(channel=info["channel"])["messages"]
-    summary = next(m for m in history if m["ts"] == posted.ts)
-    assert summary["text"].startswith("Social digest:")
-    headers = [b["text"]["text"] for b in summary["blocks"] if b["type"] == "section"]
+    message = next(m for m in history if m["ts"] == posted.ts)
+    assert message["text"].startswith("Social digest:")
+    headers = [b["text"]["text"] for b in message["blocks"] if b["type"] == "section"]
     assert any(h.startswith("*Response times (SLA)*") for h in headers)
     with urllib.request.urlopen(f"{sandbox.url}/_sandbox/slack/files", timeout=5) as resp:
         files = json.loads(resp.read())["files"]
@@ -230,7 +231,7 @@ def test_post_daily_posts_blocks_and_uploads_the_charts_once(seeded: Seeded, san
     assert len(thread) == 2 and len(thread[1]["files"]) == 2  # the charts, shared in the digest's thread
 
     # Running again (the job runs often; a restart) posts nothing more for this period.
-    assert digest.post_daily(Store(seeded.path, migrate=False), config, poster, NOW + timedelta(hours=3)) is None
+    assert summary.post_daily(Store(seeded.path, migrate=False), config, poster, NOW + timedelta(hours=3)) is None
     entries = [r for r in store.audit_rows() if r["action"] == "digest.posted"
                and r["data"]["period"] == "2026-03-09T09:00"]
     assert len(entries) == 1 and entries[0]["data"]["charts"] == ["sentiment.png", "response-times.png"]
@@ -269,13 +270,13 @@ def test_without_matplotlib_the_digest_goes_out_without_charts(seeded: Seeded, m
                                                                sandbox: Sandbox) -> None:
     client, info = slack
     monkeypatch.setattr(charts, "available", lambda: False)
-    result = digest.build(Store(seeded.path, migrate=False), seeded.config, *PERIOD, BERLIN, now=NOW)
-    with caplog.at_level(logging.INFO, logger="socialwatch.digest"):
-        assert digest.render_charts(result) == {}
+    result = summary.build(Store(seeded.path, migrate=False), seeded.config, *PERIOD, BERLIN, now=NOW)
+    with caplog.at_level(logging.INFO, logger="socialwatch.reports.summary"):
+        assert summary.render_charts(result) == {}
     assert "matplotlib is not installed" in caplog.text
-    page = digest.render_html(result)
+    page = summary.render_html(result)
     assert "data:image/png" not in page and "Charts need matplotlib" in page
-    posted = digest.post_daily(Store(seeded.path, migrate=False), make_config(channel=info["channel"]),
+    posted = summary.post_daily(Store(seeded.path, migrate=False), make_config(channel=info["channel"]),
                                SlackPoster(client), NOW + timedelta(days=1), force=True)
     assert posted is not None and posted.charts == ()
     with urllib.request.urlopen(f"{sandbox.url}/_sandbox/slack/files", timeout=5) as resp:
@@ -283,8 +284,8 @@ def test_without_matplotlib_the_digest_goes_out_without_charts(seeded: Seeded, m
 
 
 def test_charts_show_the_data(seeded: Seeded) -> None:
-    result = digest.build(Store(seeded.path, migrate=False), seeded.config, *PERIOD, BERLIN, now=NOW)
-    images = digest.render_charts(result)
+    result = summary.build(Store(seeded.path, migrate=False), seeded.config, *PERIOD, BERLIN, now=NOW)
+    images = summary.render_charts(result)
     from PIL import Image  # matplotlib's own dependency
 
     for name, data in images.items():
@@ -293,9 +294,9 @@ def test_charts_show_the_data(seeded: Seeded) -> None:
         colours = {colour for _, colour in picture.getcolors(maxcolors=1 << 20)}
         # The negative bars (sentiment) and the SLA target ticks (response times) are drawn in red.
         assert (214, 69, 69) in colours, name
-    empty = digest.build(Store(seeded.path, migrate=False), seeded.config, NOW + timedelta(days=30),
+    empty = summary.build(Store(seeded.path, migrate=False), seeded.config, NOW + timedelta(days=30),
                          NOW + timedelta(days=31), BERLIN, now=NOW)
-    assert empty.total == 0 and set(digest.render_charts(empty)) == {"sentiment.png", "response-times.png"}
+    assert empty.total == 0 and set(summary.render_charts(empty)) == {"sentiment.png", "response-times.png"}
 
 
 
@@ -322,25 +323,25 @@ def _fake_python(tmp_path: Path, body: str) -> str:
 
 
 def test_charts_from_the_child_process_are_the_same_pngs(seeded: Seeded) -> None:
-    result = digest.build(Store(seeded.path, migrate=False), seeded.config, *PERIOD, BERLIN, now=NOW)
-    spec = digest.chart_spec(result)
+    result = summary.build(Store(seeded.path, migrate=False), seeded.config, *PERIOD, BERLIN, now=NOW)
+    spec = summary.chart_spec(result)
     assert json.loads(json.dumps(spec)) == spec  # JSON values only: nothing pickled, nothing lost
-    in_process = digest.render_charts(result, in_process=True)
-    child = digest.render_charts(result)  # the daemon's path
+    in_process = summary.render_charts(result, in_process=True)
+    child = summary.render_charts(result)  # the daemon's path
     assert list(child) == ["sentiment.png", "response-times.png"]
     assert child == in_process  # byte for byte: same filenames, same images
-    empty = digest.build(Store(seeded.path, migrate=False), seeded.config, NOW + timedelta(days=30),
+    empty = summary.build(Store(seeded.path, migrate=False), seeded.config, NOW + timedelta(days=30),
                          NOW + timedelta(days=31), BERLIN, now=NOW)
-    assert digest.render_charts(empty) == digest.render_charts(empty, in_process=True)
+    assert summary.render_charts(empty) == summary.render_charts(empty, in_process=True)
 
 
 DAEMON_DIGEST = """
 import json, sys
 from datetime import datetime
 import socialwatch.daemon  # everything the daemon imports
-from socialwatch import digest
-from socialwatch.config import parse_config
-from socialwatch.store import Store
+from socialwatch.reports import summary
+from socialwatch.config.schema import parse_config
+from socialwatch.store.db import Store
 
 before = "matplotlib" in sys.modules
 
@@ -353,7 +354,7 @@ class Poster:  # stands in for Slack: the charts are what this is about
 
 poster = Poster()
 config = parse_config({"daemon": {"timezone": "Europe/Berlin"}, "digest": {"time": "09:00", "channel": "C0DIGEST"}})
-posted = digest.post_daily(Store(sys.argv[1], migrate=False), config, poster, datetime.fromisoformat(sys.argv[2]),
+posted = summary.post_daily(Store(sys.argv[1], migrate=False), config, poster, datetime.fromisoformat(sys.argv[2]),
                            force=True)
 print(json.dumps({"before": before, "charts": list(posted.charts), "files": poster.files,
                   "after": "matplotlib" in sys.modules}))
@@ -381,8 +382,8 @@ def test_a_failing_chart_process_costs_only_the_charts(seeded: Seeded, tmp_path:
     monkeypatch.setattr(sys, "executable", _fake_python(
         tmp_path, "echo \"ModuleNotFoundError: No module named 'matplotlib'\" >&2; exit 1"))
     store = Store(_copy(seeded, tmp_path), migrate=False)
-    with caplog.at_level(logging.INFO, logger="socialwatch.digest"):
-        posted = digest.post_daily(store, make_config(channel=info["channel"]), SlackPoster(client),
+    with caplog.at_level(logging.INFO, logger="socialwatch.reports.summary"):
+        posted = summary.post_daily(store, make_config(channel=info["channel"]), SlackPoster(client),
                                    NOW + timedelta(minutes=5), force=True)
     assert posted is not None and posted.charts == ()
     warning = next(r for r in caplog.records if r.levelno == logging.WARNING)
@@ -456,12 +457,12 @@ def test_child_environment_for_a_service_without_a_writable_home(tmp_path: Path,
 def test_schedule_periods_and_trigger() -> None:
     config = make_config(days=["mon", "tue", "wed", "thu", "fri"])
     # Monday 08:59 Berlin: the latest slot is Friday's (the weekend has none).
-    assert digest.scheduled_before(config, NOW - timedelta(minutes=1)) == datetime(2026, 3, 6, 8, 0, tzinfo=timezone.utc)
-    assert digest.scheduled_before(config, NOW) == NOW
-    assert digest.period_for(config, NOW) == PERIOD
+    assert summary.scheduled_before(config, NOW - timedelta(minutes=1)) == datetime(2026, 3, 6, 8, 0, tzinfo=timezone.utc)
+    assert summary.scheduled_before(config, NOW) == NOW
+    assert summary.period_for(config, NOW) == PERIOD
     yesterday = make_config(covers="yesterday")
-    assert digest.period_for(yesterday, NOW) == (datetime(2026, 3, 7, 23, 0, tzinfo=timezone.utc),
+    assert summary.period_for(yesterday, NOW) == (datetime(2026, 3, 7, 23, 0, tzinfo=timezone.utc),
                                                  datetime(2026, 3, 8, 23, 0, tzinfo=timezone.utc))
-    trigger = digest.trigger(config)
+    trigger = summary.trigger(config)
     assert trigger.get_next_fire_time(None, NOW + timedelta(minutes=1)) == \
         datetime(2026, 3, 10, 9, 0, tzinfo=BERLIN)

@@ -11,14 +11,15 @@ from zoneinfo import ZoneInfo
 
 from slack_sdk import WebClient
 
-from socialwatch import incidents, sla, sla_store
-from socialwatch.config import Config, parse_config
+from socialwatch.sla import incidents, timers
+from socialwatch.store import sla
+from socialwatch.config.schema import Config, parse_config
 from socialwatch.models import Author, Item, Kind
-from socialwatch.notify import Delivered, dispatch_alerts
-from socialwatch.pipeline import Pipeline
+from socialwatch.alerts.outbox import Delivered, dispatch_alerts
+from socialwatch.scoring.pipeline import Pipeline
 from socialwatch.sandbox import Sandbox
-from socialwatch.slack import SlackPoster
-from socialwatch.store import Processed, Store
+from socialwatch.alerts.slack import SlackPoster
+from socialwatch.store.db import Processed, Store
 
 T0 = datetime(2026, 3, 2, 10, 0, tzinfo=timezone.utc)  # a Monday
 OUTAGE = ["@acme app is down again, nothing loads", "@acme your site won't load, outage??",
@@ -82,13 +83,13 @@ def test_two_hundred_outage_posts_in_ten_minutes_make_one_incident_alert(
     poster = SlackPoster(client)
     alerts = PostingChannel(client, info["channel"])
     results: list[incidents.GroupResult] = []
-    pings: list[sla.TimerEvent] = []
+    pings: list[timers.TimerEvent] = []
 
     def tick(now: datetime) -> None:
         # The dispatcher's order: group first, then deliver what is still pending; the SLA job beside it.
         results.append(incidents.group(store, config, poster, now))
         dispatch_alerts(store, alerts, now=now)
-        pings.extend(sla.check_timers(store, config, poster, now))
+        pings.extend(timers.check_timers(store, config, poster, now))
 
     # The first poll sees only 4 outage posts (and an unrelated billing complaint): alerted one by one.
     feed.poll([OUTAGE[i % 4] for i in range(4)] + [BILLING], T0)
@@ -127,7 +128,7 @@ def test_two_hundred_outage_posts_in_ten_minutes_make_one_incident_alert(
     with store.db() as db:
         statuses = dict(db.execute("SELECT status, COUNT(*) FROM alert_outbox GROUP BY status").fetchall())
     assert statuses == {"grouped": 196, "posted": 7}
-    incident = sla_store.incident(store, incident_id)
+    incident = sla.incident(store, incident_id)
     assert incident is not None and incident["closed_at"] is not None
     actions = [row["action"] for row in store.audit_rows() if row["action"].startswith("incident.")]
     assert actions.count("incident.opened") == 1 and actions.count("incident.closed") == 1

@@ -6,7 +6,7 @@ import threading
 
 import pytest
 
-from socialwatch.language import LanguageDetector, clean, detect, script_counts
+from socialwatch.scoring.language import LanguageDetector, clean, detect, script_counts
 
 
 @pytest.mark.parametrize("text,lang", [

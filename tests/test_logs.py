@@ -28,7 +28,7 @@ import tweepy
 from requests.adapters import HTTPAdapter
 from slack_sdk import WebClient
 
-from socialwatch import logs
+from socialwatch.ops import logs
 
 # Fake secrets in the shapes the platforms use, plus plain ones only exact matching can catch.
 SECRETS = {

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from socialwatch import metrics
+from socialwatch.ops import metrics
 
 prometheus_parser = pytest.importorskip(
     "prometheus_client.parser", reason="prometheus-client not installed: pip install -e '.[test]'"

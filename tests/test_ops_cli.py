@@ -10,10 +10,10 @@ from pathlib import Path
 from click.testing import CliRunner
 
 from socialwatch.cli import main
-from socialwatch.config import Config
+from socialwatch.config.schema import Config
 from socialwatch.models import Author, Item, Kind, utcnow
-from socialwatch.pipeline import Pipeline
-from socialwatch.store import Processed, Store
+from socialwatch.scoring.pipeline import Pipeline
+from socialwatch.store.db import Processed, Store
 
 CONFIG = """
 [daemon]

@@ -22,10 +22,10 @@ import jinja2
 import pytest
 from vaderSentiment.vaderSentiment import BOOSTER_DICT, NEGATE, SPECIAL_CASES, SentimentIntensityAnalyzer
 
-from socialwatch import complaints, pii, suggest, triage
-from socialwatch.config import Config, SuggestionsConfig, TriageConfig
+from socialwatch.scoring import complaints, pii, suggest, triage
+from socialwatch.config.schema import Config, SuggestionsConfig, TriageConfig
 from socialwatch.models import Author, AuthorHistory, Item, Kind, Sentiment, Suggestion
-from socialwatch.sentiment import Analyzer, clean_text, make_analyzer
+from socialwatch.scoring.sentiment import Analyzer, clean_text, make_analyzer
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from benchmarks import synth  # noqa: E402
@@ -418,7 +418,7 @@ def test_history_after_an_item_is_what_replace_gives():
     from datetime import datetime, timedelta, timezone
 
     from socialwatch.models import AuthorHistory
-    from socialwatch.pipeline import _after
+    from socialwatch.scoring.pipeline import _after
 
     t0 = datetime(2026, 1, 1, tzinfo=timezone.utc)
     rng = random.Random(18)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from socialwatch.pii import Finding, find, kinds, luhn_ok, mask
+from socialwatch.scoring.pii import Finding, find, kinds, luhn_ok, mask
 
 
 def test_luhn():

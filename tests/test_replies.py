@@ -21,14 +21,14 @@ from typing import Any
 import pytest
 import requests
 
-from socialwatch.config import Config, load_config
+from socialwatch.config.schema import Config, load_config
 from socialwatch.ingest import poll
 from socialwatch.models import parse_time, utcnow
-from socialwatch.pipeline import Pipeline
+from socialwatch.scoring.pipeline import Pipeline
 from socialwatch.replies import ReplySender, build_repliers, target_for
 from socialwatch.sandbox import Sandbox
 from socialwatch.sources import facebook, x
-from socialwatch.store import VERIFY_NONE, VERIFY_REQUIRED, QueueResult, Store
+from socialwatch.store.db import VERIFY_NONE, VERIFY_REQUIRED, QueueResult, Store
 
 ALEX = ("U0SBXAPPR1", "alex.approver")
 SAM = ("U0SBXAPPR2", "sam.second")
@@ -36,9 +36,9 @@ SAM = ("U0SBXAPPR2", "sam.second")
 #: What the daemon's reply job does, in a process of its own (the crash tests kill it).
 CHILD = """
 import sys
-from socialwatch.config import load_config
+from socialwatch.config.schema import load_config
 from socialwatch.replies import ReplySender, build_repliers
-from socialwatch.store import Store
+from socialwatch.store.db import Store
 config = load_config(sys.argv[1])
 print(ReplySender(Store(config.daemon.database), build_repliers(config)).send_due())
 """

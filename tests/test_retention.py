@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from socialwatch import retention
-from socialwatch.audit_cli import audit_group
-from socialwatch.config import ConfigError, RetentionConfig, parse_config
-from socialwatch.store import Store
+from socialwatch.compliance import retention
+from socialwatch.cli.audit import audit_group
+from socialwatch.config.schema import ConfigError, RetentionConfig, parse_config
+from socialwatch.store.db import Store
 from test_audit_support import T0, TEXTS, approve_and_send, ingest, make_item, populated, raw
 
 LATER = T0 + timedelta(days=40)
@@ -129,7 +129,7 @@ def test_purge_command_and_nothing_to_do(store):
 
 def test_apply_config_and_daily_job(store, caplog):
     assert retention.apply_config(store, RetentionConfig(), now=NOW) == []  # 0 keeps everything
-    caplog.set_level(logging.INFO, logger="socialwatch.retention")
+    caplog.set_level(logging.INFO, logger="socialwatch.compliance.retention")
     retention.daily_job(store, RetentionConfig(purge_texts_after_days=30, purge_raw_after_days=3),
                         clock=lambda: NOW)
     assert store.item_by_key("x:5000")["text"] == ""

@@ -19,8 +19,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from socialwatch import review
-from socialwatch.store import Store
+from socialwatch.compliance import review
+from socialwatch.store.db import Store
 from test_audit_support import populated
 
 pytestmark = pytest.mark.skipif(not review.available(),
@@ -37,7 +37,7 @@ def _review_argv() -> list[str]:
 
     if "review" in getattr(main, "commands", {}):
         return [sys.executable, "-m", "socialwatch", "review"]
-    return [sys.executable, "-m", "socialwatch.audit_cli", "review"]
+    return [sys.executable, "-m", "socialwatch.cli.audit", "review"]
 
 
 @pytest.fixture(scope="module")
@@ -130,7 +130,7 @@ def test_writes_are_refused(served):
 
 
 def test_loopback_only(tmp_path):
-    from socialwatch.audit_cli import review_command
+    from socialwatch.cli.audit import review_command
 
     populated(tmp_path / "sw.db")
     result = CliRunner().invoke(review_command, ["--database", str(tmp_path / "sw.db"), "--host", "0.0.0.0"])

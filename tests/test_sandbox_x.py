@@ -124,7 +124,7 @@ def test_rate_limit_depletes_then_resets(sandbox, make_tweepy):
 def test_bad_credentials_are_401(sandbox):
     import tweepy as tw
 
-    from socialwatch.transport import install_tweepy_session
+    from socialwatch.sources.transport import install_tweepy_session
 
     bad = install_tweepy_session(tw.Client(bearer_token="not-the-token"), sandbox.url, timeout=5)
     with pytest.raises(tw.Unauthorized) as caught:

@@ -12,13 +12,14 @@ from zoneinfo import ZoneInfo
 import pytest
 from slack_sdk import WebClient
 
-from socialwatch import sla, sla_store
-from socialwatch.config import Config, parse_config
+from socialwatch.sla import timers
+from socialwatch.store import sla
+from socialwatch.config.schema import Config, parse_config
 from socialwatch.models import Author, Item, Kind, iso
-from socialwatch.pipeline import Pipeline
+from socialwatch.scoring.pipeline import Pipeline
 from socialwatch.sandbox import Sandbox
-from socialwatch.slack import SlackPoster
-from socialwatch.store import Processed, Store
+from socialwatch.alerts.slack import SlackPoster
+from socialwatch.store.db import Processed, Store
 
 BERLIN = ZoneInfo("Europe/Berlin")
 ONCALL, MANAGERS = "S0ONCALL01", "S0MANAGER1"
@@ -87,12 +88,12 @@ def audit_actions(store: Store, action: str) -> list[dict[str, Any]]:
 
 def test_friday_1650_with_a_one_hour_sla_is_due_monday_0950_across_dst() -> None:
     config = make_config()
-    due = sla.due_at(berlin(27, 16, 50), "high", "x", "dm", config.sla)
+    due = timers.due_at(berlin(27, 16, 50), "high", "x", "dm", config.sla)
     assert due == berlin(30, 9, 50)
     # DST began on the Sunday: Monday 09:50 is 07:50 UTC, not 08:50.
     assert due == datetime(2026, 3, 30, 7, 50, tzinfo=timezone.utc)
     # 80% of 60 minutes = 48: 10 on Friday, 38 on Monday.
-    assert sla.remind_at(berlin(27, 16, 50), "high", "x", "dm", config.sla) == berlin(30, 9, 38)
+    assert timers.remind_at(berlin(27, 16, 50), "high", "x", "dm", config.sla) == berlin(30, 9, 38)
 
 
 @pytest.mark.parametrize(("start", "priority", "expected"), [
@@ -103,13 +104,13 @@ def test_friday_1650_with_a_one_hour_sla_is_due_monday_0950_across_dst() -> None
     (berlin(30, 10, 0), "low", berlin(2, 10, 0, month=4)),  # 24 h = 7 + 8 + 8 + 1 business hours
 ])
 def test_business_hours_arithmetic(start: datetime, priority: str, expected: datetime) -> None:
-    assert sla.due_at(start, priority, "x", "dm", make_config().sla) == expected
+    assert timers.due_at(start, priority, "x", "dm", make_config().sla) == expected
 
 
 def test_holidays_are_closed_days() -> None:
     holiday = make_config(business_hours={"enabled": True, "holidays": [date(2026, 4, 2)]})
-    assert sla.due_at(berlin(30, 10, 0), "low", "x", "dm", holiday.sla) == berlin(3, 10, 0, month=4)
-    hours = sla.Hours.from_config(holiday.sla.business_hours)
+    assert timers.due_at(berlin(30, 10, 0), "low", "x", "dm", holiday.sla) == berlin(3, 10, 0, month=4)
+    hours = timers.Hours.from_config(holiday.sla.business_hours)
     assert hours is not None and not hours.is_open(berlin(2, 12, 0, month=4)) and hours.is_open(berlin(3, 12, 0, month=4))
 
 
@@ -117,14 +118,14 @@ def test_overrides_and_priorities_outside_business_hours() -> None:
     config = make_config(overrides={"x:dm": {"high": 30}, "facebook": {"high": 120}},
                          business_hours={"enabled": True, "applies_to": ["high", "normal", "low"]})
     friday = berlin(27, 16, 50)
-    assert sla.due_at(friday, "high", "x", "dm", config.sla) == berlin(30, 9, 20)
-    assert sla.due_at(friday, "high", "x", "mention", config.sla) == berlin(30, 9, 50)
-    assert sla.due_at(friday, "high", "facebook", "dm", config.sla) == berlin(30, 10, 50)
+    assert timers.due_at(friday, "high", "x", "dm", config.sla) == berlin(30, 9, 20)
+    assert timers.due_at(friday, "high", "x", "mention", config.sla) == berlin(30, 9, 50)
+    assert timers.due_at(friday, "high", "facebook", "dm", config.sla) == berlin(30, 10, 50)
     # Urgent runs day and night when applies_to leaves it out.
-    assert sla.due_at(friday, "urgent", "x", "mention", config.sla) == friday + timedelta(minutes=15)
-    assert sla.due_at(friday, "none", "x", "mention", config.sla) is None
+    assert timers.due_at(friday, "urgent", "x", "mention", config.sla) == friday + timedelta(minutes=15)
+    assert timers.due_at(friday, "none", "x", "mention", config.sla) is None
     off = parse_config({})
-    assert sla.due_at(friday, "high", "x", "dm", off.sla) == friday + timedelta(hours=1)
+    assert timers.due_at(friday, "high", "x", "dm", off.sla) == friday + timedelta(hours=1)
 
 
 def test_triage_stores_the_business_hours_due_time(tmp_path: Path) -> None:
@@ -139,9 +140,9 @@ def test_triage_stores_the_business_hours_due_time(tmp_path: Path) -> None:
 
 def test_wording() -> None:
     now = berlin(30, 9, 38)
-    assert sla.describe_due(berlin(30, 9, 50), now, BERLIN) == "due 09:50 (in 12 min)"
-    assert sla.describe_due(berlin(27, 16, 0), now, BERLIN) == "was due Fri 16:00 (2 d 16 h ago)"
-    assert [sla.customer_duration(m) for m in (15, 60, 360, 1440, 4320)] == \
+    assert timers.describe_due(berlin(30, 9, 50), now, BERLIN) == "due 09:50 (in 12 min)"
+    assert timers.describe_due(berlin(27, 16, 0), now, BERLIN) == "was due Fri 16:00 (2 d 16 h ago)"
+    assert [timers.customer_duration(m) for m in (15, 60, 360, 1440, 4320)] == \
         ["15 minutes", "1 hour", "6 hours", "24 hours", "3 days"]
 
 
@@ -162,7 +163,7 @@ def test_reminder_and_escalation_fire_once_each_at_the_right_time_in_business_ho
     for moment in (berlin(27, 16, 55), berlin(27, 17, 30), berlin(27, 23, 59), berlin(28, 12, 0),
                    berlin(30, 9, 37), berlin(30, 9, 38), berlin(30, 9, 45), berlin(30, 9, 49),
                    berlin(30, 9, 50), berlin(30, 10, 30), berlin(30, 16, 0)):
-        fired[moment] = [e.event for e in sla.check_timers(store, config, poster, moment)]
+        fired[moment] = [e.event for e in timers.check_timers(store, config, poster, moment)]
     assert {m: e for m, e in fired.items() if e} == {berlin(30, 9, 38): ["reminder"], berlin(30, 9, 50): ["escalation"]}
 
     replies = thread_of(client, info["channel"], alert_ts)
@@ -179,12 +180,12 @@ def test_reminder_and_escalation_fire_once_each_at_the_right_time_in_business_ho
     (escalated,) = audit_actions(store, "sla.escalated")
     assert reminded["item_key"] == escalated["item_key"] == "x:9001"
     assert reminded["ts"] == iso(berlin(30, 9, 38)) and escalated["data"]["announced"] is True
-    state = sla_store.sla_state(store, item_id)
+    state = sla.sla_state(store, item_id)
     assert state is not None and state["reminder_ts"] == reminder["ts"] and state["escalation_ts"] == escalation["ts"]
 
     # A restart: new objects on the same database re-ping nothing.
     again = Store(tmp_path / "sw.db")
-    assert sla.check_timers(again, make_config(escalation_group=MANAGERS, escalation_channel=info["ops_channel"]),
+    assert timers.check_timers(again, make_config(escalation_group=MANAGERS, escalation_channel=info["ops_channel"]),
                             SlackPoster(client), berlin(30, 11, 0)) == []
     assert len(thread_of(client, info["channel"], alert_ts)) == 2
 
@@ -198,12 +199,12 @@ def test_a_reply_or_a_dismissal_stops_the_clock(tmp_path: Path, slack: tuple[Web
     answered, dismissed, waiting = ingest(store, config, [
         make_item(n, "you charged my card twice and nobody answers, awful", start) for n in (1, 2, 3)], start)
     alerts = post_alerts(store, client, info["channel"], start)
-    assert [e.event for e in sla.check_timers(store, config, poster, berlin(30, 10, 48))] == ["reminder"] * 3
+    assert [e.event for e in timers.check_timers(store, config, poster, berlin(30, 10, 48))] == ["reminder"] * 3
 
     send_reply(store, answered, berlin(30, 10, 50))
     assert store.dismiss_item(dismissed, actor_id="U0APPROVER", actor_name="alex", reason="spam",
                               now=berlin(30, 10, 50)) is not False
-    events = sla.check_timers(store, config, poster, berlin(30, 11, 0))
+    events = timers.check_timers(store, config, poster, berlin(30, 11, 0))
     assert [(e.event, e.item_key) for e in events] == [("escalation", "x:9003")]
     assert [len(thread_of(client, info["channel"], alerts[i])) for i in (answered, dismissed, waiting)] == [1, 1, 2]
 
@@ -220,7 +221,7 @@ def test_an_approved_reply_counts_but_an_acknowledgement_does_not(tmp_path: Path
     store.queue_reply(approved, text="On it.", actor_id="U0APPROVER", actor_name="alex", now=start)
     store.queue_reply(acked, text="Got it, we answer within 1 hour.", actor_id="system", actor_name="socialwatch",
                       origin="ack", dedupe_key="ack:x:u2:2026-03-30", now=start)
-    events = sla.check_timers(store, config, SlackPoster(client), berlin(30, 11, 0))
+    events = timers.check_timers(store, config, SlackPoster(client), berlin(30, 11, 0))
     assert [(e.event, e.item_key) for e in events] == [("escalation", "x:9002")]
 
 
@@ -233,10 +234,10 @@ def test_a_failed_post_is_retried_and_then_sent_once(tmp_path: Path, sandbox: Sa
     (item_id,) = ingest(store, config, [make_item(1, "you charged my card twice and nobody answers", start)], start)
     (alert_ts,) = post_alerts(store, client, info["channel"], start).values()
     sandbox.fault("slack", 500, path="chat.postMessage")
-    assert sla.check_timers(store, config, SlackPoster(client), berlin(30, 10, 50)) == []
-    state = sla_store.sla_state(store, item_id)
+    assert timers.check_timers(store, config, SlackPoster(client), berlin(30, 10, 50)) == []
+    state = sla.sla_state(store, item_id)
     assert state is not None and state["reminded_at"] is None  # the claim was given back
-    assert [e.event for e in sla.check_timers(store, config, SlackPoster(client), berlin(30, 10, 51))] == ["reminder"]
+    assert [e.event for e in timers.check_timers(store, config, SlackPoster(client), berlin(30, 10, 51))] == ["reminder"]
     assert len(thread_of(client, info["channel"], alert_ts)) == 1
     assert len(audit_actions(store, "sla.reminder")) == 1
 
@@ -249,7 +250,7 @@ def test_a_breach_from_long_ago_is_recorded_not_announced(tmp_path: Path,
     start = berlin(23, 10, 0)
     ingest(store, config, [make_item(1, "you charged my card twice and nobody answers", start)], start)
     (alert_ts,) = post_alerts(store, client, info["channel"], start).values()
-    (event,) = sla.check_timers(store, config, SlackPoster(client), berlin(30, 10, 0))
+    (event,) = timers.check_timers(store, config, SlackPoster(client), berlin(30, 10, 0))
     assert event.event == "escalation" and event.ts is None
     assert thread_of(client, info["channel"], alert_ts) == []
     (entry,) = audit_actions(store, "sla.escalated")
@@ -269,18 +270,18 @@ def test_acknowledgement_once_per_conversation_per_day_private_only(tmp_path: Pa
                   conversation="c1"),
         make_item(3, "@acme the app is down again, nothing loads", friday, kind=Kind.MENTION),
     ], friday + timedelta(minutes=3))
-    first = sla.acknowledge_pending(store, config, friday + timedelta(minutes=3))
+    first = timers.acknowledge_pending(store, config, friday + timedelta(minutes=3))
     assert [(a.item_key, a.status) for a in first] == [("x:9001", "queued"), ("x:9002", "duplicate")]
     assert first[0].dedupe_key == "ack:x:c1:2026-03-27"
     # Friday 16:53 is inside the hours: "within 1 hour" (the high priority's SLA).
     assert first[0].text.startswith("Hi Casey, thanks for your message") and "within 1 hour" in first[0].text
-    assert sla.acknowledge_pending(store, config, friday + timedelta(minutes=4)) == []  # each item looked at once
+    assert timers.acknowledge_pending(store, config, friday + timedelta(minutes=4)) == []  # each item looked at once
 
     # Saturday: a new day for the same conversation, and outside the hours the text names the due time.
     saturday = berlin(28, 11, 0)
     ingest(store, config, [make_item(4, "still nothing?? charged twice", saturday, author="u1", conversation="c1")],
            saturday)
-    (third,) = sla.acknowledge_pending(store, config, saturday)
+    (third,) = timers.acknowledge_pending(store, config, saturday)
     assert third.status == "queued" and third.dedupe_key == "ack:x:c1:2026-03-28"
     assert "closed right now and will answer by Mon 10:00" in third.text
     with store.db() as db:
@@ -294,7 +295,7 @@ def test_acknowledgements_are_off_by_default(tmp_path: Path) -> None:
     config = make_config()
     store = Store(tmp_path / "sw.db")
     ingest(store, config, [make_item(1, "charged twice, answer please", berlin(30, 10))], berlin(30, 10))
-    assert sla.acknowledge_pending(store, config, berlin(30, 10, 1)) == []
+    assert timers.acknowledge_pending(store, config, berlin(30, 10, 1)) == []
     assert store.outbox_depths()["replies"] == 0
 
 
@@ -320,14 +321,14 @@ def test_a_customer_answering_our_reply_reopens_the_alert_in_its_thread(
     ], later)
     rows = [store.item_by_key(f"x:{9000 + n}") for n in (2, 3, 4, 5)]
     direct, same_author, stranger, too_early = (int(row["id"]) for row in rows)
-    found = sla.reopen_candidates(store, rows, config)
+    found = timers.reopen_candidates(store, rows, config)
     assert set(found) == {direct, same_author}
     assert found[direct].reason == "replies to our answer" and found[same_author].reason == "wrote again after our answer"
     assert (found[direct].parent_key, found[direct].thread_ts, found[direct].channel) == \
         ("x:9001", alert_ts, info["channel"])
-    assert sla.record_reopen(store, found[direct], later)
+    assert timers.record_reopen(store, found[direct], later)
     # The dispatcher looks again while the alert waits behind one that failed to go out: said once.
-    assert not sla.record_reopen(store, found[direct], later + timedelta(seconds=2))
+    assert not timers.record_reopen(store, found[direct], later + timedelta(seconds=2))
     (entry,) = audit_actions(store, "alert.reopened")
     assert entry["item_key"] == "x:9001" and entry["data"]["by_item"] == "x:9002"
 
@@ -342,18 +343,18 @@ def test_followup_suggested_once_after_the_configured_hours(tmp_path: Path,
     (item_id,) = ingest(store, config, [make_item(1, "my parcel never arrived, order 5512", start)], start)
     (alert_ts,) = post_alerts(store, client, info["channel"], start).values()
     send_reply(store, item_id, berlin(30, 10, 30))
-    assert sla.check_followups(store, config, poster, berlin(31, 10, 29)) == []
-    (event,) = sla.check_followups(store, config, poster, berlin(31, 10, 30))
-    assert sla.check_followups(store, config, poster, berlin(31, 12, 0)) == []
+    assert timers.check_followups(store, config, poster, berlin(31, 10, 29)) == []
+    (event,) = timers.check_followups(store, config, poster, berlin(31, 10, 30))
+    assert timers.check_followups(store, config, poster, berlin(31, 12, 0)) == []
     (message,) = thread_of(client, info["channel"], alert_ts)
     assert message["ts"] == event.ts and "did our answer solve it?" in message["text"]
     buttons = [e["action_id"] for b in message["blocks"] if b["type"] == "actions" for e in b["elements"]]
-    assert buttons == [sla.FOLLOWUP_SEND, sla.FOLLOWUP_SKIP]
+    assert buttons == [timers.FOLLOWUP_SEND, timers.FOLLOWUP_SKIP]
 
-    status = sla.decide_followup(store, config, item_id, send=True, actor_id="U0APPROVER", actor_name="alex",
+    status = timers.decide_followup(store, config, item_id, send=True, actor_id="U0APPROVER", actor_name="alex",
                                  now=berlin(31, 10, 35))
     assert status == "queued"
-    assert sla.decide_followup(store, config, item_id, send=False, actor_id="U0OTHER", actor_name="sam",
+    assert timers.decide_followup(store, config, item_id, send=False, actor_id="U0OTHER", actor_name="sam",
                                now=berlin(31, 10, 36)) == "decided"
     with store.db() as db:
         rows = [dict(r) for r in db.execute("SELECT origin, suggestion_kind, status FROM reply_outbox ORDER BY id")]

@@ -15,13 +15,13 @@ from typing import Any
 
 import pytest
 
-from socialwatch import alerts
-from socialwatch.config import Config, load_config
+from socialwatch.alerts import cards
+from socialwatch.config.schema import Config, load_config
 from socialwatch.daemon import Daemon
 from socialwatch.models import utcnow
-from socialwatch.notify import dispatch_alerts
+from socialwatch.alerts.outbox import dispatch_alerts
 from socialwatch.sandbox import Sandbox
-from socialwatch.slack import SlackChannel
+from socialwatch.alerts.slack import SlackChannel
 
 import sandbox_support as support
 from sandbox_support import control
@@ -51,7 +51,7 @@ def messages(sandbox: Sandbox, channel: str | None = None) -> list[dict[str, Any
 
 
 def alert_messages(sandbox: Sandbox) -> list[dict[str, Any]]:
-    return [m for m in messages(sandbox) if (m.get("metadata") or {}).get("event_type") == alerts.EVENT_TYPE
+    return [m for m in messages(sandbox) if (m.get("metadata") or {}).get("event_type") == cards.EVENT_TYPE
             and not m.get("ephemeral")]
 
 
@@ -140,29 +140,29 @@ def test_hostile_texts_render_safely_in_every_block_and_fallback(sandbox, config
     assert len(posted) == len(HOSTILE)  # the emulator validates Block Kit: all of them were accepted
     for message in posted:
         _no_markup_from_customers(message)
-        assert len(message["text"]) <= alerts.FALLBACK_MAX
+        assert len(message["text"]) <= cards.FALLBACK_MAX
         for block in message["blocks"]:
             text = (block.get("text") or {}).get("text") or ""
-            assert len(text) <= alerts.SECTION_MAX
+            assert len(text) <= cards.SECTION_MAX
     long_one = next(m for m in posted if "never arrived" in m["text"])
     quoted = long_one["blocks"][2]["text"]["text"]
-    assert quoted.endswith("…") and len(quoted) <= alerts.SECTION_MAX  # cut, not rejected
+    assert quoted.endswith("…") and len(quoted) <= cards.SECTION_MAX  # cut, not rejected
     escaped = next(m for m in posted if "still waiting" in m["text"])
     # Already-escaped text is escaped again: shown literally, never decoded into markup.
     assert "&amp;amp; &amp;lt;!channel&amp;gt;" in json.dumps(escaped["blocks"])
 
 
 def test_escape_and_cut_never_split_an_entity():
-    text = alerts.cut(alerts.escape("a" * 10 + "<" * 5), 14)
+    text = cards.cut(cards.escape("a" * 10 + "<" * 5), 14)
     assert text.endswith("…") and "&lt" not in text.rstrip("…").split(";")[-1]
-    assert alerts.escape("<!here> & <@U1>") == "&lt;!here&gt; &amp; &lt;@U1&gt;"
-    assert alerts.clean("a\u202eb\u200bc\u0000d\ne") == "abcd\ne"
+    assert cards.escape("<!here> & <@U1>") == "&lt;!here&gt; &amp; &lt;@U1&gt;"
+    assert cards.clean("a\u202eb\u200bc\u0000d\ne") == "abcd\ne"
 
 
 def test_links_are_made_only_from_https_urls_that_cannot_break_out():
-    assert alerts.link("https://x.com/a|<!channel>>b&c", "post") == "<https://x.com/a%7C%3C!channel%3E%3Eb&amp;c|post>"
-    assert alerts.link("javascript:alert(1)", "post") == "post"
-    assert alerts.link(None, "post") == "post"
+    assert cards.link("https://x.com/a|<!channel>>b&c", "post") == "<https://x.com/a%7C%3C!channel%3E%3Eb&amp;c|post>"
+    assert cards.link("javascript:alert(1)", "post") == "post"
+    assert cards.link(None, "post") == "post"
 
 
 def test_alert_shows_author_history_suggestions_due_time_and_link(sandbox, config):
@@ -177,9 +177,9 @@ def test_alert_shows_author_history_suggestions_due_time_and_link(sandbox, confi
     assert "4,321 followers" in flat and "1 earlier contact, last positive" in flat
     assert "reply due <!date^" in flat and f"status/{tweet}" in flat
     sends = [b["accessory"]["action_id"] for b in message["blocks"] if b.get("accessory")]
-    assert 2 <= len(sends) <= 3 and sends[0] == f"{alerts.SEND}_0"
+    assert 2 <= len(sends) <= 3 and sends[0] == f"{cards.SEND}_0"
     actions = [e["action_id"] for b in message["blocks"] if b["type"] == "actions" for e in b["elements"]]
-    assert actions[:3] == [alerts.EDIT, alerts.ASSIGN, alerts.DISMISS] and alerts.NOT_NEGATIVE in actions
+    assert actions[:3] == [cards.EDIT, cards.ASSIGN, cards.DISMISS] and cards.NOT_NEGATIVE in actions
 
 
 def test_follow_up_from_the_same_author_goes_into_the_thread(sandbox, config):
@@ -203,8 +203,8 @@ def test_routing_by_priority_and_alerts_only_mode(sandbox, tmp_path):
     assert daemon.store.item_by_key(f"x:{urgent}")["priority"] == "urgent"
     assert message["channel"] == "C0SBXOPS01"
     ids = [e.get("action_id") for b in message["blocks"] for e in b.get("elements", []) + [b.get("accessory") or {}]]
-    assert not any(str(i).startswith(alerts.SEND) for i in ids) and alerts.EDIT not in ids
-    assert alerts.DISMISS in ids
+    assert not any(str(i).startswith(cards.SEND) for i in ids) and cards.EDIT not in ids
+    assert cards.DISMISS in ids
 
 
 def test_without_an_app_token_alerts_have_no_send_buttons(sandbox, tmp_path):
@@ -213,7 +213,7 @@ def test_without_an_app_token_alerts_have_no_send_buttons(sandbox, tmp_path):
     tweet = sandbox.add_mention("@brand my order arrived broken, I want a replacement", handle="notoken")
     poll_and_dispatch(daemon)
     flat = json.dumps(alert_for(sandbox, f"x:{tweet}")["blocks"])
-    assert alerts.SEND not in flat and alerts.EDIT not in flat and "suggestion_0" in flat  # suggestions still shown
+    assert cards.SEND not in flat and cards.EDIT not in flat and "suggestion_0" in flat  # suggestions still shown
 
 
 # --- clicks ---------------------------------------------------------------------------------------
@@ -223,20 +223,20 @@ def test_approve_sends_exactly_one_reply_and_updates_the_alert(sandbox, running)
     tweet = sandbox.add_mention("@brand where is my refund? ordered 2 weeks ago", handle="refundless")
     message = wait_until(lambda: [m for m in alert_messages(sandbox)
                                   if m["metadata"]["event_payload"]["item_key"] == f"x:{tweet}"], what="alert")[0]
-    answer = click(sandbox, message, f"{alerts.SEND}_0")
+    answer = click(sandbox, message, f"{cards.SEND}_0")
     assert answer["delivery"]["acked_in_time"]
     wait_until(lambda: replies_on_x(sandbox, tweet), what="reply on X")
     item = running.store.item_by_key(f"x:{tweet}")
-    suggestion = alerts.suggestions_of(item)[0]["text"]
+    suggestion = cards.suggestions_of(item)[0]["text"]
     [reply] = replies_on_x(sandbox, tweet)
     assert reply["in_reply_to"] == tweet
     assert reply["text"].endswith(suggestion)  # X puts the @handle of the author in front, as on x.com
     updated = wait_until(lambda: [m for m in messages(sandbox) if m["ts"] == message["ts"] and m.get("edited_ts")
                                   and "sent" in json.dumps(m["blocks"])], what="alert update")[0]
     flat = json.dumps(updated["blocks"])
-    assert "U0SBXAPPR1" in flat and "view reply" in flat and alerts.SEND not in flat  # no more Send buttons
+    assert "U0SBXAPPR1" in flat and "view reply" in flat and cards.SEND not in flat  # no more Send buttons
     status, _ = control(sandbox, "/_sandbox/slack/actions", {"channel": message["channel"], "ts": message["ts"],
-                                                             "action_id": f"{alerts.SEND}_0"})
+                                                             "action_id": f"{cards.SEND}_0"})
     assert status == 404  # the button is gone from the message
     running.send_replies()
     assert len(replies_on_x(sandbox, tweet)) == 1
@@ -261,7 +261,7 @@ def test_two_approvers_clicking_ten_times_each_concurrently_send_one_reply(sandb
         barrier.wait()
         click(sandbox, message, action, user=user, wait=None)
 
-    threads = [threading.Thread(target=clicker, args=(user, f"{alerts.SEND}_{n % 2}"))
+    threads = [threading.Thread(target=clicker, args=(user, f"{cards.SEND}_{n % 2}"))
                for user in (approver, SECOND_APPROVER) for n in range(10)]
     for thread in threads:
         thread.start()
@@ -285,8 +285,8 @@ def test_non_approver_is_refused_ephemerally_and_audited(sandbox, running):
     message = wait_until(lambda: [m for m in alert_messages(sandbox)
                                   if m["metadata"]["event_payload"]["item_key"] == f"x:{tweet}"], what="alert")[0]
     viewer = sandbox.info()["slack"]["non_approver"]
-    click(sandbox, message, f"{alerts.SEND}_0", user=viewer)
-    click(sandbox, message, alerts.EDIT, user=viewer)
+    click(sandbox, message, f"{cards.SEND}_0", user=viewer)
+    click(sandbox, message, cards.EDIT, user=viewer)
     refusals = wait_until(lambda: [m for m in messages(sandbox) if m.get("ephemeral")
                                    and m.get("ephemeral_user") == viewer["id"]], what="ephemeral refusal")
     assert "only approvers" in refusals[0]["text"]
@@ -298,7 +298,7 @@ def test_non_approver_is_refused_ephemerally_and_audited(sandbox, running):
     assert sorted((r["actor_id"], r["data"]["attempted"]) for r in refused) == [(viewer["id"], "edit"),
                                                                                (viewer["id"], "send")]
     # Anyone may assign or give feedback; those are audited under their name.
-    click(sandbox, message, alerts.ASSIGN, user=viewer)
+    click(sandbox, message, cards.ASSIGN, user=viewer)
     wait_until(lambda: running.store.item_by_key(f"x:{tweet}")["assigned_to"] == viewer["id"], what="assignment")
 
 
@@ -306,12 +306,12 @@ def test_edit_and_send_checks_the_length_then_sends_the_edited_text(sandbox, run
     tweet = sandbox.add_mention("@brand the app keeps logging me out, can't get in", handle="logout")
     message = wait_until(lambda: [m for m in alert_messages(sandbox)
                                   if m["metadata"]["event_payload"]["item_key"] == f"x:{tweet}"], what="alert")[0]
-    answer = click(sandbox, message, alerts.EDIT)
+    answer = click(sandbox, message, cards.EDIT)
     view = wait_until(lambda: [v for v in control(sandbox, "/_sandbox/slack/views")[1]["views"]
                                if v.get("trigger_id") == answer["trigger_id"]], what="modal")[0]
     item = running.store.item_by_key(f"x:{tweet}")
     prefilled = view["blocks"][1]["element"]["initial_value"]
-    assert prefilled == alerts.suggestions_of(item)[0]["text"]
+    assert prefilled == cards.suggestions_of(item)[0]["text"]
     status, _ = control(sandbox, "/_sandbox/slack/views/submit",
                         {"view_id": view["id"], "values": {"reply": {"text": "好" * 141}}, "wait": 3})
     assert status == 200
@@ -334,11 +334,11 @@ def test_dismiss_with_reason_and_not_negative_feedback(sandbox, running):
                                   if m["metadata"]["event_payload"]["item_key"] == f"x:{tweet}"], what="alert")[0]
     item = running.store.item_by_key(f"x:{tweet}")
     assert item["label"] == "negative"  # what the manager corrects
-    click(sandbox, message, alerts.NOT_NEGATIVE)
+    click(sandbox, message, cards.NOT_NEGATIVE)
     wait_until(lambda: running.store.item_by_key(f"x:{tweet}")["feedback"] == "not_negative", what="feedback")
     assert [r["data"]["label"] for r in running.store.audit_rows(f"x:{tweet}")
             if r["action"] == "feedback.not_negative"] == ["negative"]
-    answer = click(sandbox, message, alerts.DISMISS)
+    answer = click(sandbox, message, cards.DISMISS)
     view = wait_until(lambda: [v for v in control(sandbox, "/_sandbox/slack/views")[1]["views"]
                                if v.get("trigger_id") == answer["trigger_id"]], what="modal")[0]
     control(sandbox, "/_sandbox/slack/views/submit", {"view_id": view["id"], "values": {
@@ -347,7 +347,7 @@ def test_dismiss_with_reason_and_not_negative_feedback(sandbox, running):
     wait_until(lambda: running.store.item_by_key(f"x:{tweet}")["status"] == "dismissed", what="dismissal")
     updated = wait_until(lambda: [m for m in messages(sandbox) if m["ts"] == message["ts"]
                                   and "dismissed by" in json.dumps(m["blocks"])], what="alert update")[0]
-    assert alerts.SEND not in json.dumps(updated["blocks"])
+    assert cards.SEND not in json.dumps(updated["blocks"])
     dismissed = [r for r in running.store.audit_rows(f"x:{tweet}") if r["action"] == "item.dismissed"]
     assert dismissed[0]["data"]["reason"] == "no_reply"
     assert running.store.queue_reply(item["id"], text="hi", actor_id="U0SBXAPPR1", actor_name="a").status == "closed"
@@ -361,15 +361,15 @@ def test_two_person_rule_needs_a_second_different_approver(sandbox, tmp_path):
         tweet = sandbox.add_mention("@brand your update deleted all my notes, unacceptable", handle="notes")
         message = wait_until(lambda: [m for m in alert_messages(sandbox)
                                       if m["metadata"]["event_payload"]["item_key"] == f"x:{tweet}"], what="alert")[0]
-        click(sandbox, message, f"{alerts.SEND}_0")
+        click(sandbox, message, f"{cards.SEND}_0")
         pending = wait_until(lambda: [m for m in messages(sandbox) if m["ts"] == message["ts"]
-                                      and alerts.SECOND in json.dumps(m["blocks"])], what="second approval button")[0]
+                                      and cards.SECOND in json.dumps(m["blocks"])], what="second approval button")[0]
         daemon.send_replies()
         assert replies_on_x(sandbox, tweet) == []
-        click(sandbox, pending, alerts.SECOND)  # the same person again: not enough
+        click(sandbox, pending, cards.SECOND)  # the same person again: not enough
         daemon.send_replies()
         assert replies_on_x(sandbox, tweet) == []
-        click(sandbox, pending, alerts.SECOND, user=SECOND_APPROVER)
+        click(sandbox, pending, cards.SECOND, user=SECOND_APPROVER)
         wait_until(lambda: replies_on_x(sandbox, tweet), what="reply on X")
         assert len(replies_on_x(sandbox, tweet)) == 1
     finally:
@@ -430,7 +430,7 @@ def test_unhealthy_source_is_announced_once_in_the_ops_channel(sandbox, config):
 def test_console_channel_when_slack_is_not_configured(sandbox, config):
     config.slack = None
     out = io.StringIO()
-    from socialwatch.notify import ConsoleChannel
+    from socialwatch.alerts.outbox import ConsoleChannel
 
     daemon = Daemon(config, channel=ConsoleChannel(out), notifier=None)
     sandbox.add_mention("@brand <!channel> refund me now, awful", handle="console")
@@ -446,7 +446,7 @@ def test_a_reply_needing_a_check_is_settled_by_a_person_never_resent_by_itself(s
         tweet = sandbox.add_mention("@brand my card was charged but the order was cancelled??", handle="charged")
         poll_and_dispatch(daemon)
         message = alert_for(sandbox, f"x:{tweet}")
-        click(sandbox, message, f"{alerts.SEND}_0")
+        click(sandbox, message, f"{cards.SEND}_0")
         item_id = daemon.store.item_by_key(f"x:{tweet}")["id"]
         reply = wait_until(lambda: daemon.store.latest_reply(item_id), what="reply queued")
         # What the sender does when the platform cannot tell whether a post went out: claim, then flag.
@@ -454,15 +454,15 @@ def test_a_reply_needing_a_check_is_settled_by_a_person_never_resent_by_itself(s
         daemon.store.flag_reply(reply["id"], reason="X search failed after a timeout", now=utcnow())
         daemon.slack_channel.refresh(item_id)
         flagged = wait_until(lambda: [m for m in messages(sandbox) if m["ts"] == message["ts"]
-                                      and f"{alerts.RESOLVE}_resend" in json.dumps(m["blocks"])], what="check")[0]
+                                      and f"{cards.RESOLVE}_resend" in json.dumps(m["blocks"])], what="check")[0]
         assert "needs a manual check" in json.dumps(flagged["blocks"])
         daemon.send_replies()
         assert replies_on_x(sandbox, tweet) == []  # never resent by itself
         assert daemon.store.outbox_depths()["replies_need_check"] == 1  # and `socialwatch status` says so
-        click(sandbox, flagged, f"{alerts.RESOLVE}_resend", user=sandbox.info()["slack"]["non_approver"])
+        click(sandbox, flagged, f"{cards.RESOLVE}_resend", user=sandbox.info()["slack"]["non_approver"])
         daemon.send_replies()
         assert replies_on_x(sandbox, tweet) == []  # a viewer cannot decide it
-        click(sandbox, flagged, f"{alerts.RESOLVE}_resend")
+        click(sandbox, flagged, f"{cards.RESOLVE}_resend")
         wait_until(lambda: daemon.store.latest_reply(item_id)["status"] == "approved", what="resolved")
         daemon.send_replies()
         assert len(replies_on_x(sandbox, tweet)) == 1

@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from socialwatch.config import Config, load_config
+from socialwatch.config.schema import Config, load_config
 from socialwatch.daemon import Daemon
 from socialwatch.ingest import poll
 from socialwatch.models import utcnow
-from socialwatch.notify import ConsoleChannel
+from socialwatch.alerts.outbox import ConsoleChannel
 from socialwatch.sandbox import Sandbox
 from socialwatch.sources.base import AuthError, CapabilityLost, PlatformError, RateLimited, Source
 

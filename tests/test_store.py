@@ -8,10 +8,10 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from socialwatch.config import Config
+from socialwatch.config.schema import Config
 from socialwatch.models import Author, Item, Kind
-from socialwatch.pipeline import Pipeline
-from socialwatch.store import Processed, Reject, Store
+from socialwatch.scoring.pipeline import Pipeline
+from socialwatch.store.db import Processed, Reject, Store
 
 T0 = datetime(2026, 11, 1, 12, 0, tzinfo=timezone.utc)
 

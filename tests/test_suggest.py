@@ -8,11 +8,9 @@ from datetime import datetime, timezone
 
 import pytest
 
-from socialwatch.config import SuggestionsConfig
+from socialwatch.config.schema import SuggestionsConfig
 from socialwatch.models import Author, AuthorHistory, Item, Kind
-from socialwatch.suggest import (
-    case_reference, fit, load_templates, reply_limit, suggest, x_length,
-)
+from socialwatch.scoring.suggest import case_reference, fit, load_templates, reply_limit, suggest, x_length
 
 NOW = datetime(2026, 11, 1, tzinfo=timezone.utc)
 CATEGORIES = ["billing", "outage", "delivery", "account_security", "question", "praise", "other", "unknown_cat"]
@@ -118,7 +116,7 @@ def test_fit_cuts_at_sentence_then_word():
 
 
 def test_shipped_templates_cover_every_builtin_needing_reply_category():
-    from socialwatch.config import DEFAULT_CATEGORIES
+    from socialwatch.config.schema import DEFAULT_CATEGORIES
 
     templates = load_templates(None)
     for name, rule in DEFAULT_CATEGORIES.items():

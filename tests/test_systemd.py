@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from socialwatch.systemd import Heartbeat, Notifier, Watchdog
+from socialwatch.ops.systemd import Heartbeat, Notifier, Watchdog
 
 
 class FakeManager:

@@ -7,9 +7,9 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from socialwatch.config import Config, parse_config
+from socialwatch.config.schema import Config, parse_config
 from socialwatch.models import Author, AuthorHistory, Item, Kind
-from socialwatch.pipeline import Pipeline
+from socialwatch.scoring.pipeline import Pipeline
 
 T0 = datetime(2026, 11, 1, 9, 0, tzinfo=timezone.utc)
 
@@ -101,7 +101,7 @@ def test_configured_category_and_sla(tmp_path):
 
 
 def test_unknown_category_in_order_is_a_config_error():
-    from socialwatch.config import ConfigError
+    from socialwatch.config.schema import ConfigError
 
     with pytest.raises(ConfigError) as err:
         parse_config({"triage": {"category_order": ["billing", "nonsense"]}})

@@ -23,16 +23,23 @@ from urllib.parse import parse_qs, urlsplit
 import facebook
 import requests
 
-from socialwatch.config import Config, FacebookPage
+from socialwatch.config.schema import Config, FacebookPage
 from socialwatch.models import Author, Item, Kind, parse_time, utcnow
 from socialwatch.sources.base import (
-    AuthError, CapabilityLost, Page, PlatformError, RateLimit, RateLimited, ReconcileUnknown,
-    ReplyRefused, ReplyTarget,
+    AuthError,
+    CapabilityLost,
+    Page,
+    PlatformError,
+    RateLimit,
+    RateLimited,
+    ReconcileUnknown,
+    ReplyRefused,
+    ReplyTarget,
 )
 from socialwatch.sources.retry import read_with_retries
 from socialwatch.sources.x import same_text
-from socialwatch.store import Reject
-from socialwatch.transport import make_graph_api
+from socialwatch.store.db import Reject
+from socialwatch.sources.transport import make_graph_api
 
 log = logging.getLogger(__name__)
 

@@ -19,14 +19,21 @@ from typing import Any, TypeVar
 import requests
 import tweepy
 
-from socialwatch.config import Config, XAccount
+from socialwatch.config.schema import Config, XAccount
 from socialwatch.models import Author, Item, Kind, parse_time
 from socialwatch.sources.base import (
-    AuthError, CapabilityLost, Page, PlatformError, RateLimit, RateLimited, ReconcileUnknown, ReplyTarget,
+    AuthError,
+    CapabilityLost,
+    Page,
+    PlatformError,
+    RateLimit,
+    RateLimited,
+    ReconcileUnknown,
+    ReplyTarget,
 )
 from socialwatch.sources.retry import read_with_retries
-from socialwatch.store import Reject
-from socialwatch.transport import make_session, x_rewrite
+from socialwatch.store.db import Reject
+from socialwatch.sources.transport import make_session, x_rewrite
 
 log = logging.getLogger(__name__)
 

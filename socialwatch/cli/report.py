@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import click
 
-from socialwatch.config import ConfigError, load_config
+from socialwatch.config.schema import ConfigError, load_config
 from socialwatch.models import parse_time, utcnow
 
 
@@ -55,8 +55,8 @@ def report_command(since: str | None, until: str | None, fmt: str, output: Path 
     --format html writes one self-contained file with the charts embedded (needs socialwatch[charts]
     for the charts). The database is opened read-only.
     """
-    from socialwatch import digest
-    from socialwatch.store import Store
+    from socialwatch.reports import summary
+    from socialwatch.store.db import Store
 
     try:
         config = load_config(config_path, required=False, secrets=False)
@@ -76,13 +76,13 @@ def report_command(since: str | None, until: str | None, fmt: str, output: Path 
     if start >= end:
         raise click.BadParameter(f"--since ({start.isoformat()}) must be before --until ({end.isoformat()})",
                                  param_hint="--since")
-    result = digest.build(Store(path, migrate=False), config, start, end, zone, now=now)
+    result = summary.build(Store(path, migrate=False), config, start, end, zone, now=now)
     if fmt == "json":
-        rendered = digest.render_json(result)
+        rendered = summary.render_json(result)
     elif fmt == "html":
-        rendered = digest.render_html(result)
+        rendered = summary.render_html(result)
     else:
-        rendered = digest.render_text(result)
+        rendered = summary.render_text(result)
     if output:
         output.write_text(rendered, encoding="utf-8")
         click.echo(f"report for {start.astimezone(zone):%Y-%m-%d %H:%M} - {end.astimezone(zone):%Y-%m-%d %H:%M} "

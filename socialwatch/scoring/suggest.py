@@ -21,7 +21,7 @@ from typing import Any
 import jinja2
 import jinja2.runtime
 
-from socialwatch.config import SuggestionsConfig
+from socialwatch.config.schema import SuggestionsConfig
 from socialwatch.models import AuthorHistory, Item, Kind, Suggestion
 
 #: Characters a reply may have, per (platform, public?). X counts with weights (see x_length).
@@ -40,10 +40,11 @@ _X_LIGHT_RANGES = ((0, 4351), (8192, 8205), (8208, 8223), (8242, 8247))
 
 def builtin_templates_dir() -> Path:
     """Shipped templates: inside the wheel, or config/templates in a source checkout."""
-    packaged = Path(__file__).parent / "templates"
+    package = Path(__file__).resolve().parents[1]  # socialwatch/
+    packaged = package / "templates"  # pyproject's force-include puts config/templates here in the wheel
     if packaged.is_dir():
         return packaged
-    return Path(__file__).resolve().parent.parent / "config" / "templates"
+    return package.parent / "config" / "templates"
 
 
 def x_length(text: str) -> int:

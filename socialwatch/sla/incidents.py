@@ -17,13 +17,13 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from socialwatch import pii
-from socialwatch.alerts import escape, link
-from socialwatch import sla_store as db
-from socialwatch.config import Config
+from socialwatch.scoring import pii
+from socialwatch.alerts.cards import escape, link
+from socialwatch.store import sla as db
+from socialwatch.config.schema import Config
 from socialwatch.models import parse_time
-from socialwatch.sla import Poster, local_time, zone_of
-from socialwatch.store import Store
+from socialwatch.sla.timers import Poster, local_time, zone_of
+from socialwatch.store.db import Store
 
 log = logging.getLogger(__name__)
 

@@ -21,11 +21,11 @@ from typing import Any
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 
-from socialwatch import alerts
-from socialwatch.config import Config, SlackConfig
+from socialwatch.alerts import cards
+from socialwatch.config.schema import Config, SlackConfig
 from socialwatch.models import parse_time, utcnow
-from socialwatch.notify import Delivered, DeliveryError
-from socialwatch.store import Store
+from socialwatch.alerts.outbox import Delivered, DeliveryError
+from socialwatch.store.db import Store
 
 log = logging.getLogger(__name__)
 
@@ -111,7 +111,7 @@ class SlackChannel:
         parent = self.store.thread_parent(alert, self.clock() - THREAD_WINDOW)
         if parent:
             channel = parent["channel"]
-        key = alerts.item_key(alert)
+        key = cards.item_key(alert)
         try:
             # A previous attempt (or a run that crashed) may have posted it without our knowing the ts.
             if alert.get("attempts", 0) > 0:
@@ -122,7 +122,7 @@ class SlackChannel:
             message = self.message_for(alert)
             thread = parent["ts"] if parent else None  # slack_sdk leaves None arguments out of the request
             response = self.client.chat_postMessage(
-                channel=channel, thread_ts=thread, text=alerts.followup_text(alert) if parent else message["text"],
+                channel=channel, thread_ts=thread, text=cards.followup_text(alert) if parent else message["text"],
                 blocks=message["blocks"], metadata=message["metadata"], unfurl_links=False, unfurl_media=False)
         except (SlackApiError, SlackClientError, OSError) as exc:
             error = delivery_error(exc)
@@ -164,10 +164,10 @@ class SlackChannel:
     # --- rendering and refresh ------------------------------------------------------------------
 
     def message_for(self, item: Mapping[str, Any]) -> dict[str, Any]:
-        return alerts.render(item, history=self._history(item), state=self.state_of(item))
+        return cards.render(item, history=self._history(item), state=self.state_of(item))
 
-    def state_of(self, item: Mapping[str, Any]) -> alerts.AlertState:
-        return alerts.AlertState(
+    def state_of(self, item: Mapping[str, Any]) -> cards.AlertState:
+        return cards.AlertState(
             reply=self.store.latest_reply(int(item["id"])),
             assigned_to=item.get("assigned_to"),
             dismissed_by=item.get("dismissed_by"),
@@ -193,7 +193,7 @@ class SlackChannel:
         if not where or not item:
             return False
         message = self.message_for(item)
-        text = alerts.followup_text(item) if where.get("thread_ts") else message["text"]
+        text = cards.followup_text(item) if where.get("thread_ts") else message["text"]
         try:
             with self._lock:
                 self.client.chat_update(channel=where["channel"], ts=where["ts"], text=text, blocks=message["blocks"])
@@ -208,7 +208,7 @@ class SlackChannel:
         """Source unhealthy or silent: one line in the ops channel (the daemon calls this once per episode)."""
         channel = self.slack.ops_channel or self.slack.channel
         try:
-            self.poster.post(channel, alerts.ops_text(event, details))
+            self.poster.post(channel, cards.ops_text(event, details))
         except (SlackApiError, SlackClientError, OSError) as exc:
             log.error("could not announce %s in Slack: %s", event, delivery_error(exc))
 
@@ -216,7 +216,7 @@ class SlackChannel:
 def _index(message: Mapping[str, Any], found: dict[str, tuple[str, str | None]]) -> None:
     metadata = message.get("metadata") or {}
     key = (metadata.get("event_payload") or {}).get("item_key")
-    if metadata.get("event_type") == alerts.EVENT_TYPE and isinstance(key, str):
+    if metadata.get("event_type") == cards.EVENT_TYPE and isinstance(key, str):
         thread = message.get("thread_ts")
         found.setdefault(key, (str(message["ts"]), str(thread) if thread and thread != message["ts"] else None))
 

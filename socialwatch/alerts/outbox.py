@@ -14,9 +14,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol, TextIO
 
-from socialwatch import metrics, pii
+from socialwatch.ops import metrics
+from socialwatch.scoring import pii
 from socialwatch.models import utcnow
-from socialwatch.store import Store
+from socialwatch.store.db import Store
 
 log = logging.getLogger(__name__)
 

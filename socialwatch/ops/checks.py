@@ -10,7 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from socialwatch.config import Config
+from socialwatch.config.schema import Config
 from socialwatch.sources.base import CapabilityLost, SourceError
 
 

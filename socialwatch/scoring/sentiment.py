@@ -25,11 +25,11 @@ from vaderSentiment.vaderSentiment import NEGATE as _NEGATE_WORDS
 from vaderSentiment.vaderSentiment import SPECIAL_CASES as _SPECIAL_CASES
 from vaderSentiment.vaderSentiment import scalar_inc_dec as _scalar_inc_dec
 
-from socialwatch.complaints import COMPLAINT_THRESHOLD, ComplaintAnalyser, Signals, default_analyser
+from socialwatch.scoring.complaints import COMPLAINT_THRESHOLD, ComplaintAnalyser, Signals, default_analyser
 from socialwatch.models import Sentiment
 
 if TYPE_CHECKING:
-    from socialwatch.config import SentimentConfig
+    from socialwatch.config.schema import SentimentConfig
 
 _NEGATE = frozenset(_NEGATE_WORDS)
 _PUNCTUATION = string.punctuation

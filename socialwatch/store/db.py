@@ -239,7 +239,7 @@ MIGRATIONS: list[tuple[int, str, Callable[[sqlite_utils.Database], None]]] = [
     (20, "audit: texts beside the chain, head anchor, purge marks", lambda db: Store._migrate_audit_v20(db)),
     # issue 9 (response times) owns versions 30-39; the schema lives in sla_store.py with its queries.
     (30, "response times: SLA state, incidents, grouped alerts",
-     lambda db: __import__("socialwatch.sla_store", fromlist=["migrate_v30"]).migrate_v30(db)),
+     lambda db: __import__("socialwatch.store.sla", fromlist=["migrate_v30"]).migrate_v30(db)),
     # issue 10 (performance) owns versions 40-49: indexes only.
     (40, "indexes: open-reply queue, unanswered items", lambda db: _indexes_v40(db)),
 ]

@@ -15,9 +15,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from socialwatch import audit
-from socialwatch.config import RetentionConfig
+from socialwatch.config.schema import RetentionConfig
 from socialwatch.models import iso, utcnow
-from socialwatch.store import Store
+from socialwatch.store.db import Store
 
 log = logging.getLogger(__name__)
 

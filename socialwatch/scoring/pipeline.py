@@ -11,11 +11,11 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
-from socialwatch import language
-from socialwatch import sentiment as sentiment_mod
-from socialwatch import suggest as suggest_mod
-from socialwatch import triage as triage_mod
-from socialwatch.config import Config
+from socialwatch.scoring import language
+from socialwatch.scoring import sentiment as sentiment_mod
+from socialwatch.scoring import suggest as suggest_mod
+from socialwatch.scoring import triage as triage_mod
+from socialwatch.config.schema import Config
 from socialwatch.models import Assessment, AuthorHistory, Item
 
 Detector = Callable[[str], str]

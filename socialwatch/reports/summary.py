@@ -21,13 +21,13 @@ from datetime import datetime, time, timedelta, timezone
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from socialwatch import charts
-from socialwatch.alerts import escape, item_key
-from socialwatch import sla_store as db
-from socialwatch.config import SLA_PRIORITIES, WEEKDAYS, Config
+from socialwatch.reports import charts
+from socialwatch.alerts.cards import escape, item_key
+from socialwatch.store import sla as db
+from socialwatch.config.schema import SLA_PRIORITIES, WEEKDAYS, Config
 from socialwatch.models import LABELS, iso, parse_time, to_utc, utcnow
-from socialwatch.sla import Poster, short_duration
-from socialwatch.store import Store, connect
+from socialwatch.sla.timers import Poster, short_duration
+from socialwatch.store.db import Store, connect
 
 log = logging.getLogger(__name__)
 

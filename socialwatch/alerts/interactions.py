@@ -27,18 +27,20 @@ from slack_sdk.socket_mode import SocketModeClient
 from slack_sdk.socket_mode.request import SocketModeRequest
 from slack_sdk.socket_mode.response import SocketModeResponse
 
-from socialwatch import alerts, sla, suggest
-from socialwatch.config import Config
-from socialwatch.slack import SlackChannel
+from socialwatch.alerts import cards
+from socialwatch.sla import timers
+from socialwatch.scoring import suggest
+from socialwatch.config.schema import Config
+from socialwatch.alerts.slack import SlackChannel
 from socialwatch.models import utcnow
-from socialwatch.store import Store
+from socialwatch.store.db import Store
 
 log = logging.getLogger(__name__)
 
 GROUP_CACHE_SECONDS = 300.0
 CLOSE_TIMEOUT = 5.0  # seconds; well under the unit's TimeoutStopSec
-FOLLOWUP_SEND, FOLLOWUP_SKIP = sla.FOLLOWUP_SEND, sla.FOLLOWUP_SKIP  # buttons of sla.followup_blocks
-SEND_ACTIONS = (alerts.SEND, alerts.EDIT, alerts.SECOND, alerts.CANCEL, alerts.DISMISS, alerts.RESOLVE)
+FOLLOWUP_SEND, FOLLOWUP_SKIP = timers.FOLLOWUP_SEND, timers.FOLLOWUP_SKIP  # buttons of timers.followup_blocks
+SEND_ACTIONS = (cards.SEND, cards.EDIT, cards.SECOND, cards.CANCEL, cards.DISMISS, cards.RESOLVE)
 
 
 class Interactions:
@@ -139,17 +141,17 @@ class Interactions:
     def on_action(self, payload: Mapping[str, Any], action: Mapping[str, Any]) -> None:
         action_id = str(action.get("action_id") or "")
         verb, outcome = action_id, ""
-        for prefixed in (alerts.SEND, alerts.RESOLVE):
+        for prefixed in (cards.SEND, cards.RESOLVE):
             if action_id.startswith(prefixed + "_"):
                 verb, outcome = prefixed, action_id[len(prefixed) + 1:]
         user = payload.get("user") or {}
         user_id, user_name = str(user.get("id") or ""), _name(user)
         try:
-            target, index = alerts.parse_value(str(action.get("value") or ""))
+            target, index = cards.parse_value(str(action.get("value") or ""))
         except ValueError:
             log.warning("ignoring a click with an unreadable value: %r", action.get("value"))
             return
-        if verb in (alerts.SECOND, alerts.CANCEL, alerts.RESOLVE):
+        if verb in (cards.SECOND, cards.CANCEL, cards.RESOLVE):
             reply = self.store.reply(target)
             item = self.store.item(int(reply["item_id"])) if reply else None
         else:
@@ -157,38 +159,38 @@ class Interactions:
         if item is None:
             self.ephemeral(payload, "This alert is no longer in the database.")
             return
-        key = alerts.item_key(item)
+        key = cards.item_key(item)
         if action_id in (FOLLOWUP_SEND, FOLLOWUP_SKIP):
             self.on_followup(payload, item, send=action_id == FOLLOWUP_SEND)
             return
         if verb in SEND_ACTIONS and not self.is_approver(user_id):
             self.refuse(payload, verb.removeprefix("sw_"), key, "only approvers can send, edit or dismiss replies")
             return
-        if verb in (alerts.SEND, alerts.EDIT) and self.slack.alerts_only:
+        if verb in (cards.SEND, cards.EDIT) and self.slack.alerts_only:
             self.refuse(payload, verb.removeprefix("sw_"), key, "socialwatch runs in alerts-only mode: answer on the platform")
             return
-        if verb == alerts.SEND:
-            suggestions = alerts.suggestions_of(item)
+        if verb == cards.SEND:
+            suggestions = cards.suggestions_of(item)
             if index is None or not 0 <= index < len(suggestions):
                 self.ephemeral(payload, "That suggestion no longer exists; use Edit & send.")
                 return
             chosen = suggestions[index]
             self.queue(payload, item, chosen["text"], suggested=chosen["text"], kind=chosen.get("kind"))
-        elif verb == alerts.EDIT:
+        elif verb == cards.EDIT:
             self.open_edit(payload, item)
-        elif verb == alerts.SECOND:
+        elif verb == cards.SECOND:
             result = self.store.second_approval(target, actor_id=user_id, actor_name=user_name)
             if result.status == "awaiting_second":
                 self.ephemeral(payload, "A second, different approver must confirm this reply.")
                 return
             self._after_queue(payload, item, result)
-        elif verb == alerts.CANCEL:
+        elif verb == cards.CANCEL:
             if self.store.cancel_reply(target, actor_id=user_id, actor_name=user_name, reason="withdrawn in Slack"):
                 self.channel.refresh(int(item["id"]))
             else:
                 self.ephemeral(payload, "Too late to withdraw: the reply is already on its way.")
-        elif verb == alerts.RESOLVE:
-            if outcome not in alerts.RESOLUTIONS:
+        elif verb == cards.RESOLVE:
+            if outcome not in cards.RESOLUTIONS:
                 return
             resolved = self.store.resolve_reply(target, outcome=outcome, actor_id=user_id, actor_name=user_name)
             if resolved is None:
@@ -197,12 +199,12 @@ class Interactions:
             self.channel.refresh(int(item["id"]))
             if outcome == "resend" and self.on_queued:
                 self.on_queued()
-        elif verb == alerts.ASSIGN:
+        elif verb == cards.ASSIGN:
             if self.store.assign_item(int(item["id"]), actor_id=user_id, actor_name=user_name):
                 self.channel.refresh(int(item["id"]))
-        elif verb == alerts.DISMISS:
-            self.open_modal(payload, alerts.dismiss_modal(item, {"item_id": item["id"]}))
-        elif verb == alerts.NOT_NEGATIVE:
+        elif verb == cards.DISMISS:
+            self.open_modal(payload, cards.dismiss_modal(item, {"item_id": item["id"]}))
+        elif verb == cards.NOT_NEGATIVE:
             if self.store.record_feedback(int(item["id"]), feedback="not_negative", actor_id=user_id,
                                           actor_name=user_name):
                 self.channel.refresh(int(item["id"]))
@@ -214,9 +216,9 @@ class Interactions:
         user = payload.get("user") or {}
         user_id = str(user.get("id") or "")
         if not self.is_approver(user_id):
-            self.refuse(payload, "followup", alerts.item_key(item), "only approvers can send or skip follow-ups")
+            self.refuse(payload, "followup", cards.item_key(item), "only approvers can send or skip follow-ups")
             return
-        outcome = sla.decide_followup(self.store, self.config, int(item["id"]), send=send, actor_id=user_id,
+        outcome = timers.decide_followup(self.store, self.config, int(item["id"]), send=send, actor_id=user_id,
                                       actor_name=_name(user), now=utcnow())
         if outcome == "queued" and self.on_queued:
             self.on_queued()
@@ -242,7 +244,7 @@ class Interactions:
                 self.on_queued()
         elif status == "duplicate":
             reply = result.reply or {}
-            self.ephemeral(payload, f"Already answered: a reply approved by <@{alerts._user_id(str(reply.get('approved_by') or ''))}>"
+            self.ephemeral(payload, f"Already answered: a reply approved by <@{cards._user_id(str(reply.get('approved_by') or ''))}>"
                                     f" is {reply.get('status', 'queued')}. Nothing else was sent.")
         elif status == "closed":
             self.ephemeral(payload, "This alert was dismissed; nothing was sent.")
@@ -250,10 +252,10 @@ class Interactions:
     # --- modals ----------------------------------------------------------------------------------
 
     def open_edit(self, payload: Mapping[str, Any], item: Mapping[str, Any]) -> None:
-        suggestions = alerts.suggestions_of(item)
+        suggestions = cards.suggestions_of(item)
         first = suggestions[0] if suggestions else {"text": "", "kind": None}
         limit = suggest.reply_limit(str(item["platform"]), bool(item.get("public")))
-        self.open_modal(payload, alerts.edit_modal(item, text=first["text"], limit=limit,
+        self.open_modal(payload, cards.edit_modal(item, text=first["text"], limit=limit,
                                                    private={"item_id": item["id"], "suggested": first["text"],
                                                             "kind": first.get("kind")}))
 
@@ -275,19 +277,19 @@ class Interactions:
         except (ValueError, KeyError, TypeError):
             return None, None
         if item is None:
-            return {"response_action": "errors", "errors": {alerts.REPLY_BLOCK: "This alert no longer exists."}}, None
+            return {"response_action": "errors", "errors": {cards.REPLY_BLOCK: "This alert no longer exists."}}, None
         values = (view.get("state") or {}).get("values") or {}
         callback = view.get("callback_id")
-        if callback == alerts.EDIT_VIEW:
-            text = str(((values.get(alerts.REPLY_BLOCK) or {}).get(alerts.REPLY_INPUT) or {}).get("value") or "").strip()
+        if callback == cards.EDIT_VIEW:
+            text = str(((values.get(cards.REPLY_BLOCK) or {}).get(cards.REPLY_INPUT) or {}).get("value") or "").strip()
             problem = self.check_reply(item, text)
             if not self.is_approver(user_id):
                 problem = "Only approvers can send replies."
                 self.store.append_audit("action.refused", actor_id=user_id, actor_name=user_name,
-                                        item_key=alerts.item_key(item),
+                                        item_key=cards.item_key(item),
                                         details={"attempted": "edit", "reason": "not an approver"})
             if problem:
-                return {"response_action": "errors", "errors": {alerts.REPLY_BLOCK: problem}}, None
+                return {"response_action": "errors", "errors": {cards.REPLY_BLOCK: problem}}, None
 
             def send() -> None:  # after the ack: Slack wants it within 3 s
                 # Refusals and "already answered" notes go to the alert's channel, as for a button.
@@ -296,12 +298,12 @@ class Interactions:
                            kind=private.get("kind"))
 
             return None, send
-        if callback == alerts.DISMISS_VIEW:
+        if callback == cards.DISMISS_VIEW:
             if not self.is_approver(user_id):
-                return {"response_action": "errors", "errors": {alerts.REASON_BLOCK: "Only approvers can dismiss."}}, None
-            reason = (((values.get(alerts.REASON_BLOCK) or {}).get(alerts.REASON_INPUT) or {}).get("selected_option")
+                return {"response_action": "errors", "errors": {cards.REASON_BLOCK: "Only approvers can dismiss."}}, None
+            reason = (((values.get(cards.REASON_BLOCK) or {}).get(cards.REASON_INPUT) or {}).get("selected_option")
                       or {}).get("value") or "other"
-            note = str(((values.get(alerts.NOTE_BLOCK) or {}).get(alerts.NOTE_INPUT) or {}).get("value") or "")
+            note = str(((values.get(cards.NOTE_BLOCK) or {}).get(cards.NOTE_INPUT) or {}).get("value") or "")
 
             def dismiss() -> None:
                 if self.store.dismiss_item(int(item["id"]), actor_id=user_id, actor_name=user_name, reason=reason,
@@ -318,7 +320,7 @@ class Interactions:
         platform, public = str(item["platform"]), bool(item.get("public"))
         limit, length = suggest.reply_limit(platform, public), suggest.measure(text, platform)
         if length > limit:
-            return f"Too long for {alerts.PLATFORM_WORDS.get(platform, platform)}: {length} of at most {limit} characters."
+            return f"Too long for {cards.PLATFORM_WORDS.get(platform, platform)}: {length} of at most {limit} characters."
         return None
 
 

@@ -179,7 +179,7 @@ def render_in_child(spec: Spec, *, timeout: float = RENDER_TIMEOUT) -> dict[str,
     if not sys.executable:
         raise RenderError("no Python interpreter to run the chart process with (sys.executable is empty)")
     # -P: do not put the working directory (the daemon's state directory) first on the child's sys.path.
-    command = [sys.executable, "-P", "-m", "socialwatch.charts"]
+    command = [sys.executable, "-P", "-m", "socialwatch.reports.charts"]
     try:
         done = subprocess.run(command, input=json.dumps(spec).encode("utf-8"), capture_output=True,
                               timeout=timeout, env=child_env(), check=False)

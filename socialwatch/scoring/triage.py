@@ -13,11 +13,11 @@ import re
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from socialwatch import pii
-from socialwatch.complaints import ComplaintAnalyser, Signals, default_analyser
-from socialwatch.config import SlaConfig, TriageConfig
+from socialwatch.scoring import pii
+from socialwatch.scoring.complaints import ComplaintAnalyser, Signals, default_analyser
+from socialwatch.config.schema import SlaConfig, TriageConfig
 from socialwatch.models import PUBLIC_KINDS, AuthorHistory, Item, Kind, Sentiment
-from socialwatch.sla import due_at
+from socialwatch.sla.timers import due_at
 
 PRIORITY_ORDER = ("none", "low", "normal", "high", "urgent")
 

@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from socialwatch.models import parse_time
-from socialwatch.store import Store
+from socialwatch.store.db import Store
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,7 @@ import sqlite_utils
 
 from socialwatch import audit
 from socialwatch.models import iso
-from socialwatch.store import Store
+from socialwatch.store.db import Store
 
 #: sla_state columns an event claims (the time it was decided) and completes (the Slack ts).
 EVENT_COLUMNS = {

@@ -11,13 +11,13 @@ from typing import IO, Any
 import click
 
 from socialwatch import __version__
-from socialwatch.config import Config, ConfigError, load_config
+from socialwatch.config.schema import Config, ConfigError, load_config
 
 log = logging.getLogger("socialwatch")
 
 
 def _setup_logging(level: str = "INFO", fmt: str = "text", secrets: list[str] | None = None) -> None:
-    from socialwatch.logs import setup_logging
+    from socialwatch.ops.logs import setup_logging
 
     setup_logging(level, fmt, secrets or [])  # type: ignore[arg-type]
 
@@ -60,7 +60,7 @@ def triage(file: IO[bytes], config_path: str | None) -> None:
     "reasons" and "suggestions". A bad line becomes {"error": ..., "line": N} and a
     message on stderr; the exit status is then 1. Works without any config file.
     """
-    from socialwatch.pipeline import Pipeline
+    from socialwatch.scoring.pipeline import Pipeline
 
     pipeline = Pipeline(_load(config_path, required=False))
     out = sys.stdout
@@ -139,7 +139,7 @@ def poll_once(config_path: str | None) -> None:
 @config_option
 def run(config_path: str | None) -> None:
     """Run the daemon until SIGINT or SIGTERM (what socialwatch.service starts)."""
-    from socialwatch.metrics import MetricsUnavailable
+    from socialwatch.ops.metrics import MetricsUnavailable
 
     config = _load(config_path, required=True)
     _setup_logging(config.daemon.log_level, config.daemon.log_format, config.secret_values())
@@ -162,7 +162,7 @@ def check(config_path: str | None, offline: bool) -> None:
     config = _load(config_path, required=False)
     where = config.source_path or "built-in defaults (no config file found)"
     click.echo(f"config: OK ({where})")
-    from socialwatch.store import Store
+    from socialwatch.store.db import Store
 
     try:
         store = Store(config.daemon.database)
@@ -172,7 +172,7 @@ def check(config_path: str | None, offline: bool) -> None:
     click.echo(f"database: OK ({config.daemon.database}, schema version {store.schema_version()})")
     if offline:
         return
-    from socialwatch.checks import check_all, render
+    from socialwatch.ops.checks import check_all, render
 
     rows = check_all(config)
     click.echo(render(rows))
@@ -189,9 +189,9 @@ def status(config_path: str | None, as_json: bool) -> None:
     Needs no credentials."""
     from datetime import timedelta
 
-    from socialwatch import health
+    from socialwatch.ops import health
     from socialwatch.models import utcnow
-    from socialwatch.store import Store
+    from socialwatch.store.db import Store
 
     config = _load(config_path, required=False, secrets=False)
     if not Path(config.daemon.database).exists():
@@ -212,7 +212,7 @@ def status(config_path: str | None, as_json: bool) -> None:
 def backup(destination: Path, config_path: str | None) -> None:
     """Copy the database to DESTINATION while the daemon runs (SQLite's online backup API),
     then check the copy's integrity. Needs no credentials."""
-    from socialwatch.store import Store
+    from socialwatch.store.db import Store
 
     config = _load(config_path, required=False, secrets=False)
     if destination.exists():
@@ -272,12 +272,12 @@ def demo(port: int, duration: float, rate: float, auto_approve: bool, data: Path
 
 def _register_compliance_commands() -> None:
     # Kept in their own module (audit_cli) so the compliance surface can be read on its own.
-    from socialwatch.audit_cli import audit_group, review_command
+    from socialwatch.cli.audit import audit_group, review_command
 
     main.add_command(audit_group)
     main.add_command(review_command)
 
 
 _register_compliance_commands()
-from socialwatch.report_cli import report_command as _report_command  # noqa: E402  (issue 9, its own module)
+from socialwatch.cli.report import report_command as _report_command  # noqa: E402  (issue 9, its own module)
 main.add_command(_report_command)

@@ -17,7 +17,7 @@ from typing import Any
 import click
 
 from socialwatch import audit
-from socialwatch.config import ConfigError, load_config
+from socialwatch.config.schema import ConfigError, load_config
 from socialwatch.models import parse_time
 
 #: Exit status when the log could not be checked at all (no database, bad config); 1 means "broken".
@@ -50,7 +50,7 @@ def _database(config_path: str | None, database: Path | None) -> Path:
 
 
 def _store(config_path: str | None, database: Path | None, *, migrate: bool = False) -> Any:
-    from socialwatch.store import Store
+    from socialwatch.store.db import Store
 
     return Store(_database(config_path, database), migrate=migrate)
 
@@ -164,7 +164,7 @@ def purge_command(config_path: str | None, database: Path | None, days: float | 
 
     Recorded in the audit log as `retention.purged`; `audit verify` stays green afterwards.
     """
-    from socialwatch import retention
+    from socialwatch.compliance import retention
 
     if days is None:
         try:
@@ -192,7 +192,7 @@ def review_command(config_path: str | None, database: Path | None, host: str, po
     approver, response times, edits vs suggestions, refused attempts, unanswered items, and
     the audit trail of one item. The daemon may keep running: new data shows on reload.
     """
-    from socialwatch import review
+    from socialwatch.compliance import review
 
     path = _database(config_path, database)
     try:

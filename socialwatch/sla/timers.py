@@ -16,11 +16,11 @@ from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
 from socialwatch import audit
-from socialwatch.alerts import escape, item_key, link
-from socialwatch import sla_store as db
-from socialwatch.config import WEEKDAYS, BusinessHours, Config, SlaConfig
+from socialwatch.alerts.cards import escape, item_key, link
+from socialwatch.store import sla as db
+from socialwatch.config.schema import WEEKDAYS, BusinessHours, Config, SlaConfig
 from socialwatch.models import iso, parse_time, to_utc
-from socialwatch.store import Store
+from socialwatch.store.db import Store
 
 log = logging.getLogger(__name__)
 
@@ -340,7 +340,7 @@ def ack_dedupe_key(row: dict[str, Any], now: datetime, zone: ZoneInfo) -> str:
 
 
 def _render(config: Config, template: str, context: dict[str, Any], platform: str, public: bool) -> str:
-    from socialwatch import suggest
+    from socialwatch.scoring import suggest
 
     env = suggest.load_templates(config.suggestions.templates_dir).env
     text = " ".join(env.get_template(template).render(context).split())
@@ -349,7 +349,7 @@ def _render(config: Config, template: str, context: dict[str, Any], platform: st
 
 def ack_text(row: dict[str, Any], config: Config, now: datetime) -> str:
     """The acknowledgement for one private message, from ``_ack.j2`` (overridable like the suggestions)."""
-    from socialwatch import suggest
+    from socialwatch.scoring import suggest
 
     zone = zone_of(config)
     minutes = config.sla.minutes(row["priority"], row["platform"], row["kind"]) or config.sla.normal
@@ -439,7 +439,7 @@ FOLLOWUP_SEND, FOLLOWUP_SKIP = "sla_followup_send", "sla_followup_skip"
 
 
 def followup_text(row: dict[str, Any], config: Config) -> str:
-    from socialwatch import suggest
+    from socialwatch.scoring import suggest
 
     public = bool(row["public"]) and row["kind"] != "dm"
     context = {"name": suggest.first_name_of(row.get("author_name"), row.get("author_handle")), "brand": config.suggestions.brand_name,

@@ -1,0 +1,1 @@
+"""Compliance: retention of personal data and the read-only review UI."""

@@ -1,0 +1,1 @@
+"""Response times: reminders and escalations, acknowledgements, reopening, follow-ups, incidents."""
