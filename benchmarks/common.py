@@ -189,7 +189,7 @@ def socialwatch_command() -> list[str]:
 def insert_item_rows(conn: Any, page: Sequence[Any], received: str) -> None:
     """The page's item rows alone (``store.Processed`` entries, written as ``Store.ingest`` writes them),
     one ``executemany`` in one transaction: the floor and baseline of the store's benchmarks."""
-    from socialwatch.store.db import _INSERT_ITEM, _item_row
+    from socialwatch.store.inbox import _INSERT_ITEM, _item_row
 
     conn.execute("BEGIN IMMEDIATE")
     conn.executemany(_INSERT_ITEM.replace(" RETURNING id", ""), [_item_row(entry, received) for entry in page])

@@ -20,6 +20,10 @@ import sqlite3
 import subprocess
 import sys
 import tempfile
+from socialwatch.store import sla_state
+from socialwatch.store import alert_outbox
+from socialwatch.store import author_history
+from socialwatch.store import inbox
 from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -76,7 +80,7 @@ class Feeder:
         self.count = 0
 
     def page(self) -> tuple[list[Any], datetime]:
-        from socialwatch.store.db import Processed
+        from socialwatch.models import Processed
 
         batch = []
         for _ in range(PAGE):
@@ -185,7 +189,7 @@ def _review_query(path: Path, sql: str, params: dict[str, Any]) -> Callable[[], 
 
 def run(mode: str) -> Result:
     from socialwatch.ops import health
-    from socialwatch.store import sla
+    pass  # REWRITE-REMOVED
     from socialwatch.store.db import Store, connect
 
     n = size(mode, 1_000_000, 50_000, 1_000)
@@ -207,7 +211,7 @@ def run(mode: str) -> Result:
             if page_number * PAGE == n - first:
                 last_start = wall()
             batch, now = feeder.page()
-            store.ingest(SOURCE, batch, batch[-1].item.native_id, now=now)
+            inbox.ingest(store, SOURCE, batch, batch[-1].item.native_id, now=now)
             if (page_number + 1) * PAGE == first:
                 first_wall = wall() - w0
         last_wall = wall() - last_start
@@ -234,16 +238,16 @@ def run(mode: str) -> Result:
         connect_ms = _timed(lambda: _select_one(path), repeat)
         later = now + timedelta(hours=1)
         queries: dict[str, Callable[[], Any]] = {
-            "Store.histories (100 authors)": lambda: store.histories(
+            "Store.histories (100 authors)": lambda: author_history.histories(store, 
                 [f"x:{rng.choice(keys)}" for _ in range(PAGE)]),
-            "Store.author_items (20 newest)": lambda: store.author_items(f"x:{rng.choice(keys[:200])}"),
-            "Store.due_alerts": lambda: store.due_alerts(later),
-            "Store.open_items (100)": lambda: store.open_items(),
-            "Store.open_counts": lambda: store.open_counts(later),
+            "Store.author_items (20 newest)": lambda: author_history.author_items(store, f"x:{rng.choice(keys[:200])}"),
+            "Store.due_alerts": lambda: alert_outbox.due_alerts(store, later),
+            "Store.open_items (100)": lambda: inbox.open_items(store),
+            "Store.open_counts": lambda: inbox.open_counts(store, later),
             "health.assess (all of `status`)": lambda: health.assess(store, later, timedelta(minutes=30)),
         }
         item_key = f"x:{feeder.count and 2_000_000_000_000_000_000 + feeder.count // 2}"
-        queries["sla.open_timers (SLA job)"] = lambda: sla.open_timers(store)
+        queries["sla.open_timers (SLA job)"] = lambda: sla_state.open_timers(store)
         queries["review: unanswered_items"] = _review_query(path, REVIEW_QUERIES["review: unanswered_items"], {})
         queries["review: item_history"] = _review_query(path, REVIEW_QUERIES["review: item_history"],
                                                         {"item_key": item_key})
@@ -361,7 +365,7 @@ def _writer(path: Path, seconds: float) -> None:
     while wall() - started < seconds:
         batch, _ = feeder.page()
         try:
-            items += store.ingest(SOURCE, batch, batch[-1].item.native_id, now=now).new
+            items += inbox.ingest(store, SOURCE, batch, batch[-1].item.native_id, now=now).new
         except Exception as exc:  # counted and reported
             errors.append(repr(exc))
     print(json.dumps({"items": items, "seconds": wall() - started, "errors": errors[:5]}), flush=True)

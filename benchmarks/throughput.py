@@ -12,6 +12,8 @@ a quarter more). A floor for the store is measured beside it: the item rows alon
 """
 
 from __future__ import annotations
+from socialwatch.store import author_history
+from socialwatch.store import inbox
 
 import itertools
 import tempfile
@@ -33,7 +35,8 @@ def run(mode: str) -> Result:
     from socialwatch.config.schema import Config
     from socialwatch.scoring.pipeline import Pipeline
     from socialwatch.sources.x import tweet_to_item
-    from socialwatch.store.db import Processed, Store, connect
+    from socialwatch.models import Processed
+    from socialwatch.store.db import Store, connect
 
     n = size(mode, 100_000, 20_000, 200)
     chunk = size(mode, 5_000, 5_000, 100)
@@ -83,14 +86,14 @@ def run(mode: str) -> Result:
                 users = {user["id"]: user for _, user in page}
                 items = [tweet_to_item(tweet, users, "acme") for tweet, _ in page]
                 b = cpu()
-                histories = store.histories([item.author_key for item in items])
+                histories = author_history.histories(store, [item.author_key for item in items])
                 c = cpu()
                 assessed = pipeline.assess_batch(items, histories)
                 d = cpu()
                 processed = [Processed(item, assessment, assessment.needs_attention, SOURCE)
                              for item, assessment in assessed]
                 now = items[-1].created_at + timedelta(seconds=1)
-                stored = store.ingest(SOURCE, processed, items[-1].native_id, now=now)
+                stored = inbox.ingest(store, SOURCE, processed, items[-1].native_id, now=now)
                 e = cpu()
                 done.append(processed)
                 t["normalise"] += b - a

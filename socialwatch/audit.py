@@ -24,7 +24,7 @@ import os
 import secrets
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import IO, Any, Protocol
+from typing import IO, Any
 
 from socialwatch.models import parse_time
 
@@ -302,15 +302,6 @@ def _check_content(row: Mapping[str, Any], seq: int, covered: Callable[[int, str
         elif not covered(seq, row["ts"]):
             return f"text {name!r} is gone but no retention purge covers this entry (deleted)"
     return None
-
-
-class AuditStore(Protocol):
-    def verify_audit(self, anchors: Sequence[Head] = ()) -> VerifyResult: ...
-
-
-def verify(store: AuditStore, anchors: Sequence[Head] = ()) -> VerifyResult:
-    """Verify the log of a store: chain, texts, head, and any anchors recorded outside it."""
-    return store.verify_audit(anchors)
 
 
 # --- export -------------------------------------------------------------------------------

@@ -32,6 +32,9 @@ from socialwatch.scoring.pipeline import Pipeline
 from socialwatch.sources.base import AuthError, CapabilityLost, PlatformError, RateLimited, Source, SourceError
 from socialwatch.store.db import Store
 from socialwatch.ops.systemd import Heartbeat, Notifier, Watchdog
+from socialwatch.store import alert_outbox
+from socialwatch.store import audit_log
+from socialwatch.store import streams
 
 log = logging.getLogger(__name__)
 
@@ -162,14 +165,14 @@ class Daemon:
             metrics.error(source.key, state)
         if rate and rate.remaining is not None:
             metrics.rate_limit_remaining(source.key, source.stream, rate.remaining)
-        turned_bad = self.store.record_poll(
+        turned_bad = streams.record_poll(self.store, 
             source.key, source.platform, source.account, ok=state == "ok", state=state, detail=detail,
             rate_limit_remaining=rate.remaining if rate else None,
             rate_limit_reset_at=rate.reset_at if rate else None, paused_until=paused_until, now=now,
         )
         if turned_bad:
             log.error("%s is %s: %s", source.key, state, detail)
-            self.store.append_audit("source.unhealthy", details={"source": source.key, "state": state,
+            audit_log.append_audit(self.store, "source.unhealthy", details={"source": source.key, "state": state,
                                                                   "detail": detail}, now=now)
             self._event("unhealthy", {"source": source.key, "state": state, "detail": detail})
         return result
@@ -184,7 +187,7 @@ class Daemon:
             except Exception:
                 log.exception("incident grouping failed; alerts go out one by one meanwhile")
         try:
-            due = self.store.due_alerts(now)
+            due = alert_outbox.due_alerts(self.store, now)
             if poster is not None:
                 self._note_reopened(poster, due, now)
             assert self.channel is not None
@@ -260,8 +263,8 @@ class Daemon:
         self.last_heartbeat = self.clock()
         self.beats.beat()
         try:
-            depths = self.store.outbox_depths()
-            bad = sum(1 for s in self.store.sources() if not s["healthy"])
+            depths = alert_outbox.outbox_depths(self.store)
+            bad = sum(1 for s in streams.sources(self.store) if not s["healthy"])
         except Exception:
             log.exception("heartbeat could not read the database")
             return
@@ -297,7 +300,7 @@ class Daemon:
 
     def start(self) -> BackgroundScheduler:
         assert self.sources is not None
-        self.store.append_audit("daemon.start", details={"config_sha256": self.config.fingerprint(),
+        audit_log.append_audit(self.store, "daemon.start", details={"config_sha256": self.config.fingerprint(),
                                                           "sources": [s.key for s in self.sources]})
         scheduler = BackgroundScheduler(
             executors={"default": ThreadPoolExecutor(self.config.daemon.max_workers)},

@@ -26,6 +26,8 @@ from typing import Any
 from socialwatch.alerts import cards
 from socialwatch.alerts.outbox import Delivered, terminal_line
 from socialwatch.sandbox import control
+from socialwatch.store import audit_log
+from socialwatch.store import inbox
 
 AUTO_APPROVE_EVERY = 3   # the demo approver answers one alert in three (the rest wait for you)
 AUTO_APPROVE_DELAY = 4.0  # seconds after the alert, so you can see it arrive first
@@ -175,8 +177,8 @@ def run(*, port: int = 8900, duration: float = 0.0, rate: float = 0.5, auto_appr
         finally:
             stop.set()
             daemon.shutdown()
-            verified = daemon.store.verify_audit()
-            items = daemon.store.count_items()
+            verified = audit_log.verify_audit(daemon.store)
+            items = inbox.count_items(daemon.store)
         echo(f"\n{items} items stored, {printer.alerts} alerts in Slack, {printer.replies} replies posted; "
              f"audit log {'verified' if verified.ok else 'BROKEN'} ({verified.checked} entries).")
         return {"items": items, "alerts": printer.alerts, "replies": printer.replies, "audit_ok": int(verified.ok)}

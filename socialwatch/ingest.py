@@ -15,7 +15,11 @@ from socialwatch.ops import crashpoints
 from socialwatch.models import Assessment, utcnow
 from socialwatch.scoring.pipeline import Pipeline
 from socialwatch.sources.base import RateLimit, Source
-from socialwatch.store.db import Processed, Store
+from socialwatch.models import Processed
+from socialwatch.store.db import Store
+from socialwatch.store import author_history
+from socialwatch.store import inbox
+from socialwatch.store import streams
 
 log = logging.getLogger(__name__)
 
@@ -46,11 +50,11 @@ def poll(
     """Fetch everything new from ``source`` and store it. Raises the source's errors after
     committing whatever complete pages came before the failure."""
     now = now or utcnow()
-    cursor = store.cursor(source.key)
+    cursor = streams.cursor(store, source.key)
     result = PollResult(source.key, first_poll=cursor is None)
     since = now - backfill
     for page in source.fetch(cursor, since=since):
-        histories = store.histories([item.author_key for item in page.items])
+        histories = author_history.histories(store, [item.author_key for item in page.items])
         processed = []
         for item, assessment in pipeline.assess_batch(page.items, histories):
             processed.append(Processed(
@@ -59,7 +63,7 @@ def poll(
                 alert=alerts and assessment.needs_attention and _worth_alerting(result.first_poll, assessment, now),
                 source=source.key,
             ))
-        stored = store.ingest(source.key, processed, page.cursor, rejects=page.rejects, now=now)
+        stored = inbox.ingest(store, source.key, processed, page.cursor, rejects=page.rejects, now=now)
         crashpoints.hit(f"ingest.page_committed.{source.stream}")
         result.pages += 1
         result.fetched += len(page.items)

@@ -156,3 +156,21 @@ class Assessment:
     def needs_attention(self) -> bool:
         """Whether a human should see it in Slack."""
         return self.needs_reply or self.priority in ("urgent", "high")
+
+
+@dataclass(frozen=True)
+class Processed:
+    """An item with its assessment, ready to store; ``alert`` says whether Slack should see it."""
+
+    item: Item
+    assessment: Assessment
+    alert: bool
+    source: str = ""
+
+
+@dataclass(frozen=True)
+class Reject:
+    """A payload the adapter could not turn into an Item."""
+
+    error: str
+    payload: str

@@ -28,7 +28,9 @@ from socialwatch.sources.base import (
     ReplyRefused,
     ReplyTarget,
 )
-from socialwatch.store.db import VERIFY_BEST_EFFORT, VERIFY_NONE, VERIFY_REQUIRED, Store
+from socialwatch.store.reply_outbox import VERIFY_BEST_EFFORT, VERIFY_NONE, VERIFY_REQUIRED
+from socialwatch.store.db import Store
+from socialwatch.store import reply_outbox
 
 if TYPE_CHECKING:
     from socialwatch.config.schema import Config
@@ -98,31 +100,31 @@ class ReplySender:
         """Settle rows left in ``sending`` by a crash; returns how many. Run it before this process sends
         anything (a row in ``sending`` is then surely not in flight here), with one daemon per database."""
         settled = 0
-        for row in self.store.replies_in("sending"):
+        for row in reply_outbox.replies_in(self.store, "sending"):
             settled += 1
             now = self.clock()
             replier = self.repliers.get((row["platform"], row["account"]))
             if replier is None:
-                self._changed(self.store.flag_reply(
+                self._changed(reply_outbox.flag_reply(self.store, 
                     row["id"], reason=f"no replier configured for {row['platform']}:{row['account']}; "
                     "check by hand whether it was posted", now=now))
                 continue
             try:
                 found = replier.find_reply(target_for(row), row["text"], self._since(row))
             except ReconcileUnknown as exc:
-                self._changed(self.store.flag_reply(row["id"], reason=str(exc), now=now))
+                self._changed(reply_outbox.flag_reply(self.store, row["id"], reason=str(exc), now=now))
                 continue
             except Exception as exc:  # a bug must not turn into a resend
                 log.exception("reply %s: reconcile failed", row["id"])
-                self._changed(self.store.flag_reply(row["id"], reason=f"reconcile failed: {exc}", now=now))
+                self._changed(reply_outbox.flag_reply(self.store, row["id"], reason=f"reconcile failed: {exc}", now=now))
                 continue
             if found:
                 log.info("reply %s: found on the platform after a restart (%s)", row["id"], found)
-                self._changed(self.store.record_reply_sent(row["id"], platform_reply_id=found, now=now,
+                self._changed(reply_outbox.record_reply_sent(self.store, row["id"], platform_reply_id=found, now=now,
                                                            reconciled=True))
             else:
                 # The platform surely shows none: the crash came before the post. Send it (once) again.
-                self.store.defer_reply(row["id"], until=now, reason="reconciled: not posted", error=None,
+                reply_outbox.defer_reply(self.store, row["id"], until=now, reason="reconciled: not posted", error=None,
                                        verify=VERIFY_NONE, now=now, action="reply.reconciled")
         return settled
 
@@ -132,7 +134,7 @@ class ReplySender:
         """Send approved replies that are due, oldest first; returns how many were posted. An account
         that answered with a rate limit or a credential error is not asked again until its pause ends."""
         sent = 0
-        for row in self.store.due_replies(self.clock(), limit):
+        for row in reply_outbox.due_replies(self.store, self.clock(), limit):
             account = (row["platform"], row["account"])
             with self._lock:
                 paused = self._paused.get(account)
@@ -151,13 +153,13 @@ class ReplySender:
 
     def _send_one(self, reply_id: int) -> str:
         now = self.clock()
-        row = self.store.claim_reply(reply_id, now=now)
+        row = reply_outbox.claim_reply(self.store, reply_id, now=now)
         if row is None:
             return "taken"  # another sender claimed it, or it was cancelled or deferred meanwhile
         replier = self.repliers.get((row["platform"], row["account"]))
         if replier is None:
             # Configuration changed under an approved reply: keep it, a restart with the account sends it.
-            self._changed(self.store.defer_reply(
+            self._changed(reply_outbox.defer_reply(self.store, 
                 reply_id, until=now + self.auth_backoff, reason="no_replier", verify=row["verify_before_send"],
                 error=f"no replier configured for {row['platform']}:{row['account']}", now=now))
             return self._pause(row, now + self.auth_backoff)
@@ -169,49 +171,49 @@ class ReplySender:
                 found = replier.find_reply(target, text, self._since(row))
             except Exception as exc:
                 if row["verify_before_send"] == VERIFY_REQUIRED:
-                    self._changed(self.store.flag_reply(
+                    self._changed(reply_outbox.flag_reply(self.store, 
                         reply_id, reason=f"an earlier attempt may have been posted and the platform cannot tell: "
                         f"{exc}", now=self.clock()))
                     return "needs_check"
                 found = None  # after a clean 5xx the check is a courtesy: the platform said it did not post
             if found:
-                self._changed(self.store.record_reply_sent(reply_id, platform_reply_id=found, now=self.clock(),
+                self._changed(reply_outbox.record_reply_sent(self.store, reply_id, platform_reply_id=found, now=self.clock(),
                                                            reconciled=True))
                 return "sent"
         try:
             platform_id = replier.send_reply(target, text)
         except RateLimited as exc:
             until = max(exc.reset_at, now)
-            self._changed(self.store.defer_reply(reply_id, until=until, reason="rate_limited", error=str(exc),
+            self._changed(reply_outbox.defer_reply(self.store, reply_id, until=until, reason="rate_limited", error=str(exc),
                                                  verify=VERIFY_NONE, now=self.clock()))
             return self._pause(row, until)
         except AuthError as exc:
             until = now + self.auth_backoff
-            self._changed(self.store.defer_reply(reply_id, until=until, reason="credentials", error=str(exc),
+            self._changed(reply_outbox.defer_reply(self.store, reply_id, until=until, reason="credentials", error=str(exc),
                                                  verify=VERIFY_NONE, now=self.clock()))
             return self._pause(row, until)
         except (ReplyRefused, CapabilityLost) as exc:
-            self._changed(self.store.fail_reply(reply_id, error=str(exc), now=self.clock()))
+            self._changed(reply_outbox.fail_reply(self.store, reply_id, error=str(exc), now=self.clock()))
             return "failed"
         except ReconcileUnknown as exc:
-            self._changed(self.store.flag_reply(reply_id, reason=str(exc), now=self.clock()))
+            self._changed(reply_outbox.flag_reply(self.store, reply_id, reason=str(exc), now=self.clock()))
             return "needs_check"
         except PlatformError as exc:
             return self._platform_error(row, exc, now)
         except Exception as exc:  # never blindly resend what may have gone out
             log.exception("reply %s: unexpected error while sending", reply_id)
-            self._changed(self.store.flag_reply(reply_id, reason=f"unexpected error: {type(exc).__name__}: {exc}",
+            self._changed(reply_outbox.flag_reply(self.store, reply_id, reason=f"unexpected error: {type(exc).__name__}: {exc}",
                                                 now=self.clock()))
             return "needs_check"
         crashpoints.hit(CRASHPOINT)
-        self._changed(self.store.record_reply_sent(reply_id, platform_reply_id=platform_id, now=self.clock()))
+        self._changed(reply_outbox.record_reply_sent(self.store, reply_id, platform_reply_id=platform_id, now=self.clock()))
         log.info("reply %s posted to %s as %s", reply_id, row["item_key"], platform_id)
         return "sent"
 
     def _platform_error(self, row: dict[str, Any], exc: PlatformError, now: datetime) -> str:
         reply_id = row["id"]
         if not exc.retryable:
-            self._changed(self.store.fail_reply(reply_id, error=str(exc), now=self.clock()))
+            self._changed(reply_outbox.fail_reply(self.store, reply_id, error=str(exc), now=self.clock()))
             return "failed"
         # A clean 5xx answer means "not posted". No answer (timeout, dropped connection) or an unreadable
         # one means the request may have been posted: the next attempt must find out first. (X and Graph
@@ -222,15 +224,15 @@ class ReplySender:
             verify = VERIFY_REQUIRED  # an unresolved doubt from before stays
         if row["attempts"] >= self.max_attempts:
             if verify == VERIFY_REQUIRED:
-                self._changed(self.store.flag_reply(
+                self._changed(reply_outbox.flag_reply(self.store, 
                     reply_id, reason=f"gave up after {row['attempts']} attempts, the last one may have been "
                     f"posted: {exc}", now=self.clock()))
                 return "needs_check"
-            self._changed(self.store.fail_reply(reply_id, error=f"gave up after {row['attempts']} attempts: {exc}",
+            self._changed(reply_outbox.fail_reply(self.store, reply_id, error=f"gave up after {row['attempts']} attempts: {exc}",
                                                 now=self.clock()))
             return "failed"
         delay = min(self.retry_max, self.retry_base * 2 ** (row["attempts"] - 1))
-        self._changed(self.store.defer_reply(reply_id, until=now + delay, reason="platform_error", error=str(exc),
+        self._changed(reply_outbox.defer_reply(self.store, reply_id, until=now + delay, reason="platform_error", error=str(exc),
                                              verify=verify, now=self.clock()))
         return "deferred"
 

@@ -14,7 +14,9 @@ from click.testing import CliRunner
 
 from socialwatch import audit
 from socialwatch.cli.audit import audit_group
-from socialwatch.store.db import MIGRATIONS, Store
+from socialwatch.store.schema import MIGRATIONS
+from socialwatch.store.db import Store
+from socialwatch.store import audit_log
 from test_audit_support import T0, make_item, populated, raw
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -36,7 +38,7 @@ def test_intact_log_verifies(log):
     code, out = verify(log)
     assert code == 0, out
     assert "intact: 12 entries" in out
-    head = Store(log, migrate=False).audit_head()
+    head = audit_log.audit_head(Store(log, migrate=False))
     assert head is not None and f"head {head.render()}" in out
 
 
@@ -119,7 +121,7 @@ def test_tail_truncation_stays_visible_after_new_entries(log):
     conn.execute("DROP TRIGGER audit_no_delete")
     conn.execute("DELETE FROM audit WHERE seq >= 11")
     store = Store(log)
-    assert store.append_audit("daemon.start", details={"config_sha256": "0" * 64}) == 13
+    assert audit_log.append_audit(store, "daemon.start", details={"config_sha256": "0" * 64}) == 13
     code, out = verify(log)
     assert code == 1 and "BROKEN at entry 11:" in out
 
@@ -196,7 +198,7 @@ def test_verify_json_and_cannot_check(tmp_path, log):
 def test_texts_live_beside_the_chain(log):
     """The hashed rows hold no customer text; audit_rows gives it back in `data`."""
     store = Store(log, migrate=False)
-    rows = list(store.audit_rows())
+    rows = list(audit_log.audit_rows(store))
     received = rows[0]
     assert received["action"] == "item.received"
     assert "charged me twice" not in received["details"] and "cust0" not in received["details"]
@@ -215,7 +217,7 @@ def test_texts_live_beside_the_chain(log):
 def test_old_database_is_migrated_with_its_log_intact(tmp_path, monkeypatch):
     """A database of schema 1 (texts inside the hashed rows, no head) keeps verifying after migration."""
     path = tmp_path / "old.db"
-    monkeypatch.setattr("socialwatch.store.db.MIGRATIONS", [m for m in MIGRATIONS if m[0] < 20])
+    monkeypatch.setattr("socialwatch.store.schema.MIGRATIONS", [m for m in MIGRATIONS if m[0] < 20])
     Store(path)
     conn = raw(path)
     prev = audit.GENESIS
@@ -225,14 +227,14 @@ def test_old_database_is_migrated_with_its_log_intact(tmp_path, monkeypatch):
         conn.execute("INSERT INTO audit VALUES (?, '2025-01-01T00:00:00.000000Z', 'system', 'system', 'x', NULL, "
                      "?, ?, ?)", [seq, details, prev, digest])
         prev = digest
-    result = Store(path, migrate=False).verify_audit()
+    result = audit_log.verify_audit(Store(path, migrate=False))
     assert result.ok and result.warnings  # no head yet: says a cut-off tail would go unnoticed
     monkeypatch.undo()
     store = Store(path)  # applies migration 20
-    assert store.audit_head() == audit.Head(2, prev, "2025-01-01T00:00:00.000000Z")
-    store.append_audit("daemon.start")
+    assert audit_log.audit_head(store) == audit.Head(2, prev, "2025-01-01T00:00:00.000000Z")
+    audit_log.append_audit(store, "daemon.start")
     assert verify(path)[0] == 0
-    assert [r["data"].get("text") for r in store.audit_rows()] == ["old style, text inside the chain"] * 2 + [None]
+    assert [r["data"].get("text") for r in audit_log.audit_rows(store)] == ["old style, text inside the chain"] * 2 + [None]
 
 
 # --- export -------------------------------------------------------------------------------

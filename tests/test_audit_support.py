@@ -14,7 +14,11 @@ from pathlib import Path
 from socialwatch.config.schema import Config
 from socialwatch.models import Author, Item, Kind, iso
 from socialwatch.scoring.pipeline import Pipeline
-from socialwatch.store.db import Processed, Store
+from socialwatch.models import Processed
+from socialwatch.store.db import Store
+from socialwatch.store import alert_outbox
+from socialwatch.store import audit_log
+from socialwatch.store import inbox
 
 T0 = datetime(2026, 3, 1, 9, 0, tzinfo=timezone.utc)
 TEXTS = [
@@ -47,17 +51,17 @@ class Reply:
 
 def ingest(store: Store, items: list[Item], now: datetime) -> list[int]:
     batch = [Processed(i, a, alert=True, source="x:acme:mentions") for i, a in pipeline().assess_batch(items, {})]
-    return list(store.ingest("x:acme:mentions", batch, None, now=now).new_item_ids)
+    return list(inbox.ingest(store, "x:acme:mentions", batch, None, now=now).new_item_ids)
 
 
 def post_alerts(store: Store, now: datetime) -> None:
-    for n, alert in enumerate(store.due_alerts(now)):
-        store.mark_alert_posted(alert["outbox_id"], channel="C-ALERTS", ts=f"1700000000.{n:06d}", now=now)
+    for n, alert in enumerate(alert_outbox.due_alerts(store, now)):
+        alert_outbox.mark_alert_posted(store, alert["outbox_id"], channel="C-ALERTS", ts=f"1700000000.{n:06d}", now=now)
 
 
 def approve_and_send(store: Store, item_id: int, *, final: str, suggested: str | None, approver: tuple[str, str],
                      approved_at: datetime, sent_at: datetime | None, platform_id: str = "") -> Reply:
-    item = store.item(item_id)
+    item = inbox.item(store, item_id)
     assert item is not None
     key = f"{item['platform']}:{item['native_id']}"
     with store.transaction() as db:
@@ -67,10 +71,10 @@ def approve_and_send(store: Store, item_id: int, *, final: str, suggested: str |
             "approved_by_name, approved_at, status) VALUES (?,?,?,?,?,?,?,?, 'approved') RETURNING id",
             [item_id, f"{key}:{approver[0]}", final, suggested, "apologise" if suggested else None, approver[0],
              approver[1], iso(approved_at)]).fetchone()[0]
-        store._append_audit(conn, approved_at, approver[0], approver[1], "reply.approved", key,
+        audit_log.append_audit_on(conn, approved_at, approver[0], approver[1], "reply.approved", key,
                             {"reply_id": reply_id, "final": final})
         if suggested is not None and suggested != final:
-            store._append_audit(conn, approved_at, approver[0], approver[1], "reply.edited", key,
+            audit_log.append_audit_on(conn, approved_at, approver[0], approver[1], "reply.edited", key,
                                 {"reply_id": reply_id, "suggested": suggested, "final": final})
     if sent_at is not None:
         with store.transaction() as db:
@@ -79,7 +83,7 @@ def approve_and_send(store: Store, item_id: int, *, final: str, suggested: str |
                          [platform_id, iso(sent_at), reply_id])
             conn.execute("UPDATE items SET first_reply_at = COALESCE(first_reply_at, ?), status = 'replied' "
                          "WHERE id = ?", [iso(sent_at), item_id])
-            store._append_audit(conn, sent_at, "system", "system", "reply.sent", key,
+            audit_log.append_audit_on(conn, sent_at, "system", "system", "reply.sent", key,
                                 {"reply_id": reply_id, "platform_reply_id": platform_id})
     return Reply(reply_id, key, suggested, final, approver[1])
 
@@ -89,7 +93,7 @@ def populated(path: Path, *, start: datetime = T0) -> tuple[Store, list[Reply]]:
     store = Store(path)
     ids = ingest(store, [make_item(n, when=start) for n in range(3)], start + timedelta(minutes=5))  # seq 1-3
     post_alerts(store, start + timedelta(minutes=6))  # seq 4-6
-    first = store.item(ids[0])
+    first = inbox.item(store, ids[0])
     suggestion = first["suggestions"] and __import__("json").loads(first["suggestions"])[0]["text"]
     replies = [
         # Sent as suggested: approved (7), sent (8).
@@ -102,7 +106,7 @@ def populated(path: Path, *, start: datetime = T0) -> tuple[Store, list[Reply]]:
                          approved_at=start + timedelta(minutes=40), sent_at=start + timedelta(minutes=41),
                          platform_id="9002"),
     ]
-    store.append_audit("action.refused", actor_id="U99", actor_name="mallory", item_key=f"x:{5002}",
+    audit_log.append_audit(store, "action.refused", actor_id="U99", actor_name="mallory", item_key=f"x:{5002}",
                        details={"attempted": "send", "reason": "not an approver"},
                        now=start + timedelta(minutes=50))  # seq 12
     return store, replies

@@ -17,6 +17,7 @@ import pytest
 from socialwatch.config.schema import load_config
 from socialwatch.sandbox import Sandbox
 from socialwatch.store.db import Store
+from socialwatch.store import audit_log, streams
 
 DEADLINE = 60.0
 
@@ -129,7 +130,7 @@ def test_sigterm_during_a_poll_finishes_it_and_exits_zero(sandbox, setup):
     assert any("stopped" in line for line in daemon.lines)
     # The poll that was in flight completed: all pages stored, cursor moved.
     assert set(stored(setup)) == expected
-    assert Store(load_config(setup).daemon.database).cursor("x:sandbox:mentions") is not None
+    assert streams.cursor(Store(load_config(setup).daemon.database), "x:sandbox:mentions") is not None
 
 
 def test_notify_ready_watchdog_stopping_in_order(sandbox, setup, tmp_path):
@@ -245,4 +246,4 @@ def test_sigkill_between_the_platform_call_and_the_db_write_never_posts_twice(sa
     second.wait_for_line("socialwatch running")
     assert second.stop() == 0  # SIGTERM lets a running sender round finish: nothing more may go out
     assert [p["id"] for p in sandbox.posted_x() if p.get("in_reply_to") == tweet] == [replies[0]["id"]]
-    assert store.verify_audit().ok
+    assert audit_log.verify_audit(store).ok

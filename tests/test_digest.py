@@ -31,14 +31,18 @@ from click.testing import CliRunner
 from slack_sdk import WebClient
 
 from socialwatch.reports import charts, summary
-from socialwatch.store import sla
+
 from socialwatch.cli import main
 from socialwatch.config.schema import Config, parse_config
 from socialwatch.models import Assessment, Author, Item, Kind, iso
 from socialwatch.scoring.pipeline import Pipeline
 from socialwatch.sandbox import Sandbox
 from socialwatch.alerts.slack import SlackPoster
-from socialwatch.store.db import Processed, Store
+from socialwatch.models import Processed
+from socialwatch.store.db import Store
+from socialwatch.store import incident_log
+from socialwatch.store import audit_log
+from socialwatch.store import inbox
 
 BERLIN = ZoneInfo("Europe/Berlin")
 START = datetime(2026, 3, 1, 8, 0, tzinfo=timezone.utc)  # Sunday 1 March, 09:00 in Berlin
@@ -97,7 +101,7 @@ def seed(path: Path) -> Seeded:
           for i, hour in enumerate((9, 11, 17))]
     store = Store(path)
     assessed = pipeline.assess_batch(items + spike + al, {})
-    store.ingest("seed", [Processed(i, a, alert=a.needs_attention, source="seed") for i, a in assessed], None,
+    inbox.ingest(store, "seed", [Processed(i, a, alert=a.needs_attention, source="seed") for i, a in assessed], None,
                  now=START + timedelta(days=8))
     plan: list[tuple[Item, Assessment, datetime | None]] = []
     with store.transaction() as db:
@@ -125,11 +129,11 @@ def seed(path: Path) -> Seeded:
             plan.append((item, assessment, sent))
     # One unanswered complaint of the period is dismissed (not ours to answer): it leaves the SLA figures.
     dismissed = next(i for i, a, s in plan if a.needs_reply and s is None and PERIOD[0] <= i.created_at < NOW)
-    assert store.dismiss_item(ids[dismissed.key], actor_id="U0APPROVER", actor_name="alex", reason="not ours",
+    assert inbox.dismiss_item(store, ids[dismissed.key], actor_id="U0APPROVER", actor_name="alex", reason="not ours",
                               now=NOW - timedelta(hours=1))
     outbox = [r["id"] for r in _rows(store, "SELECT o.id FROM alert_outbox o JOIN items i ON i.id = o.item_id "
                                             "WHERE i.native_id LIKE '%100_' OR i.native_id LIKE '%101_'")]
-    sla.open_incident(store, "outage", outbox, now=datetime(2026, 3, 8, 13, 20, tzinfo=timezone.utc))
+    incident_log.open_incident(store, "outage", outbox, now=datetime(2026, 3, 8, 13, 20, tzinfo=timezone.utc))
     return Seeded(path, config, plan, {dismissed.key})
 
 
@@ -232,7 +236,7 @@ def test_post_daily_posts_blocks_and_uploads_the_charts_once(seeded: Seeded, san
 
     # Running again (the job runs often; a restart) posts nothing more for this period.
     assert summary.post_daily(Store(seeded.path, migrate=False), config, poster, NOW + timedelta(hours=3)) is None
-    entries = [r for r in store.audit_rows() if r["action"] == "digest.posted"
+    entries = [r for r in audit_log.audit_rows(store) if r["action"] == "digest.posted"
                and r["data"]["period"] == "2026-03-09T09:00"]
     assert len(entries) == 1 and entries[0]["data"]["charts"] == ["sentiment.png", "response-times.png"]
 
@@ -394,7 +398,7 @@ def test_a_failing_chart_process_costs_only_the_charts(seeded: Seeded, tmp_path:
     assert any(m["ts"] == posted.ts and m["text"].startswith("Social digest:") for m in history)
     with urllib.request.urlopen(f"{sandbox.url}/_sandbox/slack/files", timeout=5) as resp:
         assert json.loads(resp.read())["files"] == []
-    entry = [r for r in store.audit_rows() if r["action"] == "digest.posted"][-1]
+    entry = [r for r in audit_log.audit_rows(store) if r["action"] == "digest.posted"][-1]
     assert entry["data"]["ts"] == posted.ts and entry["data"]["charts"] == []
     # ... and compliance sees why there were no charts.
     assert entry["data"]["charts_error"].startswith("not drawn:") and "exited with 1" in entry["data"]["charts_error"]

@@ -12,14 +12,19 @@ from zoneinfo import ZoneInfo
 from slack_sdk import WebClient
 
 from socialwatch.sla import incidents, timers
-from socialwatch.store import sla
+
 from socialwatch.config.schema import Config, parse_config
 from socialwatch.models import Author, Item, Kind
 from socialwatch.alerts.outbox import Delivered, dispatch_alerts
 from socialwatch.scoring.pipeline import Pipeline
 from socialwatch.sandbox import Sandbox
 from socialwatch.alerts.slack import SlackPoster
-from socialwatch.store.db import Processed, Store
+from socialwatch.models import Processed
+from socialwatch.store.db import Store
+from socialwatch.store import incident_log
+from socialwatch.store import alert_outbox
+from socialwatch.store import audit_log
+from socialwatch.store import inbox
 
 T0 = datetime(2026, 3, 2, 10, 0, tzinfo=timezone.utc)  # a Monday
 OUTAGE = ["@acme app is down again, nothing loads", "@acme your site won't load, outage??",
@@ -61,7 +66,7 @@ class Feed:
                               now - timedelta(seconds=20), url=f"https://x.com/user{self.n}/status/{7000 + self.n}"))
         batch = [Processed(i, a, alert=a.needs_attention, source="x:acme:mentions")
                  for i, a in self.pipeline.assess_batch(items, {})]
-        self.store.ingest("x:acme:mentions", batch, None, now=now)
+        inbox.ingest(self.store, "x:acme:mentions", batch, None, now=now)
 
 
 def channel_messages(sandbox: Sandbox, channel: str) -> list[dict[str, Any]]:
@@ -128,9 +133,9 @@ def test_two_hundred_outage_posts_in_ten_minutes_make_one_incident_alert(
     with store.db() as db:
         statuses = dict(db.execute("SELECT status, COUNT(*) FROM alert_outbox GROUP BY status").fetchall())
     assert statuses == {"grouped": 196, "posted": 7}
-    incident = sla.incident(store, incident_id)
+    incident = incident_log.incident(store, incident_id)
     assert incident is not None and incident["closed_at"] is not None
-    actions = [row["action"] for row in store.audit_rows() if row["action"].startswith("incident.")]
+    actions = [row["action"] for row in audit_log.audit_rows(store) if row["action"].startswith("incident.")]
     assert actions.count("incident.opened") == 1 and actions.count("incident.closed") == 1
     assert actions.count("incident.updated") == len(edits)
 
@@ -188,7 +193,7 @@ def test_a_failed_post_keeps_the_alerts_held_and_is_retried(tmp_path: Path, sand
     Feed(store, config).poll([OUTAGE[2]] * 10, T0)
     sandbox.fault("slack", 503, path="chat.postMessage")
     result = incidents.group(store, config, SlackPoster(client), T0)
-    assert len(result.opened) == 1 and store.due_alerts(T0) == []  # held back although Slack failed
+    assert len(result.opened) == 1 and alert_outbox.due_alerts(store, T0) == []  # held back although Slack failed
     assert channel_messages(sandbox, info["channel"]) == []
     incidents.group(store, config, SlackPoster(client), T0 + timedelta(seconds=2))
     (message,) = channel_messages(sandbox, info["channel"])

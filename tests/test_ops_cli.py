@@ -13,7 +13,11 @@ from socialwatch.cli import main
 from socialwatch.config.schema import Config
 from socialwatch.models import Author, Item, Kind, utcnow
 from socialwatch.scoring.pipeline import Pipeline
-from socialwatch.store.db import Processed, Store
+from socialwatch.models import Processed
+from socialwatch.store.db import Store
+from socialwatch.store import audit_log
+from socialwatch.store import inbox
+from socialwatch.store import streams
 
 CONFIG = """
 [daemon]
@@ -30,7 +34,7 @@ def seed(store: Store, n: int, start: int = 0) -> None:
     pipeline = Pipeline(Config(), detect=lambda text: "en")
     items = [Item("x", Kind.MENTION, str(start + i), "acme", Author(f"a{i}"), "worst service ever, awful",
                   utcnow() - timedelta(hours=2)) for i in range(n)]
-    store.ingest("x:acme:mentions", [Processed(i, a, alert=True) for i, a in pipeline.assess_batch(items, {})], None)
+    inbox.ingest(store, "x:acme:mentions", [Processed(i, a, alert=True) for i, a in pipeline.assess_batch(items, {})], None)
 
 
 def test_status_needs_no_secrets_and_flags_silent_sources(tmp_path: Path):
@@ -38,8 +42,8 @@ def test_status_needs_no_secrets_and_flags_silent_sources(tmp_path: Path):
     path.write_text(CONFIG)
     store = Store(tmp_path / "sw.db")
     seed(store, 3)
-    store.record_poll("x:acme:mentions", "x", "acme", ok=True, now=utcnow() - timedelta(minutes=30))
-    store.record_poll("x:acme:dms", "x", "acme", ok=True)
+    streams.record_poll(store, "x:acme:mentions", "x", "acme", ok=True, now=utcnow() - timedelta(minutes=30))
+    streams.record_poll(store, "x:acme:dms", "x", "acme", ok=True)
     result = CliRunner().invoke(main, ["status", "--config", str(path), "--json"])
     assert result.exit_code == 2, result.output
     report = json.loads(result.output)
@@ -49,7 +53,7 @@ def test_status_needs_no_secrets_and_flags_silent_sources(tmp_path: Path):
     assert report["unhealthy"] == ["x:acme:mentions"]
     assert report["open_items"] == 3 and report["sla_breaches"] == 3  # urgent: 15 min, posted 2 h ago
     assert report["outbox"]["alerts"] == 3
-    store.record_poll("x:acme:mentions", "x", "acme", ok=True)
+    streams.record_poll(store, "x:acme:mentions", "x", "acme", ok=True)
     healthy = CliRunner().invoke(main, ["status", "--config", str(path)])
     assert healthy.exit_code == 0 and "3 past their SLA" in healthy.output
 
@@ -77,9 +81,9 @@ def test_backup_while_writing_is_consistent(tmp_path: Path):
     assert result.exit_code == 0, result.output
     assert "integrity ok" in result.output
     copy = Store(tmp_path / "copy.db", migrate=False)
-    assert copy.count_items() >= 50
+    assert inbox.count_items(copy) >= 50
     from socialwatch.audit import verify_chain
 
-    assert verify_chain(copy.audit_rows()).ok
+    assert verify_chain(audit_log.audit_rows(copy)).ok
     again = CliRunner().invoke(main, ["backup", str(tmp_path / "copy.db"), "--config", str(path)])
     assert again.exit_code != 0 and "exists" in again.output

@@ -28,7 +28,11 @@ from socialwatch.scoring.pipeline import Pipeline
 from socialwatch.replies import ReplySender, build_repliers, target_for
 from socialwatch.sandbox import Sandbox
 from socialwatch.sources import facebook, x
-from socialwatch.store.db import VERIFY_NONE, VERIFY_REQUIRED, QueueResult, Store
+from socialwatch.store.reply_outbox import VERIFY_NONE, VERIFY_REQUIRED, QueueResult
+from socialwatch.store.db import Store
+from socialwatch.store import audit_log
+from socialwatch.store import inbox
+from socialwatch.store import reply_outbox
 
 ALEX = ("U0SBXAPPR1", "alex.approver")
 SAM = ("U0SBXAPPR2", "sam.second")
@@ -74,7 +78,7 @@ class Env:
             poll(self.sources[stream], self.store, self.pipeline, backfill=backfill)
 
     def item(self, platform: str, native_id: str) -> dict[str, Any]:
-        item = self.store.item_by_key(f"{platform}:{native_id}")
+        item = inbox.item_by_key(self.store, f"{platform}:{native_id}")
         assert item is not None, f"{platform}:{native_id} was not ingested"
         return item
 
@@ -83,13 +87,13 @@ class Env:
         return ReplySender(self.store, build_repliers(self.config), clock=self.clock, **kwargs)
 
     def queue(self, item: dict[str, Any], text: str, actor: tuple[str, str] = ALEX, **kwargs: Any) -> QueueResult:
-        return self.store.queue_reply(item["id"], text=text, actor_id=actor[0], actor_name=actor[1], **kwargs)
+        return reply_outbox.queue_reply(self.store, item["id"], text=text, actor_id=actor[0], actor_name=actor[1], **kwargs)
 
     def posts(self, method: str = "POST", path: str = "/2/tweets") -> list[dict[str, Any]]:
         return [r for r in self.sandbox.requests_log(method=method, path=path) if r["path"] == path]
 
     def actions(self, item: dict[str, Any]) -> list[str]:
-        return [a["action"] for a in self.store.audit_rows(f"{item['platform']}:{item['native_id']}")]
+        return [a["action"] for a in audit_log.audit_rows(self.store, f"{item['platform']}:{item['native_id']}")]
 
 
 @pytest.fixture
@@ -135,15 +139,15 @@ def test_each_kind_of_item_gets_exactly_one_reply_on_its_platform(env: Env) -> N
                     "comment": fb_posted["comment_reply"]["id"], "messenger": fb_posted["message"]["id"]}
     for name, result in queued.items():
         assert result.reply is not None
-        row = env.store.reply(result.reply["id"])
+        row = reply_outbox.reply(env.store, result.reply["id"])
         assert row is not None and row["status"] == "sent" and row["platform_reply_id"] == expected_ids[name]
-        item = env.store.item(items[name]["id"])
+        item = inbox.item(env.store, items[name]["id"])
         assert item is not None and item["status"] == "replied" and item["first_reply_at"] == row["sent_at"]
         assert env.actions(item)[-4:] == ["reply.approved", "reply.edited", "reply.send_attempt", "reply.sent"]
     assert sorted(c["item_key"] for c in env.changes if c["status"] == "sent") == sorted(
         f"{i['platform']}:{i['native_id']}" for i in items.values())
-    assert env.store.verify_audit().ok
-    records = {r["item_key"]: r for r in env.store.reply_records()}
+    assert audit_log.verify_audit(env.store).ok
+    records = {r["item_key"]: r for r in audit_log.reply_records(env.store)}
     assert all(r["status"] == "sent" and r["sent_audit_seq"] for r in records.values()) and len(records) == 4
     # Nothing is due any more: a second round posts nothing.
     assert env.sender().send_due() == 0
@@ -158,7 +162,7 @@ def test_messenger_outside_the_24_hour_window_fails_clearly_and_is_not_retried(e
     sender = env.sender()
 
     assert sender.send_due() == 0
-    row = env.store.reply(reply_id)
+    row = reply_outbox.reply(env.store, reply_id)
     assert row is not None and row["status"] == "failed"
     assert "24 hours" in row["last_error"] and "2018278" in row["last_error"]
     assert env.sandbox.posted_facebook() == []
@@ -198,7 +202,7 @@ def test_concurrent_approvals_and_senders_post_one_reply(env: Env) -> None:
             assert queued.wait(10)
             for _ in range(1000):
                 sender.send_due()
-                active = env.store.active_reply_for(item["id"])
+                active = reply_outbox.active_reply_for(env.store, item["id"])
                 if active is not None and active["status"] != "approved":
                     return  # claimed by someone: nothing left for this sender
             raise AssertionError("the reply was never claimed")
@@ -216,7 +220,7 @@ def test_concurrent_approvals_and_senders_post_one_reply(env: Env) -> None:
     winner = next(r.reply for r in results if r.status == "queued")
     assert winner is not None and {r.reply["id"] for r in results if r.reply} == {winner["id"]}
     # The senders may finish as soon as the row is claimed; the winner records "sent" before it returns.
-    row = env.store.reply(winner["id"])
+    row = reply_outbox.reply(env.store, winner["id"])
     assert row is not None and row["status"] == "sent" and row["attempts"] == 1
     with env.store.db() as db:
         assert db.execute("SELECT COUNT(*) FROM reply_outbox").fetchone()[0] == 1
@@ -224,7 +228,7 @@ def test_concurrent_approvals_and_senders_post_one_reply(env: Env) -> None:
     assert len(replies) == 1 and replies[0]["in_reply_to"] == mention and replies[0]["id"] == row["platform_reply_id"]
     assert len(env.posts()) == 1
     assert env.actions(item).count("reply.send_attempt") == 1
-    assert env.store.verify_audit().ok
+    assert audit_log.verify_audit(env.store).ok
 
 
 def test_two_person_rule(env: Env) -> None:
@@ -237,20 +241,20 @@ def test_two_person_rule(env: Env) -> None:
     reply_id = first.reply["id"]
     assert sender.send_due() == 0 and env.posts() == []
 
-    again = env.store.second_approval(reply_id, actor_id=ALEX[0], actor_name=ALEX[1])
+    again = reply_outbox.second_approval(env.store, reply_id, actor_id=ALEX[0], actor_name=ALEX[1])
     assert again.status == "awaiting_second"
     assert sender.send_due() == 0 and env.posts() == []
     assert env.actions(item)[-1] == "action.refused"
     # Another manager's own click on the item does not start a second reply.
     assert env.queue(item, "Something else", SAM).status == "duplicate"
 
-    second = env.store.second_approval(reply_id, actor_id=SAM[0], actor_name=SAM[1])
+    second = reply_outbox.second_approval(env.store, reply_id, actor_id=SAM[0], actor_name=SAM[1])
     assert second.status == "queued" and second.reply is not None
     assert second.reply["second_approver"] == SAM[0] and second.reply["approved_by"] == ALEX[0]
     assert sender.send_due() == 1 and sender.send_due() == 0
     assert len(env.sandbox.posted_x()) == 1
-    assert env.store.second_approval(reply_id, actor_id="U3", actor_name="third").status == "duplicate"
-    approvals = [a for a in env.store.audit_rows(f"x:{mention}")
+    assert reply_outbox.second_approval(env.store, reply_id, actor_id="U3", actor_name="third").status == "duplicate"
+    approvals = [a for a in audit_log.audit_rows(env.store, f"x:{mention}")
                  if a["action"] in ("reply.requested", "reply.approved")]
     assert [(a["action"], a["actor_name"]) for a in approvals] == [("reply.requested", ALEX[1]),
                                                                   ("reply.approved", SAM[1])]
@@ -284,18 +288,18 @@ def test_crash_after_the_platform_accepted_is_reconciled_not_resent(env: Env, ki
 
     run_killed_sender(env)
     assert len(posted()) == 1
-    assert env.store.reply(reply_id)["status"] == "sending"  # type: ignore[index]
+    assert reply_outbox.reply(env.store, reply_id)["status"] == "sending"  # type: ignore[index]
 
     sender = env.sender()
     assert sender.reconcile() == 1
-    row = env.store.reply(reply_id)
+    row = reply_outbox.reply(env.store, reply_id)
     assert row is not None and row["status"] == "sent" and row["platform_reply_id"] == posted()[0]["id"]
-    sent = [a for a in env.store.audit_rows(row["item_key"]) if a["action"] == "reply.sent"]
+    sent = [a for a in audit_log.audit_rows(env.store, row["item_key"]) if a["action"] == "reply.sent"]
     assert len(sent) == 1 and sent[0]["data"]["reconciled"] is True
     assert sender.send_due() == 0
     assert len(posted()) == 1
-    assert env.store.item(item["id"])["status"] == "replied"  # type: ignore[index]
-    assert env.store.verify_audit().ok
+    assert inbox.item(env.store, item["id"])["status"] == "replied"  # type: ignore[index]
+    assert audit_log.verify_audit(env.store).ok
 
 
 def test_crash_when_the_platform_cannot_be_searched_needs_a_person(env: Env) -> None:
@@ -308,7 +312,7 @@ def test_crash_when_the_platform_cannot_be_searched_needs_a_person(env: Env) -> 
 
     sender = env.sender()
     assert sender.reconcile() == 1
-    row = env.store.reply(reply_id)
+    row = reply_outbox.reply(env.store, reply_id)
     assert row is not None and row["status"] == "needs_check"
     assert "could not check X" in row["needs_check_reason"]
     assert [c["status"] for c in env.changes] == ["needs_check"]
@@ -316,14 +320,14 @@ def test_crash_when_the_platform_cannot_be_searched_needs_a_person(env: Env) -> 
         env.clock.advance(hours=1)
         assert sender.send_due() == 0 and sender.reconcile() == 0
     assert len(env.sandbox.posted_x()) == 1 and len(env.posts()) == 1
-    assert not env.store.cancel_reply(reply_id, actor_id=ALEX[0], actor_name=ALEX[1], reason="changed my mind")
+    assert not reply_outbox.cancel_reply(env.store, reply_id, actor_id=ALEX[0], actor_name=ALEX[1], reason="changed my mind")
     # A person looks, finds it, and says so.
     posted_id = env.sandbox.posted_x()[0]["id"]
-    settled = env.store.resolve_reply(reply_id, outcome="sent", platform_reply_id=posted_id, actor_id=ALEX[0],
+    settled = reply_outbox.resolve_reply(env.store, reply_id, outcome="sent", platform_reply_id=posted_id, actor_id=ALEX[0],
                                       actor_name=ALEX[1])
     assert settled is not None and settled["status"] == "sent"
-    assert env.store.item(item["id"])["status"] == "replied"  # type: ignore[index]
-    assert env.store.verify_audit().ok
+    assert inbox.item(env.store, item["id"])["status"] == "replied"  # type: ignore[index]
+    assert audit_log.verify_audit(env.store).ok
 
 
 def test_crash_before_the_platform_call_sends_once_after_reconcile(env: Env) -> None:
@@ -331,14 +335,14 @@ def test_crash_before_the_platform_call_sends_once_after_reconcile(env: Env) -> 
     env.ingest("mentions")
     reply_id = env.queue(env.item("x", mention), "Ida, a swap is on its way").reply["id"]  # type: ignore[index]
     # Claimed (committed), then the process died before the request left: the row sits in 'sending'.
-    assert env.store.claim_reply(reply_id, now=env.clock()) is not None
+    assert reply_outbox.claim_reply(env.store, reply_id, now=env.clock()) is not None
     sender = env.sender()
     assert sender.send_due() == 0  # a row in 'sending' is never picked up as due
 
     assert sender.reconcile() == 1
-    assert env.store.reply(reply_id)["status"] == "approved"  # type: ignore[index]
+    assert reply_outbox.reply(env.store, reply_id)["status"] == "approved"  # type: ignore[index]
     assert sender.send_due() == 1
-    row = env.store.reply(reply_id)
+    row = reply_outbox.reply(env.store, reply_id)
     assert row is not None and row["status"] == "sent" and row["attempts"] == 2
     assert [p["id"] for p in env.sandbox.posted_x()] == [row["platform_reply_id"]]
 
@@ -356,10 +360,10 @@ def test_rate_limited_post_waits_for_the_reset_then_sends_once(env: Env) -> None
     sender = env.sender()
 
     assert sender.send_due() == 0
-    row = env.store.reply(one)
+    row = reply_outbox.reply(env.store, one)
     assert row is not None and row["status"] == "approved" and "429" in row["last_error"]
     assert parse_time(row["next_attempt_at"]) > env.clock() + timedelta(seconds=100)
-    assert env.store.reply(two)["attempts"] == 0  # type: ignore[index]  # the account is paused, not asked again
+    assert reply_outbox.reply(env.store, two)["attempts"] == 0  # type: ignore[index]  # the account is paused, not asked again
     assert [c["id"] for c in env.changes] == [one] and env.actions(env.item("x", first))[-1] == "reply.deferred"
     assert sender.send_due() == 0
     assert len(env.posts()) == 1
@@ -378,12 +382,12 @@ def test_server_errors_are_retried_with_backoff_and_post_once(env: Env) -> None:
     sender = env.sender()
     for _ in range(3):
         assert sender.send_due() == 0
-        row = env.store.reply(reply_id)
+        row = reply_outbox.reply(env.store, reply_id)
         assert row is not None and row["status"] == "approved" and "500" in row["last_error"]
         assert sender.send_due() == 0  # not yet due: backing off
         env.clock.advance(minutes=20)
     assert sender.send_due() == 1
-    row = env.store.reply(reply_id)
+    row = reply_outbox.reply(env.store, reply_id)
     assert row is not None and row["status"] == "sent" and row["attempts"] == 4
     assert len(env.sandbox.posted_x()) == 1 and len(env.posts()) == 4
     assert env.actions(env.item("x", mention)).count("reply.deferred") == 3
@@ -398,7 +402,7 @@ def test_server_errors_give_up_after_max_attempts(env: Env) -> None:
     for _ in range(3):
         sender.send_due()
         env.clock.advance(hours=1)
-    row = env.store.reply(reply_id)
+    row = reply_outbox.reply(env.store, reply_id)
     assert row is not None and row["status"] == "failed" and "gave up after 3 attempts" in row["last_error"]
     assert sender.send_due() == 0 and len(env.posts()) == 3 and env.sandbox.posted_x() == []
 
@@ -432,13 +436,13 @@ def test_post_whose_answer_was_lost_is_found_not_posted_again(env: Env, platform
     _lose_first_post_response(session, "/2/tweets" if platform == "x" else "/comments")
 
     assert sender.send_due() == 0
-    row = env.store.reply(reply_id)
+    row = reply_outbox.reply(env.store, reply_id)
     assert row is not None and row["status"] == "approved" and row["verify_before_send"] == VERIFY_REQUIRED
     assert len(posted()) == 1  # it did go out
-    assert not env.store.cancel_reply(reply_id, actor_id=ALEX[0], actor_name=ALEX[1], reason="too late?")
+    assert not reply_outbox.cancel_reply(env.store, reply_id, actor_id=ALEX[0], actor_name=ALEX[1], reason="too late?")
     env.clock.advance(minutes=5)
     assert sender.send_due() == 1
-    row = env.store.reply(reply_id)
+    row = reply_outbox.reply(env.store, reply_id)
     assert row is not None and row["status"] == "sent" and row["platform_reply_id"] == posted()[0]["id"]
     assert len(posted()) == 1
 
@@ -450,11 +454,11 @@ def test_post_dropped_before_the_platform_is_verified_then_sent_once(env: Env) -
     env.sandbox.fault("x", "disconnect", path="/2/tweets", method="POST")
     sender = env.sender()
     assert sender.send_due() == 0
-    assert env.store.reply(reply_id)["verify_before_send"] == VERIFY_REQUIRED  # type: ignore[index]
+    assert reply_outbox.reply(env.store, reply_id)["verify_before_send"] == VERIFY_REQUIRED  # type: ignore[index]
     env.clock.advance(minutes=5)
     assert sender.send_due() == 1
     assert len(env.posts(method="GET", path="/2/tweets/search/recent")) == 1  # looked first
-    row = env.store.reply(reply_id)
+    row = reply_outbox.reply(env.store, reply_id)
     assert row is not None and row["status"] == "sent" and row["verify_before_send"] == VERIFY_NONE
     assert [p["id"] for p in env.sandbox.posted_x()] == [row["platform_reply_id"]]
 
@@ -466,7 +470,7 @@ def test_revoked_credentials_defer_with_a_long_backoff(env: Env) -> None:
     env.sandbox.revoke_x_token(True)
     sender = env.sender()
     assert sender.send_due() == 0
-    row = env.store.reply(reply_id)
+    row = reply_outbox.reply(env.store, reply_id)
     assert row is not None and row["status"] == "approved" and "401" in row["last_error"]
     assert parse_time(row["next_attempt_at"]) >= env.clock() + timedelta(minutes=29)
     env.sandbox.revoke_x_token(False)
@@ -488,13 +492,13 @@ def test_dismissed_item_is_closed_and_cancelled_reply_frees_the_item(env: Env) -
 
     queued = env.queue(question, "Good question, Rae")
     assert queued.reply is not None
-    assert env.store.cancel_reply(queued.reply["id"], actor_id=SAM[0], actor_name=SAM[1], reason="wrong tone")
-    assert env.store.active_reply_for(question["id"]) is None
+    assert reply_outbox.cancel_reply(env.store, queued.reply["id"], actor_id=SAM[0], actor_name=SAM[1], reason="wrong tone")
+    assert reply_outbox.active_reply_for(env.store, question["id"]) is None
     retry = env.queue(question, "Great question, Rae")
     assert retry.status == "queued" and retry.reply is not None and retry.reply["dedupe_key"] == f"x:{second}#1"
     assert env.sender().send_due() == 1
     assert [p["text"] for p in env.sandbox.posted_x()] == ["@rae Great question, Rae"]
-    assert not env.store.cancel_reply(retry.reply["id"], actor_id=SAM[0], actor_name=SAM[1], reason="late")
+    assert not reply_outbox.cancel_reply(env.store, retry.reply["id"], actor_id=SAM[0], actor_name=SAM[1], reason="late")
 
 
 def test_acknowledgements_are_deduplicated_and_do_not_block_the_answer(env: Env) -> None:
@@ -505,13 +509,13 @@ def test_acknowledgements_are_deduplicated_and_do_not_block_the_answer(env: Env)
     ack = env.queue(item, "Thanks, a person will answer shortly", ("system", "system"), origin="ack", dedupe_key=key)
     assert ack.status == "queued"
     assert env.queue(item, "Thanks again", ("system", "system"), origin="ack", dedupe_key=key).status == "duplicate"
-    assert env.store.active_reply_for(item["id"]) is None
+    assert reply_outbox.active_reply_for(env.store, item["id"]) is None
     answer = env.queue(item, "Sol, we rebooked you on the 18:05")
     assert answer.status == "queued"
     assert env.sender().send_due() == 2
     assert len(env.sandbox.posted_x()) == 2
     # Only the manager's reply answers the item (and would stop its SLA clock).
-    row, sent = env.store.item(item["id"]), env.store.reply(answer.reply["id"])  # type: ignore[index]
+    row, sent = inbox.item(env.store, item["id"]), reply_outbox.reply(env.store, answer.reply["id"])  # type: ignore[index]
     assert row is not None and sent is not None and row["first_reply_at"] == sent["sent_at"]
 
 

@@ -14,6 +14,8 @@ from socialwatch.compliance import retention
 from socialwatch.cli.audit import audit_group
 from socialwatch.config.schema import ConfigError, RetentionConfig, parse_config
 from socialwatch.store.db import Store
+from socialwatch.store import audit_log
+from socialwatch.store import inbox
 from test_audit_support import T0, TEXTS, approve_and_send, ingest, make_item, populated, raw
 
 LATER = T0 + timedelta(days=40)
@@ -39,7 +41,7 @@ def verify(store: Store) -> tuple[int, str]:
 
 
 def test_purge_removes_old_texts_and_keeps_the_chain_verifying(store):
-    before = {r["seq"]: r for r in store.audit_rows()}
+    before = {r["seq"]: r for r in audit_log.audit_rows(store)}
     report = retention.purge(store, 30, now=NOW)
     assert report.counts["items"] == 4 and report.counts["audit_texts"] > 0 and report.counts["replies"] == 2
     code, out = verify(store)
@@ -59,7 +61,7 @@ def test_purge_removes_old_texts_and_keeps_the_chain_verifying(store):
     assert replies[3]["status"] == "approved" and replies[3]["text"].startswith("Hello, we are here")
     assert author["handle"] is None and author["contacts"] == 1
 
-    after = {r["seq"]: r for r in store.audit_rows()}
+    after = {r["seq"]: r for r in audit_log.audit_rows(store)}
     for seq, row in before.items():  # the hashed entries are untouched
         assert (after[seq]["details"], after[seq]["hash"]) == (row["details"], row["hash"])
     assert after[1]["data"]["text"] is None and after[1]["data"]["category"] == "billing"
@@ -83,7 +85,7 @@ def test_purged_text_is_gone_from_the_database_files(store):
 
 def test_deleting_texts_of_recent_entries_is_still_caught_after_a_purge(store):
     retention.purge(store, 30, now=NOW)
-    seq = next(r["seq"] for r in store.audit_rows() if r["item_key"] == "x:5010")
+    seq = next(r["seq"] for r in audit_log.audit_rows(store) if r["item_key"] == "x:5010")
     raw(store.path).execute("DELETE FROM audit_content WHERE seq = ?", [seq])
     code, out = verify(store)
     assert code == 1 and f"BROKEN at entry {seq}:" in out
@@ -95,9 +97,9 @@ def test_raw_only_purge_keeps_texts(store):
                    ["2026-03-01T00:00:00.000000Z"])
     report = retention.purge(store, 30, texts=False, now=NOW)
     assert report.counts["raw_payloads"] == 4 and report.counts["rejects"] == 1 and report.counts["items"] == 0
-    item = store.item_by_key("x:5000")
+    item = inbox.item_by_key(store, "x:5000")
     assert item["raw"] is None and item["text"] == TEXTS[0]
-    assert store.item_by_key("x:5010")["raw"] is not None
+    assert inbox.item_by_key(store, "x:5010")["raw"] is not None
     assert verify(store)[0] == 0
     # A raw-only purge does not excuse missing texts.
     raw(store.path).execute("DELETE FROM audit_content WHERE seq = 1 AND field = 'text'")
@@ -121,7 +123,7 @@ def test_purge_command_and_nothing_to_do(store):
     assert first.exit_code == 0 and "nothing older than 3650 days" in first.output
     second = runner.invoke(audit_group, ["purge", "--database", str(store.path), "--older-than", "30"])
     assert second.exit_code == 0 and "purged texts, names and raw payloads" in second.output
-    assert store.item_by_key("x:5000")["text"] == ""  # the real clock: T0 is long enough ago
+    assert inbox.item_by_key(store, "x:5000")["text"] == ""  # the real clock: T0 is long enough ago
     assert verify(store)[0] == 0
     refused = runner.invoke(audit_group, ["purge", "--database", str(store.path), "--older-than", "0"])
     assert refused.exit_code == 2
@@ -132,10 +134,10 @@ def test_apply_config_and_daily_job(store, caplog):
     caplog.set_level(logging.INFO, logger="socialwatch.compliance.retention")
     retention.daily_job(store, RetentionConfig(purge_texts_after_days=30, purge_raw_after_days=3),
                         clock=lambda: NOW)
-    assert store.item_by_key("x:5000")["text"] == ""
-    assert store.item_by_key("x:5010")["raw"] is None  # 45 - 40 days old > 3
-    assert store.item_by_key("x:5010")["text"]
-    head = store.audit_head()
+    assert inbox.item_by_key(store, "x:5000")["text"] == ""
+    assert inbox.item_by_key(store, "x:5010")["raw"] is None  # 45 - 40 days old > 3
+    assert inbox.item_by_key(store, "x:5010")["text"]
+    head = audit_log.audit_head(store)
     assert any(f"audit head {head.render()}" in m for m in caplog.messages)
     assert verify(store)[0] == 0
 

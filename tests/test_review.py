@@ -20,6 +20,7 @@ import pytest
 from click.testing import CliRunner
 
 from socialwatch.compliance import review
+from socialwatch.store import audit_log, inbox
 from socialwatch.store.db import Store
 from test_audit_support import populated
 
@@ -110,7 +111,7 @@ def test_canned_queries_are_listed_and_run(served):
 def test_new_rows_show_while_serving(served):
     """Read-only but not immutable: what the daemon writes after the UI started is visible."""
     url, path = served
-    Store(path).append_audit("action.refused", actor_id="U98", actor_name="trudy", item_key="x:5000",
+    audit_log.append_audit(Store(path), "action.refused", actor_id="U98", actor_name="trudy", item_key="x:5000",
                              details={"attempted": "dismiss"})
     refused = get_json(f"{url}/refused_attempts.json?_shape=array")
     assert [r["actor_name"] for r in refused] == ["trudy", "mallory"]
@@ -126,7 +127,7 @@ def test_writes_are_refused(served):
     db = ds.get_database(path.stem)
     with pytest.raises(sqlite3.OperationalError, match="readonly"):
         asyncio.run(db.execute_write("DELETE FROM alert_outbox"))
-    assert Store(path, migrate=False).count_items() == 3
+    assert inbox.count_items(Store(path, migrate=False)) == 3
 
 
 def test_loopback_only(tmp_path):

@@ -13,13 +13,19 @@ import pytest
 from slack_sdk import WebClient
 
 from socialwatch.sla import timers
-from socialwatch.store import sla
+
 from socialwatch.config.schema import Config, parse_config
 from socialwatch.models import Author, Item, Kind, iso
 from socialwatch.scoring.pipeline import Pipeline
 from socialwatch.sandbox import Sandbox
 from socialwatch.alerts.slack import SlackPoster
-from socialwatch.store.db import Processed, Store
+from socialwatch.models import Processed
+from socialwatch.store.db import Store
+from socialwatch.store import sla_state
+from socialwatch.store import alert_outbox
+from socialwatch.store import audit_log
+from socialwatch.store import inbox
+from socialwatch.store import reply_outbox
 
 BERLIN = ZoneInfo("Europe/Berlin")
 ONCALL, MANAGERS = "S0ONCALL01", "S0MANAGER1"
@@ -52,27 +58,27 @@ def make_item(n: int, text: str, created: datetime, *, kind: Kind = Kind.DM, aut
 def ingest(store: Store, config: Config, items: list[Item], now: datetime) -> list[int]:
     pipeline = Pipeline(config, detect=lambda text: "en")
     batch = [Processed(i, a, alert=a.needs_attention, source="x:acme:dms") for i, a in pipeline.assess_batch(items, {})]
-    return list(store.ingest("x:acme:dms", batch, None, now=now).new_item_ids)
+    return list(inbox.ingest(store, "x:acme:dms", batch, None, now=now).new_item_ids)
 
 
 def post_alerts(store: Store, client: WebClient, channel: str, now: datetime) -> dict[int, str]:
     """What the dispatcher does with the lead's SlackChannel, reduced to the part that matters here."""
     posted = {}
-    for alert in store.due_alerts(now):
+    for alert in alert_outbox.due_alerts(store, now):
         response = client.chat_postMessage(channel=channel, text=f"alert {alert['platform']}:{alert['native_id']}")
-        store.mark_alert_posted(alert["outbox_id"], channel=response["channel"], ts=response["ts"], now=now)
+        alert_outbox.mark_alert_posted(store, alert["outbox_id"], channel=response["channel"], ts=response["ts"], now=now)
         posted[int(alert["id"])] = str(response["ts"])
     return posted
 
 
 def send_reply(store: Store, item_id: int, now: datetime, platform_reply_id: str = "") -> int:
     """A manager's reply through the reply outbox, as the sender records it."""
-    queued = store.queue_reply(item_id, text="So sorry, we are on it.", actor_id="U0APPROVER", actor_name="alex",
+    queued = reply_outbox.queue_reply(store, item_id, text="So sorry, we are on it.", actor_id="U0APPROVER", actor_name="alex",
                                now=now)
     assert queued.status == "queued" and queued.reply is not None
     reply_id = int(queued.reply["id"])
-    assert store.claim_reply(reply_id, now=now) is not None
-    store.record_reply_sent(reply_id, platform_reply_id=platform_reply_id or f"r{reply_id}", now=now)
+    assert reply_outbox.claim_reply(store, reply_id, now=now) is not None
+    reply_outbox.record_reply_sent(store, reply_id, platform_reply_id=platform_reply_id or f"r{reply_id}", now=now)
     return reply_id
 
 
@@ -81,7 +87,7 @@ def thread_of(client: WebClient, channel: str, ts: str) -> list[dict[str, Any]]:
 
 
 def audit_actions(store: Store, action: str) -> list[dict[str, Any]]:
-    return [row for row in store.audit_rows() if row["action"] == action]
+    return [row for row in audit_log.audit_rows(store) if row["action"] == action]
 
 
 # --- due times --------------------------------------------------------------------------------------
@@ -133,7 +139,7 @@ def test_triage_stores_the_business_hours_due_time(tmp_path: Path) -> None:
     store = Store(tmp_path / "sw.db")
     (item_id,) = ingest(store, config, [make_item(1, "you charged my card twice and nobody answers, awful",
                                                   berlin(27, 16, 50))], berlin(27, 16, 51))
-    row = store.item(item_id)
+    row = inbox.item(store, item_id)
     assert row is not None and row["priority"] == "high"
     assert row["sla_due_at"] == iso(berlin(30, 9, 50))
 
@@ -180,7 +186,7 @@ def test_reminder_and_escalation_fire_once_each_at_the_right_time_in_business_ho
     (escalated,) = audit_actions(store, "sla.escalated")
     assert reminded["item_key"] == escalated["item_key"] == "x:9001"
     assert reminded["ts"] == iso(berlin(30, 9, 38)) and escalated["data"]["announced"] is True
-    state = sla.sla_state(store, item_id)
+    state = sla_state.sla_state(store, item_id)
     assert state is not None and state["reminder_ts"] == reminder["ts"] and state["escalation_ts"] == escalation["ts"]
 
     # A restart: new objects on the same database re-ping nothing.
@@ -202,7 +208,7 @@ def test_a_reply_or_a_dismissal_stops_the_clock(tmp_path: Path, slack: tuple[Web
     assert [e.event for e in timers.check_timers(store, config, poster, berlin(30, 10, 48))] == ["reminder"] * 3
 
     send_reply(store, answered, berlin(30, 10, 50))
-    assert store.dismiss_item(dismissed, actor_id="U0APPROVER", actor_name="alex", reason="spam",
+    assert inbox.dismiss_item(store, dismissed, actor_id="U0APPROVER", actor_name="alex", reason="spam",
                               now=berlin(30, 10, 50)) is not False
     events = timers.check_timers(store, config, poster, berlin(30, 11, 0))
     assert [(e.event, e.item_key) for e in events] == [("escalation", "x:9003")]
@@ -218,8 +224,8 @@ def test_an_approved_reply_counts_but_an_acknowledgement_does_not(tmp_path: Path
     approved, acked = ingest(store, config, [
         make_item(n, "you charged my card twice and nobody answers, awful", start) for n in (1, 2)], start)
     post_alerts(store, client, info["channel"], start)
-    store.queue_reply(approved, text="On it.", actor_id="U0APPROVER", actor_name="alex", now=start)
-    store.queue_reply(acked, text="Got it, we answer within 1 hour.", actor_id="system", actor_name="socialwatch",
+    reply_outbox.queue_reply(store, approved, text="On it.", actor_id="U0APPROVER", actor_name="alex", now=start)
+    reply_outbox.queue_reply(store, acked, text="Got it, we answer within 1 hour.", actor_id="system", actor_name="socialwatch",
                       origin="ack", dedupe_key="ack:x:u2:2026-03-30", now=start)
     events = timers.check_timers(store, config, SlackPoster(client), berlin(30, 11, 0))
     assert [(e.event, e.item_key) for e in events] == [("escalation", "x:9002")]
@@ -235,7 +241,7 @@ def test_a_failed_post_is_retried_and_then_sent_once(tmp_path: Path, sandbox: Sa
     (alert_ts,) = post_alerts(store, client, info["channel"], start).values()
     sandbox.fault("slack", 500, path="chat.postMessage")
     assert timers.check_timers(store, config, SlackPoster(client), berlin(30, 10, 50)) == []
-    state = sla.sla_state(store, item_id)
+    state = sla_state.sla_state(store, item_id)
     assert state is not None and state["reminded_at"] is None  # the claim was given back
     assert [e.event for e in timers.check_timers(store, config, SlackPoster(client), berlin(30, 10, 51))] == ["reminder"]
     assert len(thread_of(client, info["channel"], alert_ts)) == 1
@@ -296,7 +302,7 @@ def test_acknowledgements_are_off_by_default(tmp_path: Path) -> None:
     store = Store(tmp_path / "sw.db")
     ingest(store, config, [make_item(1, "charged twice, answer please", berlin(30, 10))], berlin(30, 10))
     assert timers.acknowledge_pending(store, config, berlin(30, 10, 1)) == []
-    assert store.outbox_depths()["replies"] == 0
+    assert alert_outbox.outbox_depths(store)["replies"] == 0
 
 
 # --- reopening and follow-ups -----------------------------------------------------------------------
@@ -319,7 +325,7 @@ def test_a_customer_answering_our_reply_reopens_the_alert_in_its_thread(
         make_item(4, "@acme my order is late too", later, kind=Kind.MENTION, author="u5"),
         make_item(5, "@acme where is it", berlin(30, 10, 10), kind=Kind.MENTION, author="u1", conversation="t1"),
     ], later)
-    rows = [store.item_by_key(f"x:{9000 + n}") for n in (2, 3, 4, 5)]
+    rows = [inbox.item_by_key(store, f"x:{9000 + n}") for n in (2, 3, 4, 5)]
     direct, same_author, stranger, too_early = (int(row["id"]) for row in rows)
     found = timers.reopen_candidates(store, rows, config)
     assert set(found) == {direct, same_author}

@@ -22,6 +22,10 @@ from socialwatch.models import utcnow
 from socialwatch.alerts.outbox import dispatch_alerts
 from socialwatch.sandbox import Sandbox
 from socialwatch.alerts.slack import SlackChannel
+from socialwatch.store import alert_outbox
+from socialwatch.store import audit_log
+from socialwatch.store import inbox
+from socialwatch.store import reply_outbox
 
 import sandbox_support as support
 from sandbox_support import control
@@ -190,7 +194,7 @@ def test_follow_up_from_the_same_author_goes_into_the_thread(sandbox, config):
     poll_and_dispatch(daemon)
     parent, child = alert_for(sandbox, f"x:{first}"), alert_for(sandbox, f"x:{second}")
     assert parent["thread_ts"] in (None, parent["ts"]) and child["thread_ts"] == parent["ts"]
-    assert daemon.store.alert_message(daemon.store.item_by_key(f"x:{second}")["id"])["thread_ts"] == parent["ts"]
+    assert alert_outbox.alert_message(daemon.store, inbox.item_by_key(daemon.store, f"x:{second}")["id"])["thread_ts"] == parent["ts"]
 
 
 def test_routing_by_priority_and_alerts_only_mode(sandbox, tmp_path):
@@ -200,7 +204,7 @@ def test_routing_by_priority_and_alerts_only_mode(sandbox, tmp_path):
                                  followers=250_000)
     poll_and_dispatch(daemon)
     message = alert_for(sandbox, f"x:{urgent}")
-    assert daemon.store.item_by_key(f"x:{urgent}")["priority"] == "urgent"
+    assert inbox.item_by_key(daemon.store, f"x:{urgent}")["priority"] == "urgent"
     assert message["channel"] == "C0SBXOPS01"
     ids = [e.get("action_id") for b in message["blocks"] for e in b.get("elements", []) + [b.get("accessory") or {}]]
     assert not any(str(i).startswith(cards.SEND) for i in ids) and cards.EDIT not in ids
@@ -226,7 +230,7 @@ def test_approve_sends_exactly_one_reply_and_updates_the_alert(sandbox, running)
     answer = click(sandbox, message, f"{cards.SEND}_0")
     assert answer["delivery"]["acked_in_time"]
     wait_until(lambda: replies_on_x(sandbox, tweet), what="reply on X")
-    item = running.store.item_by_key(f"x:{tweet}")
+    item = inbox.item_by_key(running.store, f"x:{tweet}")
     suggestion = cards.suggestions_of(item)[0]["text"]
     [reply] = replies_on_x(sandbox, tweet)
     assert reply["in_reply_to"] == tweet
@@ -240,11 +244,11 @@ def test_approve_sends_exactly_one_reply_and_updates_the_alert(sandbox, running)
     assert status == 404  # the button is gone from the message
     running.send_replies()
     assert len(replies_on_x(sandbox, tweet)) == 1
-    actions = [row["action"] for row in running.store.audit_rows(f"x:{tweet}")]
+    actions = [row["action"] for row in audit_log.audit_rows(running.store, f"x:{tweet}")]
     assert actions[:3] == ["item.received", "alert.posted", "reply.approved"] and "reply.sent" in actions
-    assert running.store.verify_audit().ok
+    assert audit_log.verify_audit(running.store).ok
     # What compliance exports is what the platform shows.
-    [record] = [r for r in running.store.reply_records() if r["item_key"] == f"x:{tweet}"]
+    [record] = [r for r in audit_log.reply_records(running.store) if r["item_key"] == f"x:{tweet}"]
     assert (record["status"], record["platform_reply_id"], record["final_text"], record["approver_id"]) == (
         "sent", reply["id"], suggestion, "U0SBXAPPR1")
     assert record["alerted_at"] <= record["approved_at"] <= record["replied_at"]
@@ -292,14 +296,14 @@ def test_non_approver_is_refused_ephemerally_and_audited(sandbox, running):
     assert "only approvers" in refusals[0]["text"]
     running.send_replies()
     assert replies_on_x(sandbox, tweet) == []
-    refused = wait_until(lambda: len(found := [row for row in running.store.audit_rows(f"x:{tweet}")
+    refused = wait_until(lambda: len(found := [row for row in audit_log.audit_rows(running.store, f"x:{tweet}")
                                                if row["action"] == "action.refused"]) == 2 and found,
                          what="both refusals audited")
     assert sorted((r["actor_id"], r["data"]["attempted"]) for r in refused) == [(viewer["id"], "edit"),
                                                                                (viewer["id"], "send")]
     # Anyone may assign or give feedback; those are audited under their name.
     click(sandbox, message, cards.ASSIGN, user=viewer)
-    wait_until(lambda: running.store.item_by_key(f"x:{tweet}")["assigned_to"] == viewer["id"], what="assignment")
+    wait_until(lambda: inbox.item_by_key(running.store, f"x:{tweet}")["assigned_to"] == viewer["id"], what="assignment")
 
 
 def test_edit_and_send_checks_the_length_then_sends_the_edited_text(sandbox, running):
@@ -309,7 +313,7 @@ def test_edit_and_send_checks_the_length_then_sends_the_edited_text(sandbox, run
     answer = click(sandbox, message, cards.EDIT)
     view = wait_until(lambda: [v for v in control(sandbox, "/_sandbox/slack/views")[1]["views"]
                                if v.get("trigger_id") == answer["trigger_id"]], what="modal")[0]
-    item = running.store.item_by_key(f"x:{tweet}")
+    item = inbox.item_by_key(running.store, f"x:{tweet}")
     prefilled = view["blocks"][1]["element"]["initial_value"]
     assert prefilled == cards.suggestions_of(item)[0]["text"]
     status, _ = control(sandbox, "/_sandbox/slack/views/submit",
@@ -324,7 +328,7 @@ def test_edit_and_send_checks_the_length_then_sends_the_edited_text(sandbox, run
                                                        "wait": 3})
     wait_until(lambda: replies_on_x(sandbox, tweet), what="reply on X")
     assert replies_on_x(sandbox, tweet)[0]["text"] == f"@logout {edited}"
-    edits = [r["data"] for r in running.store.audit_rows(f"x:{tweet}") if r["action"] == "reply.edited"]
+    edits = [r["data"] for r in audit_log.audit_rows(running.store, f"x:{tweet}") if r["action"] == "reply.edited"]
     assert edits == [{**edits[0], "suggested": prefilled, "final": edited}]
 
 
@@ -332,11 +336,11 @@ def test_dismiss_with_reason_and_not_negative_feedback(sandbox, running):
     tweet = sandbox.add_mention("@brand I hate how addictive your app is, can't stop playing 😭", handle="fan")
     message = wait_until(lambda: [m for m in alert_messages(sandbox)
                                   if m["metadata"]["event_payload"]["item_key"] == f"x:{tweet}"], what="alert")[0]
-    item = running.store.item_by_key(f"x:{tweet}")
+    item = inbox.item_by_key(running.store, f"x:{tweet}")
     assert item["label"] == "negative"  # what the manager corrects
     click(sandbox, message, cards.NOT_NEGATIVE)
-    wait_until(lambda: running.store.item_by_key(f"x:{tweet}")["feedback"] == "not_negative", what="feedback")
-    assert [r["data"]["label"] for r in running.store.audit_rows(f"x:{tweet}")
+    wait_until(lambda: inbox.item_by_key(running.store, f"x:{tweet}")["feedback"] == "not_negative", what="feedback")
+    assert [r["data"]["label"] for r in audit_log.audit_rows(running.store, f"x:{tweet}")
             if r["action"] == "feedback.not_negative"] == ["negative"]
     answer = click(sandbox, message, cards.DISMISS)
     view = wait_until(lambda: [v for v in control(sandbox, "/_sandbox/slack/views")[1]["views"]
@@ -344,13 +348,13 @@ def test_dismiss_with_reason_and_not_negative_feedback(sandbox, running):
     control(sandbox, "/_sandbox/slack/views/submit", {"view_id": view["id"], "values": {
         "reason": {"choice": {"type": "static_select", "selected_option": {"value": "no_reply"}}},
         "note": {"text": "a fan joking"}}, "wait": 3})
-    wait_until(lambda: running.store.item_by_key(f"x:{tweet}")["status"] == "dismissed", what="dismissal")
+    wait_until(lambda: inbox.item_by_key(running.store, f"x:{tweet}")["status"] == "dismissed", what="dismissal")
     updated = wait_until(lambda: [m for m in messages(sandbox) if m["ts"] == message["ts"]
                                   and "dismissed by" in json.dumps(m["blocks"])], what="alert update")[0]
     assert cards.SEND not in json.dumps(updated["blocks"])
-    dismissed = [r for r in running.store.audit_rows(f"x:{tweet}") if r["action"] == "item.dismissed"]
+    dismissed = [r for r in audit_log.audit_rows(running.store, f"x:{tweet}") if r["action"] == "item.dismissed"]
     assert dismissed[0]["data"]["reason"] == "no_reply"
-    assert running.store.queue_reply(item["id"], text="hi", actor_id="U0SBXAPPR1", actor_name="a").status == "closed"
+    assert reply_outbox.queue_reply(running.store, item["id"], text="hi", actor_id="U0SBXAPPR1", actor_name="a").status == "closed"
 
 
 def test_two_person_rule_needs_a_second_different_approver(sandbox, tmp_path):
@@ -388,27 +392,27 @@ def test_slack_429_and_500_storm_during_200_alerts_delivers_each_exactly_once(sa
     mentions = next(s for s in daemon.sources if s.key.endswith(":mentions"))
     while (result := daemon.poll_source(mentions)) is not None and result.new:
         pass
-    assert daemon.store.outbox_depths()["alerts"] == 200
+    assert alert_outbox.outbox_depths(daemon.store)["alerts"] == 200
     control(sandbox, "/_sandbox/slack/config", {"rate_limits": {"chat.postMessage": {"limit": 40, "window": 1}}})
     sandbox.fault("slack", 500, path="chat.postMessage", count=15)
     sandbox.fault("slack", "disconnect", path="chat.postMessage", count=5)
     channel = daemon.channel
     assert isinstance(channel, SlackChannel)
     # A crash between Slack's answer and our DB write, for the first alert: posted, but not recorded.
-    first = daemon.store.due_alerts(utcnow() + timedelta(days=1), limit=1)[0]
+    first = alert_outbox.due_alerts(daemon.store, utcnow() + timedelta(days=1), limit=1)[0]
     sandbox.clear_faults()
-    daemon.store.mark_alert_attempt(first["outbox_id"])
+    alert_outbox.mark_alert_attempt(daemon.store, first["outbox_id"])
     channel.deliver(first)
     sandbox.fault("slack", 500, path="chat.postMessage", count=15)
     sandbox.fault("slack", "disconnect", path="chat.postMessage", count=5)
     clock = [utcnow()]
     rounds = 0
-    while daemon.store.outbox_depths()["alerts"] and rounds < 400:
+    while alert_outbox.outbox_depths(daemon.store)["alerts"] and rounds < 400:
         rounds += 1
         clock[0] += timedelta(minutes=15)  # every backoff has passed; Slack's own windows are real time
         if not dispatch_alerts(daemon.store, channel, now=clock[0], limit=50):
             time.sleep(0.05)
-    assert daemon.store.outbox_depths()["alerts"] == 0
+    assert alert_outbox.outbox_depths(daemon.store)["alerts"] == 0
     keys = [m["metadata"]["event_payload"]["item_key"] for m in alert_messages(sandbox)]
     assert len(keys) == 200 and len(set(keys)) == 200
     failures = [r for r in sandbox.requests_log("slack", path="/api/chat.postMessage")
@@ -447,26 +451,26 @@ def test_a_reply_needing_a_check_is_settled_by_a_person_never_resent_by_itself(s
         poll_and_dispatch(daemon)
         message = alert_for(sandbox, f"x:{tweet}")
         click(sandbox, message, f"{cards.SEND}_0")
-        item_id = daemon.store.item_by_key(f"x:{tweet}")["id"]
-        reply = wait_until(lambda: daemon.store.latest_reply(item_id), what="reply queued")
+        item_id = inbox.item_by_key(daemon.store, f"x:{tweet}")["id"]
+        reply = wait_until(lambda: reply_outbox.latest_reply(daemon.store, item_id), what="reply queued")
         # What the sender does when the platform cannot tell whether a post went out: claim, then flag.
-        assert daemon.store.claim_reply(reply["id"], now=utcnow()) is not None
-        daemon.store.flag_reply(reply["id"], reason="X search failed after a timeout", now=utcnow())
+        assert reply_outbox.claim_reply(daemon.store, reply["id"], now=utcnow()) is not None
+        reply_outbox.flag_reply(daemon.store, reply["id"], reason="X search failed after a timeout", now=utcnow())
         daemon.slack_channel.refresh(item_id)
         flagged = wait_until(lambda: [m for m in messages(sandbox) if m["ts"] == message["ts"]
                                       and f"{cards.RESOLVE}_resend" in json.dumps(m["blocks"])], what="check")[0]
         assert "needs a manual check" in json.dumps(flagged["blocks"])
         daemon.send_replies()
         assert replies_on_x(sandbox, tweet) == []  # never resent by itself
-        assert daemon.store.outbox_depths()["replies_need_check"] == 1  # and `socialwatch status` says so
+        assert alert_outbox.outbox_depths(daemon.store)["replies_need_check"] == 1  # and `socialwatch status` says so
         click(sandbox, flagged, f"{cards.RESOLVE}_resend", user=sandbox.info()["slack"]["non_approver"])
         daemon.send_replies()
         assert replies_on_x(sandbox, tweet) == []  # a viewer cannot decide it
         click(sandbox, flagged, f"{cards.RESOLVE}_resend")
-        wait_until(lambda: daemon.store.latest_reply(item_id)["status"] == "approved", what="resolved")
+        wait_until(lambda: reply_outbox.latest_reply(daemon.store, item_id)["status"] == "approved", what="resolved")
         daemon.send_replies()
         assert len(replies_on_x(sandbox, tweet)) == 1
-        resolved = [r for r in daemon.store.audit_rows(f"x:{tweet}") if r["action"] == "reply.resolved"]
+        resolved = [r for r in audit_log.audit_rows(daemon.store, f"x:{tweet}") if r["action"] == "reply.resolved"]
         assert [(r["actor_id"], r["data"]["outcome"]) for r in resolved] == [("U0SBXAPPR1", "resend")]
     finally:
         daemon.shutdown()

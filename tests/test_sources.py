@@ -16,6 +16,8 @@ from socialwatch.models import utcnow
 from socialwatch.alerts.outbox import ConsoleChannel
 from socialwatch.sandbox import Sandbox
 from socialwatch.sources.base import AuthError, CapabilityLost, PlatformError, RateLimited, Source
+from socialwatch.store import inbox
+from socialwatch.store import streams
 
 FAULTS = ["429", "500", "503", "malformed", "timeout", "disconnect"]
 
@@ -205,7 +207,7 @@ def test_brand_echoes_and_retweets_are_ignored(sandbox, config):
     from socialwatch.sources.x import build_repliers
 
     replier = build_repliers(config)[("x", "sandbox")]
-    item = daemon.store.item_by_key(f"x:{mention}")
+    item = inbox.item_by_key(daemon.store, f"x:{mention}")
     target = ReplyTarget("x", "sandbox", "mention", mention, item["author_id"], "amy", item["conversation_id"], True,
                          utcnow())
     replier.send_reply(target, "Sorry to hear that, we are on it")
@@ -231,8 +233,8 @@ def test_expired_token_on_one_source_others_keep_ingesting(sandbox, config, tmp_
     mention = sandbox.add_mention("@brand still waiting for my refund", handle="zed")
     sandbox.add_comment("anyone there?")
     daemon.poll_once()
-    assert daemon.store.item_by_key(f"x:{mention}") is not None
-    health = {s["source"]: s for s in daemon.store.sources()}
+    assert inbox.item_by_key(daemon.store, f"x:{mention}") is not None
+    health = {s["source"]: s for s in streams.sources(daemon.store)}
     bad = [key for key, s in health.items() if not s["healthy"]]
     assert bad and all(key.startswith("facebook:") for key in bad)
     assert all("190" in health[key]["detail"] and "expired" in health[key]["detail"] for key in bad)
@@ -251,9 +253,9 @@ def test_x_tier_without_dms_disables_dms_and_mentions_go_on(sandbox, config):
     sandbox.set_x_tier("free")
     mention = sandbox.add_mention("@brand hello?", handle="quinn")
     daemon.poll_once()
-    health = {s["source"]: s for s in daemon.store.sources()}
+    health = {s["source"]: s for s in streams.sources(daemon.store)}
     assert health["x:sandbox:dms"]["state"] == "disabled" and "403" in health["x:sandbox:dms"]["detail"]
-    assert daemon.store.item_by_key(f"x:{mention}") is not None
+    assert inbox.item_by_key(daemon.store, f"x:{mention}") is not None
     sandbox.set_x_tier("pro")
 
 
@@ -265,9 +267,9 @@ def test_first_poll_backfills_without_flooding_alerts(sandbox, config):
     too_old = sandbox.add_mention("@brand ancient complaint, terrible", handle="older",
                                   created_at=utcnow() - timedelta(hours=30))
     daemon.poll_source(source(daemon, ":mentions"))
-    assert daemon.store.item_by_key(f"x:{old}")["backfill"] == 1
-    assert daemon.store.item_by_key(f"x:{fresh}")["backfill"] == 0
-    assert daemon.store.item_by_key(f"x:{too_old}") is None  # outside the 24 h window
+    assert inbox.item_by_key(daemon.store, f"x:{old}")["backfill"] == 1
+    assert inbox.item_by_key(daemon.store, f"x:{fresh}")["backfill"] == 0
+    assert inbox.item_by_key(daemon.store, f"x:{too_old}") is None  # outside the 24 h window
     with daemon.store.db() as db:
         alerted = {r[0] for r in db.execute(
             "SELECT i.native_id FROM alert_outbox o JOIN items i ON i.id = o.item_id").fetchall()}
@@ -280,7 +282,7 @@ def test_rate_limited_source_pauses_until_reset_without_requests(sandbox, config
     daemon.poll_source(mentions)
     sandbox.fault("x", "429", path="/2/users/", count=1)
     daemon.poll_source(mentions)
-    health = {s["source"]: s for s in daemon.store.sources()}
+    health = {s["source"]: s for s in streams.sources(daemon.store)}
     assert health["x:sandbox:mentions"]["state"] == "rate_limited"
     assert health["x:sandbox:mentions"]["paused_until"]
     sandbox.clear_requests()
@@ -299,7 +301,7 @@ def test_malformed_item_is_kept_as_reject_and_others_stored(sandbox, config):
     with sandbox.x._lock:
         sandbox.x.tweets[bad].text = None  # the emulator now serves a tweet without text
     daemon.poll_source(mentions)
-    assert daemon.store.item_by_key(f"x:{good}") is not None
+    assert inbox.item_by_key(daemon.store, f"x:{good}") is not None
     with daemon.store.db() as db:
         rejects = db.execute("SELECT source, error FROM rejects").fetchall()
     assert [tuple(r) for r in rejects] == [("x:sandbox:mentions", "tweet without id, text or author_id")]

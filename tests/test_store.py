@@ -11,7 +11,13 @@ import pytest
 from socialwatch.config.schema import Config
 from socialwatch.models import Author, Item, Kind
 from socialwatch.scoring.pipeline import Pipeline
-from socialwatch.store.db import Processed, Reject, Store
+from socialwatch.models import Processed, Reject
+from socialwatch.store.db import Store
+from socialwatch.store import alert_outbox
+from socialwatch.store import audit_log
+from socialwatch.store import author_history
+from socialwatch.store import inbox
+from socialwatch.store import streams
 
 T0 = datetime(2026, 11, 1, 12, 0, tzinfo=timezone.utc)
 
@@ -44,31 +50,31 @@ def test_migrations_recorded_and_idempotent(tmp_path):
 def test_reingesting_the_same_items_stores_nothing_twice(tmp_path, pipeline):
     store = Store(tmp_path / "sw.db")
     batch = processed(pipeline, [make_item(n) for n in range(5)])
-    first = store.ingest("x:acme:mentions", batch, "1004")
-    second = store.ingest("x:acme:mentions", batch, "1004")
+    first = inbox.ingest(store, "x:acme:mentions", batch, "1004")
+    second = inbox.ingest(store, "x:acme:mentions", batch, "1004")
     assert (first.new, first.duplicates) == (5, 0)
     assert (second.new, second.duplicates) == (0, 5)
-    assert store.count_items() == 5
+    assert inbox.count_items(store) == 5
     with store.db() as db:
         assert db["alert_outbox"].count == first.alerts > 0
         assert db.execute("SELECT COUNT(*) FROM audit WHERE action = 'item.received'").fetchone()[0] == 5
-    author = store.author("x:a1")
+    author = author_history.author(store, "x:a1")
     assert author is not None and author["contacts"] == 5  # duplicates did not count as contacts
 
 
 def test_crash_between_items_and_cursor_leaves_neither(tmp_path, pipeline):
     store = Store(tmp_path / "sw.db")
-    store.ingest("x:acme:mentions", processed(pipeline, [make_item(0)]), "1000")
+    inbox.ingest(store, "x:acme:mentions", processed(pipeline, [make_item(0)]), "1000")
 
     def crash() -> None:
         raise KeyboardInterrupt("simulated crash after the writes, before COMMIT")
 
     with pytest.raises(KeyboardInterrupt):
-        store.ingest("x:acme:mentions", processed(pipeline, [make_item(n) for n in range(1, 4)]), "1003",
+        inbox.ingest(store, "x:acme:mentions", processed(pipeline, [make_item(n) for n in range(1, 4)]), "1003",
                      fail_before_commit=crash)
-    assert store.cursor("x:acme:mentions") == "1000"
-    assert store.count_items() == 1
-    assert store.author("x:a1")["contacts"] == 1
+    assert streams.cursor(store, "x:acme:mentions") == "1000"
+    assert inbox.count_items(store) == 1
+    assert author_history.author(store, "x:a1")["contacts"] == 1
     with store.db() as db:
         assert db["alert_outbox"].count == 1
         assert db["audit"].count == 1
@@ -87,7 +93,7 @@ def test_crash_by_killed_process_leaves_neither(tmp_path, pipeline):
         store = Store(path)
         local = Pipeline(Config(), detect=lambda text: "en")
         batch = [Processed(i, a, alert=True) for i, a in local.assess_batch([make_item(n) for n in range(3)], {})]
-        store.ingest("x:acme:mentions", batch, "1002", fail_before_commit=lambda: os._exit(9))
+        inbox.ingest(store, "x:acme:mentions", batch, "1002", fail_before_commit=lambda: os._exit(9))
 
     ctx = multiprocessing.get_context("fork")
     proc = ctx.Process(target=child)
@@ -95,14 +101,14 @@ def test_crash_by_killed_process_leaves_neither(tmp_path, pipeline):
     proc.join(30)
     assert proc.exitcode == 9
     store = Store(path)
-    assert store.count_items() == 0
-    assert store.cursor("x:acme:mentions") is None
+    assert inbox.count_items(store) == 0
+    assert streams.cursor(store, "x:acme:mentions") is None
 
 
 def test_author_history_accumulates(tmp_path, pipeline):
     store = Store(tmp_path / "sw.db")
-    store.ingest("s", processed(pipeline, [make_item(0), make_item(1, text="thanks, all good now!")]), None)
-    history = store.histories(["x:a1", "x:nobody"])
+    inbox.ingest(store, "s", processed(pipeline, [make_item(0), make_item(1, text="thanks, all good now!")]), None)
+    history = author_history.histories(store, ["x:a1", "x:nobody"])
     assert "x:nobody" not in history
     assert history["x:a1"].contacts == 2
     assert history["x:a1"].negative_count == 1
@@ -120,8 +126,8 @@ def test_batch_sees_earlier_items_of_the_same_author(pipeline):
 
 def test_rejects_are_kept_with_the_cursor(tmp_path):
     store = Store(tmp_path / "sw.db")
-    store.ingest("replay:r", [], "120", rejects=[Reject("invalid JSON", "{not json")])
-    assert store.cursor("replay:r") == "120"
+    inbox.ingest(store, "replay:r", [], "120", rejects=[Reject("invalid JSON", "{not json")])
+    assert streams.cursor(store, "replay:r") == "120"
     with store.db() as db:
         row = db.execute("SELECT source, error, payload FROM rejects").fetchone()
     assert tuple(row) == ("replay:r", "invalid JSON", "{not json")
@@ -129,7 +135,7 @@ def test_rejects_are_kept_with_the_cursor(tmp_path):
 
 def test_audit_table_is_append_only(tmp_path):
     store = Store(tmp_path / "sw.db")
-    store.append_audit("test", details={"a": 1})
+    audit_log.append_audit(store, "test", details={"a": 1})
     with store.db() as db:
         with pytest.raises(sqlite3.IntegrityError, match="append-only"):
             db.execute("UPDATE audit SET action = 'x'")
@@ -144,31 +150,31 @@ def test_concurrent_writers_keep_one_chain(tmp_path, pipeline):
     store = Store(tmp_path / "sw.db")
     batches = [processed(pipeline, [make_item(n + 10 * t, author=f"a{t}") for n in range(10)]) for t in range(4)]
     # Each thread also re-ingests another thread's batch to race on the unique key.
-    threads = [threading.Thread(target=lambda t=t: [store.ingest(f"s{t}", batches[t], "c"),
-                                                     store.ingest(f"s{t}", batches[(t + 1) % 4], "c")])
+    threads = [threading.Thread(target=lambda t=t: [inbox.ingest(store, f"s{t}", batches[t], "c"),
+                                                     inbox.ingest(store, f"s{t}", batches[(t + 1) % 4], "c")])
                for t in range(4)]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
-    assert store.count_items() == 40
-    result = verify_chain(store.audit_rows())
+    assert inbox.count_items(store) == 40
+    result = verify_chain(audit_log.audit_rows(store))
     assert result.ok and result.checked == 40
 
 
 def test_alert_outbox_retry_then_posted(tmp_path, pipeline):
     store = Store(tmp_path / "sw.db")
-    store.ingest("s", processed(pipeline, [make_item(0)]), None, now=T0)
-    due = store.due_alerts(T0)
+    inbox.ingest(store, "s", processed(pipeline, [make_item(0)]), None, now=T0)
+    due = alert_outbox.due_alerts(store, T0)
     assert len(due) == 1 and due[0]["attempts"] == 0
-    store.mark_alert_attempt(due[0]["outbox_id"])
-    store.mark_alert_retry(due[0]["outbox_id"], error="429", next_attempt_at=T0 + timedelta(seconds=30))
-    assert store.due_alerts(T0 + timedelta(seconds=10)) == []
-    again = store.due_alerts(T0 + timedelta(seconds=31))
+    alert_outbox.mark_alert_attempt(store, due[0]["outbox_id"])
+    alert_outbox.mark_alert_retry(store, due[0]["outbox_id"], error="429", next_attempt_at=T0 + timedelta(seconds=30))
+    assert alert_outbox.due_alerts(store, T0 + timedelta(seconds=10)) == []
+    again = alert_outbox.due_alerts(store, T0 + timedelta(seconds=31))
     assert len(again) == 1 and again[0]["attempts"] == 1
-    store.mark_alert_posted(again[0]["outbox_id"], channel="C1", ts="1.0")
-    assert store.due_alerts(T0 + timedelta(days=1)) == []
-    assert store.item(again[0]["id"])["status"] == "alerted"
+    alert_outbox.mark_alert_posted(store, again[0]["outbox_id"], channel="C1", ts="1.0")
+    assert alert_outbox.due_alerts(store, T0 + timedelta(days=1)) == []
+    assert inbox.item(store, again[0]["id"])["status"] == "alerted"
 
 
 def test_a_page_with_an_item_twice_stores_and_audits_it_once(tmp_path, pipeline):
@@ -178,16 +184,16 @@ def test_a_page_with_an_item_twice_stores_and_audits_it_once(tmp_path, pipeline)
 
     store = Store(tmp_path / "sw.db")
     items = [make_item(1), make_item(2, text="thanks, all sorted now, you are great"), make_item(1)]
-    result = store.ingest("x:acme:mentions", processed(pipeline, items), "1002")
+    result = inbox.ingest(store, "x:acme:mentions", processed(pipeline, items), "1002")
     assert (result.new, result.duplicates) == (2, 1)
     assert len(result.new_item_ids) == 2
     with store.db() as db:
         assert db.execute("SELECT COUNT(*) FROM audit WHERE action = 'item.received'").fetchone()[0] == 2
         assert db["alert_outbox"].count == result.alerts == 1
-    author = store.author("x:a1")
+    author = author_history.author(store, "x:a1")
     # Two contacts, and the later item (the thanks) decides the last label, as row-by-row writes did.
     assert author is not None and author["contacts"] == 2 and author["last_label"] == "positive"
-    assert verify_chain(store.audit_rows()).ok
+    assert verify_chain(audit_log.audit_rows(store)).ok
 
 
 def test_a_failed_transaction_does_not_poison_the_next(tmp_path, pipeline):
@@ -199,10 +205,10 @@ def test_a_failed_transaction_does_not_poison_the_next(tmp_path, pipeline):
         raise RuntimeError("crash before commit")
 
     with pytest.raises(RuntimeError):
-        store.ingest("x:acme:mentions", processed(pipeline, [make_item(1)]), "1001", fail_before_commit=boom)
+        inbox.ingest(store, "x:acme:mentions", processed(pipeline, [make_item(1)]), "1001", fail_before_commit=boom)
     with pytest.raises(sqlite3.OperationalError):
         with store.db() as db:
             db.execute("SELECT nope FROM items")
-    stored = store.ingest("x:acme:mentions", processed(pipeline, [make_item(2)]), "1002")
-    assert stored.new == 1 and store.count_items() == 1
-    assert store.cursor("x:acme:mentions") == "1002"
+    stored = inbox.ingest(store, "x:acme:mentions", processed(pipeline, [make_item(2)]), "1002")
+    assert stored.new == 1 and inbox.count_items(store) == 1
+    assert streams.cursor(store, "x:acme:mentions") == "1002"

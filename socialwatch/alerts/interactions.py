@@ -34,6 +34,10 @@ from socialwatch.config.schema import Config
 from socialwatch.alerts.slack import SlackChannel
 from socialwatch.models import utcnow
 from socialwatch.store.db import Store
+from socialwatch.store import alert_outbox
+from socialwatch.store import audit_log
+from socialwatch.store import inbox
+from socialwatch.store import reply_outbox
 
 log = logging.getLogger(__name__)
 
@@ -121,7 +125,7 @@ class Interactions:
 
     def refuse(self, payload: Mapping[str, Any], attempted: str, item_key: str | None, reason: str) -> None:
         user = payload.get("user") or {}
-        self.store.append_audit("action.refused", actor_id=str(user.get("id") or "?"),
+        audit_log.append_audit(self.store, "action.refused", actor_id=str(user.get("id") or "?"),
                                 actor_name=_name(user), item_key=item_key,
                                 details={"attempted": attempted, "reason": reason})
         self.ephemeral(payload, f":no_entry: {reason}")
@@ -152,10 +156,10 @@ class Interactions:
             log.warning("ignoring a click with an unreadable value: %r", action.get("value"))
             return
         if verb in (cards.SECOND, cards.CANCEL, cards.RESOLVE):
-            reply = self.store.reply(target)
-            item = self.store.item(int(reply["item_id"])) if reply else None
+            reply = reply_outbox.reply(self.store, target)
+            item = inbox.item(self.store, int(reply["item_id"])) if reply else None
         else:
-            item = self.store.item(target)
+            item = inbox.item(self.store, target)
         if item is None:
             self.ephemeral(payload, "This alert is no longer in the database.")
             return
@@ -179,20 +183,20 @@ class Interactions:
         elif verb == cards.EDIT:
             self.open_edit(payload, item)
         elif verb == cards.SECOND:
-            result = self.store.second_approval(target, actor_id=user_id, actor_name=user_name)
+            result = reply_outbox.second_approval(self.store, target, actor_id=user_id, actor_name=user_name)
             if result.status == "awaiting_second":
                 self.ephemeral(payload, "A second, different approver must confirm this reply.")
                 return
             self._after_queue(payload, item, result)
         elif verb == cards.CANCEL:
-            if self.store.cancel_reply(target, actor_id=user_id, actor_name=user_name, reason="withdrawn in Slack"):
+            if reply_outbox.cancel_reply(self.store, target, actor_id=user_id, actor_name=user_name, reason="withdrawn in Slack"):
                 self.channel.refresh(int(item["id"]))
             else:
                 self.ephemeral(payload, "Too late to withdraw: the reply is already on its way.")
         elif verb == cards.RESOLVE:
             if outcome not in cards.RESOLUTIONS:
                 return
-            resolved = self.store.resolve_reply(target, outcome=outcome, actor_id=user_id, actor_name=user_name)
+            resolved = reply_outbox.resolve_reply(self.store, target, outcome=outcome, actor_id=user_id, actor_name=user_name)
             if resolved is None:
                 self.ephemeral(payload, "Someone already settled this reply.")
                 return
@@ -200,12 +204,12 @@ class Interactions:
             if outcome == "resend" and self.on_queued:
                 self.on_queued()
         elif verb == cards.ASSIGN:
-            if self.store.assign_item(int(item["id"]), actor_id=user_id, actor_name=user_name):
+            if inbox.assign_item(self.store, int(item["id"]), actor_id=user_id, actor_name=user_name):
                 self.channel.refresh(int(item["id"]))
         elif verb == cards.DISMISS:
             self.open_modal(payload, cards.dismiss_modal(item, {"item_id": item["id"]}))
         elif verb == cards.NOT_NEGATIVE:
-            if self.store.record_feedback(int(item["id"]), feedback="not_negative", actor_id=user_id,
+            if inbox.record_feedback(self.store, int(item["id"]), feedback="not_negative", actor_id=user_id,
                                           actor_name=user_name):
                 self.channel.refresh(int(item["id"]))
         else:
@@ -230,7 +234,7 @@ class Interactions:
     def queue(self, payload: Mapping[str, Any], item: Mapping[str, Any], text: str, *, suggested: str | None,
               kind: str | None) -> None:
         user = payload.get("user") or {}
-        result = self.store.queue_reply(
+        result = reply_outbox.queue_reply(self.store, 
             int(item["id"]), text=text, actor_id=str(user.get("id")), actor_name=_name(user),
             suggested_text=suggested, suggestion_kind=kind,
             needs_second=bool(self.slack.two_person_rule and item.get("public")))
@@ -273,7 +277,7 @@ class Interactions:
         user_id, user_name = str(user.get("id") or ""), _name(user)
         try:
             private = json.loads(view.get("private_metadata") or "{}")
-            item = self.store.item(int(private["item_id"]))
+            item = inbox.item(self.store, int(private["item_id"]))
         except (ValueError, KeyError, TypeError):
             return None, None
         if item is None:
@@ -285,7 +289,7 @@ class Interactions:
             problem = self.check_reply(item, text)
             if not self.is_approver(user_id):
                 problem = "Only approvers can send replies."
-                self.store.append_audit("action.refused", actor_id=user_id, actor_name=user_name,
+                audit_log.append_audit(self.store, "action.refused", actor_id=user_id, actor_name=user_name,
                                         item_key=cards.item_key(item),
                                         details={"attempted": "edit", "reason": "not an approver"})
             if problem:
@@ -293,7 +297,7 @@ class Interactions:
 
             def send() -> None:  # after the ack: Slack wants it within 3 s
                 # Refusals and "already answered" notes go to the alert's channel, as for a button.
-                channel = (self.store.alert_message(int(item["id"])) or {}).get("channel")
+                channel = (alert_outbox.alert_message(self.store, int(item["id"])) or {}).get("channel")
                 self.queue({"user": user, "channel": {"id": channel}}, item, text, suggested=private.get("suggested"),
                            kind=private.get("kind"))
 
@@ -306,7 +310,7 @@ class Interactions:
             note = str(((values.get(cards.NOTE_BLOCK) or {}).get(cards.NOTE_INPUT) or {}).get("value") or "")
 
             def dismiss() -> None:
-                if self.store.dismiss_item(int(item["id"]), actor_id=user_id, actor_name=user_name, reason=reason,
+                if inbox.dismiss_item(self.store, int(item["id"]), actor_id=user_id, actor_name=user_name, reason=reason,
                                            note=note):
                     self.channel.refresh(int(item["id"]))
 

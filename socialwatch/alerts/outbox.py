@@ -18,6 +18,7 @@ from socialwatch.ops import metrics
 from socialwatch.scoring import pii
 from socialwatch.models import utcnow
 from socialwatch.store.db import Store
+from socialwatch.store import alert_outbox
 
 log = logging.getLogger(__name__)
 
@@ -54,17 +55,17 @@ def dispatch_alerts(store: Store, channel: AlertChannel, *, now: datetime | None
     """Deliver what is due (``due``: ``store.due_alerts`` already read by the caller); returns how many were
     delivered. Stops at the first failure so a rate-limited channel is not hammered, and order is kept."""
     delivered = 0
-    for alert in store.due_alerts(now or utcnow(), limit=limit) if due is None else due:
-        store.mark_alert_attempt(alert["outbox_id"])
+    for alert in alert_outbox.due_alerts(store, now or utcnow(), limit=limit) if due is None else due:
+        alert_outbox.mark_alert_attempt(store, alert["outbox_id"])
         try:
             result = channel.deliver(alert)
         except DeliveryError as exc:
             when = (now or utcnow()) + backoff(alert["attempts"], exc.retry_after)
-            store.mark_alert_retry(alert["outbox_id"], error=str(exc), next_attempt_at=when)
+            alert_outbox.mark_alert_retry(store, alert["outbox_id"], error=str(exc), next_attempt_at=when)
             log.warning("alert for %s:%s not delivered (%s); next attempt at %s",
                         alert["platform"], alert["native_id"], exc, when.isoformat())
             break
-        store.mark_alert_posted(alert["outbox_id"], channel=result.channel, ts=result.ts, thread_ts=result.thread_ts)
+        alert_outbox.mark_alert_posted(store, alert["outbox_id"], channel=result.channel, ts=result.ts, thread_ts=result.thread_ts)
         metrics.alert(str(alert.get("priority")))
         delivered += 1
     return delivered

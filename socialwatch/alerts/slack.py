@@ -26,6 +26,10 @@ from socialwatch.config.schema import Config, SlackConfig
 from socialwatch.models import parse_time, utcnow
 from socialwatch.alerts.outbox import Delivered, DeliveryError
 from socialwatch.store.db import Store
+from socialwatch.store import alert_outbox
+from socialwatch.store import author_history
+from socialwatch.store import inbox
+from socialwatch.store import reply_outbox
 
 log = logging.getLogger(__name__)
 
@@ -108,7 +112,7 @@ class SlackChannel:
 
     def deliver(self, alert: dict[str, Any]) -> Delivered:
         channel = route(self.slack, alert, self.source_channels.get(alert.get("source") or ""))
-        parent = self.store.thread_parent(alert, self.clock() - THREAD_WINDOW)
+        parent = alert_outbox.thread_parent(self.store, alert, self.clock() - THREAD_WINDOW)
         if parent:
             channel = parent["channel"]
         key = cards.item_key(alert)
@@ -168,7 +172,7 @@ class SlackChannel:
 
     def state_of(self, item: Mapping[str, Any]) -> cards.AlertState:
         return cards.AlertState(
-            reply=self.store.latest_reply(int(item["id"])),
+            reply=reply_outbox.latest_reply(self.store, int(item["id"])),
             assigned_to=item.get("assigned_to"),
             dismissed_by=item.get("dismissed_by"),
             dismissed_reason=item.get("dismissed_reason"),
@@ -179,7 +183,7 @@ class SlackChannel:
 
     def _history(self, item: Mapping[str, Any]) -> dict[str, Any]:
         """Prior contacts and the sentiment of the last one, as known before this item."""
-        earlier = [row for row in self.store.author_contacts(item["author_key"], limit=50)
+        earlier = [row for row in author_history.author_contacts(self.store, item["author_key"], limit=50)
                    if row["id"] != item["id"] and row["created_at"] <= item["created_at"]]
         return {"contacts": len(earlier) + 1, "previous_label": earlier[0]["label"] if earlier else None,
                 "negative_count": sum(1 for row in earlier if row["label"] == "negative")
@@ -188,8 +192,8 @@ class SlackChannel:
     def refresh(self, item_id: int) -> bool:
         """Re-render the item's alert after a change (sent, dismissed, assigned...). Best effort: the
         database is the record; a failed update is logged and shown again on the next change."""
-        where = self.store.alert_message(item_id)
-        item = self.store.item(item_id)
+        where = alert_outbox.alert_message(self.store, item_id)
+        item = inbox.item(self.store, item_id)
         if not where or not item:
             return False
         message = self.message_for(item)

@@ -19,6 +19,7 @@ import click
 from socialwatch import audit
 from socialwatch.config.schema import ConfigError, load_config
 from socialwatch.models import parse_time
+from socialwatch.store import audit_log
 
 #: Exit status when the log could not be checked at all (no database, bad config); 1 means "broken".
 CANNOT_CHECK = 2
@@ -88,7 +89,7 @@ def verify_command(config_path: str | None, database: Path | None, anchors: tupl
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--anchor") from None
     store = _store(config_path, database)
-    result = audit.verify(store, parsed)
+    result = audit_log.verify_audit(store, parsed)
     if as_json:
         click.echo(json.dumps({
             "ok": result.ok, "checked": result.checked, "first_bad_seq": result.first_bad_seq,
@@ -113,7 +114,7 @@ def verify_command(config_path: str | None, database: Path | None, anchors: tupl
 @database_option
 def head_command(config_path: str | None, database: Path | None) -> None:
     """Print the log's last entry as SEQ:HASH, to record outside the machine (see `verify --anchor`)."""
-    head = _store(config_path, database).audit_head()
+    head = audit_log.audit_head(_store(config_path, database))
     if head is None:
         raise CannotCheck("this database has no audit head yet; run `socialwatch check` to migrate it")
     click.echo(f"{head.render()} {head.ts or '-'}")
@@ -141,10 +142,10 @@ def export_command(config_path: str | None, database: Path | None, since: str | 
     store = _store(config_path, database)
     columns: Sequence[str]
     if events:
-        rows: Any = (audit.event_row(e) for e in store.audit_events(start, end))
+        rows: Any = (audit.event_row(e) for e in audit_log.audit_events(store, start, end))
         columns = audit.EVENT_COLUMNS
     else:
-        rows = (audit.reply_row(r) for r in store.reply_records(start, end))
+        rows = (audit.reply_row(r) for r in audit_log.reply_records(store, start, end))
         columns = audit.REPLY_COLUMNS
     target: Any = open(output, "w", encoding="utf-8", newline="") if output else nullcontext(sys.stdout)
     with target as out:

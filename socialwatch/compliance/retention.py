@@ -18,6 +18,8 @@ from socialwatch import audit
 from socialwatch.config.schema import RetentionConfig
 from socialwatch.models import iso, utcnow
 from socialwatch.store.db import Store
+from socialwatch.store import audit_log
+from socialwatch.store import erasure
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +47,7 @@ def purge(store: Store, older_than_days: float, *, texts: bool = True, now: date
         raise ValueError("older_than_days must be positive; 0 would purge everything up to now")
     now = now or utcnow()
     cutoff = now - timedelta(days=older_than_days)
-    counts = store.purge_personal_data(cutoff, texts=texts, raw=True, now=now, actor_id=actor_id,
+    counts = erasure.purge_personal_data(store, cutoff, texts=texts, raw=True, now=now, actor_id=actor_id,
                                        actor_name=actor_name)
     report = PurgeReport(cutoff, texts, counts)
     if report.total:
@@ -71,7 +73,7 @@ def daily_job(store: Store, config: RetentionConfig, clock: Callable[[], datetim
     except Exception:
         log.exception("retention purge failed; it will be tried again tomorrow")
     try:
-        head = store.audit_head()
+        head = audit_log.audit_head(store)
         if head is not None:
             # Journald keeps this line outside the database: a later `audit verify --anchor` proves
             # that nobody with write access to the database rewrote the log up to here.

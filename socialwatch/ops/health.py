@@ -12,6 +12,9 @@ from typing import Any
 
 from socialwatch.models import parse_time
 from socialwatch.store.db import Store
+from socialwatch.store import alert_outbox
+from socialwatch.store import inbox
+from socialwatch.store import streams
 
 
 @dataclass(frozen=True)
@@ -53,7 +56,7 @@ def _age(value: str | None, now: datetime) -> float | None:
 
 def assess(store: Store, now: datetime, silent_after: timedelta) -> Health:
     sources = []
-    for row in store.sources():
+    for row in streams.sources(store):
         since_success = _age(row["last_success_at"], now)
         silent = since_success is None or since_success > silent_after.total_seconds()
         # A rate-limited source is resting on purpose, not silent.
@@ -65,8 +68,8 @@ def assess(store: Store, now: datetime, silent_after: timedelta) -> Health:
             rate_limit_remaining=row["rate_limit_remaining"], rate_limit_reset_at=row["rate_limit_reset_at"],
             paused_until=row["paused_until"], cursor_age_seconds=_age(row["cursor_updated_at"], now), silent=silent,
         ))
-    counts = store.open_counts(now)
-    return Health(sources, store.outbox_depths(), counts["open"], counts["breached"])
+    counts = inbox.open_counts(store, now)
+    return Health(sources, alert_outbox.outbox_depths(store), counts["open"], counts["breached"])
 
 
 def render(health: Health) -> str:

@@ -23,11 +23,13 @@ from zoneinfo import ZoneInfo
 
 from socialwatch.reports import charts
 from socialwatch.alerts.cards import escape, item_key
-from socialwatch.store import sla as db
+
 from socialwatch.config.schema import SLA_PRIORITIES, WEEKDAYS, Config
 from socialwatch.models import LABELS, iso, parse_time, to_utc, utcnow
 from socialwatch.sla.timers import Poster, short_duration
-from socialwatch.store.db import Store, connect
+from socialwatch.store.db import Store
+from socialwatch.store import periods
+from socialwatch.store import audit_log
 
 log = logging.getLogger(__name__)
 
@@ -134,20 +136,9 @@ def build(store: Store, config: Config, since: datetime, until: datetime, tz: st
           now: datetime | None = None, top: int | None = None) -> Digest:
     """Read [since, until) (by post time) and the 7 days before it on a read-only connection."""
     zone = _zone(tz or config.digest.timezone or config.daemon.timezone)
-    conn = connect(store.path, readonly=True)
-    try:
-        conn.execute("BEGIN")  # one snapshot for every query
-        rows = db.period_items(conn, since, until)
-        previous = db.label_counts(conn, since - timedelta(days=PREVIOUS_DAYS), since)
-        incidents = db.period_incidents(conn, since, until)
-        waiting_before = int(conn.execute(
-            f"SELECT COUNT(*) FROM items i WHERE i.created_at < ? AND i.needs_reply = 1 "
-            f"AND i.status IN ('open', 'alerted') AND NOT {db.handled_sql(conn)}", [iso(since)]).fetchone()[0])
-        conn.execute("COMMIT")
-    finally:
-        conn.close()
-    return summarise(rows, since=since, until=until, zone=zone, now=now or utcnow(), previous=previous,
-                     incidents=incidents, waiting_from_before=waiting_before, config=config,
+    period = periods.read_period(store, since, until, since - timedelta(days=PREVIOUS_DAYS))
+    return summarise(period.rows, since=since, until=until, zone=zone, now=now or utcnow(), previous=period.previous,
+                     incidents=period.incidents, waiting_from_before=period.waiting_before, config=config,
                      top=top or config.digest.top)
 
 
@@ -591,7 +582,7 @@ def post_daily(store: Store, config: Config, poster: Poster, now: datetime, *, f
         return None
     zone = digest_zone(config)
     period = to_utc(scheduled).astimezone(zone).strftime("%Y-%m-%dT%H:%M")
-    if not force and db.digest_posted(store, period):
+    if not force and periods.digest_posted(store, period):
         return None
     since, until = period_for(config, scheduled)
     digest = build(store, config, since, until, zone, now=now)
@@ -618,7 +609,7 @@ def post_daily(store: Store, config: Config, poster: Poster, now: datetime, *, f
         except Exception as exc:  # the summary is out; charts are a bonus, not a reason to post twice
             error = f"{type(exc).__name__}: {exc}"
             log.warning("digest charts not uploaded: %s", error)
-    store.append_audit("digest.posted", details={
+    audit_log.append_audit(store, "digest.posted", details={
         "period": period, "since": iso(since), "until": iso(until), "channel": channel, "ts": ts,
         "charts": list(uploaded), "charts_error": error, "items": digest.total}, now=now)
     return Posted(period, channel, ts, uploaded)

@@ -19,11 +19,12 @@ from zoneinfo import ZoneInfo
 
 from socialwatch.scoring import pii
 from socialwatch.alerts.cards import escape, link
-from socialwatch.store import sla as db
+
 from socialwatch.config.schema import Config
 from socialwatch.models import parse_time
 from socialwatch.sla.timers import Poster, local_time, zone_of
 from socialwatch.store.db import Store
+from socialwatch.store import incident_log
 
 log = logging.getLogger(__name__)
 
@@ -45,14 +46,14 @@ def group(store: Store, config: Config, poster: Poster, now: datetime) -> GroupR
     if not cfg.enabled:
         return GroupResult()
     window = timedelta(minutes=cfg.window_minutes)
-    open_now = {row["category"]: row for row in db.open_incidents(store)}
+    open_now = {row["category"]: row for row in incident_log.open_incidents(store)}
     # An open incident takes every matching alert since its newest one (earlier runs attached the rest;
     # reading from its start would rescan an all-day incident on every dispatch); a new one needs the
     # burst in the window.
     since = min([now - window] + [(parse_time(r["last_received_at"] or r["opened_at"]) or now) - window
                                   for r in open_now.values()])
     by_category: dict[str, list[dict[str, Any]]] = {}
-    for row in db.burst_candidates(store, since, cfg.labels):
+    for row in incident_log.burst_candidates(store, since, cfg.labels):
         if cfg.categories and row["category"] not in cfg.categories:
             continue
         by_category.setdefault(row["category"], []).append(row)
@@ -62,18 +63,18 @@ def group(store: Store, config: Config, poster: Poster, now: datetime) -> GroupR
     for category, rows in by_category.items():
         incident = open_now.get(category)
         if incident is not None:
-            db.attach(store, int(incident["id"]), [r["outbox_id"] for r in rows])
+            incident_log.attach(store, int(incident["id"]), [r["outbox_id"] for r in rows])
         else:
             recent = [r for r in rows if (parse_time(r["received_at"]) or now) >= now - window]
             if len(recent) < cfg.threshold:
                 continue
-            opened.append(db.open_incident(store, category, [r["outbox_id"] for r in recent], now=now))
+            opened.append(incident_log.open_incident(store, category, [r["outbox_id"] for r in recent], now=now))
             rows = recent
         changed = True
         held += sum(1 for r in rows if r["alert_status"] == "pending")
     # Read again only when this run attached or opened something (the counts over an all-day incident
     # are the dearest query of a dispatch run).
-    incidents = db.open_incidents(store) if changed else list(open_now.values())
+    incidents = incident_log.open_incidents(store) if changed else list(open_now.values())
     updated, closed = _publish(store, config, poster, now, incidents)
     return GroupResult(tuple(opened), tuple(updated), tuple(closed), held)
 
@@ -94,8 +95,8 @@ def _publish(store: Store, config: Config, poster: Poster, now: datetime,
                 count == incident["shown_count"]
                 or (last_update is not None and (now - last_update).total_seconds() < cfg.update_seconds)):
             continue
-        items = db.incident_items(store, incident_id, limit=cfg.list_size)
-        summary = db.incident_summary(store, incident_id)
+        items = incident_log.incident_items(store, incident_id, limit=cfg.list_size)
+        summary = incident_log.incident_summary(store, incident_id)
         text, blocks = render(incident, items, now=now, zone=zone, list_size=cfg.list_size,
                               quiet_minutes=cfg.quiet_minutes, closed=ending, summary=summary)
         channel = incident["channel"] or default_channel
@@ -115,13 +116,13 @@ def _publish(store: Store, config: Config, poster: Poster, now: datetime,
                         "posted" if incident["ts"] is None else "updated", exc)
             break
         if ending:
-            db.record_incident_post(store, incident_id, channel=channel, ts=ts, shown=count, action=action,
+            incident_log.record_incident_post(store, incident_id, channel=channel, ts=ts, shown=count, action=action,
                                     details={**details, "ts": ts or incident["ts"]}, now=now)
-            db.record_incident_post(store, incident_id, channel=channel, ts=None, shown=count,
+            incident_log.record_incident_post(store, incident_id, channel=channel, ts=None, shown=count,
                                     action="incident.closed", details=details, now=now, close=True)
             closed.append(incident_id)
         else:
-            db.record_incident_post(store, incident_id, channel=channel, ts=ts, shown=count, action=action,
+            incident_log.record_incident_post(store, incident_id, channel=channel, ts=ts, shown=count, action=action,
                                     details={**details, "ts": ts or incident["ts"]}, now=now)
             if action == "incident.updated":
                 updated.append(incident_id)

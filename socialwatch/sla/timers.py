@@ -17,10 +17,15 @@ from zoneinfo import ZoneInfo
 
 from socialwatch import audit
 from socialwatch.alerts.cards import escape, item_key, link
-from socialwatch.store import sla as db
+
 from socialwatch.config.schema import WEEKDAYS, BusinessHours, Config, SlaConfig
 from socialwatch.models import iso, parse_time, to_utc
 from socialwatch.store.db import Store
+from socialwatch.store import incident_log
+from socialwatch.store import sla_state
+from socialwatch.store import audit_log
+from socialwatch.store import inbox
+from socialwatch.store import reply_outbox
 
 log = logging.getLogger(__name__)
 
@@ -198,7 +203,7 @@ def check_timers(store: Store, config: Config, poster: Poster, now: datetime) ->
     events: list[TimerEvent] = []
     grouped: dict[int, list[dict[str, Any]]] = {}
     try:
-        for row in db.open_timers(store):
+        for row in sla_state.open_timers(store):
             if row["alert_status"] == "grouped":
                 grouped.setdefault(int(row["incident_id"]), []).append(row)
                 continue
@@ -225,11 +230,11 @@ def _item_timer(store: Store, config: Config, poster: Poster, row: dict[str, Any
     facts = {"due_at": iso(due), "priority": row["priority"], "category": row["category"], "channel": channel,
              "thread_ts": thread, "target_minutes": minutes}
     if now >= due:
-        if not sla.escalate or not db.claim(store, row["id"], "escalation", now):
+        if not sla.escalate or not sla_state.claim(store, row["id"], "escalation", now):
             return None
         if now - due > timedelta(hours=sla.stale_after_hours):
             # Pinging about a breach from long ago (an upgrade, a long outage) helps nobody: record it only.
-            db.complete(store, row["id"], "escalation", ts=None, action="sla.escalated", item_key=key,
+            sla_state.complete(store, row["id"], "escalation", ts=None, action="sla.escalated", item_key=key,
                         details={**facts, "announced": False, "reason": "breach older than stale_after_hours"},
                         now=now, silent=True)
             return TimerEvent("escalation", key, None, channel, thread, None, due)
@@ -238,22 +243,22 @@ def _item_timer(store: Store, config: Config, poster: Poster, row: dict[str, Any
                 f"{row['priority'].capitalize()} priority, {row['category']}, target "
                 f"{short_duration(timedelta(minutes=minutes or 0))}. Please answer or dismiss it.")
         ts = _post_claimed(poster, channel, text, thread, {"item_key": key, "event": "escalation"},
-                           lambda: db.release(store, row["id"], "escalation"), f"SLA escalation for {key}")
+                           lambda: sla_state.release(store, row["id"], "escalation"), f"SLA escalation for {key}")
         if sla.escalation_channel:
             _announce_breach(poster, sla.escalation_channel, row, channel, due, now, zone)
-        db.complete(store, row["id"], "escalation", ts=ts, action="sla.escalated", item_key=key,
+        sla_state.complete(store, row["id"], "escalation", ts=ts, action="sla.escalated", item_key=key,
                     details={**facts, "announced": True, "mentioned": group}, now=now)
         return TimerEvent("escalation", key, None, channel, thread, ts, due)
     remind = remind_at(parse_time(row["created_at"]) or now, row["priority"], row["platform"], row["kind"], sla)
-    if remind is None or now < remind or row["reminded_at"] or not db.claim(store, row["id"], "reminder", now):
+    if remind is None or now < remind or row["reminded_at"] or not sla_state.claim(store, row["id"], "reminder", now):
         return None
     share = round(sla.reminder_at * 100)
     text = (f":hourglass_flowing_sand: {_mention(sla.oncall_group)}Reminder: {share}% of the reply time has gone; "
             f"the first reply is {describe_due(due, now, zone)}. {row['priority'].capitalize()} priority, "
             f"{row['category']}.")
     ts = _post_claimed(poster, channel, text, thread, {"item_key": key, "event": "reminder"},
-                       lambda: db.release(store, row["id"], "reminder"), f"SLA reminder for {key}")
-    db.complete(store, row["id"], "reminder", ts=ts, action="sla.reminder", item_key=key,
+                       lambda: sla_state.release(store, row["id"], "reminder"), f"SLA reminder for {key}")
+    sla_state.complete(store, row["id"], "reminder", ts=ts, action="sla.reminder", item_key=key,
                 details={**facts, "mentioned": sla.oncall_group}, now=now)
     return TimerEvent("reminder", key, None, channel, thread, ts, due)
 
@@ -297,29 +302,29 @@ def _incident_timer(store: Store, config: Config, poster: Poster, incident_id: i
     facts = {"incident_id": incident_id, "category": first["incident_category"], "due_at": iso(due),
              "waiting": waiting, "overdue": overdue, "channel": channel, "thread_ts": thread}
     if now >= due:
-        if not sla.escalate or not db.claim_incident(store, incident_id, "escalation", now):
+        if not sla.escalate or not incident_log.claim_incident(store, incident_id, "escalation", now):
             return None
         if now - due > timedelta(hours=sla.stale_after_hours):
-            store.append_audit("sla.escalated", details={**facts, "announced": False}, now=now)
+            audit_log.append_audit(store, "sla.escalated", details={**facts, "announced": False}, now=now)
             return TimerEvent("escalation", None, incident_id, channel, thread, None, due)
         group = sla.escalation_group or sla.oncall_group
         text = (f":rotating_light: {_mention(group)}SLA breached in this incident: {overdue} of {waiting} waiting "
                 f"items are past their reply time (the first {describe_due(due, now, zone)}).")
         ts = _post_claimed(poster, channel, text, thread, {"incident_id": incident_id, "event": "escalation"},
-                           lambda: db.release_incident(store, incident_id, "escalation"),
+                           lambda: incident_log.release_incident(store, incident_id, "escalation"),
                            f"SLA escalation for incident {incident_id}")
-        store.append_audit("sla.escalated", details={**facts, "announced": True, "ts": ts}, now=now)
+        audit_log.append_audit(store, "sla.escalated", details={**facts, "announced": True, "ts": ts}, now=now)
         return TimerEvent("escalation", None, incident_id, channel, thread, ts, due)
     remind = remind_at(parse_time(first["created_at"]) or now, first["priority"], first["platform"], first["kind"], sla)
     if remind is None or now < remind or first["incident_reminded_at"] \
-            or not db.claim_incident(store, incident_id, "reminder", now):
+            or not incident_log.claim_incident(store, incident_id, "reminder", now):
         return None
     text = (f":hourglass_flowing_sand: {_mention(sla.oncall_group)}Reminder: {waiting} items of this incident wait "
             f"for a reply; the first is {describe_due(due, now, zone)}.")
     ts = _post_claimed(poster, channel, text, thread, {"incident_id": incident_id, "event": "reminder"},
-                       lambda: db.release_incident(store, incident_id, "reminder"),
+                       lambda: incident_log.release_incident(store, incident_id, "reminder"),
                        f"SLA reminder for incident {incident_id}")
-    store.append_audit("sla.reminder", details={**facts, "ts": ts}, now=now)
+    audit_log.append_audit(store, "sla.reminder", details={**facts, "ts": ts}, now=now)
     return TimerEvent("reminder", None, incident_id, channel, thread, ts, due)
 
 
@@ -372,14 +377,14 @@ def acknowledge_pending(store: Store, config: Config, now: datetime) -> list[Ack
         return []
     zone = zone_of(config)
     out: list[AckResult] = []
-    for row in db.ack_candidates(store, now - timedelta(minutes=config.ack.max_age_minutes)):
+    for row in sla_state.ack_candidates(store, now - timedelta(minutes=config.ack.max_age_minutes)):
         key = item_key(row)
         text = ack_text(row, config, now)
         dedupe = ack_dedupe_key(row, now, zone)
-        result = store.queue_reply(row["id"], text=text, actor_id=audit.SYSTEM, actor_name="socialwatch",
+        result = reply_outbox.queue_reply(store, row["id"], text=text, actor_id=audit.SYSTEM, actor_name="socialwatch",
                                    origin="ack", dedupe_key=dedupe, now=now)
         queued = result.status == "queued"
-        db.record_ack(store, row["id"], result.status, now=now, item_key=key, details={
+        sla_state.record_ack(store, row["id"], result.status, now=now, item_key=key, details={
             "dedupe_key": dedupe, "text": text,
             "reply_id": (result.reply or {}).get("id")} if queued else None)
         out.append(AckResult(key, result.status, dedupe, text))
@@ -413,7 +418,7 @@ def reopen_candidates(store: Store, items: Sequence[Mapping[str, Any]], config: 
     for item in items:
         created = parse_time(item["created_at"])
         assert created is not None
-        parent = db.reopen_parent(store, item, created - window)
+        parent = sla_state.reopen_parent(store, item, created - window)
         if parent is None:
             continue
         reason = "replies to our answer" if parent["direct"] else "wrote again after our answer"
@@ -425,7 +430,7 @@ def reopen_candidates(store: Store, items: Sequence[Mapping[str, Any]], config: 
 def record_reopen(store: Store, reopen: Reopen, now: datetime) -> bool:
     """The parent is reopened (audited ``alert.reopened``); its pending follow-up suggestion is dropped.
     Once per customer message: False when this message has reopened it already (say nothing again)."""
-    return db.record_reopen(store, reopen.parent_id, reopen.item_id, parent_key=reopen.parent_key,
+    return sla_state.record_reopen(store, reopen.parent_id, reopen.item_id, parent_key=reopen.parent_key,
                             child_key=reopen.item_key, reason=reopen.reason, now=now)
 
 
@@ -472,8 +477,8 @@ def check_followups(store: Store, config: Config, poster: Poster, now: datetime)
         return []
     sent_before = now - timedelta(hours=after)
     events: list[TimerEvent] = []
-    for row in db.followup_candidates(store, sent_before, sent_before - timedelta(hours=config.sla.stale_after_hours)):
-        if not db.claim(store, row["id"], "followup", now):
+    for row in sla_state.followup_candidates(store, sent_before, sent_before - timedelta(hours=config.sla.stale_after_hours)):
+        if not sla_state.claim(store, row["id"], "followup", now):
             continue
         key, channel, thread = item_key(row), row["slack_channel"], row["alert_thread_ts"]
         text = followup_text(row, config)
@@ -482,11 +487,11 @@ def check_followups(store: Store, config: Config, poster: Poster, now: datetime)
                 "Send a follow-up?"
         try:
             ts = _post_claimed(poster, channel, f"{intro} {text}", thread, {"item_key": key, "event": "followup"},
-                               lambda: db.release(store, row["id"], "followup"), f"follow-up suggestion for {key}",
+                               lambda: sla_state.release(store, row["id"], "followup"), f"follow-up suggestion for {key}",
                                blocks=followup_blocks(int(row["id"]), text, intro))
         except _PostFailed:
             break
-        db.complete(store, row["id"], "followup", ts=ts, action="sla.followup_suggested", item_key=key,
+        sla_state.complete(store, row["id"], "followup", ts=ts, action="sla.followup_suggested", item_key=key,
                     details={"suggested": text, "channel": channel, "thread_ts": thread}, now=now)
         events.append(TimerEvent("followup", key, None, channel, thread, ts, None))
     return events
@@ -497,19 +502,19 @@ def decide_followup(store: Store, config: Config, item_id: int, *, send: bool, a
     """A manager clicked Send or Skip: 'skipped', 'queued' (through the reply outbox, origin
     'followup'), or what queue_reply said ('duplicate', 'closed'); 'decided' when someone was first.
     Checking that the person may send is the caller's job, as for any reply."""
-    item = store.item(item_id)
+    item = inbox.item(store, item_id)
     if item is None:
         return "closed"
     key = item_key(item)
     suggested = followup_text(item, config)
     final = text or suggested
     decision = "sent" if send else "skipped"
-    if not db.record_followup_decision(store, item_id, decision, item_key=key, actor_id=actor_id,
+    if not sla_state.record_followup_decision(store, item_id, decision, item_key=key, actor_id=actor_id,
                                        actor_name=actor_name, details={"final": final} if send else {}, now=now):
         return "decided"
     if not send:
         return "skipped"
-    result = store.queue_reply(item_id, text=final, actor_id=actor_id, actor_name=actor_name,
+    result = reply_outbox.queue_reply(store, item_id, text=final, actor_id=actor_id, actor_name=actor_name,
                                suggested_text=suggested, suggestion_kind="followup", origin="followup",
                                dedupe_key=f"followup:{key}", now=now)
     return result.status

@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Protocol, runtime_checkable
 
 from socialwatch.models import Item
-from socialwatch.store.db import Reject
+from socialwatch.models import Reject
 
 
 class SourceError(Exception):

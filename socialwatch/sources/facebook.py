@@ -38,7 +38,7 @@ from socialwatch.sources.base import (
 )
 from socialwatch.sources.retry import read_with_retries
 from socialwatch.sources.x import same_text
-from socialwatch.store.db import Reject
+from socialwatch.models import Reject
 from socialwatch.sources.transport import make_graph_api
 
 log = logging.getLogger(__name__)

@@ -19,7 +19,7 @@ from typing import Any
 
 from socialwatch.models import Author, Item, Kind, parse_time, utcnow
 from socialwatch.sources.base import Page, PlatformError
-from socialwatch.store.db import Reject
+from socialwatch.models import Reject
 
 log = logging.getLogger(__name__)
 

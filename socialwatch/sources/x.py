@@ -32,7 +32,7 @@ from socialwatch.sources.base import (
     ReplyTarget,
 )
 from socialwatch.sources.retry import read_with_retries
-from socialwatch.store.db import Reject
+from socialwatch.models import Reject
 from socialwatch.sources.transport import make_session, x_rewrite
 
 log = logging.getLogger(__name__)

@@ -1,0 +1,298 @@
+"""The schema: every migration, in one ordered list, each run once in its own transaction.
+
+Version ranges: 1-9 core, 10-19 Slack and the reply outbox, 20-29 audit and compliance, 30-39
+response times, 40-49 performance indexes. A migration is never edited once released: a change is
+a new version.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import sqlite_utils
+
+from socialwatch import audit
+
+#: Reply rows that stand for "this item has (or is getting) its answer": a manager reply in one of these
+#: blocks another (failed and cancelled rows do not).
+ACTIVE_REPLY_STATUSES = ("awaiting_second", "approved", "sending", "sent", "needs_check")
+
+
+def _schema_v1(db: sqlite_utils.Database) -> None:
+    db.execute("""
+        CREATE TABLE items (
+            id INTEGER PRIMARY KEY,
+            platform TEXT NOT NULL,
+            native_id TEXT NOT NULL,
+            kind TEXT NOT NULL,
+            account TEXT NOT NULL,
+            source TEXT NOT NULL DEFAULT '',
+            author_key TEXT NOT NULL,
+            author_id TEXT NOT NULL,
+            author_handle TEXT,
+            author_name TEXT,
+            author_followers INTEGER,
+            text TEXT NOT NULL,
+            lang TEXT,
+            created_at TEXT NOT NULL,
+            received_at TEXT NOT NULL,
+            url TEXT,
+            conversation_id TEXT,
+            in_reply_to TEXT,
+            public INTEGER NOT NULL,
+            raw TEXT,
+            compound REAL,
+            neg REAL,
+            neu REAL,
+            pos REAL,
+            label TEXT,
+            category TEXT,
+            priority TEXT,
+            needs_reply INTEGER NOT NULL DEFAULT 0,
+            reasons TEXT,
+            suggestions TEXT,
+            sla_due_at TEXT,
+            status TEXT NOT NULL DEFAULT 'open',
+            backfill INTEGER NOT NULL DEFAULT 0,
+            alerted_at TEXT,
+            first_reply_at TEXT,
+            assigned_to TEXT,
+            UNIQUE (platform, native_id)
+        )""")
+    db.execute("CREATE INDEX idx_items_author ON items (author_key, created_at)")
+    db.execute("CREATE INDEX idx_items_open ON items (status, needs_reply, priority)")
+    db.execute("CREATE INDEX idx_items_received ON items (received_at)")
+    db.execute("CREATE INDEX idx_items_conversation ON items (platform, conversation_id)")
+    db.execute("""
+        CREATE TABLE authors (
+            key TEXT PRIMARY KEY,
+            platform TEXT NOT NULL,
+            native_id TEXT NOT NULL,
+            handle TEXT,
+            name TEXT,
+            followers INTEGER,
+            first_seen TEXT NOT NULL,
+            last_seen TEXT NOT NULL,
+            contacts INTEGER NOT NULL DEFAULT 0,
+            negative_count INTEGER NOT NULL DEFAULT 0,
+            last_label TEXT,
+            last_compound REAL
+        )""")
+    db.execute("""
+        CREATE TABLE cursors (
+            source TEXT PRIMARY KEY,
+            value TEXT,
+            updated_at TEXT NOT NULL
+        )""")
+    db.execute("""
+        CREATE TABLE sources (
+            source TEXT PRIMARY KEY,
+            platform TEXT NOT NULL,
+            account TEXT NOT NULL,
+            healthy INTEGER NOT NULL DEFAULT 1,
+            state TEXT NOT NULL DEFAULT 'ok',
+            detail TEXT,
+            last_poll_at TEXT,
+            last_success_at TEXT,
+            last_error_at TEXT,
+            last_error TEXT,
+            rate_limit_remaining INTEGER,
+            rate_limit_reset_at TEXT,
+            paused_until TEXT,
+            announced INTEGER NOT NULL DEFAULT 0,
+            updated_at TEXT NOT NULL
+        )""")
+    db.execute("""
+        CREATE TABLE alert_outbox (
+            id INTEGER PRIMARY KEY,
+            item_id INTEGER NOT NULL UNIQUE REFERENCES items(id),
+            channel TEXT,
+            status TEXT NOT NULL DEFAULT 'pending',
+            attempts INTEGER NOT NULL DEFAULT 0,
+            next_attempt_at TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            posted_at TEXT,
+            slack_channel TEXT,
+            slack_ts TEXT,
+            thread_ts TEXT,
+            last_error TEXT
+        )""")
+    db.execute("CREATE INDEX idx_alert_outbox_due ON alert_outbox (status, next_attempt_at)")
+    db.execute("""
+        CREATE TABLE reply_outbox (
+            id INTEGER PRIMARY KEY,
+            item_id INTEGER NOT NULL REFERENCES items(id),
+            dedupe_key TEXT NOT NULL UNIQUE,
+            text TEXT NOT NULL,
+            suggested_text TEXT,
+            suggestion_kind TEXT,
+            approved_by TEXT NOT NULL,
+            approved_by_name TEXT,
+            approved_at TEXT NOT NULL,
+            status TEXT NOT NULL DEFAULT 'approved',
+            attempts INTEGER NOT NULL DEFAULT 0,
+            send_started_at TEXT,
+            platform_reply_id TEXT,
+            sent_at TEXT,
+            last_error TEXT
+        )""")
+    db.execute("CREATE INDEX idx_reply_outbox_status ON reply_outbox (status)")
+    db.execute("""
+        CREATE TABLE audit (
+            seq INTEGER PRIMARY KEY,
+            ts TEXT NOT NULL,
+            actor_id TEXT NOT NULL,
+            actor_name TEXT NOT NULL,
+            action TEXT NOT NULL,
+            item_key TEXT,
+            details TEXT NOT NULL,
+            prev_hash TEXT NOT NULL,
+            hash TEXT NOT NULL
+        )""")
+    db.execute("""
+        CREATE TABLE rejects (
+            id INTEGER PRIMARY KEY,
+            source TEXT NOT NULL,
+            received_at TEXT NOT NULL,
+            error TEXT NOT NULL,
+            payload TEXT NOT NULL
+        )""")
+    db.execute("CREATE INDEX idx_audit_item ON audit (item_key)")
+    db.execute("CREATE INDEX idx_audit_action ON audit (action, ts)")
+    # Append-only, enforced by the database itself, not just by our code.
+    db.execute("""
+        CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit
+        BEGIN SELECT RAISE(ABORT, 'audit log is append-only'); END""")
+    db.execute("""
+        CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit
+        BEGIN SELECT RAISE(ABORT, 'audit log is append-only'); END""")
+
+
+def migrate_replies_v11(db: sqlite_utils.Database) -> None:
+    for column in ("origin TEXT NOT NULL DEFAULT 'manager'", "requested_at TEXT", "next_attempt_at TEXT",
+                   "second_approver TEXT", "second_approver_name TEXT", "first_attempt_at TEXT",
+                   "verify_before_send INTEGER NOT NULL DEFAULT 0", "needs_check_reason TEXT",
+                   "closed_by TEXT", "closed_reason TEXT"):
+        db.execute(f"ALTER TABLE reply_outbox ADD COLUMN {column}")
+    db.execute("UPDATE reply_outbox SET requested_at = approved_at, next_attempt_at = approved_at")
+    db.execute("CREATE INDEX idx_reply_outbox_due ON reply_outbox (status, next_attempt_at)")
+    db.execute("CREATE INDEX idx_reply_outbox_item ON reply_outbox (item_id, status)")
+    # The last line of defence behind queue_reply's check: one live manager answer per item.
+    statuses = ", ".join(f"'{s}'" for s in ACTIVE_REPLY_STATUSES)
+    db.execute(f"CREATE UNIQUE INDEX idx_reply_outbox_one_active ON reply_outbox (item_id) "
+               f"WHERE origin = 'manager' AND status IN ({statuses})")
+
+
+def migrate_audit_v20(db: sqlite_utils.Database) -> None:
+    db.execute("""
+        CREATE TABLE audit_content (
+            seq INTEGER NOT NULL REFERENCES audit(seq),
+            field TEXT NOT NULL,
+            nonce TEXT NOT NULL,
+            text TEXT NOT NULL,
+            PRIMARY KEY (seq, field)
+        )""")
+    # Texts may be purged (retention) but never changed.
+    db.execute("""
+        CREATE TRIGGER audit_content_no_update BEFORE UPDATE ON audit_content
+        BEGIN SELECT RAISE(ABORT, 'audit texts can be purged, never changed'); END""")
+    db.execute("""
+        CREATE TABLE audit_head (
+            id INTEGER PRIMARY KEY CHECK (id = 1),
+            seq INTEGER NOT NULL,
+            hash TEXT NOT NULL,
+            ts TEXT
+        )""")
+    db.execute("INSERT INTO audit_head (id, seq, hash, ts) SELECT 1, seq, hash, ts FROM audit "
+               "ORDER BY seq DESC LIMIT 1")
+    db.execute("INSERT OR IGNORE INTO audit_head (id, seq, hash, ts) VALUES (1, 0, ?, NULL)", [audit.GENESIS])
+    db.execute("""
+        CREATE TRIGGER audit_head_no_delete BEFORE DELETE ON audit_head
+        BEGIN SELECT RAISE(ABORT, 'the audit head cannot be deleted'); END""")
+    db.execute("""
+        CREATE TRIGGER audit_head_forward_only BEFORE UPDATE ON audit_head
+        WHEN NEW.seq <> OLD.seq + 1
+          OR NOT EXISTS (SELECT 1 FROM audit WHERE seq = NEW.seq AND hash = NEW.hash AND prev_hash = OLD.hash)
+        BEGIN SELECT RAISE(ABORT, 'the audit head only moves to the entry that follows it'); END""")
+    # Every entry must extend the head: plain INSERTs that fork or skip are refused.
+    db.execute("""
+        CREATE TRIGGER audit_extends_head BEFORE INSERT ON audit
+        WHEN NEW.seq <> (SELECT seq FROM audit_head WHERE id = 1) + 1
+          OR NEW.prev_hash <> (SELECT hash FROM audit_head WHERE id = 1)
+        BEGIN SELECT RAISE(ABORT, 'an audit entry must extend the head of the log'); END""")
+    db.execute("ALTER TABLE items ADD COLUMN purged_at TEXT")
+
+
+def migrate_slack_v10(db: sqlite_utils.Database) -> None:
+    for column in ("dismissed_by TEXT", "dismissed_by_name TEXT", "dismissed_reason TEXT", "dismissed_at TEXT",
+                   "assigned_at TEXT", "feedback TEXT", "feedback_by TEXT"):
+        db.execute(f"ALTER TABLE items ADD COLUMN {column}")
+    # Thread parents are found by author or conversation among posted alerts.
+    db.execute("CREATE INDEX idx_alert_outbox_item_posted ON alert_outbox (status, posted_at)")
+    db.execute("CREATE INDEX idx_items_conversation_author ON items (author_key, platform, conversation_id)")
+
+
+def migrate_v30(db: sqlite_utils.Database) -> None:
+    db.execute("""
+        CREATE TABLE sla_state (
+            item_id INTEGER PRIMARY KEY REFERENCES items(id),
+            reminded_at TEXT,
+            reminder_ts TEXT,
+            escalated_at TEXT,
+            escalation_ts TEXT,
+            escalation_silent INTEGER NOT NULL DEFAULT 0,
+            ack_at TEXT,
+            ack_status TEXT,
+            reopened_at TEXT,
+            reopened_by INTEGER,
+            followup_at TEXT,
+            followup_ts TEXT,
+            followup_decision TEXT,
+            updated_at TEXT NOT NULL
+        )""")
+    db.execute("""
+        CREATE TABLE incidents (
+            id INTEGER PRIMARY KEY,
+            category TEXT NOT NULL,
+            opened_at TEXT NOT NULL,
+            closed_at TEXT,
+            channel TEXT,
+            ts TEXT,
+            shown_count INTEGER NOT NULL DEFAULT 0,
+            last_update_at TEXT,
+            reminded_at TEXT,
+            escalated_at TEXT
+        )""")
+    db.execute("CREATE INDEX idx_incidents_open ON incidents (closed_at, category)")
+    db.execute("ALTER TABLE alert_outbox ADD COLUMN incident_id INTEGER REFERENCES incidents(id)")
+    db.execute("CREATE INDEX idx_alert_outbox_incident ON alert_outbox (incident_id)")
+    # The digest and `socialwatch report` select by post time.
+    db.execute("CREATE INDEX IF NOT EXISTS idx_items_created_at ON items (created_at)")
+    # Reopening looks our reply up by its platform id; follow-ups look at replies sent in a window.
+    db.execute("CREATE INDEX IF NOT EXISTS idx_reply_outbox_platform_id ON reply_outbox (platform_reply_id) "
+               "WHERE platform_reply_id IS NOT NULL")
+    db.execute("CREATE INDEX IF NOT EXISTS idx_reply_outbox_sent ON reply_outbox (sent_at) WHERE status = 'sent'")
+
+
+def _indexes_v40(db: sqlite_utils.Database) -> None:
+    """Partial indexes holding only the items still waiting for someone, so the queries over them stay
+    fast at millions of rows (benchmarks/store_scale.py). SQLite uses a partial index only when the
+    query's WHERE repeats the index's terms: keep them in step with the queries named here."""
+    # open_counts, open_items (Store), and `status`: covering, a few thousand entries at most.
+    db.execute("""CREATE INDEX IF NOT EXISTS idx_items_open_queue ON items (status, needs_reply, priority, sla_due_at)
+                  WHERE status IN ('open', 'alerted') AND needs_reply = 1""")
+    # review.yaml's unanswered_items (the compliance review UI): was a scan of every item.
+    db.execute("""CREATE INDEX IF NOT EXISTS idx_items_unanswered ON items (sla_due_at)
+                  WHERE needs_reply = 1 AND first_reply_at IS NULL
+                    AND status NOT IN ('dismissed', 'no_action', 'replied')""")
+
+
+#: Ordered; each runs once, in its own transaction, and is recorded in _migrations.
+MIGRATIONS: list[tuple[int, str, Callable[[sqlite_utils.Database], None]]] = [
+    (1, "initial schema", _schema_v1),
+    (10, "slack: dismissals, assignment time, label feedback", migrate_slack_v10),
+    (11, "reply outbox: origin, second approval, due times, one active reply per item", migrate_replies_v11),
+    (20, "audit: texts beside the chain, head anchor, purge marks", migrate_audit_v20),
+    (30, "response times: SLA state, incidents, grouped alerts", migrate_v30),
+    (40, "indexes: open-reply queue, unanswered items", _indexes_v40),
+]
