@@ -13,7 +13,7 @@ from typing import Any
 
 from socialwatch import audit
 from socialwatch.models import iso
-from socialwatch.store.db import Store
+from socialwatch.store.db import Store, has_column
 from socialwatch.store import audit_log
 
 #: sla_state columns an event claims (the time it was decided) and completes (the Slack ts).
