@@ -22,7 +22,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 
 from socialwatch.reports import summary
 from socialwatch.ops import health, metrics
-from socialwatch.sla import incidents, timers
+from socialwatch.sla import incidents
 from socialwatch.compliance import retention
 from socialwatch.config.schema import Config
 from socialwatch.ingest import PollResult, poll
@@ -35,6 +35,8 @@ from socialwatch.ops.systemd import Heartbeat, Notifier, Watchdog
 from socialwatch.store import alert_outbox
 from socialwatch.store import audit_log
 from socialwatch.store import streams
+from socialwatch.sla import customer
+from socialwatch.sla import jobs
 
 log = logging.getLogger(__name__)
 
@@ -201,10 +203,10 @@ class Daemon:
         Only alerts on their first attempt are looked at, so a retried delivery does not say it twice."""
         try:
             fresh = [a for a in due if a["attempts"] == 0]
-            for reopen in timers.reopen_candidates(self.store, fresh, self.config).values():
+            for reopen in customer.reopen_candidates(self.store, fresh, self.config).values():
                 # An alert stays fresh while the ones before it fail to go out: note its reopen only once.
-                if timers.record_reopen(self.store, reopen, now):
-                    poster.post(reopen.channel, timers.reopen_text(reopen), thread_ts=reopen.thread_ts)
+                if customer.record_reopen(self.store, reopen, now):
+                    poster.post(reopen.channel, customer.reopen_text(reopen), thread_ts=reopen.thread_ts)
         except Exception:
             log.exception("could not check for reopened conversations")
 
@@ -212,7 +214,7 @@ class Daemon:
         """Reminders at 80 %, escalation at breach, acknowledgements, follow-up suggestions."""
         poster = self.slack_channel.poster if self.slack_channel is not None else None
         try:
-            timers.tick(self.store, self.config, poster, self.clock())
+            jobs.tick(self.store, self.config, poster, self.clock())
         except Exception:
             log.exception("SLA timers failed; will retry")
 

@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 
 from slack_sdk import WebClient
 
-from socialwatch.sla import incidents, timers
+from socialwatch.sla import incidents
 
 from socialwatch.config.schema import Config, parse_config
 from socialwatch.models import Author, Item, Kind
@@ -25,6 +25,7 @@ from socialwatch.store import incident_log
 from socialwatch.store import alert_outbox
 from socialwatch.store import audit_log
 from socialwatch.store import inbox
+from socialwatch.sla import timers
 
 T0 = datetime(2026, 3, 2, 10, 0, tzinfo=timezone.utc)  # a Monday
 OUTAGE = ["@acme app is down again, nothing loads", "@acme your site won't load, outage??",

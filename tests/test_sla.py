@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from slack_sdk import WebClient
 
-from socialwatch.sla import timers
+
 
 from socialwatch.config.schema import Config, parse_config
 from socialwatch.models import Author, Item, Kind, iso
@@ -26,6 +26,10 @@ from socialwatch.store import alert_outbox
 from socialwatch.store import audit_log
 from socialwatch.store import inbox
 from socialwatch.store import reply_outbox
+from socialwatch.scoring import hours
+from socialwatch.sla import customer
+from socialwatch.sla import timers
+from socialwatch.sla import wording
 
 BERLIN = ZoneInfo("Europe/Berlin")
 ONCALL, MANAGERS = "S0ONCALL01", "S0MANAGER1"
@@ -94,12 +98,12 @@ def audit_actions(store: Store, action: str) -> list[dict[str, Any]]:
 
 def test_friday_1650_with_a_one_hour_sla_is_due_monday_0950_across_dst() -> None:
     config = make_config()
-    due = timers.due_at(berlin(27, 16, 50), "high", "x", "dm", config.sla)
+    due = hours.due_at(berlin(27, 16, 50), "high", "x", "dm", config.sla)
     assert due == berlin(30, 9, 50)
     # DST began on the Sunday: Monday 09:50 is 07:50 UTC, not 08:50.
     assert due == datetime(2026, 3, 30, 7, 50, tzinfo=timezone.utc)
     # 80% of 60 minutes = 48: 10 on Friday, 38 on Monday.
-    assert timers.remind_at(berlin(27, 16, 50), "high", "x", "dm", config.sla) == berlin(30, 9, 38)
+    assert hours.remind_at(berlin(27, 16, 50), "high", "x", "dm", config.sla) == berlin(30, 9, 38)
 
 
 @pytest.mark.parametrize(("start", "priority", "expected"), [
@@ -110,28 +114,28 @@ def test_friday_1650_with_a_one_hour_sla_is_due_monday_0950_across_dst() -> None
     (berlin(30, 10, 0), "low", berlin(2, 10, 0, month=4)),  # 24 h = 7 + 8 + 8 + 1 business hours
 ])
 def test_business_hours_arithmetic(start: datetime, priority: str, expected: datetime) -> None:
-    assert timers.due_at(start, priority, "x", "dm", make_config().sla) == expected
+    assert hours.due_at(start, priority, "x", "dm", make_config().sla) == expected
 
 
 def test_holidays_are_closed_days() -> None:
     holiday = make_config(business_hours={"enabled": True, "holidays": [date(2026, 4, 2)]})
-    assert timers.due_at(berlin(30, 10, 0), "low", "x", "dm", holiday.sla) == berlin(3, 10, 0, month=4)
-    hours = timers.Hours.from_config(holiday.sla.business_hours)
-    assert hours is not None and not hours.is_open(berlin(2, 12, 0, month=4)) and hours.is_open(berlin(3, 12, 0, month=4))
+    assert hours.due_at(berlin(30, 10, 0), "low", "x", "dm", holiday.sla) == berlin(3, 10, 0, month=4)
+    opening = hours.Hours.from_config(holiday.sla.business_hours)
+    assert opening is not None and not opening.is_open(berlin(2, 12, 0, month=4)) and opening.is_open(berlin(3, 12, 0, month=4))
 
 
 def test_overrides_and_priorities_outside_business_hours() -> None:
     config = make_config(overrides={"x:dm": {"high": 30}, "facebook": {"high": 120}},
                          business_hours={"enabled": True, "applies_to": ["high", "normal", "low"]})
     friday = berlin(27, 16, 50)
-    assert timers.due_at(friday, "high", "x", "dm", config.sla) == berlin(30, 9, 20)
-    assert timers.due_at(friday, "high", "x", "mention", config.sla) == berlin(30, 9, 50)
-    assert timers.due_at(friday, "high", "facebook", "dm", config.sla) == berlin(30, 10, 50)
+    assert hours.due_at(friday, "high", "x", "dm", config.sla) == berlin(30, 9, 20)
+    assert hours.due_at(friday, "high", "x", "mention", config.sla) == berlin(30, 9, 50)
+    assert hours.due_at(friday, "high", "facebook", "dm", config.sla) == berlin(30, 10, 50)
     # Urgent runs day and night when applies_to leaves it out.
-    assert timers.due_at(friday, "urgent", "x", "mention", config.sla) == friday + timedelta(minutes=15)
-    assert timers.due_at(friday, "none", "x", "mention", config.sla) is None
+    assert hours.due_at(friday, "urgent", "x", "mention", config.sla) == friday + timedelta(minutes=15)
+    assert hours.due_at(friday, "none", "x", "mention", config.sla) is None
     off = parse_config({})
-    assert timers.due_at(friday, "high", "x", "dm", off.sla) == friday + timedelta(hours=1)
+    assert hours.due_at(friday, "high", "x", "dm", off.sla) == friday + timedelta(hours=1)
 
 
 def test_triage_stores_the_business_hours_due_time(tmp_path: Path) -> None:
@@ -146,9 +150,9 @@ def test_triage_stores_the_business_hours_due_time(tmp_path: Path) -> None:
 
 def test_wording() -> None:
     now = berlin(30, 9, 38)
-    assert timers.describe_due(berlin(30, 9, 50), now, BERLIN) == "due 09:50 (in 12 min)"
-    assert timers.describe_due(berlin(27, 16, 0), now, BERLIN) == "was due Fri 16:00 (2 d 16 h ago)"
-    assert [timers.customer_duration(m) for m in (15, 60, 360, 1440, 4320)] == \
+    assert wording.describe_due(berlin(30, 9, 50), now, BERLIN) == "due 09:50 (in 12 min)"
+    assert wording.describe_due(berlin(27, 16, 0), now, BERLIN) == "was due Fri 16:00 (2 d 16 h ago)"
+    assert [wording.customer_duration(m) for m in (15, 60, 360, 1440, 4320)] == \
         ["15 minutes", "1 hour", "6 hours", "24 hours", "3 days"]
 
 
@@ -276,18 +280,18 @@ def test_acknowledgement_once_per_conversation_per_day_private_only(tmp_path: Pa
                   conversation="c1"),
         make_item(3, "@acme the app is down again, nothing loads", friday, kind=Kind.MENTION),
     ], friday + timedelta(minutes=3))
-    first = timers.acknowledge_pending(store, config, friday + timedelta(minutes=3))
+    first = customer.acknowledge_pending(store, config, friday + timedelta(minutes=3))
     assert [(a.item_key, a.status) for a in first] == [("x:9001", "queued"), ("x:9002", "duplicate")]
     assert first[0].dedupe_key == "ack:x:c1:2026-03-27"
     # Friday 16:53 is inside the hours: "within 1 hour" (the high priority's SLA).
     assert first[0].text.startswith("Hi Casey, thanks for your message") and "within 1 hour" in first[0].text
-    assert timers.acknowledge_pending(store, config, friday + timedelta(minutes=4)) == []  # each item looked at once
+    assert customer.acknowledge_pending(store, config, friday + timedelta(minutes=4)) == []  # each item looked at once
 
     # Saturday: a new day for the same conversation, and outside the hours the text names the due time.
     saturday = berlin(28, 11, 0)
     ingest(store, config, [make_item(4, "still nothing?? charged twice", saturday, author="u1", conversation="c1")],
            saturday)
-    (third,) = timers.acknowledge_pending(store, config, saturday)
+    (third,) = customer.acknowledge_pending(store, config, saturday)
     assert third.status == "queued" and third.dedupe_key == "ack:x:c1:2026-03-28"
     assert "closed right now and will answer by Mon 10:00" in third.text
     with store.db() as db:
@@ -301,7 +305,7 @@ def test_acknowledgements_are_off_by_default(tmp_path: Path) -> None:
     config = make_config()
     store = Store(tmp_path / "sw.db")
     ingest(store, config, [make_item(1, "charged twice, answer please", berlin(30, 10))], berlin(30, 10))
-    assert timers.acknowledge_pending(store, config, berlin(30, 10, 1)) == []
+    assert customer.acknowledge_pending(store, config, berlin(30, 10, 1)) == []
     assert alert_outbox.outbox_depths(store)["replies"] == 0
 
 
@@ -327,14 +331,14 @@ def test_a_customer_answering_our_reply_reopens_the_alert_in_its_thread(
     ], later)
     rows = [inbox.item_by_key(store, f"x:{9000 + n}") for n in (2, 3, 4, 5)]
     direct, same_author, stranger, too_early = (int(row["id"]) for row in rows)
-    found = timers.reopen_candidates(store, rows, config)
+    found = customer.reopen_candidates(store, rows, config)
     assert set(found) == {direct, same_author}
     assert found[direct].reason == "replies to our answer" and found[same_author].reason == "wrote again after our answer"
     assert (found[direct].parent_key, found[direct].thread_ts, found[direct].channel) == \
         ("x:9001", alert_ts, info["channel"])
-    assert timers.record_reopen(store, found[direct], later)
+    assert customer.record_reopen(store, found[direct], later)
     # The dispatcher looks again while the alert waits behind one that failed to go out: said once.
-    assert not timers.record_reopen(store, found[direct], later + timedelta(seconds=2))
+    assert not customer.record_reopen(store, found[direct], later + timedelta(seconds=2))
     (entry,) = audit_actions(store, "alert.reopened")
     assert entry["item_key"] == "x:9001" and entry["data"]["by_item"] == "x:9002"
 
@@ -349,18 +353,18 @@ def test_followup_suggested_once_after_the_configured_hours(tmp_path: Path,
     (item_id,) = ingest(store, config, [make_item(1, "my parcel never arrived, order 5512", start)], start)
     (alert_ts,) = post_alerts(store, client, info["channel"], start).values()
     send_reply(store, item_id, berlin(30, 10, 30))
-    assert timers.check_followups(store, config, poster, berlin(31, 10, 29)) == []
-    (event,) = timers.check_followups(store, config, poster, berlin(31, 10, 30))
-    assert timers.check_followups(store, config, poster, berlin(31, 12, 0)) == []
+    assert customer.check_followups(store, config, poster, berlin(31, 10, 29)) == []
+    (event,) = customer.check_followups(store, config, poster, berlin(31, 10, 30))
+    assert customer.check_followups(store, config, poster, berlin(31, 12, 0)) == []
     (message,) = thread_of(client, info["channel"], alert_ts)
     assert message["ts"] == event.ts and "did our answer solve it?" in message["text"]
     buttons = [e["action_id"] for b in message["blocks"] if b["type"] == "actions" for e in b["elements"]]
-    assert buttons == [timers.FOLLOWUP_SEND, timers.FOLLOWUP_SKIP]
+    assert buttons == [customer.FOLLOWUP_SEND, customer.FOLLOWUP_SKIP]
 
-    status = timers.decide_followup(store, config, item_id, send=True, actor_id="U0APPROVER", actor_name="alex",
+    status = customer.decide_followup(store, config, item_id, send=True, actor_id="U0APPROVER", actor_name="alex",
                                  now=berlin(31, 10, 35))
     assert status == "queued"
-    assert timers.decide_followup(store, config, item_id, send=False, actor_id="U0OTHER", actor_name="sam",
+    assert customer.decide_followup(store, config, item_id, send=False, actor_id="U0OTHER", actor_name="sam",
                                now=berlin(31, 10, 36)) == "decided"
     with store.db() as db:
         rows = [dict(r) for r in db.execute("SELECT origin, suggestion_kind, status FROM reply_outbox ORDER BY id")]

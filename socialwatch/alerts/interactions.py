@@ -28,7 +28,7 @@ from slack_sdk.socket_mode.request import SocketModeRequest
 from slack_sdk.socket_mode.response import SocketModeResponse
 
 from socialwatch.alerts import cards
-from socialwatch.sla import timers
+
 from socialwatch.scoring import suggest
 from socialwatch.config.schema import Config
 from socialwatch.alerts.slack import SlackChannel
@@ -38,12 +38,13 @@ from socialwatch.store import alert_outbox
 from socialwatch.store import audit_log
 from socialwatch.store import inbox
 from socialwatch.store import reply_outbox
+from socialwatch.sla import customer
 
 log = logging.getLogger(__name__)
 
 GROUP_CACHE_SECONDS = 300.0
 CLOSE_TIMEOUT = 5.0  # seconds; well under the unit's TimeoutStopSec
-FOLLOWUP_SEND, FOLLOWUP_SKIP = timers.FOLLOWUP_SEND, timers.FOLLOWUP_SKIP  # buttons of timers.followup_blocks
+FOLLOWUP_SEND, FOLLOWUP_SKIP = customer.FOLLOWUP_SEND, customer.FOLLOWUP_SKIP  # buttons of timers.followup_blocks
 SEND_ACTIONS = (cards.SEND, cards.EDIT, cards.SECOND, cards.CANCEL, cards.DISMISS, cards.RESOLVE)
 
 
@@ -222,7 +223,7 @@ class Interactions:
         if not self.is_approver(user_id):
             self.refuse(payload, "followup", cards.item_key(item), "only approvers can send or skip follow-ups")
             return
-        outcome = timers.decide_followup(self.store, self.config, int(item["id"]), send=send, actor_id=user_id,
+        outcome = customer.decide_followup(self.store, self.config, int(item["id"]), send=send, actor_id=user_id,
                                       actor_name=_name(user), now=utcnow())
         if outcome == "queued" and self.on_queued:
             self.on_queued()

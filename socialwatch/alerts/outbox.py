@@ -44,6 +44,23 @@ class AlertChannel(Protocol):
         ...
 
 
+class Poster(Protocol):
+    """What the response-time jobs need from Slack; ``alerts.slack.SlackPoster`` implements it with slack_sdk."""
+
+    def post(self, channel: str, text: str, *, blocks: list[dict[str, Any]] | None = None,
+             thread_ts: str | None = None, metadata: dict[str, Any] | None = None) -> str:
+        """Post a message (in a thread when ``thread_ts``); returns its ts."""
+        ...
+
+    def update(self, channel: str, ts: str, text: str, *, blocks: list[dict[str, Any]] | None = None) -> None:
+        ...
+
+    def upload(self, channel: str, files: list[tuple[str, bytes]], *, comment: str,
+               thread_ts: str | None = None) -> None:
+        """Upload files (``files_upload_v2``) with one comment."""
+        ...
+
+
 def backoff(attempts: int, retry_after: float | None = None) -> timedelta:
     if retry_after is not None:
         return timedelta(seconds=max(retry_after, 1.0))

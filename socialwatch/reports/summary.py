@@ -26,7 +26,8 @@ from socialwatch.alerts.cards import escape, item_key
 
 from socialwatch.config.schema import SLA_PRIORITIES, WEEKDAYS, Config
 from socialwatch.models import LABELS, iso, parse_time, to_utc, utcnow
-from socialwatch.sla.timers import Poster, short_duration
+from socialwatch.alerts.outbox import Poster
+from socialwatch.sla.wording import short_duration
 from socialwatch.store.db import Store
 from socialwatch.store import periods
 from socialwatch.store import audit_log

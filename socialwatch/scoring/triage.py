@@ -17,7 +17,7 @@ from socialwatch.scoring import pii
 from socialwatch.scoring.complaints import ComplaintAnalyser, Signals, default_analyser
 from socialwatch.config.schema import SlaConfig, TriageConfig
 from socialwatch.models import PUBLIC_KINDS, AuthorHistory, Item, Kind, Sentiment
-from socialwatch.sla.timers import due_at
+from socialwatch.scoring.hours import due_at
 
 PRIORITY_ORDER = ("none", "low", "normal", "high", "urgent")
 

@@ -22,7 +22,8 @@ from socialwatch.alerts.cards import escape, link
 
 from socialwatch.config.schema import Config
 from socialwatch.models import parse_time
-from socialwatch.sla.timers import Poster, local_time, zone_of
+from socialwatch.alerts.outbox import Poster
+from socialwatch.sla.wording import local_time, zone_of
 from socialwatch.store.db import Store
 from socialwatch.store import incident_log
 
