@@ -20,7 +20,7 @@ from typing import Any
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
 
-from socialwatch.reports import summary
+
 from socialwatch.ops import health, metrics
 from socialwatch.sla import incidents
 from socialwatch.compliance import retention
@@ -37,6 +37,7 @@ from socialwatch.store import audit_log
 from socialwatch.store import streams
 from socialwatch.sla import customer
 from socialwatch.sla import jobs
+from socialwatch.reports import daily
 
 log = logging.getLogger(__name__)
 
@@ -222,7 +223,7 @@ class Daemon:
         if self.slack_channel is None:
             return
         try:
-            summary.post_daily(self.store, self.config, self.slack_channel.poster, self.clock())
+            daily.post_daily(self.store, self.config, self.slack_channel.poster, self.clock())
         except Exception:
             log.exception("the daily digest could not be posted; the next run retries")
 
@@ -326,7 +327,7 @@ class Daemon:
         scheduler.add_job(self.sla_tick, "interval", id="sla", seconds=SLA_INTERVAL,
                           next_run_time=self.clock() + timedelta(seconds=5))
         if self.config.digest.enabled and self.slack_channel is not None:
-            scheduler.add_job(self.post_digest, summary.trigger(self.config), id="digest")
+            scheduler.add_job(self.post_digest, daily.trigger(self.config), id="digest")
             # A slot missed while the daemon was down is caught up once (post_daily knows what went out).
             scheduler.add_job(self.post_digest, "date", id="digest-catch-up",
                               run_date=self.clock() + timedelta(seconds=30))

@@ -30,7 +30,7 @@ import pytest
 from click.testing import CliRunner
 from slack_sdk import WebClient
 
-from socialwatch.reports import charts, summary
+from socialwatch.reports import charts, daily, render, summary
 
 from socialwatch.cli import main
 from socialwatch.config.schema import Config, parse_config
@@ -206,9 +206,9 @@ def test_digest_figures_match_the_seeded_week(seeded: Seeded) -> None:
     hour = next(s for s in result.spikes if s.kind == "hour")
     assert hour.start == "2026-03-08T13:00:00.000000Z" and hour.negative >= 12
     assert len(result.timeline) == 24 and sum(sum(c.values()) for _, c in result.timeline) == result.total
-    text = summary.render_text(result)
+    text = render.render_text(result)
     assert "Response times (SLA)" in text and f"{result.sla.met} met, {result.sla.breached} breached" in text
-    assert json.loads(summary.render_json(result))["sla"]["met"] == want["met"]
+    assert json.loads(render.render_json(result))["sla"]["met"] == want["met"]
 
 
 def test_post_daily_posts_blocks_and_uploads_the_charts_once(seeded: Seeded, sandbox: Sandbox,
@@ -217,7 +217,7 @@ def test_post_daily_posts_blocks_and_uploads_the_charts_once(seeded: Seeded, san
     config = make_config(channel=info["channel"])
     store = Store(seeded.path, migrate=False)
     poster = RecordingPoster(client)
-    posted = summary.post_daily(store, config, poster, NOW + timedelta(minutes=5))
+    posted = daily.post_daily(store, config, poster, NOW + timedelta(minutes=5))
     assert posted is not None and posted.period == "2026-03-09T09:00"
     assert posted.charts == ("sentiment.png", "response-times.png")
     history = client.conversations_history(channel=info["channel"])["messages"]
@@ -235,7 +235,7 @@ def test_post_daily_posts_blocks_and_uploads_the_charts_once(seeded: Seeded, san
     assert len(thread) == 2 and len(thread[1]["files"]) == 2  # the charts, shared in the digest's thread
 
     # Running again (the job runs often; a restart) posts nothing more for this period.
-    assert summary.post_daily(Store(seeded.path, migrate=False), config, poster, NOW + timedelta(hours=3)) is None
+    assert daily.post_daily(Store(seeded.path, migrate=False), config, poster, NOW + timedelta(hours=3)) is None
     entries = [r for r in audit_log.audit_rows(store) if r["action"] == "digest.posted"
                and r["data"]["period"] == "2026-03-09T09:00"]
     assert len(entries) == 1 and entries[0]["data"]["charts"] == ["sentiment.png", "response-times.png"]
@@ -275,12 +275,12 @@ def test_without_matplotlib_the_digest_goes_out_without_charts(seeded: Seeded, m
     client, info = slack
     monkeypatch.setattr(charts, "available", lambda: False)
     result = summary.build(Store(seeded.path, migrate=False), seeded.config, *PERIOD, BERLIN, now=NOW)
-    with caplog.at_level(logging.INFO, logger="socialwatch.reports.summary"):
-        assert summary.render_charts(result) == {}
+    with caplog.at_level(logging.INFO, logger="socialwatch.reports.render"):
+        assert render.render_charts(result) == {}
     assert "matplotlib is not installed" in caplog.text
-    page = summary.render_html(result)
+    page = render.render_html(result)
     assert "data:image/png" not in page and "Charts need matplotlib" in page
-    posted = summary.post_daily(Store(seeded.path, migrate=False), make_config(channel=info["channel"]),
+    posted = daily.post_daily(Store(seeded.path, migrate=False), make_config(channel=info["channel"]),
                                SlackPoster(client), NOW + timedelta(days=1), force=True)
     assert posted is not None and posted.charts == ()
     with urllib.request.urlopen(f"{sandbox.url}/_sandbox/slack/files", timeout=5) as resp:
@@ -289,7 +289,7 @@ def test_without_matplotlib_the_digest_goes_out_without_charts(seeded: Seeded, m
 
 def test_charts_show_the_data(seeded: Seeded) -> None:
     result = summary.build(Store(seeded.path, migrate=False), seeded.config, *PERIOD, BERLIN, now=NOW)
-    images = summary.render_charts(result)
+    images = render.render_charts(result)
     from PIL import Image  # matplotlib's own dependency
 
     for name, data in images.items():
@@ -300,7 +300,7 @@ def test_charts_show_the_data(seeded: Seeded) -> None:
         assert (214, 69, 69) in colours, name
     empty = summary.build(Store(seeded.path, migrate=False), seeded.config, NOW + timedelta(days=30),
                          NOW + timedelta(days=31), BERLIN, now=NOW)
-    assert empty.total == 0 and set(summary.render_charts(empty)) == {"sentiment.png", "response-times.png"}
+    assert empty.total == 0 and set(render.render_charts(empty)) == {"sentiment.png", "response-times.png"}
 
 
 
@@ -328,24 +328,25 @@ def _fake_python(tmp_path: Path, body: str) -> str:
 
 def test_charts_from_the_child_process_are_the_same_pngs(seeded: Seeded) -> None:
     result = summary.build(Store(seeded.path, migrate=False), seeded.config, *PERIOD, BERLIN, now=NOW)
-    spec = summary.chart_spec(result)
+    spec = render.chart_spec(result)
     assert json.loads(json.dumps(spec)) == spec  # JSON values only: nothing pickled, nothing lost
-    in_process = summary.render_charts(result, in_process=True)
-    child = summary.render_charts(result)  # the daemon's path
+    in_process = render.render_charts(result, in_process=True)
+    child = render.render_charts(result)  # the daemon's path
     assert list(child) == ["sentiment.png", "response-times.png"]
     assert child == in_process  # byte for byte: same filenames, same images
     empty = summary.build(Store(seeded.path, migrate=False), seeded.config, NOW + timedelta(days=30),
                          NOW + timedelta(days=31), BERLIN, now=NOW)
-    assert summary.render_charts(empty) == summary.render_charts(empty, in_process=True)
+    assert render.render_charts(empty) == render.render_charts(empty, in_process=True)
 
 
 DAEMON_DIGEST = """
 import json, sys
 from datetime import datetime
 import socialwatch.daemon  # everything the daemon imports
-from socialwatch.reports import summary
+
 from socialwatch.config.schema import parse_config
 from socialwatch.store.db import Store
+from socialwatch.reports import daily
 
 before = "matplotlib" in sys.modules
 
@@ -358,7 +359,7 @@ class Poster:  # stands in for Slack: the charts are what this is about
 
 poster = Poster()
 config = parse_config({"daemon": {"timezone": "Europe/Berlin"}, "digest": {"time": "09:00", "channel": "C0DIGEST"}})
-posted = summary.post_daily(Store(sys.argv[1], migrate=False), config, poster, datetime.fromisoformat(sys.argv[2]),
+posted = daily.post_daily(Store(sys.argv[1], migrate=False), config, poster, datetime.fromisoformat(sys.argv[2]),
                            force=True)
 print(json.dumps({"before": before, "charts": list(posted.charts), "files": poster.files,
                   "after": "matplotlib" in sys.modules}))
@@ -386,8 +387,8 @@ def test_a_failing_chart_process_costs_only_the_charts(seeded: Seeded, tmp_path:
     monkeypatch.setattr(sys, "executable", _fake_python(
         tmp_path, "echo \"ModuleNotFoundError: No module named 'matplotlib'\" >&2; exit 1"))
     store = Store(_copy(seeded, tmp_path), migrate=False)
-    with caplog.at_level(logging.INFO, logger="socialwatch.reports.summary"):
-        posted = summary.post_daily(store, make_config(channel=info["channel"]), SlackPoster(client),
+    with caplog.at_level(logging.INFO, logger="socialwatch.reports"):
+        posted = daily.post_daily(store, make_config(channel=info["channel"]), SlackPoster(client),
                                    NOW + timedelta(minutes=5), force=True)
     assert posted is not None and posted.charts == ()
     warning = next(r for r in caplog.records if r.levelno == logging.WARNING)
@@ -461,12 +462,12 @@ def test_child_environment_for_a_service_without_a_writable_home(tmp_path: Path,
 def test_schedule_periods_and_trigger() -> None:
     config = make_config(days=["mon", "tue", "wed", "thu", "fri"])
     # Monday 08:59 Berlin: the latest slot is Friday's (the weekend has none).
-    assert summary.scheduled_before(config, NOW - timedelta(minutes=1)) == datetime(2026, 3, 6, 8, 0, tzinfo=timezone.utc)
-    assert summary.scheduled_before(config, NOW) == NOW
-    assert summary.period_for(config, NOW) == PERIOD
+    assert daily.scheduled_before(config, NOW - timedelta(minutes=1)) == datetime(2026, 3, 6, 8, 0, tzinfo=timezone.utc)
+    assert daily.scheduled_before(config, NOW) == NOW
+    assert daily.period_for(config, NOW) == PERIOD
     yesterday = make_config(covers="yesterday")
-    assert summary.period_for(yesterday, NOW) == (datetime(2026, 3, 7, 23, 0, tzinfo=timezone.utc),
+    assert daily.period_for(yesterday, NOW) == (datetime(2026, 3, 7, 23, 0, tzinfo=timezone.utc),
                                                  datetime(2026, 3, 8, 23, 0, tzinfo=timezone.utc))
-    trigger = summary.trigger(config)
+    trigger = daily.trigger(config)
     assert trigger.get_next_fire_time(None, NOW + timedelta(minutes=1)) == \
         datetime(2026, 3, 10, 9, 0, tzinfo=BERLIN)

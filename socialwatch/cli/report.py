@@ -15,6 +15,8 @@ import click
 
 from socialwatch.config.schema import ConfigError, load_config
 from socialwatch.models import parse_time, utcnow
+from socialwatch.reports import render
+from socialwatch.reports import summary
 
 
 def _moment(value: str | None, zone: ZoneInfo, *, end: bool, option: str) -> datetime | None:
@@ -55,7 +57,7 @@ def report_command(since: str | None, until: str | None, fmt: str, output: Path 
     --format html writes one self-contained file with the charts embedded (needs socialwatch[charts]
     for the charts). The database is opened read-only.
     """
-    from socialwatch.reports import summary
+    pass  # REWRITE-REMOVED
     from socialwatch.store.db import Store
 
     try:
@@ -78,11 +80,11 @@ def report_command(since: str | None, until: str | None, fmt: str, output: Path 
                                  param_hint="--since")
     result = summary.build(Store(path, migrate=False), config, start, end, zone, now=now)
     if fmt == "json":
-        rendered = summary.render_json(result)
+        rendered = render.render_json(result)
     elif fmt == "html":
-        rendered = summary.render_html(result)
+        rendered = render.render_html(result)
     else:
-        rendered = summary.render_text(result)
+        rendered = render.render_text(result)
     if output:
         output.write_text(rendered, encoding="utf-8")
         click.echo(f"report for {start.astimezone(zone):%Y-%m-%d %H:%M} - {end.astimezone(zone):%Y-%m-%d %H:%M} "

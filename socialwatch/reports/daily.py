@@ -1,0 +1,117 @@
+"""The daily digest: posted once per scheduled period (the audit entry ``digest.posted`` is the record),
+with its chart images uploaded through ``files_upload_v2``; without matplotlib, or if drawing fails, it
+posts without them. Runs often and after restarts without posting twice.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime, time, timedelta, timezone
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from socialwatch.reports import charts
+
+from socialwatch.config.schema import WEEKDAYS, Config
+from socialwatch.models import iso, to_utc
+from socialwatch.alerts.outbox import Poster
+from socialwatch.store.db import Store
+from socialwatch.store import periods
+from socialwatch.store import audit_log
+
+from socialwatch.reports.summary import build
+from socialwatch.reports.render import NO_CHARTS, drawn, render_blocks
+
+log = logging.getLogger(__name__)
+
+
+# --- the daily job --------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Posted:
+    period: str
+    channel: str
+    ts: str
+    charts: tuple[str, ...]
+
+
+def digest_zone(config: Config) -> ZoneInfo:
+    """The digest's time zone: [digest] timezone, which defaults to [daemon] timezone."""
+    return ZoneInfo(config.digest.timezone or config.daemon.timezone)
+
+
+def scheduled_before(config: Config, now: datetime) -> datetime | None:
+    """The latest scheduled digest time at or before ``now`` (on an allowed weekday), UTC."""
+    zone = digest_zone(config)
+    at = time.fromisoformat(config.digest.time)
+    local_now = to_utc(now).astimezone(zone)
+    allowed = {WEEKDAYS.index(d) for d in config.digest.days}
+    for back in range(8):
+        day = local_now.date() - timedelta(days=back)
+        moment = datetime.combine(day, at, zone)
+        if day.weekday() in allowed and moment <= local_now:
+            return moment.astimezone(timezone.utc)
+    return None
+
+
+def period_for(config: Config, scheduled: datetime) -> tuple[datetime, datetime]:
+    zone = digest_zone(config)
+    if config.digest.covers == "yesterday":
+        day = to_utc(scheduled).astimezone(zone).date() - timedelta(days=1)
+        start = datetime.combine(day, time(0), zone)
+        end = datetime.combine(day + timedelta(days=1), time(0), zone)
+        return start.astimezone(timezone.utc), end.astimezone(timezone.utc)
+    return scheduled - timedelta(hours=24), scheduled
+
+
+def post_daily(store: Store, config: Config, poster: Poster, now: datetime, *, force: bool = False) -> Posted | None:
+    """Post the digest for the latest scheduled time if it was not posted yet (the audit entry
+    ``digest.posted`` is the record), so it can run often, after a restart too. Returns what it posted."""
+    if not config.digest.enabled and not force:
+        return None
+    scheduled = scheduled_before(config, now)
+    if scheduled is None:
+        return None
+    zone = digest_zone(config)
+    period = to_utc(scheduled).astimezone(zone).strftime("%Y-%m-%dT%H:%M")
+    if not force and periods.digest_posted(store, period):
+        return None
+    since, until = period_for(config, scheduled)
+    digest = build(store, config, since, until, zone, now=now)
+    channel = config.digest.channel or (config.slack.channel if config.slack else "console")
+    text, blocks = render_blocks(digest)
+    try:
+        ts = poster.post(channel, text, blocks=blocks,
+                         metadata={"event_type": "socialwatch_digest", "event_payload": {"period": period}})
+    except Exception as exc:  # not recorded: the next run tries again
+        log.warning("daily digest for %s not posted (%s); will retry", period, exc)
+        return None
+    images: dict[str, bytes] = {}
+    error = None
+    if config.digest.charts and charts.available():
+        images, error = drawn(digest)
+    elif config.digest.charts:
+        log.info(NO_CHARTS)
+    uploaded: tuple[str, ...] = ()
+    if images:
+        try:
+            poster.upload(channel, list(images.items()), comment="Sentiment over time and time to first reply",
+                          thread_ts=ts)
+            uploaded = tuple(images)
+        except Exception as exc:  # the summary is out; charts are a bonus, not a reason to post twice
+            error = f"{type(exc).__name__}: {exc}"
+            log.warning("digest charts not uploaded: %s", error)
+    audit_log.append_audit(store, "digest.posted", details={
+        "period": period, "since": iso(since), "until": iso(until), "channel": channel, "ts": ts,
+        "charts": list(uploaded), "charts_error": error, "items": digest.total}, now=now)
+    return Posted(period, channel, ts, uploaded)
+
+
+def trigger(config: Config) -> Any:
+    """An apscheduler CronTrigger at ``[digest] time`` on ``days`` in the digest's time zone."""
+    from apscheduler.triggers.cron import CronTrigger
+
+    hour, minute = config.digest.time.split(":")
+    return CronTrigger(day_of_week=",".join(config.digest.days), hour=int(hour), minute=int(minute),
+                       timezone=config.digest.timezone or config.daemon.timezone)
