@@ -42,7 +42,7 @@ def _endpoint(entry: dict[str, Any]) -> str:
 
 
 def run(mode: str) -> Result:
-    from socialwatch.config.schema import load_config
+    from socialwatch.config.load import load_config
     from socialwatch.daemon import Daemon
     from socialwatch.sandbox import Sandbox
 

@@ -56,7 +56,7 @@ class TimedSource:
 
 
 def _one_run(sandbox: Any, tmp: Path, count: int) -> dict[str, Any]:
-    from socialwatch.config.schema import load_config
+    from socialwatch.config.load import load_config
     from socialwatch.daemon import Daemon, build_sources
 
     sandbox.set_x_rate_limit("*", limit=100_000, window=900)

@@ -114,7 +114,7 @@ def _interval(job: Any) -> timedelta | None:
 
 def run(mode: str) -> Result:
     import socialwatch.daemon as daemon_module
-    from socialwatch.config.schema import load_config
+    from socialwatch.config.load import load_config
 
     minutes_total = int(os.environ.get("SOCIALWATCH_BENCH_MEMORY_MINUTES") or size(mode, 24 * 60, 2 * 60, 5))
     hours = round(minutes_total / 60, 2)

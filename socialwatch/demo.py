@@ -133,7 +133,7 @@ def run(*, port: int = 8900, duration: float = 0.0, rate: float = 0.5, auto_appr
         data: Path | None = None, workdir: Path | None = None, echo: Callable[[str], None] = print,
         stop: threading.Event | None = None) -> dict[str, int]:
     """Run the demo until ``stop`` is set or ``duration`` seconds pass (0: until Ctrl-C)."""
-    from socialwatch.config.schema import load_config
+    from socialwatch.config.load import load_config
     from socialwatch.daemon import Daemon
     from socialwatch.sandbox import Sandbox
 

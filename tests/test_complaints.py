@@ -8,7 +8,7 @@ from datetime import datetime, timezone
 import pytest
 
 from socialwatch.scoring.complaints import ComplaintAnalyser, analyse, fold, load_lexicons, tokens
-from socialwatch.config.schema import ConfigError, parse_config
+from socialwatch.config.load import ConfigError, parse_config
 from socialwatch.models import Author, AuthorHistory, Item, Kind
 from socialwatch.scoring.pipeline import Pipeline
 from socialwatch.scoring.sentiment import Thresholds, decide_label, make_analyzer, score

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from socialwatch.config.schema import ConfigError, load_config, parse_config
+from socialwatch.config.load import ConfigError, load_config, parse_config
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "config" / "socialwatch.example.toml"
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from socialwatch.config.schema import load_config
+from socialwatch.config.load import load_config
 from socialwatch.sandbox import Sandbox
 from socialwatch.store.db import Store
 from socialwatch.store import audit_log, streams

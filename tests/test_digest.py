@@ -33,7 +33,8 @@ from slack_sdk import WebClient
 from socialwatch.reports import charts, daily, render, summary
 
 from socialwatch.cli import main
-from socialwatch.config.schema import Config, parse_config
+from socialwatch.config.schema import Config
+from socialwatch.config.load import parse_config
 from socialwatch.models import Assessment, Author, Item, Kind, iso
 from socialwatch.scoring.pipeline import Pipeline
 from socialwatch.sandbox import Sandbox
@@ -344,7 +345,7 @@ import json, sys
 from datetime import datetime
 import socialwatch.daemon  # everything the daemon imports
 
-from socialwatch.config.schema import parse_config
+from socialwatch.config.load import parse_config
 from socialwatch.store.db import Store
 from socialwatch.reports import daily
 

@@ -13,7 +13,8 @@ from slack_sdk import WebClient
 
 from socialwatch.sla import incidents
 
-from socialwatch.config.schema import Config, parse_config
+from socialwatch.config.schema import Config
+from socialwatch.config.load import parse_config
 from socialwatch.models import Author, Item, Kind
 from socialwatch.alerts.outbox import Delivered, dispatch_alerts
 from socialwatch.scoring.pipeline import Pipeline

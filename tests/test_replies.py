@@ -21,7 +21,8 @@ from typing import Any
 import pytest
 import requests
 
-from socialwatch.config.schema import Config, load_config
+from socialwatch.config.schema import Config
+from socialwatch.config.load import load_config
 from socialwatch.ingest import poll
 from socialwatch.models import parse_time, utcnow
 from socialwatch.scoring.pipeline import Pipeline
@@ -40,7 +41,7 @@ SAM = ("U0SBXAPPR2", "sam.second")
 #: What the daemon's reply job does, in a process of its own (the crash tests kill it).
 CHILD = """
 import sys
-from socialwatch.config.schema import load_config
+from socialwatch.config.load import load_config
 from socialwatch.replies import ReplySender, build_repliers
 from socialwatch.store.db import Store
 config = load_config(sys.argv[1])

@@ -12,7 +12,8 @@ from click.testing import CliRunner
 
 from socialwatch.compliance import retention
 from socialwatch.cli.audit import audit_group
-from socialwatch.config.schema import ConfigError, RetentionConfig, parse_config
+from socialwatch.config.load import ConfigError, parse_config
+from socialwatch.config.schema import RetentionConfig
 from socialwatch.store.db import Store
 from socialwatch.store import audit_log
 from socialwatch.store import inbox

@@ -169,7 +169,7 @@ def test_stop_releases_requests_held_by_a_timeout_fault():
 
 
 def test_write_config_is_a_valid_socialwatch_config(sandbox, tmp_path, monkeypatch):
-    config_module = pytest.importorskip("socialwatch.config.schema")
+    config_module = pytest.importorskip("socialwatch.config.load")
     for name in list(os.environ):
         if name.startswith("SANDBOX_"):
             monkeypatch.delenv(name)

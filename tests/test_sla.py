@@ -14,7 +14,8 @@ from slack_sdk import WebClient
 
 
 
-from socialwatch.config.schema import Config, parse_config
+from socialwatch.config.schema import Config
+from socialwatch.config.load import parse_config
 from socialwatch.models import Author, Item, Kind, iso
 from socialwatch.scoring.pipeline import Pipeline
 from socialwatch.sandbox import Sandbox

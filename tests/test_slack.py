@@ -16,7 +16,8 @@ from typing import Any
 import pytest
 
 from socialwatch.alerts import cards
-from socialwatch.config.schema import Config, load_config
+from socialwatch.config.schema import Config
+from socialwatch.config.load import load_config
 from socialwatch.daemon import Daemon
 from socialwatch.models import utcnow
 from socialwatch.alerts.outbox import dispatch_alerts

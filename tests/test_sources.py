@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from socialwatch.config.schema import Config, load_config
+from socialwatch.config.schema import Config
+from socialwatch.config.load import load_config
 from socialwatch.daemon import Daemon
 from socialwatch.ingest import poll
 from socialwatch.models import utcnow

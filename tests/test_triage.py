@@ -7,7 +7,8 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from socialwatch.config.schema import Config, parse_config
+from socialwatch.config.schema import Config
+from socialwatch.config.load import parse_config
 from socialwatch.models import Author, AuthorHistory, Item, Kind
 from socialwatch.scoring.pipeline import Pipeline
 
@@ -101,7 +102,7 @@ def test_configured_category_and_sla(tmp_path):
 
 
 def test_unknown_category_in_order_is_a_config_error():
-    from socialwatch.config.schema import ConfigError
+    from socialwatch.config.load import ConfigError
 
     with pytest.raises(ConfigError) as err:
         parse_config({"triage": {"category_order": ["billing", "nonsense"]}})

@@ -11,7 +11,8 @@ from typing import IO, Any
 import click
 
 from socialwatch import __version__
-from socialwatch.config.schema import Config, ConfigError, load_config
+from socialwatch.config.schema import Config
+from socialwatch.config.load import ConfigError, load_config
 
 log = logging.getLogger("socialwatch")
 

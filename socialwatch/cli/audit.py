@@ -17,7 +17,7 @@ from typing import Any
 import click
 
 from socialwatch import audit
-from socialwatch.config.schema import ConfigError, load_config
+from socialwatch.config.load import ConfigError, load_config
 from socialwatch.models import parse_time
 from socialwatch.store import audit_log
 

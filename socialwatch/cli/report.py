@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import click
 
-from socialwatch.config.schema import ConfigError, load_config
+from socialwatch.config.load import ConfigError, load_config
 from socialwatch.models import parse_time, utcnow
 from socialwatch.reports import render
 from socialwatch.reports import summary

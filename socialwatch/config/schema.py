@@ -1,32 +1,23 @@
-"""Configuration: find the TOML file, validate it once, resolve secrets, explain every mistake.
+"""The configuration's schema: one pydantic model per TOML section, with defaults, bounds and checks.
 
-Every error names the file, the key, what is wrong and how to fix it. Secrets are
-written in the TOML as ``"secret:NAME"`` and resolved from the environment variable
-NAME, then ``$CREDENTIALS_DIRECTORY/NAME`` (systemd ``LoadCredential=``), then
-``[daemon] secrets_dir/NAME``. A secret written inline works but logs a warning.
+Every key a user can write is declared here, so validation reports the exact key of a mistake;
+``config.load`` finds the file, parses it against these models, resolves secrets and explains errors.
 """
 
 from __future__ import annotations
 
-import difflib
 import hashlib
 import json
 import logging
-import os
-import tomllib
-from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PrivateAttr, SecretStr, ValidationError, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PrivateAttr, SecretStr, field_validator, model_validator
 
 log = logging.getLogger(__name__)
 
-ENV_VAR = "SOCIALWATCH_CONFIG"
-DEFAULT_LOCATIONS = (Path("/etc/socialwatch/socialwatch.toml"), Path("config/socialwatch.toml"))
-SECRET_PREFIX = "secret:"
 
 
 class _Model(BaseModel):
@@ -464,7 +455,7 @@ class Config(_Model):
 
     def secret_values(self) -> list[str]:
         """Every resolved secret, for the log redaction filter."""
-        return [value for _, value in _iter_secrets(self) if value]
+        return [value for _, value in secret_fields(self) if value]
 
     def fingerprint(self) -> str:
         """SHA-256 of the effective config with secrets left out: recorded in the audit log at start."""
@@ -473,104 +464,7 @@ class Config(_Model):
         return hashlib.sha256(text.encode()).hexdigest()
 
 
-@dataclass(frozen=True)
-class Problem:
-    key: str
-    message: str
-    fix: str
-
-    def render(self) -> str:
-        return f"  {self.key}: {self.message}\n    fix: {self.fix}"
-
-
-class ConfigError(Exception):
-    """A configuration that cannot be used. ``str()`` is the message shown to the user."""
-
-    def __init__(self, file: Path | str | None, problems: list[Problem]):
-        self.file = str(file) if file else "<built-in defaults>"
-        self.problems = problems
-        lines = [f"config error in {self.file}:"] + [p.render() for p in problems]
-        super().__init__("\n".join(lines))
-
-
-def find_config(explicit: str | Path | None = None) -> Path | None:
-    """The config file to use, or None when there is none anywhere (built-in defaults)."""
-    if explicit:
-        path = Path(explicit)
-        if not path.is_file():
-            raise ConfigError(path, [Problem(
-                "--config", f"file not found: {path}",
-                "check the path, or run without --config to use "
-                f"${ENV_VAR}, {' or '.join(str(p) for p in DEFAULT_LOCATIONS)}",
-            )])
-        return path
-    from_env = os.environ.get(ENV_VAR)
-    if from_env:
-        path = Path(from_env)
-        if not path.is_file():
-            raise ConfigError(path, [Problem(
-                ENV_VAR, f"points at {path}, which does not exist", f"fix or unset the {ENV_VAR} environment variable"
-            )])
-        return path
-    for candidate in DEFAULT_LOCATIONS:
-        if candidate.is_file():
-            return candidate
-    return None
-
-
-def load_config(path: str | Path | None = None, *, required: bool = False, secrets: bool = True) -> Config:
-    """Find, parse, validate and resolve. ``required`` makes 'no config anywhere' an error;
-    ``secrets=False`` skips resolving them (status and backup run as root, without credentials)."""
-    found = find_config(path)
-    if found is None:
-        if required:
-            raise ConfigError(None, [Problem(
-                "config", "no config file found (looked at --config, "
-                f"${ENV_VAR}, {', '.join(str(p) for p in DEFAULT_LOCATIONS)})",
-                "copy config/socialwatch.example.toml to one of those places and edit it, "
-                "or try `socialwatch demo` which needs none",
-            )])
-        return Config()
-    return parse_config(found.read_bytes(), found, secrets=secrets)
-
-
-def parse_config(data: bytes | str | dict[str, Any], file: Path | None = None, *, secrets: bool = True) -> Config:
-    if isinstance(data, dict):
-        raw = data
-    else:
-        text = data.decode("utf-8", errors="replace") if isinstance(data, bytes) else data
-        try:
-            raw = tomllib.loads(text)
-        except tomllib.TOMLDecodeError as exc:
-            raise ConfigError(file, [Problem(
-                "(syntax)", f"not valid TOML: {exc}",
-                "fix the line named above; strings need quotes, tables look like [section]",
-            )]) from None
-    try:
-        config = Config.model_validate(raw)
-    except ValidationError as exc:
-        raise ConfigError(file, [_explain(err) for err in exc.errors()]) from None
-    config._source_path = file
-    base = file.parent if file else Path.cwd()
-    config.daemon.database = _relative_to(config.daemon.database, base)
-    if config.daemon.secrets_dir is not None:
-        config.daemon.secrets_dir = _relative_to(config.daemon.secrets_dir, base)
-    if config.suggestions.templates_dir is not None:
-        config.suggestions.templates_dir = _relative_to(config.suggestions.templates_dir, base)
-    for replay in config.replay:
-        replay.path = _relative_to(replay.path, base)
-    problems = _resolve_secrets(config, file) if secrets else []
-    if problems:
-        raise ConfigError(file, problems)
-    return config
-
-
-def _relative_to(path: Path, base: Path) -> Path:
-    path = path.expanduser()
-    return path if path.is_absolute() else (base / path)
-
-
-def _iter_secrets(config: Config) -> list[tuple[str, str]]:
+def secret_fields(config: BaseModel) -> list[tuple[str, str]]:
     """(dotted key, value) of every secret field that is set."""
     found: list[tuple[str, str]] = []
 
@@ -589,137 +483,3 @@ def _iter_secrets(config: Config) -> list[tuple[str, str]]:
 
     visit(config, "")
     return found
-
-
-def _set_by_key(config: Config, key: str, value: SecretStr) -> None:
-    target: Any = config
-    parts = key.split(".")
-    for part in parts[:-1]:
-        if part.endswith("]"):
-            name, index = part[:-1].split("[")
-            target = getattr(target, name)[int(index)]
-        else:
-            target = getattr(target, part)
-    setattr(target, parts[-1], value)
-
-
-def secret_locations(name: str, secrets_dir: Path | None) -> list[str]:
-    places = [f"environment variable {name}"]
-    if os.environ.get("CREDENTIALS_DIRECTORY"):
-        places.append(f"{os.environ['CREDENTIALS_DIRECTORY']}/{name}")
-    if secrets_dir:
-        places.append(str(secrets_dir / name))
-    return places
-
-
-def resolve_secret(name: str, secrets_dir: Path | None) -> str | None:
-    value = os.environ.get(name)
-    if value:
-        return value.strip()
-    for directory in (os.environ.get("CREDENTIALS_DIRECTORY"), secrets_dir):
-        if not directory:
-            continue
-        candidate = Path(directory) / name
-        if candidate.is_file():
-            return candidate.read_text(encoding="utf-8").strip()
-    return None
-
-
-def _resolve_secrets(config: Config, file: Path | None) -> list[Problem]:
-    problems: list[Problem] = []
-    for key, value in _iter_secrets(config):
-        if not value.startswith(SECRET_PREFIX):
-            log.warning(
-                "a secret is written inline in %s at %s; move it to an environment variable or a systemd "
-                "credential and write \"secret:NAME\" instead", file or "the config", key,
-            )
-            continue
-        name = value[len(SECRET_PREFIX):].strip()
-        if not name or not all(c.isalnum() or c in "_-." for c in name):
-            problems.append(Problem(key, f"{value!r} is not a valid secret reference",
-                                    'write "secret:NAME" where NAME is letters, digits, _ - or .'))
-            continue
-        resolved = resolve_secret(name, config.daemon.secrets_dir)
-        if resolved is None:
-            problems.append(Problem(
-                key, f"secret {name} not found (looked in {', '.join(secret_locations(name, config.daemon.secrets_dir))})",
-                f"export {name}=..., or add LoadCredential={name}:/path/to/file to the systemd unit",
-            ))
-            continue
-        _set_by_key(config, key, SecretStr(resolved))
-    return problems
-
-
-_TYPE_HINTS = {
-    "int_parsing": "write a whole number without quotes, e.g. 60",
-    "int_type": "write a whole number without quotes, e.g. 60",
-    "float_parsing": "write a number without quotes, e.g. 60 or 0.5",
-    "float_type": "write a number without quotes, e.g. 60 or 0.5",
-    "bool_parsing": "write true or false without quotes",
-    "bool_type": "write true or false without quotes",
-    "string_type": 'write a quoted string, e.g. "value"',
-    "list_type": 'write a list, e.g. ["a", "b"]',
-    "dict_type": "write a table, e.g. [section] followed by key = value lines",
-    "model_type": "write a table, e.g. [section] followed by key = value lines",
-    "literal_error": "use one of the values listed",
-    "string_pattern_mismatch": "see the allowed characters in config/socialwatch.example.toml",
-}
-
-
-def _dotted(loc: tuple[Any, ...]) -> str:
-    out = ""
-    for part in loc:
-        if isinstance(part, int):
-            out += f"[{part}]"
-        else:
-            out += ("." if out else "") + str(part)
-    return out or "(top level)"
-
-
-def _explain(err: Any) -> Problem:
-    loc = tuple(err.get("loc", ()))
-    key = _dotted(loc)
-    kind = err.get("type", "")
-    message = err.get("msg", "invalid")
-    if kind == "extra_forbidden":
-        name = str(loc[-1]) if loc else "?"
-        candidates = _known_keys(loc[:-1])
-        close = difflib.get_close_matches(name, candidates, n=1)
-        fix = f"did you mean '{close[0]}'?" if close else "remove it"
-        if candidates:
-            fix += f" Valid keys here: {', '.join(sorted(candidates))}"
-        return Problem(key, f"unknown key '{name}'", fix)
-    if kind == "missing":
-        return Problem(key, "required key is missing", f"add `{loc[-1]} = ...` (see config/socialwatch.example.toml)")
-    shown = err.get("input")
-    if shown is not None and not isinstance(shown, (dict, list)):
-        message = f"{message} (got {shown!r})"
-    if message.startswith("Value error, "):
-        message = message[len("Value error, "):]
-    return Problem(key, message, _TYPE_HINTS.get(kind, "see config/socialwatch.example.toml for the expected form"))
-
-
-def _known_keys(loc: tuple[Any, ...]) -> list[str]:
-    """Field names of the model at ``loc`` (for 'did you mean')."""
-    model: Any = Config
-    for part in loc:
-        if isinstance(part, int):
-            continue
-        field = getattr(model, "model_fields", {}).get(part)
-        if field is None:
-            return []
-        annotation = field.annotation
-        model = _model_in(annotation)
-        if model is None:
-            return []
-    return list(getattr(model, "model_fields", {}))
-
-
-def _model_in(annotation: Any) -> Any:
-    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-        return annotation
-    for arg in getattr(annotation, "__args__", ()) or ():
-        found = _model_in(arg)
-        if found is not None:
-            return found
-    return None
