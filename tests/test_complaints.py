@@ -7,7 +7,8 @@ from datetime import datetime, timezone
 
 import pytest
 
-from socialwatch.scoring.complaints import ComplaintAnalyser, analyse, fold, load_lexicons, tokens
+from socialwatch.scoring.complaints import ComplaintAnalyser, analyse
+from socialwatch.scoring.lexicon import fold, load_lexicons, tokens
 from socialwatch.config.load import ConfigError, parse_config
 from socialwatch.models import Author, AuthorHistory, Item, Kind
 from socialwatch.scoring.pipeline import Pipeline

@@ -22,10 +22,12 @@ import jinja2
 import pytest
 from vaderSentiment.vaderSentiment import BOOSTER_DICT, NEGATE, SPECIAL_CASES, SentimentIntensityAnalyzer
 
-from socialwatch.scoring import complaints, pii, suggest, triage
+from socialwatch.scoring import pii, suggest, triage
 from socialwatch.config.schema import Config, SuggestionsConfig, TriageConfig
 from socialwatch.models import Author, AuthorHistory, Item, Kind, Sentiment, Suggestion
 from socialwatch.scoring.sentiment import Analyzer, clean_text, make_analyzer
+from socialwatch.scoring import complaints
+from socialwatch.scoring import gates
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from benchmarks import synth  # noqa: E402
@@ -537,7 +539,7 @@ def test_complaint_rule_gates_never_skip_a_rule_that_matches():
     separators = [" ", " ", "", "'", "(", "_", "é", "x", "-", "2", "\n"]
     for _ in range(600):
         patterns = [_random_pattern(rng) for _ in range(8)]
-        analyser.rules = complaints._compile(("dissatisfaction", 0.6, pattern) for pattern in patterns)
+        analyser.rules = gates.compile_rules(("dissatisfaction", 0.6, pattern) for pattern in patterns)
         analyser._index_rules()
         for _ in range(40):
             text = "".join(rng.choice(words) + rng.choice(separators) for _ in range(rng.randint(1, 9)))
