@@ -27,7 +27,10 @@ from socialwatch.compliance import retention
 from socialwatch.config.schema import Config
 from socialwatch.ingest import PollResult, poll
 from socialwatch.models import utcnow
-from socialwatch.alerts.outbox import AlertChannel, ConsoleChannel, dispatch_alerts
+from socialwatch.alerts.outbox import AlertChannel, dispatch_alerts
+from socialwatch.alerts import buttons
+from socialwatch.alerts.actions import Actions
+from socialwatch.alerts.console import ConsoleChannel
 from socialwatch.scoring.pipeline import Pipeline
 from socialwatch.sources.base import AuthError, CapabilityLost, PlatformError, RateLimited, Source, SourceError
 from socialwatch.store.db import Store
@@ -71,6 +74,14 @@ def poll_interval(config: Config, source: Source) -> float:
             if entry.name == source.account and getattr(entry, "poll_interval", None):
                 return float(entry.poll_interval)
     return config.daemon.poll_interval
+
+
+def click_table() -> Actions:
+    """Every button socialwatch posts, each registered by the feature that owns it."""
+    actions = Actions()
+    buttons.register(actions)
+    customer.register(actions)
+    return actions
 
 
 @dataclass
@@ -356,7 +367,8 @@ class Daemon:
             return
         from socialwatch.alerts.interactions import Interactions
 
-        interactions = Interactions(self.config, self.store, self.slack_channel, on_queued=self.wake_sender)
+        interactions = Interactions(self.config, self.store, self.slack_channel, click_table(),
+                                    on_queued=self.wake_sender)
         try:
             interactions.start()
         except Exception as exc:

@@ -24,7 +24,8 @@ from pathlib import Path
 from typing import Any
 
 from socialwatch.alerts import cards
-from socialwatch.alerts.outbox import Delivered, terminal_line
+from socialwatch.alerts.outbox import Delivered
+from socialwatch.alerts.console import terminal_line
 from socialwatch.sandbox import control
 from socialwatch.store import audit_log
 from socialwatch.store import inbox

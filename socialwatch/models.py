@@ -174,3 +174,15 @@ class Reject:
 
     error: str
     payload: str
+
+
+@dataclass
+class AccountCheck:
+    """What `socialwatch check` found for one account: do the credentials work, what can they do."""
+
+    platform: str
+    account: str
+    ok: bool
+    detail: str
+    capabilities: list[str] = field(default_factory=list)
+    missing: list[str] = field(default_factory=list)

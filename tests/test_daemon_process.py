@@ -169,7 +169,7 @@ def test_no_watchdog_while_the_scheduler_is_wedged(sandbox, setup, tmp_path):
     import io
 
     from socialwatch.daemon import HEARTBEAT_INTERVAL, Daemon as InProcess
-    from socialwatch.alerts.outbox import ConsoleChannel
+    from socialwatch.alerts.console import ConsoleChannel
     from socialwatch.ops.systemd import Heartbeat, Notifier
 
     address = str(tmp_path / "n.sock")

@@ -435,7 +435,7 @@ def test_unhealthy_source_is_announced_once_in_the_ops_channel(sandbox, config):
 def test_console_channel_when_slack_is_not_configured(sandbox, config):
     config.slack = None
     out = io.StringIO()
-    from socialwatch.alerts.outbox import ConsoleChannel
+    from socialwatch.alerts.console import ConsoleChannel
 
     daemon = Daemon(config, channel=ConsoleChannel(out), notifier=None)
     sandbox.add_mention("@brand <!channel> refund me now, awful", handle="console")

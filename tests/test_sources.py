@@ -14,7 +14,7 @@ from socialwatch.config.load import load_config
 from socialwatch.daemon import Daemon
 from socialwatch.ingest import poll
 from socialwatch.models import utcnow
-from socialwatch.alerts.outbox import ConsoleChannel
+from socialwatch.alerts.console import ConsoleChannel
 from socialwatch.sandbox import Sandbox
 from socialwatch.sources.base import AuthError, CapabilityLost, PlatformError, RateLimited, Source
 from socialwatch.store import inbox

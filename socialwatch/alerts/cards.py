@@ -260,12 +260,12 @@ def _status_blocks(item: Mapping[str, Any], state: AlertState, blocks: list[dict
     closed = False
     reply = state.reply
     if state.assigned_to:
-        lines.append(f":bust_in_silhouette: assigned to <@{_user_id(state.assigned_to)}>")
+        lines.append(f":bust_in_silhouette: assigned to <@{user_mention_id(state.assigned_to)}>")
     if state.feedback == "not_negative":
         lines.append(":memo: marked *not negative* (feedback stored)")
     if reply:
         status = reply.get("status")
-        approver = _user_id(str(reply.get("approved_by") or ""))
+        approver = user_mention_id(str(reply.get("approved_by") or ""))
         text = one_line(str(reply.get("text") or ""), 500)
         if status == "sent":
             when = _due_text(reply.get("sent_at")) or ""
@@ -288,7 +288,7 @@ def _status_blocks(item: Mapping[str, Any], state: AlertState, blocks: list[dict
             lines.append(f":x: reply by <@{approver}> was not posted: {error}")
     if state.dismissed_by:
         reason = DISMISS_REASONS.get(state.dismissed_reason or "", one_line(state.dismissed_reason or "", 200))
-        lines.append(f":no_entry_sign: dismissed by <@{_user_id(state.dismissed_by)}>" + (f": {reason}" if reason else ""))
+        lines.append(f":no_entry_sign: dismissed by <@{user_mention_id(state.dismissed_by)}>" + (f": {reason}" if reason else ""))
         closed = True
     if lines:
         blocks.append({"type": "section", "block_id": "status",
@@ -296,7 +296,7 @@ def _status_blocks(item: Mapping[str, Any], state: AlertState, blocks: list[dict
     return closed
 
 
-def _user_id(value: str) -> str:
+def user_mention_id(value: str) -> str:
     # Only our own stored Slack ids reach <@…>; anything else is neutralised.
     return value if re.fullmatch(r"[UW][A-Z0-9]{2,20}", value or "") else "unknown"
 

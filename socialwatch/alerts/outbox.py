@@ -7,15 +7,12 @@ outbox lives in the database, so alerts survive restarts.
 
 from __future__ import annotations
 
-import json
 import logging
-import sys
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Protocol, TextIO
+from typing import Any, Protocol
 
 from socialwatch.ops import metrics
-from socialwatch.scoring import pii
 from socialwatch.models import utcnow
 from socialwatch.store.db import Store
 from socialwatch.store import alert_outbox
@@ -33,9 +30,13 @@ class Delivered:
 
 
 class DeliveryError(Exception):
-    def __init__(self, message: str, retry_after: float | None = None):
+    """A channel could not take a message. ``retry_after``: the channel's own wait (a 429), else None;
+    ``code``: the channel's error code when it answered (Slack's ``error``), else None (unreachable)."""
+
+    def __init__(self, message: str, retry_after: float | None = None, code: str | None = None):
         super().__init__(message)
         self.retry_after = retry_after
+        self.code = code
 
 
 class AlertChannel(Protocol):
@@ -86,34 +87,3 @@ def dispatch_alerts(store: Store, channel: AlertChannel, *, now: datetime | None
         metrics.alert(str(alert.get("priority")))
         delivered += 1
     return delivered
-
-
-class ConsoleChannel:
-    """Prints alerts for a person watching a terminal (demo, or no Slack configured)."""
-
-    def __init__(self, stream: TextIO | None = None):
-        self.stream = stream or sys.stdout
-
-    def deliver(self, alert: dict[str, Any]) -> Delivered:
-        suggestions = json.loads(alert.get("suggestions") or "[]")
-        reasons = json.loads(alert.get("reasons") or "[]")
-        author = terminal_line(alert.get("author_name") or alert.get("author_handle") or alert.get("author_id") or "?", 80)
-        lines = [
-            f"[{alert['priority'].upper()}] {alert['platform']} {alert['kind']} from {author}"
-            f" ({alert['label']}, {alert['compound']:+.2f}, {alert['category']})",
-            f"    {terminal_line(pii.mask(alert['text']))}",
-        ]
-        if reasons:
-            lines.append(f"    why: {'; '.join(reasons)}")
-        if alert.get("sla_due_at"):
-            lines.append(f"    reply due by {alert['sla_due_at']}")
-        for index, suggestion in enumerate(suggestions, 1):
-            lines.append(f"    {index}. [{suggestion['kind']}] {suggestion['text']}")
-        print("\n".join(lines), file=self.stream, flush=True)
-        return Delivered(channel="console")
-
-
-def terminal_line(text: str, limit: int = 300) -> str:
-    # Customer text must not drive the terminal: drop control characters (ANSI escapes start with ESC).
-    flat = " ".join("".join(ch if ch.isprintable() else " " for ch in text).split())
-    return flat if len(flat) <= limit else flat[: limit - 1] + "…"

@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from datetime import timedelta
 from typing import Any
 
@@ -23,7 +24,7 @@ from slack_sdk.errors import SlackApiError, SlackClientError
 
 from socialwatch.alerts import cards
 from socialwatch.config.schema import Config, SlackConfig
-from socialwatch.models import parse_time, utcnow
+from socialwatch.models import AccountCheck, parse_time, utcnow
 from socialwatch.alerts.outbox import Delivered, DeliveryError
 from socialwatch.store.db import Store
 from socialwatch.store import alert_outbox
@@ -63,32 +64,45 @@ class SlackPoster:
 
     def post(self, channel: str, text: str, *, blocks: list[dict[str, Any]] | None = None,
              thread_ts: str | None = None, metadata: dict[str, Any] | None = None) -> str:
-        response = self.client.chat_postMessage(channel=channel, text=text, blocks=blocks, thread_ts=thread_ts,
-                                                metadata=metadata, unfurl_links=False, unfurl_media=False)
+        with slack_errors():
+            response = self.client.chat_postMessage(channel=channel, text=text, blocks=blocks, thread_ts=thread_ts,
+                                                    metadata=metadata, unfurl_links=False, unfurl_media=False)
         return str(response["ts"])
 
     def update(self, channel: str, ts: str, text: str, *, blocks: list[dict[str, Any]] | None = None) -> None:
-        self.client.chat_update(channel=channel, ts=ts, text=text, blocks=blocks)
+        with slack_errors():
+            self.client.chat_update(channel=channel, ts=ts, text=text, blocks=blocks)
 
     def upload(self, channel: str, files: list[tuple[str, bytes]], *, comment: str,
                thread_ts: str | None = None) -> None:
         uploads = [{"filename": name, "content": data, "title": name} for name, data in files]
-        self.client.files_upload_v2(file_uploads=uploads, channel=channel, initial_comment=comment,
-                                    thread_ts=thread_ts)
+        with slack_errors():
+            self.client.files_upload_v2(file_uploads=uploads, channel=channel, initial_comment=comment,
+                                        thread_ts=thread_ts)
 
 
 def delivery_error(exc: Exception) -> DeliveryError:
-    """What a failed Slack call means for the outbox."""
+    """What a failed Slack call means for us: slack_sdk's and the network's exceptions, translated here only."""
     if isinstance(exc, SlackApiError):
         response = exc.response
         status = getattr(response, "status_code", None)
+        error = response.get("error") if hasattr(response, "get") else None
         if status == 429:
             retry = (response.headers or {}).get("Retry-After") or (response.headers or {}).get("retry-after")
             return DeliveryError(f"Slack rate limit (429); retry after {retry}s",
-                                 retry_after=float(retry) if retry else 30.0)
-        error = response.get("error") if hasattr(response, "get") else None
-        return DeliveryError(f"Slack refused the call: {error or status}")
+                                 retry_after=float(retry) if retry else 30.0, code=error or "ratelimited")
+        return DeliveryError(f"Slack refused the call: {error or status}", code=error or str(status))
     return DeliveryError(f"Slack unreachable: {type(exc).__name__}: {exc}")
+
+
+@contextmanager
+def slack_errors() -> Iterator[None]:
+    """Every Slack call runs inside this: slack_sdk's exceptions (and a dropped connection's) leave it as a
+    ``DeliveryError``, the one Slack error the rest of socialwatch knows (as httpx maps httpcore's)."""
+    try:
+        yield
+    except (SlackApiError, SlackClientError, OSError) as exc:
+        raise delivery_error(exc) from exc
 
 
 class SlackChannel:
@@ -117,22 +131,22 @@ class SlackChannel:
             channel = parent["channel"]
         key = cards.item_key(alert)
         try:
-            # A previous attempt (or a run that crashed) may have posted it without our knowing the ts.
-            if alert.get("attempts", 0) > 0:
-                found = self._find_posted(channel, key, alert)
-                if found:
-                    log.info("alert for %s was already in Slack (ts %s); not posting it again", key, found[0])
-                    return Delivered(channel=channel, ts=found[0], thread_ts=found[1])
-            message = self.message_for(alert)
-            thread = parent["ts"] if parent else None  # slack_sdk leaves None arguments out of the request
-            response = self.client.chat_postMessage(
-                channel=channel, thread_ts=thread, text=cards.followup_text(alert) if parent else message["text"],
-                blocks=message["blocks"], metadata=message["metadata"], unfurl_links=False, unfurl_media=False)
-        except (SlackApiError, SlackClientError, OSError) as exc:
-            error = delivery_error(exc)
+            with slack_errors():
+                # A previous attempt (or a run that crashed) may have posted it without our knowing the ts.
+                if alert.get("attempts", 0) > 0:
+                    found = self._find_posted(channel, key, alert)
+                    if found:
+                        log.info("alert for %s was already in Slack (ts %s); not posting it again", key, found[0])
+                        return Delivered(channel=channel, ts=found[0], thread_ts=found[1])
+                message = self.message_for(alert)
+                thread = parent["ts"] if parent else None  # slack_sdk leaves None arguments out of the request
+                response = self.client.chat_postMessage(
+                    channel=channel, thread_ts=thread, text=cards.followup_text(alert) if parent else message["text"],
+                    blocks=message["blocks"], metadata=message["metadata"], unfurl_links=False, unfurl_media=False)
+        except DeliveryError as error:
             if error.retry_after is None:  # not a clean 429: the message may have been posted after all
                 self._posted.clear()
-            raise error from None
+            raise
         return Delivered(channel=str(response["channel"]), ts=str(response["ts"]), thread_ts=thread)
 
     def _find_posted(self, channel: str, key: str, alert: Mapping[str, Any]) -> tuple[str, str | None] | None:
@@ -199,10 +213,10 @@ class SlackChannel:
         message = self.message_for(item)
         text = cards.followup_text(item) if where.get("thread_ts") else message["text"]
         try:
-            with self._lock:
+            with self._lock, slack_errors():
                 self.client.chat_update(channel=where["channel"], ts=where["ts"], text=text, blocks=message["blocks"])
-        except (SlackApiError, SlackClientError, OSError) as exc:
-            log.warning("could not update the Slack alert for item %s: %s", item_id, delivery_error(exc))
+        except DeliveryError as exc:
+            log.warning("could not update the Slack alert for item %s: %s", item_id, exc)
             return False
         return True
 
@@ -213,8 +227,8 @@ class SlackChannel:
         channel = self.slack.ops_channel or self.slack.channel
         try:
             self.poster.post(channel, cards.ops_text(event, details))
-        except (SlackApiError, SlackClientError, OSError) as exc:
-            log.error("could not announce %s in Slack: %s", event, delivery_error(exc))
+        except DeliveryError as exc:
+            log.error("could not announce %s in Slack: %s", event, exc)
 
 
 def _index(message: Mapping[str, Any], found: dict[str, tuple[str, str | None]]) -> None:
@@ -224,3 +238,28 @@ def _index(message: Mapping[str, Any], found: dict[str, tuple[str, str | None]])
         thread = message.get("thread_ts")
         found.setdefault(key, (str(message["ts"]), str(thread) if thread and thread != message["ts"] else None))
 
+
+def check(config: Config) -> list[AccountCheck]:
+    """`socialwatch check` for Slack: the bot token (``auth.test``) and the app token (Socket Mode)."""
+    if config.slack is None:
+        return []
+    slack = config.slack
+    client = make_client(slack, config.daemon.http_timeout)
+    try:
+        with slack_errors():
+            auth = client.auth_test()
+    except DeliveryError as exc:  # refused, or unreachable: the answer the user asked for
+        return [AccountCheck("slack", slack.channel, False, f"auth.test: {exc.code or exc}")]
+    row = AccountCheck("slack", slack.channel, True, f"{auth.get('user')} in {auth.get('team')}", ["alerts"])
+    if slack.app_token is None:
+        row.missing.append("buttons: no app_token, so Socket Mode cannot receive clicks")
+    else:
+        app = WebClient(token=slack.app_token.get_secret_value(), base_url=slack.api_base,
+                        timeout=int(config.daemon.http_timeout), retry_handlers=[])
+        try:
+            with slack_errors():
+                app.apps_connections_open(app_token=slack.app_token.get_secret_value())
+            row.capabilities.append("buttons" if not slack.alerts_only else "alerts only (configured)")
+        except DeliveryError as exc:
+            row.missing.append(f"buttons: apps.connections.open: {exc.code or exc}")
+    return [row]

@@ -8,17 +8,18 @@ on the alert's click table.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from socialwatch import audit
+from socialwatch.alerts.actions import Actions, Click, Responder
 from socialwatch.alerts.cards import item_key
 from socialwatch.alerts.outbox import Poster
 from socialwatch.config.schema import Config, SlaConfig
-from socialwatch.models import parse_time, to_utc
+from socialwatch.models import parse_time, to_utc, utcnow
 from socialwatch.scoring import suggest
 from socialwatch.scoring.hours import due_at, hours_for
 from socialwatch.sla.timers import PostFailed, TimerEvent, post_claimed
@@ -134,6 +135,29 @@ def reopen_text(reopen: Reopen) -> str:
 
 
 FOLLOWUP_SEND, FOLLOWUP_SKIP = "sla_followup_send", "sla_followup_skip"
+FOLLOWUP_REFUSAL = "only approvers can send or skip follow-ups"
+
+
+def register(actions: Actions) -> None:
+    """Put the follow-up suggestion's Send and Skip buttons (``followup_blocks``) on the click table."""
+    for action_id, send in ((FOLLOWUP_SEND, True), (FOLLOWUP_SKIP, False)):
+        actions.action(action_id, approvers_only=True, refusal=FOLLOWUP_REFUSAL, attempted="followup")(
+            _followup_click(send))
+
+
+def _followup_click(send: bool) -> Callable[[Responder, Click], None]:
+    def handle(responder: Responder, click: Click) -> None:
+        """The "did this solve it?" suggestion some hours after a reply: send it or skip it."""
+        outcome = decide_followup(responder.store, responder.config, int(click.item["id"]), send=send,
+                                  actor_id=click.user_id, actor_name=click.user_name, now=utcnow())
+        if outcome == "queued":
+            responder.replies_queued()
+        responder.ephemeral(click.payload, {"queued": "Follow-up queued; it goes out in a moment.",
+                                            "skipped": "Follow-up skipped.",
+                                            "decided": "Someone already decided about this follow-up."}.get(
+                                                outcome, f"Follow-up not sent: {outcome}."))
+
+    return handle
 
 
 def followup_text(row: dict[str, Any], config: Config) -> str:

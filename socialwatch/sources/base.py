@@ -7,13 +7,13 @@ requests or facebook exceptions, so the daemon can decide what each one means
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import re
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
-from socialwatch.models import Item
-from socialwatch.models import Reject
+from socialwatch.models import Item, Reject
 
 
 class SourceError(Exception):
@@ -126,3 +126,23 @@ class Replier(Protocol):
         """After a crash: the id of a brand reply to ``target`` with this text posted after ``since``,
         None when the platform shows surely none. Raises ReconcileUnknown when it cannot tell."""
         ...
+
+
+def probe(call: Callable[[], Any]) -> tuple[bool, str | None]:
+    """Whether a capability works: (True, None), or (False, why) when the call raised a source error."""
+    try:
+        call()
+    except SourceError as exc:  # CapabilityLost among them
+        return False, str(exc)
+    return True, None
+
+
+_MENTION_PREFIX = re.compile(r"^(?:@\w+\s+)+")
+_URL = re.compile(r"https?://\S+")
+
+
+def same_text(posted: str, ours: str) -> bool:
+    """X prefixes replies with @handles and rewrites links; compare what is left."""
+    def norm(text: str) -> str:
+        return " ".join(_URL.sub("", _MENTION_PREFIX.sub("", text)).split()).casefold()
+    return norm(posted) == norm(ours)

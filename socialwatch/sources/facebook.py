@@ -24,8 +24,11 @@ import facebook
 import requests
 
 from socialwatch.config.schema import Config, FacebookPage
-from socialwatch.models import Author, Item, Kind, parse_time, utcnow
+from socialwatch.models import AccountCheck, Author, Item, Kind, parse_time, utcnow
 from socialwatch.sources.base import (
+    SourceError,
+    same_text,
+    probe,
     AuthError,
     CapabilityLost,
     Page,
@@ -37,7 +40,6 @@ from socialwatch.sources.base import (
     ReplyTarget,
 )
 from socialwatch.sources.retry import read_with_retries
-from socialwatch.sources.x import same_text
 from socialwatch.models import Reject
 from socialwatch.sources.transport import make_graph_api
 
@@ -448,3 +450,29 @@ def build(config: Config) -> list[Any]:
 
 def build_repliers(config: Config) -> dict[tuple[str, str], FacebookReplier]:
     return {("facebook", name): FacebookReplier(client) for name, client in _clients(config).items()}
+
+
+def check(config: Config) -> list[AccountCheck]:
+    """`socialwatch check` for every configured account: a real call, and a probe per optional capability."""
+    rows = []
+    for page in config.facebook.pages:
+        client = PageClient(page, config.facebook.graph_base, config.facebook.graph_version, config.daemon.http_timeout)
+        try:
+            me = client.get("me", {"fields": "id,name"}, "GET /me")
+        except SourceError as exc:
+            rows.append(AccountCheck("facebook", page.name, False, str(exc)))
+            continue
+        detail = f"{me.get('name', '?')} (id {me.get('id', '?')})"
+        if str(me.get("id")) != page.page_id:
+            rows.append(AccountCheck("facebook", page.name, False,
+                                     f"the token belongs to {detail}, not to page_id {page.page_id}"))
+            continue
+        row = AccountCheck("facebook", page.name, True, detail, [
+            name for name, wanted in (("posts", page.posts), ("tagged", page.tagged), ("comments", page.comments))
+            if wanted] + ["comment replies"])
+        if page.messenger:
+            ok, why = probe(lambda: client.get(f"{page.page_id}/conversations", {"platform": "messenger", "limit": 1},
+                                                "GET /{page}/conversations"))
+            (row.capabilities if ok else row.missing).append("messenger" if ok else f"messenger: {why}")
+        rows.append(row)
+    return rows

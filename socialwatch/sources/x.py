@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -20,8 +19,11 @@ import requests
 import tweepy
 
 from socialwatch.config.schema import Config, XAccount
-from socialwatch.models import Author, Item, Kind, parse_time
+from socialwatch.models import AccountCheck, Author, Item, Kind, parse_time
 from socialwatch.sources.base import (
+    SourceError,
+    same_text,
+    probe,
     AuthError,
     CapabilityLost,
     Page,
@@ -333,17 +335,6 @@ def _id_le(a: str, b: str) -> bool:
         return a <= b
 
 
-_MENTION_PREFIX = re.compile(r"^(?:@\w+\s+)+")
-_URL = re.compile(r"https?://\S+")
-
-
-def same_text(posted: str, ours: str) -> bool:
-    """X prefixes replies with @handles and rewrites links; compare what is left."""
-    def norm(text: str) -> str:
-        return " ".join(_URL.sub("", _MENTION_PREFIX.sub("", text)).split()).casefold()
-    return norm(posted) == norm(ours)
-
-
 class XReplier:
     platform = "x"
 
@@ -418,3 +409,22 @@ def _clients(config: Config) -> dict[str, XAccountClient]:
 def build_repliers(config: Config) -> dict[tuple[str, str], XReplier]:
     return {("x", name): XReplier(client) for name, client in _clients(config).items()}
 
+
+def check(config: Config) -> list[AccountCheck]:
+    """`socialwatch check` for every configured account: a real call, and a probe per optional capability."""
+    rows = []
+    for account in config.x.accounts:
+        client = XAccountClient(account, config.x.api_base, config.daemon.http_timeout)
+        try:
+            user_id, handle = client.me(refresh=True)  # a real call, even when the id is configured
+        except SourceError as exc:
+            rows.append(AccountCheck("x", account.name, False, str(exc)))
+            continue
+        row = AccountCheck("x", account.name, True, f"@{handle} (id {user_id})", ["mentions"])
+        if account.dms:
+            ok, why = probe(lambda: client.call(lambda: client.client.get_direct_message_events(
+                dm_event_fields=DM_FIELDS, max_results=1, user_auth=client.user_auth), "GET /2/dm_events"))
+            (row.capabilities if ok else row.missing).append("dms" if ok else f"dms: {why}")
+        row.capabilities.append("replies")
+        rows.append(row)
+    return rows

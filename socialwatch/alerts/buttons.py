@@ -1,0 +1,199 @@
+"""The alert card's buttons and modals: Send, Edit & send, the second approval, Withdraw, settling a reply
+that needs a check, Assign, Dismiss and "Not negative".
+
+Each is registered on the click table (``register``). Sending, editing, dismissing and settling need an
+approver; the dispatcher refuses anyone else before a handler runs. Each decision is one store
+transaction with its audit entry; the reply outbox makes a double click, a second approver or a
+redelivered envelope harmless.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from socialwatch.alerts import cards
+from socialwatch.alerts.actions import Actions, Click, Responder, Submission, SubmissionResult
+from socialwatch.scoring import suggest
+from socialwatch.store import alert_outbox, audit_log, inbox, reply_outbox
+from socialwatch.store.reply_outbox import QueueResult
+
+REPLY_REFUSAL = "only approvers can send, edit or dismiss replies"
+ALERTS_ONLY_REFUSAL = "socialwatch runs in alerts-only mode: answer on the platform"
+
+
+def register(actions: Actions) -> None:
+    """Put the card's buttons and modals on ``actions``."""
+    approver = {"approvers_only": True, "refusal": REPLY_REFUSAL}
+    actions.action(cards.SEND, prefix=True, attempted="send", **approver)(send)
+    actions.action(cards.EDIT, **approver)(open_edit)
+    actions.action(cards.SECOND, target="reply", **approver)(second_approval)
+    actions.action(cards.CANCEL, target="reply", **approver)(withdraw)
+    actions.action(cards.RESOLVE, prefix=True, target="reply", attempted="resolve", **approver)(resolve)
+    actions.action(cards.DISMISS, **approver)(open_dismiss)
+    actions.action(cards.ASSIGN)(assign)
+    actions.action(cards.NOT_NEGATIVE)(not_negative)
+    actions.view(cards.EDIT_VIEW)(submit_edit)
+    actions.view(cards.DISMISS_VIEW)(submit_dismiss)
+
+
+# --- buttons ---------------------------------------------------------------------------------------
+
+def send(responder: Responder, click: Click) -> None:
+    if _alerts_only(responder, click, "send"):
+        return
+    suggestions = cards.suggestions_of(click.item)
+    if click.index is None or not 0 <= click.index < len(suggestions):
+        responder.ephemeral(click.payload, "That suggestion no longer exists; use Edit & send.")
+        return
+    chosen = suggestions[click.index]
+    queue(responder, click.payload, click.item, chosen["text"], suggested=chosen["text"], kind=chosen.get("kind"))
+
+
+def open_edit(responder: Responder, click: Click) -> None:
+    if _alerts_only(responder, click, "edit"):
+        return
+    item = click.item
+    suggestions = cards.suggestions_of(item)
+    first = suggestions[0] if suggestions else {"text": "", "kind": None}
+    limit = suggest.reply_limit(str(item["platform"]), bool(item.get("public")))
+    responder.open_modal(click.payload, cards.edit_modal(item, text=first["text"], limit=limit, private={
+        "item_id": item["id"], "suggested": first["text"], "kind": first.get("kind")}))
+
+
+def second_approval(responder: Responder, click: Click) -> None:
+    result = reply_outbox.second_approval(responder.store, click.target, actor_id=click.user_id,
+                                          actor_name=click.user_name)
+    if result.status == "awaiting_second":
+        responder.ephemeral(click.payload, "A second, different approver must confirm this reply.")
+        return
+    after_queue(responder, click.payload, click.item, result)
+
+
+def withdraw(responder: Responder, click: Click) -> None:
+    if reply_outbox.cancel_reply(responder.store, click.target, actor_id=click.user_id, actor_name=click.user_name,
+                                 reason="withdrawn in Slack"):
+        responder.refresh(int(click.item["id"]))
+    else:
+        responder.ephemeral(click.payload, "Too late to withdraw: the reply is already on its way.")
+
+
+def resolve(responder: Responder, click: Click) -> None:
+    if click.outcome not in cards.RESOLUTIONS:
+        return
+    resolved = reply_outbox.resolve_reply(responder.store, click.target, outcome=click.outcome,
+                                          actor_id=click.user_id, actor_name=click.user_name)
+    if resolved is None:
+        responder.ephemeral(click.payload, "Someone already settled this reply.")
+        return
+    responder.refresh(int(click.item["id"]))
+    if click.outcome == "resend":
+        responder.replies_queued()
+
+
+def open_dismiss(responder: Responder, click: Click) -> None:
+    responder.open_modal(click.payload, cards.dismiss_modal(click.item, {"item_id": click.item["id"]}))
+
+
+def assign(responder: Responder, click: Click) -> None:
+    if inbox.assign_item(responder.store, int(click.item["id"]), actor_id=click.user_id, actor_name=click.user_name):
+        responder.refresh(int(click.item["id"]))
+
+
+def not_negative(responder: Responder, click: Click) -> None:
+    if inbox.record_feedback(responder.store, int(click.item["id"]), feedback="not_negative", actor_id=click.user_id,
+                             actor_name=click.user_name):
+        responder.refresh(int(click.item["id"]))
+
+
+def _alerts_only(responder: Responder, click: Click, attempted: str) -> bool:
+    slack = responder.config.slack
+    if slack is not None and slack.alerts_only:
+        responder.refuse(click.payload, attempted, cards.item_key(click.item), ALERTS_ONLY_REFUSAL)
+        return True
+    return False
+
+
+# --- queueing a reply --------------------------------------------------------------------------------
+
+def queue(responder: Responder, payload: Mapping[str, Any], item: Mapping[str, Any], text: str, *,
+          suggested: str | None, kind: str | None) -> None:
+    """Put the approved text in the reply outbox (waiting for a second approver under the two-person rule
+    when the reply is public) and tell the approver what happened."""
+    user = payload.get("user") or {}
+    slack = responder.config.slack
+    result = reply_outbox.queue_reply(
+        responder.store, int(item["id"]), text=text, actor_id=str(user.get("id")), actor_name=user_name(user),
+        suggested_text=suggested, suggestion_kind=kind,
+        needs_second=bool(slack is not None and slack.two_person_rule and item.get("public")))
+    after_queue(responder, payload, item, result)
+
+
+def after_queue(responder: Responder, payload: Mapping[str, Any], item: Mapping[str, Any],
+                result: QueueResult) -> None:
+    status = result.status
+    if status in ("queued", "awaiting_second"):
+        responder.refresh(int(item["id"]))
+        if status == "queued":
+            responder.replies_queued()
+    elif status == "duplicate":
+        reply = result.reply or {}
+        responder.ephemeral(payload, f"Already answered: a reply approved by "
+                                     f"<@{cards.user_mention_id(str(reply.get('approved_by') or ''))}> "
+                                     f"is {reply.get('status', 'queued')}. Nothing else was sent.")
+    elif status == "closed":
+        responder.ephemeral(payload, "This alert was dismissed; nothing was sent.")
+
+
+# --- modals ------------------------------------------------------------------------------------------
+
+def check_reply(item: Mapping[str, Any], text: str) -> str | None:
+    """What is wrong with an edited reply for this item's platform, or None."""
+    if not text:
+        return "The reply is empty."
+    platform, public = str(item["platform"]), bool(item.get("public"))
+    limit, length = suggest.reply_limit(platform, public), suggest.measure(text, platform)
+    if length > limit:
+        return f"Too long for {cards.PLATFORM_WORDS.get(platform, platform)}: {length} of at most {limit} characters."
+    return None
+
+
+def submit_edit(responder: Responder, submission: Submission) -> SubmissionResult:
+    item = submission.item
+    text = str(submission.value(cards.REPLY_BLOCK, cards.REPLY_INPUT).get("value") or "").strip()
+    problem = check_reply(item, text)
+    if not responder.is_approver(submission.user_id):
+        problem = "Only approvers can send replies."
+        audit_log.append_audit(responder.store, "action.refused", actor_id=submission.user_id,
+                               actor_name=submission.user_name, item_key=cards.item_key(item),
+                               details={"attempted": "edit", "reason": "not an approver"})
+    if problem:
+        return {"response_action": "errors", "errors": {cards.REPLY_BLOCK: problem}}, None
+
+    def send_it() -> None:  # after the ack: Slack wants it within 3 s
+        # Refusals and "already answered" notes go to the alert's channel, as for a button.
+        channel = (alert_outbox.alert_message(responder.store, int(item["id"])) or {}).get("channel")
+        queue(responder, {"user": submission.user, "channel": {"id": channel}}, item, text,
+              suggested=submission.private.get("suggested"), kind=submission.private.get("kind"))
+
+    return None, send_it
+
+
+def submit_dismiss(responder: Responder, submission: Submission) -> SubmissionResult:
+    if not responder.is_approver(submission.user_id):
+        return {"response_action": "errors", "errors": {cards.REASON_BLOCK: "Only approvers can dismiss."}}, None
+    reason = (submission.value(cards.REASON_BLOCK, cards.REASON_INPUT).get("selected_option") or {}).get(
+        "value") or "other"
+    note = str(submission.value(cards.NOTE_BLOCK, cards.NOTE_INPUT).get("value") or "")
+    item_id = int(submission.item["id"])
+
+    def dismiss() -> None:
+        if inbox.dismiss_item(responder.store, item_id, actor_id=submission.user_id,
+                              actor_name=submission.user_name, reason=reason, note=note):
+            responder.refresh(item_id)
+
+    return None, dismiss
+
+
+def user_name(user: Mapping[str, Any]) -> str:
+    return str(user.get("username") or user.get("name") or user.get("id") or "?")
