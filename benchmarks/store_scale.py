@@ -189,7 +189,6 @@ def _review_query(path: Path, sql: str, params: dict[str, Any]) -> Callable[[], 
 
 def run(mode: str) -> Result:
     from socialwatch.ops import health
-    pass  # REWRITE-REMOVED
     from socialwatch.store.db import Store, connect
 
     n = size(mode, 1_000_000, 50_000, 1_000)

@@ -1,6 +1,6 @@
 """Builders shared by the compliance tests (test_audit, test_retention, test_review): a store with a realistic log.
 
-The reply rows are written the way the reply outbox (issue 5) records them: the outbox row
+The reply rows are written the way the reply outbox records them: the outbox row
 and its audit entries in one transaction, then the platform's result with its own entry.
 """
 

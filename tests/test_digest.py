@@ -1,4 +1,4 @@
-"""The daily digest and `socialwatch report` (issue 9) on a seeded week: figures checked against the seed
+"""The daily digest and `socialwatch report` on a seeded week: figures checked against the seed
 plan, the Slack post and its chart uploads (files_upload_v2) in the sandbox's Slack emulator, the HTML
 report as one self-contained file, the digest without matplotlib, and the daemon's charts drawn in a
 child process (the same PNGs; matplotlib never imported by the daemon; a failing child costs only the
@@ -305,7 +305,7 @@ def test_charts_show_the_data(seeded: Seeded) -> None:
 
 
 
-# --- charts in a child process (performance issue 10: the daemon never imports matplotlib) -----------
+# --- charts in a child process (the daemon never imports matplotlib) -----------
 
 def _copy(seeded: Seeded, tmp_path: Path) -> Path:
     """A copy of the seeded database (WAL included), for tests that post a digest of their own."""

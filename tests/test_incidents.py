@@ -1,4 +1,4 @@
-"""Incident grouping (issue 9): a burst of negative posts in one category becomes one incident alert,
+"""Incident grouping: a burst of negative posts in one category becomes one incident alert,
 edited as more arrive, instead of one alert each. Driven through the real slack_sdk WebClient against
 the sandbox's Slack emulator, on a controllable clock."""
 

@@ -1,4 +1,4 @@
-"""The fast paths of issue 10 give exactly what the code they replaced gave.
+"""The fast paths of the scoring and the store give exactly what the code they replaced gave.
 
 VADER's scores (socialwatch.sentiment.Analyzer vs upstream vaderSentiment), the cleaning of
 text before scoring, X's weighted length, templates whose includes are spliced at parse time

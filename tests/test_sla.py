@@ -1,4 +1,4 @@
-"""Response times (issue 9): business-hours due times, one reminder and one escalation in the alert's
+"""Response times: business-hours due times, one reminder and one escalation in the alert's
 thread (the real slack_sdk WebClient against the sandbox's Slack emulator), restarts, replies that stop
 the clock, acknowledgements, reopening and follow-ups. Time is an argument: nothing sleeps."""
 

@@ -1,4 +1,4 @@
-"""`socialwatch triage`: the JSONL contract of issue 2, on ordinary and hostile input."""
+"""`socialwatch triage`: its JSONL contract, on ordinary and hostile input."""
 
 from __future__ import annotations
 

@@ -10,24 +10,11 @@ from typing import IO, Any
 
 import click
 
+from socialwatch.cli.options import config_option, load, setup_logging
 from socialwatch import __version__
 from socialwatch.config.schema import Config
-from socialwatch.config.load import ConfigError, load_config
 
 log = logging.getLogger("socialwatch")
-
-
-def _setup_logging(level: str = "INFO", fmt: str = "text", secrets: list[str] | None = None) -> None:
-    from socialwatch.ops.logs import setup_logging
-
-    setup_logging(level, fmt, secrets or [])  # type: ignore[arg-type]
-
-
-def _load(path: str | None, *, required: bool, secrets: bool = True) -> Config:
-    try:
-        return load_config(path, required=required, secrets=secrets)
-    except ConfigError as exc:
-        raise click.ClickException(str(exc)) from None
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -39,12 +26,6 @@ def main() -> None:
     Configuration is read from --config, $SOCIALWATCH_CONFIG, /etc/socialwatch/socialwatch.toml or
     ./config/socialwatch.toml, in that order.
     """
-
-
-config_option = click.option(
-    "--config", "config_path", type=click.Path(dir_okay=False), default=None,
-    help="Config file (default: $SOCIALWATCH_CONFIG, /etc/socialwatch/socialwatch.toml, ./config/socialwatch.toml).",
-)
 
 
 # --- triage ---------------------------------------------------------------------------------
@@ -63,7 +44,7 @@ def triage(file: IO[bytes], config_path: str | None) -> None:
     """
     from socialwatch.scoring.pipeline import Pipeline
 
-    pipeline = Pipeline(_load(config_path, required=False))
+    pipeline = Pipeline(load(config_path, required=False))
     out = sys.stdout
     bad = 0
     for number, raw in enumerate(file, 1):
@@ -124,8 +105,8 @@ def _daemon(config: Config, **kwargs: Any) -> Any:
 @config_option
 def poll_once(config_path: str | None) -> None:
     """Poll every configured source once, store what is new, deliver due alerts, and exit."""
-    config = _load(config_path, required=True)
-    _setup_logging(config.daemon.log_level, config.daemon.log_format, config.secret_values())
+    config = load(config_path, required=True)
+    setup_logging(config.daemon.log_level, config.daemon.log_format, config.secret_values())
     daemon = _daemon(config)
     results = daemon.poll_once()
     for source, result in zip(daemon.sources, results):
@@ -142,8 +123,8 @@ def run(config_path: str | None) -> None:
     """Run the daemon until SIGINT or SIGTERM (what socialwatch.service starts)."""
     from socialwatch.ops.metrics import MetricsUnavailable
 
-    config = _load(config_path, required=True)
-    _setup_logging(config.daemon.log_level, config.daemon.log_format, config.secret_values())
+    config = load(config_path, required=True)
+    setup_logging(config.daemon.log_level, config.daemon.log_format, config.secret_values())
     try:
         sys.exit(_daemon(config).run())
     except MetricsUnavailable as exc:
@@ -160,7 +141,7 @@ def check(config_path: str | None, offline: bool) -> None:
     probe per capability a token may lack (DMs, Messenger, Socket Mode). Nothing is posted.
     Exit status 1 when anything is wrong.
     """
-    config = _load(config_path, required=False)
+    config = load(config_path, required=False)
     where = config.source_path or "built-in defaults (no config file found)"
     click.echo(f"config: OK ({where})")
     from socialwatch.store.db import Store
@@ -194,7 +175,7 @@ def status(config_path: str | None, as_json: bool) -> None:
     from socialwatch.models import utcnow
     from socialwatch.store.db import Store
 
-    config = _load(config_path, required=False, secrets=False)
+    config = load(config_path, required=False, secrets=False)
     if not Path(config.daemon.database).exists():
         raise click.ClickException(f"no database at {config.daemon.database}; has the daemon run yet?")
     report = health.assess(Store(config.daemon.database, migrate=False), utcnow(),
@@ -215,7 +196,7 @@ def backup(destination: Path, config_path: str | None) -> None:
     then check the copy's integrity. Needs no credentials."""
     from socialwatch.store.db import Store
 
-    config = _load(config_path, required=False, secrets=False)
+    config = load(config_path, required=False, secrets=False)
     if destination.exists():
         raise click.ClickException(f"{destination} exists; choose a new file name")
     try:
@@ -236,7 +217,7 @@ def sandbox(host: str, port: int, write_config: Path | None) -> None:
     """Run the built-in emulators of X, Facebook and Slack on loopback, for trials and tests."""
     from socialwatch.sandbox import serve_forever
 
-    _setup_logging("INFO")
+    setup_logging("INFO")
     serve_forever(host, port, write_config)
 
 
@@ -259,7 +240,7 @@ def demo(port: int, duration: float, rate: float, auto_approve: bool, data: Path
     with suggested replies in the emulated Slack (open the printed URL), a click on Send posts the
     reply back on the platform, and everything lands in the audit log.
     """
-    _setup_logging("WARNING")
+    setup_logging("WARNING")
     from socialwatch import demo as demo_module
 
     if not duration and not sys.stdin.isatty():
@@ -280,5 +261,5 @@ def _register_compliance_commands() -> None:
 
 
 _register_compliance_commands()
-from socialwatch.cli.report import report_command as _report_command  # noqa: E402  (issue 9, its own module)
+from socialwatch.cli.report import report_command as _report_command  # noqa: E402  (a module of its own)
 main.add_command(_report_command)

@@ -16,6 +16,7 @@ from typing import Any
 
 import click
 
+from socialwatch.cli.options import store_options
 from socialwatch import audit
 from socialwatch.config.load import ConfigError, load_config
 from socialwatch.models import parse_time
@@ -27,16 +28,6 @@ CANNOT_CHECK = 2
 
 class CannotCheck(click.ClickException):
     exit_code = CANNOT_CHECK
-
-
-config_option = click.option(
-    "--config", "config_path", type=click.Path(dir_okay=False), default=None,
-    help="Config file whose [daemon] database is used (default lookup as for `socialwatch run`).",
-)
-database_option = click.option(
-    "--database", "database", type=click.Path(dir_okay=False, path_type=Path), default=None,
-    help="The SQLite database to use instead of the config's (e.g. a copy taken for an investigation).",
-)
 
 
 def _database(config_path: str | None, database: Path | None) -> Path:
@@ -72,8 +63,7 @@ def audit_group() -> None:
 
 
 @audit_group.command("verify")
-@config_option
-@database_option
+@store_options
 @click.option("--anchor", "anchors", multiple=True, metavar="SEQ:HASH",
               help="A head recorded earlier outside the database (`audit head`, the journal); repeatable.")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
@@ -110,8 +100,7 @@ def verify_command(config_path: str | None, database: Path | None, anchors: tupl
 
 
 @audit_group.command("head")
-@config_option
-@database_option
+@store_options
 def head_command(config_path: str | None, database: Path | None) -> None:
     """Print the log's last entry as SEQ:HASH, to record outside the machine (see `verify --anchor`)."""
     head = audit_log.audit_head(_store(config_path, database))
@@ -121,8 +110,7 @@ def head_command(config_path: str | None, database: Path | None) -> None:
 
 
 @audit_group.command("export")
-@config_option
-@database_option
+@store_options
 @click.option("--since", default=None, help="From this date or time (UTC, inclusive), e.g. 2026-01-01.")
 @click.option("--until", default=None, help="Up to this date or time (UTC, exclusive).")
 @click.option("--format", "fmt", type=click.Choice(["csv", "jsonl"]), default="csv", show_default=True)
@@ -155,8 +143,7 @@ def export_command(config_path: str | None, database: Path | None, since: str | 
 
 
 @audit_group.command("purge")
-@config_option
-@database_option
+@store_options
 @click.option("--older-than", "days", type=click.FloatRange(min=0, min_open=True), default=None, metavar="DAYS",
               help="Purge what is older than this many days (default: [retention] purge_texts_after_days).")
 @click.option("--raw-only", is_flag=True, help="Drop only raw platform payloads, keep texts and names.")
@@ -181,8 +168,7 @@ def purge_command(config_path: str | None, database: Path | None, days: float | 
 
 
 @click.command("review")
-@config_option
-@database_option
+@store_options
 @click.option("--host", default="127.0.0.1", show_default=True, help="Loopback address to bind (127.0.0.1 or ::1).")
 @click.option("--port", default=8001, show_default=True, type=click.IntRange(0, 65535),
               help="Port (0 picks a free one).")

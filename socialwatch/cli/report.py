@@ -13,10 +13,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import click
 
+from socialwatch.cli.options import store_options
 from socialwatch.config.load import ConfigError, load_config
 from socialwatch.models import parse_time, utcnow
-from socialwatch.reports import render
-from socialwatch.reports import summary
 
 
 def _moment(value: str | None, zone: ZoneInfo, *, end: bool, option: str) -> datetime | None:
@@ -45,10 +44,7 @@ def _moment(value: str | None, zone: ZoneInfo, *, end: bool, option: str) -> dat
 @click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Write here instead of standard output.")
 @click.option("--tz", "tz_name", default=None, help="Time zone for dates and charts (default [digest] timezone).")
-@click.option("--config", "config_path", type=click.Path(dir_okay=False), default=None,
-              help="Config file whose [daemon] database, SLA targets and time zone are used.")
-@click.option("--database", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="The SQLite database to read instead of the config's (e.g. a backup copy).")
+@store_options
 def report_command(since: str | None, until: str | None, fmt: str, output: Path | None, tz_name: str | None,
                    config_path: str | None, database: Path | None) -> None:
     """Volume, sentiment and its trend, top categories, negative spikes, SLA compliance (share within
@@ -57,7 +53,7 @@ def report_command(since: str | None, until: str | None, fmt: str, output: Path 
     --format html writes one self-contained file with the charts embedded (needs socialwatch[charts]
     for the charts). The database is opened read-only.
     """
-    pass  # REWRITE-REMOVED
+    from socialwatch.reports import render, summary
     from socialwatch.store.db import Store
 
     try:

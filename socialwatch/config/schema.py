@@ -165,7 +165,7 @@ class TriageConfig(_Model):
         return self
 
 
-# --- response times (issue 9) -----------------------------------------------------------------
+# --- response times ---------------------------------------------------------------------------
 
 SLA_PRIORITIES = ("urgent", "high", "normal", "low")
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -323,7 +323,7 @@ class DigestConfig(_Model):
     top: int = Field(5, ge=1, le=50, description="rows per list (categories, unanswered items, repeat authors)")
 
 
-# --- end of response times (issue 9) ----------------------------------------------------------
+# --- end of response times -------------------------------------------------------------------
 
 
 class SuggestionsConfig(_Model):
@@ -402,7 +402,7 @@ class SlackConfig(_Model):
 
 
 class RetentionConfig(_Model):
-    """How long personal data is kept (issue 6); 0 keeps it for ever. The audit chain survives a purge."""
+    """How long personal data is kept; 0 keeps it for ever. The audit chain survives a purge."""
 
     purge_texts_after_days: float = Field(
         0, ge=0, description="days after which texts, names and raw payloads are purged (audit hashes stay)")

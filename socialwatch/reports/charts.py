@@ -7,7 +7,7 @@ is no global state to share between the scheduler's threads.
 ``render(spec)`` draws a JSON chart spec in this process; ``render_in_child(spec)`` draws the same
 spec in a short-lived ``python -m socialwatch.charts`` (JSON on stdin, base64 PNGs as JSON on
 stdout), so a long-running daemon never imports matplotlib: importing it costs ~40 MB of RSS that
-is never given back (performance issue 10). The same spec gives the same PNG bytes either way.
+is never given back. The same spec gives the same PNG bytes either way.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Incident grouping (issue 9): a burst of negative items in one category becomes one alert.
+"""Incident grouping: a burst of negative items in one category becomes one alert.
 
 The dispatcher calls ``group`` before delivering alerts. When ``[incidents] threshold`` items with
 a counted label in one category arrive within ``window_minutes``, their pending alerts are held
