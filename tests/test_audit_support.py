@@ -12,13 +12,14 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from socialwatch.config.schema import Config
-from socialwatch.models import Author, Item, Kind, iso
+from socialwatch.models import Item, iso
 from socialwatch.scoring.pipeline import Pipeline
 from socialwatch.models import Processed
 from socialwatch.store.db import Store
 from socialwatch.store import alert_outbox
 from socialwatch.store import audit_log
 from socialwatch.store import inbox
+import builders
 
 T0 = datetime(2026, 3, 1, 9, 0, tzinfo=timezone.utc)
 TEXTS = [
@@ -29,11 +30,10 @@ TEXTS = [
 
 
 def make_item(n: int, *, text: str | None = None, when: datetime = T0) -> Item:
-    return Item(platform="x", kind=Kind.MENTION, native_id=str(5000 + n), account="acme",
-                author=Author(f"u{n}", handle=f"cust{n}", name=f"Customer {n}", followers=50),
-                text=text or TEXTS[n % len(TEXTS)], created_at=when + timedelta(minutes=n),
-                url=f"https://x.com/cust{n}/status/{5000 + n}",
-                raw={"id": str(5000 + n), "text": text or TEXTS[n % len(TEXTS)], "author_id": f"u{n}"})
+    body = text or TEXTS[n % len(TEXTS)]
+    return builders.item(body, native_id=str(5000 + n), author_id=f"u{n}", handle=f"cust{n}", name=f"Customer {n}",
+                         created=when + timedelta(minutes=n), url=f"https://x.com/cust{n}/status/{5000 + n}",
+                         raw={"id": str(5000 + n), "text": body, "author_id": f"u{n}"})
 
 
 def pipeline() -> Pipeline:

@@ -10,16 +10,16 @@ import pytest
 from socialwatch.scoring.complaints import ComplaintAnalyser, analyse
 from socialwatch.scoring.lexicon import fold, load_lexicons, tokens
 from socialwatch.config.load import ConfigError, parse_config
-from socialwatch.models import Author, AuthorHistory, Item, Kind
+from socialwatch.models import AuthorHistory, Item, Kind
 from socialwatch.scoring.pipeline import Pipeline
 from socialwatch.scoring.sentiment import Thresholds, decide_label, make_analyzer, score
+import builders
 
 T0 = datetime(2026, 11, 1, 9, 0, tzinfo=timezone.utc)
 
 
 def item(text: str, kind: Kind = Kind.MENTION, lang: str | None = None) -> Item:
-    return Item("x", kind, "1", "acme", Author("9", "cus", "Cus Tomer", 50), text, T0, lang=lang,
-                public=kind is not Kind.DM)
+    return builders.item(text, kind=kind, lang=lang, created=T0)
 
 
 @pytest.fixture(scope="module")

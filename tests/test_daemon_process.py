@@ -9,7 +9,8 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 from pathlib import Path
 
 import pytest
@@ -18,6 +19,7 @@ from socialwatch.config.load import load_config
 from socialwatch.sandbox import Sandbox
 from socialwatch.store.db import Store
 from socialwatch.store import audit_log, streams
+import builders
 
 DEADLINE = 60.0
 
@@ -79,13 +81,8 @@ def no_leftovers() -> Iterator[None]:
             daemon.proc.wait(DEADLINE)
 
 
-def wait_until(predicate, timeout: float = DEADLINE, what: str = "condition") -> None:  # noqa: ANN001
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if predicate():
-            return
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
+def wait_until(predicate: Callable[[], Any], timeout: float = DEADLINE, what: str = "condition") -> Any:
+    return builders.wait_until(predicate, timeout, what)
 
 
 def stored(config_path: Path) -> list[str]:

@@ -35,7 +35,7 @@ from socialwatch.reports import charts, daily, render, summary
 from socialwatch.cli import main
 from socialwatch.config.schema import Config
 from socialwatch.config.load import parse_config
-from socialwatch.models import Assessment, Author, Item, Kind, iso
+from socialwatch.models import Assessment, Item, Kind, iso
 from socialwatch.scoring.pipeline import Pipeline
 from socialwatch.sandbox import Sandbox
 from socialwatch.alerts.slack import SlackPoster
@@ -44,6 +44,7 @@ from socialwatch.store.db import Store
 from socialwatch.store import incident_log
 from socialwatch.store import audit_log
 from socialwatch.store import inbox
+import builders
 
 BERLIN = ZoneInfo("Europe/Berlin")
 START = datetime(2026, 3, 1, 8, 0, tzinfo=timezone.utc)  # Sunday 1 March, 09:00 in Berlin
@@ -75,9 +76,9 @@ def _item(n: int, text: str, created: datetime, rng: random.Random, author: str 
     if author:
         platform, kind = "x", Kind.MENTION
     body = text.replace("@acme ", "") if kind is Kind.DM else text
-    return Item(platform, kind, f"{platform[:2]}{n}", "acme", Author(author or f"u{n}", handle=author or f"user{n}",
-                                                                     followers=20), body, created,
-                public=kind is not Kind.DM, url=None if kind is Kind.DM else f"https://example.com/p/{n}")
+    return builders.item(body, platform=platform, kind=kind, native_id=f"{platform[:2]}{n}", author_id=author or f"u{n}",
+                         handle=author or f"user{n}", name=None, followers=20, created=created,
+                         url=None if kind is Kind.DM else f"https://example.com/p/{n}")
 
 
 def seed(path: Path) -> Seeded:

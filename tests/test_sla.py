@@ -16,7 +16,7 @@ from slack_sdk import WebClient
 
 from socialwatch.config.schema import Config
 from socialwatch.config.load import parse_config
-from socialwatch.models import Author, Item, Kind, iso
+from socialwatch.models import Item, Kind, iso
 from socialwatch.scoring.pipeline import Pipeline
 from socialwatch.sandbox import Sandbox
 from socialwatch.alerts.slack import SlackPoster
@@ -31,6 +31,7 @@ from socialwatch.scoring import hours
 from socialwatch.sla import customer
 from socialwatch.sla import timers
 from socialwatch.sla import wording
+import builders
 
 BERLIN = ZoneInfo("Europe/Berlin")
 ONCALL, MANAGERS = "S0ONCALL01", "S0MANAGER1"
@@ -53,11 +54,10 @@ def make_config(**sla_keys: Any) -> Config:
 def make_item(n: int, text: str, created: datetime, *, kind: Kind = Kind.DM, author: str | None = None,
               conversation: str | None = None, in_reply_to: str | None = None, platform: str = "x") -> Item:
     author_id = author or f"u{n}"
-    public = kind is not Kind.DM
-    return Item(platform=platform, kind=kind, native_id=str(9000 + n), account="acme",
-                author=Author(author_id, handle=f"cust_{author_id}", name=f"Casey {author_id}", followers=40),
-                text=text, created_at=created, public=public, conversation_id=conversation, in_reply_to=in_reply_to,
-                url=None if not public else f"https://x.com/cust/status/{9000 + n}")
+    return builders.item(text, platform=platform, kind=kind, native_id=str(9000 + n), author_id=author_id,
+                         handle=f"cust_{author_id}", name=f"Casey {author_id}", followers=40, created=created,
+                         conversation=conversation, in_reply_to=in_reply_to,
+                         url=None if kind is Kind.DM else f"https://x.com/cust/status/{9000 + n}")
 
 
 def ingest(store: Store, config: Config, items: list[Item], now: datetime) -> list[int]:

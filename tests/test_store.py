@@ -9,7 +9,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from socialwatch.config.schema import Config
-from socialwatch.models import Author, Item, Kind
+from socialwatch.models import Item
 from socialwatch.scoring.pipeline import Pipeline
 from socialwatch.models import Processed, Reject
 from socialwatch.store.db import Store
@@ -18,6 +18,7 @@ from socialwatch.store import audit_log
 from socialwatch.store import author_history
 from socialwatch.store import inbox
 from socialwatch.store import streams
+import builders
 
 T0 = datetime(2026, 11, 1, 12, 0, tzinfo=timezone.utc)
 
@@ -28,14 +29,12 @@ def pipeline() -> Pipeline:
 
 
 def make_item(n: int, author: str = "a1", text: str = "worst service ever, I am furious") -> Item:
-    return Item(platform="x", kind=Kind.MENTION, native_id=str(1000 + n), account="acme",
-                author=Author(author, handle=f"h{author}", name="Ann Author", followers=10), text=text,
-                created_at=T0 + timedelta(minutes=n))
+    return builders.item(text, native_id=str(1000 + n), author_id=author, handle=f"h{author}", name="Ann Author",
+                         followers=10, created=T0 + timedelta(minutes=n))
 
 
 def processed(pipeline: Pipeline, items: list[Item], alert: bool = True) -> list[Processed]:
-    return [Processed(i, a, alert=alert and a.needs_attention, source="x:acme:mentions")
-            for i, a in pipeline.assess_batch(items, {})]
+    return builders.processed(pipeline, items, alert=None if alert else False)
 
 
 def test_migrations_recorded_and_idempotent(tmp_path):

@@ -9,8 +9,9 @@ from datetime import datetime, timezone
 import pytest
 
 from socialwatch.config.schema import SuggestionsConfig
-from socialwatch.models import Author, AuthorHistory, Item, Kind
+from socialwatch.models import AuthorHistory, Item, Kind
 from socialwatch.scoring.suggest import case_reference, fit, load_templates, reply_limit, suggest, x_length
+import builders
 
 NOW = datetime(2026, 11, 1, tzinfo=timezone.utc)
 CATEGORIES = ["billing", "outage", "delivery", "account_security", "question", "praise", "other", "unknown_cat"]
@@ -24,8 +25,8 @@ ASKS_FOR_SECRET = re.compile(
 
 
 def item(platform: str, kind: Kind, name: str = "Sam Smith", handle: str = "sam") -> Item:
-    return Item(platform, kind, "42", "acme", Author("7", handle, name, 5), "text", NOW,
-                public=kind is not Kind.DM)
+    return builders.item("text", platform=platform, kind=kind, native_id="42", author_id="7", handle=handle, name=name,
+                         followers=5, created=NOW)
 
 
 def test_x_length_counts_like_x():

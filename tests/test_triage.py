@@ -9,8 +9,9 @@ import pytest
 
 from socialwatch.config.schema import Config
 from socialwatch.config.load import parse_config
-from socialwatch.models import Author, AuthorHistory, Item, Kind
+from socialwatch.models import AuthorHistory, Item, Kind
 from socialwatch.scoring.pipeline import Pipeline
+import builders
 
 T0 = datetime(2026, 11, 1, 9, 0, tzinfo=timezone.utc)
 
@@ -21,8 +22,7 @@ def pipeline() -> Pipeline:
 
 
 def item(text: str, kind: Kind = Kind.MENTION, followers: int = 50, public: bool | None = None) -> Item:
-    return Item("x", kind, "1", "acme", Author("9", "cus", "Cus Tomer", followers), text, T0,
-                public=(kind is not Kind.DM) if public is None else public)
+    return builders.item(text, kind=kind, followers=followers, public=public, created=T0)
 
 
 def test_negative_public_is_urgent_with_sla(pipeline):
