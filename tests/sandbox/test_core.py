@@ -18,7 +18,7 @@ from socialwatch.transport import RewritingAdapter, make_session
 
 from sandbox_support import wait_until
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(autouse=True)

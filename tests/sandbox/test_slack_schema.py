@@ -21,6 +21,7 @@ from typing import Any
 
 import jsonschema
 import pytest
+from conftest import API_SPECS
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from slack_sdk.socket_mode import SocketModeClient
@@ -29,7 +30,7 @@ from slack_sdk.socket_mode.response import SocketModeResponse
 
 from socialwatch.sandbox import Sandbox
 
-SPECS = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "api-specs" / "slack"
+SPECS = API_SPECS / "slack"
 
 pytestmark = pytest.mark.skipif(
     not (SPECS / "slack-web-openapi.json").is_file(),
