@@ -27,6 +27,7 @@ from socialwatch.sandbox.graphfields import FieldSpec, FieldSyntaxError, parse_f
 from socialwatch.sandbox.http import Request, Response
 from socialwatch.sandbox.ids import Counter, fbtrace_id
 from socialwatch.sandbox.ratelimit import RateLimiter
+from socialwatch.sandbox.timefmt import ControlError, control_time, parse_when
 
 log = logging.getLogger(__name__)
 
@@ -49,25 +50,6 @@ _MISSING = object()
 def graph_time(ts: float) -> str:
     """Graph's timestamp format: 2021-06-30T21:21:18+0000."""
     return datetime.fromtimestamp(ts, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S+0000")
-
-
-def parse_when(value: Any) -> float | None:
-    """Unix seconds, or ISO 8601 / Graph's +0000 form -> unix seconds."""
-    if value is None or value == "":
-        return None
-    if isinstance(value, (int, float)):
-        return float(value)
-    text = str(value).strip()
-    if re.fullmatch(r"-?\d+(\.\d+)?", text):
-        return float(text)
-    if text.endswith("Z"):
-        text = text[:-1] + "+00:00"
-    if len(text) > 5 and text[-5] in "+-" and text[-4:].isdigit():
-        text = f"{text[:-2]}:{text[-2:]}"
-    moment = datetime.fromisoformat(text)
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)
-    return moment.timestamp()
 
 
 def encode_cursor(object_id: str) -> str:
@@ -93,10 +75,6 @@ def decode_cursor(cursor: str) -> str | None:
 
 def appsecret_proof(token: str, secret: str) -> str:
     return hmac.new(secret.encode(), token.encode(), hashlib.sha256).hexdigest()
-
-
-class ControlError(ValueError):
-    """A bad control-API request (HTTP 400 with the message)."""
 
 
 class GraphError(Exception):
@@ -288,10 +266,7 @@ class GraphEmulator:
             return profile
 
     def _when(self, value: Any, key: str) -> float:
-        try:
-            parsed = parse_when(value)
-        except ValueError:
-            raise ControlError(f"{key} {value!r} is not ISO 8601 or unix time") from None
+        parsed = control_time(value, key)
         return self._now() if parsed is None else parsed
 
     def _default_post(self) -> FbPost:
@@ -1095,7 +1070,7 @@ class GraphEmulator:
         try:
             return self._control(req.method, sub, body)
         except ControlError as exc:
-            return Response.json({"error": str(exc)}, status=400)
+            return exc.response()
 
     def _control(self, method: str, sub: str, body: Any) -> Response:
         if (method, sub) == ("POST", "/comments"):

@@ -17,10 +17,11 @@ from urllib.parse import unquote
 from .http import Headers, Request, Response
 from .slack_blocks import check_blocks, iter_elements
 from .slack_model import (
-    APP_ID, B62, BOT_USER_ID, TEAM_DOMAIN, TEAM_ID, VERIFICATION_TOKEN, ControlError, Message, ResponseUrl,
+    APP_ID, B62, BOT_USER_ID, TEAM_DOMAIN, TEAM_ID, VERIFICATION_TOKEN, Message, ResponseUrl,
     SlackError, SlackUser, Version, View, rand,
 )
 from .socketmode import Delivery
+from .timefmt import ControlError
 
 if TYPE_CHECKING:
     import itertools
@@ -109,7 +110,7 @@ class SlackControlMixin:
         try:
             return self._control(req, sub)
         except ControlError as exc:
-            return Response.json({"error": exc.message}, exc.status)
+            return exc.response()
         except SlackError as exc:
             return Response.json({"error": exc.error, **exc.extra}, 400)
 
@@ -142,8 +143,8 @@ class SlackControlMixin:
         handler = routes.get((method, sub))
         if handler is None:
             if any(path == sub for _, path in routes):
-                raise ControlError(405, f"{method} not allowed on /_sandbox/slack{sub}")
-            raise ControlError(404, f"no such control endpoint: /_sandbox/slack{sub}")
+                raise ControlError(f"{method} not allowed on /_sandbox/slack{sub}", 405)
+            raise ControlError(f"no such control endpoint: /_sandbox/slack{sub}", 404)
         result = handler(req)
         return result if isinstance(result, Response) else Response.json(result)
 
@@ -152,11 +153,11 @@ class SlackControlMixin:
         try:
             body = req.json()
         except ValueError:
-            raise ControlError(400, "body must be JSON") from None
+            raise ControlError("body must be JSON") from None
         if body is None:
             return {}
         if not isinstance(body, dict):
-            raise ControlError(400, "body must be a JSON object")
+            raise ControlError("body must be a JSON object")
         return body
 
     def _channels_json(self) -> list[dict[str, str]]:
@@ -193,7 +194,7 @@ class SlackControlMixin:
             channel = self._channel(body.get("channel") or "C0SBXALERT")
             text = str(body.get("text") or "")
             if not text:
-                raise ControlError(400, "text is required")
+                raise ControlError("text is required")
             thread_ts = self._thread(channel.id, body.get("thread_ts"))
             message = Message(channel=channel.id, ts=self._next_ts(), text=text, blocks=None, metadata=None,
                               user=user.id, posted_at=time.time(), bot_id=None, thread_ts=thread_ts)
@@ -206,7 +207,7 @@ class SlackControlMixin:
         if isinstance(spec, str):
             spec = {"id": spec}
         if not isinstance(spec, dict) or not spec.get("id"):
-            raise ControlError(400, "user must be {\"id\", \"name\"}")
+            raise ControlError('user must be {"id", "name"}')
         user_id = str(spec["id"])
         user = self.users.get(user_id)
         if user is None:
@@ -219,21 +220,21 @@ class SlackControlMixin:
         body = self._body(req)
         for key in ("channel", "ts", "action_id"):
             if not body.get(key):
-                raise ControlError(400, f"{key} is required")
+                raise ControlError(f"{key} is required")
         base = self._base_url(req)
         with self._lock:
             user = self._ensure_user(body.get("user"))
             try:
                 channel = self._channel(body["channel"])
             except SlackError:
-                raise ControlError(404, f"no channel {body['channel']!r}") from None
+                raise ControlError(f"no channel {body['channel']!r}", 404) from None
             message = self._find(channel.id, str(body["ts"]), ephemeral=None)
             if message is None:
-                raise ControlError(404, f"no message {body['ts']} in {channel.id}")
+                raise ControlError(f"no message {body['ts']} in {channel.id}", 404)
             match = next(((b, el) for b, el in iter_elements(message.blocks)
                           if el.get("action_id") == body["action_id"]), None)
             if match is None:
-                raise ControlError(404, f"message has no element with action_id {body['action_id']!r}")
+                raise ControlError(f"message has no element with action_id {body['action_id']!r}", 404)
             block, element = match
             action = self._action_json(block, element, body.get("value"))
             trigger_id = self._issue_trigger(user.id, channel=channel.id, message_ts=message.ts)
@@ -265,7 +266,7 @@ class SlackControlMixin:
             "action_id": action["action_id"], "block_id": action["block_id"], "value": action.get("value"),
             "channel": channel.id, "message_ts": message.ts, "user": user.id, "trigger_id": trigger_id})
         if delivery is None:
-            raise ControlError(409, "no Socket Mode client is connected")
+            raise ControlError("no Socket Mode client is connected", 409)
         return self._delivery_result(delivery, body, trigger_id=trigger_id)
 
     def _delivery_result(self, delivery: Delivery, body: dict[str, Any], **extra: Any) -> dict[str, Any]:
@@ -294,7 +295,7 @@ class SlackControlMixin:
                 options.extend(group.get("options") or [])
             chosen = next((o for o in options if value is None or o.get("value") == value), None)
             if chosen is None:
-                raise ControlError(404, f"no option with value {value!r}")
+                raise ControlError(f"no option with value {value!r}", 404)
             action["selected_option"] = {"text": chosen.get("text"), "value": chosen.get("value")}
         elif kind == "users_select":
             action["selected_user"] = value
@@ -317,11 +318,11 @@ class SlackControlMixin:
             matches = [v for v in self.views.values() if v.trigger_id == body["trigger_id"]]
             view = matches[-1] if matches else None
         else:
-            raise ControlError(400, "view_id or trigger_id is required")
+            raise ControlError("view_id or trigger_id is required")
         if view is None:
-            raise ControlError(404, "no such view")
+            raise ControlError("no such view", 404)
         if view.status != "open":
-            raise ControlError(409, f"view {view.id} is {view.status}")
+            raise ControlError(f"view {view.id} is {view.status}", 409)
         return view
 
     def _state_values(self, view: View, values: Any) -> dict[str, Any]:
@@ -329,7 +330,7 @@ class SlackControlMixin:
 
         Accepts that exact shape, or the shorthand ``{action_id: value}`` (or ``{block_id: value}``)."""
         if not isinstance(values, dict):
-            raise ControlError(400, "values must be an object")
+            raise ControlError("values must be an object")
         state: dict[str, Any] = {}
         given = dict(values)
         for block, element in iter_elements(view.spec.get("blocks")):
@@ -350,7 +351,7 @@ class SlackControlMixin:
                 if not block.get("optional"):
                     initial = element.get("initial_value")
                     if initial is None:
-                        raise ControlError(422, f"required input {block_id}/{action_id} has no value")
+                        raise ControlError(f"required input {block_id}/{action_id} has no value", 422)
                     raw = initial
             state.setdefault(block_id, {})[action_id] = self._typed_value(element, raw)
         return state
@@ -362,7 +363,7 @@ class SlackControlMixin:
             value = None if raw is None else str(raw)
             max_length = element.get("max_length")
             if value is not None and isinstance(max_length, int) and len(value) > max_length:
-                raise ControlError(422, f"value longer than max_length {max_length}")
+                raise ControlError(f"value longer than max_length {max_length}", 422)
             return {"type": kind, "value": value}
         if kind in ("static_select", "radio_buttons"):
             if raw is None:
@@ -372,7 +373,7 @@ class SlackControlMixin:
                 options.extend(group.get("options") or [])
             chosen = next((o for o in options if o.get("value") == raw), None)
             if chosen is None:
-                raise ControlError(422, f"no option with value {raw!r}")
+                raise ControlError(f"no option with value {raw!r}", 422)
             return {"type": kind, "selected_option": {"text": chosen.get("text"), "value": chosen["value"]}}
         if kind == "checkboxes":
             wanted = raw if isinstance(raw, list) else ([] if raw is None else [raw])
@@ -405,7 +406,7 @@ class SlackControlMixin:
                                        info={"view_id": view.id, "callback_id": view.spec.get("callback_id", ""),
                                              "user": user.id, "trigger_id": trigger_id})
         if delivery is None:
-            raise ControlError(409, "no Socket Mode client is connected")
+            raise ControlError("no Socket Mode client is connected", 409)
         with self._lock:
             view.submissions.append(delivery.id)
         return self._delivery_result(delivery, body, trigger_id=trigger_id, view_id=view.id)
@@ -431,7 +432,7 @@ class SlackControlMixin:
         body = self._body(req)
         mode = body.get("mode", "frame")
         if mode not in ("frame", "close"):
-            raise ControlError(400, "mode must be 'frame' or 'close'")
+            raise ControlError("mode must be 'frame' or 'close'")
         connection = body.get("connection")
         count = self.socket.disconnect(str(body.get("reason") or "refresh_requested"), mode,
                                        int(connection) if connection is not None else None)
@@ -458,9 +459,9 @@ class SlackControlMixin:
                     spec = {"limit": spec[0], "window": spec[1]}
                 self.limits.configure(name, limit=spec.get("limit"), window=spec.get("window"))
         except KeyError as exc:
-            raise ControlError(400, f"unknown method {exc.args[0]!r}") from None
+            raise ControlError(f"unknown method {exc.args[0]!r}") from None
         except (TypeError, ValueError, AttributeError) as exc:
-            raise ControlError(400, f"bad config: {exc}") from None
+            raise ControlError(f"bad config: {exc}") from None
         return self._config_json()
 
     def _files_list(self) -> list[dict[str, Any]]:
@@ -483,7 +484,7 @@ class SlackControlMixin:
         with self._lock:
             f = self.files.get(unquote(file_id))
             if f is None or f.content is None:
-                raise ControlError(404, "no such file")
+                raise ControlError("no such file", 404)
             return Response(200, f.content, Headers({
                 "content-type": "application/octet-stream", "x-content-type-options": "nosniff",
                 "content-disposition": f'attachment; filename="{f.id}"'}))

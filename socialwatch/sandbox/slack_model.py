@@ -64,15 +64,6 @@ class SlackError(Exception):
         self.extra = extra
 
 
-class ControlError(Exception):
-    """A control-API failure with its HTTP status."""
-
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
-
-
 @dataclass
 class SlackUser:
     id: str

@@ -25,6 +25,7 @@ from urllib.parse import quote, unquote, urlencode
 from socialwatch.sandbox.http import Request, Response
 from socialwatch.sandbox.ids import Counter, Snowflakes, transaction_id
 from socialwatch.sandbox.ratelimit import Decision, RateLimiter
+from socialwatch.sandbox.timefmt import ControlError, control_time, parse_when
 
 log = logging.getLogger(__name__)
 
@@ -110,27 +111,6 @@ def iso(ts: float) -> str:
     """X's timestamp format: millisecond precision, Z."""
     moment = datetime.fromtimestamp(ts, timezone.utc)
     return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
-
-
-def parse_when(value: Any) -> float | None:
-    """ISO 8601 (with Z or offset) or unix seconds -> unix seconds."""
-    if value is None or value == "":
-        return None
-    if isinstance(value, (int, float)):
-        return float(value)
-    text = str(value).strip()
-    if re.fullmatch(r"\d+(\.\d+)?", text):
-        return float(text)
-    if text.endswith("Z"):
-        text = text[:-1] + "+00:00"
-    moment = datetime.fromisoformat(text)
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)
-    return moment.timestamp()
-
-
-class ControlError(ValueError):
-    """A bad control-API request (HTTP 400 with the message)."""
 
 
 class XApiError(Exception):
@@ -505,10 +485,7 @@ class XEmulator:
             in_reply_to = str(spec["in_reply_to"]) if spec.get("in_reply_to") else None
             if in_reply_to and not _ID_RE.match(in_reply_to):
                 raise ControlError("in_reply_to must be a tweet id")
-            try:
-                at = parse_when(spec.get("created_at"))
-            except ValueError:
-                raise ControlError(f"created_at {spec.get('created_at')!r} is not ISO 8601 or unix time") from None
+            at = control_time(spec.get("created_at"), "created_at")
             return self._new_tweet(author, text, at=at, in_reply_to=in_reply_to,
                                    lang=str(spec.get("lang") or "en"), metrics=spec.get("metrics"))
 
@@ -538,10 +515,7 @@ class XEmulator:
             sender = self.user_for(spec.get("sender") or spec.get("author"))
             if sender.id == self.brand.id:
                 raise ControlError("the sender must be someone other than the brand")
-            try:
-                at = parse_when(spec.get("created_at"))
-            except ValueError:
-                raise ControlError(f"created_at {spec.get('created_at')!r} is not ISO 8601 or unix time") from None
+            at = control_time(spec.get("created_at"), "created_at")
             created = self._now() if at is None else at
             event = XDmEvent(id=self._dm_ids.next(created, now=at is None), sender_id=sender.id,
                              recipient_id=self.brand.id, text=text, created_at=created)
@@ -1191,7 +1165,7 @@ class XEmulator:
         try:
             return self._control(req.method, sub, body, req)
         except ControlError as exc:
-            return Response.json({"error": str(exc)}, status=400)
+            return exc.response()
 
     def _control(self, method: str, sub: str, body: Any, req: Request) -> Response:
         if (method, sub) == ("POST", "/mentions"):
