@@ -22,10 +22,15 @@ import urllib.request
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from socialwatch.sandbox.configfile import write_config as _write_config
+from socialwatch.sandbox.graph import GraphEmulator
 from socialwatch.sandbox.server import SandboxServer
+from socialwatch.sandbox.x import XEmulator
+
+if TYPE_CHECKING:
+    from socialwatch.sandbox.slack import SlackEmulator
 
 __all__ = ["Sandbox", "control", "serve_forever"]
 
@@ -81,17 +86,17 @@ class Sandbox:
         return self._server.port
 
     @property
-    def x(self) -> Any:
-        """The X emulator (``socialwatch.sandbox.x.XEmulator``)."""
+    def x(self) -> XEmulator:
+        """The X emulator."""
         return self._server.x
 
     @property
-    def graph(self) -> Any:
-        """The Graph emulator (``socialwatch.sandbox.graph.GraphEmulator``)."""
+    def graph(self) -> GraphEmulator:
+        """The Graph emulator."""
         return self._server.graph
 
     @property
-    def slack(self) -> Any | None:
+    def slack(self) -> SlackEmulator | None:
         """The Slack emulator, or None when it is not available."""
         return self._server.slack
 

@@ -223,6 +223,12 @@ class GraphEmulator:
             for counter in (self._post_numbers, self._comment_numbers, self._profile_numbers, self._thread_numbers):
                 counter.reset()
 
+    def start(self) -> None:
+        """Nothing runs beside the HTTP port."""
+
+    def stop(self) -> None:
+        """Nothing to stop."""
+
     def info(self) -> dict[str, Any]:
         out: dict[str, Any] = {
             "graph_base": self._base_url(),

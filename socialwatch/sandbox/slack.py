@@ -49,6 +49,8 @@ class _Method:
 class SlackEmulator(SlackControlMixin):
     """The Slack workspace of the sandbox: channels, messages, views, files, Socket Mode."""
 
+    target = "slack"
+
     def __init__(self, host: str = "127.0.0.1") -> None:
         self.host = host
         self._lock = threading.RLock()

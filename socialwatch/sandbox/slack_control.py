@@ -138,7 +138,7 @@ class SlackControlMixin:
             ("POST", "/config"): self._ctl_config,
             ("GET", "/channels"): lambda r: {"channels": self._channels_json()},
             ("GET", "/users"): lambda r: {"users": [self.user_json(u) for u in self.users.values()]},
-            ("POST", "/reset"): lambda r: (self.reset(), {"reset": True})[1],
+            ("POST", "/reset"): self._ctl_reset,
         }
         handler = routes.get((method, sub))
         if handler is None:
@@ -147,6 +147,10 @@ class SlackControlMixin:
             raise ControlError(f"no such control endpoint: /_sandbox/slack{sub}", 404)
         result = handler(req)
         return result if isinstance(result, Response) else Response.json(result)
+
+    def _ctl_reset(self, req: Request) -> dict[str, Any]:
+        self.reset()
+        return {"reset": True}
 
     @staticmethod
     def _body(req: Request) -> dict[str, Any]:

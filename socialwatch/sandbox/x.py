@@ -383,6 +383,12 @@ class XEmulator:
             self._dm_ids.reset()
             self._user_ids.reset()
 
+    def start(self) -> None:
+        """Nothing runs beside the HTTP port."""
+
+    def stop(self) -> None:
+        """Nothing to stop."""
+
     def info(self) -> dict[str, Any]:
         creds = self.credentials
         return {
