@@ -1,44 +1,32 @@
-"""Slack, emulated: the Web API methods socialwatch uses (under ``/api/``) and a control API.
+"""Slack's Web API, emulated: the methods socialwatch uses, under ``/api/``.
 
 What slack_sdk's ``WebClient(base_url=<sandbox>/api/)`` sends is what this reads: form or
 JSON bodies, the token in ``Authorization: Bearer`` (or a ``token`` argument). Answers
 have Slack's shapes: ``{"ok": true, ...}``, or ``{"ok": false, "error": "..."}`` with HTTP
-200, and HTTP 429 + ``Retry-After`` when a method's tier budget is spent. Interactivity
-goes over Socket Mode (``socketmode.py``): ``POST /_sandbox/slack/actions`` clicks a button
-of a posted message and delivers Slack's ``block_actions`` payload to a connected client.
-
-Split for size: ids and records in ``slack_model.py``, Block Kit checks in ``slack_blocks.py``,
-the control API in ``slack_control.py``; this module holds the state and the Web API.
+200, and HTTP 429 + ``Retry-After`` when a method's tier budget is spent.
 """
 
 from __future__ import annotations
 
 import copy
-import hashlib
-import itertools
 import logging
 import math
-import secrets
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from .http import Request, Response
-from .ratelimit import RateLimiter
-from .slack_blocks import check_blocks
-from .slack_control import SlackControlMixin
-from .slack_model import (
-    APP_ID, APP_TOKEN, B62, BOT_ID, BOT_NAME, BOT_TOKEN, BOT_USER_ID, DEFAULT_LIMITS, MAX_TEXT, TEAM_DOMAIN,
-    TEAM_ID, TEAM_NAME, TRIGGER_TTL, Channel, Message, ResponseUrl, SlackError, SlackUser, Trigger, UploadedFile,
-    Version, View, as_bool, decode_cursor, encode_cursor, int_arg, json_arg, rand, ts_key,
+from socialwatch.sandbox.http import Request, Response
+from socialwatch.sandbox.slack.blocks import check_blocks
+from socialwatch.sandbox.slack.model import (
+    APP_ID, APP_TOKEN, BOT_ID, BOT_NAME, BOT_TOKEN, BOT_USER_ID, MAX_TEXT, TEAM_DOMAIN, TEAM_ID, TEAM_NAME,
+    Message, SlackError, Trigger, UploadedFile, Version, View, as_bool, decode_cursor, encode_cursor, int_arg,
+    json_arg, rand, ts_key,
 )
-from .socketmode import SocketModeServer
-
-__all__ = ["APP_TOKEN", "BOT_TOKEN", "SlackEmulator", "SlackError", "check_blocks"]
+from socialwatch.sandbox.slack.state import SlackState
 
 logger = logging.getLogger(__name__)
+
 
 @dataclass
 class _Method:
@@ -46,17 +34,11 @@ class _Method:
     token: str  # "bot" | "app"
 
 
-class SlackEmulator(SlackControlMixin):
-    """The Slack workspace of the sandbox: channels, messages, views, files, Socket Mode."""
-
-    target = "slack"
+class SlackApi(SlackState):
+    """The Web API methods, each called with the workspace's lock held."""
 
     def __init__(self, host: str = "127.0.0.1") -> None:
-        self.host = host
-        self._lock = threading.RLock()
-        self.socket = SocketModeServer(host, APP_ID, on_ack=self._on_ack)
-        self.limits = RateLimiter(DEFAULT_LIMITS)
-        self.trigger_ttl = TRIGGER_TTL
+        super().__init__(host)
         self._methods: dict[str, _Method] = {
             "auth.test": _Method(self._auth_test, "any"),
             "chat.postMessage": _Method(self._chat_post_message, "bot"),
@@ -72,59 +54,7 @@ class SlackEmulator(SlackControlMixin):
             "files.getUploadURLExternal": _Method(self._files_get_upload_url, "bot"),
             "files.completeUploadExternal": _Method(self._files_complete_upload, "bot"),
         }
-        self.reset()
 
-    # -- lifecycle -------------------------------------------------------------------------------
-    def start(self) -> None:
-        self.socket.start()
-
-    def stop(self) -> None:
-        self.socket.stop()
-
-    def reset(self) -> None:
-        with self._lock:
-            self.channels: dict[str, Channel] = {
-                "C0SBXALERT": Channel("C0SBXALERT", "social-alerts"),
-                "C0SBXOPS01": Channel("C0SBXOPS01", "social-ops"),
-            }
-            self.approver = SlackUser("U0SBXAPPR1", "alex.approver", "Alex Approver")
-            self.non_approver = SlackUser("U0SBXVIEW1", "val.viewer", "Val Viewer")
-            self.bot = SlackUser(BOT_USER_ID, BOT_NAME, "socialwatch", is_bot=True)
-            self.users: dict[str, SlackUser] = {u.id: u for u in (self.approver, self.non_approver, self.bot)}
-            # User groups (Slack's "subteams"): approvers and on-call, editable by tests.
-            self.usergroups: dict[str, list[str]] = {"S0SBXAPPRV": [self.approver.id], "S0SBXONCAL": [self.approver.id]}
-            self.messages: list[Message] = []
-            self._by_ts: dict[tuple[str, str], Message] = {}
-            self._thread_replies: dict[tuple[str, str], list[Message]] = {}
-            self.views: dict[str, View] = {}
-            self.triggers: dict[str, Trigger] = {}
-            self.files: dict[str, UploadedFile] = {}
-            self.response_urls: dict[str, ResponseUrl] = {}
-            self._last_ts_us = 0
-            self._view_ids = itertools.count(1)
-            self.trigger_ttl = TRIGGER_TTL
-        self.limits.reset()
-        self.socket.reset()
-
-    def info(self) -> dict[str, Any]:
-        return {
-            "bot_token": BOT_TOKEN,
-            "app_token": APP_TOKEN,
-            "channel": "C0SBXALERT",
-            "channel_name": self.channels["C0SBXALERT"].name,
-            "ops_channel": "C0SBXOPS01",
-            "approver": {"id": self.approver.id, "name": self.approver.name},
-            "approver_group": "S0SBXAPPRV",
-            "oncall_group": "S0SBXONCAL",
-            "non_approver": {"id": self.non_approver.id, "name": self.non_approver.name},
-            "bot_user_id": BOT_USER_ID,
-            "bot_id": BOT_ID,
-            "team_id": TEAM_ID,
-            "app_id": APP_ID,
-            "socket_mode_port": self.socket.port,
-        }
-
-    # -- Web API -------------------------------------------------------------------------------
     def handle(self, req: Request) -> Response:
         name = req.path[len("/api/"):].strip("/") if req.path.startswith("/api/") else req.path.strip("/")
         method = self._methods.get(name)
@@ -178,58 +108,6 @@ class SlackEmulator(SlackControlMixin):
                                   "provided": "channels:history"})
         return None
 
-    def _base_url(self, req: Request) -> str:
-        host = req.headers.get("host") or self.host
-        return f"http://{host}"
-
-    def _host_only(self, req: Request) -> str:
-        host = req.headers.get("host") or self.host
-        if host.startswith("["):
-            return host[: host.index("]") + 1]
-        return host.rsplit(":", 1)[0] if ":" in host else host
-
-    def _next_ts(self) -> str:
-        now_us = int(time.time() * 1_000_000)
-        self._last_ts_us = max(now_us, self._last_ts_us + 1)
-        return f"{self._last_ts_us // 1_000_000}.{self._last_ts_us % 1_000_000:06d}"
-
-    def _channel(self, value: Any) -> Channel:
-        ref = str(value or "").strip()
-        if not ref:
-            raise SlackError("channel_not_found")
-        if ref in self.channels:
-            return self.channels[ref]
-        name = ref.lstrip("#")
-        for channel in self.channels.values():
-            if channel.name == name:
-                return channel
-        if ref in self.users:  # a user id: the app's DM with that user
-            dm = Channel("D" + ref[1:], f"dm-{self.users[ref].name}")
-            self.channels.setdefault(dm.id, dm)
-            return self.channels[dm.id]
-        raise SlackError("channel_not_found")
-
-    def _add(self, message: Message) -> Message:
-        self.messages.append(message)
-        self._by_ts[(message.channel, message.ts)] = message
-        if message.thread_ts and message.thread_ts != message.ts and not message.ephemeral:
-            self._thread_replies.setdefault((message.channel, message.thread_ts), []).append(message)
-        return message
-
-    def _find(self, channel: str, ts: str, *, ephemeral: bool | None = False) -> Message | None:
-        message = self._by_ts.get((channel, ts))
-        if message is None or message.deleted:
-            return None
-        if ephemeral is not None and message.ephemeral != ephemeral:
-            return None
-        return message
-
-    def _user(self, user_id: str) -> SlackUser:
-        user = self.users.get(user_id)
-        if user is None:
-            raise SlackError("user_not_found")
-        return user
-
     def _content(self, params: dict[str, Any], *, require: bool = True) -> tuple[str | None, Any, Any]:
         text = params.get("text")
         if text is not None and not isinstance(text, str):
@@ -258,56 +136,7 @@ class SlackEmulator(SlackControlMixin):
             raise SlackError("invalid_metadata_schema")
         return {"event_type": metadata["event_type"], "event_payload": payload}
 
-    def _bot_profile(self) -> dict[str, Any]:
-        icon = "https://a.slack-edge.com/80588/img/plugins/app/bot_36.png"
-        return {
-            "id": BOT_ID, "deleted": False, "name": BOT_NAME, "updated": 1700000000, "app_id": APP_ID,
-            "icons": {"image_36": icon, "image_48": icon.replace("36", "48"), "image_72": icon.replace("36", "72")},
-            "team_id": TEAM_ID,
-        }
-
-    def _replies(self, message: Message) -> list[Message]:
-        return [m for m in self._thread_replies.get((message.channel, message.ts), []) if not m.deleted]
-
-    def message_json(self, message: Message, *, metadata: bool = True) -> dict[str, Any]:
-        """A message as conversations.history / chat.postMessage show it."""
-        out: dict[str, Any] = {"type": "message"}
-        if message.bot_id:
-            out["bot_id"] = message.bot_id
-            out["app_id"] = APP_ID
-        out.update({"text": message.text, "user": message.user, "ts": message.ts, "team": TEAM_ID})
-        if message.bot_id:
-            out["bot_profile"] = self._bot_profile()
-        if message.blocks is not None:
-            out["blocks"] = message.blocks
-        if message.attachments is not None:
-            out["attachments"] = message.attachments
-        if metadata and message.metadata is not None:
-            out["metadata"] = message.metadata
-        if message.files:
-            out["files"] = [self._file_json(self.files[f]) for f in message.files if f in self.files]
-            out["upload"] = False
-            out["display_as_bot"] = False
-        if message.edited_ts:
-            out["edited"] = {"user": message.bot_id or message.user, "ts": message.edited_ts}
-        if message.thread_ts:
-            out["thread_ts"] = message.thread_ts
-            if message.thread_ts != message.ts:
-                parent = self._find(message.channel, message.thread_ts)
-                out["parent_user_id"] = parent.user if parent else message.user
-            else:
-                replies = self._replies(message)
-                users = list(dict.fromkeys(r.user for r in replies))
-                out.update({
-                    "reply_count": len(replies), "reply_users_count": len(users),
-                    "latest_reply": replies[-1].ts if replies else message.ts,
-                    "reply_users": users, "is_locked": False, "subscribed": False,
-                })
-                if not replies:  # Slack lists no reply_users for an empty thread
-                    out.pop("reply_users")
-        return out
-
-    # Web API methods (called with self._lock held) -------------------------------------------
+    # -- methods -------------------------------------------------------------------------------
     def _auth_test(self, params: dict[str, Any], req: Request) -> dict[str, Any]:
         token = req.bearer or params.get("token")
         if token == APP_TOKEN:
@@ -331,17 +160,6 @@ class SlackEmulator(SlackControlMixin):
         )
         self._add(message)
         return {"channel": channel.id, "ts": message.ts, "message": self.message_json(message)}
-
-    def _thread(self, channel: str, thread_ts: Any) -> str | None:
-        if thread_ts in (None, ""):
-            return None
-        parent = self._find(channel, str(thread_ts))
-        if parent is None:
-            raise SlackError("thread_not_found")
-        if parent.thread_ts is None:
-            parent.thread_ts = parent.ts  # the message becomes a thread's parent
-        # A reply to a reply lands in the parent's thread, as in Slack.
-        return parent.thread_ts
 
     def _chat_update(self, params: dict[str, Any], req: Request) -> dict[str, Any]:
         channel = self._channel(params.get("channel"))
@@ -449,30 +267,6 @@ class SlackEmulator(SlackControlMixin):
             out["response_metadata"] = {"next_cursor": cursor}
         return out
 
-    def user_json(self, user: SlackUser) -> dict[str, Any]:
-        first, _, last = user.real_name.partition(" ")
-        image = f"https://secure.gravatar.com/avatar/{hashlib.md5(user.id.encode()).hexdigest()}.jpg"
-        profile: dict[str, Any] = {
-            "title": "", "phone": "", "skype": "", "real_name": user.real_name,
-            "real_name_normalized": user.real_name, "display_name": user.name,
-            "display_name_normalized": user.name, "status_text": "", "status_emoji": "",
-            "status_expiration": 0, "avatar_hash": hashlib.md5(user.name.encode()).hexdigest()[:12],
-            "first_name": first, "last_name": last, "team": TEAM_ID,
-            **{f"image_{size}": f"{image}?s={size}" for size in (24, 32, 48, 72, 192, 512)},
-        }
-        if user.is_bot:
-            profile.update({"bot_id": BOT_ID, "api_app_id": APP_ID, "always_active": True})
-        else:
-            profile["email"] = f"{user.name}@sandbox.invalid"
-        return {
-            "id": user.id, "team_id": TEAM_ID, "name": user.name, "deleted": False, "color": "9f69e7",
-            "real_name": user.real_name, "tz": "Europe/London", "tz_label": "Greenwich Mean Time",
-            "tz_offset": 0, "profile": profile, "is_admin": user.is_admin, "is_owner": False,
-            "is_primary_owner": False, "is_restricted": False, "is_ultra_restricted": False,
-            "is_bot": user.is_bot, "is_app_user": False, "updated": 1700000000,
-            "is_email_confirmed": not user.is_bot, "who_can_share_contact_card": "EVERYONE",
-        }
-
     def _users_info(self, params: dict[str, Any], req: Request) -> dict[str, Any]:
         return {"user": self.user_json(self._user(str(params.get("user") or "")))}
 
@@ -486,13 +280,7 @@ class SlackEmulator(SlackControlMixin):
     def _apps_connections_open(self, params: dict[str, Any], req: Request) -> dict[str, Any]:
         return {"url": self.socket.issue_url(self._host_only(req))}
 
-    # views -------------------------------------------------------------------------------------
-    def _issue_trigger(self, user: str, **context: Any) -> str:
-        trigger = Trigger(f"{int(time.time() * 1000)}.{abs(hash(TEAM_ID)) % 10**10}.{secrets.token_hex(16)}",
-                          user, time.time(), context=context)
-        self.triggers[trigger.id] = trigger
-        return trigger.id
-
+    # -- views ---------------------------------------------------------------------------------
     def _take_trigger(self, trigger_id: Any) -> Trigger:
         trigger = self.triggers.get(str(trigger_id or ""))
         if trigger is None:
@@ -504,50 +292,6 @@ class SlackEmulator(SlackControlMixin):
         trigger.used = True
         return trigger
 
-    def _check_view(self, view: Any) -> dict[str, Any]:
-        if isinstance(view, str):
-            view = json_arg(view, "view")
-        if not isinstance(view, dict):
-            raise SlackError("invalid_arguments", response_metadata={"messages": ["[ERROR] missing view"]})
-        errors: list[str] = []
-        if view.get("type") not in ("modal", "home"):
-            errors.append("[ERROR] must be one of [modal, home] [json-pointer:/view/type]")
-        if view.get("type") == "modal":
-            title = view.get("title")
-            if not isinstance(title, dict) or not isinstance(title.get("text"), str) or not title["text"]:
-                errors.append("[ERROR] missing required field: title [json-pointer:/view/title]")
-            elif len(title["text"]) > 24:
-                errors.append("[ERROR] must be less than 25 characters [json-pointer:/view/title/text]")
-            has_input = any(isinstance(b, dict) and b.get("type") == "input" for b in view.get("blocks") or [])
-            if has_input and not view.get("submit"):
-                errors.append("[ERROR] must provide submit when using input blocks [json-pointer:/view/submit]")
-        for key in ("private_metadata",):
-            if len(str(view.get(key) or "")) > 3000:
-                errors.append(f"[ERROR] must be less than 3001 characters [json-pointer:/view/{key}]")
-        try:
-            blocks = check_blocks(view.get("blocks", []), in_view=True)
-        except SlackError as exc:
-            errors.extend(exc.extra.get("errors", [exc.error]))
-            blocks = []
-        if errors:
-            raise SlackError("invalid_arguments", response_metadata={"messages": errors})
-        return {**view, "blocks": blocks}
-
-    def view_json(self, view: View) -> dict[str, Any]:
-        spec = view.spec
-        out = {
-            "id": view.id, "team_id": TEAM_ID, "type": spec.get("type", "modal"),
-            "blocks": spec.get("blocks", []),
-            "private_metadata": spec.get("private_metadata", ""), "callback_id": spec.get("callback_id", ""),
-            "state": {"values": view.state_values}, "hash": view.hash,
-            "title": spec.get("title"), "clear_on_close": bool(spec.get("clear_on_close", False)),
-            "notify_on_close": bool(spec.get("notify_on_close", False)), "close": spec.get("close"),
-            "submit": spec.get("submit"), "previous_view_id": view.previous_view_id,
-            "root_view_id": view.root_view_id, "app_id": APP_ID, "external_id": spec.get("external_id", ""),
-            "app_installed_team_id": TEAM_ID, "bot_id": BOT_ID,
-        }
-        return out
-
     def _views_open(self, params: dict[str, Any], req: Request) -> dict[str, Any]:
         view_spec = self._check_view(params.get("view"))
         trigger = self._take_trigger(params.get("trigger_id"))
@@ -558,9 +302,6 @@ class SlackEmulator(SlackControlMixin):
         view = View(view_id, trigger.user, view_spec, trigger.id, time.time(), self._view_hash(), view_id)
         self.views[view_id] = view
         return {"view": self.view_json(view)}
-
-    def _view_hash(self) -> str:
-        return f"{int(time.time())}.{rand(8, B62)}"
 
     def _views_update(self, params: dict[str, Any], req: Request) -> dict[str, Any]:
         view = None
@@ -583,7 +324,7 @@ class SlackEmulator(SlackControlMixin):
         view.errors = None
         return {"view": self.view_json(view)}
 
-    # files -------------------------------------------------------------------------------------
+    # -- files ---------------------------------------------------------------------------------
     def _files_get_upload_url(self, params: dict[str, Any], req: Request) -> dict[str, Any]:
         filename = params.get("filename")
         if not filename:
@@ -594,34 +335,6 @@ class SlackEmulator(SlackControlMixin):
         file_id = "F" + rand(10)
         self.files[file_id] = UploadedFile(file_id, str(filename), length, params.get("alt_txt"), time.time())
         return {"upload_url": f"{self._base_url(req)}/_sandbox/slack/upload/{file_id}", "file_id": file_id}
-
-    def _file_json(self, f: UploadedFile) -> dict[str, Any]:
-        ext = f.filename.rsplit(".", 1)[-1].lower() if "." in f.filename else "binary"
-        mimetype = {"txt": "text/plain", "png": "image/png", "csv": "text/csv", "json": "application/json",
-                    "pdf": "application/pdf"}.get(ext, "application/octet-stream")
-        url = f"https://files.slack.com/files-pri/{TEAM_ID}-{f.id}/{f.filename}"
-        shares: dict[str, Any] = {}
-        for share in f.shares:
-            shares.setdefault(share["channel"], []).append({
-                "ts": share["ts"], "channel_name": self.channels[share["channel"]].name
-                if share["channel"] in self.channels else "", "team_id": TEAM_ID,
-                "share_user_id": BOT_USER_ID, "source": "UNKNOWN", "is_silent_share": False,
-                **({"thread_ts": share["thread_ts"]} if share.get("thread_ts") else {}),
-            })
-        return {
-            "id": f.id, "created": int(f.created), "timestamp": int(f.created), "name": f.filename,
-            "title": f.title or f.filename, "mimetype": mimetype, "filetype": ext, "pretty_type": ext.upper(),
-            "user": BOT_USER_ID, "user_team": TEAM_ID, "editable": False,
-            "size": len(f.content) if f.content is not None else f.length, "mode": "hosted",
-            "is_external": False, "external_type": "", "is_public": bool(f.shares), "public_url_shared": False,
-            "display_as_bot": False, "username": "", "url_private": url, "url_private_download": url,
-            "permalink": f"https://{TEAM_DOMAIN}.slack.com/files/{BOT_USER_ID}/{f.id}/{f.filename}",
-            "permalink_public": f"https://slack-files.com/{TEAM_ID}-{f.id}-{rand(10).lower()}",
-            "comments_count": 0, "is_starred": False, "shares": {"public": shares} if shares else {},
-            "channels": sorted({s["channel"] for s in f.shares}), "groups": [], "ims": [],
-            "has_more_shares": False, "has_rich_preview": False, "file_access": "visible",
-            **({"alt_txt": f.alt_txt} if f.alt_txt else {}),
-        }
 
     def _files_complete_upload(self, params: dict[str, Any], req: Request) -> dict[str, Any]:
         items = json_arg(params.get("files"), "files")

@@ -8,7 +8,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from .slack_model import B62, MAX_MESSAGE_BLOCKS, MAX_VIEW_BLOCKS, SlackError, rand
+from socialwatch.sandbox.slack.model import B62, MAX_MESSAGE_BLOCKS, MAX_VIEW_BLOCKS, SlackError, rand
 
 _TEXT_TYPES = ("plain_text", "mrkdwn")
 _MESSAGE_BLOCKS = {"section", "context", "actions", "divider", "header", "image", "rich_text", "markdown",
