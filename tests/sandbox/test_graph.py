@@ -11,7 +11,8 @@ import pytest
 import requests
 from conftest import graph_api
 
-from socialwatch.sandbox.graphfields import FieldSyntaxError, parse_fields
+from socialwatch.sandbox.graph.fields import FieldSyntaxError, parse_fields
+from socialwatch.sandbox.graph.nodes import FIELD_NAMES
 
 COMMENT_FIELDS = "id,message,from,created_time,comment_count,parent"
 
@@ -328,4 +329,4 @@ def test_field_name_lists_match_what_each_node_renders(sandbox):
         "Message": emulator._fields_message(message),
     }
     for node_type, table in nodes.items():
-        assert set(table) == set(emulator.FIELD_NAMES[node_type]), node_type
+        assert set(table) == set(FIELD_NAMES[node_type]), node_type

@@ -110,3 +110,14 @@ def parse_fields(text: str | None) -> list[FieldSpec] | None:
     if text is None or not text.strip():
         return None
     return _Parser(text).field_list("")
+
+
+def unparse_fields(specs: list[FieldSpec]) -> str:
+    """The inverse of ``parse_fields``, for ``paging.next`` URLs."""
+    parts = []
+    for spec in specs:
+        text = spec.name + "".join(f".{name}({value})" for name, value in spec.modifiers.items())
+        if spec.children is not None:
+            text += "{" + unparse_fields(spec.children) + "}"
+        parts.append(text)
+    return ",".join(parts)
