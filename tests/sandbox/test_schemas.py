@@ -22,7 +22,7 @@ from jsonschema import Draft4Validator
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT4
 
-from socialwatch.sandbox import x as xmod
+from socialwatch.sandbox.x import model as xmod
 
 X_SPEC = "x/x-openapi-2.166-tweet-naming.json"
 FB_SPEC = "facebook/facebook-graph-derived-openapi.json"
