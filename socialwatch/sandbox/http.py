@@ -121,8 +121,15 @@ class Emulator(Protocol):
     def handle_control(self, req: Request) -> Response:
         """Answer a control-API request (seed content, read what was posted, change limits...)."""
 
-    def fault_response(self, kind: str, *, seconds: float | None = None, method: str = "GET", path: str = "",
-                       options: dict[str, Any] | None = None) -> Response | None:
+    def fault_response(
+        self,
+        kind: str,
+        *,
+        seconds: float | None = None,
+        method: str = "GET",
+        path: str = "",
+        options: dict[str, Any] | None = None,
+    ) -> Response | None:
         """The platform's own answer for an injected fault (``429``, ``500``, ``malformed``...); None lets
         the server answer generically. Timeouts and disconnects never get here."""
 

@@ -64,17 +64,34 @@ class RequestLog:
         for key, values in req.query.items():
             shown = ["***" for _ in values] if key in _REDACTED_PARAMS else values
             query[key] = shown[-1] if len(shown) == 1 else shown
-        entry = LogEntry(next(self._seq), time.time(), req.method, req.path, query, target, status, fault,
-                         round((time.monotonic() - started) * 1000, 2))
+        entry = LogEntry(
+            next(self._seq),
+            time.time(),
+            req.method,
+            req.path,
+            query,
+            target,
+            status,
+            fault,
+            round((time.monotonic() - started) * 1000, 2),
+        )
         with self._lock:
             self._entries.append(entry)
 
-    def list(self, *, target: str | None = None, method: str | None = None, path: str | None = None,
-             since: float | None = None, after_seq: int | None = None) -> list[dict[str, Any]]:
+    def list(
+        self,
+        *,
+        target: str | None = None,
+        method: str | None = None,
+        path: str | None = None,
+        since: float | None = None,
+        after_seq: int | None = None,
+    ) -> list[dict[str, Any]]:
         with self._lock:
             entries = list(self._entries)
         return [
-            asdict(entry) for entry in entries
+            asdict(entry)
+            for entry in entries
             if (target is None or entry.target == target)
             and (method is None or entry.method == method.upper())
             and (path is None or entry.path.startswith(path))
@@ -118,7 +135,7 @@ def _fault_paths(target: str, path: str) -> list[str]:
     if target == "facebook":
         candidates.append(_GRAPH_PATH.sub("/", path, count=1))
     elif target == "slack" and path.startswith("/api/"):
-        candidates.append(path[len("/api"):])
+        candidates.append(path[len("/api") :])
     return candidates
 
 
@@ -146,7 +163,7 @@ class _Handler(BaseHTTPRequestHandler):
     def version_string(self) -> str:
         return self.server_version
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
+    def log_message(self, format: str, *args: Any) -> None:
         log.debug("%s - %s", self.address_string(), format % args)
 
     def _read_body(self) -> bytes:
@@ -210,8 +227,15 @@ class _HTTPServer(ThreadingHTTPServer):
 class SandboxServer:
     """Owns the emulators, the HTTP server thread, fault rules and the request log."""
 
-    def __init__(self, host: str = "127.0.0.1", port: int = 0, *, clock: Callable[[], float] = time.time,
-                 owner: Any = None, slack: bool = True) -> None:
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        *,
+        clock: Callable[[], float] = time.time,
+        owner: Any = None,
+        slack: bool = True,
+    ) -> None:
         self.host = host
         self.requested_port = port
         self.owner = owner  # the public Sandbox object, handed to the web view
@@ -262,8 +286,12 @@ class SandboxServer:
         self._httpd = server_class((self.host, self.requested_port), _Handler)
         self._httpd.sandbox = self
         self._last_port = int(self._httpd.server_address[1])
-        self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05},
-                                        name=f"sandbox-http-{self.port}", daemon=True)
+        self._thread = threading.Thread(
+            target=self._httpd.serve_forever,
+            kwargs={"poll_interval": 0.05},
+            name=f"sandbox-http-{self.port}",
+            daemon=True,
+        )
         self._thread.start()
         for emulator in self.emulators:
             emulator.start()
@@ -346,8 +374,9 @@ class SandboxServer:
             return Abort("timeout", rule.seconds if rule.seconds is not None else DEFAULT_TIMEOUT_SECONDS)
         if rule.fault == "disconnect":
             return Abort("disconnect", 0.0)
-        response = emulator.fault_response(rule.fault, seconds=rule.seconds, method=req.method, path=req.path,
-                                           options=rule.options)
+        response = emulator.fault_response(
+            rule.fault, seconds=rule.seconds, method=req.method, path=req.path, options=rule.options
+        )
         if response is not None:
             return response
         if rule.fault == "malformed":
@@ -400,8 +429,13 @@ class SandboxServer:
             return cast(raw) if raw not in (None, "") else None
 
         try:
-            entries = self.log.list(target=req.arg("target"), method=req.arg("method"), path=req.arg("path"),
-                                    since=number("since", float), after_seq=number("after", int))
+            entries = self.log.list(
+                target=req.arg("target"),
+                method=req.arg("method"),
+                path=req.arg("path"),
+                since=number("since", float),
+                after_seq=number("after", int),
+            )
         except ValueError:
             return Response.json({"error": "since must be unix seconds and after a sequence number"}, status=400)
         return Response(200, json.dumps(entries).encode(), Headers({"content-type": "application/json"}))

@@ -12,7 +12,7 @@ HTTP status (400 unless said otherwise) with ``{"error": message}``.
 from __future__ import annotations
 
 import re
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from socialwatch.sandbox.http import Response
@@ -38,7 +38,7 @@ def parse_when(value: Any) -> float | None:
         text = f"{text[:-2]}:{text[-2:]}"
     moment = datetime.fromisoformat(text)
     if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)
+        moment = moment.replace(tzinfo=UTC)
     return moment.timestamp()
 
 

@@ -30,10 +30,21 @@ class GraphApi(GraphRender, GraphAuth):
 
     def _usage_headers(self, used_pct: int, regain_minutes: int) -> dict[str, str]:
         app = {"call_count": used_pct, "total_cputime": used_pct // 4, "total_time": used_pct // 3}
-        buc = {self.page.id: [{"type": "pages", "call_count": used_pct, "total_cputime": used_pct // 4,
-                               "total_time": used_pct // 3, "estimated_time_to_regain_access": regain_minutes}]}
-        return {"x-app-usage": json.dumps(app, separators=(",", ":")),
-                "x-business-use-case-usage": json.dumps(buc, separators=(",", ":"))}
+        buc = {
+            self.page.id: [
+                {
+                    "type": "pages",
+                    "call_count": used_pct,
+                    "total_cputime": used_pct // 4,
+                    "total_time": used_pct // 3,
+                    "estimated_time_to_regain_access": regain_minutes,
+                }
+            ]
+        }
+        return {
+            "x-app-usage": json.dumps(app, separators=(",", ":")),
+            "x-business-use-case-usage": json.dumps(buc, separators=(",", ":")),
+        }
 
     def _finish(self, response: Response, req: Request) -> Response:
         decision = self.limits.peek("page")
@@ -143,10 +154,17 @@ class GraphApi(GraphRender, GraphAuth):
         else:
             post, top = obj, None
         comment = self._new_comment(post, top, self.page, message, self._now())
-        self.posted.append({
-            "kind": "comment_reply", "id": comment.id, "text": message, "in_reply_to": target_id,
-            "parent_id": top, "post_id": post.id, "created_time": graph_time(comment.created),
-        })
+        self.posted.append(
+            {
+                "kind": "comment_reply",
+                "id": comment.id,
+                "text": message,
+                "in_reply_to": target_id,
+                "parent_id": top,
+                "post_id": post.id,
+                "created_time": graph_time(comment.created),
+            }
+        )
         log.debug("graph sandbox: page replied %s under %s", comment.id, target_id)
         return Response.json({"id": comment.id})
 
@@ -173,8 +191,11 @@ class GraphApi(GraphRender, GraphAuth):
         messaging_type = str(params.get("messaging_type") or "RESPONSE").upper()
         tag = params.get("tag")
         if messaging_type not in ("RESPONSE", "UPDATE", "MESSAGE_TAG"):
-            raise GraphError(100, "(#100) Param messaging_type must be one of {RESPONSE, UPDATE, MESSAGE_TAG} - "
-                                  f"got \"{messaging_type}\"")
+            raise GraphError(
+                100,
+                "(#100) Param messaging_type must be one of {RESPONSE, UPDATE, MESSAGE_TAG} - "
+                f'got "{messaging_type}"',
+            )
         text = message.get("text")
         if not isinstance(text, str) or not text.strip():
             raise GraphError(100, "(#100) param message must be non-empty.")
@@ -192,24 +213,45 @@ class GraphApi(GraphRender, GraphAuth):
             elif tag in ("ACCOUNT_UPDATE", "POST_PURCHASE_UPDATE", "CONFIRMED_EVENT_UPDATE"):
                 window = None
             else:
-                raise GraphError(100, f"(#100) Param tag must be one of {{ACCOUNT_UPDATE, CONFIRMED_EVENT_UPDATE, "
-                                      f"HUMAN_AGENT, POST_PURCHASE_UPDATE}} - got \"{tag}\"")
+                raise GraphError(
+                    100,
+                    f"(#100) Param tag must be one of {{ACCOUNT_UPDATE, CONFIRMED_EVENT_UPDATE, "
+                    f'HUMAN_AGENT, POST_PURCHASE_UPDATE}} - got "{tag}"',
+                )
         if window is not None and (last_from_user is None or self._now() - last_from_user > window):
             raise GraphError(
-                10, "(#10) This message is sent outside of allowed window. Learn more about the new policy here: "
-                "https://developers.facebook.com/docs/messenger-platform/policy-overview", subcode=2018278)
+                10,
+                "(#10) This message is sent outside of allowed window. Learn more about the new policy here: "
+                "https://developers.facebook.com/docs/messenger-platform/policy-overview",
+                subcode=2018278,
+            )
         sent = self._new_message(thread, self.page.id, user_id, text, self._now())
         thread.unread = 0
         answered = [m for m in thread.messages if m.from_id == user_id]
-        self.posted.append({
-            "kind": "message", "id": sent.id, "text": text, "recipient_id": user_id, "conversation_id": thread.id,
-            "in_reply_to": answered[-1].id if answered else None, "messaging_type": messaging_type,
-            "tag": tag, "created_time": graph_time(sent.created),
-        })
+        self.posted.append(
+            {
+                "kind": "message",
+                "id": sent.id,
+                "text": text,
+                "recipient_id": user_id,
+                "conversation_id": thread.id,
+                "in_reply_to": answered[-1].id if answered else None,
+                "messaging_type": messaging_type,
+                "tag": tag,
+                "created_time": graph_time(sent.created),
+            }
+        )
         return Response.json({"recipient_id": user_id, "message_id": sent.id})
 
-    def fault_response(self, kind: str, *, seconds: float | None = None, method: str = "GET", path: str = "",
-                       options: dict[str, Any] | None = None) -> Response | None:
+    def fault_response(
+        self,
+        kind: str,
+        *,
+        seconds: float | None = None,
+        method: str = "GET",
+        path: str = "",
+        options: dict[str, Any] | None = None,
+    ) -> Response | None:
         """Graph-shaped responses for injected faults, with the statuses Facebook uses."""
         options = options or {}
         req = Request(method, path)
@@ -224,20 +266,25 @@ class GraphApi(GraphRender, GraphAuth):
             finished.headers.update(self._usage_headers(100, regain))
             return finished
         if kind == "401":
-            error = GraphError(190, "Error validating access token: The session has been invalidated because the "
-                               "user changed their password or Facebook has changed the session for security "
-                               "reasons.", subcode=460)
+            error = GraphError(
+                190,
+                "Error validating access token: The session has been invalidated because the "
+                "user changed their password or Facebook has changed the session for security "
+                "reasons.",
+                subcode=460,
+            )
         elif kind == "403":
             error = GraphError(200, "(#200) Permissions error", status=403)
         elif kind == "500":
             error = GraphError(1, "An unknown error has occurred.", status=500, is_transient=True)
         elif kind == "503":
-            error = GraphError(2, "An unexpected error has occurred. Please retry your request later.",
-                               status=503, is_transient=True)
+            error = GraphError(
+                2, "An unexpected error has occurred. Please retry your request later.", status=503, is_transient=True
+            )
         elif kind == "malformed":
-            return self._finish(Response(200, b'{"data":[{"id":"100200300400500_1221000000', Response.json({})
-                                         .headers), req)
+            return self._finish(
+                Response(200, b'{"data":[{"id":"100200300400500_1221000000', Response.json({}).headers), req
+            )
         else:
             return None
         return self._finish(error.response(), req)
-

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from socialwatch.sandbox.graph.errors import GraphError
@@ -38,7 +38,6 @@ def body_params(req: Request) -> dict[str, Any]:
         return {}
 
 
-
 def request_token(req: Request) -> str | None:
     """The access token, wherever the client put it."""
     token = req.arg("access_token")
@@ -54,9 +53,8 @@ def request_token(req: Request) -> str | None:
     header = req.headers.get("authorization") or ""
     for scheme in ("Bearer ", "OAuth "):
         if header.startswith(scheme):
-            return header[len(scheme):].strip()
+            return header[len(scheme) :].strip()
     return None
-
 
 
 class GraphAuth(GraphState):
@@ -69,23 +67,31 @@ class GraphAuth(GraphState):
         if not hmac.compare_digest(token, self.page_token):
             raise GraphError(190, "Invalid OAuth access token - Cannot parse access token")
         if self.token_state == "expired":
-            expired_at = datetime.fromtimestamp(self._now() - 3600, timezone.utc)
-            now = datetime.fromtimestamp(self._now(), timezone.utc)
+            expired_at = datetime.fromtimestamp(self._now() - 3600, UTC)
+            now = datetime.fromtimestamp(self._now(), UTC)
             raise GraphError(
-                190, "Error validating access token: Session has expired on "
+                190,
+                "Error validating access token: Session has expired on "
                 f"{expired_at.strftime('%A, %d-%b-%y %H:%M:%S')} UTC. The current time is "
-                f"{now.strftime('%A, %d-%b-%y %H:%M:%S')} UTC.", subcode=463)
+                f"{now.strftime('%A, %d-%b-%y %H:%M:%S')} UTC.",
+                subcode=463,
+            )
         if self.token_state == "invalidated":
             raise GraphError(
-                190, "Error validating access token: The session has been invalidated because the user changed "
-                "their password or Facebook has changed the session for security reasons.", subcode=460)
+                190,
+                "Error validating access token: The session has been invalidated because the user changed "
+                "their password or Facebook has changed the session for security reasons.",
+                subcode=460,
+            )
         if self.app_secret:
             proof = req.arg("appsecret_proof") or (
-                body_params(req).get("appsecret_proof") if req.method != "GET" else None)
+                body_params(req).get("appsecret_proof") if req.method != "GET" else None
+            )
             if not proof:
-                raise GraphError(100, "API calls from the server require an appsecret_proof argument",
-                                 type_="GraphMethodException")
+                raise GraphError(
+                    100, "API calls from the server require an appsecret_proof argument", type_="GraphMethodException"
+                )
             if not hmac.compare_digest(str(proof), appsecret_proof(token, self.app_secret)):
-                raise GraphError(100, "Invalid appsecret_proof provided in the API argument",
-                                 type_="GraphMethodException")
-
+                raise GraphError(
+                    100, "Invalid appsecret_proof provided in the API argument", type_="GraphMethodException"
+                )

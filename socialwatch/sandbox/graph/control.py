@@ -22,13 +22,18 @@ class GraphControl(GraphNodes):
     def timeline(self) -> dict[str, Any]:
         """Everything, for the web view and scripts (``GET /_sandbox/facebook/timeline``)."""
         with self._lock:
+
             def comment_json(comment: FbComment) -> dict[str, Any]:
                 author = self.profiles[comment.author_id]
-                replies = sorted((c for c in self.comments.values() if c.parent_id == comment.id),
-                                 key=lambda c: c.created)
+                replies = sorted(
+                    (c for c in self.comments.values() if c.parent_id == comment.id), key=lambda c: c.created
+                )
                 return {
-                    "id": comment.id, "message": comment.message, "created_time": graph_time(comment.created),
-                    "from": self._profile_json(author), "from_page": author.is_page,
+                    "id": comment.id,
+                    "message": comment.message,
+                    "created_time": graph_time(comment.created),
+                    "from": self._profile_json(author),
+                    "from_page": author.is_page,
                     "replies": [comment_json(reply) for reply in replies],
                 }
 
@@ -36,22 +41,42 @@ class GraphControl(GraphNodes):
             threads = sorted(self.threads.values(), key=lambda t: t.updated, reverse=True)
             return {
                 "page": self._profile_json(self.page),
-                "posts": [{
-                    "id": post.id, "message": post.message, "created_time": graph_time(post.created),
-                    "from": self._profile_json(self.profiles[post.author_id]), "kind": post.kind,
-                    "permalink_url": self._permalink(post),
-                    "comments": [comment_json(c) for c in sorted(
-                        (c for c in self.comments.values() if c.post_id == post.id and c.parent_id is None),
-                        key=lambda c: c.created)],
-                } for post in posts],
-                "conversations": [{
-                    "id": thread.id, "updated_time": graph_time(thread.updated),
-                    "participant": self._profile_json(self.profiles[thread.user_id]),
-                    "messages": [{
-                        "id": m.id, "message": m.text, "created_time": graph_time(m.created),
-                        "from": self._profile_json(self.profiles[m.from_id]), "from_page": m.from_id == self.page.id,
-                    } for m in thread.messages],
-                } for thread in threads],
+                "posts": [
+                    {
+                        "id": post.id,
+                        "message": post.message,
+                        "created_time": graph_time(post.created),
+                        "from": self._profile_json(self.profiles[post.author_id]),
+                        "kind": post.kind,
+                        "permalink_url": self._permalink(post),
+                        "comments": [
+                            comment_json(c)
+                            for c in sorted(
+                                (c for c in self.comments.values() if c.post_id == post.id and c.parent_id is None),
+                                key=lambda c: c.created,
+                            )
+                        ],
+                    }
+                    for post in posts
+                ],
+                "conversations": [
+                    {
+                        "id": thread.id,
+                        "updated_time": graph_time(thread.updated),
+                        "participant": self._profile_json(self.profiles[thread.user_id]),
+                        "messages": [
+                            {
+                                "id": m.id,
+                                "message": m.text,
+                                "created_time": graph_time(m.created),
+                                "from": self._profile_json(self.profiles[m.from_id]),
+                                "from_page": m.from_id == self.page.id,
+                            }
+                            for m in thread.messages
+                        ],
+                    }
+                    for thread in threads
+                ],
                 "posted": list(reversed(self.posted)),
                 "token_state": self.token_state,
                 "rate_limit": {**self.limits.snapshot()["page"], "code": self.rate_limit_code},
@@ -84,7 +109,7 @@ class GraphControl(GraphNodes):
 
     def handle_control(self, req: Request) -> Response:
         """``/_sandbox/facebook/...``"""
-        sub = req.path[len("/_sandbox/facebook"):].rstrip("/") or "/"
+        sub = req.path[len("/_sandbox/facebook") :].rstrip("/") or "/"
         try:
             body = req.json() if req.body else None
         except ValueError:
@@ -99,15 +124,23 @@ class GraphControl(GraphNodes):
             if isinstance(body, list):
                 return Response.json({"ids": [self.add_comment(spec).id for spec in body]}, status=201)
             comment = self.add_comment(body or {})
-            return Response.json({"id": comment.id, "post_id": comment.post_id, "author_id": comment.author_id,
-                                  "parent_id": comment.parent_id}, status=201)
+            return Response.json(
+                {
+                    "id": comment.id,
+                    "post_id": comment.post_id,
+                    "author_id": comment.author_id,
+                    "parent_id": comment.parent_id,
+                },
+                status=201,
+            )
         if (method, sub) == ("POST", "/posts"):
             post = self.add_post(body or {})
             return Response.json({"id": post.id, "author_id": post.author_id, "kind": post.kind}, status=201)
         if (method, sub) == ("POST", "/messages"):
             message = self.add_message(body or {})
-            return Response.json({"id": message.id, "conversation_id": message.thread_id,
-                                  "sender_id": message.from_id}, status=201)
+            return Response.json(
+                {"id": message.id, "conversation_id": message.thread_id, "sender_id": message.from_id}, status=201
+            )
         if (method, sub) == ("GET", "/posted"):
             return Response.json(self.posted_items())
         if (method, sub) == ("GET", "/timeline"):
@@ -134,4 +167,3 @@ class GraphControl(GraphNodes):
                 self.set_app_secret(str(body["app_secret"]) if body["app_secret"] else None)
             return Response.json({"app_secret_set": self.app_secret is not None})
         return Response.json({"error": f"no control endpoint {method} /_sandbox/facebook{sub}"}, status=404)
-

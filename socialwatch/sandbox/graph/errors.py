@@ -18,11 +18,20 @@ RATE_LIMIT_MESSAGES = {
     613: "(#613) Calls to this api have exceeded the rate limit.",
 }
 
+
 class GraphError(Exception):
     """A Graph API error; ``response()`` renders Graph's error envelope."""
 
-    def __init__(self, code: int, message: str, *, status: int = 400, type_: str = "OAuthException",
-                 subcode: int | None = None, **extra: Any) -> None:
+    def __init__(
+        self,
+        code: int,
+        message: str,
+        *,
+        status: int = 400,
+        type_: str = "OAuthException",
+        subcode: int | None = None,
+        **extra: Any,
+    ) -> None:
         super().__init__(message)
         self.code = code
         self.message = message
@@ -48,9 +57,13 @@ class GraphError(Exception):
 
 def no_such_object(object_id: str, method: str = "get") -> GraphError:
     return GraphError(
-        100, f"Unsupported {method} request. Object with ID '{object_id}' does not exist, cannot be loaded due to "
+        100,
+        f"Unsupported {method} request. Object with ID '{object_id}' does not exist, cannot be loaded due to "
         "missing permissions, or does not support this operation. Please read the Graph API documentation at "
-        "https://developers.facebook.com/docs/graph-api", type_="GraphMethodException", subcode=33)
+        "https://developers.facebook.com/docs/graph-api",
+        type_="GraphMethodException",
+        subcode=33,
+    )
 
 
 def no_such_field(name: str, node_type: str) -> GraphError:

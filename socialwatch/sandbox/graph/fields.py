@@ -58,7 +58,7 @@ class _Parser:
         if start == self.pos:
             found = self.peek() or "end of string"
             raise self.error(f'Expected field name instead of "{found}".')
-        return self.text[start:self.pos]
+        return self.text[start : self.pos]
 
     def field_list(self, closing: str) -> list[FieldSpec]:
         fields: list[FieldSpec] = []
@@ -94,7 +94,7 @@ class _Parser:
                 end = self.text.find(")", self.pos)
                 if end < 0:
                     raise self.error('Expected ")" instead of "end of string".')
-                spec.modifiers[modifier] = self.text[self.pos:end].strip()
+                spec.modifiers[modifier] = self.text[self.pos : end].strip()
                 self.pos = end + 1
             elif char == "{":
                 if spec.children is not None:

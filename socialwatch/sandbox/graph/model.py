@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 DEFAULT_VERSION = "v21.0"
 DEFAULT_LIMIT = 25
@@ -22,7 +22,7 @@ VERSION_PATH = re.compile(r"^/(v\d{1,2}\.\d{1,2})(/.*)?$")
 
 def graph_time(ts: float) -> str:
     """Graph's timestamp format: 2021-06-30T21:21:18+0000."""
-    return datetime.fromtimestamp(ts, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S+0000")
+    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H:%M:%S+0000")
 
 
 @dataclass

@@ -51,7 +51,6 @@ class _EdgeItems:
     summary: dict[str, Any] | None = None
 
 
-
 class GraphRender(GraphNodes):
     """Nodes and edges as JSON, under the request's ``fields=``."""
 
@@ -87,8 +86,9 @@ class GraphRender(GraphNodes):
         wanted = {child.name for child in children} | {"id"}
         return {key: item for key, item in value.items() if key in wanted}
 
-    def _edge_items(self, node_type: str, obj: Any, edge: str, modifiers: dict[str, str],
-                    req: Request, *, nested: bool) -> _EdgeItems:
+    def _edge_items(
+        self, node_type: str, obj: Any, edge: str, modifiers: dict[str, str], req: Request, *, nested: bool
+    ) -> _EdgeItems:
         def arg(name: str) -> str | None:
             # A nested edge takes only its own .modifier(...)s; the query string belongs to the top level.
             return modifiers.get(name) if nested else req.arg(name)
@@ -103,8 +103,9 @@ class GraphRender(GraphNodes):
             if edge == "conversations":
                 platform = arg("platform") or "messenger"
                 if platform not in ("messenger", "instagram"):
-                    raise GraphError(100, f"(#100) Param platform must be one of {{MESSENGER, INSTAGRAM}} - "
-                                          f"got \"{platform}\"")
+                    raise GraphError(
+                        100, f'(#100) Param platform must be one of {{MESSENGER, INSTAGRAM}} - got "{platform}"'
+                    )
                 threads = [] if platform == "instagram" else list(self.threads.values())
                 user_id = arg("user_id")
                 if user_id:
@@ -112,14 +113,22 @@ class GraphRender(GraphNodes):
                 threads = [t for t in threads if t.messages and in_range(t.updated)]
                 threads.sort(key=lambda t: t.updated, reverse=True)
                 return _EdgeItems("Conversation", threads, obj.id, edge)
-            kinds = {"feed": ("page", "visitor"), "posts": ("page",), "published_posts": ("page",),
-                     "tagged": ("tagged",), "visitor_posts": ("visitor",)}[edge]
+            kinds = {
+                "feed": ("page", "visitor"),
+                "posts": ("page",),
+                "published_posts": ("page",),
+                "tagged": ("tagged",),
+                "visitor_posts": ("visitor",),
+            }[edge]
             posts = [p for p in self.posts.values() if p.kind in kinds and in_range(p.created)]
             posts.sort(key=lambda p: (p.created, p.id), reverse=True)
             return _EdgeItems("PagePost", posts, obj.id, edge)
         if edge in ("reactions", "likes"):
-            summary = {"total_count": 0, "can_like": True, "has_liked": False} if edge == "likes" else \
-                {"total_count": 0, "viewer_reaction": "NONE"}
+            summary = (
+                {"total_count": 0, "can_like": True, "has_liked": False}
+                if edge == "likes"
+                else {"total_count": 0, "viewer_reaction": "NONE"}
+            )
             return _EdgeItems("Profile", [], obj.id, edge, summary)
         if node_type == "Conversation":
             messages = [m for m in obj.messages if in_range(m.created)]
@@ -129,10 +138,12 @@ class GraphRender(GraphNodes):
         filter_ = (arg("filter") or "toplevel").lower()
         order = (arg("order") or "chronological").lower()
         if filter_ not in ("toplevel", "stream"):
-            raise GraphError(100, f"(#100) Param filter must be one of {{toplevel, stream}} - got \"{filter_}\"")
+            raise GraphError(100, f'(#100) Param filter must be one of {{toplevel, stream}} - got "{filter_}"')
         if order not in ("chronological", "reverse_chronological", "ranked"):
-            raise GraphError(100, "(#100) Param order must be one of {chronological, reverse_chronological, "
-                                  f"ranked}} - got \"{order}\"")
+            raise GraphError(
+                100,
+                f'(#100) Param order must be one of {{chronological, reverse_chronological, ranked}} - got "{order}"',
+            )
         if node_type == "PagePost":
             comments = [c for c in self.comments.values() if c.post_id == obj.id]
             if filter_ == "toplevel":
@@ -158,11 +169,18 @@ class GraphRender(GraphNodes):
         try:
             limit = int(value)
         except ValueError:
-            raise GraphError(100, f"(#100) Param limit must be a number - got \"{value}\"") from None
+            raise GraphError(100, f'(#100) Param limit must be a number - got "{value}"') from None
         return max(1, min(limit, MAX_LIMIT))
 
-    def _edge_page(self, edge: _EdgeItems, children: list[FieldSpec] | None, modifiers: dict[str, str],
-                   req: Request, *, nested: bool) -> dict[str, Any] | None:
+    def _edge_page(
+        self,
+        edge: _EdgeItems,
+        children: list[FieldSpec] | None,
+        modifiers: dict[str, str],
+        req: Request,
+        *,
+        nested: bool,
+    ) -> dict[str, Any] | None:
         """One page of an edge with Graph's cursor paging; None when a nested edge has nothing to show."""
 
         def arg(name: str) -> str | None:
@@ -176,20 +194,23 @@ class GraphRender(GraphNodes):
             start = self._cursor_index(after, ids) + 1
         elif before:
             start = max(self._cursor_index(before, ids) - limit, 0)
-        page = edge.items[start:start + limit]
+        page = edge.items[start : start + limit]
         want_summary = str(arg("summary") or "").lower() in ("true", "1", "total_count")
         if nested and not page and not want_summary:
             return None
         body: dict[str, Any] = {"data": [self.render(edge.type, item, children, req) for item in page]}
         if page:
-            paging: dict[str, Any] = {"cursors": {"before": encode_cursor(page[0].id),
-                                                  "after": encode_cursor(page[-1].id)}}
+            paging: dict[str, Any] = {
+                "cursors": {"before": encode_cursor(page[0].id), "after": encode_cursor(page[-1].id)}
+            }
             if start + limit < len(edge.items):
-                paging["next"] = self._paging_url(edge, children, req, modifiers, nested, limit,
-                                                  after=paging["cursors"]["after"])
+                paging["next"] = self._paging_url(
+                    edge, children, req, modifiers, nested, limit, after=paging["cursors"]["after"]
+                )
             if start > 0:
-                paging["previous"] = self._paging_url(edge, children, req, modifiers, nested, limit,
-                                                      before=paging["cursors"]["before"])
+                paging["previous"] = self._paging_url(
+                    edge, children, req, modifiers, nested, limit, before=paging["cursors"]["before"]
+                )
             body["paging"] = paging
         if want_summary and edge.summary is not None:
             body["summary"] = edge.summary
@@ -201,8 +222,16 @@ class GraphRender(GraphNodes):
             raise GraphError(100, "(#100) The parameter after/before is not a valid cursor")
         return ids.index(object_id)
 
-    def _paging_url(self, edge: _EdgeItems, children: list[FieldSpec] | None, req: Request,
-                    modifiers: dict[str, str], nested: bool, limit: int, **cursor: str) -> str:
+    def _paging_url(
+        self,
+        edge: _EdgeItems,
+        children: list[FieldSpec] | None,
+        req: Request,
+        modifiers: dict[str, str],
+        nested: bool,
+        limit: int,
+        **cursor: str,
+    ) -> str:
         params: list[tuple[str, str]] = []
         token = request_token(req)
         if token:
@@ -212,7 +241,7 @@ class GraphRender(GraphNodes):
             params.append(("fields", unparse_fields(children)))
         carried = ("order", "filter", "since", "until", "platform", "user_id", "summary", "appsecret_proof")
         for name in carried:
-            value = (modifiers.get(name) if nested and name != "appsecret_proof" else req.arg(name))
+            value = modifiers.get(name) if nested and name != "appsecret_proof" else req.arg(name)
             if value is not None:
                 params.append((name, value))
         params.append(("limit", str(limit)))
@@ -227,4 +256,3 @@ class GraphRender(GraphNodes):
     def _request_version(self, req: Request) -> str:
         match = VERSION_PATH.match(req.path)
         return match.group(1) if match else self.graph_version
-

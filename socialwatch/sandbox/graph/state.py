@@ -14,7 +14,13 @@ from collections.abc import Callable
 from typing import Any
 
 from socialwatch.sandbox.graph.model import (
-    DEFAULT_BUDGET, DEFAULT_VERSION, FbComment, FbMessage, FbPost, FbProfile, FbThread,
+    DEFAULT_BUDGET,
+    DEFAULT_VERSION,
+    FbComment,
+    FbMessage,
+    FbPost,
+    FbProfile,
+    FbThread,
 )
 from socialwatch.sandbox.ids import Counter
 from socialwatch.sandbox.ratelimit import RateLimiter
@@ -112,8 +118,13 @@ class GraphState:
         page_posts = [post for post in self.posts.values() if post.kind == "page"]
         if page_posts:
             return max(page_posts, key=lambda post: post.created)
-        return self.add_post({"by_page": True, "text": "Welcome to the Sandbox Brand page! Tell us how we're doing.",
-                              "created_time": self._now() - 3600})
+        return self.add_post(
+            {
+                "by_page": True,
+                "text": "Welcome to the Sandbox Brand page! Tell us how we're doing.",
+                "created_time": self._now() - 3600,
+            }
+        )
 
     def add_post(self, spec: dict[str, Any]) -> FbPost:
         """A post: a visitor's on the page (default), one elsewhere tagging the page, or the page's own."""
@@ -128,13 +139,20 @@ class GraphState:
             else:
                 author = self.profile_for(spec.get("author"))
                 kind = "tagged" if spec.get("tagged") else "visitor"
-                if kind == "tagged" and f"@{self.page.name}".lower() not in text.lower() and \
-                        self.page.name.lower() not in text.lower():
+                if (
+                    kind == "tagged"
+                    and f"@{self.page.name}".lower() not in text.lower()
+                    and self.page.name.lower() not in text.lower()
+                ):
                     text = f"{text} @{self.page.name}"
             owner = author.id if kind == "tagged" else self.page.id
-            post = FbPost(id=f"{owner}_{self._post_numbers.next()}", author_id=author.id, message=text,
-                          created=self._when(spec.get("created_time") or spec.get("created_at"), "created_time"),
-                          kind=kind)
+            post = FbPost(
+                id=f"{owner}_{self._post_numbers.next()}",
+                author_id=author.id,
+                message=text,
+                created=self._when(spec.get("created_time") or spec.get("created_at"), "created_time"),
+                kind=kind,
+            )
             self.posts[post.id] = post
             return post
 
@@ -163,14 +181,26 @@ class GraphState:
                 else:
                     post = self._default_post()
                 top_id = None
-            return self._new_comment(post, top_id, author, text,
-                                     self._when(spec.get("created_time") or spec.get("created_at"), "created_time"))
+            return self._new_comment(
+                post,
+                top_id,
+                author,
+                text,
+                self._when(spec.get("created_time") or spec.get("created_at"), "created_time"),
+            )
 
-    def _new_comment(self, post: FbPost, parent_id: str | None, author: FbProfile, text: str,
-                     created: float) -> FbComment:
+    def _new_comment(
+        self, post: FbPost, parent_id: str | None, author: FbProfile, text: str, created: float
+    ) -> FbComment:
         object_id = post.id.split("_", 1)[-1]
-        comment = FbComment(id=f"{object_id}_{self._comment_numbers.next()}", post_id=post.id, parent_id=parent_id,
-                            author_id=author.id, message=text, created=created)
+        comment = FbComment(
+            id=f"{object_id}_{self._comment_numbers.next()}",
+            post_id=post.id,
+            parent_id=parent_id,
+            author_id=author.id,
+            message=text,
+            created=created,
+        )
         self.comments[comment.id] = comment
         return comment
 
@@ -187,9 +217,13 @@ class GraphState:
                 raise ControlError("the sender must be someone other than the page")
             thread = self._thread_with(sender.id, create=True)
             assert thread is not None
-            message = self._new_message(thread, sender.id, self.page.id, text,
-                                        self._when(spec.get("created_time") or spec.get("created_at"),
-                                                   "created_time"))
+            message = self._new_message(
+                thread,
+                sender.id,
+                self.page.id,
+                text,
+                self._when(spec.get("created_time") or spec.get("created_at"), "created_time"),
+            )
             thread.unread += 1
             return message
 
@@ -205,10 +239,15 @@ class GraphState:
         return thread
 
     def _new_message(self, thread: FbThread, from_id: str, to_id: str, text: str, created: float) -> FbMessage:
-        message = FbMessage(id="m_" + secrets.token_urlsafe(48), thread_id=thread.id, from_id=from_id,
-                            to_id=to_id, text=text, created=created)
+        message = FbMessage(
+            id="m_" + secrets.token_urlsafe(48),
+            thread_id=thread.id,
+            from_id=from_id,
+            to_id=to_id,
+            text=text,
+            created=created,
+        )
         thread.messages.append(message)
         thread.messages.sort(key=lambda m: m.created)
         self.messages[message.id] = message
         return message
-

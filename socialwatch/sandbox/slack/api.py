@@ -19,9 +19,29 @@ from typing import Any
 from socialwatch.sandbox.http import Request, Response
 from socialwatch.sandbox.slack.blocks import check_blocks
 from socialwatch.sandbox.slack.model import (
-    APP_ID, APP_TOKEN, BOT_ID, BOT_NAME, BOT_TOKEN, BOT_USER_ID, MAX_TEXT, TEAM_DOMAIN, TEAM_ID, TEAM_NAME,
-    Message, SlackError, Trigger, UploadedFile, Version, View, as_bool, decode_cursor, encode_cursor, int_arg,
-    json_arg, rand, ts_key,
+    APP_ID,
+    APP_TOKEN,
+    BOT_ID,
+    BOT_NAME,
+    BOT_TOKEN,
+    BOT_USER_ID,
+    MAX_TEXT,
+    TEAM_DOMAIN,
+    TEAM_ID,
+    TEAM_NAME,
+    Message,
+    SlackError,
+    Trigger,
+    UploadedFile,
+    Version,
+    View,
+    as_bool,
+    decode_cursor,
+    encode_cursor,
+    int_arg,
+    json_arg,
+    rand,
+    ts_key,
 )
 from socialwatch.sandbox.slack.state import SlackState
 
@@ -56,7 +76,7 @@ class SlackApi(SlackState):
         }
 
     def handle(self, req: Request) -> Response:
-        name = req.path[len("/api/"):].strip("/") if req.path.startswith("/api/") else req.path.strip("/")
+        name = req.path[len("/api/") :].strip("/") if req.path.startswith("/api/") else req.path.strip("/")
         method = self._methods.get(name)
         if method is None:
             return self._error("unknown_method", req_method=name)
@@ -88,8 +108,15 @@ class SlackApi(SlackState):
     def _error(error: str, **extra: Any) -> Response:
         return Response.json({"ok": False, "error": error, **extra})
 
-    def fault_response(self, kind: str, *, seconds: float | None = None, method: str = "GET", path: str = "",
-                       options: dict[str, Any] | None = None) -> Response | None:
+    def fault_response(
+        self,
+        kind: str,
+        *,
+        seconds: float | None = None,
+        method: str = "GET",
+        path: str = "",
+        options: dict[str, Any] | None = None,
+    ) -> Response | None:
         """Slack-shaped bodies for injected faults; None lets the server apply its generic one
         (``malformed``, ``timeout``, ``disconnect`` of the HTTP connection). ``seconds`` sets a
         429's ``Retry-After`` (default 1)."""
@@ -104,8 +131,9 @@ class SlackApi(SlackState):
             # Slack reports bad credentials in the body, with HTTP 200.
             return Response.json({"ok": False, "error": "invalid_auth"})
         if kind == "403":
-            return Response.json({"ok": False, "error": "missing_scope", "needed": "chat:write",
-                                  "provided": "channels:history"})
+            return Response.json(
+                {"ok": False, "error": "missing_scope", "needed": "chat:write", "provided": "channels:history"}
+            )
         return None
 
     def _content(self, params: dict[str, Any], *, require: bool = True) -> tuple[str | None, Any, Any]:
@@ -141,10 +169,24 @@ class SlackApi(SlackState):
         token = req.bearer or params.get("token")
         if token == APP_TOKEN:
             # An app-level token identifies the app, not a bot user.
-            return {"url": f"https://{TEAM_DOMAIN}.slack.com/", "team": TEAM_NAME, "user": "", "team_id": TEAM_ID,
-                    "user_id": "", "app_id": APP_ID, "is_enterprise_install": False}
-        return {"url": f"https://{TEAM_DOMAIN}.slack.com/", "team": TEAM_NAME, "user": BOT_NAME,
-                "team_id": TEAM_ID, "user_id": BOT_USER_ID, "bot_id": BOT_ID, "is_enterprise_install": False}
+            return {
+                "url": f"https://{TEAM_DOMAIN}.slack.com/",
+                "team": TEAM_NAME,
+                "user": "",
+                "team_id": TEAM_ID,
+                "user_id": "",
+                "app_id": APP_ID,
+                "is_enterprise_install": False,
+            }
+        return {
+            "url": f"https://{TEAM_DOMAIN}.slack.com/",
+            "team": TEAM_NAME,
+            "user": BOT_NAME,
+            "team_id": TEAM_ID,
+            "user_id": BOT_USER_ID,
+            "bot_id": BOT_ID,
+            "is_enterprise_install": False,
+        }
 
     def _chat_post_message(self, params: dict[str, Any], req: Request) -> dict[str, Any]:
         channel = self._channel(params.get("channel"))
@@ -152,9 +194,16 @@ class SlackApi(SlackState):
         metadata = self._metadata(params)
         thread_ts = self._thread(channel.id, params.get("thread_ts"))
         message = Message(
-            channel=channel.id, ts=self._next_ts(), text=text or "", blocks=blocks, metadata=metadata,
-            user=BOT_USER_ID, posted_at=time.time(), thread_ts=thread_ts,
-            reply_broadcast=as_bool(params.get("reply_broadcast")), attachments=attachments,
+            channel=channel.id,
+            ts=self._next_ts(),
+            text=text or "",
+            blocks=blocks,
+            metadata=metadata,
+            user=BOT_USER_ID,
+            posted_at=time.time(),
+            thread_ts=thread_ts,
+            reply_broadcast=as_bool(params.get("reply_broadcast")),
+            attachments=attachments,
             unfurl_links=as_bool(params["unfurl_links"]) if "unfurl_links" in params else None,
             unfurl_media=as_bool(params["unfurl_media"]) if "unfurl_media" in params else None,
         )
@@ -173,8 +222,9 @@ class SlackApi(SlackState):
         if text is None and blocks is None and attachments is None:
             raise SlackError("no_text")
         metadata = self._metadata(params)
-        message.history.append(Version(message.text, copy.deepcopy(message.blocks),
-                                       copy.deepcopy(message.metadata), time.time()))
+        message.history.append(
+            Version(message.text, copy.deepcopy(message.blocks), copy.deepcopy(message.metadata), time.time())
+        )
         message.text = text if text is not None else ("" if blocks is not None else message.text)
         if blocks is not None:
             message.blocks = blocks
@@ -185,8 +235,17 @@ class SlackApi(SlackState):
         message.edited_ts = self._next_ts()
         shown = self.message_json(message)
         # chat.update's message carries neither its ts (it is top-level) nor thread fields.
-        for key in ("ts", "thread_ts", "parent_user_id", "reply_count", "reply_users_count", "latest_reply",
-                    "reply_users", "is_locked", "subscribed"):
+        for key in (
+            "ts",
+            "thread_ts",
+            "parent_user_id",
+            "reply_count",
+            "reply_users_count",
+            "latest_reply",
+            "reply_users",
+            "is_locked",
+            "subscribed",
+        ):
             shown.pop(key, None)
         return {"channel": channel.id, "ts": message.ts, "text": message.text, "message": shown}
 
@@ -195,14 +254,24 @@ class SlackApi(SlackState):
         user = self._user(str(params.get("user") or ""))
         text, blocks, attachments = self._content(params)
         thread_ts = self._thread(channel.id, params.get("thread_ts"))
-        message = Message(channel=channel.id, ts=self._next_ts(), text=text or "", blocks=blocks, metadata=None,
-                          user=BOT_USER_ID, posted_at=time.time(), thread_ts=thread_ts,
-                          ephemeral_user=user.id, attachments=attachments)
+        message = Message(
+            channel=channel.id,
+            ts=self._next_ts(),
+            text=text or "",
+            blocks=blocks,
+            metadata=None,
+            user=BOT_USER_ID,
+            posted_at=time.time(),
+            thread_ts=thread_ts,
+            ephemeral_user=user.id,
+            attachments=attachments,
+        )
         self._add(message)
         return {"message_ts": message.ts}
 
-    def _history_page(self, messages: list[Message], params: dict[str, Any], *, newest_first: bool,
-                      default_limit: int) -> tuple[list[Message], bool, str | None]:
+    def _history_page(
+        self, messages: list[Message], params: dict[str, Any], *, newest_first: bool, default_limit: int
+    ) -> tuple[list[Message], bool, str | None]:
         limit = int_arg(params.get("limit"), default_limit, 1, 999)
         oldest = str(params.get("oldest") or "0")
         latest = params.get("latest")
@@ -234,14 +303,22 @@ class SlackApi(SlackState):
 
     def _conversations_history(self, params: dict[str, Any], req: Request) -> dict[str, Any]:
         channel = self._channel(params.get("channel"))
-        candidates = [m for m in self.messages
-                      if m.channel == channel.id and not m.ephemeral and not m.deleted
-                      and (m.thread_ts in (None, m.ts) or m.reply_broadcast)]
+        candidates = [
+            m
+            for m in self.messages
+            if m.channel == channel.id
+            and not m.ephemeral
+            and not m.deleted
+            and (m.thread_ts in (None, m.ts) or m.reply_broadcast)
+        ]
         page, has_more, cursor = self._history_page(candidates, params, newest_first=True, default_limit=100)
         with_metadata = as_bool(params.get("include_all_metadata"))
         out: dict[str, Any] = {
             "messages": [self.message_json(m, metadata=with_metadata) for m in page],
-            "has_more": has_more, "pin_count": 0, "channel_actions_ts": None, "channel_actions_count": 0,
+            "has_more": has_more,
+            "pin_count": 0,
+            "channel_actions_ts": None,
+            "channel_actions_count": 0,
         }
         if cursor:
             out["response_metadata"] = {"next_cursor": cursor}
@@ -261,8 +338,10 @@ class SlackApi(SlackState):
         thread = [root, *self._replies(root)]
         page, has_more, cursor = self._history_page(thread, params, newest_first=False, default_limit=1000)
         with_metadata = as_bool(params.get("include_all_metadata"))
-        out: dict[str, Any] = {"messages": [self.message_json(m, metadata=with_metadata) for m in page],
-                               "has_more": has_more}
+        out: dict[str, Any] = {
+            "messages": [self.message_json(m, metadata=with_metadata) for m in page],
+            "has_more": has_more,
+        }
         if cursor:
             out["response_metadata"] = {"next_cursor": cursor}
         return out
@@ -308,11 +387,11 @@ class SlackApi(SlackState):
         if params.get("view_id"):
             view = self.views.get(str(params["view_id"]))
         elif params.get("external_id"):
-            view = next((v for v in self.views.values() if v.spec.get("external_id") == params["external_id"]),
-                        None)
+            view = next((v for v in self.views.values() if v.spec.get("external_id") == params["external_id"]), None)
         else:
-            raise SlackError("invalid_arguments",
-                             response_metadata={"messages": ["[ERROR] view_id or external_id is required"]})
+            raise SlackError(
+                "invalid_arguments", response_metadata={"messages": ["[ERROR] view_id or external_id is required"]}
+            )
         if view is None or view.status != "open":
             raise SlackError("not_found")
         if params.get("hash") and params["hash"] != view.hash:
@@ -366,11 +445,18 @@ class SlackApi(SlackState):
             f.title = item.get("title") or f.filename
         comment = str(params.get("initial_comment") or "")
         for channel_id in channel_ids:
-            message = Message(channel=channel_id, ts=self._next_ts(), text=comment, blocks=None, metadata=None,
-                              user=BOT_USER_ID, posted_at=time.time(), thread_ts=thread_ts,
-                              files=[f.id for f in uploads])
+            message = Message(
+                channel=channel_id,
+                ts=self._next_ts(),
+                text=comment,
+                blocks=None,
+                metadata=None,
+                user=BOT_USER_ID,
+                posted_at=time.time(),
+                thread_ts=thread_ts,
+                files=[f.id for f in uploads],
+            )
             self._add(message)
             for f in uploads:
                 f.shares.append({"channel": channel_id, "ts": message.ts, "thread_ts": thread_ts or ""})
         return {"files": [{"id": f.id, "title": f.title} | self._file_json(f) for f in uploads]}
-

@@ -26,7 +26,7 @@ class SlackControl(SlackInteractions):
     """``handle_control``: the control API's routes."""
 
     def handle_control(self, req: Request) -> Response:
-        sub = req.path[len("/_sandbox/slack"):] if req.path.startswith("/_sandbox/slack") else req.path
+        sub = req.path.removeprefix("/_sandbox/slack")
         sub = "/" + sub.strip("/")
         try:
             return self._control(req, sub)
@@ -38,11 +38,11 @@ class SlackControl(SlackInteractions):
     def _control(self, req: Request, sub: str) -> Response:
         method = req.method.upper()
         if sub.startswith("/upload/") and method == "POST":
-            return self._upload(sub[len("/upload/"):], req.body)
+            return self._upload(sub[len("/upload/") :], req.body)
         if sub.startswith("/response_url/") and method == "POST":
-            return self._response_url(sub[len("/response_url/"):], req)
+            return self._response_url(sub[len("/response_url/") :], req)
         if sub.startswith("/files/") and sub.endswith("/content") and method == "GET":
-            return self._file_content(sub[len("/files/"):-len("/content")])
+            return self._file_content(sub[len("/files/") : -len("/content")])
         routes: dict[tuple[str, str], Callable[[Request], Any]] = {
             ("GET", "/messages"): self._ctl_messages,
             ("POST", "/messages"): self._ctl_post_user_message,
@@ -50,8 +50,10 @@ class SlackControl(SlackInteractions):
             ("GET", "/views"): lambda r: {"views": self._views_list()},
             ("POST", "/views/submit"): self._ctl_view_submit,
             ("POST", "/views/close"): self._ctl_view_close,
-            ("GET", "/acks"): lambda r: {"deliveries": self.socket.deliveries(),
-                                         "stray_acks": self.socket.stray_acks()},
+            ("GET", "/acks"): lambda r: {
+                "deliveries": self.socket.deliveries(),
+                "stray_acks": self.socket.stray_acks(),
+            },
             ("GET", "/files"): lambda r: {"files": self._files_list()},
             ("GET", "/connections"): lambda r: {"connections": self.socket.connections()},
             ("POST", "/socket/disconnect"): self._ctl_disconnect,
@@ -80,23 +82,39 @@ class SlackControl(SlackInteractions):
     def control_message_json(self, message: Message) -> dict[str, Any]:
         channel = self.channels.get(message.channel)
         return {
-            "channel": message.channel, "channel_name": channel.name if channel else "",
-            "ts": message.ts, "thread_ts": message.thread_ts, "text": message.text, "blocks": message.blocks,
-            "attachments": message.attachments, "metadata": message.metadata, "user": message.user,
-            "bot_id": message.bot_id, "ephemeral": message.ephemeral, "ephemeral_user": message.ephemeral_user,
-            "reply_broadcast": message.reply_broadcast, "posted_at": message.posted_at,
-            "edited_ts": message.edited_ts, "files": list(message.files),
-            "unfurl_links": message.unfurl_links, "unfurl_media": message.unfurl_media,
-            "history": [{"text": v.text, "blocks": v.blocks, "metadata": v.metadata, "replaced_at": v.replaced_at}
-                        for v in message.history],
+            "channel": message.channel,
+            "channel_name": channel.name if channel else "",
+            "ts": message.ts,
+            "thread_ts": message.thread_ts,
+            "text": message.text,
+            "blocks": message.blocks,
+            "attachments": message.attachments,
+            "metadata": message.metadata,
+            "user": message.user,
+            "bot_id": message.bot_id,
+            "ephemeral": message.ephemeral,
+            "ephemeral_user": message.ephemeral_user,
+            "reply_broadcast": message.reply_broadcast,
+            "posted_at": message.posted_at,
+            "edited_ts": message.edited_ts,
+            "files": list(message.files),
+            "unfurl_links": message.unfurl_links,
+            "unfurl_media": message.unfurl_media,
+            "history": [
+                {"text": v.text, "blocks": v.blocks, "metadata": v.metadata, "replaced_at": v.replaced_at}
+                for v in message.history
+            ],
         }
 
     def _ctl_messages(self, req: Request) -> dict[str, Any]:
         channel = req.arg("channel")
         with self._lock:
             ids = {self._channel(channel).id} if channel else None
-            items = [self.control_message_json(m) for m in self.messages
-                     if not m.deleted and (ids is None or m.channel in ids)]
+            items = [
+                self.control_message_json(m)
+                for m in self.messages
+                if not m.deleted and (ids is None or m.channel in ids)
+            ]
             return {"channels": self._channels_json(), "messages": items}
 
     def _ctl_post_user_message(self, req: Request) -> dict[str, Any]:
@@ -109,8 +127,17 @@ class SlackControl(SlackInteractions):
             if not text:
                 raise ControlError("text is required")
             thread_ts = self._thread(channel.id, body.get("thread_ts"))
-            message = Message(channel=channel.id, ts=self._next_ts(), text=text, blocks=None, metadata=None,
-                              user=user.id, posted_at=time.time(), bot_id=None, thread_ts=thread_ts)
+            message = Message(
+                channel=channel.id,
+                ts=self._next_ts(),
+                text=text,
+                blocks=None,
+                metadata=None,
+                user=user.id,
+                posted_at=time.time(),
+                bot_id=None,
+                thread_ts=thread_ts,
+            )
             self._add(message)
             return {"channel": channel.id, "ts": message.ts}
 
@@ -120,14 +147,19 @@ class SlackControl(SlackInteractions):
         if mode not in ("frame", "close"):
             raise ControlError("mode must be 'frame' or 'close'")
         connection = body.get("connection")
-        count = self.socket.disconnect(str(body.get("reason") or "refresh_requested"), mode,
-                                       int(connection) if connection is not None else None)
+        count = self.socket.disconnect(
+            str(body.get("reason") or "refresh_requested"), mode, int(connection) if connection is not None else None
+        )
         return {"disconnected": count}
 
     def _config_json(self) -> dict[str, Any]:
-        return {"ack_timeout": self.socket.ack_timeout, "max_redeliveries": self.socket.max_redeliveries,
-                "disconnect_grace": self.socket.disconnect_grace, "trigger_ttl": self.trigger_ttl,
-                "rate_limits": self.limits.snapshot()}
+        return {
+            "ack_timeout": self.socket.ack_timeout,
+            "max_redeliveries": self.socket.max_redeliveries,
+            "disconnect_grace": self.socket.disconnect_grace,
+            "trigger_ttl": self.trigger_ttl,
+            "rate_limits": self.limits.snapshot(),
+        }
 
     def _ctl_config(self, req: Request) -> dict[str, Any]:
         body = control_body(req)
@@ -152,11 +184,19 @@ class SlackControl(SlackInteractions):
 
     def _files_list(self) -> list[dict[str, Any]]:
         with self._lock:
-            return [{"id": f.id, "filename": f.filename, "title": f.title, "length": f.length,
-                     "size": len(f.content) if f.content is not None else None,
-                     "sha256": hashlib.sha256(f.content).hexdigest() if f.content is not None else None,
-                     "completed": f.completed, "shares": f.shares}
-                    for f in self.files.values()]
+            return [
+                {
+                    "id": f.id,
+                    "filename": f.filename,
+                    "title": f.title,
+                    "length": f.length,
+                    "size": len(f.content) if f.content is not None else None,
+                    "sha256": hashlib.sha256(f.content).hexdigest() if f.content is not None else None,
+                    "completed": f.completed,
+                    "shares": f.shares,
+                }
+                for f in self.files.values()
+            ]
 
     def _upload(self, file_id: str, data: bytes) -> Response:
         with self._lock:
@@ -171,9 +211,17 @@ class SlackControl(SlackInteractions):
             f = self.files.get(unquote(file_id))
             if f is None or f.content is None:
                 raise ControlError("no such file", 404)
-            return Response(200, f.content, Headers({
-                "content-type": "application/octet-stream", "x-content-type-options": "nosniff",
-                "content-disposition": f'attachment; filename="{f.id}"'}))
+            return Response(
+                200,
+                f.content,
+                Headers(
+                    {
+                        "content-type": "application/octet-stream",
+                        "x-content-type-options": "nosniff",
+                        "content-disposition": f'attachment; filename="{f.id}"',
+                    }
+                ),
+            )
 
     def _response_url(self, url_id: str, req: Request) -> Response:
         """Slack's response_url: replace, delete or answer the clicked message (ephemeral by default)."""
@@ -192,17 +240,27 @@ class SlackControl(SlackInteractions):
             if body.get("delete_original") and original is not None:
                 original.deleted = True
             elif body.get("replace_original") and original is not None:
-                original.history.append(Version(original.text, copy.deepcopy(original.blocks),
-                                                copy.deepcopy(original.metadata), time.time()))
+                original.history.append(
+                    Version(
+                        original.text, copy.deepcopy(original.blocks), copy.deepcopy(original.metadata), time.time()
+                    )
+                )
                 original.text = str(text or "")
                 original.blocks = blocks
                 original.edited_ts = self._next_ts()
             else:
                 ephemeral = body.get("response_type", "ephemeral") != "in_channel"
-                self._add(Message(
-                    channel=hook.channel, ts=self._next_ts(), text=str(text or ""), blocks=blocks, metadata=None,
-                    user=BOT_USER_ID, posted_at=time.time(),
-                    thread_ts=self._thread(hook.channel, body.get("thread_ts")) if body.get("thread_ts") else None,
-                    ephemeral_user=hook.user if ephemeral else None))
+                self._add(
+                    Message(
+                        channel=hook.channel,
+                        ts=self._next_ts(),
+                        text=str(text or ""),
+                        blocks=blocks,
+                        metadata=None,
+                        user=BOT_USER_ID,
+                        posted_at=time.time(),
+                        thread_ts=self._thread(hook.channel, body.get("thread_ts")) if body.get("thread_ts") else None,
+                        ephemeral_user=hook.user if ephemeral else None,
+                    )
+                )
         return Response.json({"ok": True})
-

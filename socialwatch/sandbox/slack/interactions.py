@@ -14,7 +14,16 @@ from typing import Any
 from socialwatch.sandbox.http import Request
 from socialwatch.sandbox.slack.blocks import iter_elements
 from socialwatch.sandbox.slack.model import (
-    APP_ID, B62, TEAM_DOMAIN, TEAM_ID, VERIFICATION_TOKEN, ResponseUrl, SlackError, View, control_body, rand,
+    APP_ID,
+    B62,
+    TEAM_DOMAIN,
+    TEAM_ID,
+    VERIFICATION_TOKEN,
+    ResponseUrl,
+    SlackError,
+    View,
+    control_body,
+    rand,
 )
 from socialwatch.sandbox.slack.socketmode import Delivery
 from socialwatch.sandbox.slack.state import SlackState
@@ -52,8 +61,16 @@ class SlackInteractions(SlackState):
                 except SlackError:
                     return
                 new_id = f"V{next(self._view_ids):04d}{rand(6)}"
-                self.views[new_id] = View(new_id, view.user, spec, view.trigger_id, time.time(), self._view_hash(),
-                                          view.root_view_id, previous_view_id=view.id)
+                self.views[new_id] = View(
+                    new_id,
+                    view.user,
+                    spec,
+                    view.trigger_id,
+                    time.time(),
+                    self._view_hash(),
+                    view.root_view_id,
+                    previous_view_id=view.id,
+                )
             elif action == "clear":
                 for other in self.views.values():
                     if other.root_view_id == view.root_view_id:
@@ -76,8 +93,9 @@ class SlackInteractions(SlackState):
             message = self._find(channel.id, str(body["ts"]), ephemeral=None)
             if message is None:
                 raise ControlError(f"no message {body['ts']} in {channel.id}", 404)
-            match = next(((b, el) for b, el in iter_elements(message.blocks)
-                          if el.get("action_id") == body["action_id"]), None)
+            match = next(
+                ((b, el) for b, el in iter_elements(message.blocks) if el.get("action_id") == body["action_id"]), None
+            )
             if match is None:
                 raise ControlError(f"message has no element with action_id {body['action_id']!r}", 404)
             block, element = match
@@ -85,8 +103,12 @@ class SlackInteractions(SlackState):
             trigger_id = self._issue_trigger(user.id, channel=channel.id, message_ts=message.ts)
             response_url = ResponseUrl(rand(12, B62), channel.id, message.ts, user.id, time.time())
             self.response_urls[response_url.id] = response_url
-            container: dict[str, Any] = {"type": "message", "message_ts": message.ts, "channel_id": channel.id,
-                                         "is_ephemeral": message.ephemeral}
+            container: dict[str, Any] = {
+                "type": "message",
+                "message_ts": message.ts,
+                "channel_id": channel.id,
+                "is_ephemeral": message.ephemeral,
+            }
             if message.thread_ts:
                 container["thread_ts"] = message.thread_ts
             payload: dict[str, Any] = {
@@ -107,9 +129,18 @@ class SlackInteractions(SlackState):
             if not message.ephemeral:
                 # Slack leaves the message out for ephemeral containers.
                 payload["message"] = self.message_json(message)
-        delivery = self.socket.deliver(payload, info={
-            "action_id": action["action_id"], "block_id": action["block_id"], "value": action.get("value"),
-            "channel": channel.id, "message_ts": message.ts, "user": user.id, "trigger_id": trigger_id})
+        delivery = self.socket.deliver(
+            payload,
+            info={
+                "action_id": action["action_id"],
+                "block_id": action["block_id"],
+                "value": action.get("value"),
+                "channel": channel.id,
+                "message_ts": message.ts,
+                "user": user.id,
+                "trigger_id": trigger_id,
+            },
+        )
         if delivery is None:
             raise ControlError("no Socket Mode client is connected", 409)
         return self._delivery_result(delivery, body, trigger_id=trigger_id)
@@ -125,8 +156,12 @@ class SlackInteractions(SlackState):
     @staticmethod
     def _action_json(block: dict[str, Any], element: dict[str, Any], value: Any) -> dict[str, Any]:
         kind = element.get("type", "button")
-        action: dict[str, Any] = {"action_id": element.get("action_id"), "block_id": block.get("block_id"),
-                                  "type": kind, "action_ts": f"{time.time():.6f}"}
+        action: dict[str, Any] = {
+            "action_id": element.get("action_id"),
+            "block_id": block.get("block_id"),
+            "type": kind,
+            "action_ts": f"{time.time():.6f}",
+        }
         if kind == "button":
             action["text"] = element.get("text")
             action["value"] = str(value) if value is not None else element.get("value", "")
@@ -150,10 +185,19 @@ class SlackInteractions(SlackState):
 
     def _views_list(self) -> list[dict[str, Any]]:
         with self._lock:
-            return [{**self.view_json(v), "user": v.user, "status": v.status, "errors": v.errors,
-                     "opened_at": v.opened_at, "trigger_id": v.trigger_id, "submissions": list(v.submissions),
-                     "history": v.history}
-                    for v in self.views.values()]
+            return [
+                {
+                    **self.view_json(v),
+                    "user": v.user,
+                    "status": v.status,
+                    "errors": v.errors,
+                    "opened_at": v.opened_at,
+                    "trigger_id": v.trigger_id,
+                    "submissions": list(v.submissions),
+                    "history": v.history,
+                }
+                for v in self.views.values()
+            ]
 
     def _find_view(self, body: dict[str, Any]) -> View:
         view: View | None = None
@@ -247,9 +291,16 @@ class SlackInteractions(SlackState):
                 "is_enterprise_install": False,
                 "enterprise": None,
             }
-        delivery = self.socket.deliver(payload, accepts_response_payload=True,
-                                       info={"view_id": view.id, "callback_id": view.spec.get("callback_id", ""),
-                                             "user": user.id, "trigger_id": trigger_id})
+        delivery = self.socket.deliver(
+            payload,
+            accepts_response_payload=True,
+            info={
+                "view_id": view.id,
+                "callback_id": view.spec.get("callback_id", ""),
+                "user": user.id,
+                "trigger_id": trigger_id,
+            },
+        )
         if delivery is None:
             raise ControlError("no Socket Mode client is connected", 409)
         with self._lock:
@@ -263,13 +314,18 @@ class SlackInteractions(SlackState):
             view.status = "closed"
             user = self._ensure_user(body.get("user") or view.user)
             notify = bool(view.spec.get("notify_on_close"))
-            payload = {"type": "view_closed", "team": {"id": TEAM_ID, "domain": TEAM_DOMAIN},
-                       "user": user.short(), "api_app_id": APP_ID, "token": VERIFICATION_TOKEN,
-                       "view": self.view_json(view), "is_cleared": False, "is_enterprise_install": False,
-                       "enterprise": None}
+            payload = {
+                "type": "view_closed",
+                "team": {"id": TEAM_ID, "domain": TEAM_DOMAIN},
+                "user": user.short(),
+                "api_app_id": APP_ID,
+                "token": VERIFICATION_TOKEN,
+                "view": self.view_json(view),
+                "is_cleared": False,
+                "is_enterprise_install": False,
+                "enterprise": None,
+            }
         if not notify:
             return {"view_id": view.id, "notified": False}
         delivery = self.socket.deliver(payload, info={"view_id": view.id, "user": user.id})
-        return {"view_id": view.id, "notified": delivery is not None,
-                "envelope_id": delivery.id if delivery else None}
-
+        return {"view_id": view.id, "notified": delivery is not None, "envelope_id": delivery.id if delivery else None}

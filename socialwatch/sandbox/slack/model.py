@@ -217,7 +217,7 @@ def decode_cursor(cursor: str) -> str:
         raise SlackError("invalid_cursor") from None
     if not raw.startswith("next_ts:"):
         raise SlackError("invalid_cursor")
-    return raw[len("next_ts:"):]
+    return raw[len("next_ts:") :]
 
 
 def control_body(req: Request) -> dict[str, Any]:

@@ -20,8 +20,27 @@ from socialwatch.sandbox.http import Request
 from socialwatch.sandbox.ratelimit import RateLimiter
 from socialwatch.sandbox.slack.blocks import check_blocks
 from socialwatch.sandbox.slack.model import (
-    APP_ID, APP_TOKEN, B62, BOT_ID, BOT_NAME, BOT_TOKEN, BOT_USER_ID, DEFAULT_LIMITS, TEAM_DOMAIN, TEAM_ID,
-    TRIGGER_TTL, Channel, Message, ResponseUrl, SlackError, SlackUser, Trigger, UploadedFile, View, json_arg, rand,
+    APP_ID,
+    APP_TOKEN,
+    B62,
+    BOT_ID,
+    BOT_NAME,
+    BOT_TOKEN,
+    BOT_USER_ID,
+    DEFAULT_LIMITS,
+    TEAM_DOMAIN,
+    TEAM_ID,
+    TRIGGER_TTL,
+    Channel,
+    Message,
+    ResponseUrl,
+    SlackError,
+    SlackUser,
+    Trigger,
+    UploadedFile,
+    View,
+    json_arg,
+    rand,
 )
 from socialwatch.sandbox.slack.socketmode import Delivery, SocketModeServer
 from socialwatch.sandbox.timefmt import ControlError
@@ -173,8 +192,12 @@ class SlackState:
         return [m for m in self._thread_replies.get((message.channel, message.ts), []) if not m.deleted]
 
     def _issue_trigger(self, user: str, **context: Any) -> str:
-        trigger = Trigger(f"{int(time.time() * 1000)}.{abs(hash(TEAM_ID)) % 10**10}.{secrets.token_hex(16)}",
-                          user, time.time(), context=context)
+        trigger = Trigger(
+            f"{int(time.time() * 1000)}.{abs(hash(TEAM_ID)) % 10**10}.{secrets.token_hex(16)}",
+            user,
+            time.time(),
+            context=context,
+        )
         self.triggers[trigger.id] = trigger
         return trigger.id
 
@@ -214,7 +237,11 @@ class SlackState:
     def _bot_profile(self) -> dict[str, Any]:
         icon = "https://a.slack-edge.com/80588/img/plugins/app/bot_36.png"
         return {
-            "id": BOT_ID, "deleted": False, "name": BOT_NAME, "updated": 1700000000, "app_id": APP_ID,
+            "id": BOT_ID,
+            "deleted": False,
+            "name": BOT_NAME,
+            "updated": 1700000000,
+            "app_id": APP_ID,
             "icons": {"image_36": icon, "image_48": icon.replace("36", "48"), "image_72": icon.replace("36", "72")},
             "team_id": TEAM_ID,
         }
@@ -248,11 +275,16 @@ class SlackState:
             else:
                 replies = self._replies(message)
                 users = list(dict.fromkeys(r.user for r in replies))
-                out.update({
-                    "reply_count": len(replies), "reply_users_count": len(users),
-                    "latest_reply": replies[-1].ts if replies else message.ts,
-                    "reply_users": users, "is_locked": False, "subscribed": False,
-                })
+                out.update(
+                    {
+                        "reply_count": len(replies),
+                        "reply_users_count": len(users),
+                        "latest_reply": replies[-1].ts if replies else message.ts,
+                        "reply_users": users,
+                        "is_locked": False,
+                        "subscribed": False,
+                    }
+                )
                 if not replies:  # Slack lists no reply_users for an empty thread
                     out.pop("reply_users")
         return out
@@ -261,11 +293,20 @@ class SlackState:
         first, _, last = user.real_name.partition(" ")
         image = f"https://secure.gravatar.com/avatar/{hashlib.md5(user.id.encode()).hexdigest()}.jpg"
         profile: dict[str, Any] = {
-            "title": "", "phone": "", "skype": "", "real_name": user.real_name,
-            "real_name_normalized": user.real_name, "display_name": user.name,
-            "display_name_normalized": user.name, "status_text": "", "status_emoji": "",
-            "status_expiration": 0, "avatar_hash": hashlib.md5(user.name.encode()).hexdigest()[:12],
-            "first_name": first, "last_name": last, "team": TEAM_ID,
+            "title": "",
+            "phone": "",
+            "skype": "",
+            "real_name": user.real_name,
+            "real_name_normalized": user.real_name,
+            "display_name": user.name,
+            "display_name_normalized": user.name,
+            "status_text": "",
+            "status_emoji": "",
+            "status_expiration": 0,
+            "avatar_hash": hashlib.md5(user.name.encode()).hexdigest()[:12],
+            "first_name": first,
+            "last_name": last,
+            "team": TEAM_ID,
             **{f"image_{size}": f"{image}?s={size}" for size in (24, 32, 48, 72, 192, 512)},
         }
         if user.is_bot:
@@ -273,54 +314,108 @@ class SlackState:
         else:
             profile["email"] = f"{user.name}@sandbox.invalid"
         return {
-            "id": user.id, "team_id": TEAM_ID, "name": user.name, "deleted": False, "color": "9f69e7",
-            "real_name": user.real_name, "tz": "Europe/London", "tz_label": "Greenwich Mean Time",
-            "tz_offset": 0, "profile": profile, "is_admin": user.is_admin, "is_owner": False,
-            "is_primary_owner": False, "is_restricted": False, "is_ultra_restricted": False,
-            "is_bot": user.is_bot, "is_app_user": False, "updated": 1700000000,
-            "is_email_confirmed": not user.is_bot, "who_can_share_contact_card": "EVERYONE",
+            "id": user.id,
+            "team_id": TEAM_ID,
+            "name": user.name,
+            "deleted": False,
+            "color": "9f69e7",
+            "real_name": user.real_name,
+            "tz": "Europe/London",
+            "tz_label": "Greenwich Mean Time",
+            "tz_offset": 0,
+            "profile": profile,
+            "is_admin": user.is_admin,
+            "is_owner": False,
+            "is_primary_owner": False,
+            "is_restricted": False,
+            "is_ultra_restricted": False,
+            "is_bot": user.is_bot,
+            "is_app_user": False,
+            "updated": 1700000000,
+            "is_email_confirmed": not user.is_bot,
+            "who_can_share_contact_card": "EVERYONE",
         }
 
     def view_json(self, view: View) -> dict[str, Any]:
         spec = view.spec
         out = {
-            "id": view.id, "team_id": TEAM_ID, "type": spec.get("type", "modal"),
+            "id": view.id,
+            "team_id": TEAM_ID,
+            "type": spec.get("type", "modal"),
             "blocks": spec.get("blocks", []),
-            "private_metadata": spec.get("private_metadata", ""), "callback_id": spec.get("callback_id", ""),
-            "state": {"values": view.state_values}, "hash": view.hash,
-            "title": spec.get("title"), "clear_on_close": bool(spec.get("clear_on_close", False)),
-            "notify_on_close": bool(spec.get("notify_on_close", False)), "close": spec.get("close"),
-            "submit": spec.get("submit"), "previous_view_id": view.previous_view_id,
-            "root_view_id": view.root_view_id, "app_id": APP_ID, "external_id": spec.get("external_id", ""),
-            "app_installed_team_id": TEAM_ID, "bot_id": BOT_ID,
+            "private_metadata": spec.get("private_metadata", ""),
+            "callback_id": spec.get("callback_id", ""),
+            "state": {"values": view.state_values},
+            "hash": view.hash,
+            "title": spec.get("title"),
+            "clear_on_close": bool(spec.get("clear_on_close", False)),
+            "notify_on_close": bool(spec.get("notify_on_close", False)),
+            "close": spec.get("close"),
+            "submit": spec.get("submit"),
+            "previous_view_id": view.previous_view_id,
+            "root_view_id": view.root_view_id,
+            "app_id": APP_ID,
+            "external_id": spec.get("external_id", ""),
+            "app_installed_team_id": TEAM_ID,
+            "bot_id": BOT_ID,
         }
         return out
 
     def _file_json(self, f: UploadedFile) -> dict[str, Any]:
         ext = f.filename.rsplit(".", 1)[-1].lower() if "." in f.filename else "binary"
-        mimetype = {"txt": "text/plain", "png": "image/png", "csv": "text/csv", "json": "application/json",
-                    "pdf": "application/pdf"}.get(ext, "application/octet-stream")
+        mimetype = {
+            "txt": "text/plain",
+            "png": "image/png",
+            "csv": "text/csv",
+            "json": "application/json",
+            "pdf": "application/pdf",
+        }.get(ext, "application/octet-stream")
         url = f"https://files.slack.com/files-pri/{TEAM_ID}-{f.id}/{f.filename}"
         shares: dict[str, Any] = {}
         for share in f.shares:
-            shares.setdefault(share["channel"], []).append({
-                "ts": share["ts"], "channel_name": self.channels[share["channel"]].name
-                if share["channel"] in self.channels else "", "team_id": TEAM_ID,
-                "share_user_id": BOT_USER_ID, "source": "UNKNOWN", "is_silent_share": False,
-                **({"thread_ts": share["thread_ts"]} if share.get("thread_ts") else {}),
-            })
+            shares.setdefault(share["channel"], []).append(
+                {
+                    "ts": share["ts"],
+                    "channel_name": self.channels[share["channel"]].name if share["channel"] in self.channels else "",
+                    "team_id": TEAM_ID,
+                    "share_user_id": BOT_USER_ID,
+                    "source": "UNKNOWN",
+                    "is_silent_share": False,
+                    **({"thread_ts": share["thread_ts"]} if share.get("thread_ts") else {}),
+                }
+            )
         return {
-            "id": f.id, "created": int(f.created), "timestamp": int(f.created), "name": f.filename,
-            "title": f.title or f.filename, "mimetype": mimetype, "filetype": ext, "pretty_type": ext.upper(),
-            "user": BOT_USER_ID, "user_team": TEAM_ID, "editable": False,
-            "size": len(f.content) if f.content is not None else f.length, "mode": "hosted",
-            "is_external": False, "external_type": "", "is_public": bool(f.shares), "public_url_shared": False,
-            "display_as_bot": False, "username": "", "url_private": url, "url_private_download": url,
+            "id": f.id,
+            "created": int(f.created),
+            "timestamp": int(f.created),
+            "name": f.filename,
+            "title": f.title or f.filename,
+            "mimetype": mimetype,
+            "filetype": ext,
+            "pretty_type": ext.upper(),
+            "user": BOT_USER_ID,
+            "user_team": TEAM_ID,
+            "editable": False,
+            "size": len(f.content) if f.content is not None else f.length,
+            "mode": "hosted",
+            "is_external": False,
+            "external_type": "",
+            "is_public": bool(f.shares),
+            "public_url_shared": False,
+            "display_as_bot": False,
+            "username": "",
+            "url_private": url,
+            "url_private_download": url,
             "permalink": f"https://{TEAM_DOMAIN}.slack.com/files/{BOT_USER_ID}/{f.id}/{f.filename}",
             "permalink_public": f"https://slack-files.com/{TEAM_ID}-{f.id}-{rand(10).lower()}",
-            "comments_count": 0, "is_starred": False, "shares": {"public": shares} if shares else {},
-            "channels": sorted({s["channel"] for s in f.shares}), "groups": [], "ims": [],
-            "has_more_shares": False, "has_rich_preview": False, "file_access": "visible",
+            "comments_count": 0,
+            "is_starred": False,
+            "shares": {"public": shares} if shares else {},
+            "channels": sorted({s["channel"] for s in f.shares}),
+            "groups": [],
+            "ims": [],
+            "has_more_shares": False,
+            "has_rich_preview": False,
+            "file_access": "visible",
             **({"alt_txt": f.alt_txt} if f.alt_txt else {}),
         }
-

@@ -20,7 +20,12 @@ from socialwatch.sandbox.x.dms import XDms
 from socialwatch.sandbox.x.model import ID_RE, TIERS, TWEET_FIELDS, USER_EXPANSIONS, USER_FIELDS, WINDOW
 from socialwatch.sandbox.x.params import check_known, csv_param
 from socialwatch.sandbox.x.problems import (
-    PROBLEM_UNSUPPORTED_AUTH, XApiError, client_forbidden, invalid_request, not_found, problem,
+    PROBLEM_UNSUPPORTED_AUTH,
+    XApiError,
+    client_forbidden,
+    invalid_request,
+    not_found,
+    problem,
 )
 from socialwatch.sandbox.x.tweets import XTweets
 
@@ -55,7 +60,6 @@ ROUTES = [
 ]
 
 
-
 class XApi(XTweets, XDms):
     """``handle``: routing, authentication, tiers and budgets, the user endpoints, injected faults."""
 
@@ -66,8 +70,9 @@ class XApi(XTweets, XDms):
             match = route.pattern.match(req.path)
             if match:
                 return self._dispatch(route, match.groupdict(), req)
-        return self._finish(Response.json(
-            {"errors": [{"message": "Sorry, that page does not exist", "code": 34}]}, status=404))
+        return self._finish(
+            Response.json({"errors": [{"message": "Sorry, that page does not exist", "code": 34}]}, status=404)
+        )
 
     def _finish(self, response: Response, decision: Decision | None = None) -> Response:
         response.headers["x-transaction-id"] = transaction_id()
@@ -81,20 +86,27 @@ class XApi(XTweets, XDms):
         if context is None:
             return self._finish(Response.json(problem(401, "Unauthorized", "Unauthorized"), status=401))
         if context == "app" and route.user_context:
-            return self._finish(Response.json(problem(
-                403, "Unsupported Authentication",
-                "Authenticating with OAuth 2.0 Application-Only is forbidden for this endpoint.  Supported "
-                "authentication types are [OAuth 1.0a User Context, OAuth 2.0 User Context].",
-                PROBLEM_UNSUPPORTED_AUTH,
-            ), status=403))
+            return self._finish(
+                Response.json(
+                    problem(
+                        403,
+                        "Unsupported Authentication",
+                        "Authenticating with OAuth 2.0 Application-Only is forbidden for this endpoint.  Supported "
+                        "authentication types are [OAuth 1.0a User Context, OAuth 2.0 User Context].",
+                        PROBLEM_UNSUPPORTED_AUTH,
+                    ),
+                    status=403,
+                )
+            )
         with self._lock:
             tier = self.tier
         if route.key in TIERS.get(tier, frozenset()):
             return self._finish(Response.json(client_forbidden(), status=403))
         decision = self.limits.take(route.key)
         if not decision.allowed:
-            return self._finish(Response.json(problem(429, "Too Many Requests", "Too Many Requests"), status=429),
-                                decision)
+            return self._finish(
+                Response.json(problem(429, "Too Many Requests", "Too Many Requests"), status=429), decision
+            )
         try:
             with self._lock:
                 response = getattr(self, route.handler)(req, **args)
@@ -103,7 +115,7 @@ class XApi(XTweets, XDms):
         return self._finish(response, decision)
 
     def _authenticate(self, req: Request) -> str | None:
-        """"user", "app" or None (401): every credential fails while revoked."""
+        """ "user", "app" or None (401): every credential fails while revoked."""
         with self._lock:
             if self.revoked:
                 return None
@@ -119,8 +131,7 @@ class XApi(XTweets, XDms):
     def _user_by_id(self, req: Request, id: str) -> Response:
         fields = csv_param(req, "user.fields", USER_FIELDS)
         if not ID_RE.match(id):
-            raise invalid_request(f"The `id` query parameter value [{id}] does not match ^[0-9]{{1,19}}$",
-                                  {"id": [id]})
+            raise invalid_request(f"The `id` query parameter value [{id}] does not match ^[0-9]{{1,19}}$", {"id": [id]})
         user = self.users.get(id)
         if user is None:
             return Response.json({"errors": [not_found("user", "id", id)]})
@@ -139,8 +150,15 @@ class XApi(XTweets, XDms):
                 return route.key
         return None
 
-    def fault_response(self, kind: str, *, seconds: float | None = None, method: str = "GET", path: str = "",
-                       options: dict[str, Any] | None = None) -> Response | None:
+    def fault_response(
+        self,
+        kind: str,
+        *,
+        seconds: float | None = None,
+        method: str = "GET",
+        path: str = "",
+        options: dict[str, Any] | None = None,
+    ) -> Response | None:
         """X-shaped responses for injected faults (timeouts and disconnects are the server's job)."""
         if kind == "429":
             key = self._route_key(method, path)
@@ -152,20 +170,20 @@ class XApi(XTweets, XDms):
             else:
                 reset = self._now() + WINDOW
             decision = Decision(False, limit, 0, reset)
-            return self._finish(Response.json(problem(429, "Too Many Requests", "Too Many Requests"), status=429),
-                                decision)
+            return self._finish(
+                Response.json(problem(429, "Too Many Requests", "Too Many Requests"), status=429), decision
+            )
         if kind == "401":
             return self._finish(Response.json(problem(401, "Unauthorized", "Unauthorized"), status=401))
         if kind == "403":
             return self._finish(Response.json(client_forbidden(), status=403))
         if kind == "500":
-            return self._finish(Response.json(problem(500, "Internal Server Error", "Internal Server Error"),
-                                              status=500))
+            return self._finish(
+                Response.json(problem(500, "Internal Server Error", "Internal Server Error"), status=500)
+            )
         if kind == "503":
-            return self._finish(Response.json(problem(503, "Service Unavailable", "Service Unavailable"),
-                                              status=503))
+            return self._finish(Response.json(problem(503, "Service Unavailable", "Service Unavailable"), status=503))
         if kind == "malformed":
             body = b'{"data":[{"id":"1580000000000000123","text":"@SandboxBrand this respo'
             return self._finish(Response(200, body, Response.json({}).headers))
         return None
-

@@ -18,7 +18,7 @@ from socialwatch.sandbox.x.model import XCredentials
 
 
 def authenticate(req: Request, creds: XCredentials) -> str | None:
-    """"user", "app" or None (401)."""
+    """ "user", "app" or None (401)."""
     header = req.headers.get("authorization") or ""
     token = req.bearer
     if token is not None:
@@ -51,10 +51,10 @@ def oauth1_valid(req: Request, header: str, creds: XCredentials) -> bool:
     # The client signed the URL it meant (api.twitter.com) before the transport rewrote it.
     for base in ("https://api.twitter.com", "https://api.x.com", f"http://{host}"):
         base_string = signature.signature_base_string(
-            req.method, signature.base_string_uri(base + req.path), normalized)
+            req.method, signature.base_string_uri(base + req.path), normalized
+        )
         key = f"{quote(creds.consumer_secret, safe='~')}&{quote(creds.access_token_secret, safe='~')}"
         expected = base64.b64encode(hmac.new(key.encode(), base_string.encode(), hashlib.sha1).digest()).decode()
         if hmac.compare_digest(expected, provided):
             return True
     return False
-

@@ -41,12 +41,15 @@ class XControl(XState):
                 "brand": self.brand.render(user_fields),
                 "mentions": [tweet_json(tweet) for tweet in mentions],
                 "tweets": [tweet_json(tweet) for tweet in tweets],
-                "dms": [{
-                    **event.render(set(DM_EVENT_FIELDS)),
-                    "sender": self.users[event.sender_id].render(user_fields),
-                    "recipient": self.users[event.recipient_id].render(user_fields),
-                    "from_brand": event.sender_id == self.brand.id,
-                } for event in dms],
+                "dms": [
+                    {
+                        **event.render(set(DM_EVENT_FIELDS)),
+                        "sender": self.users[event.sender_id].render(user_fields),
+                        "recipient": self.users[event.recipient_id].render(user_fields),
+                        "from_brand": event.sender_id == self.brand.id,
+                    }
+                    for event in dms
+                ],
                 "posted": list(reversed(self.posted)),
                 "tier": self.tier,
                 "rate_limits": self.limits.snapshot(),
@@ -80,7 +83,7 @@ class XControl(XState):
 
     def handle_control(self, req: Request) -> Response:
         """``/_sandbox/x/...``"""
-        sub = req.path[len("/_sandbox/x"):].rstrip("/") or "/"
+        sub = req.path[len("/_sandbox/x") :].rstrip("/") or "/"
         try:
             body = req.json() if req.body else None
         except ValueError:
@@ -96,8 +99,9 @@ class XControl(XState):
                 tweets = self.add_mentions(body)
                 return Response.json({"ids": [tweet.id for tweet in tweets]}, status=201)
             tweet = self.add_mention(body or {})
-            return Response.json({"id": tweet.id, "author_id": tweet.author_id,
-                                  "conversation_id": tweet.conversation_id}, status=201)
+            return Response.json(
+                {"id": tweet.id, "author_id": tweet.author_id, "conversation_id": tweet.conversation_id}, status=201
+            )
         if (method, sub) == ("POST", "/mentions/bulk"):
             body = body or {}
             count = int(body.get("count", 0))
@@ -105,20 +109,26 @@ class XControl(XState):
                 raise ControlError("count must be between 1 and 10000")
             text = str(body.get("text") or "sandbox mention {i}")
             author = body.get("author")
-            specs = [{
-                "text": text.replace("{i}", str(i)),
-                "author": author if author else {"handle": f"bulk{i % 50}", "name": f"Bulk User {i % 50}"},
-            } for i in range(count)]
+            specs = [
+                {
+                    "text": text.replace("{i}", str(i)),
+                    "author": author if author else {"handle": f"bulk{i % 50}", "name": f"Bulk User {i % 50}"},
+                }
+                for i in range(count)
+            ]
             tweets = self.add_mentions(specs)
             return Response.json({"ids": [tweet.id for tweet in tweets]}, status=201)
         if (method, sub) == ("POST", "/tweets"):
             tweet = self.add_tweet(body or {})
-            return Response.json({"id": tweet.id, "author_id": tweet.author_id,
-                                  "conversation_id": tweet.conversation_id}, status=201)
+            return Response.json(
+                {"id": tweet.id, "author_id": tweet.author_id, "conversation_id": tweet.conversation_id}, status=201
+            )
         if (method, sub) == ("POST", "/dms"):
             event = self.add_dm(body or {})
-            return Response.json({"id": event.id, "sender_id": event.sender_id,
-                                  "dm_conversation_id": event.dm_conversation_id}, status=201)
+            return Response.json(
+                {"id": event.id, "sender_id": event.sender_id, "dm_conversation_id": event.dm_conversation_id},
+                status=201,
+            )
         if (method, sub) == ("GET", "/posted"):
             return Response.json(self.posted_items())
         if (method, sub) == ("GET", "/timeline"):
@@ -147,4 +157,3 @@ class XControl(XState):
                     self.duplicate_check = bool(body["duplicate_check"])
             return Response.json({"duplicate_check": self.duplicate_check})
         return Response.json({"error": f"no control endpoint {method} /_sandbox/x{sub}"}, status=404)
-

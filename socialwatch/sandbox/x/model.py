@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 WINDOW = 900.0  # X's 15-minute windows
@@ -40,42 +40,125 @@ DM_ENDPOINTS = frozenset(key for key in DEFAULT_LIMITS if "/dm_" in key)
 TIERS: dict[str, frozenset[str]] = {
     "pro": frozenset(),
     "basic": frozenset(),
-    "free": DM_ENDPOINTS | {
-        "GET /2/tweets/search/recent", "GET /2/tweets", "GET /2/tweets/:id",
-        "GET /2/users/:id", "GET /2/users/by/username/:username",
+    "free": DM_ENDPOINTS
+    | {
+        "GET /2/tweets/search/recent",
+        "GET /2/tweets",
+        "GET /2/tweets/:id",
+        "GET /2/users/:id",
+        "GET /2/users/by/username/:username",
     },
 }
 
 TWEET_FIELDS = (
-    "article", "attachments", "author_id", "card_uri", "community_id", "context_annotations", "conversation_id",
-    "created_at", "display_text_range", "edit_controls", "edit_history_tweet_ids", "entities", "geo", "id",
-    "in_reply_to_user_id", "lang", "matched_media_notes", "media_metadata", "non_public_metrics",
-    "note_request_suggestions", "note_tweet", "organic_metrics", "paid_partnership", "possibly_sensitive",
-    "promoted_metrics", "public_metrics", "referenced_tweets", "reply_settings", "scopes", "source",
-    "suggested_source_links", "suggested_source_links_with_counts", "text", "withheld",
+    "article",
+    "attachments",
+    "author_id",
+    "card_uri",
+    "community_id",
+    "context_annotations",
+    "conversation_id",
+    "created_at",
+    "display_text_range",
+    "edit_controls",
+    "edit_history_tweet_ids",
+    "entities",
+    "geo",
+    "id",
+    "in_reply_to_user_id",
+    "lang",
+    "matched_media_notes",
+    "media_metadata",
+    "non_public_metrics",
+    "note_request_suggestions",
+    "note_tweet",
+    "organic_metrics",
+    "paid_partnership",
+    "possibly_sensitive",
+    "promoted_metrics",
+    "public_metrics",
+    "referenced_tweets",
+    "reply_settings",
+    "scopes",
+    "source",
+    "suggested_source_links",
+    "suggested_source_links_with_counts",
+    "text",
+    "withheld",
 )
 USER_FIELDS = (
-    "affiliation", "confirmed_email", "connection_status", "created_at", "description", "entities", "id",
-    "is_identity_verified", "location", "most_recent_tweet_id", "name", "parody", "pinned_tweet_id",
-    "profile_banner_url", "profile_image_url", "protected", "public_metrics", "receives_your_dm", "subscription",
-    "subscription_type", "url", "username", "verified", "verified_followers_count", "verified_type", "withheld",
+    "affiliation",
+    "confirmed_email",
+    "connection_status",
+    "created_at",
+    "description",
+    "entities",
+    "id",
+    "is_identity_verified",
+    "location",
+    "most_recent_tweet_id",
+    "name",
+    "parody",
+    "pinned_tweet_id",
+    "profile_banner_url",
+    "profile_image_url",
+    "protected",
+    "public_metrics",
+    "receives_your_dm",
+    "subscription",
+    "subscription_type",
+    "url",
+    "username",
+    "verified",
+    "verified_followers_count",
+    "verified_type",
+    "withheld",
 )
 DM_EVENT_FIELDS = (
-    "attachments", "created_at", "dm_conversation_id", "entities", "event_type", "id", "participant_ids",
-    "referenced_tweets", "sender_id", "text",
+    "attachments",
+    "created_at",
+    "dm_conversation_id",
+    "entities",
+    "event_type",
+    "id",
+    "participant_ids",
+    "referenced_tweets",
+    "sender_id",
+    "text",
 )
 TWEET_EXPANSIONS = (
-    "article.cover_media", "article.media_entities", "attachments.media_keys", "attachments.media_source_tweet",
-    "attachments.poll_ids", "author_id", "edit_history_tweet_ids", "entities.mentions.username", "geo.place_id",
-    "in_reply_to_user_id", "entities.note.mentions.username", "referenced_tweets.id",
-    "referenced_tweets.id.attachments.media_keys", "referenced_tweets.id.author_id",
+    "article.cover_media",
+    "article.media_entities",
+    "attachments.media_keys",
+    "attachments.media_source_tweet",
+    "attachments.poll_ids",
+    "author_id",
+    "edit_history_tweet_ids",
+    "entities.mentions.username",
+    "geo.place_id",
+    "in_reply_to_user_id",
+    "entities.note.mentions.username",
+    "referenced_tweets.id",
+    "referenced_tweets.id.attachments.media_keys",
+    "referenced_tweets.id.author_id",
 )
 USER_EXPANSIONS = ("affiliation.user_id", "most_recent_tweet_id", "pinned_tweet_id")
 DM_EXPANSIONS = ("attachments.media_keys", "participant_ids", "referenced_tweets.id", "sender_id")
 DM_EVENT_TYPES = ("MessageCreate", "ParticipantsJoin", "ParticipantsLeave")
 MEDIA_FIELDS = (
-    "alt_text", "duration_ms", "height", "media_key", "non_public_metrics", "organic_metrics", "preview_image_url",
-    "promoted_metrics", "public_metrics", "type", "url", "variants", "width",
+    "alt_text",
+    "duration_ms",
+    "height",
+    "media_key",
+    "non_public_metrics",
+    "organic_metrics",
+    "preview_image_url",
+    "promoted_metrics",
+    "public_metrics",
+    "type",
+    "url",
+    "variants",
+    "width",
 )
 POLL_FIELDS = ("duration_minutes", "end_datetime", "id", "options", "voting_status")
 PLACE_FIELDS = ("contained_within", "country", "country_code", "full_name", "geo", "id", "name", "place_type")
@@ -88,7 +171,7 @@ HANDLE_RE = re.compile(r"^[A-Za-z0-9_]{1,15}$")
 
 def iso(ts: float) -> str:
     """X's timestamp format: millisecond precision, Z."""
-    moment = datetime.fromtimestamp(ts, timezone.utc)
+    moment = datetime.fromtimestamp(ts, UTC)
     return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
 
 
@@ -118,8 +201,11 @@ class XUser:
             "profile_image_url": f"https://pbs.twimg.com/profile_images/{self.id}/sandbox_normal.png",
             "protected": self.protected,
             "public_metrics": {
-                "followers_count": self.followers, "following_count": self.following,
-                "tweet_count": self.tweet_count, "listed_count": self.listed, "like_count": self.likes,
+                "followers_count": self.followers,
+                "following_count": self.following,
+                "tweet_count": self.tweet_count,
+                "listed_count": self.listed,
+                "like_count": self.likes,
             },
             "receives_your_dm": self.receives_your_dm,
             "url": "",
@@ -180,8 +266,13 @@ class XTweet:
                 out[name] = self.lang
             elif name == "public_metrics":
                 out[name] = {
-                    "retweet_count": 0, "reply_count": 0, "like_count": 0, "quote_count": 0,
-                    "bookmark_count": 0, "impression_count": 0, **self.metrics,
+                    "retweet_count": 0,
+                    "reply_count": 0,
+                    "like_count": 0,
+                    "quote_count": 0,
+                    "bookmark_count": 0,
+                    "impression_count": 0,
+                    **self.metrics,
                 }
             elif name == "possibly_sensitive":
                 out[name] = self.possibly_sensitive
@@ -195,7 +286,8 @@ class XTweet:
                 out[name] = [self.display_start, len(self.text)]
             elif name == "edit_controls":
                 out[name] = {
-                    "edits_remaining": 5, "is_edit_eligible": True,
+                    "edits_remaining": 5,
+                    "is_edit_eligible": True,
                     "editable_until": iso(self.created_at + 3600),
                 }
         return out

@@ -31,17 +31,18 @@ def token_position(token: str, parameter: str) -> int:
             raise ValueError
         return int(token[1:], 36)
     except ValueError:
-        raise invalid_request(f"The `{parameter}` query parameter value [{token}] is not a valid token",
-                              {parameter: [token]}) from None
+        raise invalid_request(
+            f"The `{parameter}` query parameter value [{token}] is not a valid token", {parameter: [token]}
+        ) from None
 
 
 def check_known(req: Request, allowed: set[str]) -> None:
     """Refuse any query parameter the endpoint does not define."""
     for name in req.query:
         if name not in allowed:
-            raise invalid_request(f"The query parameter [{name}] is not one of [{','.join(sorted(allowed))}]",
-                                  {name: req.query[name]})
-
+            raise invalid_request(
+                f"The query parameter [{name}] is not one of [{','.join(sorted(allowed))}]", {name: req.query[name]}
+            )
 
 
 def csv_param(req: Request, name: str, allowed: tuple[str, ...]) -> set[str]:
@@ -53,10 +54,9 @@ def csv_param(req: Request, name: str, allowed: tuple[str, ...]) -> set[str]:
     for value in values:
         if value not in allowed:
             raise invalid_request(
-                f"The `{name}` query parameter value [{value}] is not one of [{','.join(allowed)}]",
-                {name: [raw]})
+                f"The `{name}` query parameter value [{value}] is not one of [{','.join(allowed)}]", {name: [raw]}
+            )
     return set(values)
-
 
 
 def int_param(req: Request, name: str, low: int, high: int, default: int) -> int:
@@ -66,13 +66,14 @@ def int_param(req: Request, name: str, low: int, high: int, default: int) -> int
     try:
         value = int(raw)
     except ValueError:
-        raise invalid_request(f"The `{name}` query parameter value [{raw}] is not a valid integer",
-                              {name: [raw]}) from None
+        raise invalid_request(
+            f"The `{name}` query parameter value [{raw}] is not a valid integer", {name: [raw]}
+        ) from None
     if not low <= value <= high:
-        raise invalid_request(f"The `{name}` query parameter value [{raw}] is not between {low} and {high}",
-                              {name: [raw]})
+        raise invalid_request(
+            f"The `{name}` query parameter value [{raw}] is not between {low} and {high}", {name: [raw]}
+        )
     return value
-
 
 
 def id_param(req: Request, name: str) -> int | None:
@@ -80,10 +81,10 @@ def id_param(req: Request, name: str) -> int | None:
     if raw is None:
         return None
     if not ID_RE.match(raw):
-        raise invalid_request(f"The `{name}` query parameter value [{raw}] does not match ^[0-9]{{1,19}}$",
-                              {name: [raw]})
+        raise invalid_request(
+            f"The `{name}` query parameter value [{raw}] does not match ^[0-9]{{1,19}}$", {name: [raw]}
+        )
     return int(raw)
-
 
 
 def time_param(req: Request, name: str) -> float | None:
@@ -93,9 +94,9 @@ def time_param(req: Request, name: str) -> float | None:
     try:
         return parse_when(raw)
     except ValueError:
-        raise invalid_request(f"Invalid '{name}':'{raw}'. '{name}' must be a valid RFC 3339 date-time",
-                              {name: [raw]}) from None
-
+        raise invalid_request(
+            f"Invalid '{name}':'{raw}'. '{name}' must be a valid RFC 3339 date-time", {name: [raw]}
+        ) from None
 
 
 def json_body(req: Request) -> dict[str, Any]:
@@ -103,10 +104,15 @@ def json_body(req: Request) -> dict[str, Any]:
     try:
         body = req.json()
     except (ValueError, UnicodeDecodeError):
-        raise XApiError(Response.json(problem(
-            400, "Invalid Request", "Request body is not valid JSON.", PROBLEM_INVALID), status=400)) from None
+        raise XApiError(
+            Response.json(
+                problem(400, "Invalid Request", "Request body is not valid JSON.", PROBLEM_INVALID), status=400
+            )
+        ) from None
     if not isinstance(body, dict):
-        raise XApiError(Response.json(problem(
-            400, "Invalid Request", "Request body must be a JSON object.", PROBLEM_INVALID), status=400))
+        raise XApiError(
+            Response.json(
+                problem(400, "Invalid Request", "Request body must be a JSON object.", PROBLEM_INVALID), status=400
+            )
+        )
     return body
-

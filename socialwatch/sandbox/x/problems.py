@@ -27,12 +27,17 @@ def problem(status: int, title: str, detail: str, type_: str = "about:blank", **
 
 
 def invalid_request(message: str, parameters: dict[str, list[str]]) -> XApiError:
-    return XApiError(Response.json({
-        "errors": [{"parameters": parameters, "message": message}],
-        "title": "Invalid Request",
-        "detail": "One or more parameters to your request was invalid.",
-        "type": PROBLEM_INVALID,
-    }, status=400))
+    return XApiError(
+        Response.json(
+            {
+                "errors": [{"parameters": parameters, "message": message}],
+                "title": "Invalid Request",
+                "detail": "One or more parameters to your request was invalid.",
+                "type": PROBLEM_INVALID,
+            },
+            status=400,
+        )
+    )
 
 
 def client_forbidden() -> dict[str, Any]:
@@ -40,8 +45,8 @@ def client_forbidden() -> dict[str, Any]:
     return {
         "client_id": "28000001",
         "detail": "You currently have access to a subset of X API V2 endpoints and limited v1.1 endpoints "
-                  "(e.g. media post, oauth) only. If you need access to this endpoint, you may need a "
-                  "different access level. You can learn more here: https://developer.x.com/en/portal/product",
+        "(e.g. media post, oauth) only. If you need access to this endpoint, you may need a "
+        "different access level. You can learn more here: https://developer.x.com/en/portal/product",
         "registration_url": "https://developer.x.com/en/portal/product",
         "title": "Client Forbidden",
         "required_enrollment": "Appropriate Level of API Access",
@@ -53,7 +58,11 @@ def client_forbidden() -> dict[str, Any]:
 def not_found(resource: str, parameter: str, value: str) -> dict[str, Any]:
     """X's "Not Found Error" for a user or tweet that does not exist (an entry of a 200 answer's ``errors``)."""
     return {
-        "value": value, "detail": f"Could not find {resource} with {parameter}: [{value}].",
-        "title": "Not Found Error", "resource_type": resource, "parameter": parameter,
-        "resource_id": value, "type": PROBLEM_NOT_FOUND,
+        "value": value,
+        "detail": f"Could not find {resource} with {parameter}: [{value}].",
+        "title": "Not Found Error",
+        "resource_type": resource,
+        "parameter": parameter,
+        "resource_id": value,
+        "type": PROBLEM_NOT_FOUND,
     }

@@ -19,16 +19,20 @@ def compile_query(query: str, users: dict[str, XUser], brand: XUser) -> Callable
     try:
         terms = shlex.split(query)
     except ValueError:
-        raise invalid_request(f"There were errors processing your request: unbalanced quotes in [{query}]",
-                              {"query": [query]}) from None
+        raise invalid_request(
+            f"There were errors processing your request: unbalanced quotes in [{query}]", {"query": [query]}
+        ) from None
     checks: list[Callable[[XTweet], bool]] = []
     for term in terms:
         negate = term.startswith("-") and len(term) > 1
         body = term[1:] if negate else term
         check = _term_check(body, query, users, brand)
-        checks.append((lambda c: lambda t: not c(t))(check) if negate else check)
+        checks.append(_negated(check) if negate else check)
     return lambda tweet: all(check(tweet) for check in checks)
 
+
+def _negated(check: Callable[[XTweet], bool]) -> Callable[[XTweet], bool]:
+    return lambda tweet: not check(tweet)
 
 
 def _term_check(term: str, query: str, users: dict[str, XUser], brand: XUser) -> Callable[[XTweet], bool]:
@@ -36,7 +40,9 @@ def _term_check(term: str, query: str, users: dict[str, XUser], brand: XUser) ->
     if term in ("OR", "AND") or term.startswith("(") or term.endswith(")"):
         raise invalid_request(
             f"There were errors processing your request: the sandbox supports only space-separated (AND) "
-            f"terms, not [{term}]", {"query": [query]})
+            f"terms, not [{term}]",
+            {"query": [query]},
+        )
     if ":" in term and not term.startswith(("http:", "https:")):
         operator, _, value = term.partition(":")
         operator = operator.lower()
@@ -45,8 +51,9 @@ def _term_check(term: str, query: str, users: dict[str, XUser], brand: XUser) ->
             return lambda t: users[t.author_id].username.lower() == handle
         if operator == "to":
             handle = value.lstrip("@").lower()
-            return lambda t: t.in_reply_to_user_id is not None and \
-                users.get(t.in_reply_to_user_id, brand).username.lower() == handle
+            return lambda t: (
+                t.in_reply_to_user_id is not None and users.get(t.in_reply_to_user_id, brand).username.lower() == handle
+            )
         if operator == "conversation_id":
             return lambda t: t.conversation_id == value
         if operator == "in_reply_to_tweet_id" or operator == "in_reply_to_status_id":
@@ -58,8 +65,9 @@ def _term_check(term: str, query: str, users: dict[str, XUser], brand: XUser) ->
                 return lambda t: t.in_reply_to_tweet_id is not None
             if value in ("retweet", "quote", "verified"):
                 return lambda t: value == "verified" and users[t.author_id].verified
-            raise invalid_request(f"There were errors processing your request: unknown operator [is:{value}]",
-                                  {"query": [query]})
+            raise invalid_request(
+                f"There were errors processing your request: unknown operator [is:{value}]", {"query": [query]}
+            )
         if operator == "has":
             if value == "mentions":
                 return lambda t: bool(MENTION_RE.search(t.text))
@@ -67,11 +75,11 @@ def _term_check(term: str, query: str, users: dict[str, XUser], brand: XUser) ->
                 return lambda t: bool(HASHTAG_RE.search(t.text))
             return lambda t: False
         raise invalid_request(
-            f"There were errors processing your request: the sandbox does not support the operator "
-            f"[{operator}:]", {"query": [query]})
+            f"There were errors processing your request: the sandbox does not support the operator [{operator}:]",
+            {"query": [query]},
+        )
     if lowered.startswith("@"):
         return lambda t: any(m.group(1).lower() == lowered[1:] for m in MENTION_RE.finditer(t.text))
     if lowered.startswith("#"):
         return lambda t: any(m.group(1).lower() == lowered[1:] for m in HASHTAG_RE.finditer(t.text))
     return lambda t: lowered in t.text.lower()
-

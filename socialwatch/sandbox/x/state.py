@@ -18,7 +18,14 @@ from socialwatch.sandbox.ids import Counter, Snowflakes
 from socialwatch.sandbox.ratelimit import RateLimiter
 from socialwatch.sandbox.timefmt import ControlError, control_time, parse_when
 from socialwatch.sandbox.x.model import (
-    DEFAULT_LIMITS, HANDLE_RE, ID_RE, MENTION_RE, XCredentials, XDmEvent, XTweet, XUser,
+    DEFAULT_LIMITS,
+    HANDLE_RE,
+    ID_RE,
+    MENTION_RE,
+    XCredentials,
+    XDmEvent,
+    XTweet,
+    XUser,
 )
 
 
@@ -31,9 +38,14 @@ class XState:
         self._lock = threading.RLock()
         self.credentials = XCredentials.sandbox_defaults()
         self.brand = XUser(
-            id="1580000000000000001", username="SandboxBrand", name="Sandbox Brand",
-            followers=12_345, following=120, created_at=1_577_836_800.0,
-            description="The brand account of the socialwatch sandbox.", verified=True,
+            id="1580000000000000001",
+            username="SandboxBrand",
+            name="Sandbox Brand",
+            followers=12_345,
+            following=120,
+            created_at=1_577_836_800.0,
+            description="The brand account of the socialwatch sandbox.",
+            verified=True,
         )
         self.limits = RateLimiter(DEFAULT_LIMITS, clock)
         self._tweet_ids = Snowflakes()
@@ -89,7 +101,7 @@ class XState:
         if isinstance(spec, str):
             spec = {"handle": spec}
         if not isinstance(spec, dict):
-            raise ControlError("author must be an object like {\"handle\", \"name\", \"followers\"}")
+            raise ControlError('author must be an object like {"handle", "name", "followers"}')
         with self._lock:
             if spec.get("id") and str(spec["id"]) in self.users:
                 user = self.users[str(spec["id"])]
@@ -106,11 +118,15 @@ class XState:
                     user_id = str(spec.get("id") or self._user_ids.next())
                     if not ID_RE.match(user_id):
                         raise ControlError("author id must be a numeric string of at most 19 digits")
-                    user = XUser(id=user_id, username=handle, name=str(spec.get("name") or handle),
-                                 created_at=parse_when(spec.get("created_at")) or 1_420_070_400.0)
+                    user = XUser(
+                        id=user_id,
+                        username=handle,
+                        name=str(spec.get("name") or handle),
+                        created_at=parse_when(spec.get("created_at")) or 1_420_070_400.0,
+                    )
                     self.users[user.id] = user
                     self.users_by_handle[handle.lower()] = user
-            if "name" in spec and spec["name"]:
+            if spec.get("name"):
                 user.name = str(spec["name"])
             for key in ("followers", "following", "tweet_count", "listed"):
                 if key in spec:
@@ -126,8 +142,16 @@ class XState:
                     setattr(user, key, spec[key])
             return user
 
-    def _new_tweet(self, author: XUser, text: str, *, at: float | None, in_reply_to: str | None,
-                   lang: str = "en", metrics: dict[str, int] | None = None) -> XTweet:
+    def _new_tweet(
+        self,
+        author: XUser,
+        text: str,
+        *,
+        at: float | None,
+        in_reply_to: str | None,
+        lang: str = "en",
+        metrics: dict[str, int] | None = None,
+    ) -> XTweet:
         now = at is None
         created = self._now() if at is None else at
         tweet_id = self._tweet_ids.next(created, now=now)
@@ -138,8 +162,15 @@ class XState:
             conversation_id = parent.conversation_id if parent else in_reply_to
             reply_user = parent.author_id if parent else self.brand.id
         tweet = XTweet(
-            id=tweet_id, author_id=author.id, text=text, created_at=created, conversation_id=conversation_id,
-            in_reply_to_tweet_id=in_reply_to, in_reply_to_user_id=reply_user, lang=lang, metrics=dict(metrics or {}),
+            id=tweet_id,
+            author_id=author.id,
+            text=text,
+            created_at=created,
+            conversation_id=conversation_id,
+            in_reply_to_tweet_id=in_reply_to,
+            in_reply_to_user_id=reply_user,
+            lang=lang,
+            metrics=dict(metrics or {}),
         )
         for match in MENTION_RE.finditer(text):
             user = self.users_by_handle.get(match.group(1).lower())
@@ -167,8 +198,14 @@ class XState:
             if in_reply_to and not ID_RE.match(in_reply_to):
                 raise ControlError("in_reply_to must be a tweet id")
             at = control_time(spec.get("created_at"), "created_at")
-            return self._new_tweet(author, text, at=at, in_reply_to=in_reply_to,
-                                   lang=str(spec.get("lang") or "en"), metrics=spec.get("metrics"))
+            return self._new_tweet(
+                author,
+                text,
+                at=at,
+                in_reply_to=in_reply_to,
+                lang=str(spec.get("lang") or "en"),
+                metrics=spec.get("metrics"),
+            )
 
     def add_mentions(self, specs: list[dict[str, Any]]) -> list[XTweet]:
         with self._lock:
@@ -182,8 +219,13 @@ class XState:
         with self._lock:
             author = self.user_for(spec["author"]) if spec.get("author") else self.brand
             in_reply_to = str(spec["in_reply_to"]) if spec.get("in_reply_to") else None
-            return self._new_tweet(author, text, at=parse_when(spec.get("created_at")), in_reply_to=in_reply_to,
-                                   lang=str(spec.get("lang") or "en"))
+            return self._new_tweet(
+                author,
+                text,
+                at=parse_when(spec.get("created_at")),
+                in_reply_to=in_reply_to,
+                lang=str(spec.get("lang") or "en"),
+            )
 
     def add_dm(self, spec: dict[str, Any]) -> XDmEvent:
         """A customer's direct message to the brand (control API: ``POST /_sandbox/x/dms``)."""
@@ -198,8 +240,13 @@ class XState:
                 raise ControlError("the sender must be someone other than the brand")
             at = control_time(spec.get("created_at"), "created_at")
             created = self._now() if at is None else at
-            event = XDmEvent(id=self._dm_ids.next(created, now=at is None), sender_id=sender.id,
-                             recipient_id=self.brand.id, text=text, created_at=created)
+            event = XDmEvent(
+                id=self._dm_ids.next(created, now=at is None),
+                sender_id=sender.id,
+                recipient_id=self.brand.id,
+                text=text,
+                created_at=created,
+            )
             self.dm_events[event.id] = event
             return event
 
@@ -208,4 +255,3 @@ class XState:
         found = [tweet for tweet in self.tweets.values() if user_id in tweet.mentioned_user_ids]
         found.sort(key=lambda tweet: int(tweet.id), reverse=True)
         return found
-

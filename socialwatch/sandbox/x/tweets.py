@@ -15,11 +15,28 @@ from typing import Any
 
 from socialwatch.sandbox.http import Request, Response
 from socialwatch.sandbox.x.model import (
-    ID_RE, MAX_TWEET_LENGTH, MEDIA_FIELDS, MENTIONS_REACHABLE, PLACE_FIELDS, POLL_FIELDS, SEARCH_RECENT_DAYS,
-    TWEET_EXPANSIONS, TWEET_FIELDS, USER_FIELDS, XTweet, iso,
+    ID_RE,
+    MAX_TWEET_LENGTH,
+    MEDIA_FIELDS,
+    MENTIONS_REACHABLE,
+    PLACE_FIELDS,
+    POLL_FIELDS,
+    SEARCH_RECENT_DAYS,
+    TWEET_EXPANSIONS,
+    TWEET_FIELDS,
+    USER_FIELDS,
+    XTweet,
+    iso,
 )
 from socialwatch.sandbox.x.params import (
-    check_known, csv_param, id_param, int_param, json_body, time_param, token_for, token_position,
+    check_known,
+    csv_param,
+    id_param,
+    int_param,
+    json_body,
+    time_param,
+    token_for,
+    token_position,
 )
 from socialwatch.sandbox.x.problems import PROBLEM_INVALID, XApiError, invalid_request, not_found, problem
 from socialwatch.sandbox.x.search import compile_query
@@ -48,8 +65,11 @@ class XTweets(XState):
                 user_ids.append(tweet.in_reply_to_user_id)
             if "entities.mentions.username" in expansions:
                 user_ids.extend(sorted(tweet.mentioned_user_ids))
-            if tweet.in_reply_to_tweet_id and tweet.in_reply_to_tweet_id in self.tweets and (
-                    "referenced_tweets.id" in expansions or "referenced_tweets.id.author_id" in expansions):
+            if (
+                tweet.in_reply_to_tweet_id
+                and tweet.in_reply_to_tweet_id in self.tweets
+                and ("referenced_tweets.id" in expansions or "referenced_tweets.id.author_id" in expansions)
+            ):
                 parent = self.tweets[tweet.in_reply_to_tweet_id]
                 if "referenced_tweets.id" in expansions:
                     ref_tweets.append(parent)
@@ -63,8 +83,16 @@ class XTweets(XState):
             includes["tweets"] = [tweet.render(tweet_fields, self.users_by_handle) for tweet in unique.values()]
         return tweet_fields, includes
 
-    def _tweet_page(self, req: Request, candidates: list[XTweet], *, max_low: int, max_high: int,
-                    max_default: int, token_params: tuple[str, ...]) -> Response:
+    def _tweet_page(
+        self,
+        req: Request,
+        candidates: list[XTweet],
+        *,
+        max_low: int,
+        max_high: int,
+        max_default: int,
+        token_params: tuple[str, ...],
+    ) -> Response:
         """Filter, paginate (newest first) and render a tweet timeline."""
         max_results = int_param(req, "max_results", max_low, max_high, max_default)
         since_id = id_param(req, "since_id")
@@ -106,25 +134,53 @@ class XTweets(XState):
         return Response.json(body)
 
     def _mentions(self, req: Request, id: str) -> Response:
-        check_known(req, {
-            "since_id", "until_id", "max_results", "pagination_token", "start_time", "end_time", "tweet.fields",
-            "expansions", "media.fields", "poll.fields", "user.fields", "place.fields",
-        })
+        check_known(
+            req,
+            {
+                "since_id",
+                "until_id",
+                "max_results",
+                "pagination_token",
+                "start_time",
+                "end_time",
+                "tweet.fields",
+                "expansions",
+                "media.fields",
+                "poll.fields",
+                "user.fields",
+                "place.fields",
+            },
+        )
         if not ID_RE.match(id):
-            raise invalid_request(f"The `id` query parameter value [{id}] does not match ^[0-9]{{1,19}}$",
-                                  {"id": [id]})
+            raise invalid_request(f"The `id` query parameter value [{id}] does not match ^[0-9]{{1,19}}$", {"id": [id]})
         if id not in self.users:
             return Response.json({"errors": [not_found("user", "id", id)]})
         reachable = self.mentions_of(id)[:MENTIONS_REACHABLE]
-        return self._tweet_page(req, reachable, max_low=5, max_high=100, max_default=10,
-                                token_params=("pagination_token",))
+        return self._tweet_page(
+            req, reachable, max_low=5, max_high=100, max_default=10, token_params=("pagination_token",)
+        )
 
     def _search_recent(self, req: Request) -> Response:
-        check_known(req, {
-            "query", "start_time", "end_time", "since_id", "until_id", "max_results", "next_token",
-            "pagination_token", "sort_order", "tweet.fields", "expansions", "media.fields", "poll.fields",
-            "user.fields", "place.fields",
-        })
+        check_known(
+            req,
+            {
+                "query",
+                "start_time",
+                "end_time",
+                "since_id",
+                "until_id",
+                "max_results",
+                "next_token",
+                "pagination_token",
+                "sort_order",
+                "tweet.fields",
+                "expansions",
+                "media.fields",
+                "poll.fields",
+                "user.fields",
+                "place.fields",
+            },
+        )
         query = req.arg("query")
         if not query:
             raise invalid_request("The `query` query parameter can not be empty", {"query": [query or ""]})
@@ -132,13 +188,13 @@ class XTweets(XState):
         horizon = self._now() - SEARCH_RECENT_DAYS * 86400
         tweets = [tweet for tweet in self.tweets.values() if tweet.created_at >= horizon and matcher(tweet)]
         tweets.sort(key=lambda tweet: int(tweet.id), reverse=True)
-        return self._tweet_page(req, tweets, max_low=10, max_high=100, max_default=10,
-                                token_params=("next_token", "pagination_token"))
+        return self._tweet_page(
+            req, tweets, max_low=10, max_high=100, max_default=10, token_params=("next_token", "pagination_token")
+        )
 
     def _tweet_by_id(self, req: Request, id: str) -> Response:
         if not ID_RE.match(id):
-            raise invalid_request(f"The `id` query parameter value [{id}] does not match ^[0-9]{{1,19}}$",
-                                  {"id": [id]})
+            raise invalid_request(f"The `id` query parameter value [{id}] does not match ^[0-9]{{1,19}}$", {"id": [id]})
         tweet = self.tweets.get(id)
         if tweet is None:
             self._tweet_includes([], req)
@@ -153,8 +209,7 @@ class XTweets(XState):
         raw = req.arg("ids") or ""
         ids = [value.strip() for value in raw.split(",") if value.strip()]
         if not ids or len(ids) > 100 or not all(ID_RE.match(value) for value in ids):
-            raise invalid_request(f"The `ids` query parameter value [{raw}] is not 1 to 100 tweet ids",
-                                  {"ids": [raw]})
+            raise invalid_request(f"The `ids` query parameter value [{raw}] is not 1 to 100 tweet ids", {"ids": [raw]})
         found = [self.tweets[value] for value in ids if value in self.tweets]
         fields, includes = self._tweet_includes(found, req)
         body: dict[str, Any] = {}
@@ -171,15 +226,29 @@ class XTweets(XState):
         body = json_body(req)
         text = body.get("text")
         if not isinstance(text, str) or not text.strip():
-            raise XApiError(Response.json({
-                "errors": [{"message": "$.text: is missing but it is required"}],
-                "title": "Invalid Request", "detail": "One or more parameters to your request was invalid.",
-                "type": PROBLEM_INVALID,
-            }, status=400))
+            raise XApiError(
+                Response.json(
+                    {
+                        "errors": [{"message": "$.text: is missing but it is required"}],
+                        "title": "Invalid Request",
+                        "detail": "One or more parameters to your request was invalid.",
+                        "type": PROBLEM_INVALID,
+                    },
+                    status=400,
+                )
+            )
         if len(text) > MAX_TWEET_LENGTH:
-            raise XApiError(Response.json(problem(
-                403, "Forbidden", "Your Tweet text is too long. For more information on how X determines text "
-                "length see https://github.com/twitter/twitter-text."), status=403))
+            raise XApiError(
+                Response.json(
+                    problem(
+                        403,
+                        "Forbidden",
+                        "Your Tweet text is too long. For more information on how X determines text "
+                        "length see https://github.com/twitter/twitter-text.",
+                    ),
+                    status=403,
+                )
+            )
         reply = body.get("reply") or {}
         in_reply_to = str(reply.get("in_reply_to_tweet_id")) if reply.get("in_reply_to_tweet_id") else None
         full_text = text
@@ -187,27 +256,44 @@ class XTweets(XState):
         if in_reply_to:
             parent = self.tweets.get(in_reply_to)
             if parent is None:
-                raise XApiError(Response.json(problem(
-                    403, "Forbidden", "You attempted to reply to a Tweet that is deleted or not visible to you."),
-                    status=403))
+                raise XApiError(
+                    Response.json(
+                        problem(
+                            403, "Forbidden", "You attempted to reply to a Tweet that is deleted or not visible to you."
+                        ),
+                        status=403,
+                    )
+                )
             parent_author = self.users[parent.author_id]
             # X auto-populates the @mention of the author replied to (outside display_text_range).
             if parent_author.id != self.brand.id and not re.match(
-                    rf"@{re.escape(parent_author.username)}(?![A-Za-z0-9_])", text, re.IGNORECASE):
+                rf"@{re.escape(parent_author.username)}(?![A-Za-z0-9_])", text, re.IGNORECASE
+            ):
                 prefix = f"@{parent_author.username} "
                 full_text = prefix + text
         if self.duplicate_check and any(
-                tweet.author_id == self.brand.id and tweet.text == full_text for tweet in self.tweets.values()):
-            raise XApiError(Response.json(problem(
-                403, "Forbidden", "You are not allowed to create a Tweet with duplicate content."), status=403))
+            tweet.author_id == self.brand.id and tweet.text == full_text for tweet in self.tweets.values()
+        ):
+            raise XApiError(
+                Response.json(
+                    problem(403, "Forbidden", "You are not allowed to create a Tweet with duplicate content."),
+                    status=403,
+                )
+            )
         tweet = self._new_tweet(self.brand, full_text, at=None, in_reply_to=in_reply_to)
         tweet.display_start = len(prefix)
-        self.posted.append({
-            "kind": "reply" if in_reply_to else "tweet", "id": tweet.id, "text": tweet.text,
-            "in_reply_to": in_reply_to, "conversation_id": tweet.conversation_id,
-            "in_reply_to_user_id": tweet.in_reply_to_user_id, "created_at": iso(tweet.created_at),
-        })
+        self.posted.append(
+            {
+                "kind": "reply" if in_reply_to else "tweet",
+                "id": tweet.id,
+                "text": tweet.text,
+                "in_reply_to": in_reply_to,
+                "conversation_id": tweet.conversation_id,
+                "in_reply_to_user_id": tweet.in_reply_to_user_id,
+                "created_at": iso(tweet.created_at),
+            }
+        )
         log.debug("x sandbox: brand posted tweet %s in reply to %s", tweet.id, in_reply_to)
-        return Response.json({"data": {"id": tweet.id, "text": tweet.text, "edit_history_tweet_ids": [tweet.id]}},
-                             status=201)
-
+        return Response.json(
+            {"data": {"id": tweet.id, "text": tweet.text, "edit_history_tweet_ids": [tweet.id]}}, status=201
+        )
