@@ -14,7 +14,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from .http import Headers, Request, Response
+from socialwatch.sandbox.http import Headers, Request, Response
 
 logger = logging.getLogger(__name__)
 

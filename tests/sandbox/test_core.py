@@ -1,7 +1,10 @@
-"""The sandbox core: lifecycle, routing, control API, fault injection, request log, config, transport."""
+"""The sandbox core: lifecycle, routing, control API, fault injection, request log, config, transport,
+and the rule that the sandbox imports nothing of the product."""
 
 from __future__ import annotations
 
+import ast
+import importlib.util
 import os
 import signal
 import stat
@@ -13,6 +16,7 @@ import pytest
 import requests
 from sandbox_support import wait_until
 
+import socialwatch.sandbox
 from socialwatch.sandbox import Sandbox
 from socialwatch.sandbox.server import classify
 from socialwatch.transport import RewritingAdapter, make_session
@@ -282,3 +286,25 @@ def test_concurrent_writers_and_readers_keep_state_consistent(sandbox, x_client)
         assert [future.result() for future in reads] == [20] * 4
     assert len(set(ids)) == 240
     assert sorted(t["id"] for t in sandbox.x_timeline()["mentions"]) == sorted(ids)
+
+
+def test_the_sandbox_imports_nothing_of_the_product():
+    package = Path(socialwatch.sandbox.__file__).parent
+    reached = []
+    for path in sorted(package.rglob("*.py")):
+        parts = path.relative_to(package.parent.parent).with_suffix("").parts
+        module = ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+        here = module if path.name == "__init__.py" else module.rpartition(".")[0]
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom):
+                names = [importlib.util.resolve_name("." * node.level + (node.module or ""), here)]
+            else:
+                continue
+            reached += [
+                f"{module}: {name}"
+                for name in names
+                if name.split(".")[0] == "socialwatch" and not name.startswith("socialwatch.sandbox")
+            ]
+    assert reached == []
