@@ -52,7 +52,7 @@ def test_index_and_assets_are_served_with_a_strict_csp(sandbox: Sandbox) -> None
 
 
 @pytest.mark.parametrize(
-    "path", ["/static/../slack.py", "/static/.hidden", "/static/missing.js", "/static/%2e%2e/http.py", "/nope"]
+    "path", ["/static/../server.py", "/static/.hidden", "/static/missing.js", "/static/%2e%2e/http.py", "/nope"]
 )
 def test_nothing_else_is_served(path: str) -> None:
     assert web.handle(Request("GET", path), None).status == 404
