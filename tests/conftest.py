@@ -113,7 +113,7 @@ def graph(sandbox: Sandbox) -> Any:
 def slack_client(sandbox: Sandbox) -> Any:
     """slack_sdk.WebClient with the sandbox's bot token (skips when the Slack emulator is absent)."""
     if sandbox.slack is None:
-        pytest.skip("the Slack emulator (socialwatch/sandbox/slack.py) is not available")
+        pytest.skip("the Slack emulator (socialwatch/sandbox/slack/) is not available")
     from slack_sdk import WebClient
 
     return WebClient(token=sandbox.info()["slack"]["bot_token"], base_url=sandbox.url + "/api/", timeout=5)

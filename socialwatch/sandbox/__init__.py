@@ -22,10 +22,15 @@ import urllib.request
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Self
 
 from socialwatch.sandbox.configfile import write_config as _write_config
+from socialwatch.sandbox.graph import GraphEmulator
 from socialwatch.sandbox.server import SandboxServer
+from socialwatch.sandbox.x import XEmulator
+
+if TYPE_CHECKING:
+    from socialwatch.sandbox.slack import SlackEmulator
 
 __all__ = ["Sandbox", "control", "serve_forever"]
 
@@ -36,9 +41,12 @@ _LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
 def control(base: str, path: str, body: Any = None, *, timeout: float = 10.0) -> Any:
     """A call to a running sandbox's control API at ``base`` (GET, or POST with a JSON body); its JSON answer."""
-    request = urllib.request.Request(base + path, method="POST" if body is not None else "GET",
-                                     data=json.dumps(body).encode() if body is not None else None,
-                                     headers={"content-type": "application/json"})
+    request = urllib.request.Request(
+        base + path,
+        method="POST" if body is not None else "GET",
+        data=json.dumps(body).encode() if body is not None else None,
+        headers={"content-type": "application/json"},
+    )
     with urllib.request.urlopen(request, timeout=timeout) as response:
         return json.loads(response.read() or b"null")
 
@@ -50,22 +58,23 @@ def _when(value: datetime | str | float | None) -> str | float | None:
 class Sandbox:
     """The emulators behind one HTTP server; a context manager."""
 
-    def __init__(self, host: str = "127.0.0.1", port: int = 0, *, clock: Callable[[], float] = time.time,
-                 slack: bool = True) -> None:
+    def __init__(
+        self, host: str = "127.0.0.1", port: int = 0, *, clock: Callable[[], float] = time.time, slack: bool = True
+    ) -> None:
         if host not in _LOOPBACK:
             log.warning("the sandbox will listen on %s, reachable from other machines", host)
         self._server = SandboxServer(host, port, clock=clock, owner=self, slack=slack)
 
     # -- lifecycle -----------------------------------------------------------------------------
 
-    def start(self) -> Sandbox:
+    def start(self) -> Self:
         self._server.start()
         return self
 
     def stop(self) -> None:
         self._server.stop()
 
-    def __enter__(self) -> Sandbox:
+    def __enter__(self) -> Self:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:
@@ -81,17 +90,17 @@ class Sandbox:
         return self._server.port
 
     @property
-    def x(self) -> Any:
-        """The X emulator (``socialwatch.sandbox.x.XEmulator``)."""
+    def x(self) -> XEmulator:
+        """The X emulator."""
         return self._server.x
 
     @property
-    def graph(self) -> Any:
-        """The Graph emulator (``socialwatch.sandbox.graph.GraphEmulator``)."""
+    def graph(self) -> GraphEmulator:
+        """The Graph emulator."""
         return self._server.graph
 
     @property
-    def slack(self) -> Any | None:
+    def slack(self) -> SlackEmulator | None:
         """The Slack emulator, or None when it is not available."""
         return self._server.slack
 
@@ -109,15 +118,24 @@ class Sandbox:
 
     # -- X -------------------------------------------------------------------------------------
 
-    def add_mention(self, text: str, *, handle: str = "customer", name: str | None = None, followers: int = 100,
-                    in_reply_to: str | None = None, created_at: datetime | str | float | None = None,
-                    lang: str = "en") -> str:
+    def add_mention(
+        self,
+        text: str,
+        *,
+        handle: str = "customer",
+        name: str | None = None,
+        followers: int = 100,
+        in_reply_to: str | None = None,
+        created_at: datetime | str | float | None = None,
+        lang: str = "en",
+    ) -> str:
         """A tweet mentioning the brand; returns its id."""
         author: dict[str, Any] = {"handle": handle, "followers": followers}
         if name:
             author["name"] = name
-        return self.x.add_mention({"author": author, "text": text, "in_reply_to": in_reply_to,
-                                   "created_at": _when(created_at), "lang": lang}).id
+        return self.x.add_mention(
+            {"author": author, "text": text, "in_reply_to": in_reply_to, "created_at": _when(created_at), "lang": lang}
+        ).id
 
     def add_mentions(self, specs: list[dict[str, Any]] | int) -> list[str]:
         """Many mentions at once: control-API objects, or a count of generated ones."""
@@ -129,8 +147,15 @@ class Sandbox:
         """A tweet by the brand (default) or by ``handle``; something to reply to."""
         return self.x.add_tweet({"text": text, "author": {"handle": handle} if handle else None}).id
 
-    def add_dm(self, text: str, *, handle: str = "customer", name: str | None = None, followers: int = 100,
-               created_at: datetime | str | float | None = None) -> str:
+    def add_dm(
+        self,
+        text: str,
+        *,
+        handle: str = "customer",
+        name: str | None = None,
+        followers: int = 100,
+        created_at: datetime | str | float | None = None,
+    ) -> str:
         """A direct message to the brand; returns the DM event id."""
         sender: dict[str, Any] = {"handle": handle, "followers": followers}
         if name:
@@ -158,27 +183,48 @@ class Sandbox:
 
     # -- Facebook ------------------------------------------------------------------------------
 
-    def add_comment(self, text: str, *, name: str = "Visitor", post_id: str | None = None,
-                    parent_id: str | None = None, created_time: datetime | str | float | None = None) -> str:
+    def add_comment(
+        self,
+        text: str,
+        *,
+        name: str = "Visitor",
+        post_id: str | None = None,
+        parent_id: str | None = None,
+        created_time: datetime | str | float | None = None,
+    ) -> str:
         """A visitor's comment (on ``post_id``, by default the page's latest post); returns its id."""
-        return self.graph.add_comment({"author": {"name": name}, "text": text, "post_id": post_id,
-                                       "parent_id": parent_id, "created_time": _when(created_time)}).id
+        return self.graph.add_comment(
+            {
+                "author": {"name": name},
+                "text": text,
+                "post_id": post_id,
+                "parent_id": parent_id,
+                "created_time": _when(created_time),
+            }
+        ).id
 
-    def add_visitor_post(self, text: str, *, name: str = "Visitor", tagged: bool = False,
-                         created_time: datetime | str | float | None = None) -> str:
+    def add_visitor_post(
+        self,
+        text: str,
+        *,
+        name: str = "Visitor",
+        tagged: bool = False,
+        created_time: datetime | str | float | None = None,
+    ) -> str:
         """A visitor's post on the page (or, ``tagged=True``, elsewhere tagging the page)."""
-        return self.graph.add_post({"author": {"name": name}, "text": text, "tagged": tagged,
-                                    "created_time": _when(created_time)}).id
+        return self.graph.add_post(
+            {"author": {"name": name}, "text": text, "tagged": tagged, "created_time": _when(created_time)}
+        ).id
 
     def add_page_post(self, text: str, *, created_time: datetime | str | float | None = None) -> str:
         """A post by the page itself."""
         return self.graph.add_post({"by_page": True, "text": text, "created_time": _when(created_time)}).id
 
-    def add_message(self, text: str, *, name: str = "Visitor",
-                    created_time: datetime | str | float | None = None) -> str:
+    def add_message(
+        self, text: str, *, name: str = "Visitor", created_time: datetime | str | float | None = None
+    ) -> str:
         """A visitor's Messenger message to the page; returns the message id."""
-        return self.graph.add_message({"sender": {"name": name}, "text": text,
-                                       "created_time": _when(created_time)}).id
+        return self.graph.add_message({"sender": {"name": name}, "text": text, "created_time": _when(created_time)}).id
 
     def add_one_of_each(self) -> None:
         """One new item on every stream a sandbox config polls: a mention, a DM, a comment, a visitor post, a
@@ -201,8 +247,9 @@ class Sandbox:
         """``valid``, ``expired`` (190/463) or ``invalidated`` (190/460)."""
         self.graph.set_token_state(state)
 
-    def set_facebook_rate_limit(self, *, limit: int | None = None, window: float | None = None,
-                                code: int | None = None) -> None:
+    def set_facebook_rate_limit(
+        self, *, limit: int | None = None, window: float | None = None, code: int | None = None
+    ) -> None:
         """The page's call budget; ``code`` is the error on exhaustion (4, 17, 32 or 613)."""
         self.graph.set_rate_limit(limit, window, code)
 
@@ -212,18 +259,35 @@ class Sandbox:
 
     # -- faults and the request log --------------------------------------------------------------
 
-    def fault(self, target: str, fault: str | int, *, path: str = "", count: int = 1, seconds: float | None = None,
-              method: str | None = None, **options: Any) -> dict[str, Any]:
+    def fault(
+        self,
+        target: str,
+        fault: str | int,
+        *,
+        path: str = "",
+        count: int = 1,
+        seconds: float | None = None,
+        method: str | None = None,
+        **options: Any,
+    ) -> dict[str, Any]:
         """The next ``count`` matching requests get ``fault`` (same as ``POST /_sandbox/faults``)."""
-        body: dict[str, Any] = {"target": target, "fault": str(fault), "path": path, "count": count,
-                                "seconds": seconds, "method": method, **options}
+        body: dict[str, Any] = {
+            "target": target,
+            "fault": str(fault),
+            "path": path,
+            "count": count,
+            "seconds": seconds,
+            "method": method,
+            **options,
+        }
         return self._server.faults.add({key: value for key, value in body.items() if value is not None}).to_json()
 
     def clear_faults(self) -> None:
         self._server.faults.clear()
 
-    def requests_log(self, target: str | None = None, *, method: str | None = None,
-                     path: str | None = None) -> list[dict[str, Any]]:
+    def requests_log(
+        self, target: str | None = None, *, method: str | None = None, path: str | None = None
+    ) -> list[dict[str, Any]]:
         """The API requests received, oldest first (``GET /_sandbox/requests``)."""
         return self._server.log.list(target=target, method=method, path=path)
 

@@ -1,16 +1,16 @@
-"""The tiny request/response contract shared by the sandbox's emulators.
+"""The tiny request/response contract shared by the sandbox's emulators, and the ``Emulator`` protocol.
 
-Each emulator (X, Graph, Slack, control API) is a plain object with a
-``handle(request) -> Response`` method; ``server.py`` owns sockets, routing,
-fault injection and rate-limit bookkeeping. Keeping the emulators free of
-socket code makes them easy to unit-test and keeps one HTTP stack.
+Each emulator (X, Graph, Slack) is a plain object that answers a ``Request`` with a
+``Response`` (see ``Emulator``); ``server.py`` owns sockets, routing, fault injection and
+the request log. Keeping the emulators free of socket code makes them easy to unit-test
+and keeps one HTTP stack.
 """
 
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import parse_qs
 
 
@@ -103,3 +103,44 @@ class Response:
     @classmethod
     def text(cls, text: str, status: int = 200, content_type: str = "text/plain; charset=utf-8") -> Response:
         return cls(status, text.encode("utf-8"), Headers({"content-type": content_type}))
+
+
+class Emulator(Protocol):
+    """One platform's emulator, as ``server.py`` drives it.
+
+    ``target`` names the platform in fault rules and the request log (``x``, ``facebook``,
+    ``slack``). API requests (``/2/...``, ``/vNN.N/...``, ``/api/...``) go to ``handle``,
+    control requests (``/_sandbox/<target>/...``) to ``handle_control``.
+    """
+
+    target: str
+
+    def handle(self, req: Request) -> Response:
+        """Answer an API request in the platform's wire format."""
+
+    def handle_control(self, req: Request) -> Response:
+        """Answer a control-API request (seed content, read what was posted, change limits...)."""
+
+    def fault_response(
+        self,
+        kind: str,
+        *,
+        seconds: float | None = None,
+        method: str = "GET",
+        path: str = "",
+        options: dict[str, Any] | None = None,
+    ) -> Response | None:
+        """The platform's own answer for an injected fault (``429``, ``500``, ``malformed``...); None lets
+        the server answer generically. Timeouts and disconnects never get here."""
+
+    def info(self) -> dict[str, Any]:
+        """The base URL, fake credentials and ids a client needs (part of ``GET /_sandbox/info``)."""
+
+    def reset(self) -> None:
+        """All state back to the start; credentials stay."""
+
+    def start(self) -> None:
+        """Start whatever runs beside the HTTP port (Slack's Socket Mode server)."""
+
+    def stop(self) -> None:
+        """Stop what ``start`` started."""

@@ -97,8 +97,9 @@ class RateLimiter:
             budget = self._budgets[key]
             if now >= budget.reset_at:
                 return Decision(True, budget.limit, budget.limit, now + budget.window)
-            return Decision(budget.used < budget.limit, budget.limit, max(budget.limit - budget.used, 0),
-                            budget.reset_at)
+            return Decision(
+                budget.used < budget.limit, budget.limit, max(budget.limit - budget.used, 0), budget.reset_at
+            )
 
     def snapshot(self) -> dict[str, dict[str, float | int]]:
         """Every budget's state, for the control API."""

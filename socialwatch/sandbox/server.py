@@ -1,16 +1,13 @@
 """The sandbox's one HTTP port: routing by path, fault injection, the request log and the control API.
 
 ``/2/...`` X, ``/vNN.N/...`` Graph, ``/api/...`` Slack, ``/_sandbox/...`` control,
-``/`` and ``/static/...`` the web view. Emulators are plain objects with
-``handle(Request) -> Response``; only this module touches sockets.
+``/`` and ``/static/...`` the web view. Emulators are plain objects that keep the
+``Emulator`` protocol (``http.py``); only this module touches sockets.
 """
 
 from __future__ import annotations
 
 import contextlib
-import importlib
-import importlib.util
-import inspect
 import itertools
 import json
 import logging
@@ -22,13 +19,17 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
+from socialwatch.sandbox import web
 from socialwatch.sandbox.faults import DEFAULT_TIMEOUT_SECONDS, FaultInjector, FaultRule, FaultSpecError
 from socialwatch.sandbox.graph import GraphEmulator
-from socialwatch.sandbox.http import Headers, Request, Response
+from socialwatch.sandbox.http import Emulator, Headers, Request, Response
 from socialwatch.sandbox.x import XEmulator
+
+if TYPE_CHECKING:
+    from socialwatch.sandbox.slack import SlackEmulator
 
 log = logging.getLogger(__name__)
 
@@ -63,17 +64,34 @@ class RequestLog:
         for key, values in req.query.items():
             shown = ["***" for _ in values] if key in _REDACTED_PARAMS else values
             query[key] = shown[-1] if len(shown) == 1 else shown
-        entry = LogEntry(next(self._seq), time.time(), req.method, req.path, query, target, status, fault,
-                         round((time.monotonic() - started) * 1000, 2))
+        entry = LogEntry(
+            next(self._seq),
+            time.time(),
+            req.method,
+            req.path,
+            query,
+            target,
+            status,
+            fault,
+            round((time.monotonic() - started) * 1000, 2),
+        )
         with self._lock:
             self._entries.append(entry)
 
-    def list(self, *, target: str | None = None, method: str | None = None, path: str | None = None,
-             since: float | None = None, after_seq: int | None = None) -> list[dict[str, Any]]:
+    def list(
+        self,
+        *,
+        target: str | None = None,
+        method: str | None = None,
+        path: str | None = None,
+        since: float | None = None,
+        after_seq: int | None = None,
+    ) -> list[dict[str, Any]]:
         with self._lock:
             entries = list(self._entries)
         return [
-            asdict(entry) for entry in entries
+            asdict(entry)
+            for entry in entries
             if (target is None or entry.target == target)
             and (method is None or entry.method == method.upper())
             and (path is None or entry.path.startswith(path))
@@ -117,36 +135,19 @@ def _fault_paths(target: str, path: str) -> list[str]:
     if target == "facebook":
         candidates.append(_GRAPH_PATH.sub("/", path, count=1))
     elif target == "slack" and path.startswith("/api/"):
-        candidates.append(path[len("/api"):])
+        candidates.append(path[len("/api") :])
     return candidates
 
 
-def _load_slack(host: str, base_url: Callable[[], str]) -> Any | None:
-    """S2's Slack emulator when present; the sandbox still serves X and Graph without it."""
-    if importlib.util.find_spec("socialwatch.sandbox.slack") is None:
-        return None
+def _load_slack(host: str) -> SlackEmulator | None:
+    """The Slack emulator; without it (a broken install of its WebSocket half) the sandbox still serves X and Graph."""
     try:
-        module = importlib.import_module("socialwatch.sandbox.slack")
-        factory = module.SlackEmulator
-        params = inspect.signature(factory).parameters
-        kwargs: dict[str, Any] = {}
-        if "host" in params:
-            kwargs["host"] = host
-        for name in ("public_base_url_getter", "base_url_getter", "base_url"):
-            if name in params:
-                kwargs[name] = base_url
-        return factory(**kwargs)
+        from socialwatch.sandbox.slack import SlackEmulator
+
+        return SlackEmulator(host)
     except Exception:  # a broken Slack half must not take X and Graph down with it
         log.warning("Slack emulator unavailable; serving X and Graph only", exc_info=True)
         return None
-
-
-def _accepts_keywords(func: Callable[..., Any]) -> bool:
-    try:
-        params = inspect.signature(func).parameters.values()
-    except (TypeError, ValueError):
-        return False
-    return any(p.kind is p.VAR_KEYWORD or p.name == "options" for p in params)
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -162,7 +163,7 @@ class _Handler(BaseHTTPRequestHandler):
     def version_string(self) -> str:
         return self.server_version
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
+    def log_message(self, format: str, *args: Any) -> None:
         log.debug("%s - %s", self.address_string(), format % args)
 
     def _read_body(self) -> bytes:
@@ -226,8 +227,15 @@ class _HTTPServer(ThreadingHTTPServer):
 class SandboxServer:
     """Owns the emulators, the HTTP server thread, fault rules and the request log."""
 
-    def __init__(self, host: str = "127.0.0.1", port: int = 0, *, clock: Callable[[], float] = time.time,
-                 owner: Any = None, slack: bool = True) -> None:
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        *,
+        clock: Callable[[], float] = time.time,
+        owner: Any = None,
+        slack: bool = True,
+    ) -> None:
         self.host = host
         self.requested_port = port
         self.owner = owner  # the public Sandbox object, handed to the web view
@@ -236,10 +244,18 @@ class SandboxServer:
         self.log = RequestLog()
         self.x = XEmulator(clock, base_url=lambda: self.base_url)
         self.graph = GraphEmulator(clock, base_url=lambda: self.base_url)
-        self.slack = _load_slack(host, lambda: self.base_url) if slack else None
+        self.slack = _load_slack(host) if slack else None
         self._httpd: _HTTPServer | None = None
         self._thread: threading.Thread | None = None
         self._last_port: int | None = None  # the URL stays meaningful after stop()
+
+    @property
+    def emulators(self) -> list[Emulator]:
+        """X, Graph and (when available) Slack."""
+        running: list[Emulator] = [self.x, self.graph]
+        if self.slack is not None:
+            running.append(self.slack)
+        return running
 
     # -- lifecycle -----------------------------------------------------------------------------
 
@@ -270,22 +286,26 @@ class SandboxServer:
         self._httpd = server_class((self.host, self.requested_port), _Handler)
         self._httpd.sandbox = self
         self._last_port = int(self._httpd.server_address[1])
-        self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05},
-                                        name=f"sandbox-http-{self.port}", daemon=True)
+        self._thread = threading.Thread(
+            target=self._httpd.serve_forever,
+            kwargs={"poll_interval": 0.05},
+            name=f"sandbox-http-{self.port}",
+            daemon=True,
+        )
         self._thread.start()
-        if self.slack is not None:
-            self.slack.start()
+        for emulator in self.emulators:
+            emulator.start()
         log.info("sandbox listening on %s", self.base_url)
 
     def stop(self) -> None:
         if self._httpd is None:
             return
         self.stopping.set()  # releases requests held by "timeout" faults
-        if self.slack is not None:
+        for emulator in self.emulators:
             try:
-                self.slack.stop()
+                emulator.stop()
             except Exception:
-                log.warning("stopping the Slack emulator failed", exc_info=True)
+                log.warning("stopping the %s emulator failed", emulator.target, exc_info=True)
         self._httpd.shutdown()
         self._httpd.server_close()
         if self._thread is not None:
@@ -297,10 +317,8 @@ class SandboxServer:
         """Every emulator back to its initial state; faults and the request log cleared. Credentials stay."""
         self.faults.clear()
         self.log.clear()
-        self.x.reset()
-        self.graph.reset()
-        if self.slack is not None:
-            self.slack.reset()
+        for emulator in self.emulators:
+            emulator.reset()
 
     def info(self) -> dict[str, Any]:
         return {
@@ -312,8 +330,8 @@ class SandboxServer:
 
     # -- dispatch ------------------------------------------------------------------------------
 
-    def _emulator(self, target: str) -> Any | None:
-        return {"x": self.x, "facebook": self.graph, "slack": self.slack}.get(target)
+    def _emulator(self, target: str) -> Emulator | None:
+        return next((emulator for emulator in self.emulators if emulator.target == target), None)
 
     def dispatch(self, req: Request) -> Response | Abort:
         target = classify(req.path)
@@ -351,19 +369,14 @@ class SandboxServer:
         self.log.add(req, target, response.status, None, started)
         return response
 
-    def _fault_outcome(self, emulator: Any, rule: FaultRule, req: Request) -> Response | Abort:
+    def _fault_outcome(self, emulator: Emulator, rule: FaultRule, req: Request) -> Response | Abort:
         if rule.fault == "timeout":
             return Abort("timeout", rule.seconds if rule.seconds is not None else DEFAULT_TIMEOUT_SECONDS)
         if rule.fault == "disconnect":
             return Abort("disconnect", 0.0)
-        fault_response = getattr(emulator, "fault_response", None)
-        response = None
-        if fault_response is not None:
-            if _accepts_keywords(fault_response):
-                response = fault_response(rule.fault, seconds=rule.seconds, method=req.method, path=req.path,
-                                          options=rule.options)
-            else:
-                response = fault_response(rule.fault)
+        response = emulator.fault_response(
+            rule.fault, seconds=rule.seconds, method=req.method, path=req.path, options=rule.options
+        )
         if response is not None:
             return response
         if rule.fault == "malformed":
@@ -371,11 +384,6 @@ class SandboxServer:
         return Response.json({"error": f"injected fault {rule.fault}"}, status=int(rule.fault))
 
     def _web(self, req: Request) -> Response:
-        try:
-            web = importlib.import_module("socialwatch.sandbox.web")
-        except ImportError:
-            return Response.text("socialwatch sandbox: the web view is not installed; see /_sandbox/info\n",
-                                 status=404)
         return web.handle(req, self.owner if self.owner is not None else self)
 
     # -- control API ---------------------------------------------------------------------------
@@ -421,8 +429,13 @@ class SandboxServer:
             return cast(raw) if raw not in (None, "") else None
 
         try:
-            entries = self.log.list(target=req.arg("target"), method=req.arg("method"), path=req.arg("path"),
-                                    since=number("since", float), after_seq=number("after", int))
+            entries = self.log.list(
+                target=req.arg("target"),
+                method=req.arg("method"),
+                path=req.arg("path"),
+                since=number("since", float),
+                after_seq=number("after", int),
+            )
         except ValueError:
             return Response.json({"error": "since must be unix seconds and after a sequence number"}, status=400)
         return Response(200, json.dumps(entries).encode(), Headers({"content-type": "application/json"}))

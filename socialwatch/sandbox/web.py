@@ -14,7 +14,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from .http import Headers, Request, Response
+from socialwatch.sandbox.http import Headers, Request, Response
 
 logger = logging.getLogger(__name__)
 
@@ -57,7 +57,7 @@ def handle(req: Request, sandbox: Any = None) -> Response:
     if path in ("/", "/index.html"):
         return _file("index.html")
     if path.startswith("/static/"):
-        return _file(path[len("/static/"):])
+        return _file(path[len("/static/") :])
     if path == "/favicon.ico":
         return Response(204, b"", Headers({"cache-control": "max-age=86400"}))
     return Response.text("not found\n", 404)

@@ -22,7 +22,7 @@ from jsonschema import Draft4Validator
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT4
 
-from socialwatch.sandbox import x as xmod
+from socialwatch.sandbox.x import model as xmod
 
 X_SPEC = "x/x-openapi-2.166-tweet-naming.json"
 FB_SPEC = "facebook/facebook-graph-derived-openapi.json"
@@ -33,7 +33,8 @@ REAL_BUT_UNDECLARED = {
     # node-twitter-api-v2 users show {"edit_history_tweet_ids", "id", "text"}).
     "$.data.edit_history_tweet_ids",
     # Real client-forbidden problems carry these (e.g. xdevplatform/samples#160, twitter-api-java-sdk#67).
-    "$.client_id", "$.required_enrollment",
+    "$.client_id",
+    "$.required_enrollment",
 }
 
 
@@ -125,8 +126,16 @@ def seeded(sandbox) -> dict[str, str]:
     reply = sandbox.add_comment("Agreed", name="Cid", parent_id=comment)
     sandbox.add_visitor_post("Thanks", name="Dee", tagged=True)
     message = sandbox.add_message("Where is my refund?", name="Eve")
-    return {"root": root, "mention": mention, "reply_mention": reply_mention, "dm": dm, "post": post,
-            "comment": comment, "reply": reply, "message": message}
+    return {
+        "root": root,
+        "mention": mention,
+        "reply_mention": reply_mention,
+        "dm": dm,
+        "post": post,
+        "comment": comment,
+        "reply": reply,
+        "message": message,
+    }
 
 
 def raw_x(sandbox, **kwargs: Any) -> tweepy.Client:
@@ -140,6 +149,7 @@ def problem(xspec: Spec, body: dict[str, Any]) -> None:
 
 
 # -- X -----------------------------------------------------------------------------------------
+
 
 def test_x_field_and_expansion_lists_match_the_spec(xspec):
     params = xspec.doc["components"]["parameters"]
@@ -163,9 +173,18 @@ def test_x_reads_validate(sandbox, seeded, xspec):
     xspec.check(me.json(), xspec.component("Get2UsersMeResponse"))
     assert set(me.json()["data"]) >= {"id", "name", "username", "public_metrics", "created_at"}
     mentions = client.get_users_mentions(
-        brand, user_auth=False, tweet_fields=all_tweet, user_fields=all_user,
-        expansions=["author_id", "in_reply_to_user_id", "referenced_tweets.id", "entities.mentions.username",
-                    "referenced_tweets.id.author_id"])
+        brand,
+        user_auth=False,
+        tweet_fields=all_tweet,
+        user_fields=all_user,
+        expansions=[
+            "author_id",
+            "in_reply_to_user_id",
+            "referenced_tweets.id",
+            "entities.mentions.username",
+            "referenced_tweets.id.author_id",
+        ],
+    )
     body = mentions.json()
     xspec.check(body, xspec.component("Get2UsersIdMentionsResponse"))
     assert {"tweets", "users"} <= set(body["includes"]) and len(body["data"]) == 2
@@ -174,8 +193,12 @@ def test_x_reads_validate(sandbox, seeded, xspec):
     xspec.check(empty.json(), xspec.component("Get2UsersIdMentionsResponse"))
     search = client.search_recent_tweets("order", user_auth=False, tweet_fields=all_tweet, expansions=["author_id"])
     xspec.check(search.json(), xspec.component("Get2TweetsSearchRecentResponse"))
-    dms = client.get_direct_message_events(user_auth=False, dm_event_fields=list(xmod.DM_EVENT_FIELDS),
-                                           expansions=["sender_id", "participant_ids"], user_fields=all_user)
+    dms = client.get_direct_message_events(
+        user_auth=False,
+        dm_event_fields=list(xmod.DM_EVENT_FIELDS),
+        expansions=["sender_id", "participant_ids"],
+        user_fields=all_user,
+    )
     xspec.check(dms.json(), xspec.component("Get2DmEventsResponse"))
     lookup = client.get_tweet(seeded["mention"], user_auth=False, tweet_fields=all_tweet)
     xspec.check(lookup.json(), xspec.component("Get2TweetsIdResponse"))
@@ -186,8 +209,9 @@ def test_x_reads_validate(sandbox, seeded, xspec):
 
 def test_x_writes_validate(sandbox, seeded, xspec):
     client = raw_x(sandbox)
-    created = client.create_tweet(text=f"Sorry to hear that {time.time()}", in_reply_to_tweet_id=seeded["mention"],
-                                  user_auth=False)
+    created = client.create_tweet(
+        text=f"Sorry to hear that {time.time()}", in_reply_to_tweet_id=seeded["mention"], user_auth=False
+    )
     assert created.status_code == 201
     xspec.check(created.json(), xspec.response_schema("/2/tweets", "post", "201"))
     jo = sandbox.x_timeline()["dms"][0]["sender_id"]
@@ -222,17 +246,24 @@ def test_x_error_bodies_are_problems(sandbox, seeded, xspec):
     errors.append(caught.value.response.json())
     sandbox.revoke_x_token(False)
     assert [e["type"].rsplit("/", 1)[-1] for e in errors] == [
-        "unsupported-authentication", "invalid-request", "about:blank", "client-forbidden", "about:blank",
-        "about:blank"]
+        "unsupported-authentication",
+        "invalid-request",
+        "about:blank",
+        "client-forbidden",
+        "about:blank",
+        "about:blank",
+    ]
     for body in errors:
         problem(xspec, body)
 
 
 # -- Graph -------------------------------------------------------------------------------------
 
-FEED_FIELDS = ("id,message,created_time,updated_time,from,permalink_url,status_type,to,is_hidden,"
-               "comments.summary(true){id,message,from,created_time,comment_count,like_count,parent,permalink_url,"
-               "can_comment,is_hidden,comments{id,message,from,parent}}")
+FEED_FIELDS = (
+    "id,message,created_time,updated_time,from,permalink_url,status_type,to,is_hidden,"
+    "comments.summary(true){id,message,from,created_time,comment_count,like_count,parent,permalink_url,"
+    "can_comment,is_hidden,comments{id,message,from,parent}}"
+)
 
 
 def test_graph_reads_validate(sandbox, seeded, fbspec, graph):
@@ -245,13 +276,21 @@ def test_graph_reads_validate(sandbox, seeded, fbspec, graph):
     fbspec.check(tagged, fbspec.response_schema("/{page-id}/feed", "get"))
     post = graph.get_object(seeded["post"], fields="id,message,from,created_time,comments{id,from,message}")
     fbspec.check(post, fbspec.response_schema("/{post-id}", "get"))
-    comments = graph.get_connections(seeded["post"], "comments", filter="stream", summary="true",
-                                     fields="id,message,from,created_time,comment_count,parent{id},object")
+    comments = graph.get_connections(
+        seeded["post"],
+        "comments",
+        filter="stream",
+        summary="true",
+        fields="id,message,from,created_time,comment_count,parent{id},object",
+    )
     fbspec.check(comments, fbspec.response_schema("/{object-id}/comments", "get"))
     conversations = graph.get_connections(
-        "me", "conversations", platform="messenger",
+        "me",
+        "conversations",
+        platform="messenger",
         fields="id,updated_time,link,message_count,unread_count,snippet,participants,senders,can_reply,"
-               "messages{id,message,from,to,created_time,tags}")
+        "messages{id,message,from,to,created_time,tags}",
+    )
     fbspec.check(conversations, fbspec.response_schema("/{page-id}/conversations", "get"))
     thread = conversations["data"][0]["id"]
     messages = graph.get_connections(thread, "messages", fields="id,message,from,to,created_time")
@@ -262,8 +301,13 @@ def test_graph_writes_validate(sandbox, seeded, fbspec, graph):
     created = graph.put_comment(seeded["comment"], "So sorry Bob")
     fbspec.check(created, fbspec.response_schema("/{object-id}/comments", "post"))
     eve = sandbox.facebook_timeline()["conversations"][0]["participant"]["id"]
-    sent = graph.put_object("me", "messages", recipient=json.dumps({"id": eve}), messaging_type="RESPONSE",
-                            message=json.dumps({"text": "Hi Eve"}))
+    sent = graph.put_object(
+        "me",
+        "messages",
+        recipient=json.dumps({"id": eve}),
+        messaging_type="RESPONSE",
+        message=json.dumps({"text": "Hi Eve"}),
+    )
     fbspec.check(sent, fbspec.response_schema("/{page-id}/messages", "post"))
 
 
@@ -280,8 +324,9 @@ def test_graph_errors_validate_and_match_recorded_ones(sandbox, seeded, fbspec, 
         sandbox.set_facebook_token(state)
         produced[state] = session.get(me, params={"access_token": token}, timeout=5).json()["error"]
     sandbox.set_facebook_token("valid")
-    produced["missing"] = session.get(f"{sandbox.url}/v21.0/nope", params={"access_token": token},
-                                      timeout=5).json()["error"]
+    produced["missing"] = session.get(f"{sandbox.url}/v21.0/nope", params={"access_token": token}, timeout=5).json()[
+        "error"
+    ]
     for error in produced.values():
         fbspec.check({"error": error}, fbspec.component("GraphError"))
     by_code = {(e["code"], e.get("error_subcode")): e for e in recorded.values()}
@@ -329,11 +374,17 @@ def test_graph_conversations_and_messages_match_the_recorded_shapes(sandbox, see
     message = graph.get_object(seeded["message"], fields=",".join(wanted))
     assert sorted(message) == sorted(wanted)
     assert set(message["from"]) == set(message_fixture["from"]) and set(message["to"]["data"][0]) == set(
-        message_fixture["to"]["data"][0])
+        message_fixture["to"]["data"][0]
+    )
     send_fixture = load_json(api_specs / "facebook" / "restfb-testdata" / "v2_6__sendresponse.json")
     eve = sandbox.facebook_timeline()["conversations"][0]["participant"]["id"]
-    sent = graph.put_object("me", "messages", recipient=json.dumps({"id": eve}), messaging_type="RESPONSE",
-                            message=json.dumps({"text": "again"}))
+    sent = graph.put_object(
+        "me",
+        "messages",
+        recipient=json.dumps({"id": eve}),
+        messaging_type="RESPONSE",
+        message=json.dumps({"text": "again"}),
+    )
     assert set(sent) == set(send_fixture)
 
 

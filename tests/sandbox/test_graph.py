@@ -11,7 +11,8 @@ import pytest
 import requests
 from conftest import graph_api
 
-from socialwatch.sandbox.graphfields import FieldSyntaxError, parse_fields
+from socialwatch.sandbox.graph.fields import FieldSyntaxError, parse_fields
+from socialwatch.sandbox.graph.nodes import FIELD_NAMES
 
 COMMENT_FIELDS = "id,message,from,created_time,comment_count,parent"
 
@@ -41,7 +42,8 @@ def test_feed_expands_nested_comments(sandbox, graph):
     first = sandbox.add_comment("Same here!", name="Bob", post_id=post)
     reply = sandbox.add_comment("Me too", name="Cid", parent_id=first)
     feed = graph.get_connections(
-        page_id(sandbox), "feed", fields=f"id,message,from,created_time,comments{{{COMMENT_FIELDS}}}")
+        page_id(sandbox), "feed", fields=f"id,message,from,created_time,comments{{{COMMENT_FIELDS}}}"
+    )
     assert [p["id"] for p in feed["data"]] == [post]
     entry = feed["data"][0]
     assert entry["from"]["name"] == "Ann" and entry["message"] == "Your app ate my homework"
@@ -49,8 +51,9 @@ def test_feed_expands_nested_comments(sandbox, graph):
     assert [c["id"] for c in nested] == [first]  # top level only, as Graph's default filter
     assert nested[0]["comment_count"] == 1 and "parent" not in nested[0]
     assert set(entry["comments"]["paging"]["cursors"]) == {"before", "after"}
-    stream = graph.get_connections(page_id(sandbox), "feed",
-                                   fields="comments.filter(stream).limit(10){id,parent{id},from{name}}")
+    stream = graph.get_connections(
+        page_id(sandbox), "feed", fields="comments.filter(stream).limit(10){id,parent{id},from{name}}"
+    )
     replies = {c["id"]: c for c in stream["data"][0]["comments"]["data"]}
     assert replies[reply]["parent"] == {"id": first}
     assert replies[reply]["from"] == {"name": "Cid", "id": replies[reply]["from"]["id"]}
@@ -70,8 +73,7 @@ def test_posts_without_comments_omit_the_edge_and_tagged_posts_stay_out_of_the_f
 def test_comment_paging_next_urls_and_get_all_connections(sandbox, graph):
     post = sandbox.add_page_post("Tell us everything")
     base = time.time() - 3600
-    made = [sandbox.add_comment(f"comment {i}", name=f"P{i}", post_id=post, created_time=base + i)
-            for i in range(30)]
+    made = [sandbox.add_comment(f"comment {i}", name=f"P{i}", post_id=post, created_time=base + i) for i in range(30)]
     first_page = graph.get_connections(post, "comments", limit=7, fields="id,message")
     next_url = urlsplit(first_page["paging"]["next"])
     assert f"{next_url.scheme}://{next_url.netloc}" == sandbox.url  # points back at the sandbox
@@ -106,11 +108,19 @@ def test_page_reply_to_a_comment_appears_as_a_comment_from_the_page(sandbox, gra
     comment = sandbox.add_comment("Where is my order?", name="Eve")
     created = graph.put_comment(comment, "Sorry Eve, we are on it")
     replies = graph.get_connections(comment, "comments", fields="id,message,from,parent")["data"]
-    assert replies == [{"id": created["id"], "message": "Sorry Eve, we are on it",
-                        "from": {"name": "Sandbox Brand", "id": page_id(sandbox)},
-                        "parent": {"created_time": replies[0]["parent"]["created_time"],
-                                   "from": replies[0]["parent"]["from"], "message": "Where is my order?",
-                                   "id": comment}}]
+    assert replies == [
+        {
+            "id": created["id"],
+            "message": "Sorry Eve, we are on it",
+            "from": {"name": "Sandbox Brand", "id": page_id(sandbox)},
+            "parent": {
+                "created_time": replies[0]["parent"]["created_time"],
+                "from": replies[0]["parent"]["from"],
+                "message": "Where is my order?",
+                "id": comment,
+            },
+        }
+    ]
     posted = sandbox.posted_facebook()
     assert posted[0]["kind"] == "comment_reply" and posted[0]["in_reply_to"] == comment
     assert posted[0]["id"] == created["id"]
@@ -124,8 +134,12 @@ def test_conversations_with_nested_messages(sandbox, graph):
     sandbox.add_message("My refund?", name="Fay", created_time=now - 120)
     sandbox.add_message("Hello??", name="Fay", created_time=now - 60)
     sandbox.add_message("Hi there", name="Gus", created_time=now - 600)
-    result = graph.get_connections("me", "conversations", platform="messenger",
-                                   fields="updated_time,participants,messages{message,from,created_time}")
+    result = graph.get_connections(
+        "me",
+        "conversations",
+        platform="messenger",
+        fields="updated_time,participants,messages{message,from,created_time}",
+    )
     threads = result["data"]
     assert [t["participants"]["data"][0]["name"] for t in threads] == ["Fay", "Gus"]  # newest activity first
     fay = threads[0]["messages"]["data"]
@@ -137,8 +151,13 @@ def test_conversations_with_nested_messages(sandbox, graph):
 
 
 def send(graph, page: str, recipient: str, text: str, **extra: str) -> dict:
-    return graph.put_object(page, "messages", recipient=json.dumps({"id": recipient}),
-                            message=json.dumps({"text": text}), **{"messaging_type": "RESPONSE", **extra})
+    return graph.put_object(
+        page,
+        "messages",
+        recipient=json.dumps({"id": recipient}),
+        message=json.dumps({"text": text}),
+        **{"messaging_type": "RESPONSE", **extra},
+    )
 
 
 def test_send_api_respects_the_24_hour_window(sandbox, graph):
@@ -156,8 +175,10 @@ def test_send_api_respects_the_24_hour_window(sandbox, graph):
         send(graph, "me", "7199999999999999", "hi")
     assert error_of(caught)["error_subcode"] == 2018001
     posted = sandbox.posted_facebook()
-    assert [(p["recipient_id"], p["text"]) for p in posted] == [(people["Hal"], "We are on it"),
-                                                                (people["Ida"], "A human here")]
+    assert [(p["recipient_id"], p["text"]) for p in posted] == [
+        (people["Hal"], "We are on it"),
+        (people["Ida"], "A human here"),
+    ]
     thread = graph.get_connections("me", "conversations", user_id=people["Hal"], fields="messages{message,from}")
     assert thread["data"][0]["messages"]["data"][0]["from"]["id"] == page_id(sandbox)
 
@@ -166,9 +187,12 @@ def test_send_api_accepts_a_json_body(sandbox):
     sandbox.add_message("hi", name="Jon")
     jon = sandbox.facebook_timeline()["conversations"][0]["participant"]["id"]
     token = sandbox.info()["facebook"]["page_token"]
-    response = requests.post(f"{sandbox.url}/v21.0/me/messages", params={"access_token": token}, timeout=5,
-                             json={"recipient": {"id": jon}, "messaging_type": "RESPONSE",
-                                   "message": {"text": "hello Jon"}})
+    response = requests.post(
+        f"{sandbox.url}/v21.0/me/messages",
+        params={"access_token": token},
+        timeout=5,
+        json={"recipient": {"id": jon}, "messaging_type": "RESPONSE", "message": {"text": "hello Jon"}},
+    )
     assert response.status_code == 200 and response.json()["recipient_id"] == jon
 
 
@@ -221,8 +245,10 @@ def test_page_budget_depletes_with_usage_headers_and_resets(clocked_sandbox):
         graph_api(sandbox).get_object("me")
     assert caught.value.code == 32 and caught.value.message == "(#32) Page request limit reached"
     limited = session.get(url, params=token, timeout=5)
-    assert json.loads(limited.headers["x-business-use-case-usage"])[page_id(sandbox)][0][
-        "estimated_time_to_regain_access"] == 10
+    assert (
+        json.loads(limited.headers["x-business-use-case-usage"])[page_id(sandbox)][0]["estimated_time_to_regain_access"]
+        == 10
+    )
     clock.advance(601)
     assert graph_api(sandbox).get_object("me")["id"] == page_id(sandbox)
 
@@ -240,10 +266,18 @@ def test_send_window_with_a_fake_clock(clocked_sandbox):
     assert error_of(caught)["error_subcode"] == 2018278
 
 
-@pytest.mark.parametrize(("fault", "options", "code", "status"), [
-    ("429", {}, 4, 400), ("429", {"code": 32}, 32, 400), ("429", {"code": 613}, 613, 400),
-    ("401", {}, 190, 400), ("403", {}, 200, 403), ("500", {}, 1, 500), ("503", {}, 2, 503),
-])
+@pytest.mark.parametrize(
+    ("fault", "options", "code", "status"),
+    [
+        ("429", {}, 4, 400),
+        ("429", {"code": 32}, 32, 400),
+        ("429", {"code": 613}, 613, 400),
+        ("401", {}, 190, 400),
+        ("403", {}, 200, 403),
+        ("500", {}, 1, 500),
+        ("503", {}, 2, 503),
+    ],
+)
 def test_injected_status_faults_are_graph_errors(sandbox, graph, fault, options, code, status):
     sandbox.fault("facebook", fault, path="/me", **options)  # path prefix without the version
     raw = requests.get(f"{sandbox.url}/v21.0/me", params={"access_token": graph.access_token}, timeout=5)
@@ -288,8 +322,9 @@ def test_control_api_seeds_and_reports(sandbox, graph):
     url = f"{sandbox.url}/_sandbox/facebook"
     post = requests.post(f"{url}/posts", json={"author": {"name": "Lou"}, "text": "Visitor post"}, timeout=5)
     assert post.status_code == 201 and post.json()["kind"] == "visitor"
-    comment = requests.post(f"{url}/comments", json={"author": {"name": "Mo"}, "text": "c", "post_id":
-                                                    post.json()["id"]}, timeout=5)
+    comment = requests.post(
+        f"{url}/comments", json={"author": {"name": "Mo"}, "text": "c", "post_id": post.json()["id"]}, timeout=5
+    )
     assert comment.status_code == 201
     message = requests.post(f"{url}/messages", json={"sender": {"name": "Ned"}, "text": "m"}, timeout=5)
     assert message.status_code == 201 and message.json()["conversation_id"].startswith("t_")
@@ -322,10 +357,12 @@ def test_field_name_lists_match_what_each_node_renders(sandbox):
     comment = emulator.add_comment({"text": "c", "post_id": post.id})
     message = emulator.add_message({"text": "m", "sender": {"name": "R"}})
     nodes = {
-        "Page": emulator._fields_page(emulator.page), "User": emulator._fields_user(emulator.profiles[post.author_id]),
-        "PagePost": emulator._fields_pagepost(post), "Comment": emulator._fields_comment(comment),
+        "Page": emulator._fields_page(emulator.page),
+        "User": emulator._fields_user(emulator.profiles[post.author_id]),
+        "PagePost": emulator._fields_pagepost(post),
+        "Comment": emulator._fields_comment(comment),
         "Conversation": emulator._fields_conversation(emulator.threads[message.thread_id]),
         "Message": emulator._fields_message(message),
     }
     for node_type, table in nodes.items():
-        assert set(table) == set(emulator.FIELD_NAMES[node_type]), node_type
+        assert set(table) == set(FIELD_NAMES[node_type]), node_type

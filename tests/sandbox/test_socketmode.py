@@ -12,6 +12,8 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+import sandbox_support as support
+from sandbox_support import control
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from slack_sdk.socket_mode import SocketModeClient
@@ -22,18 +24,24 @@ from websockets.sync.client import connect as ws_connect
 
 from socialwatch.sandbox import Sandbox
 
-import sandbox_support as support
-from sandbox_support import control
-
 WAIT = 5.0
 
 ALERT_BLOCKS: list[dict[str, Any]] = [
     {"type": "section", "block_id": "text", "text": {"type": "mrkdwn", "text": "*@casey*: where is my parcel?"}},
-    {"type": "actions", "block_id": "suggestions", "elements": [
-        {"type": "button", "action_id": "send_0", "value": "item-7:0", "style": "primary",
-         "text": {"type": "plain_text", "text": "Send"}},
-        {"type": "button", "action_id": "edit", "value": "item-7", "text": {"type": "plain_text", "text": "Edit"}},
-    ]},
+    {
+        "type": "actions",
+        "block_id": "suggestions",
+        "elements": [
+            {
+                "type": "button",
+                "action_id": "send_0",
+                "value": "item-7:0",
+                "style": "primary",
+                "text": {"type": "plain_text", "text": "Send"},
+            },
+            {"type": "button", "action_id": "edit", "value": "item-7", "text": {"type": "plain_text", "text": "Edit"}},
+        ],
+    },
 ]
 METADATA = {"event_type": "socialwatch_alert", "event_payload": {"item_key": "x:mention:7"}}
 
@@ -107,8 +115,7 @@ def wait_until(predicate: Callable[[], Any], timeout: float = WAIT) -> Any:
 
 
 def post_alert(web: WebClient, info: dict[str, Any]) -> str:
-    return web.chat_postMessage(channel=info["channel"], text="New alert", blocks=ALERT_BLOCKS,
-                                metadata=METADATA)["ts"]
+    return web.chat_postMessage(channel=info["channel"], text="New alert", blocks=ALERT_BLOCKS, metadata=METADATA)["ts"]
 
 
 def test_hello_frame_on_connect(app: App, info: dict[str, Any]) -> None:
@@ -118,21 +125,33 @@ def test_hello_frame_on_connect(app: App, info: dict[str, Any]) -> None:
     assert set(hello["debug_info"]) == {"host", "build_number", "approximate_connection_time"}
 
 
-def test_click_delivers_block_actions_and_records_the_ack(sandbox: Sandbox, app: App, web: WebClient,
-                                                          info: dict[str, Any]) -> None:
+def test_click_delivers_block_actions_and_records_the_ack(
+    sandbox: Sandbox, app: App, web: WebClient, info: dict[str, Any]
+) -> None:
     ts = post_alert(web, info)
-    status, result = control(sandbox, "/_sandbox/slack/actions", {
-        "channel": info["channel"], "ts": ts, "action_id": "send_0", "user": info["approver"]})
+    status, result = control(
+        sandbox,
+        "/_sandbox/slack/actions",
+        {"channel": info["channel"], "ts": ts, "action_id": "send_0", "user": info["approver"]},
+    )
     assert status == 200
     req = app.next()
     assert req.type == "interactive" and req.envelope_id == result["envelope_id"]
     assert req.retry_attempt == 0 and req.retry_reason == ""
     payload = req.payload
     assert payload["type"] == "block_actions"
-    assert payload["user"] == {"id": info["approver"]["id"], "username": info["approver"]["name"],
-                               "name": info["approver"]["name"], "team_id": info["team_id"]}
-    assert payload["container"] == {"type": "message", "message_ts": ts, "channel_id": info["channel"],
-                                    "is_ephemeral": False}
+    assert payload["user"] == {
+        "id": info["approver"]["id"],
+        "username": info["approver"]["name"],
+        "name": info["approver"]["name"],
+        "team_id": info["team_id"],
+    }
+    assert payload["container"] == {
+        "type": "message",
+        "message_ts": ts,
+        "channel_id": info["channel"],
+        "is_ephemeral": False,
+    }
     assert payload["channel"]["id"] == info["channel"] and payload["team"]["id"] == info["team_id"]
     assert payload["api_app_id"] == info["app_id"]
     assert payload["trigger_id"] == result["trigger_id"]
@@ -143,17 +162,27 @@ def test_click_delivers_block_actions_and_records_the_ack(sandbox: Sandbox, app:
     assert action["action_id"] == "send_0" and action["block_id"] == "suggestions"
     assert action["value"] == "item-7:0" and action["type"] == "button"
     assert action["text"]["text"] == "Send" and float(action["action_ts"]) > 0
-    record = wait_until(lambda: delivery(sandbox, result["envelope_id"])["acked"]
-                        and delivery(sandbox, result["envelope_id"]))
+    record = wait_until(
+        lambda: delivery(sandbox, result["envelope_id"])["acked"] and delivery(sandbox, result["envelope_id"])
+    )
     assert record["acked_in_time"] is True and 0 <= record["ack_latency"] <= 3
     assert record["action_id"] == "send_0" and record["user"] == info["approver"]["id"]
 
 
 def test_value_override_and_wait_for_ack(sandbox: Sandbox, app: App, web: WebClient, info: dict[str, Any]) -> None:
     ts = post_alert(web, info)
-    status, result = control(sandbox, "/_sandbox/slack/actions", {
-        "channel": info["channel"], "ts": ts, "action_id": "send_0", "value": "item-7:2",
-        "user": {"id": "U0NEWPERSON", "name": "new.person"}, "wait": 3})
+    status, result = control(
+        sandbox,
+        "/_sandbox/slack/actions",
+        {
+            "channel": info["channel"],
+            "ts": ts,
+            "action_id": "send_0",
+            "value": "item-7:2",
+            "user": {"id": "U0NEWPERSON", "name": "new.person"},
+            "wait": 3,
+        },
+    )
     assert status == 200 and result["delivery"]["acked"] is True
     payload = app.next().payload
     assert payload["actions"][0]["value"] == "item-7:2"
@@ -168,14 +197,30 @@ def test_modal_open_update_and_submit(sandbox: Sandbox, app: App, web: WebClient
     def respond(req: SocketModeRequest) -> Any:
         payload = req.payload
         if payload["type"] == "block_actions":
-            opened = web.views_open(trigger_id=payload["trigger_id"], view={
-                "type": "modal", "callback_id": "edit_reply", "private_metadata": "item-7",
-                "title": {"type": "plain_text", "text": "Edit reply"},
-                "submit": {"type": "plain_text", "text": "Send"},
-                "blocks": [{"type": "input", "block_id": "reply", "label": {"type": "plain_text", "text": "Reply"},
-                            "element": {"type": "plain_text_input", "action_id": "text", "multiline": True,
-                                        "initial_value": "Sorry about that!", "max_length": 280}}],
-            })["view"]
+            opened = web.views_open(
+                trigger_id=payload["trigger_id"],
+                view={
+                    "type": "modal",
+                    "callback_id": "edit_reply",
+                    "private_metadata": "item-7",
+                    "title": {"type": "plain_text", "text": "Edit reply"},
+                    "submit": {"type": "plain_text", "text": "Send"},
+                    "blocks": [
+                        {
+                            "type": "input",
+                            "block_id": "reply",
+                            "label": {"type": "plain_text", "text": "Reply"},
+                            "element": {
+                                "type": "plain_text_input",
+                                "action_id": "text",
+                                "multiline": True,
+                                "initial_value": "Sorry about that!",
+                                "max_length": 280,
+                            },
+                        }
+                    ],
+                },
+            )["view"]
             views.append(opened)
             with pytest.raises(SlackApiError) as caught:  # a trigger works once
                 web.views_open(trigger_id=payload["trigger_id"], view=opened | {"id": None})
@@ -190,36 +235,53 @@ def test_modal_open_update_and_submit(sandbox: Sandbox, app: App, web: WebClient
 
     app.respond = respond
     ts = post_alert(web, info)
-    _, click = control(sandbox, "/_sandbox/slack/actions", {
-        "channel": info["channel"], "ts": ts, "action_id": "edit", "user": info["approver"]})
+    _, click = control(
+        sandbox,
+        "/_sandbox/slack/actions",
+        {"channel": info["channel"], "ts": ts, "action_id": "edit", "user": info["approver"]},
+    )
     app.next()
     (view,) = views
     assert view["id"].startswith("V") and view["callback_id"] == "edit_reply"
-    updated = web.views_update(view_id=view["id"], hash=view["hash"], view={
-        "type": "modal", "callback_id": "edit_reply", "private_metadata": "item-7",
-        "title": {"type": "plain_text", "text": "Edit reply (X)"},
-        "submit": {"type": "plain_text", "text": "Send"},
-        "blocks": view["blocks"]})["view"]
+    updated = web.views_update(
+        view_id=view["id"],
+        hash=view["hash"],
+        view={
+            "type": "modal",
+            "callback_id": "edit_reply",
+            "private_metadata": "item-7",
+            "title": {"type": "plain_text", "text": "Edit reply (X)"},
+            "submit": {"type": "plain_text", "text": "Send"},
+            "blocks": view["blocks"],
+        },
+    )["view"]
     assert updated["title"]["text"] == "Edit reply (X)" and updated["hash"] != view["hash"]
     with pytest.raises(SlackApiError) as caught:
         web.views_update(view_id=view["id"], hash=view["hash"], view=updated | {"id": None})
     assert caught.value.response["error"] == "hash_conflict"
 
-    status, first = control(sandbox, "/_sandbox/slack/views/submit", {
-        "trigger_id": click["trigger_id"], "values": {"text": "We will refund you"}, "wait": 3})
+    status, first = control(
+        sandbox,
+        "/_sandbox/slack/views/submit",
+        {"trigger_id": click["trigger_id"], "values": {"text": "We will refund you"}, "wait": 3},
+    )
     assert status == 200 and first["delivery"]["acked"] is True
     submission = app.next().payload
     assert submission["type"] == "view_submission"
     assert submission["view"]["id"] == view["id"] and submission["view"]["private_metadata"] == "item-7"
     assert submission["view"]["state"]["values"] == {
-        "reply": {"text": {"type": "plain_text_input", "value": "We will refund you"}}}
+        "reply": {"text": {"type": "plain_text_input", "value": "We will refund you"}}
+    }
     assert submission["user"]["id"] == info["approver"]["id"]
     _, listed = control(sandbox, "/_sandbox/slack/views")
     (state,) = listed["views"]
     assert state["status"] == "open" and state["errors"] == {"reply": "No promises of refunds"}
 
-    status, second = control(sandbox, "/_sandbox/slack/views/submit", {
-        "view_id": view["id"], "values": {"reply": {"text": "Sorry, we're on it."}}, "wait": 3})
+    status, second = control(
+        sandbox,
+        "/_sandbox/slack/views/submit",
+        {"view_id": view["id"], "values": {"reply": {"text": "Sorry, we're on it."}}, "wait": 3},
+    )
     assert status == 200 and second["delivery"]["acked"] is True
     assert app.next().payload["view"]["state"]["values"]["reply"]["text"]["value"] == "Sorry, we're on it."
     _, listed = control(sandbox, "/_sandbox/slack/views")
@@ -233,25 +295,29 @@ def test_expired_trigger(sandbox: Sandbox, app: App, web: WebClient, info: dict[
     control(sandbox, "/_sandbox/slack/actions", {"channel": info["channel"], "ts": ts, "action_id": "edit"})
     trigger = app.next().payload["trigger_id"]
     with pytest.raises(SlackApiError) as caught:
-        web.views_open(trigger_id=trigger, view={"type": "modal", "title": {"type": "plain_text", "text": "x"},
-                                                 "blocks": []})
+        web.views_open(
+            trigger_id=trigger, view={"type": "modal", "title": {"type": "plain_text", "text": "x"}, "blocks": []}
+        )
     assert caught.value.response["error"] == "expired_trigger_id"
 
 
-def test_unacked_envelopes_are_redelivered_then_given_up(sandbox: Sandbox, app: App, web: WebClient,
-                                                         info: dict[str, Any]) -> None:
+def test_unacked_envelopes_are_redelivered_then_given_up(
+    sandbox: Sandbox, app: App, web: WebClient, info: dict[str, Any]
+) -> None:
     control(sandbox, "/_sandbox/slack/config", {"ack_timeout": 0.3, "max_redeliveries": 1})
     silent = app
     silent.respond = lambda req: None  # never acks
     ts = post_alert(web, info)
-    _, result = control(sandbox, "/_sandbox/slack/actions",
-                        {"channel": info["channel"], "ts": ts, "action_id": "send_0"})
+    _, result = control(
+        sandbox, "/_sandbox/slack/actions", {"channel": info["channel"], "ts": ts, "action_id": "send_0"}
+    )
     first, retry = silent.next(), silent.next()
     assert first.retry_attempt == 0 and retry.retry_attempt == 1 and retry.retry_reason == "timeout"
     assert retry.envelope_id != first.envelope_id
     assert retry.payload["actions"] == first.payload["actions"]
-    record = wait_until(lambda: delivery(sandbox, result["envelope_id"])["gave_up"]
-                        and delivery(sandbox, result["envelope_id"]))
+    record = wait_until(
+        lambda: delivery(sandbox, result["envelope_id"])["gave_up"] and delivery(sandbox, result["envelope_id"])
+    )
     assert record["acked"] is False and len(record["attempts"]) == 2
     with pytest.raises(queue.Empty):
         silent.next(timeout=0.6)  # bounded: no third attempt
@@ -261,12 +327,14 @@ def test_a_late_ack_of_the_retry_counts(sandbox: Sandbox, app: App, web: WebClie
     control(sandbox, "/_sandbox/slack/config", {"ack_timeout": 0.3, "max_redeliveries": 1})
     app.respond = lambda req: {} if req.retry_attempt == 1 else None
     ts = post_alert(web, info)
-    _, result = control(sandbox, "/_sandbox/slack/actions",
-                        {"channel": info["channel"], "ts": ts, "action_id": "send_0"})
+    _, result = control(
+        sandbox, "/_sandbox/slack/actions", {"channel": info["channel"], "ts": ts, "action_id": "send_0"}
+    )
     app.next()
     retry = app.next()
-    record = wait_until(lambda: delivery(sandbox, result["envelope_id"])["acked"]
-                        and delivery(sandbox, result["envelope_id"]))
+    record = wait_until(
+        lambda: delivery(sandbox, result["envelope_id"])["acked"] and delivery(sandbox, result["envelope_id"])
+    )
     assert record["acked_envelope_id"] == retry.envelope_id
     assert [a["retry_attempt"] for a in record["attempts"]] == [0, 1]
 
@@ -276,8 +344,9 @@ def connections_opened(sandbox: Sandbox) -> int:
 
 
 @pytest.mark.parametrize("mode", ["frame", "close"])
-def test_disconnect_makes_the_client_reconnect(sandbox: Sandbox, app: App, web: WebClient,
-                                               info: dict[str, Any], mode: str) -> None:
+def test_disconnect_makes_the_client_reconnect(
+    sandbox: Sandbox, app: App, web: WebClient, info: dict[str, Any], mode: str
+) -> None:
     control(sandbox, "/_sandbox/slack/config", {"disconnect_grace": 0.5})
     before = connections_opened(sandbox)
     old = [c["id"] for c in sandbox.slack.socket.connections()]
@@ -289,22 +358,27 @@ def test_disconnect_makes_the_client_reconnect(sandbox: Sandbox, app: App, web: 
         assert any(f.get("type") == "disconnect" and f.get("reason") == "refresh_requested" for f in app.raw)
     wait_until(lambda: all(c["id"] not in old for c in sandbox.slack.socket.connections()))
     ts = post_alert(web, info)
-    _, result = control(sandbox, "/_sandbox/slack/actions",
-                        {"channel": info["channel"], "ts": ts, "action_id": "send_0", "wait": 3})
+    _, result = control(
+        sandbox, "/_sandbox/slack/actions", {"channel": info["channel"], "ts": ts, "action_id": "send_0", "wait": 3}
+    )
     assert result["delivery"]["acked"] is True
     assert app.next().payload["container"]["message_ts"] == ts
 
 
-def test_deliveries_are_spread_over_connections(sandbox: Sandbox, app: App, web: WebClient,
-                                                info: dict[str, Any]) -> None:
+def test_deliveries_are_spread_over_connections(
+    sandbox: Sandbox, app: App, web: WebClient, info: dict[str, Any]
+) -> None:
     second = App(sandbox)
     second.client.connect()
     try:
         assert sandbox.slack.socket.wait_for_connections(2, WAIT)
         ts = post_alert(web, info)
         for _ in range(4):
-            status, _ = control(sandbox, "/_sandbox/slack/actions",
-                                {"channel": info["channel"], "ts": ts, "action_id": "send_0", "wait": 3})
+            status, _ = control(
+                sandbox,
+                "/_sandbox/slack/actions",
+                {"channel": info["channel"], "ts": ts, "action_id": "send_0", "wait": 3},
+            )
             assert status == 200
         _, body = control(sandbox, "/_sandbox/slack/acks")
         used = {d["attempts"][0]["connection"] for d in body["deliveries"]}
@@ -316,7 +390,8 @@ def test_deliveries_are_spread_over_connections(sandbox: Sandbox, app: App, web:
 
 def test_connection_tickets_are_single_use(sandbox: Sandbox, web: WebClient, info: dict[str, Any]) -> None:
     url = WebClient(token=info["app_token"], base_url=sandbox.url + "/api/").apps_connections_open(
-        app_token=info["app_token"])["url"]
+        app_token=info["app_token"]
+    )["url"]
     with ws_connect(url, open_timeout=5) as ws:
         assert json.loads(ws.recv(timeout=5))["type"] == "hello"
     with pytest.raises(InvalidStatus) as caught, ws_connect(url, open_timeout=5):
@@ -324,14 +399,14 @@ def test_connection_tickets_are_single_use(sandbox: Sandbox, web: WebClient, inf
     assert caught.value.response.status_code == 401
 
 
-def test_response_url_replaces_the_original(sandbox: Sandbox, app: App, web: WebClient,
-                                            info: dict[str, Any]) -> None:
+def test_response_url_replaces_the_original(sandbox: Sandbox, app: App, web: WebClient, info: dict[str, Any]) -> None:
     done = threading.Event()
 
     def respond(req: SocketModeRequest) -> Any:
         body = json.dumps({"replace_original": True, "text": "Handled by alex"}).encode()
-        request = urllib.request.Request(req.payload["response_url"], data=body,
-                                         headers={"content-type": "application/json"})
+        request = urllib.request.Request(
+            req.payload["response_url"], data=body, headers={"content-type": "application/json"}
+        )
         with urllib.request.urlopen(request, timeout=5) as resp:
             assert resp.status == 200
         done.set()
@@ -347,26 +422,63 @@ def test_response_url_replaces_the_original(sandbox: Sandbox, app: App, web: Web
     assert body["messages"][0]["history"][0]["text"] == "New alert"
 
 
-def test_clicks_on_ephemeral_messages_and_selects(sandbox: Sandbox, app: App, web: WebClient,
-                                                  info: dict[str, Any]) -> None:
-    ephemeral_ts = web.chat_postEphemeral(channel=info["channel"], user=info["approver"]["id"], text="Undo?", blocks=[
-        {"type": "actions", "elements": [{"type": "button", "action_id": "undo", "value": "r-1",
-                                          "text": {"type": "plain_text", "text": "Undo"}}]}])["message_ts"]
-    status, _ = control(sandbox, "/_sandbox/slack/actions",
-                        {"channel": info["channel"], "ts": ephemeral_ts, "action_id": "undo"})
+def test_clicks_on_ephemeral_messages_and_selects(
+    sandbox: Sandbox, app: App, web: WebClient, info: dict[str, Any]
+) -> None:
+    ephemeral_ts = web.chat_postEphemeral(
+        channel=info["channel"],
+        user=info["approver"]["id"],
+        text="Undo?",
+        blocks=[
+            {
+                "type": "actions",
+                "elements": [
+                    {
+                        "type": "button",
+                        "action_id": "undo",
+                        "value": "r-1",
+                        "text": {"type": "plain_text", "text": "Undo"},
+                    }
+                ],
+            }
+        ],
+    )["message_ts"]
+    status, _ = control(
+        sandbox, "/_sandbox/slack/actions", {"channel": info["channel"], "ts": ephemeral_ts, "action_id": "undo"}
+    )
     assert status == 200
     payload = app.next().payload
     assert payload["container"]["is_ephemeral"] is True and "message" not in payload
-    ts = web.chat_postMessage(channel=info["channel"], text="Dismiss?", blocks=[
-        {"type": "section", "block_id": "why", "text": {"type": "mrkdwn", "text": "Reason?"},
-         "accessory": {"type": "static_select", "action_id": "reason", "options": [
-             {"text": {"type": "plain_text", "text": "Spam"}, "value": "spam"},
-             {"text": {"type": "plain_text", "text": "Handled elsewhere"}, "value": "elsewhere"}]}}])["ts"]
-    control(sandbox, "/_sandbox/slack/actions",
-            {"channel": info["channel"], "ts": ts, "action_id": "reason", "value": "elsewhere"})
+    ts = web.chat_postMessage(
+        channel=info["channel"],
+        text="Dismiss?",
+        blocks=[
+            {
+                "type": "section",
+                "block_id": "why",
+                "text": {"type": "mrkdwn", "text": "Reason?"},
+                "accessory": {
+                    "type": "static_select",
+                    "action_id": "reason",
+                    "options": [
+                        {"text": {"type": "plain_text", "text": "Spam"}, "value": "spam"},
+                        {"text": {"type": "plain_text", "text": "Handled elsewhere"}, "value": "elsewhere"},
+                    ],
+                },
+            }
+        ],
+    )["ts"]
+    control(
+        sandbox,
+        "/_sandbox/slack/actions",
+        {"channel": info["channel"], "ts": ts, "action_id": "reason", "value": "elsewhere"},
+    )
     (action,) = app.next().payload["actions"]
     assert action["type"] == "static_select" and action["block_id"] == "why"
     assert action["selected_option"]["value"] == "elsewhere"
-    status, _ = control(sandbox, "/_sandbox/slack/actions",
-                        {"channel": info["channel"], "ts": ts, "action_id": "reason", "value": "nope"})
+    status, _ = control(
+        sandbox,
+        "/_sandbox/slack/actions",
+        {"channel": info["channel"], "ts": ts, "action_id": "reason", "value": "nope"},
+    )
     assert status == 404

@@ -51,8 +51,9 @@ def test_index_and_assets_are_served_with_a_strict_csp(sandbox: Sandbox) -> None
         assert status == 200 and headers["content-type"].startswith(kind)
 
 
-@pytest.mark.parametrize("path", ["/static/../slack.py", "/static/.hidden", "/static/missing.js",
-                                  "/static/%2e%2e/http.py", "/nope"])
+@pytest.mark.parametrize(
+    "path", ["/static/../server.py", "/static/.hidden", "/static/missing.js", "/static/%2e%2e/http.py", "/nope"]
+)
 def test_nothing_else_is_served(path: str) -> None:
     assert web.handle(Request("GET", path), None).status == 404
 
@@ -63,8 +64,9 @@ def test_only_reads_are_allowed() -> None:
 
 def test_page_script_never_builds_html_from_strings() -> None:
     # The page's safety rule: text goes in through textContent, never through HTML parsing.
-    code = "\n".join(line for line in (STATIC / "app.js").read_text().splitlines()
-                     if not line.lstrip().startswith("//"))
+    code = "\n".join(
+        line for line in (STATIC / "app.js").read_text().splitlines() if not line.lstrip().startswith("//")
+    )
     for sink in ("innerHTML", "outerHTML", "insertAdjacentHTML", "document.write", "eval(", "new Function"):
         assert sink not in code, sink
 
@@ -121,8 +123,10 @@ class Cdp:
             return {{x: r.x + r.width / 2, y: r.y + r.height / 2}};
         }})()""")
         for kind in ("mousePressed", "mouseReleased"):
-            self.send("Input.dispatchMouseEvent", {"type": kind, "x": box["x"], "y": box["y"],
-                                                   "button": "left", "clickCount": 1})
+            self.send(
+                "Input.dispatchMouseEvent",
+                {"type": kind, "x": box["x"], "y": box["y"], "button": "left", "clickCount": 1},
+            )
 
 
 @pytest.fixture
@@ -131,11 +135,25 @@ def chromium(tmp_path: Path) -> Iterator[Cdp]:
         pytest.skip("Debian chromium is not installed (apt-get install -y chromium)")
     profile = tmp_path / "profile"
     proc = subprocess.Popen(
-        [CHROMIUM, "--headless", "--remote-debugging-port=0", "--no-sandbox", "--disable-gpu",
-         "--disable-dev-shm-usage", "--disable-background-networking", "--disable-component-update",
-         "--no-first-run", "--disable-sync", "--disable-extensions", "--window-size=1400,1000",
-         f"--user-data-dir={profile}", "about:blank"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env={**os.environ, "LANG": "en_US.UTF-8"},
+        [
+            CHROMIUM,
+            "--headless",
+            "--remote-debugging-port=0",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-dev-shm-usage",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--no-first-run",
+            "--disable-sync",
+            "--disable-extensions",
+            "--window-size=1400,1000",
+            f"--user-data-dir={profile}",
+            "about:blank",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env={**os.environ, "LANG": "en_US.UTF-8"},
     )
     try:
         port_file = profile / "DevToolsActivePort"
@@ -185,21 +203,47 @@ def test_click_in_the_browser_reaches_the_socket_mode_app(sandbox: Sandbox, chro
         client.send_socket_mode_response(SocketModeResponse(envelope_id=req.envelope_id))
         payload = req.payload
         if payload.get("type") == "block_actions" and payload["actions"][0]["action_id"] == "edit":
-            bot.views_open(trigger_id=payload["trigger_id"], view={
-                "type": "modal", "callback_id": "edit_reply", "private_metadata": payload["container"]["message_ts"],
-                "title": {"type": "plain_text", "text": "Edit reply"},
-                "submit": {"type": "plain_text", "text": "Send"},
-                "blocks": [{"type": "input", "block_id": "reply", "label": {"type": "plain_text", "text": "Reply"},
-                            "element": {"type": "plain_text_input", "action_id": "text", "multiline": True,
-                                        "initial_value": "Sorry, "}}]})
+            bot.views_open(
+                trigger_id=payload["trigger_id"],
+                view={
+                    "type": "modal",
+                    "callback_id": "edit_reply",
+                    "private_metadata": payload["container"]["message_ts"],
+                    "title": {"type": "plain_text", "text": "Edit reply"},
+                    "submit": {"type": "plain_text", "text": "Send"},
+                    "blocks": [
+                        {
+                            "type": "input",
+                            "block_id": "reply",
+                            "label": {"type": "plain_text", "text": "Reply"},
+                            "element": {
+                                "type": "plain_text_input",
+                                "action_id": "text",
+                                "multiline": True,
+                                "initial_value": "Sorry, ",
+                            },
+                        }
+                    ],
+                },
+            )
         elif payload.get("type") == "view_submission":
             submissions.put(payload)
         elif payload.get("type") == "block_actions":
             clicks.put(payload)
-            bot.chat_update(channel=payload["channel"]["id"], ts=payload["container"]["message_ts"],
-                            text="Reply sent",
-                            blocks=[{"type": "section", "text": {
-                                "type": "mrkdwn", "text": f":white_check_mark: Reply sent by <@{payload['user']['id']}>"}}])
+            bot.chat_update(
+                channel=payload["channel"]["id"],
+                ts=payload["container"]["message_ts"],
+                text="Reply sent",
+                blocks=[
+                    {
+                        "type": "section",
+                        "text": {
+                            "type": "mrkdwn",
+                            "text": f":white_check_mark: Reply sent by <@{payload['user']['id']}>",
+                        },
+                    }
+                ],
+            )
 
     app = SocketModeClient(app_token=info["app_token"], web_client=WebClient(base_url=sandbox.url + "/api/"))
     app.socket_mode_request_listeners.append(on_request)
@@ -209,24 +253,44 @@ def test_click_in_the_browser_reaches_the_socket_mode_app(sandbox: Sandbox, chro
         sandbox.add_mention("@brand my order #123 never came", handle="casey_c", name="Casey")
         sandbox.add_comment("Great service today, thanks!", name="Robin Visitor")
         escaped = HOSTILE.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-        ts = bot.chat_postMessage(channel=info["channel"], text="Negative mention from @casey_c", blocks=[
-            {"type": "header", "text": {"type": "plain_text", "text": "Negative mention on X"}},
-            {"type": "section", "text": {"type": "mrkdwn", "text": f"*Casey* (@casey_c): {escaped}"}},
-            {"type": "context", "elements": [{"type": "mrkdwn", "text": "sentiment -0.71 · SLA 30 min"}]},
-            {"type": "divider"},
-            {"type": "actions", "block_id": "suggestions", "elements": [
-                {"type": "button", "action_id": "send_0", "value": "x:1:0", "style": "primary",
-                 "text": {"type": "plain_text", "text": "Send suggestion 1"}},
-                {"type": "button", "action_id": "dismiss", "value": "x:1", "style": "danger",
-                 "text": {"type": "plain_text", "text": "Dismiss"}}]},
-        ])["ts"]
+        ts = bot.chat_postMessage(
+            channel=info["channel"],
+            text="Negative mention from @casey_c",
+            blocks=[
+                {"type": "header", "text": {"type": "plain_text", "text": "Negative mention on X"}},
+                {"type": "section", "text": {"type": "mrkdwn", "text": f"*Casey* (@casey_c): {escaped}"}},
+                {"type": "context", "elements": [{"type": "mrkdwn", "text": "sentiment -0.71 · SLA 30 min"}]},
+                {"type": "divider"},
+                {
+                    "type": "actions",
+                    "block_id": "suggestions",
+                    "elements": [
+                        {
+                            "type": "button",
+                            "action_id": "send_0",
+                            "value": "x:1:0",
+                            "style": "primary",
+                            "text": {"type": "plain_text", "text": "Send suggestion 1"},
+                        },
+                        {
+                            "type": "button",
+                            "action_id": "dismiss",
+                            "value": "x:1",
+                            "style": "danger",
+                            "text": {"type": "plain_text", "text": "Dismiss"},
+                        },
+                    ],
+                },
+            ],
+        )["ts"]
 
         chromium.send("Runtime.enable")
         chromium.send("Page.enable")
         chromium.send("Page.navigate", {"url": sandbox.url + "/"})
         chromium.wait_for(f"""!!document.querySelector('article[data-ts="{ts}"] button[data-action-id="send_0"]')""")
-        chromium.wait_for("document.querySelector('#x-view') && "
-                          "document.querySelector('#x-view').textContent.includes('never came')")
+        chromium.wait_for(
+            "document.querySelector('#x-view') && document.querySelector('#x-view').textContent.includes('never came')"
+        )
         chromium.wait_for("document.querySelector('#fb-view').textContent.includes('Great service today')")
         # The hostile customer text is shown as text, and nothing in it ran or became markup.
         card = f'article[data-ts="{ts}"]'
@@ -257,14 +321,30 @@ def test_click_in_the_browser_reaches_the_socket_mode_app(sandbox: Sandbox, chro
         shoot(chromium, tmp_path / "sandbox-web-clicked.png")
 
         # Edit & send: the app opens a modal, the person types in it and submits.
-        second = bot.chat_postMessage(channel=info["channel"], text="Question from @robin", blocks=[
-            {"type": "section", "text": {"type": "mrkdwn", "text": "Do you ship to Norway?"}},
-            {"type": "actions", "elements": [{"type": "button", "action_id": "edit", "value": "x:2",
-                                              "text": {"type": "plain_text", "text": "Edit & send"}}]}])["ts"]
+        second = bot.chat_postMessage(
+            channel=info["channel"],
+            text="Question from @robin",
+            blocks=[
+                {"type": "section", "text": {"type": "mrkdwn", "text": "Do you ship to Norway?"}},
+                {
+                    "type": "actions",
+                    "elements": [
+                        {
+                            "type": "button",
+                            "action_id": "edit",
+                            "value": "x:2",
+                            "text": {"type": "plain_text", "text": "Edit & send"},
+                        }
+                    ],
+                },
+            ],
+        )["ts"]
         chromium.click(f'article[data-ts="{second}"] button[data-action-id="edit"]')
         chromium.wait_for("!!document.querySelector('form.modal textarea')")
-        chromium.evaluate("(() => { const t = document.querySelector('form.modal textarea');"
-                          " t.focus(); t.setSelectionRange(t.value.length, t.value.length); })()")
+        chromium.evaluate(
+            "(() => { const t = document.querySelector('form.modal textarea');"
+            " t.focus(); t.setSelectionRange(t.value.length, t.value.length); })()"
+        )
         chromium.send("Input.insertText", {"text": "we ship to Norway in 3 days."})
         shoot(chromium, tmp_path / "sandbox-web-modal.png")
         chromium.click("form.modal button[type=submit]")

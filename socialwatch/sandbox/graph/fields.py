@@ -58,7 +58,7 @@ class _Parser:
         if start == self.pos:
             found = self.peek() or "end of string"
             raise self.error(f'Expected field name instead of "{found}".')
-        return self.text[start:self.pos]
+        return self.text[start : self.pos]
 
     def field_list(self, closing: str) -> list[FieldSpec]:
         fields: list[FieldSpec] = []
@@ -94,7 +94,7 @@ class _Parser:
                 end = self.text.find(")", self.pos)
                 if end < 0:
                     raise self.error('Expected ")" instead of "end of string".')
-                spec.modifiers[modifier] = self.text[self.pos:end].strip()
+                spec.modifiers[modifier] = self.text[self.pos : end].strip()
                 self.pos = end + 1
             elif char == "{":
                 if spec.children is not None:
@@ -110,3 +110,14 @@ def parse_fields(text: str | None) -> list[FieldSpec] | None:
     if text is None or not text.strip():
         return None
     return _Parser(text).field_list("")
+
+
+def unparse_fields(specs: list[FieldSpec]) -> str:
+    """The inverse of ``parse_fields``, for ``paging.next`` URLs."""
+    parts = []
+    for spec in specs:
+        text = spec.name + "".join(f".{name}({value})" for name, value in spec.modifiers.items())
+        if spec.children is not None:
+            text += "{" + unparse_fields(spec.children) + "}"
+        parts.append(text)
+    return ",".join(parts)

@@ -1,7 +1,10 @@
-"""The sandbox core: lifecycle, routing, control API, fault injection, request log, config, transport."""
+"""The sandbox core: lifecycle, routing, control API, fault injection, request log, config, transport,
+and the rule that the sandbox imports nothing of the product."""
 
 from __future__ import annotations
 
+import ast
+import importlib.util
 import os
 import signal
 import stat
@@ -11,14 +14,14 @@ from pathlib import Path
 
 import pytest
 import requests
+from sandbox_support import wait_until
 
+import socialwatch.sandbox
 from socialwatch.sandbox import Sandbox
 from socialwatch.sandbox.server import classify
 from socialwatch.sources.transport import RewritingAdapter, make_session
 
-from sandbox_support import wait_until
-
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(autouse=True)
@@ -71,7 +74,9 @@ def test_request_log_filters_and_redacts(sandbox, x_client, graph):
     requests.get(f"{sandbox.url}/_sandbox/info", timeout=5)  # control traffic is not logged
     everything = requests.get(f"{sandbox.url}/_sandbox/requests", timeout=5).json()
     assert [(e["target"], e["method"], e["path"], e["status"]) for e in everything] == [
-        ("x", "GET", "/2/users/me", 200), ("facebook", "GET", "/v21.0/me", 200)]
+        ("x", "GET", "/2/users/me", 200),
+        ("facebook", "GET", "/v21.0/me", 200),
+    ]
     assert everything[1]["query"]["access_token"] == "***"
     only_x = requests.get(f"{sandbox.url}/_sandbox/requests", params={"target": "x"}, timeout=5).json()
     assert [e["path"] for e in only_x] == ["/2/users/me"]
@@ -96,28 +101,37 @@ def test_reset_clears_content_faults_log_and_settings(sandbox, x_client):
     assert x_client.get_me(user_auth=False).data.username == "SandboxBrand"
 
 
-@pytest.mark.parametrize(("body", "message"), [
-    ({"target": "myspace", "fault": 500}, "target"),
-    ({"target": "x", "fault": 418}, "fault"),
-    ({"target": "x", "fault": 500, "count": 0}, "count"),
-    ({"target": "x", "fault": "timeout", "seconds": "soon"}, "seconds"),
-    (["not", "objects"], "object"),
-])
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ({"target": "myspace", "fault": 500}, "target"),
+        ({"target": "x", "fault": 418}, "fault"),
+        ({"target": "x", "fault": 500, "count": 0}, "count"),
+        ({"target": "x", "fault": "timeout", "seconds": "soon"}, "seconds"),
+        (["not", "objects"], "object"),
+    ],
+)
 def test_fault_requests_are_validated(sandbox, body, message):
     response = requests.post(f"{sandbox.url}/_sandbox/faults", json=body, timeout=5)
     assert response.status_code == 400 and message in response.json()["error"]
 
 
 def test_fault_count_path_prefix_and_method(sandbox, x_client):
-    created = requests.post(f"{sandbox.url}/_sandbox/faults", timeout=5,
-                            json={"target": "x", "path": "/2/users/me", "fault": 503, "count": 2, "method": "GET"})
+    created = requests.post(
+        f"{sandbox.url}/_sandbox/faults",
+        timeout=5,
+        json={"target": "x", "path": "/2/users/me", "fault": 503, "count": 2, "method": "GET"},
+    )
     assert created.status_code == 201 and created.json()["count"] == 2
     sandbox.add_mention("unaffected path")
     brand = sandbox.info()["x"]["user_id"]
     assert x_client.get_users_mentions(brand, user_auth=False).meta["result_count"] == 1
-    statuses = [requests.get(f"{sandbox.url}/2/users/me", timeout=5,
-                             headers={"Authorization": f"Bearer {x_client.bearer_token}"}).status_code
-                for _ in range(3)]
+    statuses = [
+        requests.get(
+            f"{sandbox.url}/2/users/me", timeout=5, headers={"Authorization": f"Bearer {x_client.bearer_token}"}
+        ).status_code
+        for _ in range(3)
+    ]
     assert statuses == [503, 503, 200]
     assert requests.get(f"{sandbox.url}/_sandbox/faults", timeout=5).json() == []
     log = sandbox.requests_log("x", path="/2/users/me")
@@ -141,8 +155,11 @@ def test_slack_faults_are_delegated_when_the_emulator_is_present(sandbox):
     if sandbox.slack is None:
         pytest.skip("the Slack emulator is not available")
     sandbox.fault("slack", 429, path="chat.postMessage", seconds=2)  # prefix without /api works too
-    response = requests.post(f"{sandbox.url}/api/chat.postMessage", timeout=5,
-                             headers={"Authorization": f"Bearer {sandbox.info()['slack']['bot_token']}"})
+    response = requests.post(
+        f"{sandbox.url}/api/chat.postMessage",
+        timeout=5,
+        headers={"Authorization": f"Bearer {sandbox.info()['slack']['bot_token']}"},
+    )
     assert response.status_code == 429 and response.headers["retry-after"] == "2"
     assert response.json()["ok"] is False
 
@@ -216,8 +233,9 @@ def test_transport_never_resends_a_post_that_reached_the_server(sandbox, x_clien
     sandbox.fault("x", "disconnect", path="/2/tweets")
     token = sandbox.info()["x"]["bearer_token"]
     with pytest.raises(requests.ConnectionError):
-        session.post("https://api.twitter.com/2/tweets", json={"text": "once"},
-                     headers={"Authorization": f"Bearer {token}"})
+        session.post(
+            "https://api.twitter.com/2/tweets", json={"text": "once"}, headers={"Authorization": f"Bearer {token}"}
+        )
     assert len(sandbox.requests_log("x", method="POST")) == 1
     assert sandbox.posted_x() == []
 
@@ -249,8 +267,14 @@ def test_concurrent_writers_and_readers_keep_state_consistent(sandbox, x_client)
 
     def write(worker: int) -> list[str]:
         with requests.Session() as session:
-            return [session.post(f"{sandbox.url}/_sandbox/x/mentions", timeout=5, json={
-                "author": {"handle": f"w{worker}"}, "text": f"note {worker}-{i}"}).json()["id"] for i in range(40)]
+            return [
+                session.post(
+                    f"{sandbox.url}/_sandbox/x/mentions",
+                    timeout=5,
+                    json={"author": {"handle": f"w{worker}"}, "text": f"note {worker}-{i}"},
+                ).json()["id"]
+                for i in range(40)
+            ]
 
     def read(_: int) -> int:
         return sum(1 for _ in range(20) if x_client.get_users_mentions(brand, user_auth=False).meta)
@@ -262,3 +286,25 @@ def test_concurrent_writers_and_readers_keep_state_consistent(sandbox, x_client)
         assert [future.result() for future in reads] == [20] * 4
     assert len(set(ids)) == 240
     assert sorted(t["id"] for t in sandbox.x_timeline()["mentions"]) == sorted(ids)
+
+
+def test_the_sandbox_imports_nothing_of_the_product():
+    package = Path(socialwatch.sandbox.__file__).parent
+    reached = []
+    for path in sorted(package.rglob("*.py")):
+        parts = path.relative_to(package.parent.parent).with_suffix("").parts
+        module = ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+        here = module if path.name == "__init__.py" else module.rpartition(".")[0]
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom):
+                names = [importlib.util.resolve_name("." * node.level + (node.module or ""), here)]
+            else:
+                continue
+            reached += [
+                f"{module}: {name}"
+                for name in names
+                if name.split(".")[0] == "socialwatch" and not name.startswith("socialwatch.sandbox")
+            ]
+    assert reached == []

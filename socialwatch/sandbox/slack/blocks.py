@@ -8,17 +8,50 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from .slack_model import B62, MAX_MESSAGE_BLOCKS, MAX_VIEW_BLOCKS, SlackError, rand
+from socialwatch.sandbox.slack.model import B62, MAX_MESSAGE_BLOCKS, MAX_VIEW_BLOCKS, SlackError, rand
 
 _TEXT_TYPES = ("plain_text", "mrkdwn")
-_MESSAGE_BLOCKS = {"section", "context", "actions", "divider", "header", "image", "rich_text", "markdown",
-                   "file", "video", "context_actions", "table"}
-_INTERACTIVE = {"button", "static_select", "external_select", "users_select", "conversations_select",
-                "channels_select", "multi_static_select", "multi_users_select", "multi_external_select",
-                "multi_conversations_select", "multi_channels_select", "overflow", "datepicker",
-                "timepicker", "datetimepicker", "checkboxes", "radio_buttons", "plain_text_input",
-                "email_text_input", "url_text_input", "number_input", "rich_text_input", "image",
-                "workflow_button", "file_input"}
+_MESSAGE_BLOCKS = {
+    "section",
+    "context",
+    "actions",
+    "divider",
+    "header",
+    "image",
+    "rich_text",
+    "markdown",
+    "file",
+    "video",
+    "context_actions",
+    "table",
+}
+_INTERACTIVE = {
+    "button",
+    "static_select",
+    "external_select",
+    "users_select",
+    "conversations_select",
+    "channels_select",
+    "multi_static_select",
+    "multi_users_select",
+    "multi_external_select",
+    "multi_conversations_select",
+    "multi_channels_select",
+    "overflow",
+    "datepicker",
+    "timepicker",
+    "datetimepicker",
+    "checkboxes",
+    "radio_buttons",
+    "plain_text_input",
+    "email_text_input",
+    "url_text_input",
+    "number_input",
+    "rich_text_input",
+    "image",
+    "workflow_button",
+    "file_input",
+}
 
 
 class _BlockChecker:
@@ -150,9 +183,8 @@ class _BlockChecker:
             elif kind == "input":
                 self.text(block.get("label"), pointer + "/label", max_len=2000, plain_only=True)
                 self.element(block.get("element"), pointer + "/element", action_ids)
-            elif kind == "image":
-                if not block.get("image_url") and not block.get("slack_file"):
-                    self.fail(pointer, "must provide image_url or slack_file")
+            elif kind == "image" and not block.get("image_url") and not block.get("slack_file"):
+                self.fail(pointer, "must provide image_url or slack_file")
         return blocks
 
 
@@ -161,8 +193,7 @@ def check_blocks(blocks: Any, *, in_view: bool = False) -> list[dict[str, Any]]:
     checker = _BlockChecker(in_view=in_view)
     blocks = checker.blocks(copy.deepcopy(blocks))
     if checker.errors:
-        raise SlackError("invalid_blocks", errors=checker.errors,
-                         response_metadata={"messages": checker.errors})
+        raise SlackError("invalid_blocks", errors=checker.errors, response_metadata={"messages": checker.errors})
     return blocks
 
 
@@ -179,5 +210,3 @@ def iter_elements(blocks: list[dict[str, Any]] | None) -> list[tuple[dict[str, A
         elif block.get("type") == "input" and isinstance(block.get("element"), dict):
             found.append((block, block["element"]))
     return found
-
-

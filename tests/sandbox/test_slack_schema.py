@@ -15,12 +15,11 @@ import copy
 import json
 import queue
 import urllib.request
-
-from pathlib import Path
 from typing import Any
 
 import jsonschema
 import pytest
+from conftest import API_SPECS
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from slack_sdk.socket_mode import SocketModeClient
@@ -29,7 +28,7 @@ from slack_sdk.socket_mode.response import SocketModeResponse
 
 from socialwatch.sandbox import Sandbox
 
-SPECS = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "api-specs" / "slack"
+SPECS = API_SPECS / "slack"
 
 pytestmark = pytest.mark.skipif(
     not (SPECS / "slack-web-openapi.json").is_file(),
@@ -150,8 +149,12 @@ def web(sandbox: Sandbox, info: dict[str, Any]) -> WebClient:
 
 BLOCKS = [
     {"type": "section", "text": {"type": "mrkdwn", "text": "*alert*"}},
-    {"type": "actions", "elements": [{"type": "button", "action_id": "send", "value": "1",
-                                      "text": {"type": "plain_text", "text": "Send"}}]},
+    {
+        "type": "actions",
+        "elements": [
+            {"type": "button", "action_id": "send", "value": "1", "text": {"type": "plain_text", "text": "Send"}}
+        ],
+    },
 ]
 METADATA = {"event_type": "socialwatch_alert", "event_payload": {"item_key": "x:1"}}
 
@@ -161,8 +164,9 @@ def thread(web: WebClient, info: dict[str, Any]) -> dict[str, Any]:
     """A posted alert with an edit and two thread replies, as the checks' material."""
     parent = web.chat_postMessage(channel=info["channel"], text="alert", blocks=BLOCKS, metadata=METADATA)
     web.chat_update(channel=info["channel"], ts=parent["ts"], text="alert (assigned)", blocks=BLOCKS)
-    replies = [web.chat_postMessage(channel=info["channel"], text=f"follow-up {i}", thread_ts=parent["ts"])
-               for i in range(2)]
+    replies = [
+        web.chat_postMessage(channel=info["channel"], text=f"follow-up {i}", thread_ts=parent["ts"]) for i in range(2)
+    ]
     return {"parent": parent, "replies": replies}
 
 
@@ -197,8 +201,9 @@ def test_chat_post_ephemeral(swagger: dict[str, Any], web: WebClient, info: dict
     assert unknown_fields(body, sample("chat.postEphemeral.json")) == []
 
 
-def test_conversations_history(swagger: dict[str, Any], web: WebClient, info: dict[str, Any],
-                               thread: dict[str, Any]) -> None:
+def test_conversations_history(
+    swagger: dict[str, Any], web: WebClient, info: dict[str, Any], thread: dict[str, Any]
+) -> None:
     web.chat_postMessage(channel=info["channel"], text="another")
     body = web.conversations_history(channel=info["channel"], limit=1, include_all_metadata=True).data
     assert body["response_metadata"]["next_cursor"]
@@ -210,8 +215,9 @@ def test_conversations_history(swagger: dict[str, Any], web: WebClient, info: di
     assert any("metadata" in m and "edited" in m and m.get("reply_count") == 2 for m in full["messages"])
 
 
-def test_conversations_replies(swagger: dict[str, Any], web: WebClient, info: dict[str, Any],
-                               thread: dict[str, Any]) -> None:
+def test_conversations_replies(
+    swagger: dict[str, Any], web: WebClient, info: dict[str, Any], thread: dict[str, Any]
+) -> None:
     body = web.conversations_replies(channel=info["channel"], ts=thread["parent"]["ts"]).data
     # The schema lists the parent's and a reply's shapes positionally (Draft 4 tuple items).
     check_swagger(swagger, "conversations.replies", {**body, "messages": body["messages"][:2]})
@@ -239,15 +245,17 @@ def test_files_upload(web: WebClient, info: dict[str, Any]) -> None:
     assert unknown_fields(done, sample("files.completeUploadExternal.json")) == []
 
 
-@pytest.mark.parametrize(("method", "kwargs", "error"), [
-    ("chat_postMessage", {"channel": "C0NOSUCHCHAN", "text": "x"}, "channel_not_found"),
-    ("chat_postMessage", {"channel": "C0SBXALERT", "text": "x" * 40_001}, "msg_too_long"),
-    ("chat_update", {"channel": "C0SBXALERT", "ts": "1000000000.000001", "text": "x"}, "message_not_found"),
-    ("conversations_history", {"channel": "C0NOSUCHCHAN"}, "channel_not_found"),
-    ("conversations_replies", {"channel": "C0SBXALERT", "ts": "1000000000.000001"}, "thread_not_found"),
-])
-def test_error_bodies(swagger: dict[str, Any], web: WebClient, method: str, kwargs: dict[str, Any],
-                      error: str) -> None:
+@pytest.mark.parametrize(
+    ("method", "kwargs", "error"),
+    [
+        ("chat_postMessage", {"channel": "C0NOSUCHCHAN", "text": "x"}, "channel_not_found"),
+        ("chat_postMessage", {"channel": "C0SBXALERT", "text": "x" * 40_001}, "msg_too_long"),
+        ("chat_update", {"channel": "C0SBXALERT", "ts": "1000000000.000001", "text": "x"}, "message_not_found"),
+        ("conversations_history", {"channel": "C0NOSUCHCHAN"}, "channel_not_found"),
+        ("conversations_replies", {"channel": "C0SBXALERT", "ts": "1000000000.000001"}, "thread_not_found"),
+    ],
+)
+def test_error_bodies(swagger: dict[str, Any], web: WebClient, method: str, kwargs: dict[str, Any], error: str) -> None:
     with pytest.raises(SlackApiError) as caught:
         getattr(web, method)(**kwargs)
     body = caught.value.response.data
@@ -261,8 +269,9 @@ def test_invalid_auth_body(swagger: dict[str, Any], sandbox: Sandbox) -> None:
     check_swagger(swagger, "auth.test", caught.value.response.data, error=True)
 
 
-def test_socket_mode_frames_match_the_recorded_ones(swagger: dict[str, Any], sandbox: Sandbox, web: WebClient,
-                                                    info: dict[str, Any], thread: dict[str, Any]) -> None:
+def test_socket_mode_frames_match_the_recorded_ones(
+    swagger: dict[str, Any], sandbox: Sandbox, web: WebClient, info: dict[str, Any], thread: dict[str, Any]
+) -> None:
     frames: list[dict[str, Any]] = []
     requests: queue.Queue[SocketModeRequest] = queue.Queue()
 
@@ -271,25 +280,44 @@ def test_socket_mode_frames_match_the_recorded_ones(swagger: dict[str, Any], san
     def on_request(client: SocketModeClient, req: SocketModeRequest) -> None:
         client.send_socket_mode_response(SocketModeResponse(envelope_id=req.envelope_id))
         if req.payload.get("type") == "block_actions":
-            opened.append(web.views_open(trigger_id=req.payload["trigger_id"], view={
-                "type": "modal", "callback_id": "edit", "title": {"type": "plain_text", "text": "Edit"},
-                "submit": {"type": "plain_text", "text": "Send"}, "close": {"type": "plain_text", "text": "Cancel"},
-                "blocks": [{"type": "input", "label": {"type": "plain_text", "text": "Reply"},
-                            "element": {"type": "plain_text_input", "action_id": "text"}}]}).data)
+            opened.append(
+                web.views_open(
+                    trigger_id=req.payload["trigger_id"],
+                    view={
+                        "type": "modal",
+                        "callback_id": "edit",
+                        "title": {"type": "plain_text", "text": "Edit"},
+                        "submit": {"type": "plain_text", "text": "Send"},
+                        "close": {"type": "plain_text", "text": "Cancel"},
+                        "blocks": [
+                            {
+                                "type": "input",
+                                "label": {"type": "plain_text", "text": "Reply"},
+                                "element": {"type": "plain_text_input", "action_id": "text"},
+                            }
+                        ],
+                    },
+                ).data
+            )
         requests.put(req)
 
-    client = SocketModeClient(app_token=info["app_token"], web_client=WebClient(base_url=sandbox.url + "/api/"),
-                              on_message_listeners=[lambda raw: frames.append(json.loads(raw))])
+    client = SocketModeClient(
+        app_token=info["app_token"],
+        web_client=WebClient(base_url=sandbox.url + "/api/"),
+        on_message_listeners=[lambda raw: frames.append(json.loads(raw))],
+    )
     client.socket_mode_request_listeners.append(on_request)
     client.connect()
     try:
         assert sandbox.slack.socket.wait_for_connections(1, 5)
         sandbox.slack.socket.disconnect("warning", "frame")  # a disconnect frame to compare, too
         assert sandbox.slack.socket.wait_for_connections(1, 5)
-        body = json.dumps({"channel": info["channel"], "ts": thread["parent"]["ts"], "action_id": "send",
-                           "user": info["approver"]}).encode()
-        request = urllib.request.Request(sandbox.url + "/_sandbox/slack/actions", data=body,
-                                         headers={"content-type": "application/json"})
+        body = json.dumps(
+            {"channel": info["channel"], "ts": thread["parent"]["ts"], "action_id": "send", "user": info["approver"]}
+        ).encode()
+        request = urllib.request.Request(
+            sandbox.url + "/_sandbox/slack/actions", data=body, headers={"content-type": "application/json"}
+        )
         urllib.request.urlopen(request, timeout=5).close()
         requests.get(timeout=5)
     finally:
@@ -302,15 +330,22 @@ def test_socket_mode_frames_match_the_recorded_ones(swagger: dict[str, Any], san
     recorded = payload("socket-mode-envelope-interactive-block_actions-modal.json")
     # The recorded interactive envelope has no retry fields; the emulator adds the events_api
     # ones because it redelivers unacked envelopes (see docs/sandbox.md, Slack section).
-    retry_fields = {k: v for k, v in payload("socket-mode-envelope-events_api-app_mention.json").items()
-                    if k.startswith("retry_")}
-    assert same_shape({k: v for k, v in envelope.items() if k != "payload"},
-                      {**{k: v for k, v in recorded.items() if k != "payload"}, **retry_fields}) == []
+    retry_fields = {
+        k: v for k, v in payload("socket-mode-envelope-events_api-app_mention.json").items() if k.startswith("retry_")
+    }
+    assert (
+        same_shape(
+            {k: v for k, v in envelope.items() if k != "payload"},
+            {**{k: v for k, v in recorded.items() if k != "payload"}, **retry_fields},
+        )
+        == []
+    )
     block_actions = envelope["payload"]
     # Every field of the real recorded block_actions payload is there (but the Enterprise Grid
     # ones: the sandbox is a plain workspace), and nothing Slack never sends.
-    missing = [p for p in same_shape(block_actions, payload("block_actions-message-button.json"))
-               if p.endswith(": missing")]
+    missing = [
+        p for p in same_shape(block_actions, payload("block_actions-message-button.json")) if p.endswith(": missing")
+    ]
     assert [p for p in missing if p not in ("team.enterprise_id: missing", "team.enterprise_name: missing")] == []
     assert unknown_fields(block_actions, sample("BlockActionPayload.json")) == []
     (view,) = opened

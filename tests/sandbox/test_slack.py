@@ -9,25 +9,37 @@ import urllib.request
 from typing import Any
 
 import pytest
+from sandbox_support import control
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler, ServerErrorRetryHandler
 
 from socialwatch.sandbox import Sandbox
 
-from sandbox_support import control
-
 TS = re.compile(r"^\d{10}\.\d{6}$")
 
 ALERT_BLOCKS: list[dict[str, Any]] = [
     {"type": "header", "text": {"type": "plain_text", "text": "Negative mention on X"}},
     {"type": "section", "text": {"type": "mrkdwn", "text": "*@casey*: my order never arrived"}},
-    {"type": "actions", "block_id": "suggestions", "elements": [
-        {"type": "button", "action_id": "send_0", "value": "item-1:0", "style": "primary",
-         "text": {"type": "plain_text", "text": "Send"}},
-        {"type": "button", "action_id": "dismiss", "value": "item-1",
-         "text": {"type": "plain_text", "text": "Dismiss"}},
-    ]},
+    {
+        "type": "actions",
+        "block_id": "suggestions",
+        "elements": [
+            {
+                "type": "button",
+                "action_id": "send_0",
+                "value": "item-1:0",
+                "style": "primary",
+                "text": {"type": "plain_text", "text": "Send"},
+            },
+            {
+                "type": "button",
+                "action_id": "dismiss",
+                "value": "item-1",
+                "text": {"type": "plain_text", "text": "Dismiss"},
+            },
+        ],
+    },
 ]
 
 
@@ -81,8 +93,14 @@ def test_token_types_are_enforced(sandbox: Sandbox, info: dict[str, Any], client
 
 def test_post_message_returns_increasing_ts_and_full_message(client: WebClient, info: dict[str, Any]) -> None:
     metadata = {"event_type": "socialwatch_alert", "event_payload": {"item_key": "x:mention:1"}}
-    first = client.chat_postMessage(channel=info["channel"], text="fallback", blocks=ALERT_BLOCKS,
-                                    metadata=metadata, unfurl_links=False, unfurl_media=False)
+    first = client.chat_postMessage(
+        channel=info["channel"],
+        text="fallback",
+        blocks=ALERT_BLOCKS,
+        metadata=metadata,
+        unfurl_links=False,
+        unfurl_media=False,
+    )
     assert first["channel"] == info["channel"]
     message = first["message"]
     assert message["metadata"] == metadata
@@ -90,8 +108,7 @@ def test_post_message_returns_increasing_ts_and_full_message(client: WebClient, 
     # Slack fills in the block_ids a client leaves out and keeps the ones it gave.
     assert all(block.get("block_id") for block in message["blocks"])
     assert message["blocks"][2]["block_id"] == "suggestions"
-    stamps = [first["ts"]] + [client.chat_postMessage(channel=info["channel"], text=f"m{i}")["ts"]
-                              for i in range(5)]
+    stamps = [first["ts"]] + [client.chat_postMessage(channel=info["channel"], text=f"m{i}")["ts"] for i in range(5)]
     assert all(TS.match(ts) for ts in stamps)
     assert stamps == sorted(stamps, key=lambda ts: tuple(map(int, ts.split(".")))) and len(set(stamps)) == 6
 
@@ -101,20 +118,26 @@ def test_post_message_accepts_a_channel_name(client: WebClient, info: dict[str, 
     assert resp["channel"] == info["channel"]
 
 
-@pytest.mark.parametrize(("kwargs", "error"), [
-    ({"channel": "C0NOSUCHCHAN", "text": "x"}, "channel_not_found"),
-    ({"text": "x" * 40_001}, "msg_too_long"),
-    ({"text": ""}, "no_text"),
-    ({"text": "x", "blocks": [{"type": "no_such_block"}]}, "invalid_blocks"),
-    ({"text": "x", "blocks": [{"type": "actions", "elements": [{"type": "button", "action_id": "a"}]}]},
-     "invalid_blocks"),
-    ({"text": "x", "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": "y" * 3001}}]},
-     "invalid_blocks"),
-    ({"text": "x", "metadata": {"event_payload": {}}}, "invalid_metadata_schema"),
-])
+@pytest.mark.parametrize(
+    ("kwargs", "error"),
+    [
+        ({"channel": "C0NOSUCHCHAN", "text": "x"}, "channel_not_found"),
+        ({"text": "x" * 40_001}, "msg_too_long"),
+        ({"text": ""}, "no_text"),
+        ({"text": "x", "blocks": [{"type": "no_such_block"}]}, "invalid_blocks"),
+        (
+            {"text": "x", "blocks": [{"type": "actions", "elements": [{"type": "button", "action_id": "a"}]}]},
+            "invalid_blocks",
+        ),
+        (
+            {"text": "x", "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": "y" * 3001}}]},
+            "invalid_blocks",
+        ),
+        ({"text": "x", "metadata": {"event_payload": {}}}, "invalid_metadata_schema"),
+    ],
+)
 @pytest.mark.filterwarnings("ignore:The top-level `text` argument is missing:UserWarning")
-def test_post_message_errors(client: WebClient, info: dict[str, Any], kwargs: dict[str, Any],
-                             error: str) -> None:
+def test_post_message_errors(client: WebClient, info: dict[str, Any], kwargs: dict[str, Any], error: str) -> None:
     kwargs = {"channel": info["channel"], **kwargs}
     with pytest.raises(SlackApiError) as caught:
         client.chat_postMessage(**kwargs)
@@ -128,8 +151,10 @@ def test_exactly_40000_characters_is_accepted(client: WebClient, info: dict[str,
 
 def test_threads_and_replies(client: WebClient, info: dict[str, Any]) -> None:
     parent = client.chat_postMessage(channel=info["channel"], text="alert")["ts"]
-    replies = [client.chat_postMessage(channel=info["channel"], text=f"follow-up {i}", thread_ts=parent)["ts"]
-               for i in range(3)]
+    replies = [
+        client.chat_postMessage(channel=info["channel"], text=f"follow-up {i}", thread_ts=parent)["ts"]
+        for i in range(3)
+    ]
     # A reply to a reply lands in the same thread.
     nested = client.chat_postMessage(channel=info["channel"], text="nested", thread_ts=replies[0])
     assert nested["message"]["thread_ts"] == parent
@@ -154,8 +179,9 @@ def test_history_pagination_with_the_client_iterator(client: WebClient, info: di
     assert seen == list(reversed(posted))
     window = client.conversations_history(channel=info["channel"], oldest=posted[1], latest=posted[4])
     assert [m["ts"] for m in window["messages"]] == [posted[3], posted[2]]
-    inclusive = client.conversations_history(channel=info["channel"], oldest=posted[1], latest=posted[4],
-                                             inclusive=True)
+    inclusive = client.conversations_history(
+        channel=info["channel"], oldest=posted[1], latest=posted[4], inclusive=True
+    )
     assert len(inclusive["messages"]) == 4
     with pytest.raises(SlackApiError) as caught:
         client.conversations_history(channel=info["channel"], cursor="bm90LWEtY3Vyc29y")
@@ -172,11 +198,16 @@ def test_history_returns_metadata_only_when_asked(client: WebClient, info: dict[
 
 
 def test_chat_update_keeps_an_edit_history(sandbox: Sandbox, client: WebClient, info: dict[str, Any]) -> None:
-    ts = client.chat_postMessage(channel=info["channel"], text="v1", blocks=ALERT_BLOCKS,
-                                 metadata={"event_type": "a", "event_payload": {"n": 1}})["ts"]
+    ts = client.chat_postMessage(
+        channel=info["channel"], text="v1", blocks=ALERT_BLOCKS, metadata={"event_type": "a", "event_payload": {"n": 1}}
+    )["ts"]
     client.chat_update(channel=info["channel"], ts=ts, text="v2")
-    updated = client.chat_update(channel=info["channel"], ts=ts, text="v3 sent by alex",
-                                 blocks=[{"type": "section", "text": {"type": "mrkdwn", "text": "Sent"}}])
+    updated = client.chat_update(
+        channel=info["channel"],
+        ts=ts,
+        text="v3 sent by alex",
+        blocks=[{"type": "section", "text": {"type": "mrkdwn", "text": "Sent"}}],
+    )
     assert updated["ts"] == ts and updated["text"] == "v3 sent by alex"
     status, body = control(sandbox, "/_sandbox/slack/messages")
     assert status == 200
@@ -192,10 +223,12 @@ def test_chat_update_keeps_an_edit_history(sandbox: Sandbox, client: WebClient, 
     assert caught.value.response["error"] == "message_not_found"
 
 
-def test_ephemeral_messages_are_marked_and_hidden_from_history(sandbox: Sandbox, client: WebClient,
-                                                               info: dict[str, Any]) -> None:
-    resp = client.chat_postEphemeral(channel=info["channel"], user=info["non_approver"]["id"],
-                                     text="You are not allowed to send replies.")
+def test_ephemeral_messages_are_marked_and_hidden_from_history(
+    sandbox: Sandbox, client: WebClient, info: dict[str, Any]
+) -> None:
+    resp = client.chat_postEphemeral(
+        channel=info["channel"], user=info["non_approver"]["id"], text="You are not allowed to send replies."
+    )
     assert TS.match(resp["message_ts"])
     assert client.conversations_history(channel=info["channel"])["messages"] == []
     _, body = control(sandbox, "/_sandbox/slack/messages")
@@ -218,8 +251,11 @@ def test_users_info_knows_the_approvers(client: WebClient, info: dict[str, Any])
 
 
 def test_views_open_needs_a_trigger_the_emulator_issued(client: WebClient) -> None:
-    view = {"type": "modal", "title": {"type": "plain_text", "text": "Edit reply"},
-            "blocks": [{"type": "section", "text": {"type": "plain_text", "text": "hi"}}]}
+    view = {
+        "type": "modal",
+        "title": {"type": "plain_text", "text": "Edit reply"},
+        "blocks": [{"type": "section", "text": {"type": "plain_text", "text": "hi"}}],
+    }
     with pytest.raises(SlackApiError) as caught:
         client.views_open(trigger_id="12345.98765.abcdef", view=view)
     assert caught.value.response["error"] == "invalid_trigger_id"
@@ -228,8 +264,14 @@ def test_views_open_needs_a_trigger_the_emulator_issued(client: WebClient) -> No
 def test_files_upload_v2_shares_into_a_thread(sandbox: Sandbox, client: WebClient, info: dict[str, Any]) -> None:
     parent = client.chat_postMessage(channel=info["channel"], text="weekly digest")["ts"]
     content = "date,mentions\n2024-05-01,12\n"
-    resp = client.files_upload_v2(channel=info["channel"], thread_ts=parent, content=content,
-                                  filename="digest.csv", title="Digest", initial_comment="This week")
+    resp = client.files_upload_v2(
+        channel=info["channel"],
+        thread_ts=parent,
+        content=content,
+        filename="digest.csv",
+        title="Digest",
+        initial_comment="This week",
+    )
     file = resp["file"]
     assert file["id"].startswith("F") and file["title"] == "Digest" and file["size"] == len(content)
     shared = file["shares"]["public"][info["channel"]][0]
@@ -251,10 +293,12 @@ def test_upload_without_bytes_cannot_complete(client: WebClient, info: dict[str,
     assert caught.value.response["error"] == "file_upload_not_found"
 
 
-def test_rate_limit_depletes_and_the_retry_handler_recovers(sandbox: Sandbox, client: WebClient,
-                                                            info: dict[str, Any]) -> None:
-    status, config = control(sandbox, "/_sandbox/slack/config",
-                             {"rate_limits": {"chat.postMessage": {"limit": 2, "window": 1}}})
+def test_rate_limit_depletes_and_the_retry_handler_recovers(
+    sandbox: Sandbox, client: WebClient, info: dict[str, Any]
+) -> None:
+    status, config = control(
+        sandbox, "/_sandbox/slack/config", {"rate_limits": {"chat.postMessage": {"limit": 2, "window": 1}}}
+    )
     assert status == 200 and config["rate_limits"]["chat.postMessage"]["limit"] == 2
     for i in range(2):
         client.chat_postMessage(channel=info["channel"], text=f"ok {i}")
@@ -265,8 +309,11 @@ def test_rate_limit_depletes_and_the_retry_handler_recovers(sandbox: Sandbox, cl
     assert int(caught.value.response.headers["Retry-After"]) >= 1
     # Other methods have their own budgets.
     assert client.auth_test()["ok"]
-    patient = WebClient(token=info["bot_token"], base_url=sandbox.url + "/api/",
-                        retry_handlers=[RateLimitErrorRetryHandler(max_retry_count=2)])
+    patient = WebClient(
+        token=info["bot_token"],
+        base_url=sandbox.url + "/api/",
+        retry_handlers=[RateLimitErrorRetryHandler(max_retry_count=2)],
+    )
     assert patient.chat_postMessage(channel=info["channel"], text="after the wait")["ok"]
     assert [m.text for m in sandbox.slack.messages] == ["ok 0", "ok 1", "after the wait"]
 
@@ -277,8 +324,11 @@ def test_injected_faults(sandbox: Sandbox, client: WebClient, info: dict[str, An
         client.chat_postMessage(channel=info["channel"], text="x")
     assert caught.value.response.status_code == 500
     sandbox.fault("slack", 503, path="/api/chat.postMessage")
-    retrying = WebClient(token=info["bot_token"], base_url=sandbox.url + "/api/",
-                         retry_handlers=[ServerErrorRetryHandler(max_retry_count=1)])
+    retrying = WebClient(
+        token=info["bot_token"],
+        base_url=sandbox.url + "/api/",
+        retry_handlers=[ServerErrorRetryHandler(max_retry_count=1)],
+    )
     assert retrying.chat_postMessage(channel=info["channel"], text="made it")["ok"]
     sandbox.fault("slack", 429, path="/chat.update", seconds=7)
     ts = sandbox.slack.messages[-1].ts
@@ -306,8 +356,7 @@ def test_unknown_method(client: WebClient) -> None:
     assert caught.value.response["error"] == "unknown_method"
 
 
-def test_control_actions_need_a_socket_mode_client(sandbox: Sandbox, client: WebClient,
-                                                   info: dict[str, Any]) -> None:
+def test_control_actions_need_a_socket_mode_client(sandbox: Sandbox, client: WebClient, info: dict[str, Any]) -> None:
     ts = client.chat_postMessage(channel=info["channel"], text="alert", blocks=ALERT_BLOCKS)["ts"]
     click = {"channel": info["channel"], "ts": ts, "action_id": "send_0", "user": info["approver"]}
     assert control(sandbox, "/_sandbox/slack/actions", click)[0] == 409

@@ -1,5 +1,5 @@
 """The Slack emulator's workspace: fixed ids and credentials, the records it keeps, and small
-argument helpers shared by the Web API (``slack.py``) and the control API (``slack_control.py``)."""
+argument helpers shared by the Web API (``api.py``) and the control API (``control.py``)."""
 
 from __future__ import annotations
 
@@ -9,6 +9,9 @@ import secrets
 import string
 from dataclasses import dataclass, field
 from typing import Any
+
+from socialwatch.sandbox.http import Request
+from socialwatch.sandbox.timefmt import ControlError
 
 TEAM_ID = "T0SBXTEAM1"
 TEAM_DOMAIN = "socialwatch-sandbox"
@@ -62,15 +65,6 @@ class SlackError(Exception):
         super().__init__(error)
         self.error = error
         self.extra = extra
-
-
-class ControlError(Exception):
-    """A control-API failure with its HTTP status."""
-
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
 
 
 @dataclass
@@ -223,6 +217,17 @@ def decode_cursor(cursor: str) -> str:
         raise SlackError("invalid_cursor") from None
     if not raw.startswith("next_ts:"):
         raise SlackError("invalid_cursor")
-    return raw[len("next_ts:"):]
+    return raw[len("next_ts:") :]
 
 
+def control_body(req: Request) -> dict[str, Any]:
+    """A control-API request's JSON object body ({} when empty)."""
+    try:
+        body = req.json()
+    except ValueError:
+        raise ControlError("body must be JSON") from None
+    if body is None:
+        return {}
+    if not isinstance(body, dict):
+        raise ControlError("body must be a JSON object")
+    return body

@@ -90,8 +90,12 @@ class Delivery:
             **self.info,
             "created_at": self.created_at,
             "attempts": [
-                {"envelope_id": a.envelope_id, "retry_attempt": a.retry_attempt, "sent_at": a.sent_at,
-                 "connection": a.connection}
+                {
+                    "envelope_id": a.envelope_id,
+                    "retry_attempt": a.retry_attempt,
+                    "sent_at": a.sent_at,
+                    "connection": a.connection,
+                }
                 for a in self.attempts
             ],
             "acked": self.acked_at is not None,
@@ -151,7 +155,9 @@ class SocketModeServer:
             return
         self._stopped = False
         self._server = serve(
-            self._handle_connection, self.host, 0,
+            self._handle_connection,
+            self.host,
+            0,
             process_request=self._check_ticket,
             compression=None,
             # Frequent server pings, as Slack sends them; they also wake slack_sdk's builtin
@@ -220,12 +226,14 @@ class SocketModeServer:
             self._conns[conn.id] = conn
             count = len(self._conns)
         try:
-            conn.send({
-                "type": "hello",
-                "num_connections": count,
-                "debug_info": {"host": DEBUG_HOST, "build_number": 1, "approximate_connection_time": 18060},
-                "connection_info": {"app_id": self.app_id},
-            })
+            conn.send(
+                {
+                    "type": "hello",
+                    "num_connections": count,
+                    "debug_info": {"host": DEBUG_HOST, "build_number": 1, "approximate_connection_time": 18060},
+                    "connection_info": {"app_id": self.app_id},
+                }
+            )
             if count > MAX_CONNECTIONS:
                 self._send_disconnect(conn, "too_many_websockets", num_connections=count)
             with self._cond:
@@ -248,8 +256,9 @@ class SocketModeServer:
         finally:
             with self._cond:
                 self._conns.pop(conn.id, None)
-                self._closed_log.append({"connection": conn.id, "connected_at": conn.connected_at,
-                                         "closed_at": time.time()})
+                self._closed_log.append(
+                    {"connection": conn.id, "connected_at": conn.connected_at, "closed_at": time.time()}
+                )
             logger.info("Socket Mode connection %d closed", conn.id)
 
     def _on_frame(self, conn: _Conn, raw: str | bytes) -> None:
@@ -283,8 +292,12 @@ class SocketModeServer:
     def connections(self) -> list[dict[str, Any]]:
         with self._cond:
             return [
-                {"id": c.id, "connected_at": c.connected_at, "draining": c.draining,
-                 "frames_received": c.frames_received}
+                {
+                    "id": c.id,
+                    "connected_at": c.connected_at,
+                    "draining": c.draining,
+                    "frames_received": c.frames_received,
+                }
                 for c in self._conns.values()
             ]
 
@@ -302,8 +315,7 @@ class SocketModeServer:
                 self._cond.wait(left)
             return True
 
-    def disconnect(self, reason: str = "refresh_requested", mode: str = "frame",
-                   connection: int | None = None) -> int:
+    def disconnect(self, reason: str = "refresh_requested", mode: str = "frame", connection: int | None = None) -> int:
         """Ask clients to reconnect (``frame``: Slack's disconnect message, then a close after
         a grace period) or drop them at once (``close``). Returns how many were hit."""
         with self._cond:
@@ -331,12 +343,19 @@ class SocketModeServer:
         timer.start()
 
     # -- deliveries ----------------------------------------------------------------------------
-    def deliver(self, payload: dict[str, Any], *, envelope_type: str = "interactive",
-                accepts_response_payload: bool = False, info: dict[str, Any] | None = None) -> Delivery | None:
+    def deliver(
+        self,
+        payload: dict[str, Any],
+        *,
+        envelope_type: str = "interactive",
+        accepts_response_payload: bool = False,
+        info: dict[str, Any] | None = None,
+    ) -> Delivery | None:
         """Send an envelope to one open connection; None when no client is connected."""
         now = time.time()
-        delivery = Delivery(str(uuid.uuid4()), envelope_type, payload, accepts_response_payload, now,
-                            info=dict(info or {}))
+        delivery = Delivery(
+            str(uuid.uuid4()), envelope_type, payload, accepts_response_payload, now, info=dict(info or {})
+        )
         with self._cond:
             if not any(not c.draining for c in self._conns.values()):
                 return None
@@ -359,8 +378,9 @@ class SocketModeServer:
             self._rr += 1
             return live[self._rr % len(live)]
 
-    def _send_attempt(self, delivery: Delivery, retry_attempt: int, retry_reason: str,
-                      envelope_id: str | None = None) -> bool:
+    def _send_attempt(
+        self, delivery: Delivery, retry_attempt: int, retry_reason: str, envelope_id: str | None = None
+    ) -> bool:
         for _ in range(MAX_CONNECTIONS + 1):
             conn = self._pick()
             if conn is None:
@@ -441,4 +461,3 @@ class SocketModeServer:
     def stray_acks(self) -> list[dict[str, Any]]:
         with self._cond:
             return list(self._stray_acks)
-

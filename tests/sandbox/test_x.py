@@ -3,15 +3,23 @@
 from __future__ import annotations
 
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 import requests
 import tweepy
 from conftest import tweepy_client
 
-MENTION_FIELDS = ["created_at", "conversation_id", "in_reply_to_user_id", "referenced_tweets", "lang", "author_id",
-                  "public_metrics", "entities"]
+MENTION_FIELDS = [
+    "created_at",
+    "conversation_id",
+    "in_reply_to_user_id",
+    "referenced_tweets",
+    "lang",
+    "author_id",
+    "public_metrics",
+    "entities",
+]
 
 
 @pytest.fixture(autouse=True)
@@ -37,8 +45,12 @@ def test_mentions_newest_first_with_fields_and_author_expansion(sandbox, x_clien
     first = sandbox.add_mention("my order never arrived", handle="jo", name="Jo Bloggs", followers=50)
     reply = sandbox.add_mention("still waiting", handle="amy", followers=20_000, in_reply_to=root)
     response = x_client.get_users_mentions(
-        brand_id(sandbox), user_auth=False, tweet_fields=MENTION_FIELDS, expansions=["author_id"],
-        user_fields=["public_metrics", "name", "username"])
+        brand_id(sandbox),
+        user_auth=False,
+        tweet_fields=MENTION_FIELDS,
+        expansions=["author_id"],
+        user_fields=["public_metrics", "name", "username"],
+    )
     assert [t.id for t in response.data] == [int(reply), int(first)]
     newest = response.data[0]
     assert newest.text.startswith("@SandboxBrand ")
@@ -63,7 +75,7 @@ def test_since_id_returns_only_newer_mentions(sandbox, x_client):
 
 
 def test_until_id_and_backdated_mentions_with_start_time(sandbox, x_client):
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     recent = sandbox.add_mention("recent")
     old = sandbox.add_mention("from last week", created_at=now - timedelta(days=6))
     listed = x_client.get_users_mentions(brand_id(sandbox), user_auth=False, tweet_fields=["created_at"]).data
@@ -97,8 +109,12 @@ def test_only_the_newest_800_mentions_are_reachable(sandbox, x_client):
     created = requests.post(f"{sandbox.url}/_sandbox/x/mentions", json=specs, timeout=10)
     assert created.status_code == 201
     ids = created.json()["ids"]
-    got = [str(t.id) for t in tweepy.Paginator(x_client.get_users_mentions, brand_id(sandbox),
-                                                 max_results=100, user_auth=False).flatten()]
+    got = [
+        str(t.id)
+        for t in tweepy.Paginator(
+            x_client.get_users_mentions, brand_id(sandbox), max_results=100, user_auth=False
+        ).flatten()
+    ]
     assert len(got) == 800
     assert got == sorted(ids, key=int, reverse=True)[:800]
 
@@ -107,8 +123,9 @@ def test_rate_limit_depletes_then_resets(sandbox, make_tweepy):
     sandbox.set_x_rate_limit("GET /2/users/:id/mentions", limit=2, window=1.0)
     sandbox.add_mention("hello")
     raw = make_tweepy(return_type=requests.Response)
-    remaining = [raw.get_users_mentions(brand_id(sandbox), user_auth=False).headers["x-rate-limit-remaining"]
-                 for _ in range(2)]
+    remaining = [
+        raw.get_users_mentions(brand_id(sandbox), user_auth=False).headers["x-rate-limit-remaining"] for _ in range(2)
+    ]
     assert remaining == ["1", "0"]
     with pytest.raises(tweepy.TooManyRequests) as caught:
         raw.get_users_mentions(brand_id(sandbox), user_auth=False)
@@ -131,9 +148,16 @@ def test_bad_credentials_are_401(sandbox):
         bad.get_users_mentions(brand_id(sandbox), user_auth=False)
     assert caught.value.response.json()["title"] == "Unauthorized"
     info = sandbox.info()["x"]
-    forged = install_tweepy_session(tw.Client(
-        consumer_key=info["consumer_key"], consumer_secret="wrong-secret",
-        access_token=info["access_token"], access_token_secret=info["access_token_secret"]), sandbox.url, timeout=5)
+    forged = install_tweepy_session(
+        tw.Client(
+            consumer_key=info["consumer_key"],
+            consumer_secret="wrong-secret",
+            access_token=info["access_token"],
+            access_token_secret=info["access_token_secret"],
+        ),
+        sandbox.url,
+        timeout=5,
+    )
     with pytest.raises(tw.Unauthorized):
         forged.get_me()  # signature check fails
 
@@ -177,7 +201,8 @@ def test_dm_events_include_the_brands_own_messages(sandbox, x_client, make_tweep
     sent = make_tweepy(auth="oauth1").create_direct_message(participant_id=jo, text="Looking into it")
     later = sandbox.add_dm("thanks", handle="jo")
     events = x_client.get_direct_message_events(
-        user_auth=False, dm_event_fields=["created_at", "sender_id", "dm_conversation_id"], expansions=["sender_id"])
+        user_auth=False, dm_event_fields=["created_at", "sender_id", "dm_conversation_id"], expansions=["sender_id"]
+    )
     assert [str(e.id) for e in events.data] == [later, sent.data["dm_event_id"], first]
     echo = events.data[1]
     assert str(echo.sender_id) == brand_id(sandbox)  # the brand's own DM comes back: socialwatch filters it
@@ -194,18 +219,27 @@ def test_reply_is_stored_in_the_conversation_and_found_by_search(sandbox, x_clie
     created = make_tweepy(auth="oauth1").create_tweet(text="So sorry, DM us please", in_reply_to_tweet_id=mention)
     reply_id = created.data["id"]
     assert created.data["text"] == "@jo So sorry, DM us please"  # X adds the replied-to author
-    for query in (f"conversation_id:{mention} from:SandboxBrand", f"in_reply_to_tweet_id:{mention}",
-                  "from:SandboxBrand is:reply"):
+    for query in (
+        f"conversation_id:{mention} from:SandboxBrand",
+        f"in_reply_to_tweet_id:{mention}",
+        "from:SandboxBrand is:reply",
+    ):
         found = x_client.search_recent_tweets(query, user_auth=False, tweet_fields=["in_reply_to_user_id"])
         assert [str(t.id) for t in found.data] == [reply_id], query
     assert x_client.search_recent_tweets("from:nobody", user_auth=False).meta == {"result_count": 0}
     tweet = x_client.get_tweet(reply_id, user_auth=False, tweet_fields=["referenced_tweets", "conversation_id"]).data
     assert tweet.conversation_id == int(mention) and tweet.referenced_tweets[0].id == int(mention)
-    assert sandbox.posted_x() == [{
-        "kind": "reply", "id": reply_id, "text": "@jo So sorry, DM us please", "in_reply_to": mention,
-        "conversation_id": mention, "in_reply_to_user_id": sandbox.x_timeline()["mentions"][0]["author_id"],
-        "created_at": sandbox.posted_x()[0]["created_at"],
-    }]
+    assert sandbox.posted_x() == [
+        {
+            "kind": "reply",
+            "id": reply_id,
+            "text": "@jo So sorry, DM us please",
+            "in_reply_to": mention,
+            "conversation_id": mention,
+            "in_reply_to_user_id": sandbox.x_timeline()["mentions"][0]["author_id"],
+            "created_at": sandbox.posted_x()[0]["created_at"],
+        }
+    ]
     # The brand's reply does not come back as a mention of the brand.
     assert [str(t.id) for t in x_client.get_users_mentions(brand_id(sandbox), user_auth=False).data] == [mention]
 
@@ -222,7 +256,7 @@ def test_duplicate_and_orphan_replies_are_refused(sandbox, x_client):
 
 
 def test_search_recent_only_reaches_back_seven_days(sandbox, x_client):
-    sandbox.add_mention("ancient complaint", created_at=datetime.now(timezone.utc) - timedelta(days=8))
+    sandbox.add_mention("ancient complaint", created_at=datetime.now(UTC) - timedelta(days=8))
     fresh = sandbox.add_mention("fresh complaint")
     found = x_client.search_recent_tweets("complaint", user_auth=False)
     assert [str(t.id) for t in found.data] == [fresh]
@@ -230,10 +264,15 @@ def test_search_recent_only_reaches_back_seven_days(sandbox, x_client):
         x_client.search_recent_tweets("(a OR b)", user_auth=False)
 
 
-@pytest.mark.parametrize(("fault", "error"), [
-    ("500", tweepy.TwitterServerError), ("503", tweepy.TwitterServerError),
-    ("401", tweepy.Unauthorized), ("403", tweepy.Forbidden),
-])
+@pytest.mark.parametrize(
+    ("fault", "error"),
+    [
+        ("500", tweepy.TwitterServerError),
+        ("503", tweepy.TwitterServerError),
+        ("401", tweepy.Unauthorized),
+        ("403", tweepy.Forbidden),
+    ],
+)
 def test_injected_status_faults_reach_tweepy(sandbox, x_client, fault, error):
     sandbox.add_mention("hi")
     sandbox.fault("x", fault, path="/2/users/")
