@@ -41,9 +41,12 @@ def imports_of(module: str) -> frozenset[str]:
             if node.level:
                 anchor = package.split(".")[: len(package.split(".")) - node.level + 1]
                 base = ".".join([*anchor, *([base] if base else [])])
-            found.add(base)
-            # ``from socialwatch.store import inbox`` imports the module socialwatch.store.inbox
-            found.update(f"{base}.{alias.name}" for alias in node.names if f"{base}.{alias.name}" in MODULES)
+            # ``from socialwatch.store import inbox`` imports the module socialwatch.store.inbox (its package
+            # only as every submodule import does); ``from socialwatch.models import Item`` imports models.
+            submodules = {f"{base}.{alias.name}" for alias in node.names} & MODULES.keys()
+            found.update(submodules)
+            if len(submodules) < len(node.names):
+                found.add(base)
     return frozenset(found)
 
 
