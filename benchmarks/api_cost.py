@@ -62,9 +62,16 @@ def run(mode: str) -> Result:
         daemon.poll_once()
         idle = [e for e in sandbox.requests_log() if e["target"] in ("x", "facebook")]
         per_endpoint = Counter(_endpoint(e) for e in idle)
-        result.add("idle poll: requests per stream (max over streams)", max(per_endpoint.values()), "req",
-                   f"all {len(streams)} streams together", len(idle), None, "1 per endpoint",
-                   max(per_endpoint.values()) == 1 and len(idle) == len(streams))
+        result.add(
+            "idle poll: requests per stream (max over streams)",
+            max(per_endpoint.values()),
+            "req",
+            f"all {len(streams)} streams together",
+            len(idle),
+            None,
+            "1 per endpoint",
+            max(per_endpoint.values()) == 1 and len(idle) == len(streams),
+        )
         mentions = next(s for s in daemon.sources if s.key.endswith(":mentions"))
         mentions_path = f"/2/users/{sandbox.info()['x']['user_id']}/mentions"
 
@@ -75,45 +82,79 @@ def run(mode: str) -> Result:
             return (polled.new if polled else 0), log
 
         # -- 1,000 mentions between two polls (X lets 800 be reached) -----------------------------
-        ids = sandbox.add_mentions([{"text": f"@brand order {i} is late", "author": {"handle": f"c{i % 97}"}}
-                                    for i in range(1000)])
+        ids = sandbox.add_mentions(
+            [{"text": f"@brand order {i} is late", "author": {"handle": f"c{i % 97}"}} for i in range(1000)]
+        )
         new_a, log_a = poll_mentions()
         pages_a = sum(1 for e in log_a if e["path"] == mentions_path)
         other_a = len(log_a) - pages_a
         reachable = min(1000, 800)
-        result.add("1,000 new mentions in one interval: requests", len(log_a), "req",
-                   "reachable on X (newest 800)", reachable, None, f"{math.ceil(reachable / 100)} pages, nothing else",
-                   pages_a == math.ceil(reachable / 100) and other_a == 0, baseline_unit="items")
+        result.add(
+            "1,000 new mentions in one interval: requests",
+            len(log_a),
+            "req",
+            "reachable on X (newest 800)",
+            reachable,
+            None,
+            f"{math.ceil(reachable / 100)} pages, nothing else",
+            pages_a == math.ceil(reachable / 100) and other_a == 0,
+            baseline_unit="items",
+        )
         result.add("  stored / lost to X's 800 limit", new_a, "items", "not reachable on X", len(ids) - new_a)
         # -- 1,000 mentions over two polls: 500 + 500 ------------------------------------------------
         total_new, logs = 0, []
         for batch in range(2):
-            sandbox.add_mentions([{"text": f"@brand refund {batch}-{i} still missing", "author": {"handle": f"d{i % 89}"}}
-                                  for i in range(500)])
+            sandbox.add_mentions(
+                [
+                    {"text": f"@brand refund {batch}-{i} still missing", "author": {"handle": f"d{i % 89}"}}
+                    for i in range(500)
+                ]
+            )
             new_b, log_b = poll_mentions()
             total_new += new_b
             logs += log_b
         pages_b = sum(1 for e in logs if e["path"] == mentions_path)
         other_b = len(logs) - pages_b
-        result.add("1,000 new mentions over two polls: requests", len(logs), "req", "pages of 100 needed",
-                   math.ceil(1000 / 100), len(logs) / 10, "10 pages, nothing else", pages_b == 10 and other_b == 0)
+        result.add(
+            "1,000 new mentions over two polls: requests",
+            len(logs),
+            "req",
+            "pages of 100 needed",
+            math.ceil(1000 / 100),
+            len(logs) / 10,
+            "10 pages, nothing else",
+            pages_b == 10 and other_b == 0,
+        )
         result.add("  stored", total_new, "items", "sent", 1000)
         # -- after all that, idle again ---------------------------------------------------------------
         sandbox.clear_requests()
         daemon.poll_once()
         idle_after = [e for e in sandbox.requests_log() if e["target"] in ("x", "facebook")]
-        result.add("idle poll afterwards: requests", len(idle_after), "req", "one per stream", len(streams), None,
-                   "1 per stream", len(idle_after) == len(streams))
-        result.details = {"streams": streams, "idle_per_endpoint": dict(per_endpoint),
-                          "one_interval": {"requests": [_endpoint(e) for e in log_a], "new": new_a},
-                          "two_polls": {"requests": [_endpoint(e) for e in logs], "new": total_new},
-                          "alerts_delivered": channel.delivered}
+        result.add(
+            "idle poll afterwards: requests",
+            len(idle_after),
+            "req",
+            "one per stream",
+            len(streams),
+            None,
+            "1 per stream",
+            len(idle_after) == len(streams),
+        )
+        result.details = {
+            "streams": streams,
+            "idle_per_endpoint": dict(per_endpoint),
+            "one_interval": {"requests": [_endpoint(e) for e in log_a], "new": new_a},
+            "two_polls": {"requests": [_endpoint(e) for e in logs], "new": total_new},
+            "alerts_delivered": channel.delivered,
+        }
         result.notes.append(
             f"Streams: {', '.join(streams)}. An idle poll is one request per stream (the feed endpoint serves "
-            "two streams, visitor posts and comments, with different fields).")
+            "two streams, visitor posts and comments, with different fields)."
+        )
         result.notes.append(
             f"1,000 mentions between two polls: {new_a} stored in {pages_a} pages; X (and the emulator) serve only "
             f"the newest 800, so {len(ids) - new_a} are out of reach for any client; no retry, no lookup, no "
             "extra request. At the default 60 s interval that takes 1,000 mentions a minute; the same 1,000 over "
-            "two polls cost exactly 10 page requests.")
+            "two polls cost exactly 10 page requests."
+        )
     return result

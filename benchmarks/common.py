@@ -16,7 +16,7 @@ import sys
 import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -44,10 +44,15 @@ class Figure:
     baseline_unit: str | None = None  # when it differs from ``unit``
 
     def cells(self) -> list[str]:
-        return [self.name, fmt(self.value, self.unit), self.baseline + (
-            f" {fmt(self.baseline_value, self.unit_of_baseline())}" if self.baseline_value is not None else ""),
-            "" if self.ratio is None else f"{self.ratio:.2f}", self.target,
-            "" if self.ok is None else ("yes" if self.ok else "NO")]
+        return [
+            self.name,
+            fmt(self.value, self.unit),
+            self.baseline
+            + (f" {fmt(self.baseline_value, self.unit_of_baseline())}" if self.baseline_value is not None else ""),
+            "" if self.ratio is None else f"{self.ratio:.2f}",
+            self.target,
+            "" if self.ok is None else ("yes" if self.ok else "NO"),
+        ]
 
     def unit_of_baseline(self) -> str:
         return self.unit if self.baseline_unit is None else self.baseline_unit
@@ -73,8 +78,14 @@ class Result:
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Result:
         figures = [Figure(**f) for f in data.get("figures", [])]
-        return cls(data["name"], data["title"], figures, list(data.get("notes", [])), dict(data.get("details", {})),
-                   float(data.get("seconds", 0.0)))
+        return cls(
+            data["name"],
+            data["title"],
+            figures,
+            list(data.get("notes", [])),
+            dict(data.get("details", {})),
+            float(data.get("seconds", 0.0)),
+        )
 
 
 def fmt(value: float | None, unit: str = "") -> str:
@@ -117,10 +128,21 @@ def machine() -> dict[str, Any]:
     except OSError:
         pass
     try:
-        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True,
-                                timeout=5).stdout.strip() or None
-        dirty = bool(subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=REPO,
-                                    capture_output=True, text=True, timeout=5).stdout.strip())
+        commit = (
+            subprocess.run(
+                ["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True, timeout=5
+            ).stdout.strip()
+            or None
+        )
+        dirty = bool(
+            subprocess.run(
+                ["git", "status", "--porcelain", "--untracked-files=no"],
+                cwd=REPO,
+                capture_output=True,
+                text=True,
+                timeout=5,
+            ).stdout.strip()
+        )
     except (OSError, subprocess.SubprocessError):
         commit, dirty = None, False
     return {
@@ -129,7 +151,7 @@ def machine() -> dict[str, Any]:
         "python": platform.python_version(),
         "sqlite": sqlite3.sqlite_version,
         "platform": platform.platform(terse=True),
-        "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "commit": (commit + ("+changes" if dirty else "")) if commit else None,
         "load_average": os.getloadavg() if hasattr(os, "getloadavg") else None,
     }
@@ -155,8 +177,9 @@ def lift_slack_limits(base: str) -> None:
     """Every Slack method's rate limit in the emulator out of the way: the emulator counts its windows in
     real time, which a simulated timeline (or a burst meant to measure socialwatch itself) outruns."""
     limits = control(base, "/_sandbox/slack/config").get("rate_limits") or {}
-    control(base, "/_sandbox/slack/config",
-            {"rate_limits": {name: {"limit": 10_000_000, "window": 60} for name in limits}})
+    control(
+        base, "/_sandbox/slack/config", {"rate_limits": {name: {"limit": 10_000_000, "window": 60} for name in limits}}
+    )
 
 
 class LogCounter:

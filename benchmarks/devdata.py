@@ -12,9 +12,9 @@ import csv
 import hashlib
 import json
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
 
 REPO = Path(__file__).resolve().parents[1]
 HERE = Path(__file__).resolve().parent / "data"
@@ -39,7 +39,7 @@ class Example:
 
 
 def split_of(text: str) -> str:
-    """"tune" or "report", by the first byte of a hash of the text (about half each)."""
+    """ "tune" or "report", by the first byte of a hash of the text (about half each)."""
     return "tune" if hashlib.blake2b(text.encode("utf-8"), digest_size=1).digest()[0] < 128 else "report"
 
 
@@ -60,7 +60,7 @@ def _tweeteval(root: Path) -> Iterator[Example]:
     if not (texts.exists() and labels.exists()):
         return
     with texts.open(encoding="utf-8") as t, labels.open(encoding="utf-8") as lab:
-        for text, label in zip(t, lab):
+        for text, label in zip(t, lab, strict=True):
             yield Example("tweeteval", "en", text.rstrip("\n"), label.strip() == "0", None)
 
 

@@ -15,9 +15,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks import devdata  # noqa: E402
-from benchmarks.common import rss_mb  # noqa: E402
-from socialwatch.scoring.language import LanguageDetector  # noqa: E402
+from benchmarks import devdata
+from benchmarks.common import rss_mb
+from socialwatch.scoring.language import LanguageDetector
 
 
 def main() -> int:
@@ -33,8 +33,10 @@ def main() -> int:
         n = sum(counts.values())
         wrong = {k: v for k, v in counts.items() if k not in (lang, "und")}
         top = ", ".join(f"{k}:{v}" for k, v in Counter(wrong).most_common(4))
-        print(f"{dataset:<15} {lang:<5} {n:>5} {counts[lang] / n:>6.1%} {counts['und'] / n:>5.1%} "
-              f"{sum(wrong.values()) / n:>6.1%}  {top}")
+        print(
+            f"{dataset:<15} {lang:<5} {n:>5} {counts[lang] / n:>6.1%} {counts['und'] / n:>5.1%} "
+            f"{sum(wrong.values()) / n:>6.1%}  {top}"
+        )
     print(f"{len(examples)} texts in {elapsed:.2f}s: {len(examples) / elapsed:,.0f} items/s; RSS {rss_mb():.0f} MB")
     return 0
 

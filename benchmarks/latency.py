@@ -104,15 +104,21 @@ def _one_run(sandbox: Any, tmp: Path, count: int) -> dict[str, Any]:
             anchor = max(mentions.page_start[tweet_id], seen)
             latency.append(posted[tweet_id] - anchor)
             waits.append(anchor - seen)
-    return {"latency": latency, "poll_wait": waits, "sent": count, "alerted": alerted, "posted": len(latency),
-            "post_requests": len(slack_requests)}
+    return {
+        "latency": latency,
+        "poll_wait": waits,
+        "sent": count,
+        "alerted": alerted,
+        "posted": len(latency),
+        "post_requests": len(slack_requests),
+    }
 
 
 def _slack_posts(sandbox: Any) -> dict[str, float]:
     """tweet id -> when the emulator received its alert (first post; threads count too)."""
     out: dict[str, float] = {}
     for message in control(sandbox.url, "/_sandbox/slack/messages")["messages"]:
-        payload = ((message.get("metadata") or {}).get("event_payload") or {})
+        payload = (message.get("metadata") or {}).get("event_payload") or {}
         key = str(payload.get("item_key") or "")
         if key.startswith("x:"):
             out.setdefault(key[2:], float(message["posted_at"]))
@@ -132,15 +138,33 @@ def run(mode: str) -> Result:
         result.add("no alert arrived", None, "s", target="p95 < 1 s", ok=False)
         return result
     p50, p95 = percentile(values, 50), percentile(values, 95)
-    result.add(f"p95 (p50 {p50:.3f} s, max {max(values):.3f} s)", p95, "s", "excluded poll wait, p50",
-               percentile(measured["poll_wait"], 50), None, "p95 < 1 s", p95 < 1.0)
-    result.add("alerts posted / alerts due", measured["posted"], "items", "due", measured["alerted"],
-               measured["posted"] / max(1, measured["alerted"]))
-    result.details = {"log_records": logs.counts, "log_samples": logs.samples,
-                      **{k: v for k, v in measured.items() if k not in ("latency", "poll_wait")},
-                      "latency_s": sorted(values)}
+    result.add(
+        f"p95 (p50 {p50:.3f} s, max {max(values):.3f} s)",
+        p95,
+        "s",
+        "excluded poll wait, p50",
+        percentile(measured["poll_wait"], 50),
+        None,
+        "p95 < 1 s",
+        p95 < 1.0,
+    )
+    result.add(
+        "alerts posted / alerts due",
+        measured["posted"],
+        "items",
+        "due",
+        measured["alerted"],
+        measured["posted"] / max(1, measured["alerted"]),
+    )
+    result.details = {
+        "log_records": logs.counts,
+        "log_samples": logs.samples,
+        **{k: v for k, v in measured.items() if k not in ("latency", "poll_wait")},
+        "latency_s": sorted(values),
+    }
     result.notes.append(
         f"{count} complaint mentions at {RATE:g}/s to the X emulator, daemon polling every 1 s, alerts to the "
         f"Slack emulator; latency = the alert's arrival in Slack - max(its page request's start, its creation). "
-        f"{count - measured['alerted']} of the mentions did not need a person by triage (no alert).")
+        f"{count - measured['alerted']} of the mentions did not need a person by triage (no alert)."
+    )
     return result

@@ -22,17 +22,27 @@ import subprocess
 import sys
 import tempfile
 import tracemalloc
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from benchmarks import synth
-from benchmarks.common import LogCounter, Result, control, lift_slack_limits, python_env, rss_mb, size, socialwatch_command, wall
+from benchmarks.common import (
+    LogCounter,
+    Result,
+    control,
+    lift_slack_limits,
+    python_env,
+    rss_mb,
+    size,
+    socialwatch_command,
+    wall,
+)
 
 TITLE = "Memory (daemon RSS after start and over simulated hours at 50 mentions/min; full run: 24 h)"
 PER_MINUTE = 50
 OPERATOR_DELAY = timedelta(minutes=30)
-START = datetime(2026, 3, 2, 8, 0, tzinfo=timezone.utc)
+START = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
 
 
 class FakeClock:
@@ -45,8 +55,13 @@ class FakeClock:
 
 def _start_sandbox(tmp: Path) -> tuple[subprocess.Popen[str], str, Path]:
     config = tmp / "socialwatch.toml"
-    proc = subprocess.Popen([*socialwatch_command(), "sandbox", "--port", "0", "--write-config", str(config)],
-                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=python_env())
+    proc = subprocess.Popen(
+        [*socialwatch_command(), "sandbox", "--port", "0", "--write-config", str(config)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+        env=python_env(),
+    )
     assert proc.stdout is not None
     for line in proc.stdout:
         found = re.search(r"listening on (http://\S+)", line)
@@ -67,9 +82,21 @@ def _start_sandbox(tmp: Path) -> tuple[subprocess.Popen[str], str, Path]:
 
 
 class _MallInfo2(ctypes.Structure):
-    _fields_ = [(name, ctypes.c_size_t) for name in
-                ("arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks", "fsmblks", "uordblks", "fordblks",
-                 "keepcost")]
+    _fields_ = [
+        (name, ctypes.c_size_t)
+        for name in (
+            "arena",
+            "ordblks",
+            "smblks",
+            "hblks",
+            "hblkhd",
+            "usmblks",
+            "fsmblks",
+            "uordblks",
+            "fordblks",
+            "keepcost",
+        )
+    ]
 
 
 def _heap() -> tuple[float, ...]:
@@ -94,10 +121,14 @@ def _operators(store: Any, now: datetime) -> int:
     with store.transaction() as db:
         replied = db.conn.execute(
             "UPDATE items SET status = 'replied', first_reply_at = ? WHERE status IN ('open', 'alerted') "
-            "AND needs_reply = 1 AND received_at <= ?", [stamp, cutoff]).rowcount
+            "AND needs_reply = 1 AND received_at <= ?",
+            [stamp, cutoff],
+        ).rowcount
         dismissed = db.conn.execute(
             "UPDATE items SET status = 'dismissed' WHERE status IN ('open', 'alerted') AND needs_reply = 0 "
-            "AND received_at <= ?", [cutoff]).rowcount
+            "AND received_at <= ?",
+            [cutoff],
+        ).rowcount
     return replied + dismissed
 
 
@@ -150,7 +181,8 @@ def run(mode: str) -> Result:
             # triggers (a daily digest's cron, a one-off date) say themselves, asked with simulated time.
             due: dict[str, datetime | None] = {
                 job.id: START if _interval(job) is not None else job.trigger.get_next_fire_time(None, START)
-                for job in jobs}
+                for job in jobs
+            }
             rng = random.Random(24)
             authors = 20_000  # a day's customers: a long tail, the most active writing a few dozen times
             samples: list[tuple[float, float]] = []
@@ -173,8 +205,14 @@ def run(mode: str) -> Result:
                     for i in range(PER_MINUTE):
                         text, lang = synth.text(rng)
                         at = clock.now + timedelta(seconds=60 * i / PER_MINUTE)
-                        specs.append({"text": text, "lang": lang, "created_at": at.isoformat(),
-                                      "author": {"handle": f"m{int(authors * rng.random() ** 1.5)}"}})
+                        specs.append(
+                            {
+                                "text": text,
+                                "lang": lang,
+                                "created_at": at.isoformat(),
+                                "author": {"handle": f"m{int(authors * rng.random() ** 1.5)}"},
+                            }
+                        )
                     fed = wall()
                     control(url, "/_sandbox/x/mentions", specs)
                     feeding += wall() - fed
@@ -190,8 +228,11 @@ def run(mode: str) -> Result:
                     ran = wall()
                     job.func(*job.args, **job.kwargs)
                     job_seconds[job.id] += wall() - ran
-                    due[job.id] = (clock.now + interval if interval is not None
-                                   else job.trigger.get_next_fire_time(when, clock.now))
+                    due[job.id] = (
+                        clock.now + interval
+                        if interval is not None
+                        else job.trigger.get_next_fire_time(when, clock.now)
+                    )
                 if minute == 0:
                     rss_start = rss_mb()  # after start and the first run of every job (first polls: backfill)
                 if trace and minute == 60:
@@ -207,8 +248,10 @@ def run(mode: str) -> Result:
                 top = tracemalloc.take_snapshot().compare_to(baseline_snapshot, "traceback")[:8]
                 for stat in top:
                     frames = [f"{f.filename.rsplit('/', 2)[-1]}:{f.lineno}" for f in stat.traceback[-6:]]
-                    growth_by_line.append(f"{stat.size_diff / 2**20:+.1f} MB in {stat.count_diff:+,} blocks: "
-                                          + " <- ".join(reversed(frames)))
+                    growth_by_line.append(
+                        f"{stat.size_diff / 2**20:+.1f} MB in {stat.count_diff:+,} blocks: "
+                        + " <- ".join(reversed(frames))
+                    )
             with daemon.store.db() as db:
                 stored = db.execute("SELECT COUNT(*) FROM items").fetchone()[0]
                 alerted = db.execute("SELECT COUNT(*) FROM alert_outbox WHERE status = 'posted'").fetchone()[0]
@@ -225,10 +268,26 @@ def run(mode: str) -> Result:
     peak = max(rss for _, rss in samples)
     after_first_hour = samples[1][1] if len(samples) > 2 else rss_start
     growth = rss_end / rss_start - 1
-    result.add("RSS after start", rss_start, "MB", "imports only", rss_imports, rss_start / rss_imports, "< 150 MB",
-               rss_start < 150)
-    result.add(f"RSS after {hours:g} simulated hours", rss_end, "MB", "after start", rss_start, rss_end / rss_start,
-               "< 150 MB", rss_end < 150)
+    result.add(
+        "RSS after start",
+        rss_start,
+        "MB",
+        "imports only",
+        rss_imports,
+        rss_start / rss_imports,
+        "< 150 MB",
+        rss_start < 150,
+    )
+    result.add(
+        f"RSS after {hours:g} simulated hours",
+        rss_end,
+        "MB",
+        "after start",
+        rss_start,
+        rss_end / rss_start,
+        "< 150 MB",
+        rss_end < 150,
+    )
     result.add("growth from start", growth * 100, "%", target="<= 10 %", ok=growth <= 0.10)
     if len(samples) > 2:
         steady = rss_end / after_first_hour - 1
@@ -236,16 +295,34 @@ def run(mode: str) -> Result:
     result.add("peak RSS", peak, "MB", target="< 150 MB", ok=peak < 150)
     if growth_by_line:
         result.notes.append("Growth by allocation site (tracemalloc, hour 1 to the end): " + "; ".join(growth_by_line))
-    result.details = {"operators_seconds": operators_seconds, "handled_by_operators": handled, "heap_by_hour": heap, "growth_by_line": growth_by_line, "log_records": logs.counts, "log_samples": logs.samples, "database_dir": shm or tempfile.gettempdir(), "job_seconds": job_seconds, "feeding_seconds": feeding, "rss_by_hour": samples, "digest_chart_files": chart_files, "matplotlib_imported": matplotlib_here, "items": stored, "alerts_posted": alerted, "wall_s": elapsed,
-                      "jobs": [(job.id, str(job.trigger)) for job in jobs]}
+    result.details = {
+        "operators_seconds": operators_seconds,
+        "handled_by_operators": handled,
+        "heap_by_hour": heap,
+        "growth_by_line": growth_by_line,
+        "log_records": logs.counts,
+        "log_samples": logs.samples,
+        "database_dir": shm or tempfile.gettempdir(),
+        "job_seconds": job_seconds,
+        "feeding_seconds": feeding,
+        "rss_by_hour": samples,
+        "digest_chart_files": chart_files,
+        "matplotlib_imported": matplotlib_here,
+        "items": stored,
+        "alerts_posted": alerted,
+        "wall_s": elapsed,
+        "jobs": [(job.id, str(job.trigger)) for job in jobs],
+    }
     result.notes.append(
         f"{minutes_total * PER_MINUTE:,} mentions over {hours:g} simulated hours ({stored:,} stored, {alerted:,} "
         f"alerts posted to the Slack emulator, {handled:,} items answered or dismissed by the simulated operators "
         f"{OPERATOR_DELAY.seconds // 60} min after arrival) in {elapsed:.0f} s of wall time, database on "
-        f"{'tmpfs' if shm else 'disk'}; jobs driven: "
-        + ", ".join(job.id for job in jobs) + ".")
-    result.notes.append(f"Digest charts uploaded to the Slack emulator: {', '.join(chart_files) or 'none'} (drawn in a "
-                        f"child process); matplotlib imported by this process: {'yes' if matplotlib_here else 'no'}.")
+        f"{'tmpfs' if shm else 'disk'}; jobs driven: " + ", ".join(job.id for job in jobs) + "."
+    )
+    result.notes.append(
+        f"Digest charts uploaded to the Slack emulator: {', '.join(chart_files) or 'none'} (drawn in a "
+        f"child process); matplotlib imported by this process: {'yes' if matplotlib_here else 'no'}."
+    )
     result.notes.append("RSS by simulated hour: " + ", ".join(f"{h:g}h {r:.0f}" for h, r in samples) + " MB.")
     return result
 

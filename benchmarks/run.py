@@ -22,7 +22,7 @@ from typing import Any
 if __package__ in (None, ""):  # `python benchmarks/run.py`
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.common import MODES, REPO, Result, machine, python_env, wall  # noqa: E402
+from benchmarks.common import MODES, REPO, Result, machine, python_env, wall
 
 #: name -> module, in the order they run (latency last: it needs the Slack channel).
 BENCHMARKS = {
@@ -43,11 +43,18 @@ def run_child(name: str, mode: str) -> dict[str, Any]:
         out = Path(handle.name)
     try:
         started = wall()
-        proc = subprocess.run([sys.executable, "-m", "benchmarks.run", "--child", name, "--mode", mode,
-                               "--child-out", str(out)], cwd=REPO, env=python_env())
+        proc = subprocess.run(
+            [sys.executable, "-m", "benchmarks.run", "--child", name, "--mode", mode, "--child-out", str(out)],
+            cwd=REPO,
+            env=python_env(),
+        )
         if proc.returncode != 0 or not out.stat().st_size:
-            return Result(name, name, notes=[f"FAILED (exit status {proc.returncode}); see the output above"],
-                          seconds=wall() - started).to_json() | {"failed": True}
+            return Result(
+                name,
+                name,
+                notes=[f"FAILED (exit status {proc.returncode}); see the output above"],
+                seconds=wall() - started,
+            ).to_json() | {"failed": True}
         return json.loads(out.read_text(encoding="utf-8"))
     finally:
         out.unlink(missing_ok=True)
@@ -74,10 +81,11 @@ def table(results: list[dict[str, Any]], markdown: bool = False) -> str:
             lines += ["| " + " | ".join(cell.replace("|", "\\|") for cell in row) + " |" for row in rows]
             lines += [""] + [f"- {note}" for note in result.notes] + [""]
         else:
-            widths = [max(len(str(c)) for c in column) for column in zip(HEADER, *rows)]
+            widths = [max(len(str(c)) for c in column) for column in zip(HEADER, *rows, strict=True)]
             lines.append(f"== {result.title}  [{result.name}, {result.seconds:.1f} s]")
             for row in [HEADER, *rows]:
-                lines.append("  " + "  ".join(str(cell).ljust(width) for cell, width in zip(row, widths)).rstrip())
+                cells = (str(cell).ljust(width) for cell, width in zip(row, widths, strict=True))
+                lines.append(("  " + "  ".join(cells)).rstrip())
             lines += [f"  * {note}" for note in result.notes] + [""]
     return "\n".join(lines)
 
@@ -99,14 +107,19 @@ def main(argv: list[str] | None = None) -> int:
     if args.markdown:
         data = json.loads(args.out.read_text(encoding="utf-8"))
         m = data["machine"]
-        print(f"Measured {m['date']} on {m['nproc']} x {m['cpu']}, Python {m['python']}, SQLite {m['sqlite']}, "
-              f"{data['mode']} run, commit {m['commit']}.\n")
+        print(
+            f"Measured {m['date']} on {m['nproc']} x {m['cpu']}, Python {m['python']}, SQLite {m['sqlite']}, "
+            f"{data['mode']} run, commit {m['commit']}.\n"
+        )
         print(table(data["benchmarks"], markdown=True))
         return 0
     names = args.only or list(BENCHMARKS)
     info = machine()
-    print(f"socialwatch benchmarks ({mode}) on {info['nproc']} x {info['cpu']}, Python {info['python']}, "
-          f"SQLite {info['sqlite']}, load {info['load_average']}", flush=True)
+    print(
+        f"socialwatch benchmarks ({mode}) on {info['nproc']} x {info['cpu']}, Python {info['python']}, "
+        f"SQLite {info['sqlite']}, load {info['load_average']}",
+        flush=True,
+    )
     results = []
     if args.parallel:
         from concurrent.futures import ThreadPoolExecutor
@@ -126,8 +139,9 @@ def main(argv: list[str] | None = None) -> int:
         if previous.get("mode") == mode:
             kept = [b for b in previous.get("benchmarks", []) if b["name"] not in names]
             order = list(BENCHMARKS)
-            payload["benchmarks"] = sorted(kept + results, key=lambda b: order.index(b["name"])
-                                           if b["name"] in order else len(order))
+            payload["benchmarks"] = sorted(
+                kept + results, key=lambda b: order.index(b["name"]) if b["name"] in order else len(order)
+            )
     args.out.write_text(json.dumps(payload, indent=1, default=str) + "\n", encoding="utf-8")
     print(f"results written to {args.out}")
     return 1 if any(r.get("failed") for r in results) else 0

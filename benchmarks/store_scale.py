@@ -20,25 +20,22 @@ import sqlite3
 import subprocess
 import sys
 import tempfile
-from socialwatch.store import sla_state
-from socialwatch.store import alert_outbox
-from socialwatch.store import author_history
-from socialwatch.store import inbox
+from collections.abc import Callable
 from dataclasses import replace
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from benchmarks import synth
-from benchmarks.common import (Result, cpu, insert_item_rows, percentile, python_env, size, socialwatch_command,
-                               wall)
+from benchmarks.common import Result, cpu, insert_item_rows, percentile, python_env, size, socialwatch_command, wall
+from socialwatch.store import alert_outbox, author_history, inbox, sla_state
 
 TITLE = "Store at scale (insert rate, size, queries, reads while writing)"
 PAGE = 100
 SOURCE = "x:acme:mentions"
 OPEN_BACKLOG = 2_000  # items still waiting for a reply at the end of the load
 PENDING_ALERTS = 50
-START = datetime(2026, 1, 1, tzinfo=timezone.utc)
+START = datetime(2026, 1, 1, tzinfo=UTC)
 #: The canned review queries (socialwatch/review.yaml) that can touch every row.
 REVIEW_QUERIES = {
     "review: unanswered_items": """
@@ -92,10 +89,23 @@ class Feeder:
             author = self.authors[int(len(self.authors) * self.rng.random() ** 2)]
             # The assessment's SLA moves with the item: due the same time after its (new) creation.
             due = assessment.sla_due_at and created + (assessment.sla_due_at - item.created_at)
-            raw = dict(item.raw, id=native_id, conversation_id=native_id, author_id=author.id,
-                       created_at=created.isoformat().replace("+00:00", "Z"), edit_history_tweet_ids=[native_id])
-            item = replace(item, native_id=native_id, conversation_id=native_id, created_at=created, author=author,
-                           raw=raw, url=f"https://x.com/{author.handle}/status/{native_id}")
+            raw = dict(
+                item.raw,
+                id=native_id,
+                conversation_id=native_id,
+                author_id=author.id,
+                created_at=created.isoformat().replace("+00:00", "Z"),
+                edit_history_tweet_ids=[native_id],
+            )
+            item = replace(
+                item,
+                native_id=native_id,
+                conversation_id=native_id,
+                created_at=created,
+                author=author,
+                raw=raw,
+                url=f"https://x.com/{author.handle}/status/{native_id}",
+            )
             batch.append(Processed(item, replace(assessment, sla_due_at=due), assessment.needs_attention, SOURCE))
         return batch, batch[-1].item.created_at + timedelta(seconds=5)
 
@@ -134,17 +144,22 @@ def _simulate_operators(path: Path, now: datetime) -> dict[str, int]:
     try:
         conn.execute("BEGIN IMMEDIATE")
         newest = conn.execute(
-            "SELECT id FROM items WHERE needs_reply = 1 ORDER BY id DESC LIMIT 1 OFFSET ?", [OPEN_BACKLOG]).fetchone()
+            "SELECT id FROM items WHERE needs_reply = 1 ORDER BY id DESC LIMIT 1 OFFSET ?", [OPEN_BACKLOG]
+        ).fetchone()
         replied = conn.execute(
             "UPDATE items SET status = 'replied', first_reply_at = ? WHERE needs_reply = 1 AND id <= ?",
-            [iso(now), newest[0] if newest else 0]).rowcount
+            [iso(now), newest[0] if newest else 0],
+        ).rowcount
         handled = conn.execute(
-            "UPDATE items SET status = 'dismissed' WHERE status IN ('open', 'alerted') AND needs_reply = 0 "
-            "AND id <= ?", [newest[0] if newest else 0]).rowcount
-        last = conn.execute("SELECT id FROM alert_outbox ORDER BY id DESC LIMIT 1 OFFSET ?",
-                            [PENDING_ALERTS]).fetchone()
-        posted = conn.execute("UPDATE alert_outbox SET status = 'posted', posted_at = created_at WHERE id <= ?",
-                              [last[0] if last else 0]).rowcount
+            "UPDATE items SET status = 'dismissed' WHERE status IN ('open', 'alerted') AND needs_reply = 0 AND id <= ?",
+            [newest[0] if newest else 0],
+        ).rowcount
+        last = conn.execute(
+            "SELECT id FROM alert_outbox ORDER BY id DESC LIMIT 1 OFFSET ?", [PENDING_ALERTS]
+        ).fetchone()
+        posted = conn.execute(
+            "UPDATE alert_outbox SET status = 'posted', posted_at = created_at WHERE id <= ?", [last[0] if last else 0]
+        ).rowcount
         conn.execute("COMMIT")
         conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         return {"replied": replied, "dismissed": handled, "alerts_posted": posted}
@@ -159,18 +174,22 @@ def _plans(path: Path) -> dict[str, list[str]]:
         "author_items": "SELECT * FROM items WHERE author_key = 'x:1' ORDER BY created_at DESC LIMIT 20",
         "histories": "SELECT key FROM authors WHERE key IN ('a', 'b')",
         "due_alerts": "SELECT o.id FROM alert_outbox o JOIN items i ON i.id = o.item_id WHERE o.status = 'pending' "
-                      "AND o.next_attempt_at <= '2030' ORDER BY o.id LIMIT 50",
+        "AND o.next_attempt_at <= '2030' ORDER BY o.id LIMIT 50",
         "open_items": "SELECT * FROM items WHERE status IN ('open', 'alerted') AND needs_reply = 1 ORDER BY CASE "
-                      "priority WHEN 'urgent' THEN 0 ELSE 4 END, sla_due_at LIMIT 100",
+        "priority WHEN 'urgent' THEN 0 ELSE 4 END, sla_due_at LIMIT 100",
         "open_counts": "SELECT COUNT(*), COALESCE(SUM(sla_due_at < '2030'), 0) FROM items "
-                       "WHERE status IN ('open', 'alerted') AND needs_reply = 1",
+        "WHERE status IN ('open', 'alerted') AND needs_reply = 1",
         **{name: sql for name, sql in REVIEW_QUERIES.items()},
     }
     conn = connect(path, readonly=True)
     try:
-        return {name: [row[3] for row in conn.execute("EXPLAIN QUERY PLAN " + sql, {"item_key": "x:1"}
-                                                      if ":item_key" in sql else ())]
-                for name, sql in queries.items()}
+        return {
+            name: [
+                row[3]
+                for row in conn.execute("EXPLAIN QUERY PLAN " + sql, {"item_key": "x:1"} if ":item_key" in sql else ())
+            ]
+            for name, sql in queries.items()
+        }
     finally:
         conn.close()
 
@@ -184,6 +203,7 @@ def _review_query(path: Path, sql: str, params: dict[str, Any]) -> Callable[[], 
             return conn.execute(sql, params).fetchall()
         finally:
             conn.close()
+
     return run
 
 
@@ -226,8 +246,14 @@ def run(mode: str) -> Result:
             conn.close()
         file_bytes = sum(p.stat().st_size for p in Path(tmp).glob("store.db*"))  # WAL truncated by then
         rate = n / load_wall
-        result.add(f"insert rate, first {first:,} (Store.ingest, pages of 100)", first / first_wall, "items/s",
-                   "plain executemany, same count", plain_rate, first / first_wall / plain_rate)
+        result.add(
+            f"insert rate, first {first:,} (Store.ingest, pages of 100)",
+            first / first_wall,
+            "items/s",
+            "plain executemany, same count",
+            plain_rate,
+            first / first_wall / plain_rate,
+        )
         result.add(f"insert rate, all {n:,} (last {first:,}: {first / last_wall:,.0f}/s)", rate, "items/s")
         result.add("insert CPU per item", load_cpu / n * 1e6, "us")
         result.add("bytes per item (file size / items)", file_bytes / n, "B/item")
@@ -237,8 +263,9 @@ def run(mode: str) -> Result:
         connect_ms = _timed(lambda: _select_one(path), repeat)
         later = now + timedelta(hours=1)
         queries: dict[str, Callable[[], Any]] = {
-            "Store.histories (100 authors)": lambda: author_history.histories(store, 
-                [f"x:{rng.choice(keys)}" for _ in range(PAGE)]),
+            "Store.histories (100 authors)": lambda: author_history.histories(
+                store, [f"x:{rng.choice(keys)}" for _ in range(PAGE)]
+            ),
             "Store.author_items (20 newest)": lambda: author_history.author_items(store, f"x:{rng.choice(keys[:200])}"),
             "Store.due_alerts": lambda: alert_outbox.due_alerts(store, later),
             "Store.open_items (100)": lambda: inbox.open_items(store),
@@ -248,8 +275,9 @@ def run(mode: str) -> Result:
         item_key = f"x:{feeder.count and 2_000_000_000_000_000_000 + feeder.count // 2}"
         queries["sla.open_timers (SLA job)"] = lambda: sla_state.open_timers(store)
         queries["review: unanswered_items"] = _review_query(path, REVIEW_QUERIES["review: unanswered_items"], {})
-        queries["review: item_history"] = _review_query(path, REVIEW_QUERIES["review: item_history"],
-                                                        {"item_key": item_key})
+        queries["review: item_history"] = _review_query(
+            path, REVIEW_QUERIES["review: item_history"], {"item_key": item_key}
+        )
         base_p50, base_p99 = percentile(connect_ms, 50), percentile(connect_ms, 99)
         timings: dict[str, dict[str, float]] = {}
         for name, fn in queries.items():
@@ -257,33 +285,69 @@ def run(mode: str) -> Result:
             ms = _timed(fn, repeat)
             p50, p99 = percentile(ms, 50), percentile(ms, 99)
             timings[name] = {"p50": p50, "p99": p99, "max": max(ms)}
-            result.add(f"{name}: p99 (p50 {p50:.2f} ms)", p99, "ms", "connect + SELECT 1 p99", base_p99,
-                       p99 / base_p99, "p99 < 5 ms", p99 < 5.0)
+            result.add(
+                f"{name}: p99 (p50 {p50:.2f} ms)",
+                p99,
+                "ms",
+                "connect + SELECT 1 p99",
+                base_p99,
+                p99 / base_p99,
+                "p99 < 5 ms",
+                p99 < 5.0,
+            )
         # -- usable while the daemon writes --------------------------------------------------------
         busy = _while_writing(path, queries, size(mode, 15.0, 6.0, 1.0), tmp, idle_runs=1 if mode == "tiny" else 3)
-        result.add("reads while a writer inserts: errors", busy["errors"], "errors", target="0",
-                   ok=busy["errors"] == 0)
-        result.add("  read p99 while writing (all queries above)", busy["read_p99"], "ms", "idle p99",
-                   max(t["p99"] for t in timings.values()), None)
-        result.add("  `socialwatch status --json` while writing", busy["status_p50"], "s", "same, idle",
-                   busy["status_idle"], busy["status_p50"] / busy["status_idle"])
-        result.add("  writer's insert rate meanwhile", busy["writer_rate"], "items/s", "alone", rate,
-                   busy["writer_rate"] / rate)
+        result.add("reads while a writer inserts: errors", busy["errors"], "errors", target="0", ok=busy["errors"] == 0)
+        result.add(
+            "  read p99 while writing (all queries above)",
+            busy["read_p99"],
+            "ms",
+            "idle p99",
+            max(t["p99"] for t in timings.values()),
+            None,
+        )
+        result.add(
+            "  `socialwatch status --json` while writing",
+            busy["status_p50"],
+            "s",
+            "same, idle",
+            busy["status_idle"],
+            busy["status_p50"] / busy["status_idle"],
+        )
+        result.add(
+            "  writer's insert rate meanwhile",
+            busy["writer_rate"],
+            "items/s",
+            "alone",
+            rate,
+            busy["writer_rate"] / rate,
+        )
         result.details = {
-            "items": n, "authors": authors, "load_cpu_s": load_cpu, "load_wall_s": load_wall, "file_bytes": file_bytes,
-            "first_wall_s": first_wall, "last_wall_s": last_wall,
-            "bytes_by_table": tables, "operators": operators, "queries_ms": timings,
-            "connect_select1_ms": {"p50": base_p50, "p99": base_p99}, "query_plans": _plans(path), "busy": busy,
+            "items": n,
+            "authors": authors,
+            "load_cpu_s": load_cpu,
+            "load_wall_s": load_wall,
+            "file_bytes": file_bytes,
+            "first_wall_s": first_wall,
+            "last_wall_s": last_wall,
+            "bytes_by_table": tables,
+            "operators": operators,
+            "queries_ms": timings,
+            "connect_select1_ms": {"p50": base_p50, "p99": base_p99},
+            "query_plans": _plans(path),
+            "busy": busy,
         }
         big = sorted(tables.items(), key=lambda kv: -kv[1])[:4]
         result.notes.append(
             f"{n:,} items from {authors:,} authors ({len(pool):,} distinct assessed texts reused), then "
             f"{operators['replied']:,} marked replied and all but {PENDING_ALERTS} alerts posted, leaving "
-            f"{OPEN_BACKLOG:,} open. Largest tables: " + ", ".join(f"{k} {v / n:,.0f} B/item" for k, v in big) + ".")
+            f"{OPEN_BACKLOG:,} open. Largest tables: " + ", ".join(f"{k} {v / n:,.0f} B/item" for k, v in big) + "."
+        )
         result.notes.append(
             f"Query times are wall time of the Store call, connection open included (p99 of {repeat}); baseline: "
             f"open a connection + SELECT 1 (p50 {base_p50:.2f} ms). While writing: {busy['reads']:,} reads and "
-            f"{busy['status_runs']} `status` runs during {busy['seconds']:.0f} s of continuous ingest.")
+            f"{busy['status_runs']} `status` runs during {busy['seconds']:.0f} s of continuous ingest."
+        )
     return result
 
 
@@ -297,8 +361,9 @@ def _select_one(path: Path) -> None:
         conn.close()
 
 
-def _while_writing(path: Path, queries: dict[str, Callable[[], Any]], seconds: float,
-                   tmp: str, idle_runs: int = 3) -> dict[str, Any]:
+def _while_writing(
+    path: Path, queries: dict[str, Callable[[], Any]], seconds: float, tmp: str, idle_runs: int = 3
+) -> dict[str, Any]:
     """A writer process (the daemon's role) ingests continuously while this process reads and
     `socialwatch status` runs, as operators would."""
     config = Path(tmp) / "status.toml"
@@ -312,8 +377,12 @@ def _while_writing(path: Path, queries: dict[str, Callable[[], Any]], seconds: f
     errors: list[str] = []
     read_ms: list[float] = []
     status_s: list[float] = []
-    writer = subprocess.Popen([sys.executable, "-m", "benchmarks.store_scale", "--writer", str(path), str(seconds)],
-                              stdout=subprocess.PIPE, text=True, env=python_env())
+    writer = subprocess.Popen(
+        [sys.executable, "-m", "benchmarks.store_scale", "--writer", str(path), str(seconds)],
+        stdout=subprocess.PIPE,
+        text=True,
+        env=python_env(),
+    )
     assert writer.stdout is not None
     if writer.stdout.readline().strip() != "writing":  # the writer is ready and has started its first page
         raise RuntimeError("the writer process did not start")
@@ -341,12 +410,19 @@ def _while_writing(path: Path, queries: dict[str, Callable[[], Any]], seconds: f
     out, _ = writer.communicate(timeout=120)
     report = json.loads(out.strip().splitlines()[-1])
     elapsed = report["seconds"]
-    return {"errors": len(errors) + len(report["errors"]), "error_samples": (errors + report["errors"])[:5],
-            "reads": len(read_ms), "read_p50": percentile(read_ms, 50) if read_ms else None,
-            "read_p99": percentile(read_ms, 99) if read_ms else None, "status_runs": len(status_s),
-            "status_p50": percentile(status_s, 50) if status_s else None,
-            "status_idle": percentile(idle_status, 50), "writer_items": report["items"],
-            "writer_rate": report["items"] / elapsed, "seconds": elapsed}
+    return {
+        "errors": len(errors) + len(report["errors"]),
+        "error_samples": (errors + report["errors"])[:5],
+        "reads": len(read_ms),
+        "read_p50": percentile(read_ms, 50) if read_ms else None,
+        "read_p99": percentile(read_ms, 99) if read_ms else None,
+        "status_runs": len(status_s),
+        "status_p50": percentile(status_s, 50) if status_s else None,
+        "status_idle": percentile(idle_status, 50),
+        "writer_items": report["items"],
+        "writer_rate": report["items"] / elapsed,
+        "seconds": elapsed,
+    }
 
 
 def _writer(path: Path, seconds: float) -> None:
@@ -358,7 +434,7 @@ def _writer(path: Path, seconds: float) -> None:
     feeder.count = 10**9  # ids far above the load's
     errors: list[str] = []
     items = 0
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     print("writing", flush=True)
     started = wall()
     while wall() - started < seconds:

@@ -14,14 +14,32 @@ from __future__ import annotations
 
 import random
 from collections.abc import Iterator
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-T0 = datetime(2026, 11, 1, tzinfo=timezone.utc)
+T0 = datetime(2026, 11, 1, tzinfo=UTC)
 BRAND = "@AcmeHelp"
 
-_THINGS = ["order", "parcel", "package", "refund", "delivery", "bag", "booking", "invoice", "replacement",
-           "ticket", "router", "phone", "card", "subscription", "account", "train", "flight", "meal"]
+_THINGS = [
+    "order",
+    "parcel",
+    "package",
+    "refund",
+    "delivery",
+    "bag",
+    "booking",
+    "invoice",
+    "replacement",
+    "ticket",
+    "router",
+    "phone",
+    "card",
+    "subscription",
+    "account",
+    "train",
+    "flight",
+    "meal",
+]
 _SERVICES = ["internet", "broadband", "wifi", "app", "website", "signal", "tv", "service", "phone line"]
 _DUR = ["2 hours", "45 minutes", "three days", "a week", "10 days", "an hour", "two weeks", "5 hrs", "6 weeks"]
 _PLACES = ["Leeds", "Manchester", "Lyon", "Austin", "the airport", "platform 4", "Gate B12", "Bristol", "Madrid"]
@@ -89,34 +107,75 @@ _PII = [
 ]
 # (declared lang, templates) for other languages; X declares lang on most tweets.
 _OTHER = [
-    ("es", ["{b} mi pedido no ha llegado después de {n} días, qué vergüenza {bad}",
+    (
+        "es",
+        [
+            "{b} mi pedido no ha llegado después de {n} días, qué vergüenza {bad}",
             "{b} ¿cuándo abren la tienda de {place}?",
-            "{b} gracias por la ayuda, todo perfecto {good}"]),
-    ("fr", ["{b} toujours pas de remboursement après {n} jours, c'est inadmissible",
+            "{b} gracias por la ayuda, todo perfecto {good}",
+        ],
+    ),
+    (
+        "fr",
+        [
+            "{b} toujours pas de remboursement après {n} jours, c'est inadmissible",
             "{b} bonjour, comment changer mon adresse de livraison ?",
-            "{b} super service, merci beaucoup {good}"]),
-    ("de", ["{b} meine Bestellung ist immer noch nicht angekommen, seit {n} Tagen {bad}",
+            "{b} super service, merci beaucoup {good}",
+        ],
+    ),
+    (
+        "de",
+        [
+            "{b} meine Bestellung ist immer noch nicht angekommen, seit {n} Tagen {bad}",
             "{b} wie kann ich mein Passwort zurücksetzen?",
-            "{b} danke für die schnelle Hilfe, top Service {good}"]),
-    ("pt", ["{b} minha encomenda chegou danificada, quero reembolso",
-            "{b} vocês entregam em {place}?"]),
-    ("it", ["{b} sono in attesa da {n} giorni, nessuna risposta {bad}",
-            "{b} grazie mille, servizio eccellente {good}"]),
+            "{b} danke für die schnelle Hilfe, top Service {good}",
+        ],
+    ),
+    ("pt", ["{b} minha encomenda chegou danificada, quero reembolso", "{b} vocês entregam em {place}?"]),
+    (
+        "it",
+        ["{b} sono in attesa da {n} giorni, nessuna risposta {bad}", "{b} grazie mille, servizio eccellente {good}"],
+    ),
     ("nl", ["{b} mijn pakket is nog steeds niet bezorgd, al {n} dagen"]),
-    ("ja", ["{b} 注文した商品がまだ届きません。{n}日も待っています {bad}",
-            "{b} ありがとうございました！とても助かりました {good}"]),
+    (
+        "ja",
+        [
+            "{b} 注文した商品がまだ届きません。{n}日も待っています {bad}",
+            "{b} ありがとうございました！とても助かりました {good}",
+        ],
+    ),
     ("ar", ["{b} الطلب لم يصل بعد {n} أيام، خدمة سيئة جدا {bad}"]),
     ("hi", ["{b} मेरा ऑर्डर अभी तक नहीं आया, {n} दिन हो गए {bad}"]),
     ("ru", ["{b} заказ до сих пор не доставлен, уже {n} дней {bad}"]),
     ("ko", ["{b} 배송이 너무 늦어요 {n}일째 기다리는 중 {bad}"]),
 ]
 _MIX = [  # (weight, kind)
-    (30, "complaint"), (14, "question"), (14, "praise"), (16, "chatter"), (6, "spam"), (2, "pii"), (18, "other"),
+    (30, "complaint"),
+    (14, "question"),
+    (14, "praise"),
+    (16, "chatter"),
+    (6, "spam"),
+    (2, "pii"),
+    (18, "other"),
 ]
 _KINDS = [kind for weight, kind in _MIX for _ in range(weight)]
 _OPENERS = ["", "", "", "Hi ", "Hey ", "Morning! ", "Ugh. ", "So ", "Honestly ", "FYI ", "Right, ", "Hello? "]
-_CLOSERS = ["", "", "", " pls", " !!", " ?!", " thx", " {any}", " {tag}", " {url}", " @{h}", " - {name}",
-            " (day {n})", " #{n}"]
+_CLOSERS = [
+    "",
+    "",
+    "",
+    " pls",
+    " !!",
+    " ?!",
+    " thx",
+    " {any}",
+    " {tag}",
+    " {url}",
+    " @{h}",
+    " - {name}",
+    " (day {n})",
+    " #{n}",
+]
 
 
 def _card(rng: random.Random) -> str:
@@ -127,16 +186,26 @@ def _card(rng: random.Random) -> str:
         total += value - 9 if value > 9 else value
     digits.append((10 - total % 10) % 10)
     s = "".join(map(str, digits))
-    return " ".join(s[i:i + 4] for i in range(0, 16, 4))
+    return " ".join(s[i : i + 4] for i in range(0, 16, 4))
 
 
 def _fill(template: str, rng: random.Random) -> str:
     slots = {
-        "b": BRAND, "b2": BRAND.lstrip("@"), "thing": rng.choice(_THINGS), "svc": rng.choice(_SERVICES),
-        "dur": rng.choice(_DUR), "place": rng.choice(_PLACES), "name": rng.choice(_NAMES),
-        "n": str(rng.randint(2, 40)), "n3": f"{rng.randint(0, 999):03d}", "order": str(rng.randint(10**6, 10**7)),
-        "h": f"user{rng.randint(1, 99999)}", "bad": rng.choice(_EMOJI_BAD), "good": rng.choice(_EMOJI_GOOD),
-        "any": rng.choice(_EMOJI_ANY), "tag": rng.choice(_TAGS),
+        "b": BRAND,
+        "b2": BRAND.lstrip("@"),
+        "thing": rng.choice(_THINGS),
+        "svc": rng.choice(_SERVICES),
+        "dur": rng.choice(_DUR),
+        "place": rng.choice(_PLACES),
+        "name": rng.choice(_NAMES),
+        "n": str(rng.randint(2, 40)),
+        "n3": f"{rng.randint(0, 999):03d}",
+        "order": str(rng.randint(10**6, 10**7)),
+        "h": f"user{rng.randint(1, 99999)}",
+        "bad": rng.choice(_EMOJI_BAD),
+        "good": rng.choice(_EMOJI_GOOD),
+        "any": rng.choice(_EMOJI_ANY),
+        "tag": rng.choice(_TAGS),
         "url": f"https://t.co/{''.join(rng.choices('abcdefghijkLMNOPQRS0123456789', k=10))}",
         "card": _card(rng),
     }
@@ -149,8 +218,14 @@ def text(rng: random.Random) -> tuple[str, str]:
     if kind == "other":
         lang, templates = rng.choice(_OTHER)
         return _fill(rng.choice(templates) + rng.choice(_CLOSERS), rng), lang
-    templates = {"complaint": _EN_COMPLAINTS, "question": _EN_QUESTIONS, "praise": _EN_PRAISE,
-                 "chatter": _EN_CHATTER, "spam": _SPAM, "pii": _PII}[kind]
+    templates = {
+        "complaint": _EN_COMPLAINTS,
+        "question": _EN_QUESTIONS,
+        "praise": _EN_PRAISE,
+        "chatter": _EN_CHATTER,
+        "spam": _SPAM,
+        "pii": _PII,
+    }[kind]
     body = _fill(rng.choice(_OPENERS) + rng.choice(templates) + rng.choice(_CLOSERS), rng)
     # A suffix from a second template now and then: longer, more varied texts (still tweet-length).
     if rng.random() < 0.25 and len(body) < 160:
@@ -169,8 +244,9 @@ def texts(n: int, seed: int = 10) -> list[str]:
     return [text(rng)[0] for _ in range(n)]
 
 
-def tweets(n: int, seed: int = 10, *, authors: int | None = None, start: datetime = T0,
-           step: timedelta = timedelta(seconds=1)) -> Iterator[tuple[dict[str, Any], dict[str, Any]]]:
+def tweets(
+    n: int, seed: int = 10, *, authors: int | None = None, start: datetime = T0, step: timedelta = timedelta(seconds=1)
+) -> Iterator[tuple[dict[str, Any], dict[str, Any]]]:
     """(tweet payload, author payload) as X API v2 delivers them with ``expansions=author_id``.
 
     Authors repeat (a Zipf-ish mix: a few regulars, a long tail) so author history matters. About one
@@ -185,12 +261,20 @@ def tweets(n: int, seed: int = 10, *, authors: int | None = None, start: datetim
             lang = "und"
         tweet_id = str(1_900_000_000_000_000_000 + index)
         tweet = {
-            "id": tweet_id, "text": body, "author_id": str(10_000 + author),
+            "id": tweet_id,
+            "text": body,
+            "author_id": str(10_000 + author),
             "created_at": (start + step * index).isoformat().replace("+00:00", "Z"),
-            "conversation_id": tweet_id, "lang": lang, "edit_history_tweet_ids": [tweet_id],
+            "conversation_id": tweet_id,
+            "lang": lang,
+            "edit_history_tweet_ids": [tweet_id],
         }
-        user = {"id": str(10_000 + author), "username": f"cust{author}", "name": f"{_NAMES[author % len(_NAMES)]} C",
-                "public_metrics": {"followers_count": int(50 * (1 / max(rng.random(), 1e-4)))}}
+        user = {
+            "id": str(10_000 + author),
+            "username": f"cust{author}",
+            "name": f"{_NAMES[author % len(_NAMES)]} C",
+            "public_metrics": {"followers_count": int(50 * (1 / max(rng.random(), 1e-4)))},
+        }
         yield tweet, user
 
 

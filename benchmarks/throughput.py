@@ -12,8 +12,6 @@ a quarter more). A floor for the store is measured beside it: the item rows alon
 """
 
 from __future__ import annotations
-from socialwatch.store import author_history
-from socialwatch.store import inbox
 
 import itertools
 import tempfile
@@ -22,6 +20,7 @@ from pathlib import Path
 
 from benchmarks import synth
 from benchmarks.common import Result, cpu, insert_item_rows, size, wall
+from socialwatch.store import author_history, inbox
 
 TITLE = "Pipeline throughput (normalise + score + triage + suggest + store)"
 PAGE = 100
@@ -33,9 +32,9 @@ def run(mode: str) -> Result:
     from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
 
     from socialwatch.config.schema import Config
+    from socialwatch.models import Processed
     from socialwatch.scoring.pipeline import Pipeline
     from socialwatch.sources.x import tweet_to_item
-    from socialwatch.models import Processed
     from socialwatch.store.db import Store, connect
 
     n = size(mode, 100_000, 20_000, 200)
@@ -53,8 +52,17 @@ def run(mode: str) -> Result:
         upstream.polarity_scores(tweet["text"])
         pipeline.assess(tweet_to_item(tweet, {user["id"]: user}, "acme"))
 
-    t = {"vader_cpu": 0.0, "vader_wall": 0.0, "ours_vader_cpu": 0.0, "normalise": 0.0, "assess": 0.0,
-         "store": 0.0, "full_cpu": 0.0, "full_wall": 0.0, "rows_only": 0.0}
+    t = {
+        "vader_cpu": 0.0,
+        "vader_wall": 0.0,
+        "ours_vader_cpu": 0.0,
+        "normalise": 0.0,
+        "assess": 0.0,
+        "store": 0.0,
+        "full_cpu": 0.0,
+        "full_wall": 0.0,
+        "rows_only": 0.0,
+    }
     counts = {"alerts": 0, "new": 0, "suggestions": 0}
     with tempfile.TemporaryDirectory(prefix="sw-bench-") as tmp:
         store = Store(Path(tmp) / "throughput.db")
@@ -62,7 +70,7 @@ def run(mode: str) -> Result:
         # executemany (no authors, alerts, audit), one transaction per page, on a connection kept open.
         Store(Path(tmp) / "rows.db").close()
         rows_db = connect(Path(tmp) / "rows.db")
-        for start in range(0, n, chunk):
+        for _ in range(0, n, chunk):
             part = list(itertools.islice(payloads, chunk))
             texts = [tweet["text"] for tweet, _ in part]
             distinct.update(hash(text) for text in texts)
@@ -81,7 +89,7 @@ def run(mode: str) -> Result:
             done: list[list[Processed]] = []
             c0, w0 = cpu(), wall()
             for page_start in range(0, len(part), PAGE):
-                page = part[page_start:page_start + PAGE]
+                page = part[page_start : page_start + PAGE]
                 a = cpu()
                 users = {user["id"]: user for _, user in page}
                 items = [tweet_to_item(tweet, users, "acme") for tweet, _ in page]
@@ -90,8 +98,9 @@ def run(mode: str) -> Result:
                 c = cpu()
                 assessed = pipeline.assess_batch(items, histories)
                 d = cpu()
-                processed = [Processed(item, assessment, assessment.needs_attention, SOURCE)
-                             for item, assessment in assessed]
+                processed = [
+                    Processed(item, assessment, assessment.needs_attention, SOURCE) for item, assessment in assessed
+                ]
                 now = items[-1].created_at + timedelta(seconds=1)
                 stored = inbox.ingest(store, SOURCE, processed, items[-1].native_id, now=now)
                 e = cpu()
@@ -114,27 +123,62 @@ def run(mode: str) -> Result:
     assert counts["new"] == n, counts
     per = {key: value / n * 1e6 for key, value in t.items()}  # microseconds per item
     ratio = t["vader_cpu"] / t["full_cpu"]
-    result.add("items/s, full path (CPU time)", n / t["full_cpu"], "items/s", "raw VADER", n / t["vader_cpu"],
-               ratio, ">= 0.8", ratio >= 0.8)
-    result.add("items/s, full path (wall time)", n / t["full_wall"], "items/s", "raw VADER", n / t["vader_wall"],
-               t["vader_wall"] / t["full_wall"])
+    result.add(
+        "items/s, full path (CPU time)",
+        n / t["full_cpu"],
+        "items/s",
+        "raw VADER",
+        n / t["vader_cpu"],
+        ratio,
+        ">= 0.8",
+        ratio >= 0.8,
+    )
+    result.add(
+        "items/s, full path (wall time)",
+        n / t["full_wall"],
+        "items/s",
+        "raw VADER",
+        n / t["vader_wall"],
+        t["vader_wall"] / t["full_wall"],
+    )
     scoring = t["normalise"] + t["assess"]
-    result.add("items/s, without the store (CPU)", n / scoring, "items/s", "raw VADER", n / t["vader_cpu"],
-               t["vader_cpu"] / scoring)
-    for key, label in (("normalise", "normalise (tweet_to_item)"), ("assess", "score + triage + suggest"),
-                       ("ours_vader_cpu", "  of which VADER (our scorer)"), ("store", "store (histories + ingest)"),
-                       ("rows_only", "  floor: the item rows alone (executemany)")):
+    result.add(
+        "items/s, without the store (CPU)",
+        n / scoring,
+        "items/s",
+        "raw VADER",
+        n / t["vader_cpu"],
+        t["vader_cpu"] / scoring,
+    )
+    for key, label in (
+        ("normalise", "normalise (tweet_to_item)"),
+        ("assess", "score + triage + suggest"),
+        ("ours_vader_cpu", "  of which VADER (our scorer)"),
+        ("store", "store (histories + ingest)"),
+        ("rows_only", "  floor: the item rows alone (executemany)"),
+    ):
         result.add(f"us/item: {label}", per[key], "us", "raw VADER", per["vader_cpu"], per[key] / per["vader_cpu"])
-    result.details = {"items": n, "seconds": t, "us_per_item": per, "alerts": counts["alerts"],
-                      "suggestions": counts["suggestions"], "db_bytes": db_bytes,
-                      "distinct_texts": len(distinct)}
+    result.details = {
+        "items": n,
+        "seconds": t,
+        "us_per_item": per,
+        "alerts": counts["alerts"],
+        "suggestions": counts["suggestions"],
+        "db_bytes": db_bytes,
+        "distinct_texts": len(distinct),
+    }
     result.notes.append(
         f"{n:,} synthetic tweets ({result.details['distinct_texts']:,} distinct texts; complaints, questions, "
         f"praise, chatter, spam, 11 languages, emoji, URLs), pages of {PAGE}, one transaction per page; "
-        f"{counts['alerts']:,} alerts and {counts['suggestions']:,} suggested replies stored.")
-    result.notes.append("Ratio = raw VADER CPU time / full-path CPU time, interleaved in chunks of "
-                        f"{chunk:,} items; the store runs SQLite with synchronous=FULL on the temp directory.")
-    result.notes.append("Floor: the same item rows written with executemany into a second database (same schema and "
-                        "indexes, no authors, alerts or audit chain, one transaction per page), measured after each "
-                        "chunk, outside the full path: no store that keeps and indexes the items can cost less.")
+        f"{counts['alerts']:,} alerts and {counts['suggestions']:,} suggested replies stored."
+    )
+    result.notes.append(
+        "Ratio = raw VADER CPU time / full-path CPU time, interleaved in chunks of "
+        f"{chunk:,} items; the store runs SQLite with synchronous=FULL on the temp directory."
+    )
+    result.notes.append(
+        "Floor: the same item rows written with executemany into a second database (same schema and "
+        "indexes, no authors, alerts or audit chain, one transaction per page), measured after each "
+        "chunk, outside the full path: no store that keeps and indexes the items can cost less."
+    )
     return result

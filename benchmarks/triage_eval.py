@@ -24,18 +24,18 @@ import sys
 import time
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks import devdata  # noqa: E402
-from benchmarks.common import rss_mb  # noqa: E402
-from socialwatch.config.schema import Config  # noqa: E402
-from socialwatch.models import Author, Item, Kind  # noqa: E402
-from socialwatch.scoring.pipeline import Pipeline  # noqa: E402
+from benchmarks import devdata
+from benchmarks.common import rss_mb
+from socialwatch.config.schema import Config
+from socialwatch.models import Author, Item, Kind
+from socialwatch.scoring.pipeline import Pipeline
 
-T0 = datetime(2026, 11, 1, tzinfo=timezone.utc)
+T0 = datetime(2026, 11, 1, tzinfo=UTC)
 
 
 @dataclass
@@ -68,8 +68,16 @@ class Counts:
 
 def to_item(example: devdata.Example, index: int) -> Item:
     kind = Kind.DM if example.kind == "dm" else Kind.MENTION
-    return Item("x", kind, str(index), "eval", Author(str(index), "customer", "Sam Customer", 100),
-                example.text, T0, public=kind is not Kind.DM)
+    return Item(
+        "x",
+        kind,
+        str(index),
+        "eval",
+        Author(str(index), "customer", "Sam Customer", 100),
+        example.text,
+        T0,
+        public=kind is not Kind.DM,
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -101,7 +109,7 @@ def main(argv: list[str] | None = None) -> int:
 
     table: dict[tuple[str, str], dict[str, Counts]] = defaultdict(lambda: defaultdict(Counts))
     misses: dict[tuple[str, str], list[str]] = defaultdict(list)
-    for example, (scored, verdict) in zip(examples, verdicts):
+    for example, (scored, verdict) in zip(examples, verdicts, strict=True):
         for key in ((example.dataset, example.lang), (example.dataset, "*")):
             row = table[key]
             row["vader"].add(scored.compound <= -0.05, example.negative)
@@ -129,10 +137,14 @@ def main(argv: list[str] | None = None) -> int:
         if lang != "*" and sum(1 for (d, _) in table if d == dataset) == 2:
             continue  # one language: the "*" row says it all
         reply = row["reply"].cell() if "reply" in row else "-"
-        print(f"{dataset:<14}{lang:<5}{n:>6}{counts.tp + counts.fn:>6}  {counts.cell():<15}{row['label'].cell():<15}"
-              f"{row['routed'].cell():<15}{reply:<15}")
-    print(f"\n{len(items)} items: {triage_rate:,.0f} items/s for language + sentiment + complaints + triage, "
-          f"{full_rate:,.0f} items/s with suggestions (per CPU-second of one core); RSS {rss_mb():.0f} MB")
+        print(
+            f"{dataset:<14}{lang:<5}{n:>6}{counts.tp + counts.fn:>6}  {counts.cell():<15}{row['label'].cell():<15}"
+            f"{row['routed'].cell():<15}{reply:<15}"
+        )
+    print(
+        f"\n{len(items)} items: {triage_rate:,.0f} items/s for language + sentiment + complaints + triage, "
+        f"{full_rate:,.0f} items/s with suggestions (per CPU-second of one core); RSS {rss_mb():.0f} MB"
+    )
     for key, lines in sorted(misses.items()):
         print(f"\nmisses in {key[0]} {key[1]} ({len(lines)}):")
         print("\n".join(lines[: args.errors]))
@@ -146,8 +158,8 @@ def pipeline_score(pipeline: Pipeline, item: Item, lang: str):  # type: ignore[n
 
 
 def triage_only(pipeline: Pipeline, item: Item, scored):  # type: ignore[no-untyped-def]
-    from socialwatch.scoring import triage
     from socialwatch.models import AuthorHistory
+    from socialwatch.scoring import triage
 
     return triage.triage(item, scored, AuthorHistory(), pipeline.rules, pipeline.config.sla)
 

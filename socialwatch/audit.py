@@ -34,9 +34,18 @@ SYSTEM = "system"
 #: Top-level ``details`` keys whose values (a string, or a list of strings) are personal text:
 #: they are stored beside the chain, not in it, so that retention can purge them.
 #: ("reasons" quote the customer: "billing: 'charged me twice'".)
-CONTENT_FIELDS = frozenset({
-    "text", "suggestions", "suggestion", "suggested", "final", "author_name", "author_handle", "reasons",
-})
+CONTENT_FIELDS = frozenset(
+    {
+        "text",
+        "suggestions",
+        "suggestion",
+        "suggested",
+        "final",
+        "author_name",
+        "author_handle",
+        "reasons",
+    }
+)
 #: The marker that stands in the hashed row for a text stored beside it.
 CONTENT_KEY = "content_sha256"
 
@@ -67,6 +76,7 @@ def entry_hash(
 
 # --- personal text beside the chain -------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class ContentPiece:
     """One text moved out of an entry's details: ``field`` is ``key`` or ``key.N`` for list elements."""
@@ -91,18 +101,17 @@ class Nonces:
     def __call__(self) -> str:
         if not self._pool:
             raw = os.urandom(16 * self._batch).hex()
-            self._pool = [raw[i:i + 32] for i in range(0, len(raw), 32)]
+            self._pool = [raw[i : i + 32] for i in range(0, len(raw), 32)]
         return self._pool.pop()
 
 
 def content_hash(nonce: str, text: str) -> str:
     # Salted, and the salt is purged with the text: once purged, a short text ("yes", a name)
     # cannot be recovered by hashing guesses; while present, anyone can recompute it.
-    return hashlib.sha256(f"{nonce}\n{text}".encode("utf-8")).hexdigest()
+    return hashlib.sha256(f"{nonce}\n{text}".encode()).hexdigest()
 
 
-def split_content(details: Mapping[str, Any] | None,
-                  nonce: Any = None) -> tuple[dict[str, Any], list[ContentPiece]]:
+def split_content(details: Mapping[str, Any] | None, nonce: Any = None) -> tuple[dict[str, Any], list[ContentPiece]]:
     """Details as they are hashed (texts replaced by commitments) and the texts to store beside them."""
     make_nonce = nonce or (lambda: secrets.token_hex(16))
     hashed: dict[str, Any] = {}
@@ -164,6 +173,7 @@ def hydrate(details_json: str, content: Mapping[str, str | None]) -> dict[str, A
 
 # --- verification -------------------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class Head:
     """The last entry's sequence number and hash: what ``audit head`` prints and ``--anchor`` takes."""
@@ -198,8 +208,14 @@ def verify_chain(rows: Iterable[Mapping[str, Any]]) -> VerifyResult:
     return verify_log(rows, head=None, check_content=False)
 
 
-def verify_log(rows: Iterable[Mapping[str, Any]], *, head: Head | None, purges: Sequence[tuple[int, str]] = (),
-               anchors: Sequence[Head] = (), check_content: bool = True) -> VerifyResult:
+def verify_log(
+    rows: Iterable[Mapping[str, Any]],
+    *,
+    head: Head | None,
+    purges: Sequence[tuple[int, str]] = (),
+    anchors: Sequence[Head] = (),
+    check_content: bool = True,
+) -> VerifyResult:
     """Check a whole log: chain, texts beside it, the stored head and anchors kept elsewhere.
 
     ``rows`` are audit rows in seq order; with ``check_content`` each carries ``content``:
@@ -223,11 +239,22 @@ def verify_log(rows: Iterable[Mapping[str, Any]], *, head: Head | None, purges: 
     for row in rows:
         seq = int(row["seq"])
         if seq != prev_seq + 1:
-            gap = f"entry {prev_seq + 1} is missing" if seq == prev_seq + 2 else \
-                f"entries {prev_seq + 1} to {seq - 1} are missing"
+            gap = (
+                f"entry {prev_seq + 1} is missing"
+                if seq == prev_seq + 2
+                else f"entries {prev_seq + 1} to {seq - 1} are missing"
+            )
             return bad(prev_seq + 1, f"{gap} (deleted from the log)")
-        own = entry_hash(row["prev_hash"], seq, row["ts"], row["actor_id"], row["actor_name"], row["action"],
-                         row["item_key"], row["details"])
+        own = entry_hash(
+            row["prev_hash"],
+            seq,
+            row["ts"],
+            row["actor_id"],
+            row["actor_name"],
+            row["action"],
+            row["item_key"],
+            row["details"],
+        )
         if own != row["hash"]:
             return bad(seq, "its contents do not match its hash (the entry was altered)")
         if row["prev_hash"] != prev_hash:
@@ -235,11 +262,17 @@ def verify_log(rows: Iterable[Mapping[str, Any]], *, head: Head | None, purges: 
                 return bad(1, "the first entry does not start from the genesis hash")
             # Both rows are self-consistent, so one was rewritten with a recomputed hash; entry `seq`
             # still records the original hash of its predecessor, which points at the predecessor.
-            return bad(seq - 1, f"entry {seq} recorded a different hash for it: it was altered and its "
-                                f"hash recomputed (or entry {seq} was replaced)")
+            return bad(
+                seq - 1,
+                f"entry {seq} recorded a different hash for it: it was altered and its "
+                f"hash recomputed (or entry {seq} was replaced)",
+            )
         if seq in expected and expected[seq] != row["hash"]:
-            return bad(seq, "its hash differs from the anchor recorded outside the database "
-                            "(the log was rewritten at or before this entry)")
+            return bad(
+                seq,
+                "its hash differs from the anchor recorded outside the database "
+                "(the log was rewritten at or before this entry)",
+            )
         if check_content:
             problem = _check_content(row, seq, covered)
             if problem:
@@ -249,23 +282,33 @@ def verify_log(rows: Iterable[Mapping[str, Any]], *, head: Head | None, purges: 
 
     beyond = [a for a in anchors if a.seq > prev_seq]
     if beyond:
-        return bad(prev_seq + 1, f"the log ends at entry {prev_seq} but an anchor recorded outside the "
-                                 f"database names entry {beyond[0].seq} (entries were deleted from the end)")
+        return bad(
+            prev_seq + 1,
+            f"the log ends at entry {prev_seq} but an anchor recorded outside the "
+            f"database names entry {beyond[0].seq} (entries were deleted from the end)",
+        )
     warnings: tuple[str, ...] = ()
     if head is None:
         if check_content:
-            warnings = ("the database keeps no head anchor (run `socialwatch check` to migrate it); "
-                        "entries deleted from the end would go unnoticed",)
+            warnings = (
+                "the database keeps no head anchor (run `socialwatch check` to migrate it); "
+                "entries deleted from the end would go unnoticed",
+            )
     elif head.seq > prev_seq:
-        return bad(prev_seq + 1, f"the log ends at entry {prev_seq} but its head says {head.seq}: entries "
-                                 f"{prev_seq + 1} to {head.seq} were deleted from the end")
+        return bad(
+            prev_seq + 1,
+            f"the log ends at entry {prev_seq} but its head says {head.seq}: entries "
+            f"{prev_seq + 1} to {head.seq} were deleted from the end",
+        )
     elif head.seq < prev_seq:
-        return bad(head.seq + 1, f"entries {head.seq + 1} to {prev_seq} come after the recorded head: they "
-                                 "were added behind socialwatch's back")
+        return bad(
+            head.seq + 1,
+            f"entries {head.seq + 1} to {prev_seq} come after the recorded head: they "
+            "were added behind socialwatch's back",
+        )
     elif head.hash != prev_hash:
         return bad(prev_seq, "the last entry's hash differs from the recorded head (altered)")
-    return VerifyResult(True, checked, head=Head(prev_seq, prev_hash, last_ts) if prev_seq else None,
-                        warnings=warnings)
+    return VerifyResult(True, checked, head=Head(prev_seq, prev_hash, last_ts) if prev_seq else None, warnings=warnings)
 
 
 def _purge_coverage(purges: Sequence[tuple[int, str]]) -> Callable[[int, str], bool]:
@@ -308,10 +351,38 @@ def _check_content(row: Mapping[str, Any], seq: int, covered: Callable[[int, str
 
 #: One row per reply (``audit export``); documented column by column in docs/compliance.md.
 REPLY_COLUMNS = (
-    "reply_id", "item_key", "platform", "kind", "account", "public", "author_handle", "author_name", "post_url",
-    "post_text", "category", "priority", "sentiment", "suggestion_kind", "suggested_text", "final_text", "edited",
-    "approver_id", "approver_name", "status", "platform_reply_id", "posted_at", "received_at", "alerted_at",
-    "approved_at", "replied_at", "response_seconds", "sla_due_at", "sla_met", "error", "purged", "sent_audit_seq",
+    "reply_id",
+    "item_key",
+    "platform",
+    "kind",
+    "account",
+    "public",
+    "author_handle",
+    "author_name",
+    "post_url",
+    "post_text",
+    "category",
+    "priority",
+    "sentiment",
+    "suggestion_kind",
+    "suggested_text",
+    "final_text",
+    "edited",
+    "approver_id",
+    "approver_name",
+    "status",
+    "platform_reply_id",
+    "posted_at",
+    "received_at",
+    "alerted_at",
+    "approved_at",
+    "replied_at",
+    "response_seconds",
+    "sla_due_at",
+    "sla_met",
+    "error",
+    "purged",
+    "sent_audit_seq",
 )
 #: One row per audit entry (``audit export --events``).
 EVENT_COLUMNS = ("seq", "ts", "actor_id", "actor_name", "action", "item_key", "details", "prev_hash", "hash")

@@ -20,27 +20,22 @@ from typing import Any
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
 
-
-from socialwatch.ops import health, metrics
-from socialwatch.sla import incidents
+from socialwatch.alerts import buttons
+from socialwatch.alerts.actions import Actions
+from socialwatch.alerts.console import ConsoleChannel
+from socialwatch.alerts.outbox import AlertChannel, dispatch_alerts
 from socialwatch.compliance import retention
 from socialwatch.config.schema import Config
 from socialwatch.ingest import PollResult, poll
 from socialwatch.models import utcnow
-from socialwatch.alerts.outbox import AlertChannel, dispatch_alerts
-from socialwatch.alerts import buttons
-from socialwatch.alerts.actions import Actions
-from socialwatch.alerts.console import ConsoleChannel
-from socialwatch.scoring.pipeline import Pipeline
-from socialwatch.sources.base import AuthError, CapabilityLost, PlatformError, RateLimited, Source, SourceError
-from socialwatch.store.db import Store
+from socialwatch.ops import health, metrics
 from socialwatch.ops.systemd import Heartbeat, Notifier, Watchdog
-from socialwatch.store import alert_outbox
-from socialwatch.store import audit_log
-from socialwatch.store import streams
-from socialwatch.sla import customer
-from socialwatch.sla import jobs
 from socialwatch.reports import daily
+from socialwatch.scoring.pipeline import Pipeline
+from socialwatch.sla import customer, incidents, jobs
+from socialwatch.sources.base import AuthError, CapabilityLost, PlatformError, RateLimited, Source, SourceError
+from socialwatch.store import alert_outbox, audit_log, streams
+from socialwatch.store.db import Store
 
 log = logging.getLogger(__name__)
 
@@ -107,8 +102,12 @@ class Daemon:
             if self.config.slack is not None:
                 from socialwatch.alerts.slack import SlackChannel
 
-                self.slack_channel = SlackChannel(self.config, self.store, clock=self.clock,
-                                                  source_channels={s.key: s.slack_channel for s in self.sources})
+                self.slack_channel = SlackChannel(
+                    self.config,
+                    self.store,
+                    clock=self.clock,
+                    source_channels={s.key: s.slack_channel for s in self.sources},
+                )
                 self.channel = self.slack_channel
             else:
                 self.channel = ConsoleChannel()
@@ -139,8 +138,9 @@ class Daemon:
         state, detail, paused_until = "ok", None, None
         result: PollResult | None = None
         try:
-            result = poll(source, self.store, self.pipeline,
-                          backfill=timedelta(hours=self.config.daemon.backfill_hours), now=now)
+            result = poll(
+                source, self.store, self.pipeline, backfill=timedelta(hours=self.config.daemon.backfill_hours), now=now
+            )
         except RateLimited as exc:
             state, detail, paused_until = "rate_limited", str(exc), exc.reset_at
             log.warning("%s: rate limited until %s", source.key, exc.reset_at.isoformat())
@@ -161,8 +161,13 @@ class Daemon:
             # Near the budget: wait for the reset rather than run into a 429.
             if rate.remaining <= max(1, rate.limit // 20):
                 paused_until = rate.reset_at
-                log.info("%s: %d of %d requests left; pausing until %s", source.key, rate.remaining, rate.limit,
-                         rate.reset_at.isoformat())
+                log.info(
+                    "%s: %d of %d requests left; pausing until %s",
+                    source.key,
+                    rate.remaining,
+                    rate.limit,
+                    rate.reset_at.isoformat(),
+                )
         elif state == "disabled":
             paused_until = now + DISABLED_RECHECK  # re-check rarely: the API tier will not change by itself
         if paused_until:
@@ -179,15 +184,27 @@ class Daemon:
             metrics.error(source.key, state)
         if rate and rate.remaining is not None:
             metrics.rate_limit_remaining(source.key, source.stream, rate.remaining)
-        turned_bad = streams.record_poll(self.store, 
-            source.key, source.platform, source.account, ok=state == "ok", state=state, detail=detail,
+        turned_bad = streams.record_poll(
+            self.store,
+            source.key,
+            source.platform,
+            source.account,
+            ok=state == "ok",
+            state=state,
+            detail=detail,
             rate_limit_remaining=rate.remaining if rate else None,
-            rate_limit_reset_at=rate.reset_at if rate else None, paused_until=paused_until, now=now,
+            rate_limit_reset_at=rate.reset_at if rate else None,
+            paused_until=paused_until,
+            now=now,
         )
         if turned_bad:
             log.error("%s is %s: %s", source.key, state, detail)
-            audit_log.append_audit(self.store, "source.unhealthy", details={"source": source.key, "state": state,
-                                                                  "detail": detail}, now=now)
+            audit_log.append_audit(
+                self.store,
+                "source.unhealthy",
+                details={"source": source.key, "state": state, "detail": detail},
+                now=now,
+            )
             self._event("unhealthy", {"source": source.key, "state": state, "detail": detail})
         return result
 
@@ -286,8 +303,10 @@ class Daemon:
             metrics.outbox_depth(name, depth)
         self._announce_silent()
         assert self.sources is not None and self.notifier is not None
-        self.notifier.status(f"{len(self.sources)} sources, {bad} unhealthy; outbox: {depths['alerts']} alerts, "
-                             f"{depths['replies']} replies")
+        self.notifier.status(
+            f"{len(self.sources)} sources, {bad} unhealthy; outbox: {depths['alerts']} alerts, "
+            f"{depths['replies']} replies"
+        )
         if self.on_event:
             self.on_event("heartbeat", {})
 
@@ -314,8 +333,11 @@ class Daemon:
 
     def start(self) -> BackgroundScheduler:
         assert self.sources is not None
-        audit_log.append_audit(self.store, "daemon.start", details={"config_sha256": self.config.fingerprint(),
-                                                          "sources": [s.key for s in self.sources]})
+        audit_log.append_audit(
+            self.store,
+            "daemon.start",
+            details={"config_sha256": self.config.fingerprint(), "sources": [s.key for s in self.sources]},
+        )
         scheduler = BackgroundScheduler(
             executors={"default": ThreadPoolExecutor(self.config.daemon.max_workers)},
             job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 30},
@@ -324,35 +346,49 @@ class Daemon:
         for source in self.sources:
             interval = poll_interval(self.config, source)
             scheduler.add_job(
-                self.poll_source, "interval", args=[source], id=f"poll:{source.key}", seconds=interval,
+                self.poll_source,
+                "interval",
+                args=[source],
+                id=f"poll:{source.key}",
+                seconds=interval,
                 jitter=self.config.daemon.jitter or None,
                 # Start soon, staggered, so sources don't all hit the network in the same second.
                 next_run_time=self.clock() + timedelta(seconds=random.uniform(0, min(interval, 2.0))),
             )
-        scheduler.add_job(self.dispatch, "interval", id="dispatch", seconds=DISPATCH_INTERVAL,
-                          next_run_time=self.clock())
-        scheduler.add_job(self.send_replies, "interval", id="replies", seconds=REPLY_INTERVAL,
-                          next_run_time=self.clock())
-        scheduler.add_job(self.heartbeat, "interval", id="heartbeat", seconds=HEARTBEAT_INTERVAL,
-                          next_run_time=self.clock())
-        scheduler.add_job(self.sla_tick, "interval", id="sla", seconds=SLA_INTERVAL,
-                          next_run_time=self.clock() + timedelta(seconds=5))
+        scheduler.add_job(
+            self.dispatch, "interval", id="dispatch", seconds=DISPATCH_INTERVAL, next_run_time=self.clock()
+        )
+        scheduler.add_job(
+            self.send_replies, "interval", id="replies", seconds=REPLY_INTERVAL, next_run_time=self.clock()
+        )
+        scheduler.add_job(
+            self.heartbeat, "interval", id="heartbeat", seconds=HEARTBEAT_INTERVAL, next_run_time=self.clock()
+        )
+        scheduler.add_job(
+            self.sla_tick, "interval", id="sla", seconds=SLA_INTERVAL, next_run_time=self.clock() + timedelta(seconds=5)
+        )
         if self.config.digest.enabled and self.slack_channel is not None:
             scheduler.add_job(self.post_digest, daily.trigger(self.config), id="digest")
             # A slot missed while the daemon was down is caught up once (post_daily knows what went out).
-            scheduler.add_job(self.post_digest, "date", id="digest-catch-up",
-                              run_date=self.clock() + timedelta(seconds=30))
+            scheduler.add_job(
+                self.post_digest, "date", id="digest-catch-up", run_date=self.clock() + timedelta(seconds=30)
+            )
         # Retention purges run daily, first a minute after start so a restart loop cannot skip them.
-        scheduler.add_job(retention.daily_job, "interval", args=[self.store, self.config.retention, self.clock],
-                          id="compliance", hours=24, next_run_time=self.clock() + timedelta(minutes=1))
+        scheduler.add_job(
+            retention.daily_job,
+            "interval",
+            args=[self.store, self.config.retention, self.clock],
+            id="compliance",
+            hours=24,
+            next_run_time=self.clock() + timedelta(minutes=1),
+        )
         scheduler.start()
         self._scheduler = scheduler
         self._connect_interactions()
         log.info("socialwatch running: %d sources, database %s", len(self.sources), self.config.daemon.database)
         assert self.notifier is not None
         self.notifier.ready(status=f"polling {len(self.sources)} sources")
-        self._watchdog = Watchdog(
-            self.notifier, lambda: scheduler.running and self.beats.fresh(3 * HEARTBEAT_INTERVAL))
+        self._watchdog = Watchdog(self.notifier, lambda: scheduler.running and self.beats.fresh(3 * HEARTBEAT_INTERVAL))
         self._watchdog.start()
         if self.on_event:
             self.on_event("ready", {"sources": len(self.sources)})
@@ -367,13 +403,17 @@ class Daemon:
             return
         from socialwatch.alerts.interactions import Interactions
 
-        interactions = Interactions(self.config, self.store, self.slack_channel, click_table(),
-                                    on_queued=self.wake_sender)
+        interactions = Interactions(
+            self.config, self.store, self.slack_channel, click_table(), on_queued=self.wake_sender
+        )
         try:
             interactions.start()
         except Exception as exc:
-            log.error("Slack Socket Mode did not connect (%s); clicks wait until it does, retrying in %ds",
-                      exc, int(SOCKET_RETRY))
+            log.error(
+                "Slack Socket Mode did not connect (%s); clicks wait until it does, retrying in %ds",
+                exc,
+                int(SOCKET_RETRY),
+            )
             if self._scheduler is not None and not self._scheduler.get_job("socket"):
                 self._scheduler.add_job(self._connect_interactions, "interval", id="socket", seconds=SOCKET_RETRY)
             return
@@ -397,8 +437,12 @@ class Daemon:
             for signum in (signal.SIGINT, signal.SIGTERM):
                 signal.signal(signum, lambda *_: self._stop.set())
             # Python's default for SIGHUP kills the process without a clean stop.
-            signal.signal(signal.SIGHUP, lambda *_: log.warning(
-                "SIGHUP: configuration is read at start only; restart the service to apply changes"))
+            signal.signal(
+                signal.SIGHUP,
+                lambda *_: log.warning(
+                    "SIGHUP: configuration is read at start only; restart the service to apply changes"
+                ),
+            )
         if self.config.daemon.metrics_port:
             metrics.start(self.config.daemon.metrics_port)
         self.start()

@@ -24,13 +24,12 @@ from pathlib import Path
 from typing import Any
 
 from socialwatch.alerts import cards
-from socialwatch.alerts.outbox import Delivered
 from socialwatch.alerts.console import terminal_line
+from socialwatch.alerts.outbox import Delivered
 from socialwatch.sandbox import control
-from socialwatch.store import audit_log
-from socialwatch.store import inbox
+from socialwatch.store import audit_log, inbox
 
-AUTO_APPROVE_EVERY = 3   # the demo approver answers one alert in three (the rest wait for you)
+AUTO_APPROVE_EVERY = 3  # the demo approver answers one alert in three (the rest wait for you)
 AUTO_APPROVE_DELAY = 4.0  # seconds after the alert, so you can see it arrive first
 
 
@@ -49,11 +48,13 @@ def feed(sandbox: Any, entry: dict[str, Any], brand_handle: str) -> str:
     name = author.get("name") or "Visitor"
     platform, kind = entry["platform"], entry["kind"]
     if platform == "x" and kind == "mention":
-        sandbox.add_mention(text, handle=author.get("handle") or "customer", name=name,
-                            followers=int(author.get("followers") or 100))
+        sandbox.add_mention(
+            text, handle=author.get("handle") or "customer", name=name, followers=int(author.get("followers") or 100)
+        )
     elif platform == "x" and kind == "dm":
-        sandbox.add_dm(text, handle=author.get("handle") or "customer", name=name,
-                       followers=int(author.get("followers") or 100))
+        sandbox.add_dm(
+            text, handle=author.get("handle") or "customer", name=name, followers=int(author.get("followers") or 100)
+        )
     elif kind == "comment":
         sandbox.add_comment(text, name=name)
     elif kind == "post":
@@ -73,15 +74,19 @@ class Printer:
         self.alerts += 1
         where = "the thread of their earlier alert" if delivered.thread_ts else "#social-alerts"
         who = terminal_line(alert.get("author_name") or alert.get("author_handle") or "?", 40)
-        self.echo(f"  ⚑ alert for {who}: [{alert['priority']}] {alert['category']} ({alert['label']}, "
-                  f"lang {alert.get('lang') or '?'}) → Slack {where}")
+        self.echo(
+            f"  ⚑ alert for {who}: [{alert['priority']}] {alert['category']} ({alert['label']}, "
+            f"lang {alert.get('lang') or '?'}) → Slack {where}"
+        )
 
     def reply(self, row: dict[str, Any]) -> None:
         status = row.get("status")
         if status == "sent":
             self.replies += 1
-            self.echo(f"  ✓ reply posted on {row.get('platform')} (id {row.get('platform_reply_id')}), "
-                      f"approved by {row.get('approved_by_name') or row.get('approved_by')}")
+            self.echo(
+                f"  ✓ reply posted on {row.get('platform')} (id {row.get('platform_reply_id')}), "
+                f"approved by {row.get('approved_by_name') or row.get('approved_by')}"
+            )
         elif status in ("failed", "needs_check"):
             self.echo(f"  ✗ reply {status}: {row.get('last_error') or ''}")
 
@@ -98,8 +103,7 @@ class _Tee:
         return delivered
 
 
-def _auto_approver(base: str, approver: dict[str, str], stop: threading.Event,
-                   echo: Callable[[str], None]) -> None:
+def _auto_approver(base: str, approver: dict[str, str], stop: threading.Event, echo: Callable[[str], None]) -> None:
     """Plays a manager: clicks the first suggestion's Send button on every third new alert."""
     seen: set[str] = set()
     count = 0
@@ -123,16 +127,27 @@ def _auto_approver(base: str, approver: dict[str, str], stop: threading.Event,
 
 def _click(base: str, message: dict[str, Any], approver: dict[str, str], echo: Callable[[str], None]) -> None:
     try:
-        control(base, "/_sandbox/slack/actions", {"channel": message["channel"], "ts": message["ts"],
-                                                   "action_id": f"{cards.SEND}_0", "user": approver})
+        control(
+            base,
+            "/_sandbox/slack/actions",
+            {"channel": message["channel"], "ts": message["ts"], "action_id": f"{cards.SEND}_0", "user": approver},
+        )
         echo(f"  ☛ (demo) {approver['name']} clicks Send on an alert")
     except OSError:
         pass  # someone answered it in the web view first: the button is gone
 
 
-def run(*, port: int = 8900, duration: float = 0.0, rate: float = 0.5, auto_approve: bool = True,
-        data: Path | None = None, workdir: Path | None = None, echo: Callable[[str], None] = print,
-        stop: threading.Event | None = None) -> dict[str, int]:
+def run(
+    *,
+    port: int = 8900,
+    duration: float = 0.0,
+    rate: float = 0.5,
+    auto_approve: bool = True,
+    data: Path | None = None,
+    workdir: Path | None = None,
+    echo: Callable[[str], None] = print,
+    stop: threading.Event | None = None,
+) -> dict[str, int]:
     """Run the demo until ``stop`` is set or ``duration`` seconds pass (0: until Ctrl-C)."""
     from socialwatch.config.load import load_config
     from socialwatch.daemon import Daemon
@@ -161,8 +176,12 @@ def run(*, port: int = 8900, duration: float = 0.0, rate: float = 0.5, auto_appr
         echo("  Press Ctrl-C to stop.\n")
         daemon.start()
         if auto_approve:
-            threading.Thread(target=_auto_approver, args=(sandbox.url, info["slack"]["approver"], stop, echo),
-                             daemon=True, name="demo-approver").start()
+            threading.Thread(
+                target=_auto_approver,
+                args=(sandbox.url, info["slack"]["approver"], stop, echo),
+                daemon=True,
+                name="demo-approver",
+            ).start()
         deadline = time.monotonic() + duration if duration else None
         order = entries[:]
         random.Random(7).shuffle(order)
@@ -180,8 +199,10 @@ def run(*, port: int = 8900, duration: float = 0.0, rate: float = 0.5, auto_appr
             daemon.shutdown()
             verified = audit_log.verify_audit(daemon.store)
             items = inbox.count_items(daemon.store)
-        echo(f"\n{items} items stored, {printer.alerts} alerts in Slack, {printer.replies} replies posted; "
-             f"audit log {'verified' if verified.ok else 'BROKEN'} ({verified.checked} entries).")
+        echo(
+            f"\n{items} items stored, {printer.alerts} alerts in Slack, {printer.replies} replies posted; "
+            f"audit log {'verified' if verified.ok else 'BROKEN'} ({verified.checked} entries)."
+        )
         return {"items": items, "alerts": printer.alerts, "replies": printer.replies, "audit_ok": int(verified.ok)}
 
 

@@ -11,15 +11,12 @@ import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from socialwatch.models import Assessment, Processed, utcnow
 from socialwatch.ops import crashpoints
-from socialwatch.models import Assessment, utcnow
 from socialwatch.scoring.pipeline import Pipeline
 from socialwatch.sources.base import RateLimit, Source
-from socialwatch.models import Processed
+from socialwatch.store import author_history, inbox, streams
 from socialwatch.store.db import Store
-from socialwatch.store import author_history
-from socialwatch.store import inbox
-from socialwatch.store import streams
 
 log = logging.getLogger(__name__)
 
@@ -57,12 +54,14 @@ def poll(
         histories = author_history.histories(store, [item.author_key for item in page.items])
         processed = []
         for item, assessment in pipeline.assess_batch(page.items, histories):
-            processed.append(Processed(
-                item=item,
-                assessment=assessment,
-                alert=alerts and assessment.needs_attention and _worth_alerting(result.first_poll, assessment, now),
-                source=source.key,
-            ))
+            processed.append(
+                Processed(
+                    item=item,
+                    assessment=assessment,
+                    alert=alerts and assessment.needs_attention and _worth_alerting(result.first_poll, assessment, now),
+                    source=source.key,
+                )
+            )
         stored = inbox.ingest(store, source.key, processed, page.cursor, rejects=page.rejects, now=now)
         crashpoints.hit(f"ingest.page_committed.{source.stream}")
         result.pages += 1
@@ -75,8 +74,15 @@ def poll(
         if page.rate_limit is not None:
             result.rate_limit = page.rate_limit
     if result.new or result.rejected:
-        log.info("%s: %d new, %d already stored, %d alerts, %d rejected, %d pages",
-                 source.key, result.new, result.duplicates, result.alerts, result.rejected, result.pages)
+        log.info(
+            "%s: %d new, %d already stored, %d alerts, %d rejected, %d pages",
+            source.key,
+            result.new,
+            result.duplicates,
+            result.alerts,
+            result.rejected,
+            result.pages,
+        )
     return result
 
 

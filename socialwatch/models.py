@@ -7,7 +7,7 @@ downstream (pipeline, store, Slack, audit) speaks only these types.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from enum import Enum
 from typing import Any
 
@@ -33,14 +33,14 @@ LABELS = ("negative", "neutral", "positive", "unscored")
 
 
 def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def to_utc(value: datetime) -> datetime:
     """Naive datetimes are taken as UTC: platforms and exports speak UTC."""
     if value.tzinfo is None:
-        return value.replace(tzinfo=timezone.utc)
-    return value.astimezone(timezone.utc)
+        return value.replace(tzinfo=UTC)
+    return value.astimezone(UTC)
 
 
 def parse_time(value: str | int | float | datetime | None) -> datetime | None:
@@ -50,7 +50,7 @@ def parse_time(value: str | int | float | datetime | None) -> datetime | None:
     if isinstance(value, datetime):
         return to_utc(value)
     if isinstance(value, (int, float)):
-        return datetime.fromtimestamp(value, timezone.utc)
+        return datetime.fromtimestamp(value, UTC)
     text = value.strip()
     if text.endswith("Z"):
         text = text[:-1] + "+00:00"
@@ -64,7 +64,7 @@ def iso(value: datetime | None) -> str | None:
     """The one textual form of time in the database and in exports."""
     if value is None:
         return None
-    if value.tzinfo is timezone.utc:  # the usual case: already UTC, isoformat ends with "+00:00"
+    if value.tzinfo is UTC:  # the usual case: already UTC, isoformat ends with "+00:00"
         return value.isoformat(timespec="microseconds")[:-6] + "Z"
     return to_utc(value).isoformat(timespec="microseconds").replace("+00:00", "Z")
 

@@ -16,8 +16,8 @@ from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from socialwatch.ops import crashpoints
 from socialwatch.models import parse_time, utcnow
+from socialwatch.ops import crashpoints
 from socialwatch.sources.base import (
     AuthError,
     CapabilityLost,
@@ -28,9 +28,9 @@ from socialwatch.sources.base import (
     ReplyRefused,
     ReplyTarget,
 )
-from socialwatch.store.reply_outbox import VERIFY_BEST_EFFORT, VERIFY_NONE, VERIFY_REQUIRED
-from socialwatch.store.db import Store
 from socialwatch.store import reply_outbox
+from socialwatch.store.db import Store
+from socialwatch.store.reply_outbox import VERIFY_BEST_EFFORT, VERIFY_NONE, VERIFY_REQUIRED
 
 if TYPE_CHECKING:
     from socialwatch.config.schema import Config
@@ -52,10 +52,15 @@ def target_for(item_row: Mapping[str, Any]) -> ReplyTarget:
     if created is None:
         raise ValueError(f"item {item_row['native_id']} has no created_at")
     return ReplyTarget(
-        platform=str(item_row["platform"]), account=str(item_row["account"]), kind=str(item_row["kind"]),
-        native_id=str(item_row["native_id"]), author_id=str(item_row["author_id"]),
-        author_handle=item_row["author_handle"], conversation_id=item_row["conversation_id"],
-        public=bool(item_row["public"]), created_at=created,
+        platform=str(item_row["platform"]),
+        account=str(item_row["account"]),
+        kind=str(item_row["kind"]),
+        native_id=str(item_row["native_id"]),
+        author_id=str(item_row["author_id"]),
+        author_handle=item_row["author_handle"],
+        conversation_id=item_row["conversation_id"],
+        public=bool(item_row["public"]),
+        created_at=created,
     )
 
 
@@ -76,11 +81,18 @@ def build_repliers(config: Config) -> dict[tuple[str, str], Replier]:
 class ReplySender:
     """Sends due replies; safe to run from several threads (or processes) on one database."""
 
-    def __init__(self, store: Store, repliers: Mapping[tuple[str, str], Replier], *,
-                 on_change: Callable[[dict[str, Any]], None] | None = None,
-                 clock: Callable[[], datetime] = utcnow, retry_base: timedelta = RETRY_BASE,
-                 retry_max: timedelta = RETRY_MAX, auth_backoff: timedelta = AUTH_BACKOFF,
-                 max_attempts: int = MAX_ATTEMPTS) -> None:
+    def __init__(
+        self,
+        store: Store,
+        repliers: Mapping[tuple[str, str], Replier],
+        *,
+        on_change: Callable[[dict[str, Any]], None] | None = None,
+        clock: Callable[[], datetime] = utcnow,
+        retry_base: timedelta = RETRY_BASE,
+        retry_max: timedelta = RETRY_MAX,
+        auth_backoff: timedelta = AUTH_BACKOFF,
+        max_attempts: int = MAX_ATTEMPTS,
+    ) -> None:
         self.store = store
         self.repliers = repliers
         self.on_change = on_change
@@ -105,9 +117,15 @@ class ReplySender:
             now = self.clock()
             replier = self.repliers.get((row["platform"], row["account"]))
             if replier is None:
-                self._changed(reply_outbox.flag_reply(self.store, 
-                    row["id"], reason=f"no replier configured for {row['platform']}:{row['account']}; "
-                    "check by hand whether it was posted", now=now))
+                self._changed(
+                    reply_outbox.flag_reply(
+                        self.store,
+                        row["id"],
+                        reason=f"no replier configured for {row['platform']}:{row['account']}; "
+                        "check by hand whether it was posted",
+                        now=now,
+                    )
+                )
                 continue
             try:
                 found = replier.find_reply(target_for(row), row["text"], self._since(row))
@@ -116,16 +134,29 @@ class ReplySender:
                 continue
             except Exception as exc:  # a bug must not turn into a resend
                 log.exception("reply %s: reconcile failed", row["id"])
-                self._changed(reply_outbox.flag_reply(self.store, row["id"], reason=f"reconcile failed: {exc}", now=now))
+                self._changed(
+                    reply_outbox.flag_reply(self.store, row["id"], reason=f"reconcile failed: {exc}", now=now)
+                )
                 continue
             if found:
                 log.info("reply %s: found on the platform after a restart (%s)", row["id"], found)
-                self._changed(reply_outbox.record_reply_sent(self.store, row["id"], platform_reply_id=found, now=now,
-                                                           reconciled=True))
+                self._changed(
+                    reply_outbox.record_reply_sent(
+                        self.store, row["id"], platform_reply_id=found, now=now, reconciled=True
+                    )
+                )
             else:
                 # The platform surely shows none: the crash came before the post. Send it (once) again.
-                reply_outbox.defer_reply(self.store, row["id"], until=now, reason="reconciled: not posted", error=None,
-                                       verify=VERIFY_NONE, now=now, action="reply.reconciled")
+                reply_outbox.defer_reply(
+                    self.store,
+                    row["id"],
+                    until=now,
+                    reason="reconciled: not posted",
+                    error=None,
+                    verify=VERIFY_NONE,
+                    now=now,
+                    action="reply.reconciled",
+                )
         return settled
 
     # --- every round ----------------------------------------------------------------------------
@@ -159,9 +190,17 @@ class ReplySender:
         replier = self.repliers.get((row["platform"], row["account"]))
         if replier is None:
             # Configuration changed under an approved reply: keep it, a restart with the account sends it.
-            self._changed(reply_outbox.defer_reply(self.store, 
-                reply_id, until=now + self.auth_backoff, reason="no_replier", verify=row["verify_before_send"],
-                error=f"no replier configured for {row['platform']}:{row['account']}", now=now))
+            self._changed(
+                reply_outbox.defer_reply(
+                    self.store,
+                    reply_id,
+                    until=now + self.auth_backoff,
+                    reason="no_replier",
+                    verify=row["verify_before_send"],
+                    error=f"no replier configured for {row['platform']}:{row['account']}",
+                    now=now,
+                )
+            )
             return self._pause(row, now + self.auth_backoff)
         target = target_for(row)
         text = row["text"]
@@ -171,26 +210,52 @@ class ReplySender:
                 found = replier.find_reply(target, text, self._since(row))
             except Exception as exc:
                 if row["verify_before_send"] == VERIFY_REQUIRED:
-                    self._changed(reply_outbox.flag_reply(self.store, 
-                        reply_id, reason=f"an earlier attempt may have been posted and the platform cannot tell: "
-                        f"{exc}", now=self.clock()))
+                    self._changed(
+                        reply_outbox.flag_reply(
+                            self.store,
+                            reply_id,
+                            reason=f"an earlier attempt may have been posted and the platform cannot tell: {exc}",
+                            now=self.clock(),
+                        )
+                    )
                     return "needs_check"
                 found = None  # after a clean 5xx the check is a courtesy: the platform said it did not post
             if found:
-                self._changed(reply_outbox.record_reply_sent(self.store, reply_id, platform_reply_id=found, now=self.clock(),
-                                                           reconciled=True))
+                self._changed(
+                    reply_outbox.record_reply_sent(
+                        self.store, reply_id, platform_reply_id=found, now=self.clock(), reconciled=True
+                    )
+                )
                 return "sent"
         try:
             platform_id = replier.send_reply(target, text)
         except RateLimited as exc:
             until = max(exc.reset_at, now)
-            self._changed(reply_outbox.defer_reply(self.store, reply_id, until=until, reason="rate_limited", error=str(exc),
-                                                 verify=VERIFY_NONE, now=self.clock()))
+            self._changed(
+                reply_outbox.defer_reply(
+                    self.store,
+                    reply_id,
+                    until=until,
+                    reason="rate_limited",
+                    error=str(exc),
+                    verify=VERIFY_NONE,
+                    now=self.clock(),
+                )
+            )
             return self._pause(row, until)
         except AuthError as exc:
             until = now + self.auth_backoff
-            self._changed(reply_outbox.defer_reply(self.store, reply_id, until=until, reason="credentials", error=str(exc),
-                                                 verify=VERIFY_NONE, now=self.clock()))
+            self._changed(
+                reply_outbox.defer_reply(
+                    self.store,
+                    reply_id,
+                    until=until,
+                    reason="credentials",
+                    error=str(exc),
+                    verify=VERIFY_NONE,
+                    now=self.clock(),
+                )
+            )
             return self._pause(row, until)
         except (ReplyRefused, CapabilityLost) as exc:
             self._changed(reply_outbox.fail_reply(self.store, reply_id, error=str(exc), now=self.clock()))
@@ -202,11 +267,16 @@ class ReplySender:
             return self._platform_error(row, exc, now)
         except Exception as exc:  # never blindly resend what may have gone out
             log.exception("reply %s: unexpected error while sending", reply_id)
-            self._changed(reply_outbox.flag_reply(self.store, reply_id, reason=f"unexpected error: {type(exc).__name__}: {exc}",
-                                                now=self.clock()))
+            self._changed(
+                reply_outbox.flag_reply(
+                    self.store, reply_id, reason=f"unexpected error: {type(exc).__name__}: {exc}", now=self.clock()
+                )
+            )
             return "needs_check"
         crashpoints.hit(CRASHPOINT)
-        self._changed(reply_outbox.record_reply_sent(self.store, reply_id, platform_reply_id=platform_id, now=self.clock()))
+        self._changed(
+            reply_outbox.record_reply_sent(self.store, reply_id, platform_reply_id=platform_id, now=self.clock())
+        )
         log.info("reply %s posted to %s as %s", reply_id, row["item_key"], platform_id)
         return "sent"
 
@@ -224,16 +294,33 @@ class ReplySender:
             verify = VERIFY_REQUIRED  # an unresolved doubt from before stays
         if row["attempts"] >= self.max_attempts:
             if verify == VERIFY_REQUIRED:
-                self._changed(reply_outbox.flag_reply(self.store, 
-                    reply_id, reason=f"gave up after {row['attempts']} attempts, the last one may have been "
-                    f"posted: {exc}", now=self.clock()))
+                self._changed(
+                    reply_outbox.flag_reply(
+                        self.store,
+                        reply_id,
+                        reason=f"gave up after {row['attempts']} attempts, the last one may have been posted: {exc}",
+                        now=self.clock(),
+                    )
+                )
                 return "needs_check"
-            self._changed(reply_outbox.fail_reply(self.store, reply_id, error=f"gave up after {row['attempts']} attempts: {exc}",
-                                                now=self.clock()))
+            self._changed(
+                reply_outbox.fail_reply(
+                    self.store, reply_id, error=f"gave up after {row['attempts']} attempts: {exc}", now=self.clock()
+                )
+            )
             return "failed"
         delay = min(self.retry_max, self.retry_base * 2 ** (row["attempts"] - 1))
-        self._changed(reply_outbox.defer_reply(self.store, reply_id, until=now + delay, reason="platform_error", error=str(exc),
-                                             verify=verify, now=self.clock()))
+        self._changed(
+            reply_outbox.defer_reply(
+                self.store,
+                reply_id,
+                until=now + delay,
+                reason="platform_error",
+                error=str(exc),
+                verify=verify,
+                now=self.clock(),
+            )
+        )
         return "deferred"
 
     @staticmethod
@@ -248,8 +335,9 @@ class ReplySender:
             log.warning("a reply changed state under us; nothing recorded")
             return
         if row["status"] != "sent":
-            log.warning("reply %s to %s: %s (%s)", row["id"], row["item_key"], row["status"],
-                        row["last_error"] or "no detail")
+            log.warning(
+                "reply %s to %s: %s (%s)", row["id"], row["item_key"], row["status"], row["last_error"] or "no detail"
+            )
         if self.on_change is not None:
             try:
                 self.on_change(row)

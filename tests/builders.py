@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from socialwatch.models import Author, Item, Kind, Processed
@@ -16,33 +16,68 @@ from socialwatch.store import inbox
 from socialwatch.store.db import Store
 from socialwatch.store.inbox import IngestResult
 
-T0 = datetime(2026, 11, 1, 9, 0, tzinfo=timezone.utc)
+T0 = datetime(2026, 11, 1, 9, 0, tzinfo=UTC)
 
 
-def item(text: str = "my order never arrived", *, platform: str = "x", kind: Kind = Kind.MENTION,
-         native_id: str = "1", account: str = "acme", author_id: str = "9", handle: str | None = "cus",
-         name: str | None = "Cus Tomer", followers: int | None = 50, created: datetime = T0, lang: str | None = None,
-         public: bool | None = None, url: str | None = None, conversation: str | None = None,
-         in_reply_to: str | None = None, raw: Mapping[str, Any] | None = None) -> Item:
+def item(
+    text: str = "my order never arrived",
+    *,
+    platform: str = "x",
+    kind: Kind = Kind.MENTION,
+    native_id: str = "1",
+    account: str = "acme",
+    author_id: str = "9",
+    handle: str | None = "cus",
+    name: str | None = "Cus Tomer",
+    followers: int | None = 50,
+    created: datetime = T0,
+    lang: str | None = None,
+    public: bool | None = None,
+    url: str | None = None,
+    conversation: str | None = None,
+    in_reply_to: str | None = None,
+    raw: Mapping[str, Any] | None = None,
+) -> Item:
     """An item as an adapter would make it; public unless it is a DM (or ``public`` says otherwise)."""
-    return Item(platform=platform, kind=kind, native_id=native_id, account=account,
-                author=Author(author_id, handle=handle, name=name, followers=followers), text=text,
-                created_at=created, lang=lang, public=(kind is not Kind.DM) if public is None else public, url=url,
-                conversation_id=conversation, in_reply_to=in_reply_to, raw=dict(raw or {}))
+    return Item(
+        platform=platform,
+        kind=kind,
+        native_id=native_id,
+        account=account,
+        author=Author(author_id, handle=handle, name=name, followers=followers),
+        text=text,
+        created_at=created,
+        lang=lang,
+        public=(kind is not Kind.DM) if public is None else public,
+        url=url,
+        conversation_id=conversation,
+        in_reply_to=in_reply_to,
+        raw=dict(raw or {}),
+    )
 
 
-def processed(pipeline: Pipeline, items: Sequence[Item], *, alert: bool | None = None,
-              source: str = "x:acme:mentions") -> list[Processed]:
+def processed(
+    pipeline: Pipeline, items: Sequence[Item], *, alert: bool | None = None, source: str = "x:acme:mentions"
+) -> list[Processed]:
     """The items assessed as one page; ``alert`` None alerts what needs attention, True every item."""
-    return [Processed(i, a, alert=a.needs_attention if alert is None else alert, source=source)
-            for i, a in pipeline.assess_batch(list(items), {})]
+    return [
+        Processed(i, a, alert=a.needs_attention if alert is None else alert, source=source)
+        for i, a in pipeline.assess_batch(list(items), {})
+    ]
 
 
-def ingest(store: Store, pipeline: Pipeline, items: Iterable[Item], *, source: str = "x:acme:mentions",
-           alert: bool | None = None, cursor: str | None = None, now: datetime | None = None) -> IngestResult:
+def ingest(
+    store: Store,
+    pipeline: Pipeline,
+    items: Iterable[Item],
+    *,
+    source: str = "x:acme:mentions",
+    alert: bool | None = None,
+    cursor: str | None = None,
+    now: datetime | None = None,
+) -> IngestResult:
     """Assess and store ``items`` as one page of ``source``, the way a poll does."""
-    return inbox.ingest(store, source, processed(pipeline, list(items), alert=alert, source=source), cursor,
-                        now=now)
+    return inbox.ingest(store, source, processed(pipeline, list(items), alert=alert, source=source), cursor, now=now)
 
 
 def wait_until(predicate: Callable[[], Any], timeout: float, what: str = "condition") -> Any:

@@ -68,21 +68,36 @@ def tweepy_client(sandbox: Sandbox, *, auth: str = "bearer", timeout: float = 5.
 
     info = sandbox.info()["x"]
     if auth == "oauth1":
-        client = tweepy.Client(consumer_key=info["consumer_key"], consumer_secret=info["consumer_secret"],
-                               access_token=info["access_token"], access_token_secret=info["access_token_secret"],
-                               **kwargs)
+        client = tweepy.Client(
+            consumer_key=info["consumer_key"],
+            consumer_secret=info["consumer_secret"],
+            access_token=info["access_token"],
+            access_token_secret=info["access_token_secret"],
+            **kwargs,
+        )
     else:
         token = info["app_bearer_token"] if auth == "app" else info["bearer_token"]
         client = tweepy.Client(bearer_token=token, **kwargs)
     return install_tweepy_session(client, sandbox.url, timeout=timeout)
 
 
-def graph_api(sandbox: Sandbox, *, timeout: float = 5.0, version: str = "v21.0", token: str | None = None,
-              app_secret: str | None = None) -> Any:
+def graph_api(
+    sandbox: Sandbox,
+    *,
+    timeout: float = 5.0,
+    version: str = "v21.0",
+    token: str | None = None,
+    app_secret: str | None = None,
+) -> Any:
     """A real ``facebook.GraphAPI`` reaching ``sandbox`` with the page token."""
     info = sandbox.info()["facebook"]
-    return make_graph_api(token if token is not None else info["page_token"], sandbox.url, version=version,
-                          timeout=timeout, app_secret=app_secret)
+    return make_graph_api(
+        token if token is not None else info["page_token"],
+        sandbox.url,
+        version=version,
+        timeout=timeout,
+        app_secret=app_secret,
+    )
 
 
 @pytest.fixture

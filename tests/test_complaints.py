@@ -3,19 +3,19 @@ texts no sentiment model reads ("unscored"), and the exposed_pii path through th
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
+import builders
 import pytest
 
-from socialwatch.scoring.complaints import ComplaintAnalyser, analyse
-from socialwatch.scoring.lexicon import fold, load_lexicons, tokens
 from socialwatch.config.load import ConfigError, parse_config
 from socialwatch.models import AuthorHistory, Item, Kind
+from socialwatch.scoring.complaints import ComplaintAnalyser, analyse
+from socialwatch.scoring.lexicon import fold, load_lexicons, tokens
 from socialwatch.scoring.pipeline import Pipeline
 from socialwatch.scoring.sentiment import Thresholds, decide_label, make_analyzer, score
-import builders
 
-T0 = datetime(2026, 11, 1, 9, 0, tzinfo=timezone.utc)
+T0 = datetime(2026, 11, 1, 9, 0, tzinfo=UTC)
 
 
 def item(text: str, kind: Kind = Kind.MENTION, lang: str | None = None) -> Item:
@@ -29,27 +29,31 @@ def pipeline() -> Pipeline:
 
 # --- English patterns -------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("text,intent", [
-    ("@AcmeAir on hold for 2 hours and still nobody picks up", "waiting"),
-    ("@ShopNow still waiting for my order from the 3rd", "waiting"),
-    ("@ShopNow where is my refund?", "waiting"),
-    ("flight delayed again, no update", "delay"),
-    ("@CityRail 25 min late every single morning", "delay"),
-    ("@CityRail train cancelled AGAIN", "cancellation"),
-    ("@ParcelGo package says delivered but it's not here", "lost_damaged"),
-    ("@ParcelGo my parcel arrived completely smashed", "lost_damaged"),
-    ("@ShopNow I was charged twice for the same order", "charge"),
-    ("@BankCo you've taken money from my account 3 times this month", "charge"),
-    ("@TelcoOne internet down since this morning", "outage"),
-    ("@BankCo your app keeps crashing when I log in", "outage"),
-    ("@CloudDocs getting error 500 every time I save", "error"),
-    ("@BankCo I think my account was hacked", "account_security"),
-    ("@BankCo locked out of my account", "account_security"),
-    ("@HotelGrand the staff were rude", "rude_staff"),
-    ("@InsureMe you promised a callback yesterday", "broken_promise"),
-    ("@InsureMe nobody has replied to my emails for 2 weeks", "no_response"),
-    ("@InsureMe I will be taking this to the ombudsman", "escalation"),
-])
+
+@pytest.mark.parametrize(
+    "text,intent",
+    [
+        ("@AcmeAir on hold for 2 hours and still nobody picks up", "waiting"),
+        ("@ShopNow still waiting for my order from the 3rd", "waiting"),
+        ("@ShopNow where is my refund?", "waiting"),
+        ("flight delayed again, no update", "delay"),
+        ("@CityRail 25 min late every single morning", "delay"),
+        ("@CityRail train cancelled AGAIN", "cancellation"),
+        ("@ParcelGo package says delivered but it's not here", "lost_damaged"),
+        ("@ParcelGo my parcel arrived completely smashed", "lost_damaged"),
+        ("@ShopNow I was charged twice for the same order", "charge"),
+        ("@BankCo you've taken money from my account 3 times this month", "charge"),
+        ("@TelcoOne internet down since this morning", "outage"),
+        ("@BankCo your app keeps crashing when I log in", "outage"),
+        ("@CloudDocs getting error 500 every time I save", "error"),
+        ("@BankCo I think my account was hacked", "account_security"),
+        ("@BankCo locked out of my account", "account_security"),
+        ("@HotelGrand the staff were rude", "rude_staff"),
+        ("@InsureMe you promised a callback yesterday", "broken_promise"),
+        ("@InsureMe nobody has replied to my emails for 2 weeks", "no_response"),
+        ("@InsureMe I will be taking this to the ombudsman", "escalation"),
+    ],
+)
 def test_complaints_vader_misses_are_found_with_their_intent(text, intent):
     signals = analyse(text, "en")
     assert signals.complaint, signals
@@ -57,31 +61,37 @@ def test_complaints_vader_misses_are_found_with_their_intent(text, intent):
     assert any(m.startswith(intent + ":") for m in signals.matched)
 
 
-@pytest.mark.parametrize("text", [
-    "thanks for nothing @FastFood",
-    "great, another delay. love spending my weekend at the airport",
-    "@AcmeAir thanks for the 6 hour delay, really made my holiday",
-    "not happy with @StreamBox at all",
-    "@TelcoOne 😡😡 sort it out",
-    # A short thanks closing a problem does not cancel it (it did: "thx" counted as praise alone).
-    "@ShopNow my order is 5 days late, thx",
-    "@ShopNow still no refund. ty",
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "thanks for nothing @FastFood",
+        "great, another delay. love spending my weekend at the airport",
+        "@AcmeAir thanks for the 6 hour delay, really made my holiday",
+        "not happy with @StreamBox at all",
+        "@TelcoOne 😡😡 sort it out",
+        # A short thanks closing a problem does not cancel it (it did: "thx" counted as praise alone).
+        "@ShopNow my order is 5 days late, thx",
+        "@ShopNow still no refund. ty",
+    ],
+)
 def test_sarcasm_negation_and_emoji(text):
     assert analyse(text, "en").complaint
 
 
-@pytest.mark.parametrize("text", [
-    "@ShopNow got my order today, love it!",
-    "just got my refund from @ShopNow, thank you!",
-    "@TelcoOne no problem, thanks for fixing it so fast",
-    "@ShopNow order arrived, all good thx",
-    "never had a single problem with @BankCo",
-    "@StreamBox can't wait for season 3!!",
-    "@ShopNow do you ship to Canada?",
-    "@CityRail what a view this morning",
-    "waiting for my @ShopNow order like 🤩",
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "@ShopNow got my order today, love it!",
+        "just got my refund from @ShopNow, thank you!",
+        "@TelcoOne no problem, thanks for fixing it so fast",
+        "@ShopNow order arrived, all good thx",
+        "never had a single problem with @BankCo",
+        "@StreamBox can't wait for season 3!!",
+        "@ShopNow do you ship to Canada?",
+        "@CityRail what a view this morning",
+        "waiting for my @ShopNow order like 🤩",
+    ],
+)
 def test_praise_questions_and_solved_problems_are_not_complaints(text):
     assert not analyse(text, "en").complaint
 
@@ -99,31 +109,38 @@ def test_handles_and_links_are_not_evidence():
 
 # --- lexicons per language --------------------------------------------------------------------------
 
-@pytest.mark.parametrize("lang,text", [
-    ("sw", "@TelcoOne mtandao hauna huduma tangu jana"),
-    ("sw", "@AcmeAir ndege imechelewa masaa matatu"),  # "*chelewa*" catches the inflected verb
-    ("ms", "@ShopNow dah dua minggu tunggu barang tak sampai lagi"),
-    ("id", "@ShopNow pesanan saya belum sampai, kecewa"),  # Indonesian shares the Malay lexicon
-    ("lv", "@TelcoOne internets nestrādā jau otro dienu"),
-    ("lv", "@TelcoOne internets nestrada jau otro dienu"),  # typed without diacritics
-    ("lt", "@ShopNow vis dar laukiu savo užsakymo"),
-    ("ta", "@TelcoOne நேற்றிலிருந்து இணையம் வேலை செய்யவில்லை"),
-    ("es", "@BankCo me cobraron dos veces la misma compra"),
-    ("fr", "@BankCo j'ai été débité deux fois pour le même achat"),
-    ("de", "@TelcoOne seit gestern kein Internet"),
-    ("pt", "@BankCo fui cobrado duas vezes"),
-])
+
+@pytest.mark.parametrize(
+    "lang,text",
+    [
+        ("sw", "@TelcoOne mtandao hauna huduma tangu jana"),
+        ("sw", "@AcmeAir ndege imechelewa masaa matatu"),  # "*chelewa*" catches the inflected verb
+        ("ms", "@ShopNow dah dua minggu tunggu barang tak sampai lagi"),
+        ("id", "@ShopNow pesanan saya belum sampai, kecewa"),  # Indonesian shares the Malay lexicon
+        ("lv", "@TelcoOne internets nestrādā jau otro dienu"),
+        ("lv", "@TelcoOne internets nestrada jau otro dienu"),  # typed without diacritics
+        ("lt", "@ShopNow vis dar laukiu savo užsakymo"),
+        ("ta", "@TelcoOne நேற்றிலிருந்து இணையம் வேலை செய்யவில்லை"),
+        ("es", "@BankCo me cobraron dos veces la misma compra"),
+        ("fr", "@BankCo j'ai été débité deux fois pour le même achat"),
+        ("de", "@TelcoOne seit gestern kein Internet"),
+        ("pt", "@BankCo fui cobrado duas vezes"),
+    ],
+)
 def test_starter_lexicons_find_complaints(lang, text):
     signals = analyse(text, lang)
     assert signals.complaint and signals.lexicon and signals.problems, signals
 
 
-@pytest.mark.parametrize("lang,text", [
-    ("sw", "@ShopNow asante sana, mzigo umefika salama"),
-    ("lv", "@ShopNow paldies, viss atnāca laikā!"),
-    ("ta", "@ShopNow நன்றி, பார்சல் சரியான நேரத்தில் வந்தது"),
-    ("fr", "@AcmeAir super vol, merci"),
-])
+@pytest.mark.parametrize(
+    "lang,text",
+    [
+        ("sw", "@ShopNow asante sana, mzigo umefika salama"),
+        ("lv", "@ShopNow paldies, viss atnāca laikā!"),
+        ("ta", "@ShopNow நன்றி, பார்சல் சரியான நேரத்தில் வந்தது"),
+        ("fr", "@AcmeAir super vol, merci"),
+    ],
+)
 def test_thanks_in_other_languages_is_not_a_complaint(lang, text):
     assert not analyse(text, lang).complaint
 
@@ -176,6 +193,7 @@ def test_folding_and_tokens():
 
 # --- the label: VADER plus the complaint layer ---------------------------------------------------------
 
+
 def test_label_listens_to_complaints_but_reports_vader_as_is():
     analyzer = make_analyzer()
     scored = score("@AcmeAir on hold for 2 hours", "en", analyzer)
@@ -200,6 +218,7 @@ def test_complaint_threshold_from_config():
 
 
 # --- routing through the real pipeline ---------------------------------------------------------------
+
 
 def test_english_complaint_vader_misses_is_urgent_with_reasons(pipeline):
     a = pipeline.assess(item("@AcmeAir on hold for 2 hours and still nobody picks up"))
@@ -233,9 +252,14 @@ def test_language_without_lexicon_is_read_by_a_person(pipeline):
     assert a.needs_reply and any("no complaint lexicon" in r for r in a.reasons)
 
 
-@pytest.mark.parametrize("policy,chatter_routed,complaint_routed", [
-    ("all", True, True), ("dms", False, False), ("complaints", False, True),
-])
+@pytest.mark.parametrize(
+    "policy,chatter_routed,complaint_routed",
+    [
+        ("all", True, True),
+        ("dms", False, False),
+        ("complaints", False, True),
+    ],
+)
 def test_unscored_policy_from_config(policy, chatter_routed, complaint_routed):
     p = Pipeline(parse_config({"triage": {"unscored_policy": policy}}))
     assert p.assess(item("@BankCo habari za asubuhi, siku njema kwa wote")).needs_reply is chatter_routed
@@ -284,36 +308,46 @@ def test_reasons_never_repeat_a_secret(pipeline):
 
 def test_repeat_contact_counts_complaints_vader_missed(pipeline):
     first = pipeline.assess(item("@AcmeAir still no update on my lost bag", kind=Kind.DM))
-    again = pipeline.assess(item("@AcmeAir still no update on my lost bag", kind=Kind.DM),
-                            AuthorHistory(contacts=4, negative_count=3))
+    again = pipeline.assess(
+        item("@AcmeAir still no update on my lost bag", kind=Kind.DM), AuthorHistory(contacts=4, negative_count=3)
+    )
     order = ["none", "low", "normal", "high", "urgent"]
     assert first.sentiment.label == "negative"
     assert order.index(again.priority) > order.index(first.priority)
 
 
-@pytest.mark.parametrize("text", [
-    "I will contact a lawyer if this isn't fixed today",
-    "I will contact a lawyer if this isnt fixed today",
-    "When will it be fixed? Been down for hours",
-    "Still waiting to get it resolved",
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "I will contact a lawyer if this isn't fixed today",
+        "I will contact a lawyer if this isnt fixed today",
+        "When will it be fixed? Been down for hours",
+        "Still waiting to get it resolved",
+    ],
+)
 def test_a_fix_that_has_not_happened_is_not_resolved(text):
     assert "resolved" not in analyse(text, "en").intents
 
 
-@pytest.mark.parametrize("text", [
-    "My refund came through, all sorted now. Thanks!",
-    "The app was down this morning but it is fixed now, thanks",
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "My refund came through, all sorted now. Thanks!",
+        "The app was down this morning but it is fixed now, thanks",
+    ],
+)
 def test_a_fix_that_happened_is_resolved(text):
     assert "resolved" in analyse(text, "en").intents
 
 
-@pytest.mark.parametrize("text", [
-    "Flight delayed again, no update from anyone at the gate. Great job.",
-    "On hold for 2 hours and counting. Brilliant service",
-    "Parcel lost, second time this month. Well done.",
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Flight delayed again, no update from anyone at the gate. Great job.",
+        "On hold for 2 hours and counting. Brilliant service",
+        "Parcel lost, second time this month. Well done.",
+    ],
+)
 def test_praise_closing_a_problem_is_sarcasm(text):
     signals = analyse(text, "en")
     assert signals.complaint and "sarcasm" in signals.intents

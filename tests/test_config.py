@@ -152,8 +152,13 @@ def test_fingerprint_ignores_secret_values(tmp_path, monkeypatch):
 def test_example_config_is_valid_and_documents_every_key(monkeypatch):
     """The shipped example parses, and every key of every section appears in it."""
     text = EXAMPLE.read_text()
-    for name in ("SOCIALWATCH_X_BEARER_TOKEN", "SOCIALWATCH_FB_PAGE_TOKEN", "SOCIALWATCH_SLACK_BOT_TOKEN",
-                 "SOCIALWATCH_SLACK_APP_TOKEN", "SOCIALWATCH_FB_APP_SECRET"):
+    for name in (
+        "SOCIALWATCH_X_BEARER_TOKEN",
+        "SOCIALWATCH_FB_PAGE_TOKEN",
+        "SOCIALWATCH_SLACK_BOT_TOKEN",
+        "SOCIALWATCH_SLACK_APP_TOKEN",
+        "SOCIALWATCH_FB_APP_SECRET",
+    ):
         monkeypatch.setenv(name, "dummy")
     config = parse_config(text, EXAMPLE)
     from pydantic import BaseModel
@@ -169,6 +174,9 @@ def test_example_config_is_valid_and_documents_every_key(monkeypatch):
                         out |= keys(inner)
         return out
 
-    missing = sorted(k for k in keys(type(config)) if f"{k} =" not in text and f"[{k}]" not in text
-                     and f".{k}]" not in text and f".{k}." not in text)
+    missing = sorted(
+        k
+        for k in keys(type(config))
+        if f"{k} =" not in text and f"[{k}]" not in text and f".{k}]" not in text and f".{k}." not in text
+    )
     assert not missing, f"keys not documented in {EXAMPLE.name}: {missing}"

@@ -10,16 +10,16 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
-from typing import Any
 from pathlib import Path
+from typing import Any, ClassVar
 
+import builders
 import pytest
 
 from socialwatch.config.load import load_config
 from socialwatch.sandbox import Sandbox
-from socialwatch.store.db import Store
 from socialwatch.store import audit_log, streams
-import builders
+from socialwatch.store.db import Store
 
 DEADLINE = 60.0
 
@@ -33,7 +33,7 @@ def sandbox() -> Iterator[Sandbox]:
 class Daemon:
     """`socialwatch run` in a subprocess, its stderr collected line by line."""
 
-    started: list[Daemon] = []  # so a failing test cannot leave a daemon running (see no_leftovers)
+    started: ClassVar[list[Daemon]] = []  # so a failing test cannot leave a daemon running (see no_leftovers)
 
     def __init__(self, config: Path, env: dict[str, str] | None = None):
         self.lines: list[str] = []
@@ -41,7 +41,9 @@ class Daemon:
         Daemon.started.append(self)
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "socialwatch", "run", "--config", str(config)],
-            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
             env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})},
         )
         threading.Thread(target=self._read, daemon=True).start()
@@ -61,7 +63,7 @@ class Daemon:
                     if needle in line:
                         return line
                 left = end - time.monotonic()
-                if left <= 0 or self.proc.poll() is not None and not any(needle in l for l in self.lines):
+                if left <= 0 or (self.proc.poll() is not None and not any(needle in line for line in self.lines)):
                     raise AssertionError(f"never saw {needle!r}; stderr:\n" + "\n".join(self.lines[-30:]))
                 self._seen.wait(min(left, 0.2))
 
@@ -142,13 +144,13 @@ def test_notify_ready_watchdog_stopping_in_order(sandbox, setup, tmp_path):
         while time.monotonic() < end and not any("WATCHDOG=1" in m for m in messages):
             try:
                 messages.append(listener.recv(4096).decode())
-            except socket.timeout:
+            except TimeoutError:
                 continue
         assert daemon.stop(signal.SIGTERM) == 0
         while True:
             try:
                 messages.append(listener.recv(4096).decode())
-            except socket.timeout:
+            except TimeoutError:
                 break
     finally:
         listener.close()
@@ -165,8 +167,9 @@ def test_no_watchdog_while_the_scheduler_is_wedged(sandbox, setup, tmp_path):
     """All workers stuck: the heartbeat job cannot run, so the watchdog stops pinging; it resumes after."""
     import io
 
-    from socialwatch.daemon import HEARTBEAT_INTERVAL, Daemon as InProcess
     from socialwatch.alerts.console import ConsoleChannel
+    from socialwatch.daemon import HEARTBEAT_INTERVAL
+    from socialwatch.daemon import Daemon as InProcess
     from socialwatch.ops.systemd import Heartbeat, Notifier
 
     address = str(tmp_path / "n.sock")
@@ -177,8 +180,11 @@ def test_no_watchdog_while_the_scheduler_is_wedged(sandbox, setup, tmp_path):
     config.daemon.max_workers = 1
     config.slack = None
     now = [1000.0]
-    daemon = InProcess(config, channel=ConsoleChannel(io.StringIO()),
-                       notifier=Notifier.from_environment({"NOTIFY_SOCKET": address, "WATCHDOG_USEC": "60000000"}))
+    daemon = InProcess(
+        config,
+        channel=ConsoleChannel(io.StringIO()),
+        notifier=Notifier.from_environment({"NOTIFY_SOCKET": address, "WATCHDOG_USEC": "60000000"}),
+    )
     daemon.beats = Heartbeat(clock=lambda: now[0])
     release = threading.Event()
     scheduler = daemon.start()
@@ -213,16 +219,22 @@ def test_sigkill_between_the_platform_call_and_the_db_write_never_posts_twice(sa
 
     def alert() -> dict | None:
         with urllib.request.urlopen(sandbox.url + "/_sandbox/slack/messages", timeout=10) as response:
-            found = [m for m in json.load(response)["messages"]
-                     if (m.get("metadata") or {}).get("event_payload", {}).get("item_key") == f"x:{tweet}"]
+            found = [
+                m
+                for m in json.load(response)["messages"]
+                if (m.get("metadata") or {}).get("event_payload", {}).get("item_key") == f"x:{tweet}"
+            ]
         return found[0] if found else None
 
     wait_until(lambda: alert() is not None, what="the alert in Slack")
     message = alert()
     assert message is not None
-    click = urllib.request.Request(sandbox.url + "/_sandbox/slack/actions", method="POST", data=json.dumps(
-        {"channel": message["channel"], "ts": message["ts"], "action_id": "sw_send_0"}).encode(),
-        headers={"content-type": "application/json"})
+    click = urllib.request.Request(
+        sandbox.url + "/_sandbox/slack/actions",
+        method="POST",
+        data=json.dumps({"channel": message["channel"], "ts": message["ts"], "action_id": "sw_send_0"}).encode(),
+        headers={"content-type": "application/json"},
+    )
     urllib.request.urlopen(click, timeout=10).read()
     first.wait_for_line("crashpoint replies.platform_called reached")
     assert first.proc.wait(DEADLINE) == -signal.SIGKILL

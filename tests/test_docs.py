@@ -33,7 +33,9 @@ def test_the_cli_has_the_commands_this_test_expects_to_see() -> None:
 
 @pytest.mark.parametrize("command", COMMANDS)
 def test_every_command_is_in_the_readme(command: str) -> None:
-    """`socialwatch audit verify` may be written `socialwatch audit verify|export|head|purge` (with `\\|` in a table)."""
+    """`socialwatch audit verify` may be written `socialwatch audit verify|export|head|purge` (`\\|` in tables)."""
     *group, name = command.split(" ")
-    pattern = r"`socialwatch " + "".join(re.escape(g) + " " for g in group) + r"(?:[\w-]+\\?\|)*" + re.escape(name) + r"\b"
+    pattern = (
+        r"`socialwatch " + "".join(re.escape(g) + " " for g in group) + r"(?:[\w-]+\\?\|)*" + re.escape(name) + r"\b"
+    )
     assert re.search(pattern, README), f"`socialwatch {command}` is not documented in README.md"

@@ -4,33 +4,31 @@ the sandbox's Slack emulator, on a controllable clock."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from slack_sdk import WebClient
 
-from socialwatch.sla import incidents
-
-from socialwatch.config.schema import Config
-from socialwatch.config.load import parse_config
-from socialwatch.models import Author, Item, Kind
 from socialwatch.alerts.outbox import Delivered, dispatch_alerts
-from socialwatch.scoring.pipeline import Pipeline
-from socialwatch.sandbox import Sandbox
 from socialwatch.alerts.slack import SlackPoster
-from socialwatch.models import Processed
+from socialwatch.config.load import parse_config
+from socialwatch.config.schema import Config
+from socialwatch.models import Author, Item, Kind, Processed
+from socialwatch.sandbox import Sandbox
+from socialwatch.scoring.pipeline import Pipeline
+from socialwatch.sla import incidents, timers
+from socialwatch.store import alert_outbox, audit_log, inbox, incident_log
 from socialwatch.store.db import Store
-from socialwatch.store import incident_log
-from socialwatch.store import alert_outbox
-from socialwatch.store import audit_log
-from socialwatch.store import inbox
-from socialwatch.sla import timers
 
-T0 = datetime(2026, 3, 2, 10, 0, tzinfo=timezone.utc)  # a Monday
-OUTAGE = ["@acme app is down again, nothing loads", "@acme your site won't load, outage??",
-          "@acme is the app down? keeps crashing, useless", "@acme 503 error all morning, fix it"]
+T0 = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)  # a Monday
+OUTAGE = [
+    "@acme app is down again, nothing loads",
+    "@acme your site won't load, outage??",
+    "@acme is the app down? keeps crashing, useless",
+    "@acme 503 error all morning, fix it",
+]
 BILLING = "@acme you charged me twice, I want my money back"
 
 
@@ -41,15 +39,26 @@ class PostingChannel:
         self.client, self.channel = client, channel
 
     def deliver(self, alert: dict[str, Any]) -> Delivered:
-        response = self.client.chat_postMessage(channel=self.channel, text=f"alert {alert['platform']}:"
-                                                f"{alert['native_id']}: {alert['text']}")
+        response = self.client.chat_postMessage(
+            channel=self.channel, text=f"alert {alert['platform']}:{alert['native_id']}: {alert['text']}"
+        )
         return Delivered(channel=response["channel"], ts=response["ts"])
 
 
 def make_config(channel: str, **incident_keys: Any) -> Config:
-    return parse_config({"sla": {"oncall_group": "S0ONCALL01"},
-                         "incidents": {"channel": channel, "threshold": 10, "window_minutes": 10,
-                                       "quiet_minutes": 30, "update_seconds": 60, **incident_keys}})
+    return parse_config(
+        {
+            "sla": {"oncall_group": "S0ONCALL01"},
+            "incidents": {
+                "channel": channel,
+                "threshold": 10,
+                "window_minutes": 10,
+                "quiet_minutes": 30,
+                "update_seconds": 60,
+                **incident_keys,
+            },
+        }
+    )
 
 
 class Feed:
@@ -63,11 +72,22 @@ class Feed:
         items = []
         for text in texts:
             self.n += 1
-            items.append(Item("x", Kind.MENTION, str(7000 + self.n), "acme",
-                              Author(f"u{self.n}", handle=f"user{self.n}", followers=30), text,
-                              now - timedelta(seconds=20), url=f"https://x.com/user{self.n}/status/{7000 + self.n}"))
-        batch = [Processed(i, a, alert=a.needs_attention, source="x:acme:mentions")
-                 for i, a in self.pipeline.assess_batch(items, {})]
+            items.append(
+                Item(
+                    "x",
+                    Kind.MENTION,
+                    str(7000 + self.n),
+                    "acme",
+                    Author(f"u{self.n}", handle=f"user{self.n}", followers=30),
+                    text,
+                    now - timedelta(seconds=20),
+                    url=f"https://x.com/user{self.n}/status/{7000 + self.n}",
+                )
+            )
+        batch = [
+            Processed(i, a, alert=a.needs_attention, source="x:acme:mentions")
+            for i, a in self.pipeline.assess_batch(items, {})
+        ]
         inbox.ingest(self.store, "x:acme:mentions", batch, None, now=now)
 
 
@@ -82,7 +102,8 @@ def channel_messages(sandbox: Sandbox, channel: str) -> list[dict[str, Any]]:
 
 
 def test_two_hundred_outage_posts_in_ten_minutes_make_one_incident_alert(
-        tmp_path: Path, sandbox: Sandbox, slack: tuple[WebClient, dict[str, Any]]) -> None:
+    tmp_path: Path, sandbox: Sandbox, slack: tuple[WebClient, dict[str, Any]]
+) -> None:
     client, info = slack
     config = make_config(info["channel"])
     store = Store(tmp_path / "sw.db")
@@ -130,7 +151,10 @@ def test_two_hundred_outage_posts_in_ten_minutes_make_one_incident_alert(
     assert 3 <= len(edits) <= 12  # edited as the count grew, at most once a minute, not 196 times
     assert "*200* negative items about *outage*" in message["blocks"][1]["text"]["text"]
     assert "196 individual alerts are held back (4 were posted before" in message["blocks"][1]["text"]["text"]
-    assert message["blocks"][2]["text"]["text"].count("• ") == 5 and "…and 195 more" in message["blocks"][2]["text"]["text"]
+    assert (
+        message["blocks"][2]["text"]["text"].count("• ") == 5
+        and "…and 195 more" in message["blocks"][2]["text"]["text"]
+    )
 
     with store.db() as db:
         statuses = dict(db.execute("SELECT status, COUNT(*) FROM alert_outbox GROUP BY status").fetchall())
@@ -150,8 +174,9 @@ def test_two_hundred_outage_posts_in_ten_minutes_make_one_incident_alert(
     assert sum(1 for p in pings if p.incident_id is None) == 7 * 2  # the individual alerts: one of each
 
 
-def test_below_the_threshold_or_spread_out_nothing_is_grouped(tmp_path: Path,
-                                                              slack: tuple[WebClient, dict[str, Any]]) -> None:
+def test_below_the_threshold_or_spread_out_nothing_is_grouped(
+    tmp_path: Path, slack: tuple[WebClient, dict[str, Any]]
+) -> None:
     client, info = slack
     config = make_config(info["channel"])
     store = Store(tmp_path / "sw.db")
@@ -170,8 +195,9 @@ def test_below_the_threshold_or_spread_out_nothing_is_grouped(tmp_path: Path,
     assert incidents.group(store, only_billing, SlackPoster(client), T0 + timedelta(minutes=40)).opened == ()
 
 
-def test_after_closing_a_new_burst_opens_a_new_incident(tmp_path: Path, sandbox: Sandbox,
-                                                        slack: tuple[WebClient, dict[str, Any]]) -> None:
+def test_after_closing_a_new_burst_opens_a_new_incident(
+    tmp_path: Path, sandbox: Sandbox, slack: tuple[WebClient, dict[str, Any]]
+) -> None:
     client, info = slack
     config = make_config(info["channel"])
     store = Store(tmp_path / "sw.db")
@@ -183,12 +209,21 @@ def test_after_closing_a_new_burst_opens_a_new_incident(tmp_path: Path, sandbox:
     feed.poll([OUTAGE[1]] * 10, T0 + timedelta(hours=2))
     second = incidents.group(store, config, poster, T0 + timedelta(hours=2)).opened
     assert len(second) == 1 and second != first
-    assert len([m for m in channel_messages(sandbox, info["channel"])
-                if (m["metadata"] or {}).get("event_type") == incidents.METADATA_TYPE]) == 2
+    assert (
+        len(
+            [
+                m
+                for m in channel_messages(sandbox, info["channel"])
+                if (m["metadata"] or {}).get("event_type") == incidents.METADATA_TYPE
+            ]
+        )
+        == 2
+    )
 
 
-def test_a_failed_post_keeps_the_alerts_held_and_is_retried(tmp_path: Path, sandbox: Sandbox,
-                                                            slack: tuple[WebClient, dict[str, Any]]) -> None:
+def test_a_failed_post_keeps_the_alerts_held_and_is_retried(
+    tmp_path: Path, sandbox: Sandbox, slack: tuple[WebClient, dict[str, Any]]
+) -> None:
     client, info = slack
     config = make_config(info["channel"])
     store = Store(tmp_path / "sw.db")
@@ -204,9 +239,17 @@ def test_a_failed_post_keeps_the_alerts_held_and_is_retried(tmp_path: Path, sand
 
 def test_the_incident_alert_masks_personal_data_and_slack_controls() -> None:
     zone = ZoneInfo("UTC")
-    items = [{"platform": "x", "kind": "mention", "author_handle": "jo", "url": "https://x.com/jo/status/1",
-              "text": "<!channel> app down and it charged card 4111 1111 1111 1111", "received_at": "2026-03-02T10:00:00Z",
-              "alert_status": "grouped"}]
+    items = [
+        {
+            "platform": "x",
+            "kind": "mention",
+            "author_handle": "jo",
+            "url": "https://x.com/jo/status/1",
+            "text": "<!channel> app down and it charged card 4111 1111 1111 1111",
+            "received_at": "2026-03-02T10:00:00Z",
+            "alert_status": "grouped",
+        }
+    ]
     text, blocks = incidents.render({"category": "outage"}, items, now=T0, zone=zone, list_size=5, quiet_minutes=30)
     shown = str(blocks)
     assert "<!channel>" not in shown and "&lt;!channel&gt;" in shown

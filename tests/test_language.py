@@ -9,28 +9,34 @@ import pytest
 from socialwatch.scoring.language import LanguageDetector, clean, detect, script_counts
 
 
-@pytest.mark.parametrize("text,lang", [
-    ("@AcmeAir flight delayed again and nobody at the desk can tell us anything", "en"),
-    ("@TelcoOne llevo dos días sin internet y nadie responde a mis mensajes", "es"),
-    ("@ShopNow j'attends toujours ma commande, ça fait deux semaines maintenant", "fr"),
-    ("@TelcoOne internets nestrādā jau otro dienu, kad to salabosiet?", "lv"),
-    ("@ShopNow vis dar laukiu savo užsakymo, jau dvi savaitės praėjo", "lt"),
-    ("@BankCo huduma mbovu sana, hakuna anayejibu simu wala ujumbe", "sw"),
-    ("@TelcoOne seit gestern kein Internet, und niemand antwortet auf meine Nachrichten", "de"),
-])
+@pytest.mark.parametrize(
+    "text,lang",
+    [
+        ("@AcmeAir flight delayed again and nobody at the desk can tell us anything", "en"),
+        ("@TelcoOne llevo dos días sin internet y nadie responde a mis mensajes", "es"),
+        ("@ShopNow j'attends toujours ma commande, ça fait deux semaines maintenant", "fr"),
+        ("@TelcoOne internets nestrādā jau otro dienu, kad to salabosiet?", "lv"),
+        ("@ShopNow vis dar laukiu savo užsakymo, jau dvi savaitės praėjo", "lt"),
+        ("@BankCo huduma mbovu sana, hakuna anayejibu simu wala ujumbe", "sw"),
+        ("@TelcoOne seit gestern kein Internet, und niemand antwortet auf meine Nachrichten", "de"),
+    ],
+)
 def test_latin_script_languages(text, lang):
     assert detect(text) == lang
 
 
-@pytest.mark.parametrize("text,lang", [
-    ("@TelcoOne நேற்றிலிருந்து இணையம் வேலை செய்யவில்லை", "ta"),
-    ("மோசமான சேவை", "ta"),  # short, but the script alone decides
-    ("주문한 물건이 아직 안 왔어요", "ko"),
-    ("注文した商品がまだ届きません", "ja"),  # kana among Han characters is Japanese
-    ("我的订单还没有到", "zh"),
-    ("Η παραγγελία μου δεν έφτασε ακόμα", "el"),
-    ("คำสั่งซื้อของฉันยังไม่มาถึง", "th"),
-])
+@pytest.mark.parametrize(
+    "text,lang",
+    [
+        ("@TelcoOne நேற்றிலிருந்து இணையம் வேலை செய்யவில்லை", "ta"),
+        ("மோசமான சேவை", "ta"),  # short, but the script alone decides
+        ("주문한 물건이 아직 안 왔어요", "ko"),
+        ("注文した商品がまだ届きません", "ja"),  # kana among Han characters is Japanese
+        ("我的订单还没有到", "zh"),
+        ("Η παραγγελία μου δεν έφτασε ακόμα", "el"),
+        ("คำสั่งซื้อของฉันยังไม่มาถึง", "th"),
+    ],
+)
 def test_single_language_scripts_decide_without_a_model(text, lang):
     detection = LanguageDetector().explain(text)
     assert (detection.lang, detection.method) == (lang, "script")
@@ -46,8 +52,20 @@ def test_cyrillic_arabic_hebrew_go_to_cld2():
     assert detect("مرحبا، طلبي لم يصل بعد وخدمة العملاء لا ترد") == "ar"
 
 
-@pytest.mark.parametrize("text", ["", "   ", "@AcmeAir", "https://t.co/abc @x #y", "😡😡😡 👎", "12345 !!!", "lol ok",
-                                  "Lmfao", "RT @user: https://t.co/x"])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "",
+        "   ",
+        "@AcmeAir",
+        "https://t.co/abc @x #y",
+        "😡😡😡 👎",
+        "12345 !!!",
+        "lol ok",
+        "Lmfao",
+        "RT @user: https://t.co/x",
+    ],
+)
 def test_short_or_empty_text_is_und(text):
     assert detect(text) == "und"
 
@@ -79,8 +97,12 @@ def test_invalid_unicode_does_not_raise():
 
 
 def test_thread_safe_results_match_serial():
-    texts = ["@TelcoOne llevo dos días sin internet y nadie responde", "மோசமான சேவை",
-             "flight delayed again, no update from anyone at the airport", "ok"] * 50
+    texts = [
+        "@TelcoOne llevo dos días sin internet y nadie responde",
+        "மோசமான சேவை",
+        "flight delayed again, no update from anyone at the airport",
+        "ok",
+    ] * 50
     expected = [detect(t) for t in texts]
     results: list[list[str]] = []
 

@@ -110,12 +110,15 @@ def test_scoring_is_pure() -> None:
     assert users_of_vader and all(_in(m, "scoring") for m in users_of_vader), users_of_vader
 
 
-@pytest.mark.parametrize(("folder", "never"), [
-    ("sources", ("store", "alerts", "sla", "reports", "cli")),
-    ("store", ("alerts", "sources", "sla", "scoring", "reports", "cli")),
-    ("config", ("store", "sources", "alerts", "sla", "scoring", "reports", "ops", "cli")),
-    ("alerts", ("sources", "sla", "reports", "cli")),
-])
+@pytest.mark.parametrize(
+    ("folder", "never"),
+    [
+        ("sources", ("store", "alerts", "sla", "reports", "cli")),
+        ("store", ("alerts", "sources", "sla", "scoring", "reports", "cli")),
+        ("config", ("store", "sources", "alerts", "sla", "scoring", "reports", "ops", "cli")),
+        ("alerts", ("sources", "sla", "reports", "cli")),
+    ],
+)
 def test_folders_keep_to_their_side_of_the_data_flow(folder: str, never: tuple[str, ...]) -> None:
     for module in (m for m in MODULES if _in(m, folder)):
         bad = sorted(n for n in reaches(module) if _in(n, *never))
@@ -142,7 +145,7 @@ def test_no_import_circles() -> None:
         stack.append(node)
         for nxt in sorted(graph[node]):
             if state.get(nxt) == 1:
-                raise AssertionError("import circle: " + " -> ".join(stack[stack.index(nxt):] + [nxt]))
+                raise AssertionError("import circle: " + " -> ".join(stack[stack.index(nxt) :] + [nxt]))
             if nxt not in state:
                 visit(nxt)
         stack.pop()
@@ -169,6 +172,10 @@ def test_comments_name_concepts_not_tickets() -> None:
     import re
 
     ticket = re.compile(r"\bissues? \d+\b|\(issue \d+\)", re.I)
-    hits = [f"{p.relative_to(PACKAGE.parent)}:{n}" for p in MODULES.values()
-            for n, line in enumerate(p.read_text().splitlines(), 1) if ticket.search(line)]
+    hits = [
+        f"{p.relative_to(PACKAGE.parent)}:{n}"
+        for p in MODULES.values()
+        for n, line in enumerate(p.read_text().splitlines(), 1)
+        if ticket.search(line)
+    ]
     assert hits == [], hits

@@ -52,7 +52,7 @@ class _Api(BaseHTTPRequestHandler):
 
     protocol_version = "HTTP/1.1"
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - keep stderr clean
+    def log_message(self, format: str, *args: Any) -> None:
         pass
 
     def _reply(self, payload: Any, status: int = 200) -> None:
@@ -69,12 +69,29 @@ class _Api(BaseHTTPRequestHandler):
             self.rfile.read(length)
         path = self.path.split("?", 1)[0]
         if path.startswith("/2/users/") and path.endswith("/mentions"):
-            self._reply({"data": [{"id": "1700000000000000001", "text": "@brand my order never arrived",
-                                   "edit_history_tweet_ids": ["1700000000000000001"]}],
-                         "meta": {"result_count": 1, "newest_id": "1700000000000000001"}})
+            self._reply(
+                {
+                    "data": [
+                        {
+                            "id": "1700000000000000001",
+                            "text": "@brand my order never arrived",
+                            "edit_history_tweet_ids": ["1700000000000000001"],
+                        }
+                    ],
+                    "meta": {"result_count": 1, "newest_id": "1700000000000000001"},
+                }
+            )
         elif path == "/2/tweets":
-            self._reply({"data": {"id": "1700000000000000002", "text": "sorry!",
-                                  "edit_history_tweet_ids": ["1700000000000000002"]}}, 201)
+            self._reply(
+                {
+                    "data": {
+                        "id": "1700000000000000002",
+                        "text": "sorry!",
+                        "edit_history_tweet_ids": ["1700000000000000002"],
+                    }
+                },
+                201,
+            )
         elif path.endswith("/oauth/access_token"):
             self._reply({"access_token": LATE_TOKEN, "token_type": "bearer", "expires_in": 5183944})
         elif path.startswith("/v21.0/"):
@@ -128,8 +145,10 @@ def exercise_clients(base: str, monkeypatch: pytest.MonkeyPatch) -> None:
     assert mentions.data and mentions.data[0].id == 1700000000000000001
 
     user = tweepy.Client(
-        consumer_key=SECRETS["x_consumer_key"], consumer_secret=SECRETS["x_consumer_secret"],
-        access_token=SECRETS["x_access_token"], access_token_secret=SECRETS["x_access_token_secret"],
+        consumer_key=SECRETS["x_consumer_key"],
+        consumer_secret=SECRETS["x_consumer_secret"],
+        access_token=SECRETS["x_access_token"],
+        access_token_secret=SECRETS["x_access_token_secret"],
     )
     user.session.mount("https://api.twitter.com", _ToLoopback(base))
     posted = user.create_tweet(text="Sorry to hear that!", in_reply_to_tweet_id="1700000000000000001")
@@ -183,8 +202,9 @@ def _assert_clean(text: str, where: str) -> None:
     assert not leaked, f"secrets {leaked} leaked into {where}"
 
 
-def test_control_the_libraries_really_log_secrets(api_base: str, monkeypatch: pytest.MonkeyPatch,
-                                                   clean_logging: None) -> None:
+def test_control_the_libraries_really_log_secrets(
+    api_base: str, monkeypatch: pytest.MonkeyPatch, clean_logging: None
+) -> None:
     buffer = io.StringIO()
     handler = logging.StreamHandler(buffer)
     root = logging.getLogger()
@@ -195,15 +215,26 @@ def test_control_the_libraries_really_log_secrets(api_base: str, monkeypatch: py
     # Without redaction these appear verbatim: tweepy's Authorization header, oauthlib's parameters,
     # urllib3's request line, the exception text and our own careless lines. (slack_sdk masks its
     # own Authorization header; its tokens leak only through what we log.)
-    for name in ("x_bearer", "x_consumer_key", "x_access_token", "fb_page_token", "fb_app_secret",
-                 "slack_bot", "x_consumer_secret"):
+    for name in (
+        "x_bearer",
+        "x_consumer_key",
+        "x_access_token",
+        "fb_page_token",
+        "fb_app_secret",
+        "slack_bot",
+        "x_consumer_secret",
+    ):
         assert SECRETS[name] in raw, f"control: {name} never reached the log, the redaction test proves nothing"
 
 
 @pytest.mark.parametrize("fmt", ["text", "json"])
 def test_no_secret_reaches_any_output_at_debug(
-    fmt: str, api_base: str, monkeypatch: pytest.MonkeyPatch, clean_logging: None,
-    capfd: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture,
+    fmt: str,
+    api_base: str,
+    monkeypatch: pytest.MonkeyPatch,
+    clean_logging: None,
+    capfd: pytest.CaptureFixture[str],
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     monkeypatch.delenv("JOURNAL_STREAM", raising=False)
     stream = io.StringIO()
@@ -253,8 +284,9 @@ def test_uncaught_thread_exception_and_warnings_are_redacted(clean_logging: None
 def test_records_made_outside_the_factory_are_redacted_by_the_handler(clean_logging: None) -> None:
     stream = io.StringIO()
     handler = logs.setup_logging("INFO", "text", [SECRETS["slack_bot"]], stream=stream)
-    record = logging.makeLogRecord({"name": "x", "levelno": logging.INFO, "levelname": "INFO",
-                                    "msg": "token %s", "args": (SECRETS["slack_bot"],)})
+    record = logging.makeLogRecord(
+        {"name": "x", "levelno": logging.INFO, "levelname": "INFO", "msg": "token %s", "args": (SECRETS["slack_bot"],)}
+    )
     handler.handle(record)
     assert "token [REDACTED]" in stream.getvalue()
 
@@ -284,8 +316,9 @@ def test_journald_text_has_priority_prefix_and_no_timestamp(
         assert (tmp_path / "journal").read_text() == "<3>socialwatch.daemon: source x failed\n<3>second line\n"
 
 
-def test_redirected_stderr_keeps_timestamps(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                            clean_logging: None) -> None:
+def test_redirected_stderr_keeps_timestamps(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, clean_logging: None
+) -> None:
     # JOURNAL_STREAM inherited, but stderr now points elsewhere (e.g. `socialwatch run 2>file`).
     monkeypatch.setenv("JOURNAL_STREAM", "1:1")
     with open(tmp_path / "file.log", "w+", encoding="utf-8") as stream:
@@ -301,17 +334,23 @@ def test_redirected_stderr_keeps_timestamps(tmp_path: Path, monkeypatch: pytest.
     ("text", "expected"),
     [
         ("Headers: {'Authorization': 'Bearer abcdefghijklmnop123'}", "Headers: {'Authorization': 'Bearer [REDACTED]'}"),
-        ('"GET /v21.0/me?fields=id&access_token=abc123&appsecret_proof=ff00 HTTP/1.1"',
-         '"GET /v21.0/me?fields=id&access_token=[REDACTED]&appsecret_proof=[REDACTED] HTTP/1.1"'),
-        ('Authorization: OAuth oauth_consumer_key="ck", oauth_nonce="n", oauth_token="t"',
-         "Authorization: OAuth [REDACTED]"),
+        (
+            '"GET /v21.0/me?fields=id&access_token=abc123&appsecret_proof=ff00 HTTP/1.1"',
+            '"GET /v21.0/me?fields=id&access_token=[REDACTED]&appsecret_proof=[REDACTED] HTTP/1.1"',
+        ),
+        (
+            'Authorization: OAuth oauth_consumer_key="ck", oauth_nonce="n", oauth_token="t"',
+            "Authorization: OAuth [REDACTED]",
+        ),
         ("[('oauth_token', 'tok'), ('status', 'hi')]", "[('oauth_token', '[REDACTED]'), ('status', 'hi')]"),
         ("{'token': 'xoxb-1-2-abc', 'channel': 'C1'}", "{'token': '[REDACTED]', 'channel': 'C1'}"),
         ("posting with xoxb-123-456-abcdef then xapp-1-A1-2-ff", "posting with [REDACTED] then [REDACTED]"),
         ("base: POST&u&oauth_consumer_key%3Dck123", "base: POST&u&oauth_consumer_key%3D[REDACTED]"),
         # Not secrets: pagination cursors and prose stay readable.
-        ('{"next_token": "7140dibdnow9c7btw4", "pagination_token": "b26v89c19zqg8o3f"}',
-         '{"next_token": "7140dibdnow9c7btw4", "pagination_token": "b26v89c19zqg8o3f"}'),
+        (
+            '{"next_token": "7140dibdnow9c7btw4", "pagination_token": "b26v89c19zqg8o3f"}',
+            '{"next_token": "7140dibdnow9c7btw4", "pagination_token": "b26v89c19zqg8o3f"}',
+        ),
         ("the bearer token was rejected (401)", "the bearer token was rejected (401)"),
     ],
 )

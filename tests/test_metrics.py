@@ -62,8 +62,12 @@ def test_scrape_shows_what_was_recorded(server: metrics.MetricsServer) -> None:
     assert samples[("socialwatch_errors_total", (("kind", "rate_limited"), ("source", "fb-page")))] == 1
     assert samples[("socialwatch_api_request_seconds_count", (("operation", "mentions"), ("platform", "x")))] == 1
     assert samples[("socialwatch_api_request_seconds_count", (("operation", "feed"), ("platform", "facebook")))] == 2
-    assert samples[("socialwatch_api_request_seconds_bucket",
-                    (("le", "0.25"), ("operation", "mentions"), ("platform", "x")))] == 1
+    assert (
+        samples[
+            ("socialwatch_api_request_seconds_bucket", (("le", "0.25"), ("operation", "mentions"), ("platform", "x")))
+        ]
+        == 1
+    )
     assert samples[("socialwatch_rate_limit_remaining", (("endpoint", "mentions"), ("source", "x-brand")))] == 14
     assert samples[("socialwatch_outbox_depth", (("outbox", "alerts"),))] == 2
     assert samples[("socialwatch_source_last_success_timestamp_seconds", (("source", "x-brand"),))] == 1.7e9

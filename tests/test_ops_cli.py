@@ -11,13 +11,10 @@ from click.testing import CliRunner
 
 from socialwatch.cli import main
 from socialwatch.config.schema import Config
-from socialwatch.models import Author, Item, Kind, utcnow
+from socialwatch.models import Author, Item, Kind, Processed, utcnow
 from socialwatch.scoring.pipeline import Pipeline
-from socialwatch.models import Processed
+from socialwatch.store import audit_log, inbox, streams
 from socialwatch.store.db import Store
-from socialwatch.store import audit_log
-from socialwatch.store import inbox
-from socialwatch.store import streams
 
 CONFIG = """
 [daemon]
@@ -32,9 +29,21 @@ bearer_token = "secret:NOT_SET_ANYWHERE_TOKEN"
 
 def seed(store: Store, n: int, start: int = 0) -> None:
     pipeline = Pipeline(Config(), detect=lambda text: "en")
-    items = [Item("x", Kind.MENTION, str(start + i), "acme", Author(f"a{i}"), "worst service ever, awful",
-                  utcnow() - timedelta(hours=2)) for i in range(n)]
-    inbox.ingest(store, "x:acme:mentions", [Processed(i, a, alert=True) for i, a in pipeline.assess_batch(items, {})], None)
+    items = [
+        Item(
+            "x",
+            Kind.MENTION,
+            str(start + i),
+            "acme",
+            Author(f"a{i}"),
+            "worst service ever, awful",
+            utcnow() - timedelta(hours=2),
+        )
+        for i in range(n)
+    ]
+    inbox.ingest(
+        store, "x:acme:mentions", [Processed(i, a, alert=True) for i, a in pipeline.assess_batch(items, {})], None
+    )
 
 
 def test_status_needs_no_secrets_and_flags_silent_sources(tmp_path: Path):

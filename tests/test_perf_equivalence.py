@@ -15,36 +15,54 @@ import random
 import re
 import sys
 import unicodedata
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import jinja2
 import pytest
 from vaderSentiment.vaderSentiment import BOOSTER_DICT, NEGATE, SPECIAL_CASES, SentimentIntensityAnalyzer
 
-from socialwatch.scoring import pii, suggest, triage
-from socialwatch.config.schema import Config, SuggestionsConfig, TriageConfig
+from socialwatch.config.schema import Config, SuggestionsConfig
+from socialwatch.config.triage import TriageConfig
 from socialwatch.models import Author, AuthorHistory, Item, Kind, Sentiment, Suggestion
+from socialwatch.scoring import complaints, gates, pii, suggest, triage
 from socialwatch.scoring.sentiment import Analyzer, clean_text, make_analyzer
-from socialwatch.scoring import complaints
-from socialwatch.scoring import gates
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from benchmarks import synth  # noqa: E402
+from benchmarks import synth
 
 UPSTREAM = SentimentIntensityAnalyzer()
 FAST = Analyzer()
 
 EXAMPLES = [
-    "", "   ", "😀", "a😀b", " 😀😀 x", "VADER is smart, handsome, and funny.", "VADER is VERY SMART, uber handsome, "
-    "and FRIGGIN FUNNY!!!", "VADER is not smart, handsome, nor funny.", "At least it isn't a horrible book.",
-    "The book was only kind of good.", "The plot was good, but the characters are uncompelling and the dialog is "
-    "not great.", "Today SUX!", "Today only kinda sux! But I'll get by, lol", "Make sure you :) or :D today!",
-    "Catch utf-8 emoji such as 💘 and 💋 and 😁", "Not bad at all", "Sentiment analysis has never been this good!",
-    "With VADER, sentiment analysis is the shit!", "On the other hand, VADER is quite bad ass",
-    "Without a doubt, excellent idea.", "Roger Dodger is one of the least compelling variations on this theme.",
-    "Roger Dodger is at least compelling as a variation on the theme.", "no no no good", "no or nor bad",
-    "great but bad but good", "kind of kind of good", "yeah right, the bomb", "kiss of death to die for",
+    "",
+    "   ",
+    "😀",
+    "a😀b",
+    " 😀😀 x",
+    "VADER is smart, handsome, and funny.",
+    "VADER is VERY SMART, uber handsome, and FRIGGIN FUNNY!!!",
+    "VADER is not smart, handsome, nor funny.",
+    "At least it isn't a horrible book.",
+    "The book was only kind of good.",
+    "The plot was good, but the characters are uncompelling and the dialog is not great.",
+    "Today SUX!",
+    "Today only kinda sux! But I'll get by, lol",
+    "Make sure you :) or :D today!",
+    "Catch utf-8 emoji such as 💘 and 💋 and 😁",
+    "Not bad at all",
+    "Sentiment analysis has never been this good!",
+    "With VADER, sentiment analysis is the shit!",
+    "On the other hand, VADER is quite bad ass",
+    "Without a doubt, excellent idea.",
+    "Roger Dodger is one of the least compelling variations on this theme.",
+    "Roger Dodger is at least compelling as a variation on the theme.",
+    "no no no good",
+    "no or nor bad",
+    "great but bad but good",
+    "kind of kind of good",
+    "yeah right, the bomb",
+    "kiss of death to die for",
 ]
 
 
@@ -52,8 +70,33 @@ def _fuzz(rng: random.Random) -> str:
     lexicon = list(UPSTREAM.lexicon)
     emojis = list(UPSTREAM.emojis)
     special = [word for key in SPECIAL_CASES for word in key.split()]
-    extra = ["but", "BUT", "least", "at", "very", "no", "No", "NO", "kind", "of", "or", "nor", "never", "so", "this",
-             "without", "doubt", "not", "isn't", "dont", "the", "a", "is", "I", "it"]
+    extra = [
+        "but",
+        "BUT",
+        "least",
+        "at",
+        "very",
+        "no",
+        "No",
+        "NO",
+        "kind",
+        "of",
+        "or",
+        "nor",
+        "never",
+        "so",
+        "this",
+        "without",
+        "doubt",
+        "not",
+        "isn't",
+        "dont",
+        "the",
+        "a",
+        "is",
+        "I",
+        "it",
+    ]
     tokens = []
     for _ in range(rng.randint(0, 25)):
         r = rng.random()
@@ -70,8 +113,29 @@ def _fuzz(rng: random.Random) -> str:
         elif r < 0.87:
             word = rng.choice(emojis)
         else:
-            word = rng.choice(["!!!", "?", "??", "...", ":)", ":-(", ":D", "<3", "lol", "LOL", "@user", "#tag",
-                               "https://t.co/x", "😡😡", "word!", "(great)", "'ok'", "é", "日本"])
+            word = rng.choice(
+                [
+                    "!!!",
+                    "?",
+                    "??",
+                    "...",
+                    ":)",
+                    ":-(",
+                    ":D",
+                    "<3",
+                    "lol",
+                    "LOL",
+                    "@user",
+                    "#tag",
+                    "https://t.co/x",
+                    "😡😡",
+                    "word!",
+                    "(great)",
+                    "'ok'",
+                    "é",
+                    "日本",
+                ]
+            )
         if rng.random() < 0.15:
             word = word.upper()
         if rng.random() < 0.1:
@@ -84,8 +148,11 @@ def _fuzz(rng: random.Random) -> str:
 def test_vader_scores_are_upstream_scores():
     rng = random.Random(10)
     texts = EXAMPLES + [_fuzz(rng) for _ in range(15_000)] + synth.texts(5_000, seed=3)
-    mismatches = [(t, UPSTREAM.polarity_scores(t), FAST.polarity_scores(t)) for t in texts
-                  if UPSTREAM.polarity_scores(t) != FAST.polarity_scores(t)]
+    mismatches = [
+        (t, UPSTREAM.polarity_scores(t), FAST.polarity_scores(t))
+        for t in texts
+        if UPSTREAM.polarity_scores(t) != FAST.polarity_scores(t)
+    ]
     assert mismatches == []
 
 
@@ -131,28 +198,54 @@ def _x_length_reference(text: str) -> int:
 
     length, position = 0, 0
     for match in suggest._URL.finditer(text):
-        length += weighted(text[position:match.start()]) + suggest.X_URL_LENGTH
+        length += weighted(text[position : match.start()]) + suggest.X_URL_LENGTH
         position = match.end()
     return length + weighted(text[position:])
 
 
 def test_x_length_is_the_reference_count():
     rng = random.Random(13)
-    pieces = ["a", " ", "é", "e\u0301", "日", "😀", "\u2000", "\u200d", "\u2010", "\u2030", "\u2032", "\u2038",
-              "\u10ff", "\u1100", "https://t.co/abc", "HTTP://X.Y", "://", "ftp://no", "\n"]
+    pieces = [
+        "a",
+        " ",
+        "é",
+        "e\u0301",
+        "日",
+        "😀",
+        "\u2000",
+        "\u200d",
+        "\u2010",
+        "\u2030",
+        "\u2032",
+        "\u2038",
+        "\u10ff",
+        "\u1100",
+        "https://t.co/abc",
+        "HTTP://X.Y",
+        "://",
+        "ftp://no",
+        "\n",
+    ]
     for _ in range(20_000):
         text = "".join(rng.choice(pieces) for _ in range(rng.randint(0, 15)))
         assert suggest.x_length(text) == _x_length_reference(text), repr(text)
 
 
 def _plain_env(loader: jinja2.BaseLoader) -> jinja2.Environment:
-    return jinja2.Environment(loader=loader, undefined=jinja2.StrictUndefined, autoescape=False, trim_blocks=True,
-                              lstrip_blocks=True)
+    return jinja2.Environment(
+        loader=loader, undefined=jinja2.StrictUndefined, autoescape=False, trim_blocks=True, lstrip_blocks=True
+    )
 
 
 def _inlining_env(loader: jinja2.BaseLoader) -> jinja2.Environment:
-    return suggest._InliningEnvironment(loader=loader, undefined=jinja2.StrictUndefined, autoescape=False,
-                                        trim_blocks=True, lstrip_blocks=True, auto_reload=False)
+    return suggest._InliningEnvironment(
+        loader=loader,
+        undefined=jinja2.StrictUndefined,
+        autoescape=False,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        auto_reload=False,
+    )
 
 
 def _render(env: jinja2.Environment, name: str, context: dict) -> str:
@@ -168,11 +261,25 @@ def test_shipped_templates_render_the_same_with_spliced_includes():
     names = plain.list_templates(extensions=["j2"])
     assert names
     for name, (returning, public, negative, signature) in itertools.product(
-            names, itertools.product([True, False], [True, False], [True, False], ["", "- the Acme team"])):
-        context = {"name": "Sam", "handle": "sam", "returning": returning, "previous_contacts": 2,
-                   "case_ref": "AC-12AB34", "brand": "Acme", "help_url": "https://h.example", "status_url": "https://s",
-                   "signature": signature, "public": public, "platform": "x", "kind": "mention", "lang": "en",
-                   "negative": negative, "category": "other"}
+        names, itertools.product([True, False], [True, False], [True, False], ["", "- the Acme team"])
+    ):
+        context = {
+            "name": "Sam",
+            "handle": "sam",
+            "returning": returning,
+            "previous_contacts": 2,
+            "case_ref": "AC-12AB34",
+            "brand": "Acme",
+            "help_url": "https://h.example",
+            "status_url": "https://s",
+            "signature": signature,
+            "public": public,
+            "platform": "x",
+            "kind": "mention",
+            "lang": "en",
+            "negative": negative,
+            "category": "other",
+        }
         assert _render(fast, name, context) == _render(plain, name, context), name
         try:
             rendered = suggest._render(fast.get_template(name), context)
@@ -227,8 +334,9 @@ def _reference_pii_find(text: str) -> list:
     if not text or not pii._QUICK.search(text):
         return []
     candidates = pii._cards(text)
-    candidates += [pii.Finding("iban", m.start(), m.end())
-                   for m in pii._IBAN.finditer(text) if pii._iban_ok(m.group(0))]
+    candidates += [
+        pii.Finding("iban", m.start(), m.end()) for m in pii._IBAN.finditer(text) if pii._iban_ok(m.group(0))
+    ]
     candidates += [pii.Finding("email", m.start(), m.end()) for m in pii._EMAIL.finditer(text)]
     candidates += pii._secrets(text)
     candidates += pii._phones(text)
@@ -241,20 +349,97 @@ def _reference_pii_find(text: str) -> list:
 
 
 _PII_PIECES = [
-    "4111 1111 1111 1111", "4111111111111111", "5555-5555-5555-4444", "378282246310005", "1234567890123",
-    "4222222222222", "+1234 5678", "+12 345 678",
-    "GB82 WEST 1234 5698 7654 32", "GB82WEST12345698765432", "DE89370400440532013000",
+    "4111 1111 1111 1111",
+    "4111111111111111",
+    "5555-5555-5555-4444",
+    "378282246310005",
+    "1234567890123",
+    "4222222222222",
+    "+1234 5678",
+    "+12 345 678",
+    "GB82 WEST 1234 5698 7654 32",
+    "GB82WEST12345698765432",
+    "DE89370400440532013000",
     "FR14 2004 1010 0505 0001 3M02 606",
-    "sam@example.com", "a.b+c@mail.co.uk", "@AcmeHelp", "x@y", " @ ", "me@", "@home.com",
-    "+44 7911 123456", "(555) 123-4567", "555.123.4567", "0712 345 678", "020 7946 0000", "06-12345678",
-    "0044 20 7946 0000", "12/05/2024", "10:30", "2019-2020", "£25.99", "#12345678901",
-    "password: hunter2", "my password is abc123", "PIN=1234", "pin 1234", "pwd:secret!", "pw= x9y", "CVV 123",
-    "otp is 884422", "one-time code 5512", "verification code: 991", "2fa code 123456", "login code is 44",
-    "pass: Texas", "bus pass is", "security code - 998", "paſsword: hunter2", "PİN: 4444", "pın: 1234",
-    "\u212aey", "cvc2", "code", "passcode=77", "otp: abc!x", "OTP=zz$y", "cvc: ab#c", "Code: xy!z",
-    "security code: ab!c", "PASSWORD IS Hunter2", "call me on", "phone", "order", "tracking #",
-    "card", "visa", "ref", "٣٤٥٦٧٨٩٠١٢٣٤٥٦", "１２３", "😀", "é", "日本", "\n", ",", ".", "-", "(", ")", ":", "=", "is",
-    "0", "1", "12", "123", "1234", "4", "5", "9", " ", " ", "  ",
+    "sam@example.com",
+    "a.b+c@mail.co.uk",
+    "@AcmeHelp",
+    "x@y",
+    " @ ",
+    "me@",
+    "@home.com",
+    "+44 7911 123456",
+    "(555) 123-4567",
+    "555.123.4567",
+    "0712 345 678",
+    "020 7946 0000",
+    "06-12345678",
+    "0044 20 7946 0000",
+    "12/05/2024",
+    "10:30",
+    "2019-2020",
+    "£25.99",
+    "#12345678901",
+    "password: hunter2",
+    "my password is abc123",
+    "PIN=1234",
+    "pin 1234",
+    "pwd:secret!",
+    "pw= x9y",
+    "CVV 123",
+    "otp is 884422",
+    "one-time code 5512",
+    "verification code: 991",
+    "2fa code 123456",
+    "login code is 44",
+    "pass: Texas",
+    "bus pass is",
+    "security code - 998",
+    "paſsword: hunter2",
+    "PİN: 4444",
+    "pın: 1234",
+    "\u212aey",
+    "cvc2",
+    "code",
+    "passcode=77",
+    "otp: abc!x",
+    "OTP=zz$y",
+    "cvc: ab#c",
+    "Code: xy!z",
+    "security code: ab!c",
+    "PASSWORD IS Hunter2",
+    "call me on",
+    "phone",
+    "order",
+    "tracking #",
+    "card",
+    "visa",
+    "ref",
+    "٣٤٥٦٧٨٩٠١٢٣٤٥٦",
+    "１２３",
+    "😀",
+    "é",
+    "日本",
+    "\n",
+    ",",
+    ".",
+    "-",
+    "(",
+    ")",
+    ":",
+    "=",
+    "is",
+    "0",
+    "1",
+    "12",
+    "123",
+    "1234",
+    "4",
+    "5",
+    "9",
+    " ",
+    " ",
+    "  ",
 ]
 
 
@@ -297,11 +482,61 @@ def _reference_categorise(lowered: str, label: str, rules) -> tuple:
     return "other", None
 
 
-_KEYWORD_VOCAB = ["bill", "billing", "fee", "late", "lateness", "can't log in", "can", "t", "log", "in", "?", "??",
-                  "earn $", "$", "f*** you", "***", "wi-fi", "wi", "fi", "500", "5000", "_x", "x_", "_", "é", "école",
-                  "日本", "本", "²", "x²", "ǅ", "ſ", "İ", "a", "ab", "abc", "do you", "you", "2fa", "#tag", "@me",
-                  "e-mail",
-                  "mail", "re:", ":", "up", "upset", "set", "no service", "service", "ice", "?!", "!"]
+_KEYWORD_VOCAB = [
+    "bill",
+    "billing",
+    "fee",
+    "late",
+    "lateness",
+    "can't log in",
+    "can",
+    "t",
+    "log",
+    "in",
+    "?",
+    "??",
+    "earn $",
+    "$",
+    "f*** you",
+    "***",
+    "wi-fi",
+    "wi",
+    "fi",
+    "500",
+    "5000",
+    "_x",
+    "x_",
+    "_",
+    "é",
+    "école",
+    "日本",
+    "本",
+    "²",
+    "x²",
+    "ǅ",
+    "ſ",
+    "İ",
+    "a",
+    "ab",
+    "abc",
+    "do you",
+    "you",
+    "2fa",
+    "#tag",
+    "@me",
+    "e-mail",
+    "mail",
+    "re:",
+    ":",
+    "up",
+    "upset",
+    "set",
+    "no service",
+    "service",
+    "ice",
+    "?!",
+    "!",
+]
 
 
 def _keyword_text(rng: random.Random) -> str:
@@ -327,10 +562,14 @@ def test_categorise_and_escalation_are_the_reference():
         if round_ == 0:
             config = Config().triage  # the shipped categories and escalation words
         else:
-            categories = {f"c{i}": {"keywords": [rng.choice(_KEYWORD_VOCAB) for _ in range(rng.randint(1, 5))]}
-                          for i in range(4)}
-            config = TriageConfig(categories=categories, category_order=sorted(categories) + ["praise"],
-                                  escalation_words=[rng.choice(_KEYWORD_VOCAB) for _ in range(rng.randint(1, 5))])
+            categories = {
+                f"c{i}": {"keywords": [rng.choice(_KEYWORD_VOCAB) for _ in range(rng.randint(1, 5))]} for i in range(4)
+            }
+            config = TriageConfig(
+                categories=categories,
+                category_order=sorted(categories) + ["praise"],
+                escalation_words=[rng.choice(_KEYWORD_VOCAB) for _ in range(rng.randint(1, 5))],
+            )
         rules = triage.compile_rules(config)
         sample = texts if round_ == 0 else rng.sample(texts, 30) + [_keyword_text(rng).lower() for _ in range(60)]
         for lowered in sample:
@@ -379,8 +618,15 @@ def _reference_analyse(analyser, text: str, lang: str):
     question = "?" in norm or "¿" in norm or bool(complaints._QUESTION_START.match(norm))
     if question and "question" not in intents:
         intents = intents + ("question",)
-    return complaints.Signals(score >= analyser.threshold, round(score, 3), intents, question, matched, lang,
-                              lexicon is not None and lang != "en")
+    return complaints.Signals(
+        score >= analyser.threshold,
+        round(score, 3),
+        intents,
+        question,
+        matched,
+        lang,
+        lexicon is not None and lang != "en",
+    )
 
 
 def _complaint_vocabulary(analyser) -> list[str]:
@@ -389,9 +635,51 @@ def _complaint_vocabulary(analyser) -> list[str]:
         words.update(rule.gate or ())
     for lexicon in analyser.lexicons.values():
         words.update(" ".join(entry.words) for entry in lexicon.entries)
-    words.update(["@AcmeHelp", "@x", "a@b", "RT", "RT:", "xRT", "&amp;", "https://t.co/x", "www.x.com", "’", "‘",
-                  "ʼ", "`", "“", "”", "don’t", "can`t", "?", "¿", ":(", ":'(", ">:(", "d:", "/s", "😡", "👏", "❤️",
-                  "😍", "️", "\n", ".", ",", "!", "2", "10", "£5", "hours", "days", "ÉCOLE", "nestrādā", "İ"])
+    words.update(
+        [
+            "@AcmeHelp",
+            "@x",
+            "a@b",
+            "RT",
+            "RT:",
+            "xRT",
+            "&amp;",
+            "https://t.co/x",
+            "www.x.com",
+            "’",
+            "‘",
+            "ʼ",
+            "`",
+            "“",
+            "”",
+            "don’t",
+            "can`t",
+            "?",
+            "¿",
+            ":(",
+            ":'(",
+            ">:(",
+            "d:",
+            "/s",
+            "😡",
+            "👏",
+            "❤️",
+            "😍",
+            "️",
+            "\n",
+            ".",
+            ",",
+            "!",
+            "2",
+            "10",
+            "£5",
+            "hours",
+            "days",
+            "ÉCOLE",
+            "nestrādā",
+            "İ",
+        ]
+    )
     return sorted(words)
 
 
@@ -417,22 +705,31 @@ def test_complaint_signals_are_the_ungated_reference():
 
 def test_history_after_an_item_is_what_replace_gives():
     from dataclasses import replace
-    from datetime import datetime, timedelta, timezone
+    from datetime import datetime, timedelta
 
     from socialwatch.models import AuthorHistory
     from socialwatch.scoring.pipeline import _after
 
-    t0 = datetime(2026, 1, 1, tzinfo=timezone.utc)
+    t0 = datetime(2026, 1, 1, tzinfo=UTC)
     rng = random.Random(18)
     times = [None] + [t0 + timedelta(hours=h) for h in range(5)]
     for _ in range(2_000):
-        history = AuthorHistory(rng.randint(0, 3), rng.randint(0, 3), rng.choice(times), rng.choice(times),
-                                rng.choice([None, "negative", "neutral"]))
+        history = AuthorHistory(
+            rng.randint(0, 3),
+            rng.randint(0, 3),
+            rng.choice(times),
+            rng.choice(times),
+            rng.choice([None, "negative", "neutral"]),
+        )
         seen, label = rng.choice(times[1:]), rng.choice(["negative", "positive", "unscored"])
-        expected = replace(history, contacts=history.contacts + 1,
-                           negative_count=history.negative_count + (label == "negative"),
-                           first_seen=history.first_seen or seen,
-                           last_seen=max(history.last_seen, seen) if history.last_seen else seen, last_label=label)
+        expected = replace(
+            history,
+            contacts=history.contacts + 1,
+            negative_count=history.negative_count + (label == "negative"),
+            first_seen=history.first_seen or seen,
+            last_seen=max(history.last_seen, seen) if history.last_seen else seen,
+            last_label=label,
+        )
         assert _after(history, seen, label) == expected
 
 
@@ -442,17 +739,29 @@ def test_history_after_an_item_is_what_replace_gives():
 def _reference_suggest(item, category, label, history, config, templates):
     """suggest.suggest with jinja's own Template.render for every template."""
     public = item.public and item.kind is not Kind.DM
-    context = {"name": suggest.first_name(item), "handle": item.author.handle or "", "returning": history.returning,
-               "previous_contacts": history.contacts, "case_ref": suggest.case_reference(item.key, config.case_prefix),
-               "brand": config.brand_name, "help_url": config.help_url,
-               "status_url": config.status_url or config.help_url, "signature": config.signature, "public": public,
-               "platform": item.platform, "kind": item.kind.value, "lang": item.lang or "",
-               "negative": label == "negative", "category": category}
+    context = {
+        "name": suggest.first_name(item),
+        "handle": item.author.handle or "",
+        "returning": history.returning,
+        "previous_contacts": history.contacts,
+        "case_ref": suggest.case_reference(item.key, config.case_prefix),
+        "brand": config.brand_name,
+        "help_url": config.help_url,
+        "status_url": config.status_url or config.help_url,
+        "signature": config.signature,
+        "public": public,
+        "platform": item.platform,
+        "kind": item.kind.value,
+        "lang": item.lang or "",
+        "negative": label == "negative",
+        "category": category,
+    }
     if category == "exposed_pii" and category not in templates.by_category:
         sources = [(kind, templates.env.from_string(source)) for kind, source in suggest.EXPOSED_PII_TEMPLATES]
     else:
-        sources = [(suggest.kind_of(name), templates.env.get_template(name))
-                   for name in templates.for_category(category)]
+        sources = [
+            (suggest.kind_of(name), templates.env.get_template(name)) for name in templates.for_category(category)
+        ]
     out, seen = [], set()
     for kind, template in sources:
         text = suggest.fit(" ".join(template.render(context).split()), item.platform, public)
@@ -469,17 +778,27 @@ def test_suggestions_are_the_reference_renders():
     rng = random.Random(19)
     categories = sorted(templates.by_category) + ["exposed_pii", "unknown"]
     for index in range(3_000):
-        config = SuggestionsConfig(signature=rng.choice(["", "- the Acme team", "^JS"]),
-                                   max_suggestions=rng.randint(1, 3), brand_name=rng.choice(["Acme", "Ünï"]))
-        item = Item(platform=rng.choice(["x", "facebook"]), kind=rng.choice(list(Kind)), native_id=str(index),
-                    account="acme", author=Author(str(index), handle=rng.choice(["sam", None]),
-                                                  name=rng.choice(["Sam Smith", "", None, "☆☆"])),
-                    text="x", created_at=datetime(2026, 1, 1, tzinfo=timezone.utc), lang=rng.choice([None, "en"]),
-                    public=rng.random() < 0.7)
+        config = SuggestionsConfig(
+            signature=rng.choice(["", "- the Acme team", "^JS"]),
+            max_suggestions=rng.randint(1, 3),
+            brand_name=rng.choice(["Acme", "Ünï"]),
+        )
+        item = Item(
+            platform=rng.choice(["x", "facebook"]),
+            kind=rng.choice(list(Kind)),
+            native_id=str(index),
+            account="acme",
+            author=Author(str(index), handle=rng.choice(["sam", None]), name=rng.choice(["Sam Smith", "", None, "☆☆"])),
+            text="x",
+            created_at=datetime(2026, 1, 1, tzinfo=UTC),
+            lang=rng.choice([None, "en"]),
+            public=rng.random() < 0.7,
+        )
         history = AuthorHistory(contacts=rng.randint(0, 2))
         category, label = rng.choice(categories), rng.choice(["negative", "neutral"])
-        assert suggest.suggest(item, category, label, history, config, templates) == \
-            _reference_suggest(item, category, label, history, config, templates)
+        assert suggest.suggest(item, category, label, history, config, templates) == _reference_suggest(
+            item, category, label, history, config, templates
+        )
 
 
 def test_render_with_flattened_globals_is_template_render():
@@ -500,10 +819,39 @@ def test_render_with_flattened_globals_is_template_render():
 
 
 _PATTERN_ATOMS = [
-    "ab", "abc", "delay", "x y", "'s", ":(", "no", "lay", "y d", "é", "b", r"\b", r"\b", r"\B", "^", r"\s+", r"\s*",
+    "ab",
+    "abc",
+    "delay",
+    "x y",
+    "'s",
+    ":(",
+    "no",
+    "lay",
+    "y d",
+    "é",
+    "b",
+    r"\b",
+    r"\b",
+    r"\B",
+    "^",
+    r"\s+",
+    r"\s*",
     r"\w+",
-    r"\w*", r"\W", "[^.!?]{0,5}", "(?:my |the )?", "[a-z]", ".", "(?<!x)", "(?!y)", "[:;]", "[😡x]", r"\d+", "_",
-    r"\b[a-z]delay", r"\b[xy]abc", r"\b\Wabc",
+    r"\w*",
+    r"\W",
+    "[^.!?]{0,5}",
+    "(?:my |the )?",
+    "[a-z]",
+    ".",
+    "(?<!x)",
+    "(?!y)",
+    "[:;]",
+    "[😡x]",
+    r"\d+",
+    "_",
+    r"\b[a-z]delay",
+    r"\b[xy]abc",
+    r"\b\Wabc",
 ]
 
 
@@ -534,8 +882,35 @@ def test_complaint_rule_gates_never_skip_a_rule_that_matches():
     """Gates and word starts derived from arbitrary patterns: every rule that matches is searched."""
     analyser = complaints.ComplaintAnalyser()
     rng = random.Random(21)
-    words = ["ab", "abc", "delay", "x", "y", "'s", ":(", "no", "lay", "yd", "é", "b", "my", "the", "xdelay", "_",
-             "a", "12", "😡", ".", "!", "d", "layab", "s", "xabc", "zdelay", ":abc"]
+    words = [
+        "ab",
+        "abc",
+        "delay",
+        "x",
+        "y",
+        "'s",
+        ":(",
+        "no",
+        "lay",
+        "yd",
+        "é",
+        "b",
+        "my",
+        "the",
+        "xdelay",
+        "_",
+        "a",
+        "12",
+        "😡",
+        ".",
+        "!",
+        "d",
+        "layab",
+        "s",
+        "xabc",
+        "zdelay",
+        ":abc",
+    ]
     separators = [" ", " ", "", "'", "(", "_", "é", "x", "-", "2", "\n"]
     for _ in range(600):
         patterns = [_random_pattern(rng) for _ in range(8)]
@@ -548,8 +923,27 @@ def test_complaint_rule_gates_never_skip_a_rule_that_matches():
 
 def test_squeeze_is_split_and_join():
     rng = random.Random(22)
-    alphabet = ["a", "b", " ", " ", "  ", "\n", "\t", "\xa0", "\u2000", "\u3000", "\x1c", "\x85", "\u200b", "é", "😀",
-                "\u2028", "\r", "\x0b", "x y"]
+    alphabet = [
+        "a",
+        "b",
+        " ",
+        " ",
+        "  ",
+        "\n",
+        "\t",
+        "\xa0",
+        "\u2000",
+        "\u3000",
+        "\x1c",
+        "\x85",
+        "\u200b",
+        "é",
+        "😀",
+        "\u2028",
+        "\r",
+        "\x0b",
+        "x y",
+    ]
     for _ in range(30_000):
         text = "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 8)))
         assert suggest._squeeze(text) == " ".join(text.split()), repr(text)

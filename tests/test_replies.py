@@ -21,19 +21,17 @@ from typing import Any
 import pytest
 import requests
 
-from socialwatch.config.schema import Config
 from socialwatch.config.load import load_config
+from socialwatch.config.schema import Config
 from socialwatch.ingest import poll
 from socialwatch.models import parse_time, utcnow
-from socialwatch.scoring.pipeline import Pipeline
 from socialwatch.replies import ReplySender, build_repliers, target_for
 from socialwatch.sandbox import Sandbox
+from socialwatch.scoring.pipeline import Pipeline
 from socialwatch.sources import facebook, x
-from socialwatch.store.reply_outbox import VERIFY_NONE, VERIFY_REQUIRED, QueueResult
+from socialwatch.store import audit_log, inbox, reply_outbox
 from socialwatch.store.db import Store
-from socialwatch.store import audit_log
-from socialwatch.store import inbox
-from socialwatch.store import reply_outbox
+from socialwatch.store.reply_outbox import VERIFY_NONE, VERIFY_REQUIRED, QueueResult
 
 ALEX = ("U0SBXAPPR1", "alex.approver")
 SAM = ("U0SBXAPPR2", "sam.second")
@@ -88,7 +86,9 @@ class Env:
         return ReplySender(self.store, build_repliers(self.config), clock=self.clock, **kwargs)
 
     def queue(self, item: dict[str, Any], text: str, actor: tuple[str, str] = ALEX, **kwargs: Any) -> QueueResult:
-        return reply_outbox.queue_reply(self.store, item["id"], text=text, actor_id=actor[0], actor_name=actor[1], **kwargs)
+        return reply_outbox.queue_reply(
+            self.store, item["id"], text=text, actor_id=actor[0], actor_name=actor[1], **kwargs
+        )
 
     def posts(self, method: str = "POST", path: str = "/2/tweets") -> list[dict[str, Any]]:
         return [r for r in self.sandbox.requests_log(method=method, path=path) if r["path"] == path]
@@ -120,11 +120,17 @@ def test_each_kind_of_item_gets_exactly_one_reply_on_its_platform(env: Env) -> N
     comment = box.add_comment("The soup was cold again", name="Cy", post_id=post)
     message = box.add_message("My booking disappeared", name="Di")
     env.ingest("mentions", "dms", "comments", "messenger")
-    items = {"mention": env.item("x", mention), "dm": env.item("x", dm), "comment": env.item("facebook", comment),
-             "messenger": env.item("facebook", message)}
+    items = {
+        "mention": env.item("x", mention),
+        "dm": env.item("x", dm),
+        "comment": env.item("facebook", comment),
+        "messenger": env.item("facebook", message),
+    }
     suggested = "Sorry to hear that."
-    queued = {name: env.queue(item, f"Sorry {name}, we are on it", suggested_text=suggested,
-                              suggestion_kind="apologise") for name, item in items.items()}
+    queued = {
+        name: env.queue(item, f"Sorry {name}, we are on it", suggested_text=suggested, suggestion_kind="apologise")
+        for name, item in items.items()
+    }
     assert {r.status for r in queued.values()} == {"queued"}
 
     assert env.sender().send_due() == 4
@@ -136,8 +142,12 @@ def test_each_kind_of_item_gets_exactly_one_reply_on_its_platform(env: Env) -> N
     assert x_posted["dm"]["recipient_id"] == items["dm"]["author_id"]
     assert fb_posted["comment_reply"]["in_reply_to"] == comment
     assert fb_posted["message"]["recipient_id"] == items["messenger"]["author_id"]
-    expected_ids = {"mention": x_posted["reply"]["id"], "dm": x_posted["dm"]["id"],
-                    "comment": fb_posted["comment_reply"]["id"], "messenger": fb_posted["message"]["id"]}
+    expected_ids = {
+        "mention": x_posted["reply"]["id"],
+        "dm": x_posted["dm"]["id"],
+        "comment": fb_posted["comment_reply"]["id"],
+        "messenger": fb_posted["message"]["id"],
+    }
     for name, result in queued.items():
         assert result.reply is not None
         row = reply_outbox.reply(env.store, result.reply["id"])
@@ -146,7 +156,8 @@ def test_each_kind_of_item_gets_exactly_one_reply_on_its_platform(env: Env) -> N
         assert item is not None and item["status"] == "replied" and item["first_reply_at"] == row["sent_at"]
         assert env.actions(item)[-4:] == ["reply.approved", "reply.edited", "reply.send_attempt", "reply.sent"]
     assert sorted(c["item_key"] for c in env.changes if c["status"] == "sent") == sorted(
-        f"{i['platform']}:{i['native_id']}" for i in items.values())
+        f"{i['platform']}:{i['native_id']}" for i in items.values()
+    )
     assert audit_log.verify_audit(env.store).ok
     records = {r["item_key"]: r for r in audit_log.reply_records(env.store)}
     assert all(r["status"] == "sent" and r["sent_audit_seq"] for r in records.values()) and len(records) == 4
@@ -255,10 +266,15 @@ def test_two_person_rule(env: Env) -> None:
     assert sender.send_due() == 1 and sender.send_due() == 0
     assert len(env.sandbox.posted_x()) == 1
     assert reply_outbox.second_approval(env.store, reply_id, actor_id="U3", actor_name="third").status == "duplicate"
-    approvals = [a for a in audit_log.audit_rows(env.store, f"x:{mention}")
-                 if a["action"] in ("reply.requested", "reply.approved")]
-    assert [(a["action"], a["actor_name"]) for a in approvals] == [("reply.requested", ALEX[1]),
-                                                                  ("reply.approved", SAM[1])]
+    approvals = [
+        a
+        for a in audit_log.audit_rows(env.store, f"x:{mention}")
+        if a["action"] in ("reply.requested", "reply.approved")
+    ]
+    assert [(a["action"], a["actor_name"]) for a in approvals] == [
+        ("reply.requested", ALEX[1]),
+        ("reply.approved", SAM[1]),
+    ]
     assert approvals[1]["data"]["first_approver"] == ALEX[0]
 
 
@@ -269,8 +285,12 @@ def run_killed_sender(env: Env) -> None:
     """The daemon's reply job in its own process, SIGKILLed right after the platform accepted the reply."""
     assert env.config.source_path is not None
     child = subprocess.run(
-        [sys.executable, "-c", CHILD, str(env.config.source_path)], capture_output=True, text=True, timeout=60,
-        env={**os.environ, "SOCIALWATCH_CRASHPOINT": "replies.platform_called:1:kill"})
+        [sys.executable, "-c", CHILD, str(env.config.source_path)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "SOCIALWATCH_CRASHPOINT": "replies.platform_called:1:kill"},
+    )
     assert child.returncode == -signal.SIGKILL, child.stderr
     assert "crashpoint replies.platform_called reached" in child.stderr
 
@@ -321,11 +341,14 @@ def test_crash_when_the_platform_cannot_be_searched_needs_a_person(env: Env) -> 
         env.clock.advance(hours=1)
         assert sender.send_due() == 0 and sender.reconcile() == 0
     assert len(env.sandbox.posted_x()) == 1 and len(env.posts()) == 1
-    assert not reply_outbox.cancel_reply(env.store, reply_id, actor_id=ALEX[0], actor_name=ALEX[1], reason="changed my mind")
+    assert not reply_outbox.cancel_reply(
+        env.store, reply_id, actor_id=ALEX[0], actor_name=ALEX[1], reason="changed my mind"
+    )
     # A person looks, finds it, and says so.
     posted_id = env.sandbox.posted_x()[0]["id"]
-    settled = reply_outbox.resolve_reply(env.store, reply_id, outcome="sent", platform_reply_id=posted_id, actor_id=ALEX[0],
-                                      actor_name=ALEX[1])
+    settled = reply_outbox.resolve_reply(
+        env.store, reply_id, outcome="sent", platform_reply_id=posted_id, actor_id=ALEX[0], actor_name=ALEX[1]
+    )
     assert settled is not None and settled["status"] == "sent"
     assert inbox.item(env.store, item["id"])["status"] == "replied"  # type: ignore[index]
     assert audit_log.verify_audit(env.store).ok
@@ -493,13 +516,17 @@ def test_dismissed_item_is_closed_and_cancelled_reply_frees_the_item(env: Env) -
 
     queued = env.queue(question, "Good question, Rae")
     assert queued.reply is not None
-    assert reply_outbox.cancel_reply(env.store, queued.reply["id"], actor_id=SAM[0], actor_name=SAM[1], reason="wrong tone")
+    assert reply_outbox.cancel_reply(
+        env.store, queued.reply["id"], actor_id=SAM[0], actor_name=SAM[1], reason="wrong tone"
+    )
     assert reply_outbox.active_reply_for(env.store, question["id"]) is None
     retry = env.queue(question, "Great question, Rae")
     assert retry.status == "queued" and retry.reply is not None and retry.reply["dedupe_key"] == f"x:{second}#1"
     assert env.sender().send_due() == 1
     assert [p["text"] for p in env.sandbox.posted_x()] == ["@rae Great question, Rae"]
-    assert not reply_outbox.cancel_reply(env.store, retry.reply["id"], actor_id=SAM[0], actor_name=SAM[1], reason="late")
+    assert not reply_outbox.cancel_reply(
+        env.store, retry.reply["id"], actor_id=SAM[0], actor_name=SAM[1], reason="late"
+    )
 
 
 def test_acknowledgements_are_deduplicated_and_do_not_block_the_answer(env: Env) -> None:
@@ -526,9 +553,11 @@ def test_the_database_refuses_a_second_active_manager_reply(env: Env) -> None:
     item = env.item("x", mention)
     assert env.queue(item, "Hey Tom").status == "queued"
     with pytest.raises(sqlite3.IntegrityError), env.store.transaction() as db:
-        db.execute("INSERT INTO reply_outbox (item_id, dedupe_key, text, approved_by, approved_at, status, origin) "
-                   "VALUES (?, 'other-key', 'Hey again', 'U1', '2026-01-01T00:00:00Z', 'approved', 'manager')",
-                   [item["id"]])
+        db.execute(
+            "INSERT INTO reply_outbox (item_id, dedupe_key, text, approved_by, approved_at, status, origin) "
+            "VALUES (?, 'other-key', 'Hey again', 'U1', '2026-01-01T00:00:00Z', 'approved', 'manager')",
+            [item["id"]],
+        )
 
 
 def test_target_for_reads_an_item_row(env: Env) -> None:

@@ -9,15 +9,14 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from test_audit_support import T0, TEXTS, approve_and_send, ingest, make_item, populated, raw
 
-from socialwatch.compliance import retention
 from socialwatch.cli.audit import audit_group
+from socialwatch.compliance import retention
 from socialwatch.config.load import ConfigError, parse_config
 from socialwatch.config.schema import RetentionConfig
+from socialwatch.store import audit_log, inbox
 from socialwatch.store.db import Store
-from socialwatch.store import audit_log
-from socialwatch.store import inbox
-from test_audit_support import T0, TEXTS, approve_and_send, ingest, make_item, populated, raw
 
 LATER = T0 + timedelta(days=40)
 NOW = T0 + timedelta(days=45)
@@ -27,11 +26,19 @@ NOW = T0 + timedelta(days=45)
 def store(tmp_path: Path) -> Store:
     """Old traffic (T0) and recent traffic (T0 + 40 days), with a reply still on its way out."""
     store, _ = populated(tmp_path / "sw.db")
-    recent = ingest(store, [make_item(10, text="@acme still waiting for my refund", when=LATER)],
-                    LATER + timedelta(minutes=1))
+    recent = ingest(
+        store, [make_item(10, text="@acme still waiting for my refund", when=LATER)], LATER + timedelta(minutes=1)
+    )
     old_open = ingest(store, [make_item(20, text="@acme hello? anyone?", when=T0)], T0 + timedelta(minutes=2))
-    approve_and_send(store, old_open[0], final="Hello, we are here: what can we do for you?", suggested=None,
-                     approver=("U01", "alice"), approved_at=T0 + timedelta(minutes=3), sent_at=None)
+    approve_and_send(
+        store,
+        old_open[0],
+        final="Hello, we are here: what can we do for you?",
+        suggested=None,
+        approver=("U01", "alice"),
+        approved_at=T0 + timedelta(minutes=3),
+        sent_at=None,
+    )
     assert recent
     return store
 
@@ -94,8 +101,10 @@ def test_deleting_texts_of_recent_entries_is_still_caught_after_a_purge(store):
 
 def test_raw_only_purge_keeps_texts(store):
     with store.db() as db:
-        db.execute("INSERT INTO rejects (source, received_at, error, payload) VALUES ('s', ?, 'bad', '{x')",
-                   ["2026-03-01T00:00:00.000000Z"])
+        db.execute(
+            "INSERT INTO rejects (source, received_at, error, payload) VALUES ('s', ?, 'bad', '{x')",
+            ["2026-03-01T00:00:00.000000Z"],
+        )
     report = retention.purge(store, 30, texts=False, now=NOW)
     assert report.counts["raw_payloads"] == 4 and report.counts["rejects"] == 1 and report.counts["items"] == 0
     item = inbox.item_by_key(store, "x:5000")
@@ -133,8 +142,7 @@ def test_purge_command_and_nothing_to_do(store):
 def test_apply_config_and_daily_job(store, caplog):
     assert retention.apply_config(store, RetentionConfig(), now=NOW) == []  # 0 keeps everything
     caplog.set_level(logging.INFO, logger="socialwatch.compliance.retention")
-    retention.daily_job(store, RetentionConfig(purge_texts_after_days=30, purge_raw_after_days=3),
-                        clock=lambda: NOW)
+    retention.daily_job(store, RetentionConfig(purge_texts_after_days=30, purge_raw_after_days=3), clock=lambda: NOW)
     assert inbox.item_by_key(store, "x:5000")["text"] == ""
     assert inbox.item_by_key(store, "x:5010")["raw"] is None  # 45 - 40 days old > 3
     assert inbox.item_by_key(store, "x:5010")["text"]
@@ -144,9 +152,9 @@ def test_apply_config_and_daily_job(store, caplog):
 
 
 def test_retention_config_is_validated():
-    config = parse_config('[retention]\npurge_texts_after_days = 365\npurge_raw_after_days = 30\n')
+    config = parse_config("[retention]\npurge_texts_after_days = 365\npurge_raw_after_days = 30\n")
     assert config.retention.purge_texts_after_days == 365
-    with pytest.raises(ConfigError, match="retention.purge_raw_after_days"):
+    with pytest.raises(ConfigError, match=r"retention\.purge_raw_after_days"):
         parse_config("[retention]\npurge_raw_after_days = -1\n")
     with pytest.raises(ConfigError, match="unknown key 'purge_after_days'"):
         parse_config("[retention]\npurge_after_days = 5\n")

@@ -18,14 +18,15 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from test_audit_support import populated
 
 from socialwatch.compliance import review
 from socialwatch.store import audit_log, inbox
 from socialwatch.store.db import Store
-from test_audit_support import populated
 
-pytestmark = pytest.mark.skipif(not review.available(),
-                                reason="datasette is not installed: pip install -e '.[review]' to test the review UI")
+pytestmark = pytest.mark.skipif(
+    not review.available(), reason="datasette is not installed: pip install -e '.[review]' to test the review UI"
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -47,15 +48,20 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path
     path = tmp_path_factory.mktemp("review") / "socialwatch.db"
     populated(path)
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
-    proc = subprocess.Popen([*_review_argv(), "--database", str(path), "--port", "0"], stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True, env=env)
+    proc = subprocess.Popen(
+        [*_review_argv(), "--database", str(path), "--port", "0"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=env,
+    )
     try:
         assert proc.stdout is not None
         line = proc.stdout.readline()  # the command prints its URL once it listens
         if "http://" not in line:
             proc.kill()
             pytest.fail(f"review did not start: {line}{proc.stdout.read()}")
-        url = line[line.index("http://"):].split()[0]
+        url = line[line.index("http://") :].split()[0]
         # Keep draining its output so a chatty server never blocks on a full pipe.
         threading.Thread(target=proc.stdout.read, daemon=True).start()
         yield url, path
@@ -96,14 +102,20 @@ def test_canned_queries_are_listed_and_run(served):
     assert {r["item_key"]: r["response_minutes"] for r in times} == {"x:5000": 21.0, "x:5001": 40.0}
     edits = get_json(f"{url}/edits_vs_suggestions.json?_shape=array")
     assert [(r["suggested_text"], r["final_text"]) for r in edits] == [
-        ("We are looking into it.", "So sorry about the outage, a fix is rolling out now.")]
+        ("We are looking into it.", "So sorry about the outage, a fix is rolling out now.")
+    ]
     refused = get_json(f"{url}/refused_attempts.json?_shape=array")
     assert "mallory" in [r["actor_name"] for r in refused]
     unanswered = get_json(f"{url}/unanswered_items.json?_shape=array")
     assert [r["item_key"] for r in unanswered] == ["x:5002"]
     history = get_json(f"{url}/item_history.json?_shape=array&item_key=x:5001")
-    assert [r["action"] for r in history] == ["item.received", "alert.posted", "reply.approved", "reply.edited",
-                                              "reply.sent"]
+    assert [r["action"] for r in history] == [
+        "item.received",
+        "alert.posted",
+        "reply.approved",
+        "reply.edited",
+        "reply.sent",
+    ]
     assert json.loads(history[0]["texts"])["text"] == "@acme the app has been down all morning, nothing loads"
     assert get_json(f"{base}/-/metadata.json")["databases"][name]["tables"]["items"]["columns"]["text"]
 
@@ -111,8 +123,14 @@ def test_canned_queries_are_listed_and_run(served):
 def test_new_rows_show_while_serving(served):
     """Read-only but not immutable: what the daemon writes after the UI started is visible."""
     url, path = served
-    audit_log.append_audit(Store(path), "action.refused", actor_id="U98", actor_name="trudy", item_key="x:5000",
-                             details={"attempted": "dismiss"})
+    audit_log.append_audit(
+        Store(path),
+        "action.refused",
+        actor_id="U98",
+        actor_name="trudy",
+        item_key="x:5000",
+        details={"attempted": "dismiss"},
+    )
     refused = get_json(f"{url}/refused_attempts.json?_shape=array")
     assert [r["actor_name"] for r in refused] == ["trudy", "mallory"]
 
@@ -143,9 +161,20 @@ def test_loopback_only(tmp_path):
 
 
 def _chromium(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([CHROMIUM or "chromium", "--headless", "--no-sandbox", "--disable-gpu",
-                           "--disable-dev-shm-usage", "--hide-scrollbars", *args],
-                          capture_output=True, text=True, timeout=90)
+    return subprocess.run(
+        [
+            CHROMIUM or "chromium",
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-dev-shm-usage",
+            "--hide-scrollbars",
+            *args,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=90,
+    )
 
 
 @pytest.mark.browser

@@ -78,13 +78,28 @@ def test_secrets_come_from_credentials(unit: dict[str, dict[str, list[str]]]) ->
 @pytest.mark.parametrize(
     ("key", "value"),
     [
-        ("NoNewPrivileges", "yes"), ("ProtectSystem", "strict"), ("ProtectHome", "yes"), ("PrivateTmp", "yes"),
-        ("PrivateDevices", "yes"), ("RestrictAddressFamilies", "AF_UNIX AF_INET AF_INET6"),
-        ("CapabilityBoundingSet", ""), ("ProtectKernelTunables", "yes"), ("ProtectKernelModules", "yes"),
-        ("ProtectKernelLogs", "yes"), ("ProtectControlGroups", "yes"), ("RestrictNamespaces", "yes"),
-        ("LockPersonality", "yes"), ("MemoryDenyWriteExecute", "yes"), ("RestrictRealtime", "yes"),
-        ("RestrictSUIDSGID", "yes"), ("ProtectClock", "yes"), ("ProtectHostname", "yes"),
-        ("ProtectProc", "invisible"), ("ProcSubset", "pid"), ("UMask", "0077"), ("SystemCallArchitectures", "native"),
+        ("NoNewPrivileges", "yes"),
+        ("ProtectSystem", "strict"),
+        ("ProtectHome", "yes"),
+        ("PrivateTmp", "yes"),
+        ("PrivateDevices", "yes"),
+        ("RestrictAddressFamilies", "AF_UNIX AF_INET AF_INET6"),
+        ("CapabilityBoundingSet", ""),
+        ("ProtectKernelTunables", "yes"),
+        ("ProtectKernelModules", "yes"),
+        ("ProtectKernelLogs", "yes"),
+        ("ProtectControlGroups", "yes"),
+        ("RestrictNamespaces", "yes"),
+        ("LockPersonality", "yes"),
+        ("MemoryDenyWriteExecute", "yes"),
+        ("RestrictRealtime", "yes"),
+        ("RestrictSUIDSGID", "yes"),
+        ("ProtectClock", "yes"),
+        ("ProtectHostname", "yes"),
+        ("ProtectProc", "invisible"),
+        ("ProcSubset", "pid"),
+        ("UMask", "0077"),
+        ("SystemCallArchitectures", "native"),
     ],
 )
 def test_hardening(unit: dict[str, dict[str, list[str]]], key: str, value: str) -> None:
@@ -130,8 +145,9 @@ def _has_offline(analyze: str) -> None:
 
 def test_systemd_analyze_verify(tmp_path: Path, analyze: str) -> None:
     copy = _verifiable_copy(tmp_path)
-    result = subprocess.run([analyze, "verify", "--man=no", str(copy)],
-                            capture_output=True, text=True, timeout=60, cwd=tmp_path)
+    result = subprocess.run(
+        [analyze, "verify", "--man=no", str(copy)], capture_output=True, text=True, timeout=60, cwd=tmp_path
+    )
     # verify exits 0 on mere warnings ("Unknown key ..., ignoring"): any line about our unit fails.
     complaints = [line for line in (result.stdout + result.stderr).splitlines() if "socialwatch" in line]
     assert result.returncode == 0 and not complaints, result.stdout + result.stderr
@@ -141,8 +157,9 @@ def test_verify_catches_a_typo(tmp_path: Path, analyze: str) -> None:
     """Guards the test above: a misspelt directive must be reported."""
     copy = _verifiable_copy(tmp_path)
     copy.write_text(copy.read_text().replace("ProtectClock=yes", "ProtectClok=yes"))
-    result = subprocess.run([analyze, "verify", "--man=no", str(copy)],
-                            capture_output=True, text=True, timeout=60, cwd=tmp_path)
+    result = subprocess.run(
+        [analyze, "verify", "--man=no", str(copy)], capture_output=True, text=True, timeout=60, cwd=tmp_path
+    )
     assert "ProtectClok" in result.stdout + result.stderr
 
 
@@ -152,7 +169,10 @@ def test_security_exposure_below_two(tmp_path: Path, analyze: str) -> None:
     # --threshold=19 fails (non-zero exit) for an exposure above 1.9.
     result = subprocess.run(
         [analyze, "security", "--offline=yes", "--threshold=19", "--no-pager", str(copy)],
-        capture_output=True, text=True, timeout=60, cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=tmp_path,
     )
     summary = [line for line in result.stdout.splitlines() if "Overall exposure level" in line]
     assert result.returncode == 0, summary or result.stdout + result.stderr
@@ -167,6 +187,9 @@ def test_security_threshold_catches_weak_hardening(tmp_path: Path, analyze: str)
     _has_offline(analyze)
     result = subprocess.run(
         [analyze, "security", "--offline=yes", "--threshold=19", "--no-pager", str(copy)],
-        capture_output=True, text=True, timeout=60, cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=tmp_path,
     )
     assert result.returncode != 0

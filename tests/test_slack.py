@@ -14,22 +14,18 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
-from socialwatch.alerts import cards
-from socialwatch.config.schema import Config
-from socialwatch.config.load import load_config
-from socialwatch.daemon import Daemon
-from socialwatch.models import utcnow
-from socialwatch.alerts.outbox import dispatch_alerts
-from socialwatch.sandbox import Sandbox
-from socialwatch.alerts.slack import SlackChannel
-from socialwatch.store import alert_outbox
-from socialwatch.store import audit_log
-from socialwatch.store import inbox
-from socialwatch.store import reply_outbox
-
 import sandbox_support as support
 from sandbox_support import control
+
+from socialwatch.alerts import cards
+from socialwatch.alerts.outbox import dispatch_alerts
+from socialwatch.alerts.slack import SlackChannel
+from socialwatch.config.load import load_config
+from socialwatch.config.schema import Config
+from socialwatch.daemon import Daemon
+from socialwatch.models import utcnow
+from socialwatch.sandbox import Sandbox
+from socialwatch.store import alert_outbox, audit_log, inbox, reply_outbox
 
 WAIT = 10.0
 SECOND_APPROVER = {"id": "U0SBXAPPR2", "name": "sam.second"}
@@ -56,8 +52,11 @@ def messages(sandbox: Sandbox, channel: str | None = None) -> list[dict[str, Any
 
 
 def alert_messages(sandbox: Sandbox) -> list[dict[str, Any]]:
-    return [m for m in messages(sandbox) if (m.get("metadata") or {}).get("event_type") == cards.EVENT_TYPE
-            and not m.get("ephemeral")]
+    return [
+        m
+        for m in messages(sandbox)
+        if (m.get("metadata") or {}).get("event_type") == cards.EVENT_TYPE and not m.get("ephemeral")
+    ]
 
 
 def alert_for(sandbox: Sandbox, key: str) -> dict[str, Any]:
@@ -66,8 +65,13 @@ def alert_for(sandbox: Sandbox, key: str) -> dict[str, Any]:
     return found[0]
 
 
-def click(sandbox: Sandbox, message: dict[str, Any], action_id: str, user: dict[str, str] | None = None,
-          wait: float | None = 3) -> dict[str, Any]:
+def click(
+    sandbox: Sandbox,
+    message: dict[str, Any],
+    action_id: str,
+    user: dict[str, str] | None = None,
+    wait: float | None = 3,
+) -> dict[str, Any]:
     body: dict[str, Any] = {"channel": message["channel"], "ts": message["ts"], "action_id": action_id}
     if user:
         body["user"] = user
@@ -131,8 +135,19 @@ def poll_and_dispatch(daemon: Daemon) -> None:
 
 def _no_markup_from_customers(message: dict[str, Any]) -> None:
     visible = json.dumps([message.get("text"), message.get("blocks")], ensure_ascii=False)
-    for bad in ("<!channel", "<!here", "<!everyone", "<@U0SBXAPPR1", "<http://evil", "<!subteam", "<#C0SBX",
-                "\u202e", "\u200b", "\\u0000", "\u0007"):
+    for bad in (
+        "<!channel",
+        "<!here",
+        "<!everyone",
+        "<@U0SBXAPPR1",
+        "<http://evil",
+        "<!subteam",
+        "<#C0SBX",
+        "\u202e",
+        "\u200b",
+        "\\u0000",
+        "\u0007",
+    ):
         assert bad not in visible, f"{bad!r} reached Slack"
 
 
@@ -174,8 +189,9 @@ def test_alert_shows_author_history_suggestions_due_time_and_link(sandbox, confi
     daemon = Daemon(config, notifier=None)
     sandbox.add_mention("@brand thanks for the quick help yesterday!", handle="returning", name="Rita", followers=4321)
     poll_and_dispatch(daemon)
-    tweet = sandbox.add_mention("@brand my refund still has not arrived after 3 weeks", handle="returning",
-                                name="Rita", followers=4321)
+    tweet = sandbox.add_mention(
+        "@brand my refund still has not arrived after 3 weeks", handle="returning", name="Rita", followers=4321
+    )
     poll_and_dispatch(daemon)
     message = alert_for(sandbox, f"x:{tweet}")
     flat = json.dumps(message["blocks"])
@@ -195,14 +211,18 @@ def test_follow_up_from_the_same_author_goes_into_the_thread(sandbox, config):
     poll_and_dispatch(daemon)
     parent, child = alert_for(sandbox, f"x:{first}"), alert_for(sandbox, f"x:{second}")
     assert parent["thread_ts"] in (None, parent["ts"]) and child["thread_ts"] == parent["ts"]
-    assert alert_outbox.alert_message(daemon.store, inbox.item_by_key(daemon.store, f"x:{second}")["id"])["thread_ts"] == parent["ts"]
+    assert (
+        alert_outbox.alert_message(daemon.store, inbox.item_by_key(daemon.store, f"x:{second}")["id"])["thread_ts"]
+        == parent["ts"]
+    )
 
 
 def test_routing_by_priority_and_alerts_only_mode(sandbox, tmp_path):
     config = make_config(sandbox, tmp_path, alerts_only=True, routing={"urgent": "C0SBXOPS01"})
     daemon = Daemon(config, notifier=None)
-    urgent = sandbox.add_mention("@brand your app charged me twice and support is useless, scam!!", handle="u1",
-                                 followers=250_000)
+    urgent = sandbox.add_mention(
+        "@brand your app charged me twice and support is useless, scam!!", handle="u1", followers=250_000
+    )
     poll_and_dispatch(daemon)
     message = alert_for(sandbox, f"x:{urgent}")
     assert inbox.item_by_key(daemon.store, f"x:{urgent}")["priority"] == "urgent"
@@ -226,8 +246,10 @@ def test_without_an_app_token_alerts_have_no_send_buttons(sandbox, tmp_path):
 
 def test_approve_sends_exactly_one_reply_and_updates_the_alert(sandbox, running):
     tweet = sandbox.add_mention("@brand where is my refund? ordered 2 weeks ago", handle="refundless")
-    message = wait_until(lambda: [m for m in alert_messages(sandbox)
-                                  if m["metadata"]["event_payload"]["item_key"] == f"x:{tweet}"], what="alert")[0]
+    message = wait_until(
+        lambda: [m for m in alert_messages(sandbox) if m["metadata"]["event_payload"]["item_key"] == f"x:{tweet}"],
+        what="alert",
+    )[0]
     answer = click(sandbox, message, f"{cards.SEND}_0")
     assert answer["delivery"]["acked_in_time"]
     wait_until(lambda: replies_on_x(sandbox, tweet), what="reply on X")
@@ -236,12 +258,21 @@ def test_approve_sends_exactly_one_reply_and_updates_the_alert(sandbox, running)
     [reply] = replies_on_x(sandbox, tweet)
     assert reply["in_reply_to"] == tweet
     assert reply["text"].endswith(suggestion)  # X puts the @handle of the author in front, as on x.com
-    updated = wait_until(lambda: [m for m in messages(sandbox) if m["ts"] == message["ts"] and m.get("edited_ts")
-                                  and "sent" in json.dumps(m["blocks"])], what="alert update")[0]
+    updated = wait_until(
+        lambda: [
+            m
+            for m in messages(sandbox)
+            if m["ts"] == message["ts"] and m.get("edited_ts") and "sent" in json.dumps(m["blocks"])
+        ],
+        what="alert update",
+    )[0]
     flat = json.dumps(updated["blocks"])
     assert "U0SBXAPPR1" in flat and "view reply" in flat and cards.SEND not in flat  # no more Send buttons
-    status, _ = control(sandbox, "/_sandbox/slack/actions", {"channel": message["channel"], "ts": message["ts"],
-                                                             "action_id": f"{cards.SEND}_0"})
+    status, _ = control(
+        sandbox,
+        "/_sandbox/slack/actions",
+        {"channel": message["channel"], "ts": message["ts"], "action_id": f"{cards.SEND}_0"},
+    )
     assert status == 404  # the button is gone from the message
     running.send_replies()
     assert len(replies_on_x(sandbox, tweet)) == 1
@@ -251,14 +282,20 @@ def test_approve_sends_exactly_one_reply_and_updates_the_alert(sandbox, running)
     # What compliance exports is what the platform shows.
     [record] = [r for r in audit_log.reply_records(running.store) if r["item_key"] == f"x:{tweet}"]
     assert (record["status"], record["platform_reply_id"], record["final_text"], record["approver_id"]) == (
-        "sent", reply["id"], suggestion, "U0SBXAPPR1")
+        "sent",
+        reply["id"],
+        suggestion,
+        "U0SBXAPPR1",
+    )
     assert record["alerted_at"] <= record["approved_at"] <= record["replied_at"]
 
 
 def test_two_approvers_clicking_ten_times_each_concurrently_send_one_reply(sandbox, running):
     tweet = sandbox.add_mention("@brand my package is lost, tracking shows nothing for 10 days", handle="lost")
-    message = wait_until(lambda: [m for m in alert_messages(sandbox)
-                                  if m["metadata"]["event_payload"]["item_key"] == f"x:{tweet}"], what="alert")[0]
+    message = wait_until(
+        lambda: [m for m in alert_messages(sandbox) if m["metadata"]["event_payload"]["item_key"] == f"x:{tweet}"],
+        what="alert",
+    )[0]
     approver = sandbox.info()["slack"]["approver"]
     barrier = threading.Barrier(20)
 
@@ -266,19 +303,30 @@ def test_two_approvers_clicking_ten_times_each_concurrently_send_one_reply(sandb
         barrier.wait()
         click(sandbox, message, action, user=user, wait=None)
 
-    threads = [threading.Thread(target=clicker, args=(user, f"{cards.SEND}_{n % 2}"))
-               for user in (approver, SECOND_APPROVER) for n in range(10)]
+    threads = [
+        threading.Thread(target=clicker, args=(user, f"{cards.SEND}_{n % 2}"))
+        for user in (approver, SECOND_APPROVER)
+        for n in range(10)
+    ]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
     wait_until(lambda: replies_on_x(sandbox, tweet), what="reply on X")
-    wait_until(lambda: all(d["acked"] for d in control(sandbox, "/_sandbox/slack/acks")[1]["deliveries"]),
-               what="all clicks acked")
+    wait_until(
+        lambda: all(d["acked"] for d in control(sandbox, "/_sandbox/slack/acks")[1]["deliveries"]),
+        what="all clicks acked",
+    )
+
     def statuses() -> list[str]:
         with running.store.db() as db:
-            return [r[0] for r in db.execute("SELECT r.status FROM reply_outbox r JOIN items i ON i.id = r.item_id "
-                                             "WHERE i.native_id = ?", [tweet]).fetchall()]
+            return [
+                r[0]
+                for r in db.execute(
+                    "SELECT r.status FROM reply_outbox r JOIN items i ON i.id = r.item_id WHERE i.native_id = ?",
+                    [tweet],
+                ).fetchall()
+            ]
 
     wait_until(lambda: statuses() == ["sent"], what="reply recorded as sent")
     running.send_replies()  # one more sender round: nothing left to send
@@ -287,21 +335,38 @@ def test_two_approvers_clicking_ten_times_each_concurrently_send_one_reply(sandb
 
 def test_non_approver_is_refused_ephemerally_and_audited(sandbox, running):
     tweet = sandbox.add_mention("@brand I was charged twice for one order, fix it", handle="double")
-    message = wait_until(lambda: [m for m in alert_messages(sandbox)
-                                  if m["metadata"]["event_payload"]["item_key"] == f"x:{tweet}"], what="alert")[0]
+    message = wait_until(
+        lambda: [m for m in alert_messages(sandbox) if m["metadata"]["event_payload"]["item_key"] == f"x:{tweet}"],
+        what="alert",
+    )[0]
     viewer = sandbox.info()["slack"]["non_approver"]
     click(sandbox, message, f"{cards.SEND}_0", user=viewer)
     click(sandbox, message, cards.EDIT, user=viewer)
-    refusals = wait_until(lambda: [m for m in messages(sandbox) if m.get("ephemeral")
-                                   and m.get("ephemeral_user") == viewer["id"]], what="ephemeral refusal")
+    refusals = wait_until(
+        lambda: [m for m in messages(sandbox) if m.get("ephemeral") and m.get("ephemeral_user") == viewer["id"]],
+        what="ephemeral refusal",
+    )
     assert "only approvers" in refusals[0]["text"]
     running.send_replies()
     assert replies_on_x(sandbox, tweet) == []
-    refused = wait_until(lambda: len(found := [row for row in audit_log.audit_rows(running.store, f"x:{tweet}")
-                                               if row["action"] == "action.refused"]) == 2 and found,
-                         what="both refusals audited")
-    assert sorted((r["actor_id"], r["data"]["attempted"]) for r in refused) == [(viewer["id"], "edit"),
-                                                                               (viewer["id"], "send")]
+    refused = wait_until(
+        lambda: (
+            len(
+                found := [
+                    row
+                    for row in audit_log.audit_rows(running.store, f"x:{tweet}")
+                    if row["action"] == "action.refused"
+                ]
+            )
+            == 2
+            and found
+        ),
+        what="both refusals audited",
+    )
+    assert sorted((r["actor_id"], r["data"]["attempted"]) for r in refused) == [
+        (viewer["id"], "edit"),
+        (viewer["id"], "send"),
+    ]
     # Anyone may assign or give feedback; those are audited under their name.
     click(sandbox, message, cards.ASSIGN, user=viewer)
     wait_until(lambda: inbox.item_by_key(running.store, f"x:{tweet}")["assigned_to"] == viewer["id"], what="assignment")
@@ -309,24 +374,44 @@ def test_non_approver_is_refused_ephemerally_and_audited(sandbox, running):
 
 def test_edit_and_send_checks_the_length_then_sends_the_edited_text(sandbox, running):
     tweet = sandbox.add_mention("@brand the app keeps logging me out, can't get in", handle="logout")
-    message = wait_until(lambda: [m for m in alert_messages(sandbox)
-                                  if m["metadata"]["event_payload"]["item_key"] == f"x:{tweet}"], what="alert")[0]
+    message = wait_until(
+        lambda: [m for m in alert_messages(sandbox) if m["metadata"]["event_payload"]["item_key"] == f"x:{tweet}"],
+        what="alert",
+    )[0]
     answer = click(sandbox, message, cards.EDIT)
-    view = wait_until(lambda: [v for v in control(sandbox, "/_sandbox/slack/views")[1]["views"]
-                               if v.get("trigger_id") == answer["trigger_id"]], what="modal")[0]
+    view = wait_until(
+        lambda: [
+            v
+            for v in control(sandbox, "/_sandbox/slack/views")[1]["views"]
+            if v.get("trigger_id") == answer["trigger_id"]
+        ],
+        what="modal",
+    )[0]
     item = inbox.item_by_key(running.store, f"x:{tweet}")
     prefilled = view["blocks"][1]["element"]["initial_value"]
     assert prefilled == cards.suggestions_of(item)[0]["text"]
-    status, _ = control(sandbox, "/_sandbox/slack/views/submit",
-                        {"view_id": view["id"], "values": {"reply": {"text": "好" * 141}}, "wait": 3})
+    status, _ = control(
+        sandbox,
+        "/_sandbox/slack/views/submit",
+        {"view_id": view["id"], "values": {"reply": {"text": "好" * 141}}, "wait": 3},
+    )
     assert status == 200
-    errors = wait_until(lambda: [v for v in control(sandbox, "/_sandbox/slack/views")[1]["views"]
-                                 if v["id"] == view["id"] and v.get("errors")], what="modal errors")[0]["errors"]
+    errors = wait_until(
+        lambda: [
+            v
+            for v in control(sandbox, "/_sandbox/slack/views")[1]["views"]
+            if v["id"] == view["id"] and v.get("errors")
+        ],
+        what="modal errors",
+    )[0]["errors"]
     assert "282 of at most 280" in errors["reply"]  # X counts CJK characters twice
     assert replies_on_x(sandbox, tweet) == []
     edited = "So sorry! Please DM us your account email and we'll sort the logouts today."
-    control(sandbox, "/_sandbox/slack/views/submit", {"view_id": view["id"], "values": {"reply": {"text": edited}},
-                                                       "wait": 3})
+    control(
+        sandbox,
+        "/_sandbox/slack/views/submit",
+        {"view_id": view["id"], "values": {"reply": {"text": edited}}, "wait": 3},
+    )
     wait_until(lambda: replies_on_x(sandbox, tweet), what="reply on X")
     assert replies_on_x(sandbox, tweet)[0]["text"] == f"@logout {edited}"
     edits = [r["data"] for r in audit_log.audit_rows(running.store, f"x:{tweet}") if r["action"] == "reply.edited"]
@@ -335,27 +420,54 @@ def test_edit_and_send_checks_the_length_then_sends_the_edited_text(sandbox, run
 
 def test_dismiss_with_reason_and_not_negative_feedback(sandbox, running):
     tweet = sandbox.add_mention("@brand I hate how addictive your app is, can't stop playing 😭", handle="fan")
-    message = wait_until(lambda: [m for m in alert_messages(sandbox)
-                                  if m["metadata"]["event_payload"]["item_key"] == f"x:{tweet}"], what="alert")[0]
+    message = wait_until(
+        lambda: [m for m in alert_messages(sandbox) if m["metadata"]["event_payload"]["item_key"] == f"x:{tweet}"],
+        what="alert",
+    )[0]
     item = inbox.item_by_key(running.store, f"x:{tweet}")
     assert item["label"] == "negative"  # what the manager corrects
     click(sandbox, message, cards.NOT_NEGATIVE)
     wait_until(lambda: inbox.item_by_key(running.store, f"x:{tweet}")["feedback"] == "not_negative", what="feedback")
-    assert [r["data"]["label"] for r in audit_log.audit_rows(running.store, f"x:{tweet}")
-            if r["action"] == "feedback.not_negative"] == ["negative"]
+    assert [
+        r["data"]["label"]
+        for r in audit_log.audit_rows(running.store, f"x:{tweet}")
+        if r["action"] == "feedback.not_negative"
+    ] == ["negative"]
     answer = click(sandbox, message, cards.DISMISS)
-    view = wait_until(lambda: [v for v in control(sandbox, "/_sandbox/slack/views")[1]["views"]
-                               if v.get("trigger_id") == answer["trigger_id"]], what="modal")[0]
-    control(sandbox, "/_sandbox/slack/views/submit", {"view_id": view["id"], "values": {
-        "reason": {"choice": {"type": "static_select", "selected_option": {"value": "no_reply"}}},
-        "note": {"text": "a fan joking"}}, "wait": 3})
+    view = wait_until(
+        lambda: [
+            v
+            for v in control(sandbox, "/_sandbox/slack/views")[1]["views"]
+            if v.get("trigger_id") == answer["trigger_id"]
+        ],
+        what="modal",
+    )[0]
+    control(
+        sandbox,
+        "/_sandbox/slack/views/submit",
+        {
+            "view_id": view["id"],
+            "values": {
+                "reason": {"choice": {"type": "static_select", "selected_option": {"value": "no_reply"}}},
+                "note": {"text": "a fan joking"},
+            },
+            "wait": 3,
+        },
+    )
     wait_until(lambda: inbox.item_by_key(running.store, f"x:{tweet}")["status"] == "dismissed", what="dismissal")
-    updated = wait_until(lambda: [m for m in messages(sandbox) if m["ts"] == message["ts"]
-                                  and "dismissed by" in json.dumps(m["blocks"])], what="alert update")[0]
+    updated = wait_until(
+        lambda: [
+            m for m in messages(sandbox) if m["ts"] == message["ts"] and "dismissed by" in json.dumps(m["blocks"])
+        ],
+        what="alert update",
+    )[0]
     assert cards.SEND not in json.dumps(updated["blocks"])
     dismissed = [r for r in audit_log.audit_rows(running.store, f"x:{tweet}") if r["action"] == "item.dismissed"]
     assert dismissed[0]["data"]["reason"] == "no_reply"
-    assert reply_outbox.queue_reply(running.store, item["id"], text="hi", actor_id="U0SBXAPPR1", actor_name="a").status == "closed"
+    assert (
+        reply_outbox.queue_reply(running.store, item["id"], text="hi", actor_id="U0SBXAPPR1", actor_name="a").status
+        == "closed"
+    )
 
 
 def test_two_person_rule_needs_a_second_different_approver(sandbox, tmp_path):
@@ -364,11 +476,17 @@ def test_two_person_rule_needs_a_second_different_approver(sandbox, tmp_path):
     daemon.start()
     try:
         tweet = sandbox.add_mention("@brand your update deleted all my notes, unacceptable", handle="notes")
-        message = wait_until(lambda: [m for m in alert_messages(sandbox)
-                                      if m["metadata"]["event_payload"]["item_key"] == f"x:{tweet}"], what="alert")[0]
+        message = wait_until(
+            lambda: [m for m in alert_messages(sandbox) if m["metadata"]["event_payload"]["item_key"] == f"x:{tweet}"],
+            what="alert",
+        )[0]
         click(sandbox, message, f"{cards.SEND}_0")
-        pending = wait_until(lambda: [m for m in messages(sandbox) if m["ts"] == message["ts"]
-                                      and cards.SECOND in json.dumps(m["blocks"])], what="second approval button")[0]
+        pending = wait_until(
+            lambda: [
+                m for m in messages(sandbox) if m["ts"] == message["ts"] and cards.SECOND in json.dumps(m["blocks"])
+            ],
+            what="second approval button",
+        )[0]
         daemon.send_replies()
         assert replies_on_x(sandbox, tweet) == []
         click(sandbox, pending, cards.SECOND)  # the same person again: not enough
@@ -386,8 +504,12 @@ def test_two_person_rule_needs_a_second_different_approver(sandbox, tmp_path):
 
 
 def test_slack_429_and_500_storm_during_200_alerts_delivers_each_exactly_once(sandbox, config):
-    sandbox.add_mentions([{"text": f"@brand order #{n} never arrived, I want a refund now",
-                           "author": {"handle": f"storm{n}"}} for n in range(200)])
+    sandbox.add_mentions(
+        [
+            {"text": f"@brand order #{n} never arrived, I want a refund now", "author": {"handle": f"storm{n}"}}
+            for n in range(200)
+        ]
+    )
     daemon = Daemon(config, notifier=None)
     assert daemon.sources is not None
     mentions = next(s for s in daemon.sources if s.key.endswith(":mentions"))
@@ -416,8 +538,9 @@ def test_slack_429_and_500_storm_during_200_alerts_delivers_each_exactly_once(sa
     assert alert_outbox.outbox_depths(daemon.store)["alerts"] == 0
     keys = [m["metadata"]["event_payload"]["item_key"] for m in alert_messages(sandbox)]
     assert len(keys) == 200 and len(set(keys)) == 200
-    failures = [r for r in sandbox.requests_log("slack", path="/api/chat.postMessage")
-                if r["status"] != 200 or r.get("fault")]
+    failures = [
+        r for r in sandbox.requests_log("slack", path="/api/chat.postMessage") if r["status"] != 200 or r.get("fault")
+    ]
     assert len(failures) >= 20  # the storm really happened
 
 
@@ -458,8 +581,14 @@ def test_a_reply_needing_a_check_is_settled_by_a_person_never_resent_by_itself(s
         assert reply_outbox.claim_reply(daemon.store, reply["id"], now=utcnow()) is not None
         reply_outbox.flag_reply(daemon.store, reply["id"], reason="X search failed after a timeout", now=utcnow())
         daemon.slack_channel.refresh(item_id)
-        flagged = wait_until(lambda: [m for m in messages(sandbox) if m["ts"] == message["ts"]
-                                      and f"{cards.RESOLVE}_resend" in json.dumps(m["blocks"])], what="check")[0]
+        flagged = wait_until(
+            lambda: [
+                m
+                for m in messages(sandbox)
+                if m["ts"] == message["ts"] and f"{cards.RESOLVE}_resend" in json.dumps(m["blocks"])
+            ],
+            what="check",
+        )[0]
         assert "needs a manual check" in json.dumps(flagged["blocks"])
         daemon.send_replies()
         assert replies_on_x(sandbox, tweet) == []  # never resent by itself

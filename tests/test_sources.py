@@ -9,16 +9,15 @@ from pathlib import Path
 
 import pytest
 
-from socialwatch.config.schema import Config
+from socialwatch.alerts.console import ConsoleChannel
 from socialwatch.config.load import load_config
+from socialwatch.config.schema import Config
 from socialwatch.daemon import Daemon
 from socialwatch.ingest import poll
 from socialwatch.models import utcnow
-from socialwatch.alerts.console import ConsoleChannel
 from socialwatch.sandbox import Sandbox
 from socialwatch.sources.base import AuthError, CapabilityLost, PlatformError, RateLimited, Source
-from socialwatch.store import inbox
-from socialwatch.store import streams
+from socialwatch.store import inbox, streams
 
 FAULTS = ["429", "500", "503", "malformed", "timeout", "disconnect"]
 
@@ -79,8 +78,14 @@ def test_mentions_and_dms_arriving_during_polls_are_stored_exactly_once(sandbox,
             # X serves only the newest 800 mentions: as on X, a poller that falls that far behind
             # loses the oldest. Interleave with the polls so the backlog stays realistic.
             polled.acquire(timeout=10)
-            expected_mentions.extend(sandbox.add_mentions(
-                [{"text": f"@brand order {batch}-{i} is late", "author": {"handle": f"c{i % 37}"}} for i in range(100)]))
+            expected_mentions.extend(
+                sandbox.add_mentions(
+                    [
+                        {"text": f"@brand order {batch}-{i} is late", "author": {"handle": f"c{i % 37}"}}
+                        for i in range(100)
+                    ]
+                )
+            )
             for i in range(30):
                 expected_dms.append(sandbox.add_dm(f"DM {batch}-{i}: where is my refund?", handle=f"d{i % 11}"))
         done.set()
@@ -100,8 +105,9 @@ def test_mentions_and_dms_arriving_during_polls_are_stored_exactly_once(sandbox,
     assert sorted(got_dms) == sorted(expected_dms)
     # Pages of 100: a poll never asked for more or fewer.
     pages = [r for r in sandbox.requests_log("x") if "/mentions" in r["path"]]
-    assert pages and all("max_results=100" in str(r.get("query")) or r["query"].get("max_results") in ("100", ["100"])
-                          for r in pages)
+    assert pages and all(
+        "max_results=100" in str(r.get("query")) or r["query"].get("max_results") in ("100", ["100"]) for r in pages
+    )
 
 
 def test_idle_poll_costs_one_request_per_endpoint(sandbox, config):
@@ -139,7 +145,7 @@ def _fault_after_first_page(sandbox: Sandbox, src: Source, target: str, fault: s
     session = src.client.client.session if target == "x" else src.client.graph.session  # type: ignore[attr-defined]
     armed = {"done": False}
 
-    def hook(response, *args, **kwargs):  # noqa: ANN001
+    def hook(response, *args, **kwargs):
         if not armed["done"]:
             armed["done"] = True
             sandbox.fault(target, fault, path=path, count=1, seconds=2.0)
@@ -209,12 +215,25 @@ def test_brand_echoes_and_retweets_are_ignored(sandbox, config):
 
     replier = build_repliers(config)[("x", "sandbox")]
     item = inbox.item_by_key(daemon.store, f"x:{mention}")
-    target = ReplyTarget("x", "sandbox", "mention", mention, item["author_id"], "amy", item["conversation_id"], True,
-                         utcnow())
+    target = ReplyTarget(
+        "x", "sandbox", "mention", mention, item["author_id"], "amy", item["conversation_id"], True, utcnow()
+    )
     replier.send_reply(target, "Sorry to hear that, we are on it")
     dm_item = next(r for r in _rows(daemon) if r["kind"] == "dm")
-    replier.send_reply(ReplyTarget("x", "sandbox", "dm", dm_item["native_id"], dm_item["author_id"], "amy",
-                                   dm_item["conversation_id"], False, utcnow()), "Hi Amy, how can we help?")
+    replier.send_reply(
+        ReplyTarget(
+            "x",
+            "sandbox",
+            "dm",
+            dm_item["native_id"],
+            dm_item["author_id"],
+            "amy",
+            dm_item["conversation_id"],
+            False,
+            utcnow(),
+        ),
+        "Hi Amy, how can we help?",
+    )
     before = len(_rows(daemon))
     daemon.poll_once()
     assert len(_rows(daemon)) == before  # our own reply and DM did not come back as items
@@ -262,18 +281,22 @@ def test_x_tier_without_dms_disables_dms_and_mentions_go_on(sandbox, config):
 
 def test_first_poll_backfills_without_flooding_alerts(sandbox, config):
     daemon = make_daemon(config)
-    old = sandbox.add_mention("@brand this is awful, worst service", handle="old",
-                              created_at=utcnow() - timedelta(hours=5))
+    old = sandbox.add_mention(
+        "@brand this is awful, worst service", handle="old", created_at=utcnow() - timedelta(hours=5)
+    )
     fresh = sandbox.add_mention("@brand this is awful, worst service", handle="new")
-    too_old = sandbox.add_mention("@brand ancient complaint, terrible", handle="older",
-                                  created_at=utcnow() - timedelta(hours=30))
+    too_old = sandbox.add_mention(
+        "@brand ancient complaint, terrible", handle="older", created_at=utcnow() - timedelta(hours=30)
+    )
     daemon.poll_source(source(daemon, ":mentions"))
     assert inbox.item_by_key(daemon.store, f"x:{old}")["backfill"] == 1
     assert inbox.item_by_key(daemon.store, f"x:{fresh}")["backfill"] == 0
     assert inbox.item_by_key(daemon.store, f"x:{too_old}") is None  # outside the 24 h window
     with daemon.store.db() as db:
-        alerted = {r[0] for r in db.execute(
-            "SELECT i.native_id FROM alert_outbox o JOIN items i ON i.id = o.item_id").fetchall()}
+        alerted = {
+            r[0]
+            for r in db.execute("SELECT i.native_id FROM alert_outbox o JOIN items i ON i.id = o.item_id").fetchall()
+        }
     assert alerted == {fresh}
 
 

@@ -4,23 +4,18 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
+import builders
 import pytest
 
 from socialwatch.config.schema import Config
-from socialwatch.models import Item
+from socialwatch.models import Item, Processed, Reject
 from socialwatch.scoring.pipeline import Pipeline
-from socialwatch.models import Processed, Reject
+from socialwatch.store import alert_outbox, audit_log, author_history, inbox, streams
 from socialwatch.store.db import Store
-from socialwatch.store import alert_outbox
-from socialwatch.store import audit_log
-from socialwatch.store import author_history
-from socialwatch.store import inbox
-from socialwatch.store import streams
-import builders
 
-T0 = datetime(2026, 11, 1, 12, 0, tzinfo=timezone.utc)
+T0 = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
 
 
 @pytest.fixture(scope="module")
@@ -29,8 +24,15 @@ def pipeline() -> Pipeline:
 
 
 def make_item(n: int, author: str = "a1", text: str = "worst service ever, I am furious") -> Item:
-    return builders.item(text, native_id=str(1000 + n), author_id=author, handle=f"h{author}", name="Ann Author",
-                         followers=10, created=T0 + timedelta(minutes=n))
+    return builders.item(
+        text,
+        native_id=str(1000 + n),
+        author_id=author,
+        handle=f"h{author}",
+        name="Ann Author",
+        followers=10,
+        created=T0 + timedelta(minutes=n),
+    )
 
 
 def processed(pipeline: Pipeline, items: list[Item], alert: bool = True) -> list[Processed]:
@@ -69,8 +71,13 @@ def test_crash_between_items_and_cursor_leaves_neither(tmp_path, pipeline):
         raise KeyboardInterrupt("simulated crash after the writes, before COMMIT")
 
     with pytest.raises(KeyboardInterrupt):
-        inbox.ingest(store, "x:acme:mentions", processed(pipeline, [make_item(n) for n in range(1, 4)]), "1003",
-                     fail_before_commit=crash)
+        inbox.ingest(
+            store,
+            "x:acme:mentions",
+            processed(pipeline, [make_item(n) for n in range(1, 4)]),
+            "1003",
+            fail_before_commit=crash,
+        )
     assert streams.cursor(store, "x:acme:mentions") == "1000"
     assert inbox.count_items(store) == 1
     assert author_history.author(store, "x:a1")["contacts"] == 1
@@ -149,9 +156,15 @@ def test_concurrent_writers_keep_one_chain(tmp_path, pipeline):
     store = Store(tmp_path / "sw.db")
     batches = [processed(pipeline, [make_item(n + 10 * t, author=f"a{t}") for n in range(10)]) for t in range(4)]
     # Each thread also re-ingests another thread's batch to race on the unique key.
-    threads = [threading.Thread(target=lambda t=t: [inbox.ingest(store, f"s{t}", batches[t], "c"),
-                                                     inbox.ingest(store, f"s{t}", batches[(t + 1) % 4], "c")])
-               for t in range(4)]
+    threads = [
+        threading.Thread(
+            target=lambda t=t: [
+                inbox.ingest(store, f"s{t}", batches[t], "c"),
+                inbox.ingest(store, f"s{t}", batches[(t + 1) % 4], "c"),
+            ]
+        )
+        for t in range(4)
+    ]
     for thread in threads:
         thread.start()
     for thread in threads:

@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import itertools
 import re
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
+import builders
 import pytest
 
 from socialwatch.config.schema import SuggestionsConfig
 from socialwatch.models import AuthorHistory, Item, Kind
 from socialwatch.scoring.suggest import case_reference, fit, load_templates, reply_limit, suggest, x_length
-import builders
 
-NOW = datetime(2026, 11, 1, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 1, tzinfo=UTC)
 CATEGORIES = ["billing", "outage", "delivery", "account_security", "question", "praise", "other", "unknown_cat"]
 # Asking for a secret: a request verb near a secret noun, not a warning such as "never ask for your password".
 ASKS_FOR_SECRET = re.compile(
@@ -25,8 +25,17 @@ ASKS_FOR_SECRET = re.compile(
 
 
 def item(platform: str, kind: Kind, name: str = "Sam Smith", handle: str = "sam") -> Item:
-    return builders.item("text", platform=platform, kind=kind, native_id="42", author_id="7", handle=handle, name=name,
-                         followers=5, created=NOW)
+    return builders.item(
+        "text",
+        platform=platform,
+        kind=kind,
+        native_id="42",
+        author_id="7",
+        handle=handle,
+        name=name,
+        followers=5,
+        created=NOW,
+    )
 
 
 def test_x_length_counts_like_x():
@@ -38,18 +47,23 @@ def test_x_length_counts_like_x():
     assert x_length("é") == 1  # NFC
 
 
-@pytest.mark.parametrize("platform,kind", [("x", Kind.MENTION), ("x", Kind.DM), ("facebook", Kind.COMMENT),
-                                           ("facebook", Kind.DM)])
+@pytest.mark.parametrize(
+    "platform,kind", [("x", Kind.MENTION), ("x", Kind.DM), ("facebook", Kind.COMMENT), ("facebook", Kind.DM)]
+)
 def test_every_suggestion_fits_the_platform_and_asks_no_secret(platform, kind):
     long_name = "Bartholomew-Maximilian " + "日本" * 30
     configs = [
         SuggestionsConfig(),
-        SuggestionsConfig(brand_name="A" * 200, help_url="https://help.example.com/" + "x" * 300,
-                          signature="— the Acme customer care team, available 24/7 " + "🙂" * 40),
+        SuggestionsConfig(
+            brand_name="A" * 200,
+            help_url="https://help.example.com/" + "x" * 300,
+            signature="— the Acme customer care team, available 24/7 " + "🙂" * 40,
+        ),
     ]
     total = 0
-    for category, config, name, returning in itertools.product(CATEGORIES, configs, ["Sam", long_name, "", "😀😀"],
-                                                               [False, True]):
+    for category, config, name, returning in itertools.product(
+        CATEGORIES, configs, ["Sam", long_name, "", "😀😀"], [False, True]
+    ):
         history = AuthorHistory(contacts=3 if returning else 0)
         out = suggest(item(platform, kind, name=name), category, "negative", history, config)
         assert 1 <= len(out) <= 3
@@ -76,8 +90,13 @@ def test_public_complaints_move_to_private_and_dms_do_not():
 
 
 def test_personalised_with_name_returning_and_case_reference():
-    out = suggest(item("facebook", Kind.COMMENT, name="Ama Mensah"), "delivery", "negative",
-                  AuthorHistory(contacts=2), SuggestionsConfig(case_prefix="AC"))
+    out = suggest(
+        item("facebook", Kind.COMMENT, name="Ama Mensah"),
+        "delivery",
+        "negative",
+        AuthorHistory(contacts=2),
+        SuggestionsConfig(case_prefix="AC"),
+    )
     ref = case_reference("facebook:42", "AC")
     assert re.fullmatch(r"AC-[0-9A-F]{6}", ref)
     assert all(s.text.startswith("Hi Ama, welcome back.") for s in out)
@@ -92,8 +111,13 @@ def test_praise_is_thanked():
 def test_override_directory_replaces_one_file(tmp_path):
     (tmp_path / "praise").mkdir()
     (tmp_path / "praise" / "1-thank.j2").write_text("Cheers {{ name }}, from {{ brand }}!")
-    out = suggest(item("x", Kind.MENTION), "praise", "positive", AuthorHistory(),
-                  SuggestionsConfig(templates_dir=tmp_path, brand_name="Acme"))
+    out = suggest(
+        item("x", Kind.MENTION),
+        "praise",
+        "positive",
+        AuthorHistory(),
+        SuggestionsConfig(templates_dir=tmp_path, brand_name="Acme"),
+    )
     assert out[0].text == "Cheers Sam, from Acme!"
     assert len(out) == 2  # the other built-in praise template still applies
 
@@ -104,8 +128,9 @@ def test_template_typo_fails_loudly(tmp_path):
     (tmp_path / "praise").mkdir()
     (tmp_path / "praise" / "1-thank.j2").write_text("Cheers {{ nmae }}")
     with pytest.raises(jinja2.UndefinedError):
-        suggest(item("x", Kind.MENTION), "praise", "positive", AuthorHistory(),
-                SuggestionsConfig(templates_dir=tmp_path))
+        suggest(
+            item("x", Kind.MENTION), "praise", "positive", AuthorHistory(), SuggestionsConfig(templates_dir=tmp_path)
+        )
 
 
 def test_fit_cuts_at_sentence_then_word():
@@ -117,7 +142,7 @@ def test_fit_cuts_at_sentence_then_word():
 
 
 def test_shipped_templates_cover_every_builtin_needing_reply_category():
-    from socialwatch.config.schema import DEFAULT_CATEGORIES
+    from socialwatch.config.triage import DEFAULT_CATEGORIES
 
     templates = load_templates(None)
     for name, rule in DEFAULT_CATEGORIES.items():

@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
+import builders
 import pytest
 
-from socialwatch.config.schema import Config
 from socialwatch.config.load import parse_config
+from socialwatch.config.schema import Config
 from socialwatch.models import AuthorHistory, Item, Kind
 from socialwatch.scoring.pipeline import Pipeline
-import builders
 
-T0 = datetime(2026, 11, 1, 9, 0, tzinfo=timezone.utc)
+T0 = datetime(2026, 11, 1, 9, 0, tzinfo=UTC)
 
 
 @pytest.fixture(scope="module")
@@ -45,8 +45,9 @@ def test_escalation_word_makes_urgent(pipeline):
     assert any("escalation word 'cancel my account'" in r for r in a.reasons)
 
 
-@pytest.mark.parametrize("text", ["The way your staff treated me was pure discrimination",
-                                  "I was discriminated against at your store"])
+@pytest.mark.parametrize(
+    "text", ["The way your staff treated me was pure discrimination", "I was discriminated against at your store"]
+)
 def test_discrimination_escalates(pipeline, text):
     a = pipeline.assess(item(text, kind=Kind.DM))
     assert a.priority == "urgent" and any("escalation word 'discriminat" in r for r in a.reasons)
@@ -91,11 +92,15 @@ def test_neutral_public_chatter_needs_no_reply(pipeline):
 
 
 def test_configured_category_and_sla(tmp_path):
-    config = parse_config({
-        "triage": {"categories": {"warranty": {"keywords": ["warranty"]}},
-                   "category_order": ["warranty", "billing", "question"]},
-        "sla": {"normal": 30},
-    })
+    config = parse_config(
+        {
+            "triage": {
+                "categories": {"warranty": {"keywords": ["warranty"]}},
+                "category_order": ["warranty", "billing", "question"],
+            },
+            "sla": {"normal": 30},
+        }
+    )
     a = Pipeline(config, detect=lambda text: "en").assess(item("Is my blender still under warranty?"))
     assert a.category == "warranty" and a.needs_reply
     assert a.sla_due_at == T0 + timedelta(minutes=30 if a.priority == "normal" else 60)
@@ -109,14 +114,17 @@ def test_unknown_category_in_order_is_a_config_error():
     assert "nonsense" in str(err.value)
 
 
-@pytest.mark.parametrize("text, lang, category", [
-    ("@acme my parcel arrived completely smashed", "en", "delivery"),
-    ("@acme the package says delivered but it's not here", "en", "delivery"),
-    ("@acme mon colis est arrivé cassé", "fr", "delivery"),  # other languages: the damage word alone, as before
-    ("@acme Does the warranty cover a cracked screen?", "en", "question"),
-    ("@acme the engineer never turned up", "en", "other"),
-    ("@acme the noise from the bar kept us up until 3am, not what we paid for", "en", "other"),
-])
+@pytest.mark.parametrize(
+    "text, lang, category",
+    [
+        ("@acme my parcel arrived completely smashed", "en", "delivery"),
+        ("@acme the package says delivered but it's not here", "en", "delivery"),
+        ("@acme mon colis est arrivé cassé", "fr", "delivery"),  # other languages: the damage word alone, as before
+        ("@acme Does the warranty cover a cracked screen?", "en", "question"),
+        ("@acme the engineer never turned up", "en", "other"),
+        ("@acme the noise from the bar kept us up until 3am, not what we paid for", "en", "other"),
+    ],
+)
 def test_damage_words_mean_delivery_only_with_something_delivered(pipeline, text, lang, category):
     """A cracked screen under warranty must not get "sorry your order hasn't arrived" as a suggested reply."""
     assessed = pipeline.assess(replace(item(text), lang=lang))

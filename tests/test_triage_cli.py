@@ -25,15 +25,20 @@ def test_ordinary_lines_get_every_field(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)  # no config anywhere: built-in defaults
     monkeypatch.delenv("SOCIALWATCH_CONFIG", raising=False)
     lines = [
-        json.dumps({"id": "1", "text": "@acme you charged me twice, this is a scam and I want my money back",
-                    "author": {"handle": "pat", "name": "Pat Lee", "followers": 20}}),
+        json.dumps(
+            {
+                "id": "1",
+                "text": "@acme you charged me twice, this is a scam and I want my money back",
+                "author": {"handle": "pat", "name": "Pat Lee", "followers": 20},
+            }
+        ),
         json.dumps({"text": "Thank you so much, the support team was brilliant!"}),
         json.dumps({"text": "How do I reset my password?", "kind": "dm"}),
     ]
     code, out, _ = run_triage(lines)
     assert code == 0
     assert len(out) == 3
-    for source, result in zip(lines, out):
+    for source, result in zip(lines, out, strict=True):
         original = json.loads(source)
         assert OUTPUT_KEYS <= set(result)
         assert {k: result[k] for k in original} == original  # input passed through untouched
@@ -102,8 +107,14 @@ def test_empty_huge_emoji_rtl_and_foreign_texts():
 def test_streams_line_by_line():
     """Output for a line appears before the next line is written: a pipe, not a batch."""
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    proc = subprocess.Popen([sys.executable, "-m", "socialwatch", "triage"], stdin=subprocess.PIPE,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "socialwatch", "triage"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=env,
+        text=True,
+    )
     assert proc.stdin and proc.stdout
     try:
         for text in ("first, I hate this", "second, love it"):

@@ -101,17 +101,25 @@ class Actions:
         self._prefixes: dict[str, Registration] = {}
         self._views: dict[str, SubmissionHandler] = {}
 
-    def action(self, action_id: str, *, prefix: bool = False, target: Literal["item", "reply"] = "item",
-               approvers_only: bool = False, refusal: str = "only approvers can do this",
-               attempted: str | None = None) -> Callable[[ClickHandler], ClickHandler]:
+    def action(
+        self,
+        action_id: str,
+        *,
+        prefix: bool = False,
+        target: Literal["item", "reply"] = "item",
+        approvers_only: bool = False,
+        refusal: str = "only approvers can do this",
+        attempted: str | None = None,
+    ) -> Callable[[ClickHandler], ClickHandler]:
         """Register the decorated function for ``action_id`` (``prefix``: for ``action_id`` + "_" + anything)."""
         table = self._prefixes if prefix else self._exact
 
         def register(handler: ClickHandler) -> ClickHandler:
             if action_id in table:
                 raise ValueError(f"action {action_id!r} is registered twice")
-            table[action_id] = Registration(handler, target, approvers_only, refusal,
-                                            attempted or action_id.removeprefix("sw_"))
+            table[action_id] = Registration(
+                handler, target, approvers_only, refusal, attempted or action_id.removeprefix("sw_")
+            )
             return handler
 
         return register
@@ -129,10 +137,10 @@ class Actions:
         """The registration for a clicked id and the rest of a prefixed id ("" for an exact one)."""
         if action_id in self._exact:
             return self._exact[action_id], ""
-        head, sep, rest = action_id.rpartition("_")
+        head, sep, _ = action_id.rpartition("_")
         while sep:
             if head in self._prefixes:
-                return self._prefixes[head], action_id[len(head) + 1:]
+                return self._prefixes[head], action_id[len(head) + 1 :]
             head, sep, _ = head.rpartition("_")
         return None
 

@@ -39,6 +39,7 @@ def register(actions: Actions) -> None:
 
 # --- buttons ---------------------------------------------------------------------------------------
 
+
 def send(responder: Responder, click: Click) -> None:
     if _alerts_only(responder, click, "send"):
         return
@@ -57,13 +58,21 @@ def open_edit(responder: Responder, click: Click) -> None:
     suggestions = cards.suggestions_of(item)
     first = suggestions[0] if suggestions else {"text": "", "kind": None}
     limit = suggest.reply_limit(str(item["platform"]), bool(item.get("public")))
-    responder.open_modal(click.payload, cards.edit_modal(item, text=first["text"], limit=limit, private={
-        "item_id": item["id"], "suggested": first["text"], "kind": first.get("kind")}))
+    responder.open_modal(
+        click.payload,
+        cards.edit_modal(
+            item,
+            text=first["text"],
+            limit=limit,
+            private={"item_id": item["id"], "suggested": first["text"], "kind": first.get("kind")},
+        ),
+    )
 
 
 def second_approval(responder: Responder, click: Click) -> None:
-    result = reply_outbox.second_approval(responder.store, click.target, actor_id=click.user_id,
-                                          actor_name=click.user_name)
+    result = reply_outbox.second_approval(
+        responder.store, click.target, actor_id=click.user_id, actor_name=click.user_name
+    )
     if result.status == "awaiting_second":
         responder.ephemeral(click.payload, "A second, different approver must confirm this reply.")
         return
@@ -71,8 +80,9 @@ def second_approval(responder: Responder, click: Click) -> None:
 
 
 def withdraw(responder: Responder, click: Click) -> None:
-    if reply_outbox.cancel_reply(responder.store, click.target, actor_id=click.user_id, actor_name=click.user_name,
-                                 reason="withdrawn in Slack"):
+    if reply_outbox.cancel_reply(
+        responder.store, click.target, actor_id=click.user_id, actor_name=click.user_name, reason="withdrawn in Slack"
+    ):
         responder.refresh(int(click.item["id"]))
     else:
         responder.ephemeral(click.payload, "Too late to withdraw: the reply is already on its way.")
@@ -81,8 +91,9 @@ def withdraw(responder: Responder, click: Click) -> None:
 def resolve(responder: Responder, click: Click) -> None:
     if click.outcome not in cards.RESOLUTIONS:
         return
-    resolved = reply_outbox.resolve_reply(responder.store, click.target, outcome=click.outcome,
-                                          actor_id=click.user_id, actor_name=click.user_name)
+    resolved = reply_outbox.resolve_reply(
+        responder.store, click.target, outcome=click.outcome, actor_id=click.user_id, actor_name=click.user_name
+    )
     if resolved is None:
         responder.ephemeral(click.payload, "Someone already settled this reply.")
         return
@@ -101,8 +112,13 @@ def assign(responder: Responder, click: Click) -> None:
 
 
 def not_negative(responder: Responder, click: Click) -> None:
-    if inbox.record_feedback(responder.store, int(click.item["id"]), feedback="not_negative", actor_id=click.user_id,
-                             actor_name=click.user_name):
+    if inbox.record_feedback(
+        responder.store,
+        int(click.item["id"]),
+        feedback="not_negative",
+        actor_id=click.user_id,
+        actor_name=click.user_name,
+    ):
         responder.refresh(int(click.item["id"]))
 
 
@@ -116,21 +132,34 @@ def _alerts_only(responder: Responder, click: Click, attempted: str) -> bool:
 
 # --- queueing a reply --------------------------------------------------------------------------------
 
-def queue(responder: Responder, payload: Mapping[str, Any], item: Mapping[str, Any], text: str, *,
-          suggested: str | None, kind: str | None) -> None:
+
+def queue(
+    responder: Responder,
+    payload: Mapping[str, Any],
+    item: Mapping[str, Any],
+    text: str,
+    *,
+    suggested: str | None,
+    kind: str | None,
+) -> None:
     """Put the approved text in the reply outbox (waiting for a second approver under the two-person rule
     when the reply is public) and tell the approver what happened."""
     user = payload.get("user") or {}
     slack = responder.config.slack
     result = reply_outbox.queue_reply(
-        responder.store, int(item["id"]), text=text, actor_id=str(user.get("id")), actor_name=user_name(user),
-        suggested_text=suggested, suggestion_kind=kind,
-        needs_second=bool(slack is not None and slack.two_person_rule and item.get("public")))
+        responder.store,
+        int(item["id"]),
+        text=text,
+        actor_id=str(user.get("id")),
+        actor_name=user_name(user),
+        suggested_text=suggested,
+        suggestion_kind=kind,
+        needs_second=bool(slack is not None and slack.two_person_rule and item.get("public")),
+    )
     after_queue(responder, payload, item, result)
 
 
-def after_queue(responder: Responder, payload: Mapping[str, Any], item: Mapping[str, Any],
-                result: QueueResult) -> None:
+def after_queue(responder: Responder, payload: Mapping[str, Any], item: Mapping[str, Any], result: QueueResult) -> None:
     status = result.status
     if status in ("queued", "awaiting_second"):
         responder.refresh(int(item["id"]))
@@ -138,14 +167,18 @@ def after_queue(responder: Responder, payload: Mapping[str, Any], item: Mapping[
             responder.replies_queued()
     elif status == "duplicate":
         reply = result.reply or {}
-        responder.ephemeral(payload, f"Already answered: a reply approved by "
-                                     f"<@{cards.user_mention_id(str(reply.get('approved_by') or ''))}> "
-                                     f"is {reply.get('status', 'queued')}. Nothing else was sent.")
+        responder.ephemeral(
+            payload,
+            f"Already answered: a reply approved by "
+            f"<@{cards.user_mention_id(str(reply.get('approved_by') or ''))}> "
+            f"is {reply.get('status', 'queued')}. Nothing else was sent.",
+        )
     elif status == "closed":
         responder.ephemeral(payload, "This alert was dismissed; nothing was sent.")
 
 
 # --- modals ------------------------------------------------------------------------------------------
+
 
 def check_reply(item: Mapping[str, Any], text: str) -> str | None:
     """What is wrong with an edited reply for this item's platform, or None."""
@@ -164,17 +197,28 @@ def submit_edit(responder: Responder, submission: Submission) -> SubmissionResul
     problem = check_reply(item, text)
     if not responder.is_approver(submission.user_id):
         problem = "Only approvers can send replies."
-        audit_log.append_audit(responder.store, "action.refused", actor_id=submission.user_id,
-                               actor_name=submission.user_name, item_key=cards.item_key(item),
-                               details={"attempted": "edit", "reason": "not an approver"})
+        audit_log.append_audit(
+            responder.store,
+            "action.refused",
+            actor_id=submission.user_id,
+            actor_name=submission.user_name,
+            item_key=cards.item_key(item),
+            details={"attempted": "edit", "reason": "not an approver"},
+        )
     if problem:
         return {"response_action": "errors", "errors": {cards.REPLY_BLOCK: problem}}, None
 
     def send_it() -> None:  # after the ack: Slack wants it within 3 s
         # Refusals and "already answered" notes go to the alert's channel, as for a button.
         channel = (alert_outbox.alert_message(responder.store, int(item["id"])) or {}).get("channel")
-        queue(responder, {"user": submission.user, "channel": {"id": channel}}, item, text,
-              suggested=submission.private.get("suggested"), kind=submission.private.get("kind"))
+        queue(
+            responder,
+            {"user": submission.user, "channel": {"id": channel}},
+            item,
+            text,
+            suggested=submission.private.get("suggested"),
+            kind=submission.private.get("kind"),
+        )
 
     return None, send_it
 
@@ -183,13 +227,20 @@ def submit_dismiss(responder: Responder, submission: Submission) -> SubmissionRe
     if not responder.is_approver(submission.user_id):
         return {"response_action": "errors", "errors": {cards.REASON_BLOCK: "Only approvers can dismiss."}}, None
     reason = (submission.value(cards.REASON_BLOCK, cards.REASON_INPUT).get("selected_option") or {}).get(
-        "value") or "other"
+        "value"
+    ) or "other"
     note = str(submission.value(cards.NOTE_BLOCK, cards.NOTE_INPUT).get("value") or "")
     item_id = int(submission.item["id"])
 
     def dismiss() -> None:
-        if inbox.dismiss_item(responder.store, item_id, actor_id=submission.user_id,
-                              actor_name=submission.user_name, reason=reason, note=note):
+        if inbox.dismiss_item(
+            responder.store,
+            item_id,
+            actor_id=submission.user_id,
+            actor_name=submission.user_name,
+            reason=reason,
+            note=note,
+        ):
             responder.refresh(item_id)
 
     return None, dismiss

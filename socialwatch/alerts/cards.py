@@ -31,31 +31,40 @@ NAME_MAX = 80
 
 # The header is plain_text, where :shortcodes: are not rendered: the emoji themselves.
 PRIORITY_EMOJI = {"urgent": "🚨", "high": "⚠️", "normal": "💬", "low": "ℹ️"}
-LABEL_EMOJI = {"negative": ":red_circle:", "neutral": ":white_circle:", "positive": ":large_green_circle:",
-               "unscored": ":grey_question:"}
+LABEL_EMOJI = {
+    "negative": ":red_circle:",
+    "neutral": ":white_circle:",
+    "positive": ":large_green_circle:",
+    "unscored": ":grey_question:",
+}
 KIND_WORDS = {"mention": "mention", "dm": "direct message", "comment": "comment", "post": "visitor post"}
 PLATFORM_WORDS = {"x": "X", "facebook": "Facebook", "replay": "replay"}
 
 # Actions (action_id); values carry the item id, and for Send the suggestion's index.
-SEND = "sw_send"           # sw_send_0 .. sw_send_2
+SEND = "sw_send"  # sw_send_0 .. sw_send_2
 EDIT = "sw_edit"
 ASSIGN = "sw_assign"
 DISMISS = "sw_dismiss"
 NOT_NEGATIVE = "sw_not_negative"
-SECOND = "sw_second"       # second approval under the two-person rule
-CANCEL = "sw_cancel"       # withdraw a reply still waiting for its second approval
-RESOLVE = "sw_resolve"     # sw_resolve_sent | _resend | _drop: a person settles a reply in needs_check
+SECOND = "sw_second"  # second approval under the two-person rule
+CANCEL = "sw_cancel"  # withdraw a reply still waiting for its second approval
+RESOLVE = "sw_resolve"  # sw_resolve_sent | _resend | _drop: a person settles a reply in needs_check
 RESOLUTIONS = {"sent": "It is posted", "resend": "Not posted: send it", "drop": "Not posted: drop it"}
 EDIT_VIEW = "sw_edit_view"
 DISMISS_VIEW = "sw_dismiss_view"
 REPLY_BLOCK, REPLY_INPUT = "reply", "text"
 REASON_BLOCK, REASON_INPUT = "reason", "choice"
 NOTE_BLOCK, NOTE_INPUT = "note", "text"
-DISMISS_REASONS = {"spam": "Spam or bot", "handled": "Already handled elsewhere", "not_for_us": "Not for us",
-                   "no_reply": "Needs no reply", "other": "Other"}
+DISMISS_REASONS = {
+    "spam": "Spam or bot",
+    "handled": "Already handled elsewhere",
+    "not_for_us": "Not for us",
+    "no_reply": "Needs no reply",
+    "other": "Other",
+}
 
 _INVISIBLE = re.compile(
-    "[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f"   # C0/C1 controls (keep \t \n)
+    "[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f"  # C0/C1 controls (keep \t \n)
     "\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]"  # zero-width, bidi overrides and isolates
 )
 
@@ -94,11 +103,11 @@ def one_line(text: str, limit: int) -> str:
 class AlertState:
     """What happened to the alert since it was posted; drives the status line and the buttons."""
 
-    reply: Mapping[str, Any] | None = None       # the active reply_outbox row, if any
+    reply: Mapping[str, Any] | None = None  # the active reply_outbox row, if any
     assigned_to: str | None = None
     dismissed_by: str | None = None
     dismissed_reason: str | None = None
-    feedback: str | None = None                  # "not_negative"
+    feedback: str | None = None  # "not_negative"
     alerts_only: bool = False
 
 
@@ -114,8 +123,7 @@ def _author_line(item: Mapping[str, Any], history: Mapping[str, Any] | None) -> 
         earlier = int(history.get("contacts") or 0) - 1
         if earlier > 0:
             last = history.get("previous_label") or history.get("last_label")
-            parts.append(f"{earlier} earlier contact{'s' if earlier != 1 else ''}"
-                         + (f", last {last}" if last else ""))
+            parts.append(f"{earlier} earlier contact{'s' if earlier != 1 else ''}" + (f", last {last}" if last else ""))
             if int(history.get("negative_count") or 0) > 1:
                 parts.append(f"{history['negative_count']} negative")
         else:
@@ -145,31 +153,43 @@ def item_key(item: Mapping[str, Any]) -> str:
 
 def fallback_text(item: Mapping[str, Any]) -> str:
     """The notification text (shown in pushes and by screen readers): escaped like the blocks."""
-    head = (f"[{str(item.get('priority') or '').upper()}] {PLATFORM_WORDS.get(item['platform'], item['platform'])} "
-            f"{KIND_WORDS.get(item['kind'], item['kind'])}")
+    head = (
+        f"[{str(item.get('priority') or '').upper()}] {PLATFORM_WORDS.get(item['platform'], item['platform'])} "
+        f"{KIND_WORDS.get(item['kind'], item['kind'])}"
+    )
     author = one_line(item.get("author_name") or item.get("author_handle") or "", NAME_MAX)
     return cut(f"{head} from {author}: {one_line(item.get('text') or '', FALLBACK_MAX)}", FALLBACK_MAX)
 
 
-def render(item: Mapping[str, Any], *, history: Mapping[str, Any] | None = None,
-           state: AlertState = AlertState()) -> dict[str, Any]:
+def render(
+    item: Mapping[str, Any], *, history: Mapping[str, Any] | None = None, state: AlertState = AlertState()
+) -> dict[str, Any]:
     """The full message for ``item`` (an ``items`` row): ``{"text", "blocks", "metadata"}``."""
     priority = str(item.get("priority") or "normal")
     platform = PLATFORM_WORDS.get(item["platform"], str(item["platform"]))
     kind = KIND_WORDS.get(item["kind"], str(item["kind"]))
     visibility = "public" if item.get("public") else "private"
-    header = cut(f"{priority.upper()} · {platform} {kind} ({visibility}) · {one_line(item.get('account') or '', 40)}",
-                 HEADER_MAX)
+    header = cut(
+        f"{priority.upper()} · {platform} {kind} ({visibility}) · {one_line(item.get('account') or '', 40)}", HEADER_MAX
+    )
     body = safe(item.get("text") or "", POST_MAX)
     quoted = "\n".join("> " + line if line else ">" for line in body.split("\n")) or ">"
     blocks: list[dict[str, Any]] = [
-        {"type": "header", "text": {"type": "plain_text", "text": f"{PRIORITY_EMOJI.get(priority, '💬')} {header}"[:HEADER_MAX],
-                                    "emoji": True}},
+        {
+            "type": "header",
+            "text": {
+                "type": "plain_text",
+                "text": f"{PRIORITY_EMOJI.get(priority, '💬')} {header}"[:HEADER_MAX],
+                "emoji": True,
+            },
+        },
         {"type": "section", "text": {"type": "mrkdwn", "text": cut(_author_line(item, history), SECTION_MAX)}},
         {"type": "section", "text": {"type": "mrkdwn", "text": cut(quoted, SECTION_MAX)}},
     ]
-    facts = [f"{LABEL_EMOJI.get(str(item.get('label')), '')} {item.get('label')} "
-             f"({float(item.get('compound') or 0):+.2f})", f"category: {item.get('category')}"]
+    facts = [
+        f"{LABEL_EMOJI.get(str(item.get('label')), '')} {item.get('label')} ({float(item.get('compound') or 0):+.2f})",
+        f"category: {item.get('category')}",
+    ]
     if item.get("lang"):
         facts.append(f"lang: {one_line(str(item['lang']), 12)}")
     due = _due_text(item.get("sla_due_at"))
@@ -181,16 +201,25 @@ def render(item: Mapping[str, Any], *, history: Mapping[str, Any] | None = None,
     blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": cut(" · ".join(facts), SECTION_MAX)}]})
     reasons = _reasons(item)
     if reasons:
-        blocks.append({"type": "context", "elements": [
-            {"type": "mrkdwn", "text": cut("why: " + escape("; ".join(reasons)), SECTION_MAX)}]})
+        blocks.append(
+            {
+                "type": "context",
+                "elements": [{"type": "mrkdwn", "text": cut("why: " + escape("; ".join(reasons)), SECTION_MAX)}],
+            }
+        )
 
     closed = _status_blocks(item, state, blocks)
     if not closed:
         blocks.extend(_suggestion_blocks(item, state))
         blocks.append(_actions(item, state))
-    return {"text": fallback_text(item), "blocks": blocks[:50],
-            "metadata": {"event_type": EVENT_TYPE,
-                         "event_payload": {"item_key": item_key(item), "item_id": int(item["id"])}}}
+    return {
+        "text": fallback_text(item),
+        "blocks": blocks[:50],
+        "metadata": {
+            "event_type": EVENT_TYPE,
+            "event_payload": {"item_key": item_key(item), "item_id": int(item["id"])},
+        },
+    }
 
 
 def link(url: Any, label: str) -> str:
@@ -216,7 +245,8 @@ def _suggestion_blocks(item: Mapping[str, Any], state: AlertState) -> list[dict[
     for index, suggestion in enumerate(suggestions_of(item)[:3]):
         label = suggestion.get("kind", "reply").replace("_", " ")
         block: dict[str, Any] = {
-            "type": "section", "block_id": f"suggestion_{index}",
+            "type": "section",
+            "block_id": f"suggestion_{index}",
             "text": {"type": "mrkdwn", "text": cut(f"*{escape(label)}*\n{escape(suggestion['text'])}", SECTION_MAX)},
         }
         if not state.alerts_only and not state.reply:
@@ -226,8 +256,12 @@ def _suggestion_blocks(item: Mapping[str, Any], state: AlertState) -> list[dict[
 
 
 def _button(text: str, action_id: str, value: str, style: str | None = None) -> dict[str, Any]:
-    button: dict[str, Any] = {"type": "button", "action_id": action_id, "value": value,
-                              "text": {"type": "plain_text", "text": text[:BUTTON_TEXT_MAX]}}
+    button: dict[str, Any] = {
+        "type": "button",
+        "action_id": action_id,
+        "value": value,
+        "text": {"type": "plain_text", "text": text[:BUTTON_TEXT_MAX]},
+    }
     if style:
         button["style"] = style
     return button
@@ -242,8 +276,9 @@ def _actions(item: Mapping[str, Any], state: AlertState) -> dict[str, Any]:
         elements.append(_button("Withdraw", CANCEL, str(reply["id"])))
     elif reply and reply.get("status") == "needs_check":
         for outcome, label in RESOLUTIONS.items():
-            elements.append(_button(label, f"{RESOLVE}_{outcome}", str(reply["id"]),
-                                    "primary" if outcome == "sent" else None))
+            elements.append(
+                _button(label, f"{RESOLVE}_{outcome}", str(reply["id"]), "primary" if outcome == "sent" else None)
+            )
     elif not state.alerts_only and not reply:
         elements.append(_button("Edit & send", EDIT, value))
     if not state.assigned_to:
@@ -270,29 +305,44 @@ def _status_blocks(item: Mapping[str, Any], state: AlertState, blocks: list[dict
         if status == "sent":
             when = _due_text(reply.get("sent_at")) or ""
             url = reply_url(item, reply.get("platform_reply_id"))
-            lines.append(f":white_check_mark: <@{approver}> sent {when}" + (f" · {link(url, 'view reply')}"
-                                                                          if url else "") + f"\n>{text}")
+            lines.append(
+                f":white_check_mark: <@{approver}> sent {when}"
+                + (f" · {link(url, 'view reply')}" if url else "")
+                + f"\n>{text}"
+            )
             closed = True
         elif status == "awaiting_second":
-            lines.append(f":hourglass: <@{approver}> approved; a second approver must confirm before it is sent\n>{text}")
+            lines.append(
+                f":hourglass: <@{approver}> approved; a second approver must confirm before it is sent\n>{text}"
+            )
         elif status in ("approved", "sending"):
             lines.append(f":outbox_tray: sending reply approved by <@{approver}>\n>{text}")
             closed = True
         elif status == "needs_check":
             reason = one_line(str(reply.get("needs_check_reason") or ""), 300)
-            lines.append(":warning: *needs a manual check*: we could not confirm whether this reply was posted"
-                         + (f" ({reason})" if reason else "") + "; nothing is resent until someone checks the post "
-                         f"and says what they found.\n>{text}")
+            lines.append(
+                ":warning: *needs a manual check*: we could not confirm whether this reply was posted"
+                + (f" ({reason})" if reason else "")
+                + "; nothing is resent until someone checks the post "
+                f"and says what they found.\n>{text}"
+            )
         elif status == "failed":
             error = one_line(str(reply.get("last_error") or "refused by the platform"), 300)
             lines.append(f":x: reply by <@{approver}> was not posted: {error}")
     if state.dismissed_by:
         reason = DISMISS_REASONS.get(state.dismissed_reason or "", one_line(state.dismissed_reason or "", 200))
-        lines.append(f":no_entry_sign: dismissed by <@{user_mention_id(state.dismissed_by)}>" + (f": {reason}" if reason else ""))
+        lines.append(
+            f":no_entry_sign: dismissed by <@{user_mention_id(state.dismissed_by)}>" + (f": {reason}" if reason else "")
+        )
         closed = True
     if lines:
-        blocks.append({"type": "section", "block_id": "status",
-                       "text": {"type": "mrkdwn", "text": cut("\n".join(lines), SECTION_MAX)}})
+        blocks.append(
+            {
+                "type": "section",
+                "block_id": "status",
+                "text": {"type": "mrkdwn", "text": cut("\n".join(lines), SECTION_MAX)},
+            }
+        )
     return closed
 
 
@@ -319,38 +369,72 @@ def edit_modal(item: Mapping[str, Any], *, text: str, limit: int, private: Mappi
     characters its own way, so Slack's max_length is only a first guard)."""
     platform = PLATFORM_WORDS.get(item["platform"], str(item["platform"]))
     return {
-        "type": "modal", "callback_id": EDIT_VIEW,
+        "type": "modal",
+        "callback_id": EDIT_VIEW,
         "title": {"type": "plain_text", "text": "Edit & send"},
         "submit": {"type": "plain_text", "text": "Send"},
         "close": {"type": "plain_text", "text": "Cancel"},
         "private_metadata": json.dumps(dict(private)),
         "blocks": [
-            {"type": "context", "elements": [{"type": "mrkdwn", "text": cut(
-                f"Replying on {platform} to {one_line(item.get('author_name') or item.get('author_handle') or '', 80)}:"
-                f" _{one_line(item.get('text') or '', 400)}_", SECTION_MAX)}]},
-            {"type": "input", "block_id": REPLY_BLOCK,
-             "label": {"type": "plain_text", "text": f"Reply (at most {limit} characters on {platform})"},
-             "element": {"type": "plain_text_input", "action_id": REPLY_INPUT, "multiline": True,
-                         "initial_value": text[:3000], "max_length": min(limit, 3000)}},
+            {
+                "type": "context",
+                "elements": [
+                    {
+                        "type": "mrkdwn",
+                        "text": cut(
+                            f"Replying on {platform} to "
+                            f"{one_line(item.get('author_name') or item.get('author_handle') or '', 80)}:"
+                            f" _{one_line(item.get('text') or '', 400)}_",
+                            SECTION_MAX,
+                        ),
+                    }
+                ],
+            },
+            {
+                "type": "input",
+                "block_id": REPLY_BLOCK,
+                "label": {"type": "plain_text", "text": f"Reply (at most {limit} characters on {platform})"},
+                "element": {
+                    "type": "plain_text_input",
+                    "action_id": REPLY_INPUT,
+                    "multiline": True,
+                    "initial_value": text[:3000],
+                    "max_length": min(limit, 3000),
+                },
+            },
         ],
     }
 
 
 def dismiss_modal(item: Mapping[str, Any], private: Mapping[str, Any]) -> dict[str, Any]:
     return {
-        "type": "modal", "callback_id": DISMISS_VIEW,
+        "type": "modal",
+        "callback_id": DISMISS_VIEW,
         "title": {"type": "plain_text", "text": "Dismiss alert"},
         "submit": {"type": "plain_text", "text": "Dismiss"},
         "close": {"type": "plain_text", "text": "Cancel"},
         "private_metadata": json.dumps(dict(private)),
         "blocks": [
-            {"type": "input", "block_id": REASON_BLOCK, "label": {"type": "plain_text", "text": "Reason"},
-             "element": {"type": "static_select", "action_id": REASON_INPUT,
-                         "options": [{"text": {"type": "plain_text", "text": label}, "value": value}
-                                     for value, label in DISMISS_REASONS.items()]}},
-            {"type": "input", "block_id": NOTE_BLOCK, "optional": True,
-             "label": {"type": "plain_text", "text": "Note"},
-             "element": {"type": "plain_text_input", "action_id": NOTE_INPUT, "max_length": 500}},
+            {
+                "type": "input",
+                "block_id": REASON_BLOCK,
+                "label": {"type": "plain_text", "text": "Reason"},
+                "element": {
+                    "type": "static_select",
+                    "action_id": REASON_INPUT,
+                    "options": [
+                        {"text": {"type": "plain_text", "text": label}, "value": value}
+                        for value, label in DISMISS_REASONS.items()
+                    ],
+                },
+            },
+            {
+                "type": "input",
+                "block_id": NOTE_BLOCK,
+                "optional": True,
+                "label": {"type": "plain_text", "text": "Note"},
+                "element": {"type": "plain_text_input", "action_id": NOTE_INPUT, "max_length": 500},
+            },
         ],
     }
 
@@ -372,4 +456,3 @@ def parse_value(value: str) -> tuple[int, int | None]:
     """A button value: ``"<item id>"`` or ``"<item id>:<suggestion index>"``."""
     head, _, tail = (value or "").partition(":")
     return int(head), (int(tail) if tail else None)
-

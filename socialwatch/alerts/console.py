@@ -23,7 +23,9 @@ class ConsoleChannel:
     def deliver(self, alert: dict[str, Any]) -> Delivered:
         suggestions = json.loads(alert.get("suggestions") or "[]")
         reasons = json.loads(alert.get("reasons") or "[]")
-        author = terminal_line(alert.get("author_name") or alert.get("author_handle") or alert.get("author_id") or "?", 80)
+        author = terminal_line(
+            alert.get("author_name") or alert.get("author_handle") or alert.get("author_id") or "?", 80
+        )
         lines = [
             f"[{alert['priority'].upper()}] {alert['platform']} {alert['kind']} from {author}"
             f" ({alert['label']}, {alert['compound']:+.2f}, {alert['category']})",

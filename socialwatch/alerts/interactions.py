@@ -28,13 +28,10 @@ from socialwatch.alerts import cards
 from socialwatch.alerts.actions import Actions, Click, Submission, SubmissionResult
 from socialwatch.alerts.buttons import user_name
 from socialwatch.alerts.outbox import DeliveryError
-
-from socialwatch.config.schema import Config
 from socialwatch.alerts.slack import SlackChannel, slack_errors
+from socialwatch.config.schema import Config
+from socialwatch.store import audit_log, inbox, reply_outbox
 from socialwatch.store.db import Store
-from socialwatch.store import audit_log
-from socialwatch.store import inbox
-from socialwatch.store import reply_outbox
 
 log = logging.getLogger(__name__)
 
@@ -46,8 +43,15 @@ SEND_ACTIONS = (cards.SEND, cards.EDIT, cards.SECOND, cards.CANCEL, cards.DISMIS
 class Interactions:
     """The Socket Mode side of Slack: implements ``actions.Responder`` for the handlers of ``actions``."""
 
-    def __init__(self, config: Config, store: Store, channel: SlackChannel, actions: Actions, *,
-                 on_queued: Callable[[], None] | None = None):
+    def __init__(
+        self,
+        config: Config,
+        store: Store,
+        channel: SlackChannel,
+        actions: Actions,
+        *,
+        on_queued: Callable[[], None] | None = None,
+    ):
         assert config.slack is not None
         self.config = config
         self.slack = config.slack
@@ -64,8 +68,9 @@ class Interactions:
 
     def start(self) -> None:
         assert self.slack.app_token is not None
-        self._socket = SocketModeClient(app_token=self.slack.app_token.get_secret_value(), web_client=self.client,
-                                        auto_reconnect_enabled=True)
+        self._socket = SocketModeClient(
+            app_token=self.slack.app_token.get_secret_value(), web_client=self.client, auto_reconnect_enabled=True
+        )
         self._socket.socket_mode_request_listeners.append(self._on_request)
         self._socket.connect()
         log.info("Slack Socket Mode connected: clicks are handled")
@@ -81,8 +86,7 @@ class Interactions:
         closer.start()
         closer.join(CLOSE_TIMEOUT)
         if closer.is_alive():
-            log.warning("Slack Socket Mode did not close within %.0f s; stopping without waiting for it",
-                        CLOSE_TIMEOUT)
+            log.warning("Slack Socket Mode did not close within %.0f s; stopping without waiting for it", CLOSE_TIMEOUT)
 
     def _on_request(self, client: SocketModeClient, req: SocketModeRequest) -> None:
         try:
@@ -125,9 +129,14 @@ class Interactions:
 
     def refuse(self, payload: Mapping[str, Any], attempted: str, item_key: str | None, reason: str) -> None:
         user = payload.get("user") or {}
-        audit_log.append_audit(self.store, "action.refused", actor_id=str(user.get("id") or "?"),
-                                actor_name=user_name(user), item_key=item_key,
-                                details={"attempted": attempted, "reason": reason})
+        audit_log.append_audit(
+            self.store,
+            "action.refused",
+            actor_id=str(user.get("id") or "?"),
+            actor_name=user_name(user),
+            item_key=item_key,
+            details={"attempted": attempted, "reason": reason},
+        )
         self.ephemeral(payload, f":no_entry: {reason}")
 
     def ephemeral(self, payload: Mapping[str, Any], text: str) -> None:

@@ -12,10 +12,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from socialwatch.ops import metrics
 from socialwatch.models import utcnow
-from socialwatch.store.db import Store
+from socialwatch.ops import metrics
 from socialwatch.store import alert_outbox
+from socialwatch.store.db import Store
 
 log = logging.getLogger(__name__)
 
@@ -48,16 +48,23 @@ class AlertChannel(Protocol):
 class Poster(Protocol):
     """What the response-time jobs need from Slack; ``alerts.slack.SlackPoster`` implements it with slack_sdk."""
 
-    def post(self, channel: str, text: str, *, blocks: list[dict[str, Any]] | None = None,
-             thread_ts: str | None = None, metadata: dict[str, Any] | None = None) -> str:
+    def post(
+        self,
+        channel: str,
+        text: str,
+        *,
+        blocks: list[dict[str, Any]] | None = None,
+        thread_ts: str | None = None,
+        metadata: dict[str, Any] | None = None,
+    ) -> str:
         """Post a message (in a thread when ``thread_ts``); returns its ts."""
         ...
 
-    def update(self, channel: str, ts: str, text: str, *, blocks: list[dict[str, Any]] | None = None) -> None:
-        ...
+    def update(self, channel: str, ts: str, text: str, *, blocks: list[dict[str, Any]] | None = None) -> None: ...
 
-    def upload(self, channel: str, files: list[tuple[str, bytes]], *, comment: str,
-               thread_ts: str | None = None) -> None:
+    def upload(
+        self, channel: str, files: list[tuple[str, bytes]], *, comment: str, thread_ts: str | None = None
+    ) -> None:
         """Upload files (``files_upload_v2``) with one comment."""
         ...
 
@@ -68,8 +75,14 @@ def backoff(attempts: int, retry_after: float | None = None) -> timedelta:
     return min(timedelta(seconds=2 ** min(attempts, 10)), MAX_BACKOFF)
 
 
-def dispatch_alerts(store: Store, channel: AlertChannel, *, now: datetime | None = None, limit: int = 50,
-                    due: list[dict[str, Any]] | None = None) -> int:
+def dispatch_alerts(
+    store: Store,
+    channel: AlertChannel,
+    *,
+    now: datetime | None = None,
+    limit: int = 50,
+    due: list[dict[str, Any]] | None = None,
+) -> int:
     """Deliver what is due (``due``: ``store.due_alerts`` already read by the caller); returns how many were
     delivered. Stops at the first failure so a rate-limited channel is not hammered, and order is kept."""
     delivered = 0
@@ -80,10 +93,17 @@ def dispatch_alerts(store: Store, channel: AlertChannel, *, now: datetime | None
         except DeliveryError as exc:
             when = (now or utcnow()) + backoff(alert["attempts"], exc.retry_after)
             alert_outbox.mark_alert_retry(store, alert["outbox_id"], error=str(exc), next_attempt_at=when)
-            log.warning("alert for %s:%s not delivered (%s); next attempt at %s",
-                        alert["platform"], alert["native_id"], exc, when.isoformat())
+            log.warning(
+                "alert for %s:%s not delivered (%s); next attempt at %s",
+                alert["platform"],
+                alert["native_id"],
+                exc,
+                when.isoformat(),
+            )
             break
-        alert_outbox.mark_alert_posted(store, alert["outbox_id"], channel=result.channel, ts=result.ts, thread_ts=result.thread_ts)
+        alert_outbox.mark_alert_posted(
+            store, alert["outbox_id"], channel=result.channel, ts=result.ts, thread_ts=result.thread_ts
+        )
         metrics.alert(str(alert.get("priority")))
         delivered += 1
     return delivered

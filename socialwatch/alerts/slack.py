@@ -23,26 +23,24 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 
 from socialwatch.alerts import cards
+from socialwatch.alerts.outbox import Delivered, DeliveryError
 from socialwatch.config.schema import Config, SlackConfig
 from socialwatch.models import AccountCheck, parse_time, utcnow
-from socialwatch.alerts.outbox import Delivered, DeliveryError
+from socialwatch.store import alert_outbox, author_history, inbox, reply_outbox
 from socialwatch.store.db import Store
-from socialwatch.store import alert_outbox
-from socialwatch.store import author_history
-from socialwatch.store import inbox
-from socialwatch.store import reply_outbox
 
 log = logging.getLogger(__name__)
 
-THREAD_WINDOW = timedelta(days=3)   # follow-ups within this time join the earlier alert's thread
+THREAD_WINDOW = timedelta(days=3)  # follow-ups within this time join the earlier alert's thread
 HISTORY_LOOKBACK = timedelta(hours=2)  # how far back a possibly-posted alert is searched for
 
 
 def make_client(slack: SlackConfig, timeout: float) -> WebClient:
     # No automatic retries inside slack_sdk: a retried chat.postMessage after a dropped connection could
     # post twice. The outbox retries instead, after checking the channel for the alert's metadata.
-    return WebClient(token=slack.bot_token.get_secret_value(), base_url=slack.api_base, timeout=timeout,
-                     retry_handlers=[])
+    return WebClient(
+        token=slack.bot_token.get_secret_value(), base_url=slack.api_base, timeout=timeout, retry_handlers=[]
+    )
 
 
 def route(slack: SlackConfig, item: Mapping[str, Any], source_channel: str | None = None) -> str:
@@ -62,23 +60,39 @@ class SlackPoster:
     def __init__(self, client: WebClient):
         self.client = client
 
-    def post(self, channel: str, text: str, *, blocks: list[dict[str, Any]] | None = None,
-             thread_ts: str | None = None, metadata: dict[str, Any] | None = None) -> str:
+    def post(
+        self,
+        channel: str,
+        text: str,
+        *,
+        blocks: list[dict[str, Any]] | None = None,
+        thread_ts: str | None = None,
+        metadata: dict[str, Any] | None = None,
+    ) -> str:
         with slack_errors():
-            response = self.client.chat_postMessage(channel=channel, text=text, blocks=blocks, thread_ts=thread_ts,
-                                                    metadata=metadata, unfurl_links=False, unfurl_media=False)
+            response = self.client.chat_postMessage(
+                channel=channel,
+                text=text,
+                blocks=blocks,
+                thread_ts=thread_ts,
+                metadata=metadata,
+                unfurl_links=False,
+                unfurl_media=False,
+            )
         return str(response["ts"])
 
     def update(self, channel: str, ts: str, text: str, *, blocks: list[dict[str, Any]] | None = None) -> None:
         with slack_errors():
             self.client.chat_update(channel=channel, ts=ts, text=text, blocks=blocks)
 
-    def upload(self, channel: str, files: list[tuple[str, bytes]], *, comment: str,
-               thread_ts: str | None = None) -> None:
+    def upload(
+        self, channel: str, files: list[tuple[str, bytes]], *, comment: str, thread_ts: str | None = None
+    ) -> None:
         uploads = [{"filename": name, "content": data, "title": name} for name, data in files]
         with slack_errors():
-            self.client.files_upload_v2(file_uploads=uploads, channel=channel, initial_comment=comment,
-                                        thread_ts=thread_ts)
+            self.client.files_upload_v2(
+                file_uploads=uploads, channel=channel, initial_comment=comment, thread_ts=thread_ts
+            )
 
 
 def delivery_error(exc: Exception) -> DeliveryError:
@@ -89,8 +103,11 @@ def delivery_error(exc: Exception) -> DeliveryError:
         error = response.get("error") if hasattr(response, "get") else None
         if status == 429:
             retry = (response.headers or {}).get("Retry-After") or (response.headers or {}).get("retry-after")
-            return DeliveryError(f"Slack rate limit (429); retry after {retry}s",
-                                 retry_after=float(retry) if retry else 30.0, code=error or "ratelimited")
+            return DeliveryError(
+                f"Slack rate limit (429); retry after {retry}s",
+                retry_after=float(retry) if retry else 30.0,
+                code=error or "ratelimited",
+            )
         return DeliveryError(f"Slack refused the call: {error or status}", code=error or str(status))
     return DeliveryError(f"Slack unreachable: {type(exc).__name__}: {exc}")
 
@@ -108,8 +125,14 @@ def slack_errors() -> Iterator[None]:
 class SlackChannel:
     """The alert channel for Slack (``notify.AlertChannel``): renders, routes, threads and posts."""
 
-    def __init__(self, config: Config, store: Store, client: WebClient | None = None,
-                 source_channels: Mapping[str, str | None] | None = None, clock: Any = utcnow):
+    def __init__(
+        self,
+        config: Config,
+        store: Store,
+        client: WebClient | None = None,
+        source_channels: Mapping[str, str | None] | None = None,
+        clock: Any = utcnow,
+    ):
         assert config.slack is not None
         self.config = config
         self.slack = config.slack
@@ -141,8 +164,14 @@ class SlackChannel:
                 message = self.message_for(alert)
                 thread = parent["ts"] if parent else None  # slack_sdk leaves None arguments out of the request
                 response = self.client.chat_postMessage(
-                    channel=channel, thread_ts=thread, text=cards.followup_text(alert) if parent else message["text"],
-                    blocks=message["blocks"], metadata=message["metadata"], unfurl_links=False, unfurl_media=False)
+                    channel=channel,
+                    thread_ts=thread,
+                    text=cards.followup_text(alert) if parent else message["text"],
+                    blocks=message["blocks"],
+                    metadata=message["metadata"],
+                    unfurl_links=False,
+                    unfurl_media=False,
+                )
         except DeliveryError as error:
             if error.retry_after is None:  # not a clean 429: the message may have been posted after all
                 self._posted.clear()
@@ -165,13 +194,15 @@ class SlackChannel:
         found: dict[str, tuple[str, str | None]] = {}
         cursor = None
         for _ in range(20):  # at most 20 pages of 200: a busy channel's last hours
-            response = self.client.conversations_history(channel=channel, oldest=f"{oldest:.6f}", limit=200,
-                                                         include_all_metadata=True, cursor=cursor)
+            response = self.client.conversations_history(
+                channel=channel, oldest=f"{oldest:.6f}", limit=200, include_all_metadata=True, cursor=cursor
+            )
             for message in response.get("messages") or []:
                 _index(message, found)
                 if message.get("reply_count"):  # follow-ups live in threads
-                    replies = self.client.conversations_replies(channel=channel, ts=message["ts"], limit=200,
-                                                                include_all_metadata=True)
+                    replies = self.client.conversations_replies(
+                        channel=channel, ts=message["ts"], limit=200, include_all_metadata=True
+                    )
                     for reply in (replies.get("messages") or [])[1:]:
                         _index(reply, found)
             cursor = (response.get("response_metadata") or {}).get("next_cursor")
@@ -197,11 +228,17 @@ class SlackChannel:
 
     def _history(self, item: Mapping[str, Any]) -> dict[str, Any]:
         """Prior contacts and the sentiment of the last one, as known before this item."""
-        earlier = [row for row in author_history.author_contacts(self.store, item["author_key"], limit=50)
-                   if row["id"] != item["id"] and row["created_at"] <= item["created_at"]]
-        return {"contacts": len(earlier) + 1, "previous_label": earlier[0]["label"] if earlier else None,
-                "negative_count": sum(1 for row in earlier if row["label"] == "negative")
-                + int(item.get("label") == "negative")}
+        earlier = [
+            row
+            for row in author_history.author_contacts(self.store, item["author_key"], limit=50)
+            if row["id"] != item["id"] and row["created_at"] <= item["created_at"]
+        ]
+        return {
+            "contacts": len(earlier) + 1,
+            "previous_label": earlier[0]["label"] if earlier else None,
+            "negative_count": sum(1 for row in earlier if row["label"] == "negative")
+            + int(item.get("label") == "negative"),
+        }
 
     def refresh(self, item_id: int) -> bool:
         """Re-render the item's alert after a change (sent, dismissed, assigned...). Best effort: the
@@ -254,8 +291,12 @@ def check(config: Config) -> list[AccountCheck]:
     if slack.app_token is None:
         row.missing.append("buttons: no app_token, so Socket Mode cannot receive clicks")
     else:
-        app = WebClient(token=slack.app_token.get_secret_value(), base_url=slack.api_base,
-                        timeout=int(config.daemon.http_timeout), retry_handlers=[])
+        app = WebClient(
+            token=slack.app_token.get_secret_value(),
+            base_url=slack.api_base,
+            timeout=int(config.daemon.http_timeout),
+            retry_handlers=[],
+        )
         try:
             with slack_errors():
                 app.apps_connections_open(app_token=slack.app_token.get_secret_value())

@@ -10,8 +10,8 @@ from typing import IO, Any
 
 import click
 
-from socialwatch.cli.options import config_option, load, setup_logging
 from socialwatch import __version__
+from socialwatch.cli.options import config_option, load, setup_logging
 from socialwatch.config.schema import Config
 
 log = logging.getLogger("socialwatch")
@@ -29,6 +29,7 @@ def main() -> None:
 
 
 # --- triage ---------------------------------------------------------------------------------
+
 
 @main.command()
 @click.argument("file", type=click.File("rb"), default="-")
@@ -95,6 +96,7 @@ def _triage_line(pipeline: Any, raw: bytes, number: int) -> dict[str, Any]:
 
 # --- the daemon -----------------------------------------------------------------------------
 
+
 def _daemon(config: Config, **kwargs: Any) -> Any:
     from socialwatch.daemon import Daemon
 
@@ -109,12 +111,14 @@ def poll_once(config_path: str | None) -> None:
     setup_logging(config.daemon.log_level, config.daemon.log_format, config.secret_values())
     daemon = _daemon(config)
     results = daemon.poll_once()
-    for source, result in zip(daemon.sources, results):
+    for source, result in zip(daemon.sources, results, strict=True):
         if result is None:
             click.echo(f"{source.key}: skipped (paused or failed; see `socialwatch status`)")
         else:
-            click.echo(f"{source.key}: {result.new} new, {result.duplicates} already stored, "
-                       f"{result.alerts} alerts, {result.rejected} rejected")
+            click.echo(
+                f"{source.key}: {result.new} new, {result.duplicates} already stored, "
+                f"{result.alerts} alerts, {result.rejected} rejected"
+            )
 
 
 @main.command()
@@ -171,15 +175,16 @@ def status(config_path: str | None, as_json: bool) -> None:
     Needs no credentials."""
     from datetime import timedelta
 
-    from socialwatch.ops import health
     from socialwatch.models import utcnow
+    from socialwatch.ops import health
     from socialwatch.store.db import Store
 
     config = load(config_path, required=False, secrets=False)
     if not Path(config.daemon.database).exists():
         raise click.ClickException(f"no database at {config.daemon.database}; has the daemon run yet?")
-    report = health.assess(Store(config.daemon.database, migrate=False), utcnow(),
-                           timedelta(minutes=config.daemon.silent_after_minutes))
+    report = health.assess(
+        Store(config.daemon.database, migrate=False), utcnow(), timedelta(minutes=config.daemon.silent_after_minutes)
+    )
     if as_json:
         click.echo(json.dumps(report.to_json(), indent=2, default=str))
     else:
@@ -208,11 +213,18 @@ def backup(destination: Path, config_path: str | None) -> None:
 
 # --- sandbox and demo -----------------------------------------------------------------------
 
+
 @main.command()
-@click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind; loopback unless you say otherwise.")
+@click.option(
+    "--host", default="127.0.0.1", show_default=True, help="Address to bind; loopback unless you say otherwise."
+)
 @click.option("--port", default=8900, show_default=True, type=int, help="Port (0 picks a free one).")
-@click.option("--write-config", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="Also write a socialwatch config pointing at this sandbox.")
+@click.option(
+    "--write-config",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Also write a socialwatch config pointing at this sandbox.",
+)
 def sandbox(host: str, port: int, write_config: Path | None) -> None:
     """Run the built-in emulators of X, Facebook and Slack on loopback, for trials and tests."""
     from socialwatch.sandbox import serve_forever
@@ -222,18 +234,34 @@ def sandbox(host: str, port: int, write_config: Path | None) -> None:
 
 
 @main.command()
-@click.option("--port", default=8900, show_default=True, type=int,
-              help="Port of the sandbox and its web view (a free one if taken).")
+@click.option(
+    "--port",
+    default=8900,
+    show_default=True,
+    type=int,
+    help="Port of the sandbox and its web view (a free one if taken).",
+)
 @click.option("--duration", default=0.0, type=float, help="Stop after this many seconds (default: at Ctrl-C).")
 @click.option("--rate", default=0.5, show_default=True, type=float, help="New customer messages per second.")
-@click.option("--auto-approve/--no-auto-approve", default=True, show_default=True,
-              help="Let a demo approver click Send on every third alert, so replies show without you.")
-@click.option("--data", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
-              help="JSONL traffic to play instead of the bundled sample (platform, kind, text, author).")
-@click.option("--workdir", type=click.Path(file_okay=False, path_type=Path), default=None,
-              help="Keep the config and database here (default: a temporary directory, removed at the end).")
-def demo(port: int, duration: float, rate: float, auto_approve: bool, data: Path | None,
-         workdir: Path | None) -> None:
+@click.option(
+    "--auto-approve/--no-auto-approve",
+    default=True,
+    show_default=True,
+    help="Let a demo approver click Send on every third alert, so replies show without you.",
+)
+@click.option(
+    "--data",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="JSONL traffic to play instead of the bundled sample (platform, kind, text, author).",
+)
+@click.option(
+    "--workdir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Keep the config and database here (default: a temporary directory, removed at the end).",
+)
+def demo(port: int, duration: float, rate: float, auto_approve: bool, data: Path | None, workdir: Path | None) -> None:
     """See the whole loop with no accounts: sandboxed X, Facebook and Slack, the real daemon, live traffic.
 
     Customer messages arrive on the emulated platforms, socialwatch triages them and posts alerts
@@ -248,8 +276,15 @@ def demo(port: int, duration: float, rate: float, auto_approve: bool, data: Path
         # go out, then stop on our own.
         duration = len(demo_module.traffic(data)) / max(rate, 0.1) + 30
         click.echo(f"(not at a terminal: the demo stops by itself after {duration:.0f} s)")
-    demo_module.run(port=port, duration=duration, rate=rate, auto_approve=auto_approve, data=data,
-                    workdir=workdir, echo=lambda line: click.echo(line))
+    demo_module.run(
+        port=port,
+        duration=duration,
+        rate=rate,
+        auto_approve=auto_approve,
+        data=data,
+        workdir=workdir,
+        echo=lambda line: click.echo(line),
+    )
 
 
 def _register_compliance_commands() -> None:
@@ -262,4 +297,5 @@ def _register_compliance_commands() -> None:
 
 _register_compliance_commands()
 from socialwatch.cli.report import report_command as _report_command  # noqa: E402  (a module of its own)
+
 main.add_command(_report_command)

@@ -16,8 +16,8 @@ from typing import Any
 
 import click
 
-from socialwatch.cli.options import store_options
 from socialwatch import audit
+from socialwatch.cli.options import store_options
 from socialwatch.config.load import ConfigError, load_config
 from socialwatch.models import parse_time
 from socialwatch.store import audit_log
@@ -53,8 +53,9 @@ def _when(value: str | None, option: str) -> datetime | None:
     try:
         return parse_time(value)
     except ValueError:
-        raise click.BadParameter(f"{value!r} is not a date or time; write e.g. 2026-01-31 or 2026-01-31T09:00:00Z",
-                                 param_hint=option) from None
+        raise click.BadParameter(
+            f"{value!r} is not a date or time; write e.g. 2026-01-31 or 2026-01-31T09:00:00Z", param_hint=option
+        ) from None
 
 
 @click.group("audit")
@@ -64,8 +65,13 @@ def audit_group() -> None:
 
 @audit_group.command("verify")
 @store_options
-@click.option("--anchor", "anchors", multiple=True, metavar="SEQ:HASH",
-              help="A head recorded earlier outside the database (`audit head`, the journal); repeatable.")
+@click.option(
+    "--anchor",
+    "anchors",
+    multiple=True,
+    metavar="SEQ:HASH",
+    help="A head recorded earlier outside the database (`audit head`, the journal); repeatable.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def verify_command(config_path: str | None, database: Path | None, anchors: tuple[str, ...], as_json: bool) -> None:
     """Recompute the audit chain and check its texts and head.
@@ -81,11 +87,18 @@ def verify_command(config_path: str | None, database: Path | None, anchors: tupl
     store = _store(config_path, database)
     result = audit_log.verify_audit(store, parsed)
     if as_json:
-        click.echo(json.dumps({
-            "ok": result.ok, "checked": result.checked, "first_bad_seq": result.first_bad_seq,
-            "problem": result.problem, "head": result.head.render() if result.head else None,
-            "warnings": list(result.warnings),
-        }))
+        click.echo(
+            json.dumps(
+                {
+                    "ok": result.ok,
+                    "checked": result.checked,
+                    "first_bad_seq": result.first_bad_seq,
+                    "problem": result.problem,
+                    "head": result.head.render() if result.head else None,
+                    "warnings": list(result.warnings),
+                }
+            )
+        )
     elif result.ok:
         head = f"; head {result.head.render()}" if result.head else ""
         click.echo(f"audit log intact: {result.checked} entries{head}")
@@ -114,12 +127,25 @@ def head_command(config_path: str | None, database: Path | None) -> None:
 @click.option("--since", default=None, help="From this date or time (UTC, inclusive), e.g. 2026-01-01.")
 @click.option("--until", default=None, help="Up to this date or time (UTC, exclusive).")
 @click.option("--format", "fmt", type=click.Choice(["csv", "jsonl"]), default="csv", show_default=True)
-@click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="Write here instead of standard output.")
-@click.option("--events", is_flag=True,
-              help="Every audit entry (details with their texts) instead of one row per reply.")
-def export_command(config_path: str | None, database: Path | None, since: str | None, until: str | None, fmt: str,
-                   output: Path | None, events: bool) -> None:
+@click.option(
+    "--output",
+    "-o",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Write here instead of standard output.",
+)
+@click.option(
+    "--events", is_flag=True, help="Every audit entry (details with their texts) instead of one row per reply."
+)
+def export_command(
+    config_path: str | None,
+    database: Path | None,
+    since: str | None,
+    until: str | None,
+    fmt: str,
+    output: Path | None,
+    events: bool,
+) -> None:
     """Export replies (or with --events every audit entry) as CSV or JSONL.
 
     One row per reply: the customer's post, the suggested text, the final text, the approver,
@@ -144,8 +170,14 @@ def export_command(config_path: str | None, database: Path | None, since: str | 
 
 @audit_group.command("purge")
 @store_options
-@click.option("--older-than", "days", type=click.FloatRange(min=0, min_open=True), default=None, metavar="DAYS",
-              help="Purge what is older than this many days (default: [retention] purge_texts_after_days).")
+@click.option(
+    "--older-than",
+    "days",
+    type=click.FloatRange(min=0, min_open=True),
+    default=None,
+    metavar="DAYS",
+    help="Purge what is older than this many days (default: [retention] purge_texts_after_days).",
+)
 @click.option("--raw-only", is_flag=True, help="Drop only raw platform payloads, keep texts and names.")
 def purge_command(config_path: str | None, database: Path | None, days: float | None, raw_only: bool) -> None:
     """Purge texts, names and raw payloads older than DAYS; the audit chain keeps their hashes.
@@ -170,8 +202,9 @@ def purge_command(config_path: str | None, database: Path | None, days: float | 
 @click.command("review")
 @store_options
 @click.option("--host", default="127.0.0.1", show_default=True, help="Loopback address to bind (127.0.0.1 or ::1).")
-@click.option("--port", default=8001, show_default=True, type=click.IntRange(0, 65535),
-              help="Port (0 picks a free one).")
+@click.option(
+    "--port", default=8001, show_default=True, type=click.IntRange(0, 65535), help="Port (0 picks a free one)."
+)
 def review_command(config_path: str | None, database: Path | None, host: str, port: int) -> None:
     """Open the database read-only in Datasette for compliance review (needs socialwatch[review]).
 
@@ -184,8 +217,12 @@ def review_command(config_path: str | None, database: Path | None, host: str, po
     path = _database(config_path, database)
     try:
         review.check_loopback(host)
-        review.serve(path, host=host, port=port,
-                     ready=lambda url: click.echo(f"Review UI (read-only) at {url}  - Ctrl+C to stop"))
+        review.serve(
+            path,
+            host=host,
+            port=port,
+            ready=lambda url: click.echo(f"Review UI (read-only) at {url}  - Ctrl+C to stop"),
+        )
     except review.ReviewError as exc:
         raise click.ClickException(str(exc)) from None
 

@@ -14,11 +14,17 @@ from socialwatch.config.schema import Config
 F = TypeVar("F", bound=Callable[..., Any])
 
 config_option = click.option(
-    "--config", "config_path", type=click.Path(dir_okay=False), default=None,
+    "--config",
+    "config_path",
+    type=click.Path(dir_okay=False),
+    default=None,
     help="Config file (default: $SOCIALWATCH_CONFIG, /etc/socialwatch/socialwatch.toml, ./config/socialwatch.toml).",
 )
 database_option = click.option(
-    "--database", "database", type=click.Path(dir_okay=False, path_type=Path), default=None,
+    "--database",
+    "database",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
     help="The SQLite database to use instead of the config's [daemon] database (e.g. a copy or a backup).",
 )
 

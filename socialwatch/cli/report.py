@@ -7,7 +7,7 @@ Reads the database on a read-only connection (the daemon may keep running). cli.
 from __future__ import annotations
 
 import sys
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -26,27 +26,41 @@ def _moment(value: str | None, zone: ZoneInfo, *, end: bool, option: str) -> dat
     try:
         if len(text) == 10:
             day = date.fromisoformat(text)
-            return datetime.combine(day + timedelta(days=1 if end else 0), time(0), zone).astimezone(timezone.utc)
+            return datetime.combine(day + timedelta(days=1 if end else 0), time(0), zone).astimezone(UTC)
         parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
         if parsed.tzinfo is None:
-            return parsed.replace(tzinfo=zone).astimezone(timezone.utc)
+            return parsed.replace(tzinfo=zone).astimezone(UTC)
         return parse_time(text)
     except ValueError:
-        raise click.BadParameter(f"{value!r} is not a date or time; write e.g. 2026-03-01 or 2026-03-01T09:00",
-                                 param_hint=option) from None
+        raise click.BadParameter(
+            f"{value!r} is not a date or time; write e.g. 2026-03-01 or 2026-03-01T09:00", param_hint=option
+        ) from None
 
 
 @click.command("report")
 @click.option("--since", default=None, help="From this date or local time (inclusive); default 7 days before --until.")
-@click.option("--until", default=None, help="Up to this date (inclusive: the whole day) or local time (exclusive); "
-                                            "default now.")
+@click.option(
+    "--until", default=None, help="Up to this date (inclusive: the whole day) or local time (exclusive); default now."
+)
 @click.option("--format", "fmt", type=click.Choice(["text", "json", "html"]), default="text", show_default=True)
-@click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="Write here instead of standard output.")
+@click.option(
+    "--output",
+    "-o",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Write here instead of standard output.",
+)
 @click.option("--tz", "tz_name", default=None, help="Time zone for dates and charts (default [digest] timezone).")
 @store_options
-def report_command(since: str | None, until: str | None, fmt: str, output: Path | None, tz_name: str | None,
-                   config_path: str | None, database: Path | None) -> None:
+def report_command(
+    since: str | None,
+    until: str | None,
+    fmt: str,
+    output: Path | None,
+    tz_name: str | None,
+    config_path: str | None,
+    database: Path | None,
+) -> None:
     """Volume, sentiment and its trend, top categories, negative spikes, SLA compliance (share within
     target, median and p90 time to first reply), unanswered items and repeat complainers for a period.
 
@@ -63,8 +77,9 @@ def report_command(since: str | None, until: str | None, fmt: str, output: Path 
     try:
         zone = ZoneInfo(tz_name or config.digest.timezone or config.daemon.timezone)
     except (ZoneInfoNotFoundError, ValueError):
-        raise click.BadParameter(f"unknown time zone {tz_name!r}; use an IANA name such as 'Europe/Berlin'",
-                                 param_hint="--tz") from None
+        raise click.BadParameter(
+            f"unknown time zone {tz_name!r}; use an IANA name such as 'Europe/Berlin'", param_hint="--tz"
+        ) from None
     path = Path(database or config.daemon.database)
     if not path.is_file():
         raise click.ClickException(f"no database at {path}; has the daemon run yet? (or pass --database)")
@@ -72,8 +87,9 @@ def report_command(since: str | None, until: str | None, fmt: str, output: Path 
     end = _moment(until, zone, end=True, option="--until") or now
     start = _moment(since, zone, end=False, option="--since") or end - timedelta(days=7)
     if start >= end:
-        raise click.BadParameter(f"--since ({start.isoformat()}) must be before --until ({end.isoformat()})",
-                                 param_hint="--since")
+        raise click.BadParameter(
+            f"--since ({start.isoformat()}) must be before --until ({end.isoformat()})", param_hint="--since"
+        )
     result = summary.build(Store(path, migrate=False), config, start, end, zone, now=now)
     if fmt == "json":
         rendered = render.render_json(result)
@@ -83,7 +99,10 @@ def report_command(since: str | None, until: str | None, fmt: str, output: Path 
         rendered = render.render_text(result)
     if output:
         output.write_text(rendered, encoding="utf-8")
-        click.echo(f"report for {start.astimezone(zone):%Y-%m-%d %H:%M} - {end.astimezone(zone):%Y-%m-%d %H:%M} "
-                   f"({result.total} items) written to {output}", err=True)
+        click.echo(
+            f"report for {start.astimezone(zone):%Y-%m-%d %H:%M} - {end.astimezone(zone):%Y-%m-%d %H:%M} "
+            f"({result.total} items) written to {output}",
+            err=True,
+        )
     else:
         sys.stdout.write(rendered if rendered.endswith("\n") else rendered + "\n")

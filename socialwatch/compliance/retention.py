@@ -17,9 +17,8 @@ from datetime import datetime, timedelta
 from socialwatch import audit
 from socialwatch.config.schema import RetentionConfig
 from socialwatch.models import iso, utcnow
+from socialwatch.store import audit_log, erasure
 from socialwatch.store.db import Store
-from socialwatch.store import audit_log
-from socialwatch.store import erasure
 
 log = logging.getLogger(__name__)
 
@@ -40,15 +39,23 @@ class PurgeReport:
         return f"purged {what} older than {iso(self.cutoff)} ({parts})"
 
 
-def purge(store: Store, older_than_days: float, *, texts: bool = True, now: datetime | None = None,
-          actor_id: str = audit.SYSTEM, actor_name: str = audit.SYSTEM) -> PurgeReport:
+def purge(
+    store: Store,
+    older_than_days: float,
+    *,
+    texts: bool = True,
+    now: datetime | None = None,
+    actor_id: str = audit.SYSTEM,
+    actor_name: str = audit.SYSTEM,
+) -> PurgeReport:
     """Purge what is older than ``older_than_days``: texts and raw payloads, or raw payloads only."""
     if older_than_days <= 0:
         raise ValueError("older_than_days must be positive; 0 would purge everything up to now")
     now = now or utcnow()
     cutoff = now - timedelta(days=older_than_days)
-    counts = erasure.purge_personal_data(store, cutoff, texts=texts, raw=True, now=now, actor_id=actor_id,
-                                       actor_name=actor_name)
+    counts = erasure.purge_personal_data(
+        store, cutoff, texts=texts, raw=True, now=now, actor_id=actor_id, actor_name=actor_name
+    )
     report = PurgeReport(cutoff, texts, counts)
     if report.total:
         log.info("retention: %s", report.render())

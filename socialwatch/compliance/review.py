@@ -25,8 +25,14 @@ log = logging.getLogger(__name__)
 METADATA_FILE = Path(__file__).with_name("review.yaml")
 #: The database key used in review.yaml; replaced by the real database's name at start.
 METADATA_DB_KEY = "socialwatch"
-CANNED_QUERIES = ("replies_by_approver", "response_times", "edits_vs_suggestions", "refused_attempts",
-                  "unanswered_items", "item_history")
+CANNED_QUERIES = (
+    "replies_by_approver",
+    "response_times",
+    "edits_vs_suggestions",
+    "refused_attempts",
+    "unanswered_items",
+    "item_history",
+)
 PLUGIN_NAME = "socialwatch_readonly"
 INSTALL_HINT = "the review UI needs Datasette: pip install 'socialwatch[review]'"
 
@@ -64,8 +70,10 @@ def check_loopback(host: str) -> None:
     except ValueError:
         loopback = False
     if not loopback:
-        raise ReviewError(f"refusing to listen on {host}: the review UI binds loopback only (127.0.0.1 or ::1); "
-                          "from another machine use an SSH tunnel, e.g. ssh -L 8001:127.0.0.1:8001 HOST")
+        raise ReviewError(
+            f"refusing to listen on {host}: the review UI binds loopback only (127.0.0.1 or ::1); "
+            "from another machine use an SSH tunnel, e.g. ssh -L 8001:127.0.0.1:8001 HOST"
+        )
 
 
 def _register_plugin() -> None:
@@ -108,8 +116,9 @@ def build(database: Path) -> Any:
     return ds
 
 
-def serve(database: Path, *, host: str = "127.0.0.1", port: int = 8001,
-          ready: Callable[[str], None] | None = None) -> None:
+def serve(
+    database: Path, *, host: str = "127.0.0.1", port: int = 8001, ready: Callable[[str], None] | None = None
+) -> None:
     """Serve until SIGINT/SIGTERM. ``port`` 0 picks a free one; ``ready`` gets the URL once listening."""
     check_loopback(host)
     ds = build(database)

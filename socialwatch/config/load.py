@@ -52,19 +52,32 @@ def find_config(explicit: str | Path | None = None) -> Path | None:
     if explicit:
         path = Path(explicit)
         if not path.is_file():
-            raise ConfigError(path, [Problem(
-                "--config", f"file not found: {path}",
-                "check the path, or run without --config to use "
-                f"${ENV_VAR}, {' or '.join(str(p) for p in DEFAULT_LOCATIONS)}",
-            )])
+            raise ConfigError(
+                path,
+                [
+                    Problem(
+                        "--config",
+                        f"file not found: {path}",
+                        "check the path, or run without --config to use "
+                        f"${ENV_VAR}, {' or '.join(str(p) for p in DEFAULT_LOCATIONS)}",
+                    )
+                ],
+            )
         return path
     from_env = os.environ.get(ENV_VAR)
     if from_env:
         path = Path(from_env)
         if not path.is_file():
-            raise ConfigError(path, [Problem(
-                ENV_VAR, f"points at {path}, which does not exist", f"fix or unset the {ENV_VAR} environment variable"
-            )])
+            raise ConfigError(
+                path,
+                [
+                    Problem(
+                        ENV_VAR,
+                        f"points at {path}, which does not exist",
+                        f"fix or unset the {ENV_VAR} environment variable",
+                    )
+                ],
+            )
         return path
     for candidate in DEFAULT_LOCATIONS:
         if candidate.is_file():
@@ -78,12 +91,18 @@ def load_config(path: str | Path | None = None, *, required: bool = False, secre
     found = find_config(path)
     if found is None:
         if required:
-            raise ConfigError(None, [Problem(
-                "config", "no config file found (looked at --config, "
-                f"${ENV_VAR}, {', '.join(str(p) for p in DEFAULT_LOCATIONS)})",
-                "copy config/socialwatch.example.toml to one of those places and edit it, "
-                "or try `socialwatch demo` which needs none",
-            )])
+            raise ConfigError(
+                None,
+                [
+                    Problem(
+                        "config",
+                        "no config file found (looked at --config, "
+                        f"${ENV_VAR}, {', '.join(str(p) for p in DEFAULT_LOCATIONS)})",
+                        "copy config/socialwatch.example.toml to one of those places and edit it, "
+                        "or try `socialwatch demo` which needs none",
+                    )
+                ],
+            )
         return Config()
     return parse_config(found.read_bytes(), found, secrets=secrets)
 
@@ -96,10 +115,16 @@ def parse_config(data: bytes | str | dict[str, Any], file: Path | None = None, *
         try:
             raw = tomllib.loads(text)
         except tomllib.TOMLDecodeError as exc:
-            raise ConfigError(file, [Problem(
-                "(syntax)", f"not valid TOML: {exc}",
-                "fix the line named above; strings need quotes, tables look like [section]",
-            )]) from None
+            raise ConfigError(
+                file,
+                [
+                    Problem(
+                        "(syntax)",
+                        f"not valid TOML: {exc}",
+                        "fix the line named above; strings need quotes, tables look like [section]",
+                    )
+                ],
+            ) from None
     try:
         config = Config.model_validate(raw)
     except ValidationError as exc:
@@ -164,20 +189,31 @@ def _resolve_secrets(config: Config, file: Path | None) -> list[Problem]:
         if not value.startswith(SECRET_PREFIX):
             log.warning(
                 "a secret is written inline in %s at %s; move it to an environment variable or a systemd "
-                "credential and write \"secret:NAME\" instead", file or "the config", key,
+                'credential and write "secret:NAME" instead',
+                file or "the config",
+                key,
             )
             continue
-        name = value[len(SECRET_PREFIX):].strip()
+        name = value[len(SECRET_PREFIX) :].strip()
         if not name or not all(c.isalnum() or c in "_-." for c in name):
-            problems.append(Problem(key, f"{value!r} is not a valid secret reference",
-                                    'write "secret:NAME" where NAME is letters, digits, _ - or .'))
+            problems.append(
+                Problem(
+                    key,
+                    f"{value!r} is not a valid secret reference",
+                    'write "secret:NAME" where NAME is letters, digits, _ - or .',
+                )
+            )
             continue
         resolved = resolve_secret(name, config.daemon.secrets_dir)
         if resolved is None:
-            problems.append(Problem(
-                key, f"secret {name} not found (looked in {', '.join(secret_locations(name, config.daemon.secrets_dir))})",
-                f"export {name}=..., or add LoadCredential={name}:/path/to/file to the systemd unit",
-            ))
+            problems.append(
+                Problem(
+                    key,
+                    f"secret {name} not found "
+                    f"(looked in {', '.join(secret_locations(name, config.daemon.secrets_dir))})",
+                    f"export {name}=..., or add LoadCredential={name}:/path/to/file to the systemd unit",
+                )
+            )
             continue
         _set_by_key(config, key, SecretStr(resolved))
     return problems
@@ -228,7 +264,7 @@ def _explain(err: Any) -> Problem:
     if shown is not None and not isinstance(shown, (dict, list)):
         message = f"{message} (got {shown!r})"
     if message.startswith("Value error, "):
-        message = message[len("Value error, "):]
+        message = message[len("Value error, ") :]
     return Problem(key, message, _TYPE_HINTS.get(kind, "see config/socialwatch.example.toml for the expected form"))
 
 

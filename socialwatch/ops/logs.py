@@ -21,7 +21,7 @@ import traceback
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from types import TracebackType
-from typing import Any, Literal, TextIO
+from typing import Any, ClassVar, Literal, TextIO
 from urllib.parse import quote, quote_plus
 
 REDACTED = "[REDACTED]"
@@ -29,25 +29,55 @@ REDACTED = "[REDACTED]"
 MIN_SECRET_LENGTH = 4
 
 _SENSITIVE_KEYS = (
-    "access_token", "refresh_token", "oauth_token", "oauth_token_secret", "oauth_consumer_key",
-    "oauth_signature", "oauth_verifier", "oauth_nonce", "client_secret", "client_key", "consumer_key",
-    "consumer_secret", "resource_owner_key", "resource_owner_secret", "access_token_secret",
-    "appsecret_proof", "app_secret", "bearer_token", "page_token", "bot_token", "app_token",
-    "fb_exchange_token", "input_token", "ticket", "password", "passwd", "api_key", "apikey", "secret", "token",
+    "access_token",
+    "refresh_token",
+    "oauth_token",
+    "oauth_token_secret",
+    "oauth_consumer_key",
+    "oauth_signature",
+    "oauth_verifier",
+    "oauth_nonce",
+    "client_secret",
+    "client_key",
+    "consumer_key",
+    "consumer_secret",
+    "resource_owner_key",
+    "resource_owner_secret",
+    "access_token_secret",
+    "appsecret_proof",
+    "app_secret",
+    "bearer_token",
+    "page_token",
+    "bot_token",
+    "app_token",
+    "fb_exchange_token",
+    "input_token",
+    "ticket",
+    "password",
+    "passwd",
+    "api_key",
+    "apikey",
+    "secret",
+    "token",
 )
 
 _PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
     # key=value, "key": "value", key: value, ('key', 'value') and the percent-encoded key%3Dvalue.
-    (re.compile(
-        r"(?P<key>(?<![A-Za-z0-9_])(?:" + "|".join(_SENSITIVE_KEYS) + r")(?![A-Za-z0-9_]))"
-        r"(?P<sep>['\"]?\s*[:=]\s*['\"]?|['\"]\s*,\s*['\"]|%3[Dd])"
-        r"(?P<value>(?!\[REDACTED\])[^\s'\"&,;)}\]<>%]+(?:%[0-9A-Fa-f]{2}[^\s'\"&,;)}\]<>%]*)*)",
-        re.IGNORECASE,
-    ), r"\g<key>\g<sep>" + REDACTED),
+    (
+        re.compile(
+            r"(?P<key>(?<![A-Za-z0-9_])(?:" + "|".join(_SENSITIVE_KEYS) + r")(?![A-Za-z0-9_]))"
+            r"(?P<sep>['\"]?\s*[:=]\s*['\"]?|['\"]\s*,\s*['\"]|%3[Dd])"
+            r"(?P<value>(?!\[REDACTED\])[^\s'\"&,;)}\]<>%]+(?:%[0-9A-Fa-f]{2}[^\s'\"&,;)}\]<>%]*)*)",
+            re.IGNORECASE,
+        ),
+        r"\g<key>\g<sep>" + REDACTED,
+    ),
     # Authorization header values: Bearer and Basic carry the credential itself. The length floor
     # spares prose such as "bearer token".
-    (re.compile(r"\b(?P<scheme>[Bb]earer|BEARER)\s+(?!\[REDACTED\])[A-Za-z0-9._~+/=%-]{12,}"),
-     r"\g<scheme> " + REDACTED),
+    (
+        re.compile(r"\b(?P<scheme>[Bb]earer|BEARER)\s+(?!\[REDACTED\])[A-Za-z0-9._~+/=%-]{12,}"),
+        r"\g<scheme> " + REDACTED,
+    ),
     (re.compile(r"\bBasic\s+(?!\[REDACTED\])[A-Za-z0-9+/=]{12,}"), "Basic " + REDACTED),
     # OAuth 1.0a header: the whole parameter list (consumer key, token, signature, nonce).
     (re.compile(r"\bOAuth\s+(?:[a-z_]+=\"[^\"]*\"(?:,\s*)?)+", re.IGNORECASE), "OAuth " + REDACTED),
@@ -77,8 +107,13 @@ class Redactor:
             return
         # Secrets also show up URL-encoded (query strings, OAuth base strings encode twice) and
         # JSON-escaped (request bodies).
-        variants = {secret, quote(secret, safe=""), quote_plus(secret), quote(quote(secret, safe=""), safe=""),
-                    json.dumps(secret)[1:-1]}
+        variants = {
+            secret,
+            quote(secret, safe=""),
+            quote_plus(secret),
+            quote(quote(secret, safe=""), safe=""),
+            json.dumps(secret)[1:-1],
+        }
         with self._lock:
             if variants <= self._secrets:
                 return
@@ -168,7 +203,13 @@ class JournalFormatter(logging.Formatter):
     """Text for journald: no timestamp (journald adds one) and a ``<N>`` syslog priority prefix,
     which journald turns into the entry's priority so ``journalctl -p warning`` works."""
 
-    _PRIORITY = {logging.CRITICAL: 2, logging.ERROR: 3, logging.WARNING: 4, logging.INFO: 6, logging.DEBUG: 7}
+    _PRIORITY: ClassVar[dict[int, int]] = {
+        logging.CRITICAL: 2,
+        logging.ERROR: 3,
+        logging.WARNING: 4,
+        logging.INFO: 6,
+        logging.DEBUG: 7,
+    }
 
     def __init__(self) -> None:
         super().__init__("%(name)s: %(message)s")

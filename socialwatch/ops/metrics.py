@@ -55,21 +55,34 @@ class _PrometheusRecorder(_Recorder):
         pc.PlatformCollector(registry=self.registry)
         reg = self.registry
         pc.Info("socialwatch_build", "socialwatch version", registry=reg).info({"version": __version__})
-        self._items = pc.Counter("socialwatch_items", "items stored, per source and kind",
-                                 ["source", "kind"], registry=reg)
+        self._items = pc.Counter(
+            "socialwatch_items", "items stored, per source and kind", ["source", "kind"], registry=reg
+        )
         self._alerts = pc.Counter("socialwatch_alerts", "alerts posted to Slack", ["priority"], registry=reg)
-        self._replies = pc.Counter("socialwatch_replies", "replies sent back to the platforms",
-                                   ["platform", "outcome"], registry=reg)
-        self._errors = pc.Counter("socialwatch_errors", "errors, per source and kind", ["source", "kind"],
-                                  registry=reg)
-        self._latency = pc.Histogram("socialwatch_api_request_seconds", "platform API call latency",
-                                     ["platform", "operation"], buckets=LATENCY_BUCKETS, registry=reg)
-        self._rate = pc.Gauge("socialwatch_rate_limit_remaining", "requests left in the current rate-limit window",
-                              ["source", "endpoint"], registry=reg)
-        self._outbox = pc.Gauge("socialwatch_outbox_depth", "messages waiting in an outbox", ["outbox"],
-                                registry=reg)
-        self._success = pc.Gauge("socialwatch_source_last_success_timestamp_seconds",
-                                 "Unix time of the last successful poll", ["source"], registry=reg)
+        self._replies = pc.Counter(
+            "socialwatch_replies", "replies sent back to the platforms", ["platform", "outcome"], registry=reg
+        )
+        self._errors = pc.Counter("socialwatch_errors", "errors, per source and kind", ["source", "kind"], registry=reg)
+        self._latency = pc.Histogram(
+            "socialwatch_api_request_seconds",
+            "platform API call latency",
+            ["platform", "operation"],
+            buckets=LATENCY_BUCKETS,
+            registry=reg,
+        )
+        self._rate = pc.Gauge(
+            "socialwatch_rate_limit_remaining",
+            "requests left in the current rate-limit window",
+            ["source", "endpoint"],
+            registry=reg,
+        )
+        self._outbox = pc.Gauge("socialwatch_outbox_depth", "messages waiting in an outbox", ["outbox"], registry=reg)
+        self._success = pc.Gauge(
+            "socialwatch_source_last_success_timestamp_seconds",
+            "Unix time of the last successful poll",
+            ["source"],
+            registry=reg,
+        )
 
     def items(self, source: str, kind: str, count: int) -> None:
         self._items.labels(source, kind).inc(count)

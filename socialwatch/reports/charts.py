@@ -71,8 +71,13 @@ def _png(figure: Any) -> bytes:
     return buffer.getvalue()
 
 
-def sentiment_png(buckets: Sequence[tuple[datetime, Mapping[str, int]]], bucket_hours: float, zone: ZoneInfo,
-                  title: str, baseline: Mapping[str, float] | None = None) -> bytes:
+def sentiment_png(
+    buckets: Sequence[tuple[datetime, Mapping[str, int]]],
+    bucket_hours: float,
+    zone: ZoneInfo,
+    title: str,
+    baseline: Mapping[str, float] | None = None,
+) -> bytes:
     """Stacked bars of items per label over time; ``baseline`` (items per bucket, by label) is drawn as
     a dashed line for the negatives, so a spike stands out against the previous days."""
     from matplotlib.dates import AutoDateLocator, ConciseDateFormatter
@@ -87,10 +92,15 @@ def sentiment_png(buckets: Sequence[tuple[datetime, Mapping[str, int]]], bucket_
         if not any(values):
             continue
         axes.bar(starts, values, width=width, bottom=bottom, align="edge", color=COLOURS[label], label=label)
-        bottom = [b + v for b, v in zip(bottom, values)]
+        bottom = [b + v for b, v in zip(bottom, values, strict=True)]
     if baseline and baseline.get("negative") and starts:
-        axes.axhline(baseline["negative"], color=COLOURS["negative"], linestyle="--", linewidth=1,
-                     label="negative, previous 7 days' average")
+        axes.axhline(
+            baseline["negative"],
+            color=COLOURS["negative"],
+            linestyle="--",
+            linewidth=1,
+            label="negative, previous 7 days' average",
+        )
     locator = AutoDateLocator()
     axes.xaxis.set_major_locator(locator)
     axes.xaxis.set_major_formatter(ConciseDateFormatter(locator))
@@ -119,12 +129,19 @@ def response_png(samples: Sequence[tuple[str, float]], targets: Mapping[str, flo
         return _png(figure)
     data = [[max(m, 0.1) for m in by_priority[p]] for p in shown]
     positions = list(range(1, len(shown) + 1))
-    axes.boxplot(data, positions=positions, orientation="horizontal", widths=0.5, showfliers=False,
-                 medianprops={"color": "#1f4e79"})
+    axes.boxplot(
+        data,
+        positions=positions,
+        orientation="horizontal",
+        widths=0.5,
+        showfliers=False,
+        medianprops={"color": "#1f4e79"},
+    )
     jitter = random.Random(7)  # fixed seed: the same data draws the same picture
-    for position, values in zip(positions, data):
-        axes.scatter(values, [position + jitter.uniform(-0.15, 0.15) for _ in values], s=9, alpha=0.55,
-                     color="#1f77b4", zorder=3)
+    for position, values in zip(positions, data, strict=True):
+        axes.scatter(
+            values, [position + jitter.uniform(-0.15, 0.15) for _ in values], s=9, alpha=0.55, color="#1f77b4", zorder=3
+        )
         target = targets.get(shown[position - 1])
         if target:
             axes.plot([target, target], [position - 0.35, position + 0.35], color="#d64545", linewidth=2.2, zorder=4)
@@ -151,6 +168,7 @@ def _minutes_label(minutes: float) -> str:
 
 # --- rendering a spec, here or in a child process ---------------------------------------------------
 
+
 class RenderError(Exception):
     """The chart process failed; the message says how, ending with the tail of its stderr."""
 
@@ -162,8 +180,9 @@ def render(spec: Spec) -> dict[str, bytes]:
         kind = chart["kind"]
         if kind == "sentiment":
             buckets = [(datetime.fromisoformat(start), counts) for start, counts in chart["buckets"]]
-            images[name] = sentiment_png(buckets, chart["bucket_hours"], ZoneInfo(chart["zone"]), chart["title"],
-                                         baseline=chart.get("baseline"))
+            images[name] = sentiment_png(
+                buckets, chart["bucket_hours"], ZoneInfo(chart["zone"]), chart["title"], baseline=chart.get("baseline")
+            )
         elif kind == "response":
             samples = [(priority, minutes) for priority, minutes in chart["samples"]]
             images[name] = response_png(samples, chart["targets"], chart["title"])
@@ -181,11 +200,18 @@ def render_in_child(spec: Spec, *, timeout: float = RENDER_TIMEOUT) -> dict[str,
     # -P: do not put the working directory (the daemon's state directory) first on the child's sys.path.
     command = [sys.executable, "-P", "-m", "socialwatch.reports.charts"]
     try:
-        done = subprocess.run(command, input=json.dumps(spec).encode("utf-8"), capture_output=True,
-                              timeout=timeout, env=child_env(), check=False)
+        done = subprocess.run(
+            command,
+            input=json.dumps(spec).encode("utf-8"),
+            capture_output=True,
+            timeout=timeout,
+            env=child_env(),
+            check=False,
+        )
     except subprocess.TimeoutExpired as exc:  # run() has killed and reaped it
-        raise RenderError(f"the chart process did not finish within {timeout:g} s and was killed"
-                          f"{_tail(exc.stderr)}") from None
+        raise RenderError(
+            f"the chart process did not finish within {timeout:g} s and was killed{_tail(exc.stderr)}"
+        ) from None
     except OSError as exc:
         raise RenderError(f"the chart process could not start: {exc}") from None
     if done.returncode != 0:
@@ -195,8 +221,10 @@ def render_in_child(spec: Spec, *, timeout: float = RENDER_TIMEOUT) -> dict[str,
         payload = json.loads(done.stdout)
         images = {name: base64.b64decode(payload[name], validate=True) for name in spec}
     except (ValueError, KeyError, TypeError) as exc:  # binascii.Error is a ValueError
-        raise RenderError(f"the chart process wrote no usable result ({type(exc).__name__}: {exc}; "
-                          f"{len(done.stdout)} bytes on stdout){_tail(done.stderr)}") from None
+        raise RenderError(
+            f"the chart process wrote no usable result ({type(exc).__name__}: {exc}; "
+            f"{len(done.stdout)} bytes on stdout){_tail(done.stderr)}"
+        ) from None
     not_png = sorted(name for name, data in images.items() if not data.startswith(PNG_SIGNATURE))
     if not_png:
         raise RenderError(f"the chart process returned non-PNG data for {', '.join(not_png)}{_tail(done.stderr)}")
@@ -231,8 +259,10 @@ def _default_dirs_writable(env: Mapping[str, str]) -> bool:
         home = Path(env["HOME"]) if env.get("HOME") else Path.home()
     except (KeyError, RuntimeError):  # no HOME and no passwd entry (a dynamic user without NSS)
         return False
-    dirs = [Path(env.get("XDG_CONFIG_HOME") or home / ".config") / "matplotlib",
-            Path(env.get("XDG_CACHE_HOME") or home / ".cache") / "matplotlib"]
+    dirs = [
+        Path(env.get("XDG_CONFIG_HOME") or home / ".config") / "matplotlib",
+        Path(env.get("XDG_CACHE_HOME") or home / ".cache") / "matplotlib",
+    ]
     return all(_can_write(path) for path in dirs)
 
 

@@ -7,26 +7,25 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import datetime, time, timedelta, timezone
+from datetime import UTC, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from socialwatch.reports import charts
-
-from socialwatch.config.schema import WEEKDAYS, Config
-from socialwatch.models import iso, to_utc
 from socialwatch.alerts.outbox import Poster
-from socialwatch.store.db import Store
-from socialwatch.store import periods
-from socialwatch.store import audit_log
-
-from socialwatch.reports.summary import build
+from socialwatch.config.response_times import WEEKDAYS
+from socialwatch.config.schema import Config
+from socialwatch.models import iso, to_utc
+from socialwatch.reports import charts
 from socialwatch.reports.render import NO_CHARTS, drawn, render_blocks
+from socialwatch.reports.summary import build
+from socialwatch.store import audit_log, periods
+from socialwatch.store.db import Store
 
 log = logging.getLogger(__name__)
 
 
 # --- the daily job --------------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class Posted:
@@ -51,7 +50,7 @@ def scheduled_before(config: Config, now: datetime) -> datetime | None:
         day = local_now.date() - timedelta(days=back)
         moment = datetime.combine(day, at, zone)
         if day.weekday() in allowed and moment <= local_now:
-            return moment.astimezone(timezone.utc)
+            return moment.astimezone(UTC)
     return None
 
 
@@ -61,7 +60,7 @@ def period_for(config: Config, scheduled: datetime) -> tuple[datetime, datetime]
         day = to_utc(scheduled).astimezone(zone).date() - timedelta(days=1)
         start = datetime.combine(day, time(0), zone)
         end = datetime.combine(day + timedelta(days=1), time(0), zone)
-        return start.astimezone(timezone.utc), end.astimezone(timezone.utc)
+        return start.astimezone(UTC), end.astimezone(UTC)
     return scheduled - timedelta(hours=24), scheduled
 
 
@@ -82,8 +81,12 @@ def post_daily(store: Store, config: Config, poster: Poster, now: datetime, *, f
     channel = config.digest.channel or (config.slack.channel if config.slack else "console")
     text, blocks = render_blocks(digest)
     try:
-        ts = poster.post(channel, text, blocks=blocks,
-                         metadata={"event_type": "socialwatch_digest", "event_payload": {"period": period}})
+        ts = poster.post(
+            channel,
+            text,
+            blocks=blocks,
+            metadata={"event_type": "socialwatch_digest", "event_payload": {"period": period}},
+        )
     except Exception as exc:  # not recorded: the next run tries again
         log.warning("daily digest for %s not posted (%s); will retry", period, exc)
         return None
@@ -96,15 +99,28 @@ def post_daily(store: Store, config: Config, poster: Poster, now: datetime, *, f
     uploaded: tuple[str, ...] = ()
     if images:
         try:
-            poster.upload(channel, list(images.items()), comment="Sentiment over time and time to first reply",
-                          thread_ts=ts)
+            poster.upload(
+                channel, list(images.items()), comment="Sentiment over time and time to first reply", thread_ts=ts
+            )
             uploaded = tuple(images)
         except Exception as exc:  # the summary is out; charts are a bonus, not a reason to post twice
             error = f"{type(exc).__name__}: {exc}"
             log.warning("digest charts not uploaded: %s", error)
-    audit_log.append_audit(store, "digest.posted", details={
-        "period": period, "since": iso(since), "until": iso(until), "channel": channel, "ts": ts,
-        "charts": list(uploaded), "charts_error": error, "items": digest.total}, now=now)
+    audit_log.append_audit(
+        store,
+        "digest.posted",
+        details={
+            "period": period,
+            "since": iso(since),
+            "until": iso(until),
+            "channel": channel,
+            "ts": ts,
+            "charts": list(uploaded),
+            "charts_error": error,
+            "items": digest.total,
+        },
+        now=now,
+    )
     return Posted(period, channel, ts, uploaded)
 
 
@@ -113,5 +129,9 @@ def trigger(config: Config) -> Any:
     from apscheduler.triggers.cron import CronTrigger
 
     hour, minute = config.digest.time.split(":")
-    return CronTrigger(day_of_week=",".join(config.digest.days), hour=int(hour), minute=int(minute),
-                       timezone=config.digest.timezone or config.daemon.timezone)
+    return CronTrigger(
+        day_of_week=",".join(config.digest.days),
+        hour=int(hour),
+        minute=int(minute),
+        timezone=config.digest.timezone or config.daemon.timezone,
+    )

@@ -12,18 +12,17 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from socialwatch.reports import charts
 from socialwatch.alerts.cards import escape
-
 from socialwatch.models import LABELS, parse_time, to_utc
-from socialwatch.sla.wording import short_duration
-
+from socialwatch.reports import charts
 from socialwatch.reports.summary import Digest
+from socialwatch.sla.wording import short_duration
 
 log = logging.getLogger(__name__)
 
 
 # --- charts ---------------------------------------------------------------------------------------
+
 
 def chart_spec(digest: Digest) -> dict[str, dict[str, Any]]:
     """The digest's two charts as a ``charts`` spec: JSON values only, so a child process can draw them."""
@@ -31,14 +30,20 @@ def chart_spec(digest: Digest) -> dict[str, dict[str, Any]]:
     period = _period_text(digest)
     return {
         "sentiment.png": {
-            "kind": "sentiment", "buckets": buckets, "bucket_hours": digest.bucket_hours, "zone": digest.timezone,
+            "kind": "sentiment",
+            "buckets": buckets,
+            "bucket_hours": digest.bucket_hours,
+            "zone": digest.timezone,
             "title": f"Items by sentiment, {period} ({_bucket_text(digest)})",
-            "baseline": dict(digest.baseline_per_bucket)},
+            "baseline": dict(digest.baseline_per_bucket),
+        },
         "response-times.png": {
-            "kind": "response", "samples": [list(sample) for sample in digest.response_samples],
+            "kind": "response",
+            "samples": [list(sample) for sample in digest.response_samples],
             "targets": dict(digest.targets),
             "title": f"Time to first reply, {period}: median {_fmt_minutes(digest.sla.median_minutes)}, "
-                     f"p90 {_fmt_minutes(digest.sla.p90_minutes)}"},
+            f"p90 {_fmt_minutes(digest.sla.p90_minutes)}",
+        },
     }
 
 
@@ -71,6 +76,7 @@ def drawn(digest: Digest) -> tuple[dict[str, bytes], str | None]:
 
 # --- presenting -----------------------------------------------------------------------------------
 
+
 def _fmt_minutes(value: float | None) -> str:
     return "n/a" if value is None else short_duration(timedelta(minutes=value))
 
@@ -87,8 +93,9 @@ def _trend(points: float | None) -> str:
 
 def _bucket_text(digest: Digest) -> str:
     hours = digest.bucket_hours
-    return "per hour" if hours == 1 else f"per {hours:g} hours" if hours < 24 else \
-        "per day" if hours == 24 else "per week"
+    return (
+        "per hour" if hours == 1 else f"per {hours:g} hours" if hours < 24 else "per day" if hours == 24 else "per week"
+    )
 
 
 def _local(value: str | datetime, zone: ZoneInfo, fmt: str = "%a %d %b %H:%M") -> str:
@@ -105,30 +112,47 @@ def _sections(digest: Digest) -> list[tuple[str, list[str]]]:
     """The digest as titled lines: shared by the text, HTML and Slack renderings."""
     zone = ZoneInfo(digest.timezone)
     s = digest.sla
-    volume = [f"{digest.total} items: " + ", ".join(f"{k} {v}" for k, v in digest.by_platform_kind.items())
-              if digest.total else "no items"]
-    mix = [f"{label}: {digest.sentiment[label]} ({digest.sentiment_share[label] * 100:.0f}%)"
-           + _trend(digest.trend_points.get(label)) for label in LABELS if digest.sentiment[label]
-           or digest.previous_share.get(label)]
+    volume = [
+        f"{digest.total} items: " + ", ".join(f"{k} {v}" for k, v in digest.by_platform_kind.items())
+        if digest.total
+        else "no items"
+    ]
+    mix = [
+        f"{label}: {digest.sentiment[label]} ({digest.sentiment_share[label] * 100:.0f}%)"
+        + _trend(digest.trend_points.get(label))
+        for label in LABELS
+        if digest.sentiment[label] or digest.previous_share.get(label)
+    ]
     sla = [
         f"within target: {_pct(s.compliance)} ({s.met} met, {s.breached} breached, {s.pending} not yet due)",
         f"time to first reply: median {_fmt_minutes(s.median_minutes)}, p90 {_fmt_minutes(s.p90_minutes)} "
         f"(from the alert: median {_fmt_minutes(s.median_from_alert_minutes)}, "
         f"p90 {_fmt_minutes(s.p90_from_alert_minutes)})",
-    ] + [f"{p}: {_pct(v['compliance'])} within {_fmt_minutes(digest.targets[p])} "
-         f"({v['met']}/{v['met'] + v['breached']}), median {_fmt_minutes(v['median_minutes'])}"
-         for p, v in s.by_priority.items()]
+    ] + [
+        f"{p}: {_pct(v['compliance'])} within {_fmt_minutes(digest.targets[p])} "
+        f"({v['met']}/{v['met'] + v['breached']}), median {_fmt_minutes(v['median_minutes'])}"
+        for p, v in s.by_priority.items()
+    ]
     categories = [f"{c.name}: {c.count} ({c.negative} negative)" for c in digest.categories] or ["none"]
-    spikes = [(f"incident: {sp.negative} {sp.category} items from {_local(sp.start, zone)}" if sp.kind == "incident"
-               else f"{sp.negative} negative items in the hour from {_local(sp.start, zone)} (mostly {sp.category})")
-              for sp in digest.spikes] or ["none"]
-    waiting = [f"{w.priority} {w.category} {w.platform} {w.kind} from {w.author}, posted "
-               f"{_local(w.created_at, zone)}" + (", overdue" if w.overdue else "") for w in digest.unanswered]
+    spikes = [
+        (
+            f"incident: {sp.negative} {sp.category} items from {_local(sp.start, zone)}"
+            if sp.kind == "incident"
+            else f"{sp.negative} negative items in the hour from {_local(sp.start, zone)} (mostly {sp.category})"
+        )
+        for sp in digest.spikes
+    ] or ["none"]
+    waiting = [
+        f"{w.priority} {w.category} {w.platform} {w.kind} from {w.author}, posted "
+        f"{_local(w.created_at, zone)}" + (", overdue" if w.overdue else "")
+        for w in digest.unanswered
+    ]
     waiting_head = f"{digest.unanswered_total} of this period's items wait for a reply ({digest.overdue_total} overdue)"
     if digest.waiting_from_before:
         waiting_head += f"; {digest.waiting_from_before} more from before"
-    repeat = [f"{a.author} ({a.platform}): {a.negative} negative of {a.items} items" for a in digest.repeat_authors] \
-        or ["none"]
+    repeat = [
+        f"{a.author} ({a.platform}): {a.negative} negative of {a.items} items" for a in digest.repeat_authors
+    ] or ["none"]
     return [
         ("Volume", volume),
         ("Sentiment", mix or ["no items"]),
@@ -170,21 +194,31 @@ def render_html(digest: Digest, images: dict[str, bytes] | None = None) -> str:
     images = render_charts(digest, in_process=True) if images is None else images
     e = html.escape
     zone = ZoneInfo(digest.timezone)
-    parts = [f"<!doctype html><html lang='en'><head><meta charset='utf-8'>"
-             f"<title>socialwatch report {e(_period_text(digest))}</title><style>{HTML_STYLE}</style></head><body>",
-             f"<h1>socialwatch report</h1><p class='muted'>{e(_period_text(digest))} · generated "
-             f"{e(_local(digest.generated_at, zone))}</p>"]
+    parts = [
+        f"<!doctype html><html lang='en'><head><meta charset='utf-8'>"
+        f"<title>socialwatch report {e(_period_text(digest))}</title><style>{HTML_STYLE}</style></head><body>",
+        f"<h1>socialwatch report</h1><p class='muted'>{e(_period_text(digest))} · generated "
+        f"{e(_local(digest.generated_at, zone))}</p>",
+    ]
     s = digest.sla
     parts.append("<h2>Summary</h2><table>")
-    for label, value in (("items", str(digest.total)), ("negative", f"{digest.sentiment['negative']} "
-                         f"({digest.sentiment_share['negative'] * 100:.0f}%){_trend(digest.trend_points.get('negative'))}"),
-                         ("within SLA", f"{_pct(s.compliance)} ({s.met} met, {s.breached} breached)"),
-                         ("median / p90 first reply", f"{_fmt_minutes(s.median_minutes)} / {_fmt_minutes(s.p90_minutes)}"),
-                         ("waiting for a reply", f"{digest.unanswered_total} ({digest.overdue_total} overdue)")):
+    for label, value in (
+        ("items", str(digest.total)),
+        (
+            "negative",
+            f"{digest.sentiment['negative']} "
+            f"({digest.sentiment_share['negative'] * 100:.0f}%){_trend(digest.trend_points.get('negative'))}",
+        ),
+        ("within SLA", f"{_pct(s.compliance)} ({s.met} met, {s.breached} breached)"),
+        ("median / p90 first reply", f"{_fmt_minutes(s.median_minutes)} / {_fmt_minutes(s.p90_minutes)}"),
+        ("waiting for a reply", f"{digest.unanswered_total} ({digest.overdue_total} overdue)"),
+    ):
         parts.append(f"<tr><th>{e(label)}</th><td>{e(value)}</td></tr>")
     parts.append("</table>")
-    for name, alt in (("sentiment.png", "Items by sentiment over time"),
-                      ("response-times.png", "Time to first reply per priority")):
+    for name, alt in (
+        ("sentiment.png", "Items by sentiment over time"),
+        ("response-times.png", "Time to first reply per priority"),
+    ):
         if name in images:
             encoded = base64.b64encode(images[name]).decode("ascii")
             parts.append(f"<img alt='{e(alt)}' src='data:image/png;base64,{encoded}'>")
@@ -192,14 +226,18 @@ def render_html(digest: Digest, images: dict[str, bytes] | None = None) -> str:
         parts.append("<p class='muted'>Charts need matplotlib: pip install 'socialwatch[charts]'.</p>")
     parts.append("<h2>Volume</h2><table><tr><th>platform and kind</th><th class='num'>items</th></tr>")
     parts.extend(f"<tr><td>{e(k)}</td><td class='num'>{v}</td></tr>" for k, v in digest.by_platform_kind.items())
-    parts.append("</table><h2>Response times by priority</h2><table><tr><th>priority</th><th>target</th>"
-                 "<th class='num'>within</th><th class='num'>met</th><th class='num'>breached</th>"
-                 "<th class='num'>median</th><th class='num'>p90</th></tr>")
+    parts.append(
+        "</table><h2>Response times by priority</h2><table><tr><th>priority</th><th>target</th>"
+        "<th class='num'>within</th><th class='num'>met</th><th class='num'>breached</th>"
+        "<th class='num'>median</th><th class='num'>p90</th></tr>"
+    )
     for priority, v in s.by_priority.items():
-        parts.append(f"<tr><td>{e(priority)}</td><td>{e(_fmt_minutes(digest.targets[priority]))}</td>"
-                     f"<td class='num'>{e(_pct(v['compliance']))}</td><td class='num'>{v['met']}</td>"
-                     f"<td class='num'>{v['breached']}</td><td class='num'>{e(_fmt_minutes(v['median_minutes']))}</td>"
-                     f"<td class='num'>{e(_fmt_minutes(v['p90_minutes']))}</td></tr>")
+        parts.append(
+            f"<tr><td>{e(priority)}</td><td>{e(_fmt_minutes(digest.targets[priority]))}</td>"
+            f"<td class='num'>{e(_pct(v['compliance']))}</td><td class='num'>{v['met']}</td>"
+            f"<td class='num'>{v['breached']}</td><td class='num'>{e(_fmt_minutes(v['median_minutes']))}</td>"
+            f"<td class='num'>{e(_fmt_minutes(v['p90_minutes']))}</td></tr>"
+        )
     parts.append("</table>")
     for title, body in _sections(digest)[3:]:
         if title == "Unanswered" and digest.unanswered:
@@ -217,8 +255,10 @@ def _waiting_table(digest: Digest, zone: ZoneInfo) -> str:
         label = e(w.item_key)
         cell = f"<a href='{e(w.url)}'>{label}</a>" if w.url and w.url.startswith("https://") else label
         due = e(_local(w.due_at, zone)) if w.due_at else ""
-        rows.append(f"<tr><td>{cell}</td><td>{e(w.priority)}</td><td>{e(w.category)}</td><td>{e(w.author)}</td>"
-                    f"<td>{e(_local(w.created_at, zone))}</td><td{' class=neg' if w.overdue else ''}>{due}</td></tr>")
+        rows.append(
+            f"<tr><td>{cell}</td><td>{e(w.priority)}</td><td>{e(w.category)}</td><td>{e(w.author)}</td>"
+            f"<td>{e(_local(w.created_at, zone))}</td><td{' class=neg' if w.overdue else ''}>{due}</td></tr>"
+        )
     return "".join(rows) + "</table>"
 
 
@@ -226,10 +266,15 @@ def render_blocks(digest: Digest) -> tuple[str, list[dict[str, Any]]]:
     """Block Kit summary for Slack and its fallback text."""
     zone = ZoneInfo(digest.timezone)
     s = digest.sla
-    headline = (f"{digest.total} items, {digest.sentiment['negative']} negative "
-                f"({digest.sentiment_share['negative'] * 100:.0f}%), {_pct(s.compliance)} answered within target")
+    headline = (
+        f"{digest.total} items, {digest.sentiment['negative']} negative "
+        f"({digest.sentiment_share['negative'] * 100:.0f}%), {_pct(s.compliance)} answered within target"
+    )
     blocks: list[dict[str, Any]] = [
-        {"type": "header", "text": {"type": "plain_text", "text": f"Social digest: {_local(digest.until, zone, '%a %d %b')}"}},
+        {
+            "type": "header",
+            "text": {"type": "plain_text", "text": f"Social digest: {_local(digest.until, zone, '%a %d %b')}"},
+        },
         {"type": "context", "elements": [{"type": "mrkdwn", "text": escape(_period_text(digest))}]},
         {"type": "section", "text": {"type": "mrkdwn", "text": escape(headline)}},
     ]

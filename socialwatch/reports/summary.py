@@ -12,16 +12,16 @@ import logging
 from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, time, timedelta, timezone
+from datetime import UTC, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from socialwatch.alerts.cards import item_key
-
-from socialwatch.config.schema import SLA_PRIORITIES, Config
+from socialwatch.config.response_times import SLA_PRIORITIES
+from socialwatch.config.schema import Config
 from socialwatch.models import LABELS, iso, parse_time, to_utc, utcnow
-from socialwatch.store.db import Store
 from socialwatch.store import periods
+from socialwatch.store.db import Store
 
 log = logging.getLogger(__name__)
 
@@ -124,14 +124,32 @@ class Digest:
 
 # --- building -------------------------------------------------------------------------------------
 
-def build(store: Store, config: Config, since: datetime, until: datetime, tz: str | ZoneInfo | None = None, *,
-          now: datetime | None = None, top: int | None = None) -> Digest:
+
+def build(
+    store: Store,
+    config: Config,
+    since: datetime,
+    until: datetime,
+    tz: str | ZoneInfo | None = None,
+    *,
+    now: datetime | None = None,
+    top: int | None = None,
+) -> Digest:
     """Read [since, until) (by post time) and the 7 days before it on a read-only connection."""
     zone = _zone(tz or config.digest.timezone or config.daemon.timezone)
     period = periods.read_period(store, since, until, since - timedelta(days=PREVIOUS_DAYS))
-    return summarise(period.rows, since=since, until=until, zone=zone, now=now or utcnow(), previous=period.previous,
-                     incidents=period.incidents, waiting_from_before=period.waiting_before, config=config,
-                     top=top or config.digest.top)
+    return summarise(
+        period.rows,
+        since=since,
+        until=until,
+        zone=zone,
+        now=now or utcnow(),
+        previous=period.previous,
+        incidents=period.incidents,
+        waiting_from_before=period.waiting_before,
+        config=config,
+        top=top or config.digest.top,
+    )
 
 
 def _zone(tz: str | ZoneInfo) -> ZoneInfo:
@@ -166,9 +184,19 @@ def _author(row: dict[str, Any]) -> str:
     return row.get("author_name") or row["author_key"]
 
 
-def summarise(rows: Sequence[dict[str, Any]], *, since: datetime, until: datetime, zone: ZoneInfo, now: datetime,
-              previous: dict[str, int], incidents: Sequence[dict[str, Any]], waiting_from_before: int,
-              config: Config, top: int) -> Digest:
+def summarise(
+    rows: Sequence[dict[str, Any]],
+    *,
+    since: datetime,
+    until: datetime,
+    zone: ZoneInfo,
+    now: datetime,
+    previous: dict[str, int],
+    incidents: Sequence[dict[str, Any]],
+    waiting_from_before: int,
+    config: Config,
+    top: int,
+) -> Digest:
     """The digest of the period's item rows (``sla_store.period_items``); pure. An unanswered item counts
     as breached once its due time is before ``now``, whatever the period."""
     if until <= since:
@@ -180,8 +208,11 @@ def summarise(rows: Sequence[dict[str, Any]], *, since: datetime, until: datetim
     share = {label: (n / total if total else 0.0) for label, n in sentiment.items()}
     previous_total = sum(previous.values())
     previous_share = {label: (previous.get(label, 0) / previous_total if previous_total else 0.0) for label in LABELS}
-    trend = {label: round((share[label] - previous_share[label]) * 100, 1) for label in LABELS} \
-        if total and previous_total else {}
+    trend = (
+        {label: round((share[label] - previous_share[label]) * 100, 1) for label in LABELS}
+        if total and previous_total
+        else {}
+    )
 
     categories: dict[str, list[int]] = defaultdict(lambda: [0, 0])
     for row in rows:
@@ -196,7 +227,7 @@ def summarise(rows: Sequence[dict[str, Any]], *, since: datetime, until: datetim
     hours = bucket_hours_for(span)
     step = timedelta(hours=hours)
     local_start = to_utc(since).astimezone(zone)
-    origin = datetime.combine(local_start.date(), time(0), zone).astimezone(timezone.utc)
+    origin = datetime.combine(local_start.date(), time(0), zone).astimezone(UTC)
     first = origin + step * int((to_utc(since) - origin) / step)
     starts: list[datetime] = []
     cursor = first
@@ -212,8 +243,10 @@ def summarise(rows: Sequence[dict[str, Any]], *, since: datetime, until: datetim
     previous_buckets = PREVIOUS_DAYS * 24 / hours
     baseline = {label: previous.get(label, 0) / previous_buckets for label in LABELS}
 
-    spikes = [Spike(n["opened_at"], n["closed_at"] or iso(as_of) or "", int(n["item_count"]), n["category"],
-                    "incident") for n in incidents]
+    spikes = [
+        Spike(n["opened_at"], n["closed_at"] or iso(as_of) or "", int(n["item_count"]), n["category"], "incident")
+        for n in incidents
+    ]
     usual = previous.get("negative", 0) / (PREVIOUS_DAYS * 24)
     hourly: Counter[datetime] = Counter()
     hourly_category: dict[datetime, Counter[str]] = defaultdict(Counter)
@@ -226,16 +259,34 @@ def summarise(rows: Sequence[dict[str, Any]], *, since: datetime, until: datetim
             hourly_category[hour][row["category"] or "other"] += 1
     for hour, count in sorted(hourly.items()):
         if count >= SPIKE_MIN and count >= SPIKE_FACTOR * max(usual, 1.0):
-            spikes.append(Spike(iso(hour) or "", iso(hour + timedelta(hours=1)) or "", count,
-                                hourly_category[hour].most_common(1)[0][0], "hour"))
+            spikes.append(
+                Spike(
+                    iso(hour) or "",
+                    iso(hour + timedelta(hours=1)) or "",
+                    count,
+                    hourly_category[hour].most_common(1)[0][0],
+                    "hour",
+                )
+            )
 
     sla = _sla_summary(rows, as_of)
     waiting = [row for row in rows if row["needs_reply"] and not row["handled"]]
     waiting.sort(key=lambda r: (r["sla_due_at"] or "9999", r["created_at"]))
-    unanswered = [Waiting(item_key(r), r["platform"], r["kind"], r["priority"],
-                          r["category"], _author(r), r["created_at"], r["sla_due_at"],
-                          bool(r["sla_due_at"] and (parse_time(r["sla_due_at"]) or as_of) <= as_of),
-                          r["url"] if r["kind"] != "dm" else None) for r in waiting]
+    unanswered = [
+        Waiting(
+            item_key(r),
+            r["platform"],
+            r["kind"],
+            r["priority"],
+            r["category"],
+            _author(r),
+            r["created_at"],
+            r["sla_due_at"],
+            bool(r["sla_due_at"] and (parse_time(r["sla_due_at"]) or as_of) <= as_of),
+            r["url"] if r["kind"] != "dm" else None,
+        )
+        for r in waiting
+    ]
 
     negatives: dict[str, list[dict[str, Any]]] = defaultdict(list)
     per_author: Counter[str] = Counter()
@@ -243,32 +294,54 @@ def summarise(rows: Sequence[dict[str, Any]], *, since: datetime, until: datetim
         per_author[row["author_key"]] += 1
         if row["label"] == "negative":
             negatives[row["author_key"]].append(row)
-    repeat = sorted(((key, found) for key, found in negatives.items() if len(found) >= 2),
-                    key=lambda kv: (-len(kv[1]), kv[0]))
-    repeat_authors = [RepeatAuthor(_author(found[-1]), found[-1]["platform"], len(found), per_author[key])
-                      for key, found in repeat[:top]]
+    repeat = sorted(
+        ((key, found) for key, found in negatives.items() if len(found) >= 2), key=lambda kv: (-len(kv[1]), kv[0])
+    )
+    repeat_authors = [
+        RepeatAuthor(_author(found[-1]), found[-1]["platform"], len(found), per_author[key])
+        for key, found in repeat[:top]
+    ]
 
-    samples = [(row["priority"], minutes) for row in rows
-               if row["needs_reply"] and (minutes := _minutes(parse_time(row["first_reply_at"]),
-                                                               parse_time(row["created_at"]))) is not None]
+    samples = [
+        (row["priority"], minutes)
+        for row in rows
+        if row["needs_reply"]
+        and (minutes := _minutes(parse_time(row["first_reply_at"]), parse_time(row["created_at"]))) is not None
+    ]
     return Digest(
-        since=since, until=until, timezone=str(zone.key), generated_at=now, total=total,
+        since=since,
+        until=until,
+        timezone=str(zone.key),
+        generated_at=now,
+        total=total,
         by_platform=dict(Counter(r["platform"] for r in rows).most_common()),
         by_kind=dict(Counter(r["kind"] for r in rows).most_common()),
         by_platform_kind=dict(Counter(f"{r['platform']} {r['kind']}" for r in rows).most_common()),
-        sentiment=sentiment, sentiment_share=share, previous_share=previous_share, previous_total=previous_total,
-        trend_points=trend, categories=top_categories, spikes=spikes, sla=sla,
-        unanswered=unanswered[:top], unanswered_total=len(unanswered),
-        overdue_total=sum(1 for w in unanswered if w.overdue), waiting_from_before=waiting_from_before,
-        repeat_authors=repeat_authors, bucket_hours=hours,
-        timeline=[(iso(start) or "", counts) for start, counts in zip(starts, timeline)],
-        baseline_per_bucket=baseline, response_samples=samples,
+        sentiment=sentiment,
+        sentiment_share=share,
+        previous_share=previous_share,
+        previous_total=previous_total,
+        trend_points=trend,
+        categories=top_categories,
+        spikes=spikes,
+        sla=sla,
+        unanswered=unanswered[:top],
+        unanswered_total=len(unanswered),
+        overdue_total=sum(1 for w in unanswered if w.overdue),
+        waiting_from_before=waiting_from_before,
+        repeat_authors=repeat_authors,
+        bucket_hours=hours,
+        timeline=[(iso(start) or "", counts) for start, counts in zip(starts, timeline, strict=True)],
+        baseline_per_bucket=baseline,
+        response_samples=samples,
         targets={p: float(getattr(config.sla, p)) for p in SLA_PRIORITIES},
     )
 
 
 def _sla_summary(rows: Sequence[dict[str, Any]], as_of: datetime) -> SlaSummary:
-    counted = [r for r in rows if r["needs_reply"] and r["sla_due_at"] and r["status"] not in ("dismissed", "no_action")]
+    counted = [
+        r for r in rows if r["needs_reply"] and r["sla_due_at"] and r["status"] not in ("dismissed", "no_action")
+    ]
     outcome: dict[str, list[str]] = defaultdict(list)
     from_post: dict[str, list[float]] = defaultdict(list)
     from_alert: list[float] = []
@@ -295,15 +368,24 @@ def _sla_summary(rows: Sequence[dict[str, Any]], as_of: datetime) -> SlaSummary:
             continue
         p_met, p_breached = verdicts.count("met"), verdicts.count("breached")
         by_priority[priority] = {
-            "items": len(verdicts), "met": p_met, "breached": p_breached, "pending": verdicts.count("pending"),
+            "items": len(verdicts),
+            "met": p_met,
+            "breached": p_breached,
+            "pending": verdicts.count("pending"),
             "compliance": p_met / (p_met + p_breached) if p_met + p_breached else None,
             "median_minutes": _percentile(from_post.get(priority, []), 0.5),
             "p90_minutes": _percentile(from_post.get(priority, []), 0.9),
         }
     return SlaSummary(
-        needing_reply=len(counted), replied=len(all_post), met=met, breached=breached,
-        pending=every.count("pending"), compliance=met / (met + breached) if met + breached else None,
-        median_minutes=_percentile(all_post, 0.5), p90_minutes=_percentile(all_post, 0.9),
-        median_from_alert_minutes=_percentile(from_alert, 0.5), p90_from_alert_minutes=_percentile(from_alert, 0.9),
+        needing_reply=len(counted),
+        replied=len(all_post),
+        met=met,
+        breached=breached,
+        pending=every.count("pending"),
+        compliance=met / (met + breached) if met + breached else None,
+        median_minutes=_percentile(all_post, 0.5),
+        p90_minutes=_percentile(all_post, 0.9),
+        median_from_alert_minutes=_percentile(from_alert, 0.5),
+        p90_from_alert_minutes=_percentile(from_alert, 0.9),
         by_priority=by_priority,
     )

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Iterable, Mapping
 
 from socialwatch.scoring.english_rules import ENGLISH_RULES
 from socialwatch.scoring.gates import WORD_START_PIECES, compile_rules, word_start_key
@@ -25,10 +25,24 @@ log = logging.getLogger(__name__)
 COMPLAINT_THRESHOLD = 0.5
 
 #: Intents that are problems a support agent must handle (the rest are tone or form).
-PROBLEM_INTENTS = frozenset({
-    "waiting", "delay", "cancellation", "lost_damaged", "refund", "charge", "outage", "error",
-    "account_security", "rude_staff", "broken_promise", "no_response", "repeat_contact", "escalation",
-})
+PROBLEM_INTENTS = frozenset(
+    {
+        "waiting",
+        "delay",
+        "cancellation",
+        "lost_damaged",
+        "refund",
+        "charge",
+        "outage",
+        "error",
+        "account_security",
+        "rude_staff",
+        "broken_promise",
+        "no_response",
+        "repeat_contact",
+        "escalation",
+    }
+)
 
 #: Intents that count against a complaint.
 COUNTER_INTENTS = frozenset({"praise", "resolved"})

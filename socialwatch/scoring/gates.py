@@ -40,9 +40,10 @@ def word_start_key(string: str, at_word_start: bool) -> str | None:
     """Three characters of ``string`` that, wherever ``string`` occurs in a match, start a word of the
     text (so WORD_START_PIECES finds them), the rarest-looking; None if there are none."""
     keys = [
-        string[j:j + 3]
+        string[j : j + 3]
         for j in range(len(string) - 2)
-        if _WORD_CHAR.match(string[j]) and (j > 0 and not _WORD_CHAR.match(string[j - 1]) or j == 0 and at_word_start)
+        if _WORD_CHAR.match(string[j])
+        and ((j > 0 and not _WORD_CHAR.match(string[j - 1])) or (j == 0 and at_word_start))
     ]
     return max(keys, key=lambda g: sum(_RARITY.get(ch, 13) for ch in g)) if keys else None
 
@@ -87,10 +88,10 @@ def _gate_parts(pattern: str) -> set[tuple[str, bool]] | None:
     changes, rules simply run without gates.
     """
     try:
-        from re import _constants as c, _parser as parser  # type: ignore[attr-defined]
+        from re import _constants as c  # type: ignore[attr-defined]
+        from re import _parser as parser
 
-        def required(items: Iterable[tuple[object, object]], start: bool
-                     ) -> tuple[set[tuple[str, bool]] | None, bool]:
+        def required(items: Iterable[tuple[object, object]], start: bool) -> tuple[set[tuple[str, bool]] | None, bool]:
             """(the rarest requirement of the sequence, whether what follows it starts a word) when a word
             character after what precedes it (``start``) would start a word."""
             run, run_start, options = "", False, []
@@ -117,8 +118,9 @@ def _gate_parts(pattern: str) -> set[tuple[str, bool]] | None:
                     options.append(found)
                 elif op is c.BRANCH:
                     branches = [required(branch, start) for branch in arg[1]]  # type: ignore[index]
-                    options.append(None if any(b is None for b, _ in branches)
-                                   else set().union(*(b for b, _ in branches)))  # type: ignore[arg-type]
+                    options.append(
+                        None if any(b is None for b, _ in branches) else set().union(*(b for b, _ in branches))
+                    )  # type: ignore[arg-type]
                     start = all(end for _, end in branches)
                 elif op in (c.MAX_REPEAT, c.MIN_REPEAT):
                     low, _, body = arg  # type: ignore[misc]

@@ -7,10 +7,10 @@ only open time for the priorities ``[sla.business_hours] applies_to`` names, and
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from socialwatch.config.schema import WEEKDAYS, BusinessHours, SlaConfig
+from socialwatch.config.response_times import WEEKDAYS, BusinessHours, SlaConfig
 from socialwatch.models import to_utc
 
 #: How far ahead business-hours arithmetic looks before giving up (a config with no open day at all).
@@ -31,15 +31,22 @@ class Hours:
     def from_config(cls, hours: BusinessHours) -> Hours | None:
         if not hours.enabled:
             return None
-        return cls(ZoneInfo(hours.timezone or "UTC"), frozenset(WEEKDAYS.index(d) for d in hours.days),
-                   time.fromisoformat(hours.start), time.fromisoformat(hours.end), frozenset(hours.holidays))
+        return cls(
+            ZoneInfo(hours.timezone or "UTC"),
+            frozenset(WEEKDAYS.index(d) for d in hours.days),
+            time.fromisoformat(hours.start),
+            time.fromisoformat(hours.end),
+            frozenset(hours.holidays),
+        )
 
     def window(self, day: date) -> tuple[datetime, datetime] | None:
         """The day's opening and closing instants (UTC), or None on a closed day."""
         if day.weekday() not in self.days or day in self.holidays:
             return None
-        return (datetime.combine(day, self.opens, self.zone).astimezone(timezone.utc),
-                datetime.combine(day, self.closes, self.zone).astimezone(timezone.utc))
+        return (
+            datetime.combine(day, self.opens, self.zone).astimezone(UTC),
+            datetime.combine(day, self.closes, self.zone).astimezone(UTC),
+        )
 
     def add(self, start: datetime, minutes: float) -> datetime:
         """The instant ``minutes`` of open time after ``start`` (``minutes`` 0: the next opening)."""
@@ -80,8 +87,9 @@ def due_at(start: datetime, priority: str, platform: str | None, kind: str | Non
     return None if minutes is None else _advance(start, minutes, priority, sla)
 
 
-def remind_at(start: datetime, priority: str, platform: str | None, kind: str | None,
-              sla: SlaConfig) -> datetime | None:
+def remind_at(
+    start: datetime, priority: str, platform: str | None, kind: str | None, sla: SlaConfig
+) -> datetime | None:
     """When the reminder is due (``reminder_at`` of the SLA time, in business time); None when off."""
     minutes = sla.minutes(priority, platform, kind)
     if minutes is None or not sla.reminder_at:

@@ -15,8 +15,8 @@ import re
 import unicodedata
 from bisect import bisect_right
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Iterable
 
 import pycld2
 
@@ -28,34 +28,93 @@ UNDETERMINED = "und"
 DEFAULT_MIN_LETTERS = 12
 
 # Handles, links, e-mail addresses and "RT" carry no language but CLD2 reads them as English.
-_NOISE = re.compile(
-    r"https?://\S+|www\.\S+|\S+@\S+\.\w+|(?<!\w)@\w+|(?<!\w)RT(?!\w)|&(?:amp|lt|gt|quot);|[#_]"
-)
+_NOISE = re.compile(r"https?://\S+|www\.\S+|\S+@\S+\.\w+|(?<!\w)@\w+|(?<!\w)RT(?!\w)|&(?:amp|lt|gt|quot);|[#_]")
 _SPACES = re.compile(r"\s+")
 
 # (first code point, script) sorted; a letter belongs to the last range starting at or before it.
 _RANGES: tuple[tuple[int, str], ...] = (
-    (0x0000, "latin"), (0x0370, "greek"), (0x0400, "cyrillic"), (0x0530, "armenian"), (0x0590, "hebrew"),
-    (0x0600, "arabic"), (0x0700, "other"), (0x0900, "devanagari"), (0x0980, "bengali"), (0x0A00, "gurmukhi"),
-    (0x0A80, "gujarati"), (0x0B00, "oriya"), (0x0B80, "tamil"), (0x0C00, "telugu"), (0x0C80, "kannada"),
-    (0x0D00, "malayalam"), (0x0D80, "sinhala"), (0x0E00, "thai"), (0x0E80, "lao"), (0x0F00, "other"),
-    (0x1000, "myanmar"), (0x10A0, "georgian"), (0x1100, "hangul"), (0x1200, "ethiopic"), (0x13A0, "other"),
-    (0x1780, "khmer"), (0x1800, "other"), (0x1E00, "latin"), (0x1F00, "greek"), (0x2000, "other"),
-    (0x3040, "kana"), (0x3100, "other"), (0x3130, "hangul"), (0x3190, "other"), (0x31F0, "kana"),
-    (0x3200, "other"), (0x3400, "han"), (0x4DC0, "other"), (0x4E00, "han"), (0xA000, "other"),
-    (0xAC00, "hangul"), (0xD7B0, "other"), (0xF900, "han"), (0xFB00, "other"), (0xFB1D, "hebrew"),
-    (0xFB50, "arabic"), (0xFE00, "other"), (0xFE70, "arabic"), (0xFF00, "other"), (0xFF21, "latin"),
-    (0xFF3B, "other"), (0xFF41, "latin"), (0xFF5B, "other"), (0xFF66, "kana"), (0xFFA0, "other"),
-    (0x20000, "han"), (0x2FA20, "other"),
+    (0x0000, "latin"),
+    (0x0370, "greek"),
+    (0x0400, "cyrillic"),
+    (0x0530, "armenian"),
+    (0x0590, "hebrew"),
+    (0x0600, "arabic"),
+    (0x0700, "other"),
+    (0x0900, "devanagari"),
+    (0x0980, "bengali"),
+    (0x0A00, "gurmukhi"),
+    (0x0A80, "gujarati"),
+    (0x0B00, "oriya"),
+    (0x0B80, "tamil"),
+    (0x0C00, "telugu"),
+    (0x0C80, "kannada"),
+    (0x0D00, "malayalam"),
+    (0x0D80, "sinhala"),
+    (0x0E00, "thai"),
+    (0x0E80, "lao"),
+    (0x0F00, "other"),
+    (0x1000, "myanmar"),
+    (0x10A0, "georgian"),
+    (0x1100, "hangul"),
+    (0x1200, "ethiopic"),
+    (0x13A0, "other"),
+    (0x1780, "khmer"),
+    (0x1800, "other"),
+    (0x1E00, "latin"),
+    (0x1F00, "greek"),
+    (0x2000, "other"),
+    (0x3040, "kana"),
+    (0x3100, "other"),
+    (0x3130, "hangul"),
+    (0x3190, "other"),
+    (0x31F0, "kana"),
+    (0x3200, "other"),
+    (0x3400, "han"),
+    (0x4DC0, "other"),
+    (0x4E00, "han"),
+    (0xA000, "other"),
+    (0xAC00, "hangul"),
+    (0xD7B0, "other"),
+    (0xF900, "han"),
+    (0xFB00, "other"),
+    (0xFB1D, "hebrew"),
+    (0xFB50, "arabic"),
+    (0xFE00, "other"),
+    (0xFE70, "arabic"),
+    (0xFF00, "other"),
+    (0xFF21, "latin"),
+    (0xFF3B, "other"),
+    (0xFF41, "latin"),
+    (0xFF5B, "other"),
+    (0xFF66, "kana"),
+    (0xFFA0, "other"),
+    (0x20000, "han"),
+    (0x2FA20, "other"),
 )
 _STARTS = tuple(start for start, _ in _RANGES)
 
 #: Scripts written (on social media, in practice) in one language: no model needed.
 SCRIPT_LANGUAGE = {
-    "greek": "el", "armenian": "hy", "hebrew": "he", "bengali": "bn", "gurmukhi": "pa", "gujarati": "gu",
-    "oriya": "or", "tamil": "ta", "telugu": "te", "kannada": "kn", "malayalam": "ml", "sinhala": "si",
-    "thai": "th", "lao": "lo", "myanmar": "my", "georgian": "ka", "hangul": "ko", "ethiopic": "am",
-    "khmer": "km", "kana": "ja",
+    "greek": "el",
+    "armenian": "hy",
+    "hebrew": "he",
+    "bengali": "bn",
+    "gurmukhi": "pa",
+    "gujarati": "gu",
+    "oriya": "or",
+    "tamil": "ta",
+    "telugu": "te",
+    "kannada": "kn",
+    "malayalam": "ml",
+    "sinhala": "si",
+    "thai": "th",
+    "lao": "lo",
+    "myanmar": "my",
+    "georgian": "ka",
+    "hangul": "ko",
+    "ethiopic": "am",
+    "khmer": "km",
+    "kana": "ja",
 }
 
 # CLD2 speaks some old or regional codes; socialwatch reports ISO 639-1 where one exists.
@@ -63,12 +122,79 @@ _CODE_FIX = {"iw": "he", "jw": "jv", "zh-Hant": "zh", "sr-ME": "sr", "in": "id",
 
 #: Languages CLD2 picks for short English or Swahili tweets but which a brand's customers rarely write
 #: (Scots, Volapük, Waray, Tongan, Latin ...): such a pick falls back to CLD2's next candidate or "und".
-UNLIKELY = frozenset({
-    "sco", "vo", "war", "to", "la", "ia", "ie", "io", "eo", "ceb", "bh", "chr", "ak", "lg", "ln", "rw", "rn", "ny",
-    "sn", "st", "tn", "ts", "ss", "ve", "xh", "zu", "mg", "sm", "fj", "ho", "mh", "na", "bi", "kl", "gv", "kw",
-    "gd", "gn", "ay", "qu", "om", "aa", "ab", "ba", "cv", "dz", "hmn", "haw", "ht", "nso", "crs", "kha", "lif",
-    "zzb", "zza", "syr", "tlh", "xx", "co", "fo", "fy", "lb", "oc", "rm", "sa", "tk", "ug", "yi", "zzp",
-})
+UNLIKELY = frozenset(
+    {
+        "sco",
+        "vo",
+        "war",
+        "to",
+        "la",
+        "ia",
+        "ie",
+        "io",
+        "eo",
+        "ceb",
+        "bh",
+        "chr",
+        "ak",
+        "lg",
+        "ln",
+        "rw",
+        "rn",
+        "ny",
+        "sn",
+        "st",
+        "tn",
+        "ts",
+        "ss",
+        "ve",
+        "xh",
+        "zu",
+        "mg",
+        "sm",
+        "fj",
+        "ho",
+        "mh",
+        "na",
+        "bi",
+        "kl",
+        "gv",
+        "kw",
+        "gd",
+        "gn",
+        "ay",
+        "qu",
+        "om",
+        "aa",
+        "ab",
+        "ba",
+        "cv",
+        "dz",
+        "hmn",
+        "haw",
+        "ht",
+        "nso",
+        "crs",
+        "kha",
+        "lif",
+        "zzb",
+        "zza",
+        "syr",
+        "tlh",
+        "xx",
+        "co",
+        "fo",
+        "fy",
+        "lb",
+        "oc",
+        "rm",
+        "sa",
+        "tk",
+        "ug",
+        "yi",
+        "zzp",
+    }
+)
 
 
 @dataclass(frozen=True)
@@ -132,7 +258,7 @@ class LanguageDetector:
         letters = sum(counts.values())
         if not letters:
             return Detection(UNDETERMINED, "empty", 0)
-        script, top = counts.most_common(1)[0]
+        script, _ = counts.most_common(1)[0]
         # A single-language script decides when it carries a good share of the letters
         # (Tamil tweets mix in English words; kana marks Japanese even among more Han characters).
         for name, count in counts.most_common():
@@ -143,7 +269,7 @@ class LanguageDetector:
             return Detection("zh", "script", letters)
         if letters < self.min_letters:
             return Detection(UNDETERMINED, "short", letters)
-        reliable, details = _cld2(cleaned, self._hints)
+        _, details = _cld2(cleaned, self._hints)
         for code, percent in details:
             if code in ("un", UNDETERMINED) or code.startswith("xx-") or percent == 0:
                 continue

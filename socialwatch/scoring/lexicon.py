@@ -96,9 +96,11 @@ class Lexicon:
         for index, word in enumerate(words):
             for entry in self._phrases.get(word, ()):
                 size = len(entry.words)
-                window = words[index:index + size]
-                if len(window) == size and window[1:-1] == list(entry.words[1:-1]) and (
-                    window[-1] == entry.words[-1] or (entry.prefix and window[-1].startswith(entry.words[-1]))
+                window = words[index : index + size]
+                if (
+                    len(window) == size
+                    and window[1:-1] == list(entry.words[1:-1])
+                    and (window[-1] == entry.words[-1] or (entry.prefix and window[-1].startswith(entry.words[-1])))
                 ):
                     found.append((entry.intent, entry.weight, " ".join(window)))
                     covered.update(range(index, index + size))
@@ -155,7 +157,9 @@ def _read_lexicon_file(path: Path) -> tuple[str, bool, dict[str, dict[str, float
     data = tomllib.loads(path.read_text(encoding="utf-8"))
     meta = data.get("meta", {})
     lang = str(meta.get("language") or path.stem)
-    terms = {str(intent): {str(t): float(w) for t, w in table.items()} for intent, table in data.get("terms", {}).items()}
+    terms = {
+        str(intent): {str(t): float(w) for t, w in table.items()} for intent, table in data.get("terms", {}).items()
+    }
     return lang, bool(meta.get("fold_diacritics", True)), terms, tuple(meta.get("also_for", ()))
 
 

@@ -26,8 +26,10 @@ _QUICK = re.compile(r"[\d@]|pass|pwd|\bpw\b|\bpin\b|code|cv[cv]|otp", re.IGNOREC
 
 _CARD = re.compile(r"(?<![\w.,/-])\d(?:[ -]?\d){12,18}(?![\w/]|[.,-]\d)")
 _IBAN = re.compile(r"(?<![\w])[A-Z]{2}\d{2}(?: ?[A-Z0-9]){11,30}(?![\w])")
-_EMAIL = re.compile(r"(?<![\w.+-])[A-Za-z0-9][A-Za-z0-9._%+-]{0,63}@[A-Za-z0-9](?:[A-Za-z0-9-]{0,62}[A-Za-z0-9])?"
-                    r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,62}[A-Za-z0-9])?)*\.[A-Za-z]{2,24}(?![\w-])")
+_EMAIL = re.compile(
+    r"(?<![\w.+-])[A-Za-z0-9][A-Za-z0-9._%+-]{0,63}@[A-Za-z0-9](?:[A-Za-z0-9-]{0,62}[A-Za-z0-9])?"
+    r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,62}[A-Za-z0-9])?)*\.[A-Za-z]{2,24}(?![\w-])"
+)
 # A phone candidate: optional +, digits with space, dash, dot or parenthesis separators.
 _PHONE = re.compile(r"(?<![\w+#/.,:$£€-])(?:\+|00)?\(?\d[\d ().-]{6,20}\d(?![\w/]|[.,:-]\d)")
 _PHONE_PLUS = re.compile(r"^(?:\+|00)")
@@ -42,13 +44,15 @@ _SECRET = re.compile(
     re.IGNORECASE,
 )
 # After "password is"/"pin was", these words are talk about the password, not the password.
-_NOT_A_SECRET = frozenset("""
+_NOT_A_SECRET = frozenset(
+    """
 wrong incorrect invalid expired correct right not too still being the a an my your our their this that it
 changed reset required blocked locked weak strong case sensitive same different new old working broken
 incorrectly fine ok okay there here and or but so because when if for to from with without in on at of by
 never always just only also already now again sent emailed texted protected saved stored hidden masked
 rejected accepted valid empty missing blank forgotten lost stolen compromised leaked hacked
-""".split())
+""".split()
+)
 # Keywords too common as ordinary words to trust without ":" or "=" ("a bus pass is", "pin the blame").
 _WEAK_KEYS = frozenset({"pass", "pin", "pw", "code"})
 _NUMBER_CONTEXT = re.compile(
@@ -57,8 +61,9 @@ _NUMBER_CONTEXT = re.compile(
     re.IGNORECASE,
 )
 _CARD_CONTEXT = re.compile(r"\b(?:card|visa|mastercard|master card|amex|cc|debit|credit|cvv|expir\w*)\b", re.IGNORECASE)
-_PHONE_CONTEXT = re.compile(r"\b(?:call|phone|tel|mobile|cell|whatsapp|text|sms|ring|number|contact|reach)\b",
-                            re.IGNORECASE)
+_PHONE_CONTEXT = re.compile(
+    r"\b(?:call|phone|tel|mobile|cell|whatsapp|text|sms|ring|number|contact|reach)\b", re.IGNORECASE
+)
 
 
 def luhn_ok(digits: str) -> bool:
@@ -90,7 +95,7 @@ def _iban_ok(candidate: str) -> bool:
 
 
 def _context_before(text: str, start: int, width: int = 30) -> str:
-    return text[max(0, start - width):start]
+    return text[max(0, start - width) : start]
 
 
 def _cards(text: str) -> list[Finding]:
@@ -237,8 +242,8 @@ def mask(text: str) -> str:
     out = []
     position = 0
     for finding in findings:
-        out.append(text[position:finding.start])
-        out.append(_replacement(finding.kind, text[finding.start:finding.end]))
+        out.append(text[position : finding.start])
+        out.append(_replacement(finding.kind, text[finding.start : finding.end]))
         position = finding.end
     out.append(text[position:])
     return "".join(out)

@@ -11,16 +11,18 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
+from socialwatch.config.schema import Config
+from socialwatch.models import Assessment, AuthorHistory, Item
 from socialwatch.scoring import language
 from socialwatch.scoring import sentiment as sentiment_mod
 from socialwatch.scoring import suggest as suggest_mod
 from socialwatch.scoring import triage as triage_mod
-from socialwatch.config.schema import Config
-from socialwatch.models import Assessment, AuthorHistory, Item
 
 Detector = Callable[[str], str]
 
 
+#: A first contact: nothing known of the author yet (AuthorHistory is frozen, so one instance serves all).
+FIRST_CONTACT = AuthorHistory()
 
 
 @dataclass
@@ -48,7 +50,7 @@ class Pipeline:
         assert self.detect is not None
         return self.detect(item.text)
 
-    def assess(self, item: Item, history: AuthorHistory = AuthorHistory()) -> Assessment:
+    def assess(self, item: Item, history: AuthorHistory = FIRST_CONTACT) -> Assessment:
         scored = sentiment_mod.score(item.text, self.language(item), self.analyzer, self.thresholds)
         verdict = triage_mod.triage(item, scored, history, self.rules, self.config.sla)
         suggestions = ()
@@ -74,15 +76,11 @@ class Pipeline:
         out: list[tuple[Item, Assessment]] = []
         for item in sorted(items, key=lambda i: i.created_at):
             author_key = item.author_key
-            before = local.get(author_key, _NO_HISTORY)
+            before = local.get(author_key, FIRST_CONTACT)
             assessment = self.assess(item, before)
             out.append((item, assessment))
             local[author_key] = _after(before, item.created_at, assessment.sentiment.label)
         return out
-
-
-#: AuthorHistory() (frozen): one instance instead of a new one per item.
-_NO_HISTORY = AuthorHistory()
 
 
 def _after(history: AuthorHistory, seen: datetime, label: str) -> AuthorHistory:

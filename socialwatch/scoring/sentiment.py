@@ -13,20 +13,21 @@ from __future__ import annotations
 import re
 import string
 import unicodedata
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import TYPE_CHECKING, Any, Mapping
+from typing import TYPE_CHECKING, Any
 
-from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
 from vaderSentiment.vaderSentiment import BOOSTER_DICT as _BOOSTER_DICT
 from vaderSentiment.vaderSentiment import C_INCR as _C_INCR
 from vaderSentiment.vaderSentiment import N_SCALAR as _N_SCALAR
 from vaderSentiment.vaderSentiment import NEGATE as _NEGATE_WORDS
 from vaderSentiment.vaderSentiment import SPECIAL_CASES as _SPECIAL_CASES
+from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
 from vaderSentiment.vaderSentiment import scalar_inc_dec as _scalar_inc_dec
 
-from socialwatch.scoring.complaints import COMPLAINT_THRESHOLD, ComplaintAnalyser, Signals, default_analyser
 from socialwatch.models import Sentiment
+from socialwatch.scoring.complaints import COMPLAINT_THRESHOLD, ComplaintAnalyser, Signals, default_analyser
 
 if TYPE_CHECKING:
     from socialwatch.config.schema import SentimentConfig
@@ -110,8 +111,11 @@ class Analyzer(SentimentIntensityAnalyzer):
                 valence = lexicon[lower]
                 if lower == "no" and i != count - 1 and lowers[i + 1] in lexicon:
                     valence = 0.0
-                if ((i > 0 and lowers[i - 1] == "no") or (i > 1 and lowers[i - 2] == "no")
-                        or (i > 2 and lowers[i - 3] == "no" and lowers[i - 1] in ("or", "nor"))):
+                if (
+                    (i > 0 and lowers[i - 1] == "no")
+                    or (i > 1 and lowers[i - 2] == "no")
+                    or (i > 2 and lowers[i - 3] == "no" and lowers[i - 1] in ("or", "nor"))
+                ):
                     valence = lexicon[lower] * _N_SCALAR
                 if item.isupper() and is_cap_diff:
                     if valence > 0:
@@ -162,8 +166,9 @@ def _negation_check(valence: float, lowers: list[str], start_i: int, i: int) -> 
         elif _negated(lowers[i - 2]):
             valence = valence * _N_SCALAR
     if start_i == 2:
-        if (lowers[i - 3] == "never" and (lowers[i - 2] == "so" or lowers[i - 2] == "this")
-                or (lowers[i - 1] == "so" or lowers[i - 1] == "this")):
+        if (lowers[i - 3] == "never" and (lowers[i - 2] == "so" or lowers[i - 2] == "this")) or (
+            lowers[i - 1] == "so" or lowers[i - 1] == "this"
+        ):
             valence = valence * 1.25
         elif lowers[i - 3] == "without" and (lowers[i - 2] == "doubt" or lowers[i - 1] == "doubt"):
             pass
@@ -241,10 +246,7 @@ def clean_text(text: str) -> str:
     # Printable text has no Cc or Cf character at all (str.isprintable is False for both): nothing to drop.
     if text.isprintable() or text.replace("\n", "").replace("\t", "").isprintable():
         return text
-    return "".join(
-        ch for ch in text
-        if ch in "\n\t" or unicodedata.category(ch) not in ("Cc", "Cf") or ch == "\u200d"
-    )
+    return "".join(ch for ch in text if ch in "\n\t" or unicodedata.category(ch) not in ("Cc", "Cf") or ch == "\u200d")
 
 
 def label_for(compound: float, thresholds: Thresholds) -> str:

@@ -56,7 +56,7 @@ def x_length(text: str) -> int:
     length = 0
     position = 0
     for match in _URL.finditer(text):
-        length += _weighted(text[position:match.start()]) + X_URL_LENGTH
+        length += _weighted(text[position : match.start()]) + X_URL_LENGTH
         position = match.end()
     return length + _weighted(text[position:])
 
@@ -171,9 +171,14 @@ class _InliningEnvironment(jinja2.Environment):
     def _splice(self, body: list[jinja2.nodes.Node], seen: tuple[str | None, ...]) -> list[jinja2.nodes.Node]:
         out: list[jinja2.nodes.Node] = []
         for node in body:
-            if (isinstance(node, jinja2.nodes.Include) and isinstance(node.template, jinja2.nodes.Const)
-                    and isinstance(node.template.value, str) and node.with_context and not node.ignore_missing
-                    and node.template.value not in seen):
+            if (
+                isinstance(node, jinja2.nodes.Include)
+                and isinstance(node.template, jinja2.nodes.Const)
+                and isinstance(node.template.value, str)
+                and node.with_context
+                and not node.ignore_missing
+                and node.template.value not in seen
+            ):
                 spliced = self._included_body(node.template.value, seen)
                 if spliced is not None:
                     out.extend(spliced)
@@ -226,12 +231,18 @@ def load_templates(override_dir: Path | None = None) -> Templates:
 #: Suggestions for sensitive data posted in public, used until a deployment adds templates/exposed_pii/.
 #: Never repeat or ask for the data; ask the customer to delete the post and continue privately.
 EXPOSED_PII_TEMPLATES: tuple[tuple[str, str], ...] = (
-    ("move_private", '{% include "_greeting.j2" %} For your security, please delete your post: it shows personal '
-                     "details everyone can see. Then send us a private message quoting {{ case_ref }} and we'll take "
-                     'it from there. We will never ask for your password or full card number.{% include "_sign.j2" %}'),
-    ("move_private", '{% include "_greeting.j2" %} Thanks for getting in touch. Your post includes private information, '
-                     "so please remove it and message us privately with {{ case_ref }}. If it showed a card number or a "
-                     'password, your bank or a password change can protect you right away.{% include "_sign.j2" %}'),
+    (
+        "move_private",
+        '{% include "_greeting.j2" %} For your security, please delete your post: it shows personal '
+        "details everyone can see. Then send us a private message quoting {{ case_ref }} and we'll take "
+        'it from there. We will never ask for your password or full card number.{% include "_sign.j2" %}',
+    ),
+    (
+        "move_private",
+        '{% include "_greeting.j2" %} Thanks for getting in touch. Your post includes private information, '
+        "so please remove it and message us privately with {{ case_ref }}. If it showed a card number or a "
+        'password, your bank or a password change can protect you right away.{% include "_sign.j2" %}',
+    ),
 )
 
 

@@ -13,10 +13,11 @@ import re
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from socialwatch.config.response_times import SlaConfig
+from socialwatch.config.triage import TriageConfig
+from socialwatch.models import PUBLIC_KINDS, AuthorHistory, Item, Kind, Sentiment
 from socialwatch.scoring import pii
 from socialwatch.scoring.complaints import ComplaintAnalyser, Signals, default_analyser
-from socialwatch.config.schema import SlaConfig, TriageConfig
-from socialwatch.models import PUBLIC_KINDS, AuthorHistory, Item, Kind, Sentiment
 from socialwatch.scoring.hours import due_at
 
 PRIORITY_ORDER = ("none", "low", "normal", "high", "urgent")
@@ -47,7 +48,8 @@ INTENT_CONTEXT = {
     "lost_damaged": re.compile(
         r"\b(?:orders?|ordered|package|packages|parcels?|deliver(?:y|ies|ed)?|arriv(?:e|ed|es|al)|ship(?:ped|ping|ment)?|"
         r"couriers?|box|boxes|tracking|post|mail|received|came|sent|drivers?|doorstep|porch|luggage|bags?|suitcase|"
-        r"food|meal|takeaway|groceries|basket|item|items|refund|replacement|return)\b"),
+        r"food|meal|takeaway|groceries|basket|item|items|refund|replacement|return)\b"
+    ),
 }
 
 #: Unscored items below this complaint score count as "not complaint-looking" for the routing policy.
@@ -197,8 +199,7 @@ def _opens(gate: WordGate, bits: int, bit: int, lowered: str) -> bool:
     return bool(bits >> bit & 1) or any(map(lowered.__contains__, gate.strings))
 
 
-def _categorise(lowered: str, sentiment: Sentiment, rules: Rules, bits: int | None = None
-                ) -> tuple[str, str | None]:
+def _categorise(lowered: str, sentiment: Sentiment, rules: Rules, bits: int | None = None) -> tuple[str, str | None]:
     if bits is None:
         bits = _gate_bits(lowered, rules)
     for bit, name in enumerate(rules.category_order):
@@ -215,8 +216,9 @@ def _categorise(lowered: str, sentiment: Sentiment, rules: Rules, bits: int | No
     return "other", None
 
 
-def sla_due(created_at: datetime, priority: str, sla: SlaConfig, platform: str | None = None,
-            kind: str | None = None) -> datetime | None:
+def sla_due(
+    created_at: datetime, priority: str, sla: SlaConfig, platform: str | None = None, kind: str | None = None
+) -> datetime | None:
     """Per priority (and platform/kind overrides), counted in business hours when configured (sla.py)."""
     return due_at(created_at, priority, platform, kind, sla)
 
@@ -271,8 +273,11 @@ def triage(
         for intent in signals.problems:
             # English context words only: the other languages' damage words stay tied to delivery.
             context = INTENT_CONTEXT.get(intent) if signals.lang == "en" else None
-            if intent in INTENT_CATEGORY and INTENT_CATEGORY[intent] in rules.category_order and (
-                    context is None or context.search(lowered)):
+            if (
+                intent in INTENT_CATEGORY
+                and INTENT_CATEGORY[intent] in rules.category_order
+                and (context is None or context.search(lowered))
+            ):
                 category = INTENT_CATEGORY[intent]
                 reasons.append(f"category {category} (complaint about {intent.replace('_', ' ')})")
                 break
@@ -339,14 +344,17 @@ def triage(
         priority = bump(priority)
         reasons.append(f"repeat contact: {history.negative_count} earlier negative messages")
 
-    needs_reply = exposed != () or rules.category_needs_reply.get(category, True) and (
-        negative
-        or unscored_route
-        or problem
-        or category == "question"
-        or (signals.question_to_brand and not unscored)
-        or (item.kind is Kind.DM and not unscored)
-        or escalation is not None
+    needs_reply = exposed != () or (
+        rules.category_needs_reply.get(category, True)
+        and (
+            negative
+            or unscored_route
+            or problem
+            or category == "question"
+            or (signals.question_to_brand and not unscored)
+            or (item.kind is Kind.DM and not unscored)
+            or escalation is not None
+        )
     )
     if category == "abuse":
         needs_reply = False

@@ -18,7 +18,8 @@ from socialwatch import audit
 from socialwatch.alerts.actions import Actions, Click, Responder
 from socialwatch.alerts.cards import item_key
 from socialwatch.alerts.outbox import Poster
-from socialwatch.config.schema import Config, SlaConfig
+from socialwatch.config.response_times import SlaConfig
+from socialwatch.config.schema import Config
 from socialwatch.models import parse_time, to_utc, utcnow
 from socialwatch.scoring import suggest
 from socialwatch.scoring.hours import due_at, hours_for
@@ -59,9 +60,13 @@ def ack_text(row: dict[str, Any], config: Config, now: datetime) -> str:
     due = parse_time(row.get("sla_due_at")) or due_at(now, row["priority"], row["platform"], row["kind"], config.sla)
     hours = hours_for(config.sla, row["priority"])
     context = {
-        "name": suggest.first_name_of(row.get("author_name"), row.get("author_handle")), "brand": config.suggestions.brand_name, "within": customer_duration(minutes),
-        "due": local_time(due, zone, now) if due else "", "open_now": hours is None or hours.is_open(now),
-        "signature": config.suggestions.signature, "platform": row["platform"],
+        "name": suggest.first_name_of(row.get("author_name"), row.get("author_handle")),
+        "brand": config.suggestions.brand_name,
+        "within": customer_duration(minutes),
+        "due": local_time(due, zone, now) if due else "",
+        "open_now": hours is None or hours.is_open(now),
+        "signature": config.suggestions.signature,
+        "platform": row["platform"],
         "case_ref": suggest.case_reference(item_key(row), config.suggestions.case_prefix),
     }
     return _render(config, "_ack.j2", context, row["platform"], public=False)
@@ -79,12 +84,27 @@ def acknowledge_pending(store: Store, config: Config, now: datetime) -> list[Ack
         key = item_key(row)
         text = ack_text(row, config, now)
         dedupe = ack_dedupe_key(row, now, zone)
-        result = reply_outbox.queue_reply(store, row["id"], text=text, actor_id=audit.SYSTEM, actor_name="socialwatch",
-                                   origin="ack", dedupe_key=dedupe, now=now)
+        result = reply_outbox.queue_reply(
+            store,
+            row["id"],
+            text=text,
+            actor_id=audit.SYSTEM,
+            actor_name="socialwatch",
+            origin="ack",
+            dedupe_key=dedupe,
+            now=now,
+        )
         queued = result.status == "queued"
-        sla_state.record_ack(store, row["id"], result.status, now=now, item_key=key, details={
-            "dedupe_key": dedupe, "text": text,
-            "reply_id": (result.reply or {}).get("id")} if queued else None)
+        sla_state.record_ack(
+            store,
+            row["id"],
+            result.status,
+            now=now,
+            item_key=key,
+            details={"dedupe_key": dedupe, "text": text, "reply_id": (result.reply or {}).get("id")}
+            if queued
+            else None,
+        )
         out.append(AckResult(key, result.status, dedupe, text))
     return out
 
@@ -103,8 +123,9 @@ class Reopen:
     reason: str
 
 
-def reopen_candidates(store: Store, items: Sequence[Mapping[str, Any]], config: Config | None = None
-                      ) -> dict[int, Reopen]:
+def reopen_candidates(
+    store: Store, items: Sequence[Mapping[str, Any]], config: Config | None = None
+) -> dict[int, Reopen]:
     """Which of these (new) items (``items`` rows, or due alerts, which carry them) answer one of our
     replies: by ``in_reply_to`` our reply's platform id, or from the same author (same conversation where
     there is one) after our reply, within ``[sla] reopen_window_hours``. Call from the dispatcher before
@@ -118,16 +139,30 @@ def reopen_candidates(store: Store, items: Sequence[Mapping[str, Any]], config: 
         if parent is None:
             continue
         reason = "replies to our answer" if parent["direct"] else "wrote again after our answer"
-        found[int(item["id"])] = Reopen(int(item["id"]), item_key(item), int(parent["id"]), parent["item_key"],
-                                        parent["slack_channel"], parent["thread_ts"], reason)
+        found[int(item["id"])] = Reopen(
+            int(item["id"]),
+            item_key(item),
+            int(parent["id"]),
+            parent["item_key"],
+            parent["slack_channel"],
+            parent["thread_ts"],
+            reason,
+        )
     return found
 
 
 def record_reopen(store: Store, reopen: Reopen, now: datetime) -> bool:
     """The parent is reopened (audited ``alert.reopened``); its pending follow-up suggestion is dropped.
     Once per customer message: False when this message has reopened it already (say nothing again)."""
-    return sla_state.record_reopen(store, reopen.parent_id, reopen.item_id, parent_key=reopen.parent_key,
-                            child_key=reopen.item_key, reason=reopen.reason, now=now)
+    return sla_state.record_reopen(
+        store,
+        reopen.parent_id,
+        reopen.item_id,
+        parent_key=reopen.parent_key,
+        child_key=reopen.item_key,
+        reason=reopen.reason,
+        now=now,
+    )
 
 
 def reopen_text(reopen: Reopen) -> str:
@@ -142,20 +177,32 @@ def register(actions: Actions) -> None:
     """Put the follow-up suggestion's Send and Skip buttons (``followup_blocks``) on the click table."""
     for action_id, send in ((FOLLOWUP_SEND, True), (FOLLOWUP_SKIP, False)):
         actions.action(action_id, approvers_only=True, refusal=FOLLOWUP_REFUSAL, attempted="followup")(
-            _followup_click(send))
+            _followup_click(send)
+        )
 
 
 def _followup_click(send: bool) -> Callable[[Responder, Click], None]:
     def handle(responder: Responder, click: Click) -> None:
         """The "did this solve it?" suggestion some hours after a reply: send it or skip it."""
-        outcome = decide_followup(responder.store, responder.config, int(click.item["id"]), send=send,
-                                  actor_id=click.user_id, actor_name=click.user_name, now=utcnow())
+        outcome = decide_followup(
+            responder.store,
+            responder.config,
+            int(click.item["id"]),
+            send=send,
+            actor_id=click.user_id,
+            actor_name=click.user_name,
+            now=utcnow(),
+        )
         if outcome == "queued":
             responder.replies_queued()
-        responder.ephemeral(click.payload, {"queued": "Follow-up queued; it goes out in a moment.",
-                                            "skipped": "Follow-up skipped.",
-                                            "decided": "Someone already decided about this follow-up."}.get(
-                                                outcome, f"Follow-up not sent: {outcome}."))
+        responder.ephemeral(
+            click.payload,
+            {
+                "queued": "Follow-up queued; it goes out in a moment.",
+                "skipped": "Follow-up skipped.",
+                "decided": "Someone already decided about this follow-up.",
+            }.get(outcome, f"Follow-up not sent: {outcome}."),
+        )
 
     return handle
 
@@ -163,10 +210,15 @@ def _followup_click(send: bool) -> Callable[[Responder, Click], None]:
 def followup_text(row: dict[str, Any], config: Config) -> str:
 
     public = bool(row["public"]) and row["kind"] != "dm"
-    context = {"name": suggest.first_name_of(row.get("author_name"), row.get("author_handle")), "brand": config.suggestions.brand_name,
-               "signature": config.suggestions.signature, "public": public, "platform": row["platform"],
-               "help_url": config.suggestions.help_url,
-               "case_ref": suggest.case_reference(item_key(row), config.suggestions.case_prefix)}
+    context = {
+        "name": suggest.first_name_of(row.get("author_name"), row.get("author_handle")),
+        "brand": config.suggestions.brand_name,
+        "signature": config.suggestions.signature,
+        "public": public,
+        "platform": row["platform"],
+        "help_url": config.suggestions.help_url,
+        "case_ref": suggest.case_reference(item_key(row), config.suggestions.case_prefix),
+    }
     return _render(config, "_followup.j2", context, row["platform"], public)
 
 
@@ -176,12 +228,25 @@ def followup_blocks(item_id: int, text: str, intro: str) -> list[dict[str, Any]]
     quoted = "\n".join("> " + line for line in text.splitlines() or [text])
     return [
         {"type": "section", "text": {"type": "mrkdwn", "text": f"{intro}\n{quoted}"}},
-        {"type": "actions", "block_id": "sla_followup", "elements": [
-            {"type": "button", "action_id": FOLLOWUP_SEND, "value": str(item_id), "style": "primary",
-             "text": {"type": "plain_text", "text": "Send follow-up"}},
-            {"type": "button", "action_id": FOLLOWUP_SKIP, "value": str(item_id),
-             "text": {"type": "plain_text", "text": "Skip"}},
-        ]},
+        {
+            "type": "actions",
+            "block_id": "sla_followup",
+            "elements": [
+                {
+                    "type": "button",
+                    "action_id": FOLLOWUP_SEND,
+                    "value": str(item_id),
+                    "style": "primary",
+                    "text": {"type": "plain_text", "text": "Send follow-up"},
+                },
+                {
+                    "type": "button",
+                    "action_id": FOLLOWUP_SKIP,
+                    "value": str(item_id),
+                    "text": {"type": "plain_text", "text": "Skip"},
+                },
+            ],
+        },
     ]
 
 
@@ -193,28 +258,56 @@ def check_followups(store: Store, config: Config, poster: Poster, now: datetime)
         return []
     sent_before = now - timedelta(hours=after)
     events: list[TimerEvent] = []
-    for row in sla_state.followup_candidates(store, sent_before, sent_before - timedelta(hours=config.sla.stale_after_hours)):
+    for row in sla_state.followup_candidates(
+        store, sent_before, sent_before - timedelta(hours=config.sla.stale_after_hours)
+    ):
         if not sla_state.claim(store, row["id"], "followup", now):
             continue
         key, channel, thread = item_key(row), row["slack_channel"], row["alert_thread_ts"]
         text = followup_text(row, config)
         replied = parse_time(row["replied_at"]) or now
-        intro = f":speech_balloon: We answered {short_duration(now - replied)} ago and heard nothing since. " \
-                "Send a follow-up?"
+        intro = (
+            f":speech_balloon: We answered {short_duration(now - replied)} ago and heard nothing since. "
+            "Send a follow-up?"
+        )
         try:
-            ts = post_claimed(poster, channel, f"{intro} {text}", thread, {"item_key": key, "event": "followup"},
-                               lambda: sla_state.release(store, row["id"], "followup"), f"follow-up suggestion for {key}",
-                               blocks=followup_blocks(int(row["id"]), text, intro))
+            ts = post_claimed(
+                poster,
+                channel,
+                f"{intro} {text}",
+                thread,
+                {"item_key": key, "event": "followup"},
+                lambda: sla_state.release(store, row["id"], "followup"),
+                f"follow-up suggestion for {key}",
+                blocks=followup_blocks(int(row["id"]), text, intro),
+            )
         except PostFailed:
             break
-        sla_state.complete(store, row["id"], "followup", ts=ts, action="sla.followup_suggested", item_key=key,
-                    details={"suggested": text, "channel": channel, "thread_ts": thread}, now=now)
+        sla_state.complete(
+            store,
+            row["id"],
+            "followup",
+            ts=ts,
+            action="sla.followup_suggested",
+            item_key=key,
+            details={"suggested": text, "channel": channel, "thread_ts": thread},
+            now=now,
+        )
         events.append(TimerEvent("followup", key, None, channel, thread, ts, None))
     return events
 
 
-def decide_followup(store: Store, config: Config, item_id: int, *, send: bool, actor_id: str, actor_name: str,
-                    text: str | None = None, now: datetime) -> str:
+def decide_followup(
+    store: Store,
+    config: Config,
+    item_id: int,
+    *,
+    send: bool,
+    actor_id: str,
+    actor_name: str,
+    text: str | None = None,
+    now: datetime,
+) -> str:
     """A manager clicked Send or Skip: 'skipped', 'queued' (through the reply outbox, origin
     'followup'), or what queue_reply said ('duplicate', 'closed'); 'decided' when someone was first.
     Checking that the person may send is the caller's job, as for any reply."""
@@ -225,12 +318,29 @@ def decide_followup(store: Store, config: Config, item_id: int, *, send: bool, a
     suggested = followup_text(item, config)
     final = text or suggested
     decision = "sent" if send else "skipped"
-    if not sla_state.record_followup_decision(store, item_id, decision, item_key=key, actor_id=actor_id,
-                                       actor_name=actor_name, details={"final": final} if send else {}, now=now):
+    if not sla_state.record_followup_decision(
+        store,
+        item_id,
+        decision,
+        item_key=key,
+        actor_id=actor_id,
+        actor_name=actor_name,
+        details={"final": final} if send else {},
+        now=now,
+    ):
         return "decided"
     if not send:
         return "skipped"
-    result = reply_outbox.queue_reply(store, item_id, text=final, actor_id=actor_id, actor_name=actor_name,
-                               suggested_text=suggested, suggestion_kind="followup", origin="followup",
-                               dedupe_key=f"followup:{key}", now=now)
+    result = reply_outbox.queue_reply(
+        store,
+        item_id,
+        text=final,
+        actor_id=actor_id,
+        actor_name=actor_name,
+        suggested_text=suggested,
+        suggestion_kind="followup",
+        origin="followup",
+        dedupe_key=f"followup:{key}",
+        now=now,
+    )
     return result.status

@@ -22,8 +22,10 @@ def tick(store: Store, config: Config, poster: Poster | None, now: datetime) -> 
     counts = {"timers": 0, "acks": 0, "followups": 0}
     jobs: list[tuple[str, Any]] = [("acks", lambda: acknowledge_pending(store, config, now))]
     if poster is not None:
-        jobs[:0] = [("timers", lambda: check_timers(store, config, poster, now)),
-                    ("followups", lambda: check_followups(store, config, poster, now))]
+        jobs[:0] = [
+            ("timers", lambda: check_timers(store, config, poster, now)),
+            ("followups", lambda: check_followups(store, config, poster, now)),
+        ]
     for name, job in jobs:
         try:
             counts[name] = len(job())

@@ -143,6 +143,8 @@ _URL = re.compile(r"https?://\S+")
 
 def same_text(posted: str, ours: str) -> bool:
     """X prefixes replies with @handles and rewrites links; compare what is left."""
+
     def norm(text: str) -> str:
         return " ".join(_URL.sub("", _MENTION_PREFIX.sub("", text)).split()).casefold()
+
     return norm(posted) == norm(ours)

@@ -16,7 +16,7 @@ import logging
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 from urllib.parse import parse_qs, urlsplit
 
@@ -24,11 +24,8 @@ import facebook
 import requests
 
 from socialwatch.config.schema import Config, FacebookPage
-from socialwatch.models import AccountCheck, Author, Item, Kind, parse_time, utcnow
+from socialwatch.models import AccountCheck, Author, Item, Kind, Reject, parse_time, utcnow
 from socialwatch.sources.base import (
-    SourceError,
-    same_text,
-    probe,
     AuthError,
     CapabilityLost,
     Page,
@@ -38,9 +35,11 @@ from socialwatch.sources.base import (
     ReconcileUnknown,
     ReplyRefused,
     ReplyTarget,
+    SourceError,
+    probe,
+    same_text,
 )
 from socialwatch.sources.retry import read_with_retries
-from socialwatch.models import Reject
 from socialwatch.sources.transport import make_graph_api
 
 log = logging.getLogger(__name__)
@@ -86,8 +85,11 @@ class UsageTap:
             for entries in buc.values():
                 for entry in entries if isinstance(entries, list) else []:
                     if isinstance(entry, dict):
-                        percents += [int(entry[k]) for k in ("call_count", "total_time", "total_cputime")
-                                     if isinstance(entry.get(k), (int, float))]
+                        percents += [
+                            int(entry[k])
+                            for k in ("call_count", "total_time", "total_cputime")
+                            if isinstance(entry.get(k), (int, float))
+                        ]
                         regain = max(regain, int(entry.get("estimated_time_to_regain_access") or 0))
         return (max(percents) if percents else None), regain
 
@@ -111,7 +113,10 @@ class PageClient:
 
     def __post_init__(self) -> None:
         self.graph = make_graph_api(
-            self.page.page_token.get_secret_value(), self.graph_base, self.version, self.timeout,
+            self.page.page_token.get_secret_value(),
+            self.graph_base,
+            self.version,
+            self.timeout,
             app_secret=self.page.app_secret.get_secret_value() if self.page.app_secret else None,
         )
         self.tap = UsageTap()
@@ -158,7 +163,7 @@ def _translate(exc: facebook.GraphAPIError, what: str, tap: UsageTap) -> Excepti
     if code in RATE_LIMIT_CODES:
         _, regain = tap.usage()
         return RateLimited(message, utcnow() + timedelta(minutes=regain or 5))
-    if code == 10 and subcode in WINDOW_CLOSED or code == 551 or subcode in WINDOW_CLOSED:
+    if (code == 10 and subcode in WINDOW_CLOSED) or code == 551 or subcode in WINDOW_CLOSED:
         return ReplyRefused(message + "; Messenger only allows replies within 24 hours of the customer's last message")
     if code in PERMISSION_CODES:
         return CapabilityLost(message + "; the page token lacks a permission for this")
@@ -175,7 +180,7 @@ def _author(obj: Any) -> Author:
 
 
 def _since_arg(cursor: str | None, since: datetime) -> int:
-    start = datetime.fromtimestamp(int(cursor), timezone.utc) - OVERLAP if cursor else since
+    start = datetime.fromtimestamp(int(cursor), UTC) - OVERLAP if cursor else since
     return int(start.timestamp())
 
 
@@ -219,11 +224,15 @@ class FacebookPosts(_Stream):
 
     def fetch(self, cursor: str | None, *, since: datetime) -> Iterator[Page]:
         c = self.client
-        args = {"fields": "id,message,from{id,name},created_time,permalink_url", "limit": PAGE_SIZE,
-                "since": _since_arg(cursor, since)}
+        args = {
+            "fields": "id,message,from{id,name},created_time,permalink_url",
+            "limit": PAGE_SIZE,
+            "since": _since_arg(cursor, since),
+        }
         newest = int(cursor) if cursor else None
-        result = read_with_retries(lambda: c.get(f"{c.page_id}/{self.edge}", args, f"GET /{{page}}/{self.edge}"),
-                                   what=self.key)
+        result = read_with_retries(
+            lambda: c.get(f"{c.page_id}/{self.edge}", args, f"GET /{{page}}/{self.edge}"), what=self.key
+        )
         for _ in range(MAX_PAGES):
             page = Page(rate_limit=c.tap.rate_limit())
             for post in result.get("data") or []:
@@ -234,12 +243,21 @@ class FacebookPosts(_Stream):
                 author = _author(post.get("from"))
                 if author.id == c.page_id:
                     continue  # the page's own post
-                page.items.append(Item(
-                    platform="facebook", kind=Kind.MENTION if self.edge == "tagged" else Kind.POST,
-                    native_id=str(post["id"]), account=self.account, author=author,
-                    text=str(post.get("message") or ""), created_at=datetime.fromtimestamp(created, timezone.utc),
-                    url=post.get("permalink_url"), conversation_id=str(post["id"]), public=True, raw=post,
-                ))
+                page.items.append(
+                    Item(
+                        platform="facebook",
+                        kind=Kind.MENTION if self.edge == "tagged" else Kind.POST,
+                        native_id=str(post["id"]),
+                        account=self.account,
+                        author=author,
+                        text=str(post.get("message") or ""),
+                        created_at=datetime.fromtimestamp(created, UTC),
+                        url=post.get("permalink_url"),
+                        conversation_id=str(post["id"]),
+                        public=True,
+                        raw=post,
+                    )
+                )
             next_url = (result.get("paging") or {}).get("next")
             if not next_url:
                 page.cursor = str(newest) if newest is not None else cursor
@@ -265,13 +283,14 @@ class FacebookComments(_Stream):
         comment_fields = "id,message,from{id,name},created_time,parent{id},permalink_url"
         args = {
             "fields": f"id,comments.filter(stream).order(reverse_chronological).since({comment_since})"
-                      f".limit({PAGE_SIZE}){{{comment_fields}}}",
+            f".limit({PAGE_SIZE}){{{comment_fields}}}",
             "limit": 50,
             "since": int((utcnow() - self.window).timestamp()),
         }
         newest = int(cursor) if cursor else None
-        result = read_with_retries(lambda: c.get(f"{c.page_id}/feed", args, "GET /{page}/feed (comments)"),
-                                   what=self.key)
+        result = read_with_retries(
+            lambda: c.get(f"{c.page_id}/feed", args, "GET /{page}/feed (comments)"), what=self.key
+        )
         for _ in range(MAX_PAGES):
             page = Page(rate_limit=c.tap.rate_limit())
             for post in result.get("data") or []:
@@ -304,12 +323,22 @@ class FacebookComments(_Stream):
         if author.id == self.client.page_id:
             return newest  # the page's own replies are echoes
         parent = comment.get("parent") if isinstance(comment.get("parent"), dict) else {}
-        page.items.append(Item(
-            platform="facebook", kind=Kind.COMMENT, native_id=str(comment["id"]), account=self.account,
-            author=author, text=str(comment.get("message") or ""),
-            created_at=datetime.fromtimestamp(created, timezone.utc), url=comment.get("permalink_url"),
-            conversation_id=post_id, in_reply_to=str(parent.get("id") or post_id), public=True, raw=comment,
-        ))
+        page.items.append(
+            Item(
+                platform="facebook",
+                kind=Kind.COMMENT,
+                native_id=str(comment["id"]),
+                account=self.account,
+                author=author,
+                text=str(comment.get("message") or ""),
+                created_at=datetime.fromtimestamp(created, UTC),
+                url=comment.get("permalink_url"),
+                conversation_id=post_id,
+                in_reply_to=str(parent.get("id") or post_id),
+                public=True,
+                raw=comment,
+            )
+        )
         return newest
 
 
@@ -321,11 +350,15 @@ class FacebookMessenger(_Stream):
     def fetch(self, cursor: str | None, *, since: datetime) -> Iterator[Page]:
         c = self.client
         floor = _since_arg(cursor, since)
-        args = {"platform": "messenger", "limit": 25,
-                "fields": "id,updated_time,messages.limit(25){id,message,from{id,name},created_time}"}
+        args = {
+            "platform": "messenger",
+            "limit": 25,
+            "fields": "id,updated_time,messages.limit(25){id,message,from{id,name},created_time}",
+        }
         newest = int(cursor) if cursor else None
-        result = read_with_retries(lambda: c.get(f"{c.page_id}/conversations", args, "GET /{page}/conversations"),
-                                   what=self.key)
+        result = read_with_retries(
+            lambda: c.get(f"{c.page_id}/conversations", args, "GET /{page}/conversations"), what=self.key
+        )
         for _ in range(MAX_PAGES):
             page = Page(rate_limit=c.tap.rate_limit())
             done = False
@@ -363,12 +396,20 @@ class FacebookMessenger(_Stream):
                 author = _author(message.get("from"))
                 if author.id == c.page_id:
                     continue
-                page.items.append(Item(
-                    platform="facebook", kind=Kind.DM, native_id=str(message["id"]), account=self.account,
-                    author=author, text=str(message.get("message") or ""),
-                    created_at=datetime.fromtimestamp(created, timezone.utc),
-                    conversation_id=str(conversation["id"]), public=False, raw=message,
-                ))
+                page.items.append(
+                    Item(
+                        platform="facebook",
+                        kind=Kind.DM,
+                        native_id=str(message["id"]),
+                        account=self.account,
+                        author=author,
+                        text=str(message.get("message") or ""),
+                        created_at=datetime.fromtimestamp(created, UTC),
+                        conversation_id=str(conversation["id"]),
+                        public=False,
+                        raw=message,
+                    )
+                )
             more = (messages.get("paging") or {}).get("next")
             if not more or (oldest_in_page is not None and oldest_in_page < floor):
                 return newest
@@ -387,15 +428,23 @@ class FacebookReplier:
         c = self.client
         version = c.graph.version
         if target.kind == Kind.DM.value:
-            result = c.call(lambda: c.graph.request(f"{version}/{c.page_id}/messages", post_args={
-                "recipient": json.dumps({"id": target.author_id}),
-                "messaging_type": "RESPONSE",
-                "message": json.dumps({"text": text}),
-            }), "POST /{page}/messages")
+            result = c.call(
+                lambda: c.graph.request(
+                    f"{version}/{c.page_id}/messages",
+                    post_args={
+                        "recipient": json.dumps({"id": target.author_id}),
+                        "messaging_type": "RESPONSE",
+                        "message": json.dumps({"text": text}),
+                    },
+                ),
+                "POST /{page}/messages",
+            )
             reply_id = result.get("message_id") if isinstance(result, dict) else None
         else:
-            result = c.call(lambda: c.graph.request(f"{version}/{target.native_id}/comments",
-                                                    post_args={"message": text}), "POST /{object}/comments")
+            result = c.call(
+                lambda: c.graph.request(f"{version}/{target.native_id}/comments", post_args={"message": text}),
+                "POST /{object}/comments",
+            )
             reply_id = result.get("id") if isinstance(result, dict) else None
         if not reply_id:
             raise ReconcileUnknown("Facebook accepted the request but returned no id")
@@ -407,13 +456,23 @@ class FacebookReplier:
             if target.kind == Kind.DM.value:
                 if not target.conversation_id:
                     raise ReconcileUnknown("no conversation id stored for this message")
-                result = c.get(f"{target.conversation_id}/messages",
-                               {"fields": "id,message,from{id},created_time", "limit": 50}, "GET /{conversation}/messages")
+                result = c.get(
+                    f"{target.conversation_id}/messages",
+                    {"fields": "id,message,from{id},created_time", "limit": 50},
+                    "GET /{conversation}/messages",
+                )
                 entries = result.get("data") or []
             else:
-                result = c.get(f"{target.native_id}/comments",
-                               {"fields": "id,message,from{id},created_time", "filter": "stream",
-                                "order": "reverse_chronological", "limit": 100}, "GET /{object}/comments")
+                result = c.get(
+                    f"{target.native_id}/comments",
+                    {
+                        "fields": "id,message,from{id},created_time",
+                        "filter": "stream",
+                        "order": "reverse_chronological",
+                        "limit": 100,
+                    },
+                    "GET /{object}/comments",
+                )
                 entries = result.get("data") or []
         except (PlatformError, RateLimited, AuthError, CapabilityLost) as exc:
             raise ReconcileUnknown(f"could not check Facebook for an earlier reply: {exc}") from None
@@ -421,15 +480,23 @@ class FacebookReplier:
             if not isinstance(entry, dict):
                 continue
             created = parse_time(entry.get("created_time")) if entry.get("created_time") else None
-            if (_author(entry.get("from")).id == c.page_id and created is not None
-                    and created >= since - timedelta(seconds=60) and same_text(str(entry.get("message") or ""), text)):
+            if (
+                _author(entry.get("from")).id == c.page_id
+                and created is not None
+                and created >= since - timedelta(seconds=60)
+                and same_text(str(entry.get("message") or ""), text)
+            ):
                 return str(entry.get("id"))
         return None
 
 
 def _clients(config: Config) -> dict[str, PageClient]:
-    return {page.name: PageClient(page, config.facebook.graph_base, config.facebook.graph_version,
-                                  config.daemon.http_timeout) for page in config.facebook.pages}
+    return {
+        page.name: PageClient(
+            page, config.facebook.graph_base, config.facebook.graph_version, config.daemon.http_timeout
+        )
+        for page in config.facebook.pages
+    }
 
 
 def build(config: Config) -> list[Any]:
@@ -464,15 +531,30 @@ def check(config: Config) -> list[AccountCheck]:
             continue
         detail = f"{me.get('name', '?')} (id {me.get('id', '?')})"
         if str(me.get("id")) != page.page_id:
-            rows.append(AccountCheck("facebook", page.name, False,
-                                     f"the token belongs to {detail}, not to page_id {page.page_id}"))
+            rows.append(
+                AccountCheck(
+                    "facebook", page.name, False, f"the token belongs to {detail}, not to page_id {page.page_id}"
+                )
+            )
             continue
-        row = AccountCheck("facebook", page.name, True, detail, [
-            name for name, wanted in (("posts", page.posts), ("tagged", page.tagged), ("comments", page.comments))
-            if wanted] + ["comment replies"])
+        row = AccountCheck(
+            "facebook",
+            page.name,
+            True,
+            detail,
+            [
+                name
+                for name, wanted in (("posts", page.posts), ("tagged", page.tagged), ("comments", page.comments))
+                if wanted
+            ]
+            + ["comment replies"],
+        )
         if page.messenger:
-            ok, why = probe(lambda: client.get(f"{page.page_id}/conversations", {"platform": "messenger", "limit": 1},
-                                                "GET /{page}/conversations"))
+            ok, why = probe(
+                lambda: client.get(
+                    f"{page.page_id}/conversations", {"platform": "messenger", "limit": 1}, "GET /{page}/conversations"
+                )
+            )
             (row.capabilities if ok else row.missing).append("messenger" if ok else f"messenger: {why}")
         rows.append(row)
     return rows

@@ -17,9 +17,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from socialwatch.models import Author, Item, Kind, parse_time, utcnow
+from socialwatch.models import Author, Item, Kind, Reject, parse_time, utcnow
 from socialwatch.sources.base import Page, PlatformError
-from socialwatch.models import Reject
 
 log = logging.getLogger(__name__)
 
@@ -65,8 +64,12 @@ def item_from_json(obj: Any, *, platform: str = "replay", account: str = "replay
         kind=kind,
         native_id=str(native_id),
         account=str(obj.get("account") or account),
-        author=Author(id=author_id, handle=handle if isinstance(handle, str) else None,
-                      name=name if isinstance(name, str) else None, followers=followers),
+        author=Author(
+            id=author_id,
+            handle=handle if isinstance(handle, str) else None,
+            name=name if isinstance(name, str) else None,
+            followers=followers,
+        ),
         text=text,
         created_at=created,
         lang=obj.get("lang") if isinstance(obj.get("lang"), str) else None,

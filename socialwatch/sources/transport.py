@@ -35,10 +35,14 @@ def _origin(url: str) -> str:
 class RewritingAdapter(HTTPAdapter):
     """Sends ``https://origin/...`` to ``rewrite[origin]/...`` and gives every request a timeout."""
 
-    def __init__(self, rewrite: Mapping[str, str] | None = None, timeout: float = DEFAULT_TIMEOUT,
-                 **kwargs: Any) -> None:
-        self.rewrite = {_origin(src): dst.rstrip("/") for src, dst in (rewrite or {}).items()
-                        if dst and dst.rstrip("/").lower() != _origin(src)}
+    def __init__(
+        self, rewrite: Mapping[str, str] | None = None, timeout: float = DEFAULT_TIMEOUT, **kwargs: Any
+    ) -> None:
+        self.rewrite = {
+            _origin(src): dst.rstrip("/")
+            for src, dst in (rewrite or {}).items()
+            if dst and dst.rstrip("/").lower() != _origin(src)
+        }
         self.timeout = timeout
         super().__init__(**kwargs)
 
@@ -48,12 +52,18 @@ class RewritingAdapter(HTTPAdapter):
         target = self.rewrite.get(f"{parts.scheme}://{parts.netloc}".lower())
         if target is None:
             return None
-        rest = url[len(parts.scheme) + 3 + len(parts.netloc):]
+        rest = url[len(parts.scheme) + 3 + len(parts.netloc) :]
         return target + rest
 
-    def send(self, request: requests.PreparedRequest, stream: bool = False,  # type: ignore[override]
-             timeout: Any = None, verify: Any = True, cert: Any = None,
-             proxies: Mapping[str, str] | None = None) -> requests.Response:
+    def send(
+        self,
+        request: requests.PreparedRequest,
+        stream: bool = False,  # type: ignore[override]
+        timeout: Any = None,
+        verify: Any = True,
+        cert: Any = None,
+        proxies: Mapping[str, str] | None = None,
+    ) -> requests.Response:
         rewritten = self.rewrite_url(request.url or "")
         if rewritten is not None:
             request.url = rewritten
@@ -64,8 +74,9 @@ class RewritingAdapter(HTTPAdapter):
         return super().send(request, stream=stream, timeout=timeout, verify=verify, cert=cert, proxies=proxies)
 
 
-def make_session(rewrite: Mapping[str, str] | None = None, timeout: float = DEFAULT_TIMEOUT,
-                 retries: int = 0) -> requests.Session:
+def make_session(
+    rewrite: Mapping[str, str] | None = None, timeout: float = DEFAULT_TIMEOUT, retries: int = 0
+) -> requests.Session:
     """A session whose every request is bounded by ``timeout`` seconds and rewritten per ``rewrite``.
 
     ``retries`` retries only failures to connect: a request that may have reached the
@@ -73,8 +84,9 @@ def make_session(rewrite: Mapping[str, str] | None = None, timeout: float = DEFA
     """
     session = requests.Session()
     # read=False re-raises read errors untouched, so timeouts surface as requests.ReadTimeout.
-    retry = Retry(total=retries, connect=retries, read=False, status=0, other=0,
-                  backoff_factor=0.2, raise_on_status=False)
+    retry = Retry(
+        total=retries, connect=retries, read=False, status=0, other=0, backoff_factor=0.2, raise_on_status=False
+    )
     adapter = RewritingAdapter(rewrite, timeout, max_retries=retry)
     session.mount("https://", adapter)
     session.mount("http://", adapter)
@@ -94,8 +106,9 @@ def graph_rewrite(graph_base: str | None) -> dict[str, str]:
     return {GRAPH_ORIGIN: graph_base.rstrip("/")}
 
 
-def install_tweepy_session(client: Any, api_base: str | None = None, timeout: float = DEFAULT_TIMEOUT,
-                           retries: int = 0) -> Any:
+def install_tweepy_session(
+    client: Any, api_base: str | None = None, timeout: float = DEFAULT_TIMEOUT, retries: int = 0
+) -> Any:
     """Give a ``tweepy.Client`` a session that reaches ``api_base`` and never waits forever."""
     client.session = make_session(x_rewrite(api_base), timeout, retries)
     return client
@@ -106,8 +119,14 @@ def appsecret_proof(access_token: str, app_secret: str) -> str:
     return hmac.new(app_secret.encode(), access_token.encode(), hashlib.sha256).hexdigest()
 
 
-def make_graph_api(access_token: str, graph_base: str | None = None, version: str = DEFAULT_GRAPH_VERSION,
-                   timeout: float = DEFAULT_TIMEOUT, app_secret: str | None = None, retries: int = 0) -> Any:
+def make_graph_api(
+    access_token: str,
+    graph_base: str | None = None,
+    version: str = DEFAULT_GRAPH_VERSION,
+    timeout: float = DEFAULT_TIMEOUT,
+    app_secret: str | None = None,
+    retries: int = 0,
+) -> Any:
     """A ``facebook.GraphAPI`` bound to ``graph_base`` with a current ``version``.
 
     The version is set after construction because facebook-sdk 3.1 only accepts versions
@@ -136,9 +155,14 @@ def _proof_graph_class() -> type:
         class ProofGraphAPI(facebook.GraphAPI):  # type: ignore[misc, name-defined]
             app_secret: str
 
-            def request(self, path: str, args: dict[str, Any] | None = None,
-                        post_args: dict[str, Any] | None = None, files: Any = None,
-                        method: str | None = None) -> Any:
+            def request(
+                self,
+                path: str,
+                args: dict[str, Any] | None = None,
+                post_args: dict[str, Any] | None = None,
+                files: Any = None,
+                method: str | None = None,
+            ) -> Any:
                 args = dict(args or {})
                 token = args.get("access_token") or (post_args or {}).get("access_token") or self.access_token
                 if isinstance(token, list):

@@ -12,18 +12,15 @@ import logging
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 import requests
 import tweepy
 
 from socialwatch.config.schema import Config, XAccount
-from socialwatch.models import AccountCheck, Author, Item, Kind, parse_time
+from socialwatch.models import AccountCheck, Author, Item, Kind, Reject, parse_time
 from socialwatch.sources.base import (
-    SourceError,
-    same_text,
-    probe,
     AuthError,
     CapabilityLost,
     Page,
@@ -32,16 +29,26 @@ from socialwatch.sources.base import (
     RateLimited,
     ReconcileUnknown,
     ReplyTarget,
+    SourceError,
+    probe,
+    same_text,
 )
 from socialwatch.sources.retry import read_with_retries
-from socialwatch.models import Reject
 from socialwatch.sources.transport import make_session, x_rewrite
 
 log = logging.getLogger(__name__)
 
 PAGE_SIZE = 100
-TWEET_FIELDS = ["id", "text", "author_id", "created_at", "conversation_id", "in_reply_to_user_id",
-                "referenced_tweets", "lang"]
+TWEET_FIELDS = [
+    "id",
+    "text",
+    "author_id",
+    "created_at",
+    "conversation_id",
+    "in_reply_to_user_id",
+    "referenced_tweets",
+    "lang",
+]
 USER_FIELDS = ["id", "name", "username", "public_metrics"]
 DM_FIELDS = ["id", "text", "event_type", "created_at", "sender_id", "dm_conversation_id", "participant_ids"]
 MAX_DM_PAGES = 50  # a safety stop: 5,000 DM events in one poll means the cursor is lost, not a busy inbox
@@ -63,8 +70,11 @@ class HeaderTap:
         headers = getattr(self._local, "headers", None)
         if headers is None or "x-rate-limit-remaining" not in headers:
             return None
-        return RateLimit(_int(headers.get("x-rate-limit-limit")), _int(headers.get("x-rate-limit-remaining")),
-                         _reset_time(headers.get("x-rate-limit-reset")))
+        return RateLimit(
+            _int(headers.get("x-rate-limit-limit")),
+            _int(headers.get("x-rate-limit-remaining")),
+            _reset_time(headers.get("x-rate-limit-reset")),
+        )
 
 
 def _int(value: str | None) -> int | None:
@@ -76,7 +86,7 @@ def _int(value: str | None) -> int | None:
 
 def _reset_time(value: str | None) -> datetime | None:
     number = _int(value)
-    return datetime.fromtimestamp(number, timezone.utc) if number else None
+    return datetime.fromtimestamp(number, UTC) if number else None
 
 
 @dataclass
@@ -122,14 +132,19 @@ class XAccountClient:
             return fn()
         except tweepy.TooManyRequests as exc:
             reset = _reset_time(exc.response.headers.get("x-rate-limit-reset")) if exc.response is not None else None
-            raise RateLimited(f"{what}: 429 Too Many Requests",
-                              reset or datetime.now(timezone.utc).replace(microsecond=0)) from None
+            raise RateLimited(
+                f"{what}: 429 Too Many Requests", reset or datetime.now(UTC).replace(microsecond=0)
+            ) from None
         except tweepy.Unauthorized as exc:
-            raise AuthError(f"{what}: 401 Unauthorized ({_detail(exc)}); the token is invalid, expired or revoked") from None
+            raise AuthError(
+                f"{what}: 401 Unauthorized ({_detail(exc)}); the token is invalid, expired or revoked"
+            ) from None
         except tweepy.Forbidden as exc:
             raise CapabilityLost(f"{what}: 403 Forbidden ({_detail(exc)})") from None
         except tweepy.TwitterServerError as exc:
-            raise PlatformError(f"{what}: {exc.response.status_code} server error", status=exc.response.status_code) from None
+            raise PlatformError(
+                f"{what}: {exc.response.status_code} server error", status=exc.response.status_code
+            ) from None
         except tweepy.BadRequest as exc:
             raise PlatformError(f"{what}: 400 Bad Request ({_detail(exc)})", retryable=False, status=400) from None
         except tweepy.NotFound as exc:
@@ -164,8 +179,12 @@ def _author(user_id: str, users: dict[str, dict[str, Any]]) -> Author:
     user = users.get(user_id, {})
     metrics = user.get("public_metrics") or {}
     followers = metrics.get("followers_count")
-    return Author(id=user_id, handle=user.get("username"), name=user.get("name"),
-                  followers=followers if isinstance(followers, int) else None)
+    return Author(
+        id=user_id,
+        handle=user.get("username"),
+        name=user.get("name"),
+        followers=followers if isinstance(followers, int) else None,
+    )
 
 
 def tweet_to_item(tweet: dict[str, Any], users: dict[str, dict[str, Any]], account: str) -> Item:
@@ -177,13 +196,28 @@ def tweet_to_item(tweet: dict[str, Any], users: dict[str, dict[str, Any]], accou
     if created is None:
         raise ValueError("tweet without created_at")
     author = _author(str(author_id), users)
-    replied_to = next((ref.get("id") for ref in tweet.get("referenced_tweets") or []
-                       if isinstance(ref, dict) and ref.get("type") == "replied_to"), None)
+    replied_to = next(
+        (
+            ref.get("id")
+            for ref in tweet.get("referenced_tweets") or []
+            if isinstance(ref, dict) and ref.get("type") == "replied_to"
+        ),
+        None,
+    )
     handle = author.handle or "i"
     return Item(
-        platform="x", kind=Kind.MENTION, native_id=str(tweet_id), account=account, author=author, text=text,
-        created_at=created, lang=tweet.get("lang"), url=f"https://x.com/{handle}/status/{tweet_id}",
-        conversation_id=str(tweet.get("conversation_id") or tweet_id), in_reply_to=replied_to, public=True,
+        platform="x",
+        kind=Kind.MENTION,
+        native_id=str(tweet_id),
+        account=account,
+        author=author,
+        text=text,
+        created_at=created,
+        lang=tweet.get("lang"),
+        url=f"https://x.com/{handle}/status/{tweet_id}",
+        conversation_id=str(tweet.get("conversation_id") or tweet_id),
+        in_reply_to=replied_to,
+        public=True,
         raw=tweet,
     )
 
@@ -196,8 +230,16 @@ def dm_to_item(event: dict[str, Any], users: dict[str, dict[str, Any]], account:
     if created is None:
         raise ValueError("DM event without created_at")
     return Item(
-        platform="x", kind=Kind.DM, native_id=str(event_id), account=account, author=_author(str(sender), users),
-        text=text, created_at=created, conversation_id=event.get("dm_conversation_id"), public=False, raw=event,
+        platform="x",
+        kind=Kind.DM,
+        native_id=str(event_id),
+        account=account,
+        author=_author(str(sender), users),
+        text=text,
+        created_at=created,
+        conversation_id=event.get("dm_conversation_id"),
+        public=False,
+        raw=event,
     )
 
 
@@ -227,20 +269,25 @@ class XMentions:
     def fetch(self, cursor: str | None, *, since: datetime) -> Iterator[Page]:
         brand_id, _ = self.client.me()
         params: dict[str, Any] = {
-            "max_results": PAGE_SIZE, "tweet_fields": TWEET_FIELDS, "expansions": ["author_id"],
-            "user_fields": USER_FIELDS, "user_auth": self.client.user_auth,
+            "max_results": PAGE_SIZE,
+            "tweet_fields": TWEET_FIELDS,
+            "expansions": ["author_id"],
+            "user_fields": USER_FIELDS,
+            "user_auth": self.client.user_auth,
         }
         if cursor:
             params["since_id"] = cursor
         else:
-            params["start_time"] = since.astimezone(timezone.utc).replace(microsecond=0)
+            params["start_time"] = since.astimezone(UTC).replace(microsecond=0)
         newest: str | None = None
         token: str | None = None
         while True:
             page_params = dict(params, pagination_token=token) if token else params
             response = read_with_retries(
-                lambda: self.client.call(lambda: self.client.client.get_users_mentions(brand_id, **page_params),
-                                         f"GET /2/users/{brand_id}/mentions"),
+                lambda: self.client.call(
+                    lambda: self.client.client.get_users_mentions(brand_id, **page_params),
+                    f"GET /2/users/{brand_id}/mentions",
+                ),
                 what=f"{self.key} page",
             )
             meta = response.meta or {}
@@ -283,16 +330,21 @@ class XDirectMessages:
     def fetch(self, cursor: str | None, *, since: datetime) -> Iterator[Page]:
         brand_id, _ = self.client.me()
         params: dict[str, Any] = {
-            "max_results": PAGE_SIZE, "dm_event_fields": DM_FIELDS, "event_types": ["MessageCreate"],
-            "expansions": ["sender_id"], "user_fields": USER_FIELDS, "user_auth": self.client.user_auth,
+            "max_results": PAGE_SIZE,
+            "dm_event_fields": DM_FIELDS,
+            "event_types": ["MessageCreate"],
+            "expansions": ["sender_id"],
+            "user_fields": USER_FIELDS,
+            "user_auth": self.client.user_auth,
         }
         newest: str | None = None
         token: str | None = None
         for _ in range(MAX_DM_PAGES):
             page_params = dict(params, pagination_token=token) if token else params
             response = read_with_retries(
-                lambda: self.client.call(lambda: self.client.client.get_direct_message_events(**page_params),
-                                         "GET /2/dm_events"),
+                lambda: self.client.call(
+                    lambda: self.client.client.get_direct_message_events(**page_params), "GET /2/dm_events"
+                ),
                 what=f"{self.key} page",
             )
             events = [_raw(e) for e in response.data or []]
@@ -307,7 +359,8 @@ class XDirectMessages:
                 # Stop at the cursor: the newest event of the last COMPLETE poll. Not at the first stored
                 # event: after a poll that died mid-pagination, stored events sit above unstored ones.
                 if (cursor and event_id and _id_le(event_id, cursor)) or (
-                        cursor is None and created is not None and created < since):
+                    cursor is None and created is not None and created < since
+                ):
                     reached_known = True
                     break
                 if str(event.get("sender_id")) == brand_id:
@@ -345,14 +398,19 @@ class XReplier:
     def send_reply(self, target: ReplyTarget, text: str) -> str:
         c = self.client
         if target.kind == Kind.DM.value:
-            response = c.call(lambda: c.client.create_direct_message(
-                participant_id=target.author_id, text=text, user_auth=c.user_auth),
-                f"POST /2/dm_conversations/with/{target.author_id}/messages")
+            response = c.call(
+                lambda: c.client.create_direct_message(
+                    participant_id=target.author_id, text=text, user_auth=c.user_auth
+                ),
+                f"POST /2/dm_conversations/with/{target.author_id}/messages",
+            )
             data = response.data or {}
             reply_id = data.get("dm_event_id") or data.get("id")
         else:
-            response = c.call(lambda: c.client.create_tweet(
-                text=text, in_reply_to_tweet_id=target.native_id, user_auth=c.user_auth), "POST /2/tweets")
+            response = c.call(
+                lambda: c.client.create_tweet(text=text, in_reply_to_tweet_id=target.native_id, user_auth=c.user_auth),
+                "POST /2/tweets",
+            )
             data = response.data or {}
             reply_id = data.get("id")
         if not reply_id:
@@ -365,19 +423,33 @@ class XReplier:
         brand_id, handle = c.me()
         try:
             if target.kind == Kind.DM.value:
-                response = c.call(lambda: c.client.get_direct_message_events(
-                    dm_event_fields=DM_FIELDS, event_types=["MessageCreate"], max_results=PAGE_SIZE,
-                    user_auth=c.user_auth), "GET /2/dm_events")
+                response = c.call(
+                    lambda: c.client.get_direct_message_events(
+                        dm_event_fields=DM_FIELDS,
+                        event_types=["MessageCreate"],
+                        max_results=PAGE_SIZE,
+                        user_auth=c.user_auth,
+                    ),
+                    "GET /2/dm_events",
+                )
                 for event in (_raw(e) for e in response.data or []):
                     created = parse_time(event.get("created_at"))
-                    if (str(event.get("sender_id")) == brand_id and target.author_id in (event.get("participant_ids") or [
-                            target.author_id]) and created and created >= since and same_text(event.get("text", ""), text)):
+                    if (
+                        str(event.get("sender_id")) == brand_id
+                        and target.author_id in (event.get("participant_ids") or [target.author_id])
+                        and created
+                        and created >= since
+                        and same_text(event.get("text", ""), text)
+                    ):
                         return str(event["id"])
                 return None
             query = f"conversation_id:{target.conversation_id or target.native_id} from:{handle}"
-            response = c.call(lambda: c.client.search_recent_tweets(
-                query, tweet_fields=TWEET_FIELDS, max_results=PAGE_SIZE, user_auth=c.user_auth),
-                "GET /2/tweets/search/recent")
+            response = c.call(
+                lambda: c.client.search_recent_tweets(
+                    query, tweet_fields=TWEET_FIELDS, max_results=PAGE_SIZE, user_auth=c.user_auth
+                ),
+                "GET /2/tweets/search/recent",
+            )
             for tweet in (_raw(t) for t in response.data or []):
                 replied = {ref.get("id") for ref in tweet.get("referenced_tweets") or [] if isinstance(ref, dict)}
                 if target.native_id in replied and same_text(tweet.get("text", ""), text):
@@ -402,8 +474,10 @@ def build(config: Config) -> list[Any]:
 
 
 def _clients(config: Config) -> dict[str, XAccountClient]:
-    return {account.name: XAccountClient(account, config.x.api_base, config.daemon.http_timeout)
-            for account in config.x.accounts}
+    return {
+        account.name: XAccountClient(account, config.x.api_base, config.daemon.http_timeout)
+        for account in config.x.accounts
+    }
 
 
 def build_repliers(config: Config) -> dict[tuple[str, str], XReplier]:
@@ -422,8 +496,14 @@ def check(config: Config) -> list[AccountCheck]:
             continue
         row = AccountCheck("x", account.name, True, f"@{handle} (id {user_id})", ["mentions"])
         if account.dms:
-            ok, why = probe(lambda: client.call(lambda: client.client.get_direct_message_events(
-                dm_event_fields=DM_FIELDS, max_results=1, user_auth=client.user_auth), "GET /2/dm_events"))
+            ok, why = probe(
+                lambda: client.call(
+                    lambda: client.client.get_direct_message_events(
+                        dm_event_fields=DM_FIELDS, max_results=1, user_auth=client.user_auth
+                    ),
+                    "GET /2/dm_events",
+                )
+            )
             (row.capabilities if ok else row.missing).append("dms" if ok else f"dms: {why}")
         row.capabilities.append("replies")
         rows.append(row)

@@ -5,12 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-
 from socialwatch import audit
 from socialwatch.models import iso, utcnow
-from socialwatch.store.db import Store
-
 from socialwatch.store import audit_log
+from socialwatch.store.db import Store
 
 
 def due_alerts(store: Store, now: datetime | None = None, limit: int = 50) -> list[dict[str, Any]]:
@@ -19,19 +17,30 @@ def due_alerts(store: Store, now: datetime | None = None, limit: int = 50) -> li
             """SELECT o.id AS outbox_id, o.attempts, o.channel, i.* FROM alert_outbox o
                JOIN items i ON i.id = o.item_id
                WHERE o.status = 'pending' AND o.next_attempt_at <= ?
-               ORDER BY o.id LIMIT ?""", [iso(now or utcnow()), limit],
+               ORDER BY o.id LIMIT ?""",
+            [iso(now or utcnow()), limit],
         ).fetchall()
     return [dict(r) for r in rows]
 
 
-def mark_alert_posted(store: Store, outbox_id: int, *, channel: str, ts: str | None, thread_ts: str | None = None,
-                      actor: str = audit.SYSTEM, now: datetime | None = None) -> None:
+def mark_alert_posted(
+    store: Store,
+    outbox_id: int,
+    *,
+    channel: str,
+    ts: str | None,
+    thread_ts: str | None = None,
+    actor: str = audit.SYSTEM,
+    now: datetime | None = None,
+) -> None:
     now = now or utcnow()
     with store.transaction() as db:
         conn = db.conn
         row = conn.execute(
             "SELECT o.item_id, i.platform || ':' || i.native_id FROM alert_outbox o JOIN items i ON i.id = o.item_id "
-            "WHERE o.id = ?", [outbox_id]).fetchone()
+            "WHERE o.id = ?",
+            [outbox_id],
+        ).fetchone()
         conn.execute(
             "UPDATE alert_outbox SET status = 'posted', posted_at = ?, slack_channel = ?, slack_ts = ?, "
             "thread_ts = ?, last_error = NULL WHERE id = ?",
@@ -42,8 +51,9 @@ def mark_alert_posted(store: Store, outbox_id: int, *, channel: str, ts: str | N
             "status = CASE WHEN status = 'open' THEN 'alerted' ELSE status END WHERE id = ?",
             [iso(now), row[0]],
         )
-        audit_log.append_audit_on(conn, now, actor, actor, "alert.posted", row[1],
-                           {"channel": channel, "ts": ts, "thread_ts": thread_ts})
+        audit_log.append_audit_on(
+            conn, now, actor, actor, "alert.posted", row[1], {"channel": channel, "ts": ts, "thread_ts": thread_ts}
+        )
 
 
 def mark_alert_attempt(store: Store, outbox_id: int) -> None:
@@ -64,8 +74,7 @@ def mark_alert_retry(store: Store, outbox_id: int, *, error: str, next_attempt_a
 def outbox_depths(store: Store) -> dict[str, int]:
     with store.db() as db:
         alerts = db.execute("SELECT COUNT(*) FROM alert_outbox WHERE status = 'pending'").fetchone()[0]
-        replies = db.execute(
-            "SELECT COUNT(*) FROM reply_outbox WHERE status IN ('approved', 'sending')").fetchone()[0]
+        replies = db.execute("SELECT COUNT(*) FROM reply_outbox WHERE status IN ('approved', 'sending')").fetchone()[0]
         unsure = db.execute("SELECT COUNT(*) FROM reply_outbox WHERE status = 'needs_check'").fetchone()[0]
     return {"alerts": int(alerts), "replies": int(replies), "replies_need_check": int(unsure)}
 
@@ -75,7 +84,9 @@ def alert_message(store: Store, item_id: int) -> dict[str, Any] | None:
     with store.db() as db:
         row = db.execute(
             "SELECT slack_channel AS channel, slack_ts AS ts, thread_ts FROM alert_outbox "
-            "WHERE item_id = ? AND status = 'posted' AND slack_ts IS NOT NULL", [item_id]).fetchone()
+            "WHERE item_id = ? AND status = 'posted' AND slack_ts IS NOT NULL",
+            [item_id],
+        ).fetchone()
     return dict(row) if row else None
 
 
@@ -91,6 +102,14 @@ def thread_parent(store: Store, item: dict[str, Any], since: datetime) -> dict[s
                  AND o.posted_at >= ? AND i.id != ? AND i.platform = ? AND i.account = ?
                  AND (i.author_key = ? OR (i.kind = 'dm' AND ? = 'dm' AND i.conversation_id = ?))
                ORDER BY o.posted_at DESC, o.id DESC LIMIT 1""",
-            [iso(since), item["id"], item["platform"], item["account"], item["author_key"],
-             item.get("kind"), item.get("conversation_id")]).fetchone()
+            [
+                iso(since),
+                item["id"],
+                item["platform"],
+                item["account"],
+                item["author_key"],
+                item.get("kind"),
+                item.get("conversation_id"),
+            ],
+        ).fetchone()
     return dict(row) if row else None

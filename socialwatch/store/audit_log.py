@@ -12,27 +12,40 @@ from collections.abc import Iterator, Sequence
 from datetime import datetime
 from typing import Any
 
-
 from socialwatch import audit
 from socialwatch.models import iso, utcnow
 from socialwatch.store.db import Store, connect, table_exists
 
 
-
-def append_audit(store: Store, action: str, *, actor_id: str = audit.SYSTEM, actor_name: str = audit.SYSTEM,
-                 item_key: str | None = None, details: dict[str, Any] | None = None,
-                 now: datetime | None = None) -> int:
+def append_audit(
+    store: Store,
+    action: str,
+    *,
+    actor_id: str = audit.SYSTEM,
+    actor_name: str = audit.SYSTEM,
+    item_key: str | None = None,
+    details: dict[str, Any] | None = None,
+    now: datetime | None = None,
+) -> int:
     with store.transaction() as db:
         return append_audit_on(db.conn, now or utcnow(), actor_id, actor_name, action, item_key, details)
 
 
-def append_audit_on(conn: sqlite3.Connection, now: datetime, actor_id: str, actor_name: str, action: str,
-                  item_key: str | None, details: dict[str, Any] | None) -> int:
+def append_audit_on(
+    conn: sqlite3.Connection,
+    now: datetime,
+    actor_id: str,
+    actor_name: str,
+    action: str,
+    item_key: str | None,
+    details: dict[str, Any] | None,
+) -> int:
     return append_audit_many_on(conn, now, [(actor_id, actor_name, action, item_key, details)])
 
 
-def append_audit_many_on(conn: sqlite3.Connection, now: datetime,
-                       entries: Sequence[tuple[str, str, str, str | None, dict[str, Any] | None]]) -> int:
+def append_audit_many_on(
+    conn: sqlite3.Connection, now: datetime, entries: Sequence[tuple[str, str, str, str | None, dict[str, Any] | None]]
+) -> int:
     """Append ``(actor_id, actor_name, action, item_key, details)`` entries inside the caller's IMMEDIATE
     transaction, which serialises writers, so the chain cannot fork; returns the last seq.
 
@@ -66,7 +79,9 @@ def append_audit_many_on(conn: sqlite3.Connection, now: datetime,
         prev = digest
     conn.executemany(
         "INSERT INTO audit (seq, ts, actor_id, actor_name, action, item_key, details, prev_hash, hash) "
-        "VALUES (?,?,?,?,?,?,?,?,?)", rows)
+        "VALUES (?,?,?,?,?,?,?,?,?)",
+        rows,
+    )
     conn.executemany("INSERT INTO audit_content (seq, field, nonce, text) VALUES (?, ?, ?, ?)", content)
     return seq
 
@@ -80,8 +95,14 @@ def audit_rows(store: Store, item_key: str | None = None) -> Iterator[dict[str, 
     yield from _audit_iter(store, item_key=item_key)
 
 
-def _audit_iter(store: Store, *, item_key: str | None = None, since: str | None = None, until: str | None = None,
-                readonly: bool = False) -> Iterator[dict[str, Any]]:
+def _audit_iter(
+    store: Store,
+    *,
+    item_key: str | None = None,
+    since: str | None = None,
+    until: str | None = None,
+    readonly: bool = False,
+) -> Iterator[dict[str, Any]]:
     conn = connect(store.path, readonly=readonly)
     try:
         yield from audit_rows_on(conn, item_key=item_key, since=since, until=until)
@@ -89,18 +110,25 @@ def _audit_iter(store: Store, *, item_key: str | None = None, since: str | None 
         conn.close()
 
 
-def audit_rows_on(conn: sqlite3.Connection, *, item_key: str | None = None, since: str | None = None,
-                   until: str | None = None) -> Iterator[dict[str, Any]]:
+def audit_rows_on(
+    conn: sqlite3.Connection, *, item_key: str | None = None, since: str | None = None, until: str | None = None
+) -> Iterator[dict[str, Any]]:
     has_content = table_exists(conn, "audit_content")
-    content_sql = ("(SELECT json_group_object(c.field, json_array(c.nonce, c.text)) FROM audit_content c "
-                   "WHERE c.seq = a.seq)" if has_content else "'{}'")
+    content_sql = (
+        "(SELECT json_group_object(c.field, json_array(c.nonce, c.text)) FROM audit_content c WHERE c.seq = a.seq)"
+        if has_content
+        else "'{}'"
+    )
     where, params = [], []
     for clause, value in (("a.item_key = ?", item_key), ("a.ts >= ?", since), ("a.ts < ?", until)):
         if value is not None:
             where.append(clause)
             params.append(value)
-    sql = (f"SELECT a.*, {content_sql} AS content_json FROM audit a"
-           + (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY a.seq")
+    sql = (
+        f"SELECT a.*, {content_sql} AS content_json FROM audit a"
+        + (" WHERE " + " AND ".join(where) if where else "")
+        + " ORDER BY a.seq"
+    )
     for row in conn.execute(sql, params):
         entry = dict(row)
         content = {name: tuple(pair) for name, pair in json.loads(entry.pop("content_json") or "{}").items()}
@@ -132,10 +160,14 @@ def verify_audit(store: Store, anchors: Sequence[audit.Head] = ()) -> audit.Veri
     try:
         conn.execute("BEGIN")  # one snapshot: head, purge marks and rows agree with each other
         head = audit_head_on(conn)
-        purges = [(int(r[0]), str(r[1])) for r in conn.execute(
-            "SELECT seq, json_extract(details, '$.cutoff') FROM audit WHERE action = 'retention.purged' "
-            "AND json_valid(details) AND json_extract(details, '$.texts') = 1 "
-            "AND json_extract(details, '$.cutoff') IS NOT NULL")]
+        purges = [
+            (int(r[0]), str(r[1]))
+            for r in conn.execute(
+                "SELECT seq, json_extract(details, '$.cutoff') FROM audit WHERE action = 'retention.purged' "
+                "AND json_valid(details) AND json_extract(details, '$.texts') = 1 "
+                "AND json_extract(details, '$.cutoff') IS NOT NULL"
+            )
+        ]
         result = audit.verify_log(audit_rows_on(conn), head=head, purges=purges, anchors=anchors)
         conn.execute("COMMIT")
         return result
@@ -143,11 +175,15 @@ def verify_audit(store: Store, anchors: Sequence[audit.Head] = ()) -> audit.Veri
         conn.close()
 
 
-def audit_events(store: Store, since: datetime | None = None, until: datetime | None = None) -> Iterator[dict[str, Any]]:
+def audit_events(
+    store: Store, since: datetime | None = None, until: datetime | None = None
+) -> Iterator[dict[str, Any]]:
     yield from _audit_iter(store, since=iso(since), until=iso(until), readonly=True)
 
 
-def reply_records(store: Store, since: datetime | None = None, until: datetime | None = None) -> Iterator[dict[str, Any]]:
+def reply_records(
+    store: Store, since: datetime | None = None, until: datetime | None = None
+) -> Iterator[dict[str, Any]]:
     """One row per approved reply with its item and timeline, approved in [since, until)."""
     where, params = [], []
     if since is not None:

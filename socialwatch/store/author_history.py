@@ -5,10 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-
 from socialwatch.models import AuthorHistory, parse_time
 from socialwatch.store.db import Store
-
 
 
 def histories(store: Store, author_keys: Sequence[str]) -> dict[str, AuthorHistory]:
@@ -17,15 +15,19 @@ def histories(store: Store, author_keys: Sequence[str]) -> dict[str, AuthorHisto
     found: dict[str, AuthorHistory] = {}
     with store.db() as db:
         for start in range(0, len(unique), 500):
-            chunk = unique[start:start + 500]
+            chunk = unique[start : start + 500]
             marks = ",".join("?" * len(chunk))
             for row in db.execute(
                 f"SELECT key, contacts, negative_count, first_seen, last_seen, last_label FROM authors "
-                f"WHERE key IN ({marks})", chunk,
+                f"WHERE key IN ({marks})",
+                chunk,
             ).fetchall():
                 found[row[0]] = AuthorHistory(
-                    contacts=row[1], negative_count=row[2], first_seen=parse_time(row[3]),
-                    last_seen=parse_time(row[4]), last_label=row[5],
+                    contacts=row[1],
+                    negative_count=row[2],
+                    first_seen=parse_time(row[3]),
+                    last_seen=parse_time(row[4]),
+                    last_label=row[5],
                 )
     return found
 
@@ -50,5 +52,6 @@ def author_contacts(store: Store, author_key: str, limit: int = 50) -> list[dict
     with store.db() as db:
         rows = db.execute(
             "SELECT id, created_at, label FROM items WHERE author_key = ? ORDER BY created_at DESC LIMIT ?",
-            [author_key, limit]).fetchall()
+            [author_key, limit],
+        ).fetchall()
     return [dict(r) for r in rows]

@@ -30,12 +30,14 @@ BUSY_TIMEOUT_MS = 30_000
 
 def connect(path: Path | str, *, readonly: bool = False, any_thread: bool = False) -> sqlite3.Connection:
     if readonly:
-        conn = sqlite3.connect(f"file:{Path(path)}?mode=ro", uri=True, timeout=BUSY_TIMEOUT_MS / 1000,
-                               isolation_level=None)
+        conn = sqlite3.connect(
+            f"file:{Path(path)}?mode=ro", uri=True, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None
+        )
     else:
         # any_thread: the Store's idle connection may be closed by whichever thread drops the Store.
-        conn = sqlite3.connect(str(path), timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None,
-                               check_same_thread=not any_thread)
+        conn = sqlite3.connect(
+            str(path), timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None, check_same_thread=not any_thread
+        )
     conn.row_factory = sqlite3.Row
     conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
     conn.execute("PRAGMA foreign_keys = ON")
@@ -47,8 +49,7 @@ def connect(path: Path | str, *, readonly: bool = False, any_thread: bool = Fals
 
 
 def table_exists(conn: sqlite3.Connection, name: str) -> bool:
-    return conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", [name]).fetchone() \
-        is not None
+    return conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", [name]).fetchone() is not None
 
 
 def has_column(conn: sqlite3.Connection, table: str, column: str) -> bool:

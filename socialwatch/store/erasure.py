@@ -4,16 +4,22 @@ from __future__ import annotations
 
 from datetime import datetime
 
-
 from socialwatch import audit
 from socialwatch.models import iso, utcnow
+from socialwatch.store import audit_log
 from socialwatch.store.db import Store, connect
 
-from socialwatch.store import audit_log
 
-
-def purge_personal_data(store: Store, cutoff: datetime, *, texts: bool, raw: bool = True, now: datetime | None = None,
-                        actor_id: str = audit.SYSTEM, actor_name: str = audit.SYSTEM) -> dict[str, int]:
+def purge_personal_data(
+    store: Store,
+    cutoff: datetime,
+    *,
+    texts: bool,
+    raw: bool = True,
+    now: datetime | None = None,
+    actor_id: str = audit.SYSTEM,
+    actor_name: str = audit.SYSTEM,
+) -> dict[str, int]:
     """Retention: drop raw payloads and/or texts and names older than ``cutoff``, in one transaction.
 
     Audit texts of entries written before ``cutoff`` go; the entries keep their hashes, and a
@@ -30,7 +36,8 @@ def purge_personal_data(store: Store, cutoff: datetime, *, texts: bool, raw: boo
         try:
             if raw or texts:
                 counts["raw_payloads"] = conn.execute(
-                    "UPDATE items SET raw = NULL WHERE received_at < ? AND raw IS NOT NULL", [cut]).rowcount
+                    "UPDATE items SET raw = NULL WHERE received_at < ? AND raw IS NOT NULL", [cut]
+                ).rowcount
                 counts["rejects"] = conn.execute("DELETE FROM rejects WHERE received_at < ?", [cut]).rowcount
             if texts:
                 counts["items"] = conn.execute(
@@ -38,20 +45,32 @@ def purge_personal_data(store: Store, cutoff: datetime, *, texts: bool, raw: boo
                     # reasons quote the customer ("billing: 'charged me twice'")
                     "suggestions = NULL, reasons = NULL, purged_at = ? WHERE received_at < ? "
                     "AND purged_at IS NULL",
-                    [iso(now), cut]).rowcount
+                    [iso(now), cut],
+                ).rowcount
                 # Replies still on their way out keep their text: the sender needs it.
                 counts["replies"] = conn.execute(
                     "UPDATE reply_outbox SET text = '', suggested_text = NULL WHERE approved_at < ? "
                     "AND status NOT IN ('approved', 'sending') AND (text <> '' OR suggested_text IS NOT NULL)",
-                    [cut]).rowcount
+                    [cut],
+                ).rowcount
                 counts["authors"] = conn.execute(
                     "UPDATE authors SET handle = NULL, name = NULL WHERE last_seen < ? "
-                    "AND (handle IS NOT NULL OR name IS NOT NULL)", [cut]).rowcount
+                    "AND (handle IS NOT NULL OR name IS NOT NULL)",
+                    [cut],
+                ).rowcount
                 counts["audit_texts"] = conn.execute(
-                    "DELETE FROM audit_content WHERE seq IN (SELECT seq FROM audit WHERE ts < ?)", [cut]).rowcount
+                    "DELETE FROM audit_content WHERE seq IN (SELECT seq FROM audit WHERE ts < ?)", [cut]
+                ).rowcount
             if any(counts.values()):
-                audit_log.append_audit_on(conn, now, actor_id, actor_name, "retention.purged", None,
-                                   {"cutoff": cut, "texts": texts, "raw": raw or texts, **counts})
+                audit_log.append_audit_on(
+                    conn,
+                    now,
+                    actor_id,
+                    actor_name,
+                    "retention.purged",
+                    None,
+                    {"cutoff": cut, "texts": texts, "raw": raw or texts, **counts},
+                )
         except BaseException:
             conn.execute("ROLLBACK")
             raise

@@ -14,15 +14,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-
 from socialwatch import audit
 from socialwatch.models import Processed, Reject, iso, utcnow
+from socialwatch.store import audit_log, streams
 from socialwatch.store.db import Store
 
-from socialwatch.store import audit_log, streams
-
-_PRIORITY_RANK = ("CASE priority WHEN 'urgent' THEN 0 WHEN 'high' THEN 1 WHEN 'normal' THEN 2 "
-                  "WHEN 'low' THEN 3 ELSE 4 END")
+_PRIORITY_RANK = (
+    "CASE priority WHEN 'urgent' THEN 0 WHEN 'high' THEN 1 WHEN 'normal' THEN 2 WHEN 'low' THEN 3 ELSE 4 END"
+)
 
 
 @dataclass(frozen=True)
@@ -33,9 +32,16 @@ class IngestResult:
     new_item_ids: tuple[int, ...] = ()
 
 
-def ingest(store: Store, source: str, batch: Sequence[Processed], cursor: str | None, *,
-           rejects: Sequence[Reject] = (), now: datetime | None = None,
-           fail_before_commit: Callable[[], None] | None = None) -> IngestResult:
+def ingest(
+    store: Store,
+    source: str,
+    batch: Sequence[Processed],
+    cursor: str | None,
+    *,
+    rejects: Sequence[Reject] = (),
+    now: datetime | None = None,
+    fail_before_commit: Callable[[], None] | None = None,
+) -> IngestResult:
     """Store new items, their authors, alerts and audit entries, and move the cursor: all or nothing.
 
     ``cursor`` None leaves the stored cursor as it is. ``fail_before_commit`` exists for the
@@ -53,17 +59,24 @@ def ingest(store: Store, source: str, batch: Sequence[Processed], cursor: str | 
                 fresh.append((int(row[0]), entry))
         # In page order, so an author seen twice in a page ends with the later item's label.
         conn.executemany(_UPSERT_AUTHOR, [_author_row(entry) for _, entry in fresh])
-        audit_log.append_audit_many_on(conn, now, [
-            (audit.SYSTEM, audit.SYSTEM, "item.received", entry.item.key, _assessment_details(entry))
-            for _, entry in fresh])
+        audit_log.append_audit_many_on(
+            conn,
+            now,
+            [
+                (audit.SYSTEM, audit.SYSTEM, "item.received", entry.item.key, _assessment_details(entry))
+                for _, entry in fresh
+            ],
+        )
         alerted = [item_id for item_id, entry in fresh if entry.alert]
         conn.executemany(
             "INSERT INTO alert_outbox (item_id, status, next_attempt_at, created_at) VALUES (?, 'pending', ?, ?)",
-            [(item_id, received, received) for item_id in alerted])
+            [(item_id, received, received) for item_id in alerted],
+        )
         # Kept, not dropped: the cursor may move past a payload we could not read, never past data.
-        conn.executemany("INSERT INTO rejects (source, received_at, error, payload) VALUES (?, ?, ?, ?)",
-                         [(source, received, reject.error[:1000], reject.payload[:100_000])
-                          for reject in rejects])
+        conn.executemany(
+            "INSERT INTO rejects (source, received_at, error, payload) VALUES (?, ?, ?, ?)",
+            [(source, received, reject.error[:1000], reject.payload[:100_000]) for reject in rejects],
+        )
         if cursor is not None:
             streams.set_cursor_on(conn, source, cursor, received)
         if fail_before_commit is not None:
@@ -96,7 +109,9 @@ def open_counts(store: Store, now: datetime) -> dict[str, int]:
     with store.db() as db:
         row = db.execute(
             """SELECT COUNT(*), COALESCE(SUM(sla_due_at < ?), 0) FROM items
-               WHERE status IN ('open', 'alerted') AND needs_reply = 1""", [iso(now)]).fetchone()
+               WHERE status IN ('open', 'alerted') AND needs_reply = 1""",
+            [iso(now)],
+        ).fetchone()
     return {"open": int(row[0]), "breached": int(row[1])}
 
 
@@ -107,7 +122,8 @@ def open_items(store: Store, limit: int = 100) -> list[dict[str, Any]]:
             f"""SELECT * FROM items WHERE id IN (
                     SELECT id FROM items WHERE status IN ('open', 'alerted') AND needs_reply = 1
                     ORDER BY {_PRIORITY_RANK}, sla_due_at LIMIT ?)
-                ORDER BY {_PRIORITY_RANK}, sla_due_at""", [limit]
+                ORDER BY {_PRIORITY_RANK}, sla_due_at""",
+            [limit],
         ).fetchall()
     return [dict(r) for r in rows]
 
@@ -124,8 +140,16 @@ def assign_item(store: Store, item_id: int, *, actor_id: str, actor_name: str, n
     return True
 
 
-def dismiss_item(store: Store, item_id: int, *, actor_id: str, actor_name: str, reason: str, note: str = "",
-                 now: datetime | None = None) -> bool:
+def dismiss_item(
+    store: Store,
+    item_id: int,
+    *,
+    actor_id: str,
+    actor_name: str,
+    reason: str,
+    note: str = "",
+    now: datetime | None = None,
+) -> bool:
     """False when the item is gone, already dismissed, or a reply to it is on its way or posted."""
     now = now or utcnow()
     with store.transaction() as db:
@@ -133,29 +157,46 @@ def dismiss_item(store: Store, item_id: int, *, actor_id: str, actor_name: str, 
         key = item_key_on(conn, item_id)
         busy = conn.execute(
             "SELECT 1 FROM reply_outbox WHERE item_id = ? AND status IN ('approved', 'sending', 'sent') "
-            "AND COALESCE(origin, 'manager') = 'manager'", [item_id]).fetchone()
+            "AND COALESCE(origin, 'manager') = 'manager'",
+            [item_id],
+        ).fetchone()
         if key is None or busy:
             return False
         changed = conn.execute(
             "UPDATE items SET status = 'dismissed', dismissed_by = ?, dismissed_by_name = ?, dismissed_reason = ?, "
             "dismissed_at = ? WHERE id = ? AND status != 'dismissed'",
-            [actor_id, actor_name, reason, iso(now), item_id]).rowcount
+            [actor_id, actor_name, reason, iso(now), item_id],
+        ).rowcount
         if not changed:
             return False
         # A reply still waiting for its second approver dies with the alert, on the record.
-        waiting = [r[0] for r in conn.execute(
-            "UPDATE reply_outbox SET status = 'cancelled', closed_by = ?, closed_reason = 'alert dismissed' "
-            "WHERE item_id = ? AND status = 'awaiting_second' RETURNING id", [actor_id, item_id]).fetchall()]
+        waiting = [
+            r[0]
+            for r in conn.execute(
+                "UPDATE reply_outbox SET status = 'cancelled', closed_by = ?, closed_reason = 'alert dismissed' "
+                "WHERE item_id = ? AND status = 'awaiting_second' RETURNING id",
+                [actor_id, item_id],
+            ).fetchall()
+        ]
         for reply_id in waiting:
-            audit_log.append_audit_on(conn, now, actor_id, actor_name, "reply.cancelled", key,
-                               {"reply_id": reply_id, "reason": "alert dismissed"})
-        audit_log.append_audit_on(conn, now, actor_id, actor_name, "item.dismissed", key,
-                           {"reason": reason, "note": note[:500]})
+            audit_log.append_audit_on(
+                conn,
+                now,
+                actor_id,
+                actor_name,
+                "reply.cancelled",
+                key,
+                {"reply_id": reply_id, "reason": "alert dismissed"},
+            )
+        audit_log.append_audit_on(
+            conn, now, actor_id, actor_name, "item.dismissed", key, {"reason": reason, "note": note[:500]}
+        )
     return True
 
 
-def record_feedback(store: Store, item_id: int, *, feedback: str, actor_id: str, actor_name: str,
-                    now: datetime | None = None) -> bool:
+def record_feedback(
+    store: Store, item_id: int, *, feedback: str, actor_id: str, actor_name: str, now: datetime | None = None
+) -> bool:
     """A manager says the label was wrong ("not_negative"): kept for tuning, audited."""
     now = now or utcnow()
     with store.transaction() as db:
@@ -165,8 +206,9 @@ def record_feedback(store: Store, item_id: int, *, feedback: str, actor_id: str,
             return False
         row = conn.execute("SELECT label, compound FROM items WHERE id = ?", [item_id]).fetchone()
         conn.execute("UPDATE items SET feedback = ?, feedback_by = ? WHERE id = ?", [feedback, actor_id, item_id])
-        audit_log.append_audit_on(conn, now, actor_id, actor_name, f"feedback.{feedback}", key,
-                           {"label": row[0], "compound": row[1]})
+        audit_log.append_audit_on(
+            conn, now, actor_id, actor_name, f"feedback.{feedback}", key, {"label": row[0], "compound": row[1]}
+        )
     return True
 
 
@@ -206,22 +248,57 @@ def _item_row(entry: Processed, received: str) -> list[Any]:
     item, a = entry.item, entry.assessment
     s = a.sentiment
     return [
-        item.platform, item.native_id, item.kind.value, item.account, entry.source, item.author_key,
-        item.author.id, item.author.handle, item.author.name, item.author.followers, item.text,
-        s.lang, iso(item.created_at), received, item.url, item.conversation_id, item.in_reply_to,
-        int(item.public), _to_json(item.raw) if item.raw else None,
-        s.compound, s.neg, s.neu, s.pos, s.label,
-        a.category, a.priority, int(a.needs_reply), _to_json(list(a.reasons)),
+        item.platform,
+        item.native_id,
+        item.kind.value,
+        item.account,
+        entry.source,
+        item.author_key,
+        item.author.id,
+        item.author.handle,
+        item.author.name,
+        item.author.followers,
+        item.text,
+        s.lang,
+        iso(item.created_at),
+        received,
+        item.url,
+        item.conversation_id,
+        item.in_reply_to,
+        int(item.public),
+        _to_json(item.raw) if item.raw else None,
+        s.compound,
+        s.neg,
+        s.neu,
+        s.pos,
+        s.label,
+        a.category,
+        a.priority,
+        int(a.needs_reply),
+        _to_json(list(a.reasons)),
         _to_json([{"kind": x.kind, "text": x.text} for x in a.suggestions]),
-        iso(a.sla_due_at), "open" if a.needs_attention else "no_action", int(not entry.alert and a.needs_attention),
+        iso(a.sla_due_at),
+        "open" if a.needs_attention else "no_action",
+        int(not entry.alert and a.needs_attention),
     ]
 
 
 def _author_row(entry: Processed) -> tuple[Any, ...]:
     item, s = entry.item, entry.assessment.sentiment
     seen = iso(item.created_at)
-    return (item.author_key, item.platform, item.author.id, item.author.handle, item.author.name,
-            item.author.followers, seen, seen, int(s.label == "negative"), s.label, s.compound)
+    return (
+        item.author_key,
+        item.platform,
+        item.author.id,
+        item.author.handle,
+        item.author.name,
+        item.author.followers,
+        seen,
+        seen,
+        int(s.label == "negative"),
+        s.label,
+        s.compound,
+    )
 
 
 def _assessment_details(entry: Processed) -> dict[str, Any]:

@@ -13,8 +13,8 @@ from typing import Any
 
 from socialwatch import audit
 from socialwatch.models import iso
-from socialwatch.store.db import Store
 from socialwatch.store import audit_log
+from socialwatch.store.db import Store
 
 INCIDENT_EVENT_COLUMNS = {"reminder": "reminded_at", "escalation": "escalated_at"}
 
@@ -34,12 +34,15 @@ def burst_candidates(store: Store, since: datetime, labels: Sequence[str]) -> li
     (CROSS JOIN: SQLite then reads items by arrival time, never alert_outbox by status, which is every alert.)"""
     marks = ",".join("?" * len(labels))
     with store.db() as db:
-        rows = db.conn.execute(f"""
+        rows = db.conn.execute(
+            f"""
             SELECT o.id AS outbox_id, o.status AS alert_status, i.id, i.category, i.received_at
             FROM items i CROSS JOIN alert_outbox o ON o.item_id = i.id
             WHERE i.received_at >= ? AND o.incident_id IS NULL AND o.status IN ('pending', 'posted')
               AND i.label IN ({marks})
-            ORDER BY i.received_at, i.id""", [iso(since), *labels]).fetchall()
+            ORDER BY i.received_at, i.id""",
+            [iso(since), *labels],
+        ).fetchall()
     return [dict(r) for r in rows]
 
 
@@ -47,8 +50,11 @@ def open_incident(store: Store, category: str, outbox_ids: Sequence[int], *, now
     """A new incident with these alerts: pending ones are held back (``grouped``), posted ones linked."""
     with store.transaction() as db:
         conn = db.conn
-        incident_id = int(conn.execute("INSERT INTO incidents (category, opened_at) VALUES (?, ?) RETURNING id",
-                                       [category, iso(now)]).fetchone()[0])
+        incident_id = int(
+            conn.execute(
+                "INSERT INTO incidents (category, opened_at) VALUES (?, ?) RETURNING id", [category, iso(now)]
+            ).fetchone()[0]
+        )
         _link(conn, incident_id, outbox_ids)
     return incident_id
 
@@ -60,12 +66,14 @@ def attach(store: Store, incident_id: int, outbox_ids: Sequence[int]) -> None:
 
 def _link(conn: sqlite3.Connection, incident_id: int, outbox_ids: Sequence[int]) -> None:
     for start in range(0, len(outbox_ids), 500):
-        chunk = list(outbox_ids[start:start + 500])
+        chunk = list(outbox_ids[start : start + 500])
         marks = ",".join("?" * len(chunk))
         # Only rows still pending are held back: one the dispatcher delivered meanwhile stays posted.
-        conn.execute(f"UPDATE alert_outbox SET incident_id = ?, status = CASE WHEN status = 'pending' "
-                     f"THEN 'grouped' ELSE status END WHERE id IN ({marks}) AND incident_id IS NULL",
-                     [incident_id, *chunk])
+        conn.execute(
+            f"UPDATE alert_outbox SET incident_id = ?, status = CASE WHEN status = 'pending' "
+            f"THEN 'grouped' ELSE status END WHERE id IN ({marks}) AND incident_id IS NULL",
+            [incident_id, *chunk],
+        )
 
 
 def incident_items(store: Store, incident_id: int, limit: int | None = None) -> list[dict[str, Any]]:
@@ -76,7 +84,8 @@ def incident_items(store: Store, incident_id: int, limit: int | None = None) -> 
             "SELECT i.id, i.platform, i.kind, i.author_handle, i.author_name, i.url, i.text, i.received_at, "
             "o.status AS alert_status FROM alert_outbox o JOIN items i ON i.id = o.item_id "
             "WHERE o.incident_id = ? ORDER BY i.received_at, i.id" + (" LIMIT ?" if limit else ""),
-            [incident_id, *([limit] if limit else [])]).fetchall()
+            [incident_id, *([limit] if limit else [])],
+        ).fetchall()
     return [dict(r) for r in rows]
 
 
@@ -86,12 +95,21 @@ def incident_summary(store: Store, incident_id: int) -> dict[str, Any]:
         conn = db.conn
         row = conn.execute(
             "SELECT COUNT(*), MIN(i.received_at), MAX(i.received_at), COALESCE(SUM(o.status = 'posted'), 0) "
-            "FROM alert_outbox o JOIN items i ON i.id = o.item_id WHERE o.incident_id = ?", [incident_id]).fetchone()
+            "FROM alert_outbox o JOIN items i ON i.id = o.item_id WHERE o.incident_id = ?",
+            [incident_id],
+        ).fetchone()
         platforms = conn.execute(
             "SELECT i.platform, COUNT(*) FROM alert_outbox o JOIN items i ON i.id = o.item_id "
-            "WHERE o.incident_id = ? GROUP BY i.platform", [incident_id]).fetchall()
-    return {"count": int(row[0]), "first": row[1], "last": row[2], "posted": int(row[3]),
-            "platforms": {str(p): int(n) for p, n in platforms}}
+            "WHERE o.incident_id = ? GROUP BY i.platform",
+            [incident_id],
+        ).fetchall()
+    return {
+        "count": int(row[0]),
+        "first": row[1],
+        "last": row[2],
+        "posted": int(row[3]),
+        "platforms": {str(p): int(n) for p, n in platforms},
+    }
 
 
 def incident(store: Store, incident_id: int) -> dict[str, Any] | None:
@@ -100,24 +118,41 @@ def incident(store: Store, incident_id: int) -> dict[str, Any] | None:
     return dict(row) if row else None
 
 
-def record_incident_post(store: Store, incident_id: int, *, channel: str, ts: str | None, shown: int,
-                         action: str | None, details: dict[str, Any], now: datetime, close: bool = False) -> None:
+def record_incident_post(
+    store: Store,
+    incident_id: int,
+    *,
+    channel: str,
+    ts: str | None,
+    shown: int,
+    action: str | None,
+    details: dict[str, Any],
+    now: datetime,
+    close: bool = False,
+) -> None:
     """The incident message was posted or updated (``action`` audits it); ``close`` ends the incident."""
     with store.transaction() as db:
         conn = db.conn
-        conn.execute("UPDATE incidents SET channel = ?, ts = COALESCE(?, ts), shown_count = ?, last_update_at = ?, "
-                     "closed_at = CASE WHEN ? THEN ? ELSE closed_at END WHERE id = ?",
-                     [channel, ts, shown, iso(now), int(close), iso(now), incident_id])
+        conn.execute(
+            "UPDATE incidents SET channel = ?, ts = COALESCE(?, ts), shown_count = ?, last_update_at = ?, "
+            "closed_at = CASE WHEN ? THEN ? ELSE closed_at END WHERE id = ?",
+            [channel, ts, shown, iso(now), int(close), iso(now), incident_id],
+        )
         if action:
-            audit_log.append_audit_on(conn, now, audit.SYSTEM, audit.SYSTEM, action, None,
-                                {"incident_id": incident_id, **details})
+            audit_log.append_audit_on(
+                conn, now, audit.SYSTEM, audit.SYSTEM, action, None, {"incident_id": incident_id, **details}
+            )
 
 
 def claim_incident(store: Store, incident_id: int, event: str, now: datetime) -> bool:
     column = INCIDENT_EVENT_COLUMNS[event]
     with store.transaction() as db:
-        return db.conn.execute(f"UPDATE incidents SET {column} = ? WHERE id = ? AND {column} IS NULL",
-                               [iso(now), incident_id]).rowcount == 1
+        return (
+            db.conn.execute(
+                f"UPDATE incidents SET {column} = ? WHERE id = ? AND {column} IS NULL", [iso(now), incident_id]
+            ).rowcount
+            == 1
+        )
 
 
 def release_incident(store: Store, incident_id: int, event: str) -> None:

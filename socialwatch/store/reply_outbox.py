@@ -17,12 +17,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-
 from socialwatch import audit
 from socialwatch.models import iso, utcnow
-from socialwatch.store.db import Store
-
 from socialwatch.store import audit_log
+from socialwatch.store.db import Store
 from socialwatch.store.schema import ACTIVE_REPLY_STATUSES
 
 #: reply_outbox.verify_before_send: what the next attempt must do first, after an attempt with no clear answer.
@@ -45,8 +43,7 @@ _REPLY_SELECT = """
     FROM reply_outbox r JOIN items i ON i.id = r.item_id"""
 
 
-def replies_on(conn: sqlite3.Connection, where: str, params: Sequence[Any], *,
-                tail: str = "") -> list[dict[str, Any]]:
+def replies_on(conn: sqlite3.Connection, where: str, params: Sequence[Any], *, tail: str = "") -> list[dict[str, Any]]:
     return [dict(r) for r in conn.execute(f"{_REPLY_SELECT} WHERE {where} {tail}", list(params)).fetchall()]
 
 
@@ -57,14 +54,25 @@ def reply_on(conn: sqlite3.Connection, where: str, params: Sequence[Any]) -> dic
 
 def active_reply_on(conn: sqlite3.Connection, item_id: int) -> dict[str, Any] | None:
     marks = ",".join("?" * len(ACTIVE_REPLY_STATUSES))
-    return reply_on(conn, f"r.item_id = ? AND r.origin = 'manager' AND r.status IN ({marks})",
-                         [item_id, *ACTIVE_REPLY_STATUSES])
+    return reply_on(
+        conn, f"r.item_id = ? AND r.origin = 'manager' AND r.status IN ({marks})", [item_id, *ACTIVE_REPLY_STATUSES]
+    )
 
 
-def queue_reply(store: Store, item_id: int, *, text: str, actor_id: str, actor_name: str,
-                suggested_text: str | None = None, suggestion_kind: str | None = None,
-                needs_second: bool = False, origin: str = "manager", dedupe_key: str | None = None,
-                now: datetime | None = None) -> QueueResult:
+def queue_reply(
+    store: Store,
+    item_id: int,
+    *,
+    text: str,
+    actor_id: str,
+    actor_name: str,
+    suggested_text: str | None = None,
+    suggestion_kind: str | None = None,
+    needs_second: bool = False,
+    origin: str = "manager",
+    dedupe_key: str | None = None,
+    now: datetime | None = None,
+) -> QueueResult:
     """Record an approved reply (or, ``needs_second``, one waiting for a second approver).
 
     Checks and insert are one IMMEDIATE transaction, so concurrent clicks serialise: the first wins,
@@ -92,34 +100,61 @@ def queue_reply(store: Store, item_id: int, *, text: str, actor_id: str, actor_n
         if dedupe_key is None:
             # No active row of this origin exists here, so every earlier one failed or was cancelled:
             # their count makes the key unique, and a retried click after a failure gets a new one.
-            earlier = conn.execute("SELECT COUNT(*) FROM reply_outbox WHERE item_id = ? AND origin = ?",
-                                   [item_id, origin]).fetchone()[0]
-            dedupe_key = (f"{key}#{earlier}" if origin == "manager" else f"{origin}:{key}#{earlier}")
+            earlier = conn.execute(
+                "SELECT COUNT(*) FROM reply_outbox WHERE item_id = ? AND origin = ?", [item_id, origin]
+            ).fetchone()[0]
+            dedupe_key = f"{key}#{earlier}" if origin == "manager" else f"{origin}:{key}#{earlier}"
         status = "awaiting_second" if needs_second else "approved"
         inserted = conn.execute(
             """INSERT INTO reply_outbox (item_id, dedupe_key, text, suggested_text, suggestion_kind, approved_by,
                    approved_by_name, approved_at, requested_at, status, origin, next_attempt_at)
                VALUES (?,?,?,?,?,?,?,?,?,?,?,?)
                ON CONFLICT DO NOTHING RETURNING id""",
-            [item_id, dedupe_key, text, suggested_text, suggestion_kind, actor_id, actor_name, at, at, status,
-             origin, None if needs_second else at],
+            [
+                item_id,
+                dedupe_key,
+                text,
+                suggested_text,
+                suggestion_kind,
+                actor_id,
+                actor_name,
+                at,
+                at,
+                status,
+                origin,
+                None if needs_second else at,
+            ],
         ).fetchone()
         if inserted is None:  # a unique index caught what the checks above did not
             winner = reply_on(conn, "r.dedupe_key = ?", [dedupe_key]) or active_reply_on(conn, item_id)
             return QueueResult("duplicate", winner)
         reply_id = int(inserted[0])
-        audit_log.append_audit_on(conn, now, actor_id, actor_name, "reply.requested" if needs_second else "reply.approved",
-                           key, {"reply_id": reply_id, "final": text, "suggestion_kind": suggestion_kind,
-                                 "origin": origin})
+        audit_log.append_audit_on(
+            conn,
+            now,
+            actor_id,
+            actor_name,
+            "reply.requested" if needs_second else "reply.approved",
+            key,
+            {"reply_id": reply_id, "final": text, "suggestion_kind": suggestion_kind, "origin": origin},
+        )
         if suggested_text is not None and suggested_text != text:
-            audit_log.append_audit_on(conn, now, actor_id, actor_name, "reply.edited", key,
-                               {"reply_id": reply_id, "suggested": suggested_text, "final": text})
+            audit_log.append_audit_on(
+                conn,
+                now,
+                actor_id,
+                actor_name,
+                "reply.edited",
+                key,
+                {"reply_id": reply_id, "suggested": suggested_text, "final": text},
+            )
         row = reply_on(conn, "r.id = ?", [reply_id])
     return QueueResult(status if needs_second else "queued", row)
 
 
-def second_approval(store: Store, reply_id: int, *, actor_id: str, actor_name: str,
-                    now: datetime | None = None) -> QueueResult:
+def second_approval(
+    store: Store, reply_id: int, *, actor_id: str, actor_name: str, now: datetime | None = None
+) -> QueueResult:
     """The two-person rule: a *different* approver releases an ``awaiting_second`` reply (``queued``).
 
     The first approver clicking again changes nothing and is audited as ``action.refused``
@@ -135,26 +170,50 @@ def second_approval(store: Store, reply_id: int, *, actor_id: str, actor_name: s
         if row["status"] != "awaiting_second":
             return QueueResult("closed" if row["status"] in ("failed", "cancelled") else "duplicate", row)
         if actor_id == row["approved_by"]:
-            audit_log.append_audit_on(conn, now, actor_id, actor_name, "action.refused", row["item_key"],
-                               {"attempted": "second_approval", "reply_id": reply_id,
-                                "reason": "the second approval must come from another person"})
+            audit_log.append_audit_on(
+                conn,
+                now,
+                actor_id,
+                actor_name,
+                "action.refused",
+                row["item_key"],
+                {
+                    "attempted": "second_approval",
+                    "reply_id": reply_id,
+                    "reason": "the second approval must come from another person",
+                },
+            )
             return QueueResult("awaiting_second", row)
         if not row["text"]:
             return QueueResult("closed", row)
         conn.execute(
             "UPDATE reply_outbox SET status = 'approved', second_approver = ?, second_approver_name = ?, "
             "approved_at = ?, next_attempt_at = ? WHERE id = ? AND status = 'awaiting_second'",
-            [actor_id, actor_name, iso(now), iso(now), reply_id])
-        audit_log.append_audit_on(conn, now, actor_id, actor_name, "reply.approved", row["item_key"],
-                           {"reply_id": reply_id, "final": row["text"], "suggestion_kind": row["suggestion_kind"],
-                            "origin": row["origin"], "first_approver": row["approved_by"],
-                            "first_approver_name": row["approved_by_name"]})
+            [actor_id, actor_name, iso(now), iso(now), reply_id],
+        )
+        audit_log.append_audit_on(
+            conn,
+            now,
+            actor_id,
+            actor_name,
+            "reply.approved",
+            row["item_key"],
+            {
+                "reply_id": reply_id,
+                "final": row["text"],
+                "suggestion_kind": row["suggestion_kind"],
+                "origin": row["origin"],
+                "first_approver": row["approved_by"],
+                "first_approver_name": row["approved_by_name"],
+            },
+        )
         updated = reply_on(conn, "r.id = ?", [reply_id])
     return QueueResult("queued", updated)
 
 
-def cancel_reply(store: Store, reply_id: int, *, actor_id: str, actor_name: str, reason: str,
-                 now: datetime | None = None) -> bool:
+def cancel_reply(
+    store: Store, reply_id: int, *, actor_id: str, actor_name: str, reason: str, now: datetime | None = None
+) -> bool:
     """Withdraw a reply not yet on its way (awaiting_second / approved). False otherwise, and also for
     an approved row whose earlier attempt may have been posted (it must be checked, not forgotten)."""
     now = now or utcnow()
@@ -163,13 +222,21 @@ def cancel_reply(store: Store, reply_id: int, *, actor_id: str, actor_name: str,
         changed = conn.execute(
             "UPDATE reply_outbox SET status = 'cancelled', closed_by = ?, closed_reason = ? WHERE id = ? "
             "AND status IN ('awaiting_second', 'approved') AND verify_before_send < ?",
-            [actor_id, reason[:500], reply_id, VERIFY_REQUIRED]).rowcount
+            [actor_id, reason[:500], reply_id, VERIFY_REQUIRED],
+        ).rowcount
         if not changed:
             return False
         row = reply_on(conn, "r.id = ?", [reply_id])
         assert row is not None
-        audit_log.append_audit_on(conn, now, actor_id, actor_name, "reply.cancelled", row["item_key"],
-                           {"reply_id": reply_id, "reason": reason[:500]})
+        audit_log.append_audit_on(
+            conn,
+            now,
+            actor_id,
+            actor_name,
+            "reply.cancelled",
+            row["item_key"],
+            {"reply_id": reply_id, "reason": reason[:500]},
+        )
     return True
 
 
@@ -188,9 +255,12 @@ def active_reply_for(store: Store, item_id: int) -> dict[str, Any] | None:
 def due_replies(store: Store, now: datetime, limit: int = 20) -> list[dict[str, Any]]:
     """Approved replies whose time has come, oldest first."""
     with store.db() as db:
-        return replies_on(db.conn, "r.status = 'approved' AND (r.next_attempt_at IS NULL "
-                                "OR r.next_attempt_at <= ?)", [iso(now), max(0, limit)],
-                                tail="ORDER BY r.id LIMIT ?")
+        return replies_on(
+            db.conn,
+            "r.status = 'approved' AND (r.next_attempt_at IS NULL OR r.next_attempt_at <= ?)",
+            [iso(now), max(0, limit)],
+            tail="ORDER BY r.id LIMIT ?",
+        )
 
 
 def replies_in(store: Store, status: str) -> list[dict[str, Any]]:
@@ -207,20 +277,36 @@ def claim_reply(store: Store, reply_id: int, *, now: datetime) -> dict[str, Any]
             "UPDATE reply_outbox SET status = 'sending', send_started_at = ?, attempts = attempts + 1, "
             "first_attempt_at = COALESCE(first_attempt_at, ?) WHERE id = ? AND status = 'approved' "
             "AND (next_attempt_at IS NULL OR next_attempt_at <= ?)",
-            [iso(now), iso(now), reply_id, iso(now)]).rowcount
+            [iso(now), iso(now), reply_id, iso(now)],
+        ).rowcount
         if not claimed:
             return None
         row = reply_on(conn, "r.id = ?", [reply_id])
         assert row is not None
-        audit_log.append_audit_on(conn, now, audit.SYSTEM, audit.SYSTEM, "reply.send_attempt", row["item_key"],
-                           {"reply_id": reply_id, "attempt": row["attempts"],
-                            "verify_first": bool(row["verify_before_send"])})
+        audit_log.append_audit_on(
+            conn,
+            now,
+            audit.SYSTEM,
+            audit.SYSTEM,
+            "reply.send_attempt",
+            row["item_key"],
+            {"reply_id": reply_id, "attempt": row["attempts"], "verify_first": bool(row["verify_before_send"])},
+        )
     return row
 
 
-def _move_reply(store: Store, reply_id: int, *, expect: Sequence[str], sets: dict[str, Any], action: str,
-                details: dict[str, Any], now: datetime, actor: tuple[str, str] = (audit.SYSTEM, audit.SYSTEM),
-                mark_item_replied: bool = False) -> dict[str, Any] | None:
+def _move_reply(
+    store: Store,
+    reply_id: int,
+    *,
+    expect: Sequence[str],
+    sets: dict[str, Any],
+    action: str,
+    details: dict[str, Any],
+    now: datetime,
+    actor: tuple[str, str] = (audit.SYSTEM, audit.SYSTEM),
+    mark_item_replied: bool = False,
+) -> dict[str, Any] | None:
     """One status change: UPDATE only if the row is still in ``expect``, plus its audit entry; the new
     row, or None when it had moved meanwhile (nothing written)."""
     marks = ",".join("?" * len(expect))
@@ -229,59 +315,119 @@ def _move_reply(store: Store, reply_id: int, *, expect: Sequence[str], sets: dic
         conn = db.conn
         changed = conn.execute(
             f"UPDATE reply_outbox SET {assignments} WHERE id = ? AND status IN ({marks})",
-            [*sets.values(), reply_id, *expect]).rowcount
+            [*sets.values(), reply_id, *expect],
+        ).rowcount
         if not changed:
             return None
         row = reply_on(conn, "r.id = ?", [reply_id])
         assert row is not None
         if mark_item_replied and row["origin"] == "manager":
             # Acks are not the answer: only a manager's reply stops the SLA clock.
-            conn.execute("UPDATE items SET first_reply_at = COALESCE(first_reply_at, ?), status = 'replied' "
-                         "WHERE id = ?", [row["sent_at"], row["item_id"]])
-        audit_log.append_audit_on(conn, now, actor[0], actor[1], action, row["item_key"],
-                           {"reply_id": reply_id, **details})
+            conn.execute(
+                "UPDATE items SET first_reply_at = COALESCE(first_reply_at, ?), status = 'replied' WHERE id = ?",
+                [row["sent_at"], row["item_id"]],
+            )
+        audit_log.append_audit_on(
+            conn, now, actor[0], actor[1], action, row["item_key"], {"reply_id": reply_id, **details}
+        )
     return row
 
 
-def record_reply_sent(store: Store, reply_id: int, *, platform_reply_id: str, now: datetime,
-                      reconciled: bool = False) -> dict[str, Any] | None:
+def record_reply_sent(
+    store: Store, reply_id: int, *, platform_reply_id: str, now: datetime, reconciled: bool = False
+) -> dict[str, Any] | None:
     details: dict[str, Any] = {"platform_reply_id": platform_reply_id}
     if reconciled:
         details["reconciled"] = True
-    return _move_reply(store, 
-        reply_id, expect=("sending",), action="reply.sent", details=details, now=now, mark_item_replied=True,
-        sets={"status": "sent", "platform_reply_id": platform_reply_id, "sent_at": iso(now), "last_error": None,
-              "verify_before_send": VERIFY_NONE, "needs_check_reason": None})
+    return _move_reply(
+        store,
+        reply_id,
+        expect=("sending",),
+        action="reply.sent",
+        details=details,
+        now=now,
+        mark_item_replied=True,
+        sets={
+            "status": "sent",
+            "platform_reply_id": platform_reply_id,
+            "sent_at": iso(now),
+            "last_error": None,
+            "verify_before_send": VERIFY_NONE,
+            "needs_check_reason": None,
+        },
+    )
 
 
-def defer_reply(store: Store, reply_id: int, *, until: datetime, reason: str, error: str | None, verify: int,
-                now: datetime, action: str = "reply.deferred") -> dict[str, Any] | None:
+def defer_reply(
+    store: Store,
+    reply_id: int,
+    *,
+    until: datetime,
+    reason: str,
+    error: str | None,
+    verify: int,
+    now: datetime,
+    action: str = "reply.deferred",
+) -> dict[str, Any] | None:
     """sending -> approved, due again at ``until``; ``verify`` says whether the platform must be asked
     first (the attempt may have been posted)."""
-    return _move_reply(store, 
-        reply_id, expect=("sending",), action=action, now=now,
-        details={"reason": reason, "error": (error or "")[:500], "next_attempt_at": iso(until),
-                 "verify_first": bool(verify)},
-        sets={"status": "approved", "next_attempt_at": iso(until), "last_error": error[:500] if error else None,
-              "verify_before_send": verify})
+    return _move_reply(
+        store,
+        reply_id,
+        expect=("sending",),
+        action=action,
+        now=now,
+        details={
+            "reason": reason,
+            "error": (error or "")[:500],
+            "next_attempt_at": iso(until),
+            "verify_first": bool(verify),
+        },
+        sets={
+            "status": "approved",
+            "next_attempt_at": iso(until),
+            "last_error": error[:500] if error else None,
+            "verify_before_send": verify,
+        },
+    )
 
 
 def fail_reply(store: Store, reply_id: int, *, error: str, now: datetime) -> dict[str, Any] | None:
     """sending -> failed: the platform refused it for good; the item may get a new reply."""
-    return _move_reply(store, reply_id, expect=("sending",), action="reply.failed", now=now,
-                            details={"error": error[:500]}, sets={"status": "failed", "last_error": error[:500]})
+    return _move_reply(
+        store,
+        reply_id,
+        expect=("sending",),
+        action="reply.failed",
+        now=now,
+        details={"error": error[:500]},
+        sets={"status": "failed", "last_error": error[:500]},
+    )
 
 
 def flag_reply(store: Store, reply_id: int, *, reason: str, now: datetime) -> dict[str, Any] | None:
     """sending -> needs_check: nobody can tell whether it was posted; never resent automatically."""
-    return _move_reply(store, reply_id, expect=("sending",), action="reply.needs_check", now=now,
-                            details={"reason": reason[:500]},
-                            sets={"status": "needs_check", "needs_check_reason": reason[:500],
-                                  "last_error": reason[:500]})
+    return _move_reply(
+        store,
+        reply_id,
+        expect=("sending",),
+        action="reply.needs_check",
+        now=now,
+        details={"reason": reason[:500]},
+        sets={"status": "needs_check", "needs_check_reason": reason[:500], "last_error": reason[:500]},
+    )
 
 
-def resolve_reply(store: Store, reply_id: int, *, outcome: str, actor_id: str, actor_name: str,
-                  platform_reply_id: str | None = None, now: datetime | None = None) -> dict[str, Any] | None:
+def resolve_reply(
+    store: Store,
+    reply_id: int,
+    *,
+    outcome: str,
+    actor_id: str,
+    actor_name: str,
+    platform_reply_id: str | None = None,
+    now: datetime | None = None,
+) -> dict[str, Any] | None:
     """A person settles a ``needs_check`` reply: ``sent`` (it is on the platform), ``resend`` (it is not:
     send it) or ``drop`` (it is not, and should not be). None when the row is not in needs_check."""
     now = now or utcnow()
@@ -289,19 +435,44 @@ def resolve_reply(store: Store, reply_id: int, *, outcome: str, actor_id: str, a
     details: dict[str, Any] = {"outcome": outcome}
     if outcome == "sent":
         details["platform_reply_id"] = platform_reply_id
-        return _move_reply(store, 
-            reply_id, expect=("needs_check",), action="reply.sent", details={**details, "checked": True},
-            now=now, actor=actor, mark_item_replied=True,
-            sets={"status": "sent", "platform_reply_id": platform_reply_id, "sent_at": iso(now),
-                  "verify_before_send": VERIFY_NONE})
+        return _move_reply(
+            store,
+            reply_id,
+            expect=("needs_check",),
+            action="reply.sent",
+            details={**details, "checked": True},
+            now=now,
+            actor=actor,
+            mark_item_replied=True,
+            sets={
+                "status": "sent",
+                "platform_reply_id": platform_reply_id,
+                "sent_at": iso(now),
+                "verify_before_send": VERIFY_NONE,
+            },
+        )
     if outcome == "resend":
-        return _move_reply(store, 
-            reply_id, expect=("needs_check",), action="reply.resolved", details=details, now=now, actor=actor,
-            sets={"status": "approved", "next_attempt_at": iso(now), "verify_before_send": VERIFY_NONE})
+        return _move_reply(
+            store,
+            reply_id,
+            expect=("needs_check",),
+            action="reply.resolved",
+            details=details,
+            now=now,
+            actor=actor,
+            sets={"status": "approved", "next_attempt_at": iso(now), "verify_before_send": VERIFY_NONE},
+        )
     if outcome == "drop":
-        return _move_reply(store, 
-            reply_id, expect=("needs_check",), action="reply.resolved", details=details, now=now, actor=actor,
-            sets={"status": "cancelled", "closed_by": actor_id, "closed_reason": "checked: not posted"})
+        return _move_reply(
+            store,
+            reply_id,
+            expect=("needs_check",),
+            action="reply.resolved",
+            details=details,
+            now=now,
+            actor=actor,
+            sets={"status": "cancelled", "closed_by": actor_id, "closed_reason": "checked: not posted"},
+        )
     raise ValueError(f"unknown outcome {outcome!r}: sent, resend or drop")
 
 
@@ -311,5 +482,6 @@ def latest_reply(store: Store, item_id: int) -> dict[str, Any] | None:
         row = db.execute(
             """SELECT * FROM reply_outbox WHERE item_id = ? AND COALESCE(origin, 'manager') = 'manager'
                ORDER BY CASE WHEN status IN ('failed', 'cancelled') THEN 1 ELSE 0 END, id DESC LIMIT 1""",
-            [item_id]).fetchone()
+            [item_id],
+        ).fetchone()
     return dict(row) if row else None

@@ -169,18 +169,28 @@ def _schema_v1(db: sqlite_utils.Database) -> None:
 
 
 def migrate_replies_v11(db: sqlite_utils.Database) -> None:
-    for column in ("origin TEXT NOT NULL DEFAULT 'manager'", "requested_at TEXT", "next_attempt_at TEXT",
-                   "second_approver TEXT", "second_approver_name TEXT", "first_attempt_at TEXT",
-                   "verify_before_send INTEGER NOT NULL DEFAULT 0", "needs_check_reason TEXT",
-                   "closed_by TEXT", "closed_reason TEXT"):
+    for column in (
+        "origin TEXT NOT NULL DEFAULT 'manager'",
+        "requested_at TEXT",
+        "next_attempt_at TEXT",
+        "second_approver TEXT",
+        "second_approver_name TEXT",
+        "first_attempt_at TEXT",
+        "verify_before_send INTEGER NOT NULL DEFAULT 0",
+        "needs_check_reason TEXT",
+        "closed_by TEXT",
+        "closed_reason TEXT",
+    ):
         db.execute(f"ALTER TABLE reply_outbox ADD COLUMN {column}")
     db.execute("UPDATE reply_outbox SET requested_at = approved_at, next_attempt_at = approved_at")
     db.execute("CREATE INDEX idx_reply_outbox_due ON reply_outbox (status, next_attempt_at)")
     db.execute("CREATE INDEX idx_reply_outbox_item ON reply_outbox (item_id, status)")
     # The last line of defence behind queue_reply's check: one live manager answer per item.
     statuses = ", ".join(f"'{s}'" for s in ACTIVE_REPLY_STATUSES)
-    db.execute(f"CREATE UNIQUE INDEX idx_reply_outbox_one_active ON reply_outbox (item_id) "
-               f"WHERE origin = 'manager' AND status IN ({statuses})")
+    db.execute(
+        f"CREATE UNIQUE INDEX idx_reply_outbox_one_active ON reply_outbox (item_id) "
+        f"WHERE origin = 'manager' AND status IN ({statuses})"
+    )
 
 
 def migrate_audit_v20(db: sqlite_utils.Database) -> None:
@@ -203,8 +213,9 @@ def migrate_audit_v20(db: sqlite_utils.Database) -> None:
             hash TEXT NOT NULL,
             ts TEXT
         )""")
-    db.execute("INSERT INTO audit_head (id, seq, hash, ts) SELECT 1, seq, hash, ts FROM audit "
-               "ORDER BY seq DESC LIMIT 1")
+    db.execute(
+        "INSERT INTO audit_head (id, seq, hash, ts) SELECT 1, seq, hash, ts FROM audit ORDER BY seq DESC LIMIT 1"
+    )
     db.execute("INSERT OR IGNORE INTO audit_head (id, seq, hash, ts) VALUES (1, 0, ?, NULL)", [audit.GENESIS])
     db.execute("""
         CREATE TRIGGER audit_head_no_delete BEFORE DELETE ON audit_head
@@ -224,8 +235,15 @@ def migrate_audit_v20(db: sqlite_utils.Database) -> None:
 
 
 def migrate_slack_v10(db: sqlite_utils.Database) -> None:
-    for column in ("dismissed_by TEXT", "dismissed_by_name TEXT", "dismissed_reason TEXT", "dismissed_at TEXT",
-                   "assigned_at TEXT", "feedback TEXT", "feedback_by TEXT"):
+    for column in (
+        "dismissed_by TEXT",
+        "dismissed_by_name TEXT",
+        "dismissed_reason TEXT",
+        "dismissed_at TEXT",
+        "assigned_at TEXT",
+        "feedback TEXT",
+        "feedback_by TEXT",
+    ):
         db.execute(f"ALTER TABLE items ADD COLUMN {column}")
     # Thread parents are found by author or conversation among posted alerts.
     db.execute("CREATE INDEX idx_alert_outbox_item_posted ON alert_outbox (status, posted_at)")
@@ -269,8 +287,10 @@ def migrate_v30(db: sqlite_utils.Database) -> None:
     # The digest and `socialwatch report` select by post time.
     db.execute("CREATE INDEX IF NOT EXISTS idx_items_created_at ON items (created_at)")
     # Reopening looks our reply up by its platform id; follow-ups look at replies sent in a window.
-    db.execute("CREATE INDEX IF NOT EXISTS idx_reply_outbox_platform_id ON reply_outbox (platform_reply_id) "
-               "WHERE platform_reply_id IS NOT NULL")
+    db.execute(
+        "CREATE INDEX IF NOT EXISTS idx_reply_outbox_platform_id ON reply_outbox (platform_reply_id) "
+        "WHERE platform_reply_id IS NOT NULL"
+    )
     db.execute("CREATE INDEX IF NOT EXISTS idx_reply_outbox_sent ON reply_outbox (sent_at) WHERE status = 'sent'")
 
 

@@ -6,10 +6,8 @@ import sqlite3
 from datetime import datetime
 from typing import Any
 
-
 from socialwatch.models import iso, utcnow
 from socialwatch.store.db import Store
-
 
 
 def cursor(store: Store, source: str) -> str | None:
@@ -32,10 +30,20 @@ def set_cursor_on(conn: sqlite3.Connection, source: str, value: str, now: str) -
     )
 
 
-def record_poll(store: Store, source: str, platform: str, account: str, *, ok: bool, state: str = "ok",
-                detail: str | None = None, rate_limit_remaining: int | None = None,
-                rate_limit_reset_at: datetime | None = None, paused_until: datetime | None = None,
-                now: datetime | None = None) -> bool:
+def record_poll(
+    store: Store,
+    source: str,
+    platform: str,
+    account: str,
+    *,
+    ok: bool,
+    state: str = "ok",
+    detail: str | None = None,
+    rate_limit_remaining: int | None = None,
+    rate_limit_reset_at: datetime | None = None,
+    paused_until: datetime | None = None,
+    now: datetime | None = None,
+) -> bool:
     """Record a poll's outcome; returns True when the source just turned unhealthy (announce once)."""
     now_s = iso(now or utcnow())
     with store.transaction() as db:
@@ -57,9 +65,22 @@ def record_poll(store: Store, source: str, platform: str, account: str, *, ok: b
                    paused_until = excluded.paused_until,
                    announced = CASE WHEN excluded.healthy = 1 THEN 0 ELSE announced END,
                    updated_at = excluded.updated_at""",
-            [source, platform, account, int(state not in ("unhealthy", "disabled")), state, detail, now_s,
-             now_s if ok else None, None if ok else now_s, None if ok else detail, rate_limit_remaining,
-             iso(rate_limit_reset_at), iso(paused_until), now_s],
+            [
+                source,
+                platform,
+                account,
+                int(state not in ("unhealthy", "disabled")),
+                state,
+                detail,
+                now_s,
+                now_s if ok else None,
+                None if ok else now_s,
+                None if ok else detail,
+                rate_limit_remaining,
+                iso(rate_limit_reset_at),
+                iso(paused_until),
+                now_s,
+            ],
         )
         turned = state in ("unhealthy", "disabled") and (before is None or before[0] == 1)
     return turned

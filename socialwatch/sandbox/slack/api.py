@@ -440,7 +440,7 @@ class SlackApi(SlackState):
             if not channel_ids:
                 raise SlackError("invalid_arguments")
             thread_ts = self._thread(channel_ids[0], params["thread_ts"])
-        for f, item in zip(uploads, items):
+        for f, item in zip(uploads, items, strict=True):
             f.completed = True
             f.title = item.get("title") or f.filename
         comment = str(params.get("initial_comment") or "")
