@@ -66,8 +66,9 @@ def build_sources(config: Config) -> list[Source]:
 def poll_interval(config: Config, source: Source) -> float:
     for group in (config.replay, config.x.accounts, config.facebook.pages):
         for entry in group:
-            if entry.name == source.account and getattr(entry, "poll_interval", None):
-                return float(entry.poll_interval)
+            interval = getattr(entry, "poll_interval", None)
+            if entry.name == source.account and interval:
+                return float(interval)
     return config.daemon.poll_interval
 
 

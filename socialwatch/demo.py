@@ -98,7 +98,7 @@ class _Tee:
         self.inner, self.printer = inner, printer
 
     def deliver(self, alert: dict[str, Any]) -> Delivered:
-        delivered = self.inner.deliver(alert)
+        delivered: Delivered = self.inner.deliver(alert)
         self.printer.alert(alert, delivered)
         return delivered
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import Enum
-from typing import Any
+from typing import Any, overload
 
 
 class Platform(str, Enum):
@@ -60,6 +60,12 @@ def parse_time(value: str | int | float | datetime | None) -> datetime | None:
     return to_utc(datetime.fromisoformat(text))
 
 
+@overload
+def iso(value: datetime) -> str: ...
+@overload
+def iso(value: None) -> None: ...
+@overload
+def iso(value: datetime | None) -> str | None: ...
 def iso(value: datetime | None) -> str | None:
     """The one textual form of time in the database and in exports."""
     if value is None:

@@ -9,11 +9,11 @@ redelivered envelope harmless.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from socialwatch.alerts import cards
-from socialwatch.alerts.actions import Actions, Click, Responder, Submission, SubmissionResult
+from socialwatch.alerts.actions import Actions, Click, ClickHandler, Responder, Submission, SubmissionResult
 from socialwatch.scoring import suggest
 from socialwatch.store import alert_outbox, audit_log, inbox, reply_outbox
 from socialwatch.store.reply_outbox import QueueResult
@@ -24,13 +24,16 @@ ALERTS_ONLY_REFUSAL = "socialwatch runs in alerts-only mode: answer on the platf
 
 def register(actions: Actions) -> None:
     """Put the card's buttons and modals on ``actions``."""
-    approver = {"approvers_only": True, "refusal": REPLY_REFUSAL}
-    actions.action(cards.SEND, prefix=True, attempted="send", **approver)(send)
-    actions.action(cards.EDIT, **approver)(open_edit)
-    actions.action(cards.SECOND, target="reply", **approver)(second_approval)
-    actions.action(cards.CANCEL, target="reply", **approver)(withdraw)
-    actions.action(cards.RESOLVE, prefix=True, target="reply", attempted="resolve", **approver)(resolve)
-    actions.action(cards.DISMISS, **approver)(open_dismiss)
+
+    def for_approvers(action_id: str, **options: Any) -> Callable[[ClickHandler], ClickHandler]:
+        return actions.action(action_id, approvers_only=True, refusal=REPLY_REFUSAL, **options)
+
+    for_approvers(cards.SEND, prefix=True, attempted="send")(send)
+    for_approvers(cards.EDIT)(open_edit)
+    for_approvers(cards.SECOND, target="reply")(second_approval)
+    for_approvers(cards.CANCEL, target="reply")(withdraw)
+    for_approvers(cards.RESOLVE, prefix=True, target="reply", attempted="resolve")(resolve)
+    for_approvers(cards.DISMISS)(open_dismiss)
     actions.action(cards.ASSIGN)(assign)
     actions.action(cards.NOT_NEGATIVE)(not_negative)
     actions.view(cards.EDIT_VIEW)(submit_edit)
@@ -62,7 +65,7 @@ def open_edit(responder: Responder, click: Click) -> None:
         click.payload,
         cards.edit_modal(
             item,
-            text=first["text"],
+            text=first["text"] or "",
             limit=limit,
             private={"item_id": item["id"], "suggested": first["text"], "kind": first.get("kind")},
         ),

@@ -21,6 +21,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from slack_sdk.socket_mode import SocketModeClient
+from slack_sdk.socket_mode.client import BaseSocketModeClient
 from slack_sdk.socket_mode.request import SocketModeRequest
 from slack_sdk.socket_mode.response import SocketModeResponse
 
@@ -88,7 +89,7 @@ class Interactions:
         if closer.is_alive():
             log.warning("Slack Socket Mode did not close within %.0f s; stopping without waiting for it", CLOSE_TIMEOUT)
 
-    def _on_request(self, client: SocketModeClient, req: SocketModeRequest) -> None:
+    def _on_request(self, client: BaseSocketModeClient, req: SocketModeRequest) -> None:
         try:
             if req.type != "interactive":
                 client.send_socket_mode_response(SocketModeResponse(envelope_id=req.envelope_id))

@@ -38,8 +38,12 @@ HISTORY_LOOKBACK = timedelta(hours=2)  # how far back a possibly-posted alert is
 def make_client(slack: SlackConfig, timeout: float) -> WebClient:
     # No automatic retries inside slack_sdk: a retried chat.postMessage after a dropped connection could
     # post twice. The outbox retries instead, after checking the channel for the alert's metadata.
+    # slack_sdk annotates ``timeout`` as int but hands it to urllib, which takes seconds as a float.
     return WebClient(
-        token=slack.bot_token.get_secret_value(), base_url=slack.api_base, timeout=timeout, retry_handlers=[]
+        token=slack.bot_token.get_secret_value(),
+        base_url=slack.api_base,
+        timeout=timeout,  # type: ignore[arg-type]
+        retry_handlers=[],
     )
 
 

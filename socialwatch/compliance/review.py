@@ -84,7 +84,7 @@ def _register_plugin() -> None:
     if pm.get_plugin(PLUGIN_NAME) is not None:
         return
 
-    @hookimpl
+    @hookimpl  # type: ignore[untyped-decorator]
     def prepare_connection(conn: Any, database: str, datasette: Any) -> None:
         # The hook is process-wide: only touch the instances `build` made.
         if getattr(datasette, "_socialwatch_readonly", None) == database:

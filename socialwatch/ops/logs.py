@@ -240,9 +240,7 @@ def _thread_excepthook(args: threading.ExceptHookArgs) -> None:
     if args.exc_type is SystemExit:
         return
     name = args.thread.name if args.thread is not None else "?"
-    logging.getLogger("socialwatch").critical(
-        "uncaught exception in thread %s", name, exc_info=(args.exc_type, args.exc_value, args.exc_traceback)
-    )
+    logging.getLogger("socialwatch").critical("uncaught exception in thread %s", name, exc_info=args.exc_value or True)
 
 
 def under_journald(stream: TextIO) -> bool:

@@ -101,9 +101,9 @@ def sentiment_png(
             linewidth=1,
             label="negative, previous 7 days' average",
         )
-    locator = AutoDateLocator()
+    locator = AutoDateLocator()  # type: ignore[no-untyped-call]
     axes.xaxis.set_major_locator(locator)
-    axes.xaxis.set_major_formatter(ConciseDateFormatter(locator))
+    axes.xaxis.set_major_formatter(ConciseDateFormatter(locator))  # type: ignore[no-untyped-call]
     axes.set_ylabel("items")
     axes.set_title(title, fontsize=10)
     axes.grid(axis="y", alpha=0.3)

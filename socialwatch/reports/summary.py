@@ -180,8 +180,8 @@ def _minutes(later: datetime | None, earlier: datetime | None) -> float | None:
 
 def _author(row: dict[str, Any]) -> str:
     if row.get("author_handle"):
-        return "@" + row["author_handle"]
-    return row.get("author_name") or row["author_key"]
+        return "@" + str(row["author_handle"])
+    return str(row.get("author_name") or row["author_key"])
 
 
 def summarise(

@@ -85,7 +85,7 @@ _QUESTION_START = re.compile(
 _HANDLE_OR_LINK = re.compile(r"https?://\S+|www\.\S+|@(?<!\w@)\w+|R(?<!\wR)T\b:?|&amp;")
 _APOSTROPHES = str.maketrans({"\u2019": "'", "\u2018": "'", "\u02bc": "'", "`": "'", "\u201c": '"', "\u201d": '"'})
 # The same mapping as replacements: one-character keys, values that are not keys (no order effects).
-_APOSTROPHE_PAIRS = tuple((key if isinstance(key, str) else chr(key), value) for key, value in _APOSTROPHES.items())
+_APOSTROPHE_PAIRS = tuple((chr(key), str(value)) for key, value in _APOSTROPHES.items())
 
 
 def normalise(text: str) -> str:

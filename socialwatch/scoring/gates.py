@@ -11,6 +11,7 @@ import logging
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 log = logging.getLogger(__name__)
 
@@ -61,17 +62,17 @@ def compile_rules(rules: Iterable[tuple[str, float, str]]) -> tuple[Rule, ...]:
     return tuple(rules_)
 
 
-def _only_non_word(op: object, arg: object) -> bool:
+def _only_non_word(op: Any, arg: Any) -> bool:
     """Whether the parsed item consumes a non-word character (and nothing else)."""
     from re import _constants as c  # type: ignore[attr-defined]
 
     if op is c.LITERAL:
-        return not _WORD_CHAR.match(chr(arg))  # type: ignore[arg-type]
+        return not _WORD_CHAR.match(chr(arg))
     if op is c.IN:
         return all(
             (member is c.LITERAL and not _WORD_CHAR.match(chr(value)))
             or (member is c.CATEGORY and value in (c.CATEGORY_SPACE, c.CATEGORY_NOT_WORD))
-            for member, value in arg  # type: ignore[union-attr]
+            for member, value in arg
         )
     return False
 
@@ -89,17 +90,19 @@ def _gate_parts(pattern: str) -> set[tuple[str, bool]] | None:
     """
     try:
         from re import _constants as c  # type: ignore[attr-defined]
-        from re import _parser as parser
+        from re import _parser as parser  # type: ignore[attr-defined]
 
-        def required(items: Iterable[tuple[object, object]], start: bool) -> tuple[set[tuple[str, bool]] | None, bool]:
+        # The parser's items are (opcode, argument) pairs whose argument's type depends on the opcode: Any.
+        def required(items: Iterable[tuple[Any, Any]], start: bool) -> tuple[set[tuple[str, bool]] | None, bool]:
             """(the rarest requirement of the sequence, whether what follows it starts a word) when a word
             character after what precedes it (``start``) would start a word."""
-            run, run_start, options = "", False, []
+            run, run_start = "", False
+            options: list[set[tuple[str, bool]] | None] = []
             for op, arg in items:
                 if op is c.LITERAL:
                     if not run:
                         run_start = start
-                    run += chr(arg)  # type: ignore[arg-type]
+                    run += chr(arg)
                     start = _only_non_word(op, arg)
                     continue
                 if run:
@@ -114,24 +117,23 @@ def _gate_parts(pattern: str) -> set[tuple[str, bool]] | None:
                 if op in (c.ASSERT, c.ASSERT_NOT):  # zero width
                     continue
                 if op is c.SUBPATTERN:
-                    found, start = required(arg[-1], start)  # type: ignore[index]
+                    found, start = required(arg[-1], start)
                     options.append(found)
                 elif op is c.BRANCH:
-                    branches = [required(branch, start) for branch in arg[1]]  # type: ignore[index]
-                    options.append(
-                        None if any(b is None for b, _ in branches) else set().union(*(b for b, _ in branches))
-                    )  # type: ignore[arg-type]
+                    branches = [required(branch, start) for branch in arg[1]]
+                    sets = [b for b, _ in branches if b is not None]
+                    options.append(None if len(sets) < len(branches) else set().union(*sets))
                     start = all(end for _, end in branches)
                 elif op in (c.MAX_REPEAT, c.MIN_REPEAT):
-                    low, _, body = arg  # type: ignore[misc]
+                    low, _, body = arg
                     if low >= 1:
                         options.append(required(body, start)[0])  # the first repetition
                     # After the last repetition (any start: the weakest assumption), or after none.
                     end = required(body, False)[1]
                     start = end if low >= 1 else start and end
-                elif op is c.IN and all(member is c.LITERAL for member, _ in arg):  # type: ignore[union-attr]
+                elif op is c.IN and all(member is c.LITERAL for member, _ in arg):
                     # A class of plain characters ("[😍🔥]"): one of them occurs.
-                    options.append({(chr(value), start) for _, value in arg})  # type: ignore[union-attr]
+                    options.append({(chr(value), start) for _, value in arg})
                     start = _only_non_word(op, arg)
                 else:
                     start = _only_non_word(op, arg)

@@ -19,7 +19,7 @@ def fold(text: str) -> str:
     if text.isascii():
         return text
     decomposed = unicodedata.normalize("NFKD", text)
-    out = []
+    out: list[str] = []
     for ch in decomposed:
         if unicodedata.combining(ch) and out and out[-1].isascii():
             continue
@@ -108,21 +108,21 @@ class Lexicon:
         for index, word in enumerate(words):
             if index in covered:
                 continue
-            entry = self._exact.get(word)
-            if entry is None:
+            found_entry: Entry | None = self._exact.get(word)
+            if found_entry is None:
                 for stem, candidate in self._prefix_index.get(word[:_STEM_KEY], ()):
                     if word.startswith(stem):
-                        entry = candidate
+                        found_entry = candidate
                         break
-            if entry is None:
+            if found_entry is None:
                 for stem, candidate in self._suffix_index.get(word[-_STEM_KEY:], ()):
                     if word.endswith(stem):
-                        entry = candidate
+                        found_entry = candidate
                         break
-            if entry is None:
-                entry = next((e for e in self._infix if e.words[0] in word), None)
-            if entry is not None:
-                found.append((entry.intent, entry.weight, word))
+            if found_entry is None:
+                found_entry = next((e for e in self._infix if e.words[0] in word), None)
+            if found_entry is not None:
+                found.append((found_entry.intent, found_entry.weight, word))
         return found
 
 
@@ -181,10 +181,10 @@ def load_lexicons(
         folding[lang] = fold_diacritics
         for alias in also_for:
             aliases[alias] = lang
-    for lang, terms in (extra or {}).items():
-        lang = lang.lower()
+    for extra_lang, extra_terms in (extra or {}).items():
+        lang = extra_lang.lower()
         table = tables.setdefault(aliases.get(lang, lang), {})
-        for term, weight in terms.items():
+        for term, weight in extra_terms.items():
             # The deployment knows its customers: its weight replaces a shipped one for the same term.
             for shipped in table.values():
                 shipped.pop(term, None)

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from socialwatch.config.schema import Config
-from socialwatch.models import Assessment, AuthorHistory, Item
+from socialwatch.models import Assessment, AuthorHistory, Item, Suggestion
 from socialwatch.scoring import language
 from socialwatch.scoring import sentiment as sentiment_mod
 from socialwatch.scoring import suggest as suggest_mod
@@ -53,7 +53,7 @@ class Pipeline:
     def assess(self, item: Item, history: AuthorHistory = FIRST_CONTACT) -> Assessment:
         scored = sentiment_mod.score(item.text, self.language(item), self.analyzer, self.thresholds)
         verdict = triage_mod.triage(item, scored, history, self.rules, self.config.sla)
-        suggestions = ()
+        suggestions: tuple[Suggestion, ...] = ()
         if verdict.needs_reply or verdict.category == "praise":
             suggestions = suggest_mod.suggest(
                 item, verdict.category, scored.label, history, self.config.suggestions, self.templates

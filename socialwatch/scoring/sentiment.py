@@ -57,7 +57,8 @@ class ScoredSentiment(Sentiment):
     signals: Signals | None = None
 
 
-class Analyzer(SentimentIntensityAnalyzer):
+# vaderSentiment has no type information: mypy sees its class as Any.
+class Analyzer(SentimentIntensityAnalyzer):  # type: ignore[misc]
     """VADER plus the complaint analyser the label listens to.
 
     ``polarity_scores`` is upstream VADER's (vaderSentiment 3.3.2) rule for rule, in the same order and
@@ -76,8 +77,8 @@ class Analyzer(SentimentIntensityAnalyzer):
         self._emoji_candidates = _ANY_CHAR if any(key.isascii() for key in self.emojis) else _NON_ASCII
 
     def polarity_scores(self, text: str) -> dict[str, float]:
-        if not isinstance(text, str):
-            return super().polarity_scores(text)
+        if not isinstance(text, str):  # upstream accepts anything str() takes
+            return dict(super().polarity_scores(text))  # type: ignore[unreachable]
         if self._emoji_candidates is _ANY_CHAR or not text.isascii():
             # Each emoji becomes its description, after a space unless it starts the text or follows a
             # space: upstream's character loop says exactly that (an emoji is never a space itself).
@@ -86,7 +87,7 @@ class Analyzer(SentimentIntensityAnalyzer):
 
             def describe(match: re.Match[str]) -> str:
                 ch = match.group()
-                description = emojis.get(ch)
+                description: str | None = emojis.get(ch)
                 if description is None:
                     return ch
                 start = match.start()
@@ -106,7 +107,7 @@ class Analyzer(SentimentIntensityAnalyzer):
             if lower in _BOOSTER_DICT or (i < count - 1 and lower == "kind" and lowers[i + 1] == "of"):
                 sentiments.append(0)
                 continue
-            valence = 0
+            valence: float = 0
             if lower in lexicon:
                 valence = lexicon[lower]
                 if lower == "no" and i != count - 1 and lowers[i + 1] in lexicon:
@@ -146,7 +147,8 @@ class Analyzer(SentimentIntensityAnalyzer):
             # No word with a valence (a quarter of tweets): upstream's score_valence sums to 0.0, which no
             # punctuation amplifies, normalises to 0.0 and counts every word neutral.
             return {"neg": 0.0, "neu": 1.0, "pos": 0.0, "compound": 0.0}
-        return self.score_valence(sentiments, text)
+        scores: dict[str, float] = self.score_valence(sentiments, text)
+        return scores
 
 
 def _negated(word: str) -> bool:

@@ -13,6 +13,7 @@ import hashlib
 import re
 import unicodedata
 import weakref
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -265,7 +266,7 @@ def _render(template: jinja2.Template, context: dict[str, Any]) -> str:
         flat = _FLAT_GLOBALS[template] = dict(template.globals)
     ctx = jinja2.runtime.new_context(env, template.name, template.blocks, context, False, flat, None)
     try:
-        return env.concat(template.root_render_func(ctx))  # type: ignore[attr-defined]
+        return str(env.concat(template.root_render_func(ctx)))
     except Exception:
         env.handle_exception()  # re-raises with the template's line, as Template.render does
         raise
@@ -316,6 +317,7 @@ def suggest(
     }
     out: list[Suggestion] = []
     seen: set[str] = set()
+    sources: Sequence[tuple[str, jinja2.Template]]
     if category == "exposed_pii" and category not in templates.by_category:
         sources = list(_exposed_pii_templates(templates.env))
     else:

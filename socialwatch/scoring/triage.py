@@ -121,7 +121,8 @@ class Triage:
 
 
 def _keyword_pattern(keywords: list[str]) -> re.Pattern[str] | None:
-    bounded, unbounded = [], []
+    bounded: list[str] = []
+    unbounded: list[str] = []
     for keyword in sorted({k.strip().lower() for k in keywords if k.strip()}, key=len, reverse=True):
         escaped = re.escape(keyword)
         # Word boundaries only where the keyword starts/ends with a word character: "?" must still match.

@@ -231,7 +231,7 @@ def render(
     else:
         title = f":rotating_light: Possible incident: {category}, {count} negative items"
         text = f"Possible incident: {count} negative {category} items since {local_time(first, zone, now)}"
-    summary = (
+    body = (
         f"*{count}* negative items about *{category}* from {local_time(first, zone, now)} to "
         f"{local_time(last, zone, now)} on {spread}. {held} individual alerts are held back"
         + (f" ({posted} were posted before the burst was recognised)" if posted else "")
@@ -254,7 +254,7 @@ def render(
     )
     blocks: list[dict[str, Any]] = [
         {"type": "header", "text": {"type": "plain_text", "text": title[:150], "emoji": True}},
-        {"type": "section", "text": {"type": "mrkdwn", "text": summary}},
+        {"type": "section", "text": {"type": "mrkdwn", "text": body}},
     ]
     if lines:
         blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": "\n".join(lines)}})

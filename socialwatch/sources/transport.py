@@ -58,12 +58,13 @@ class RewritingAdapter(HTTPAdapter):
     def send(
         self,
         request: requests.PreparedRequest,
-        stream: bool = False,  # type: ignore[override]
+        stream: bool = False,
         timeout: Any = None,
         verify: Any = True,
         cert: Any = None,
         proxies: Mapping[str, str] | None = None,
     ) -> requests.Response:
+        proxies = dict(proxies) if proxies is not None else None
         rewritten = self.rewrite_url(request.url or "")
         if rewritten is not None:
             request.url = rewritten
@@ -152,7 +153,7 @@ def _proof_graph_class() -> type:
     if _PROOF_CLASS is None:
         import facebook
 
-        class ProofGraphAPI(facebook.GraphAPI):  # type: ignore[misc, name-defined]
+        class ProofGraphAPI(facebook.GraphAPI):  # type: ignore[misc]
             app_secret: str
 
             def request(

@@ -8,6 +8,7 @@ whether an item is answered; the reports read them too.
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
@@ -156,7 +157,7 @@ def record_ack(
             audit_log.append_audit_on(conn, now, audit.SYSTEM, audit.SYSTEM, "sla.ack_queued", item_key, details)
 
 
-def reopen_parent(store: Store, item: dict[str, Any], window_start: datetime) -> dict[str, Any] | None:
+def reopen_parent(store: Store, item: Mapping[str, Any], window_start: datetime) -> dict[str, Any] | None:
     """The alerted item whose manager reply this customer message answers: the one whose reply's platform
     id it replies to, else the newest one of the same author (same conversation, where the platform has
     one) answered between ``window_start`` and the message."""

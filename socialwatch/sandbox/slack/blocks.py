@@ -191,13 +191,13 @@ class _BlockChecker:
 def check_blocks(blocks: Any, *, in_view: bool = False) -> list[dict[str, Any]]:
     """Validated blocks (with block/action ids filled in) or SlackError(invalid_blocks)."""
     checker = _BlockChecker(in_view=in_view)
-    blocks = checker.blocks(copy.deepcopy(blocks))
+    checked = checker.blocks(copy.deepcopy(blocks))
     if checker.errors:
         raise SlackError("invalid_blocks", errors=checker.errors, response_metadata={"messages": checker.errors})
-    return blocks
+    return checked
 
 
-def iter_elements(blocks: list[dict[str, Any]] | None) -> list[tuple[dict[str, Any], dict[str, Any]]]:
+def iter_elements(blocks: list[Any] | None) -> list[tuple[dict[str, Any], dict[str, Any]]]:
     """Every (block, interactive element) pair of a message or view."""
     found: list[tuple[dict[str, Any], dict[str, Any]]] = []
     for block in blocks or []:
