@@ -1,12 +1,10 @@
-"""Small helpers the sandbox-driven tests share: the control API over HTTP, and waiting for a condition."""
+"""The sandbox control API over HTTP, for the tests that drive the emulators (waiting lives in builders)."""
 
 from __future__ import annotations
 
 import json
-import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable
 from typing import Any
 
 from socialwatch.sandbox import Sandbox
@@ -26,14 +24,3 @@ def control(sandbox: Sandbox, path: str, body: Any = None, method: str | None = 
             return resp.status, json.loads(resp.read() or b"null")
     except urllib.error.HTTPError as exc:
         return exc.code, json.loads(exc.read() or b"null")
-
-
-def wait_until(predicate: Callable[[], Any], timeout: float, what: str = "condition") -> Any:
-    """The predicate's first truthy result, polled every 20 ms; AssertionError after ``timeout`` s."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        result = predicate()
-        if result:
-            return result
-        time.sleep(0.02)
-    raise AssertionError(f"{what} not met within {timeout}s")

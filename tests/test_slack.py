@@ -13,8 +13,8 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import builders
 import pytest
-import sandbox_support as support
 from sandbox_support import control
 
 from socialwatch.alerts import cards
@@ -43,7 +43,7 @@ HOSTILE = [
 
 
 def wait_until(predicate: Callable[[], Any], timeout: float = WAIT, what: str = "condition") -> Any:
-    return support.wait_until(predicate, timeout, what)
+    return builders.wait_until(predicate, timeout, what)
 
 
 def messages(sandbox: Sandbox, channel: str | None = None) -> list[dict[str, Any]]:

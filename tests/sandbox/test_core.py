@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 import requests
-from sandbox_support import wait_until
+from builders import wait_until
 
 import socialwatch.sandbox
 from socialwatch.sandbox import Sandbox

@@ -11,8 +11,8 @@ import urllib.request
 from collections.abc import Callable, Iterator
 from typing import Any
 
+import builders
 import pytest
-import sandbox_support as support
 from sandbox_support import control
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
@@ -111,7 +111,7 @@ def delivery(sandbox: Sandbox, envelope_id: str) -> dict[str, Any]:
 
 
 def wait_until(predicate: Callable[[], Any], timeout: float = WAIT) -> Any:
-    return support.wait_until(predicate, timeout)
+    return builders.wait_until(predicate, timeout)
 
 
 def post_alert(web: WebClient, info: dict[str, Any]) -> str:
