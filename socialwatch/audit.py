@@ -10,7 +10,7 @@ Personal text (what a customer wrote, suggested and final reply texts, names) do
 not live in the hashed row: ``split_content`` replaces it with a salted SHA-256
 commitment and the text goes to a side table that retention may purge. The chain
 keeps the commitments for ever, so purging never breaks it, and while a text is
-present verify checks it against its commitment. SQL lives in store.py; this module
+present verify checks it against its commitment. SQL lives in store/audit_log.py; this module
 is pure.
 """
 

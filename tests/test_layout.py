@@ -179,3 +179,9 @@ def test_comments_name_concepts_not_tickets() -> None:
         if ticket.search(line)
     ]
     assert hits == [], hits
+
+
+def test_the_design_doc_maps_every_module() -> None:
+    design = (PACKAGE.parent / "docs" / "design.md").read_text()
+    missing = [str(p.relative_to(PACKAGE)) for p in MODULES.values() if f"`{p.relative_to(PACKAGE)}`" not in design]
+    assert missing == [], f"docs/design.md does not map {missing}"

@@ -1,7 +1,7 @@
 """The compliance commands: `socialwatch audit verify|head|export|purge` and `socialwatch review`.
 
-A thin shell over audit.py, retention.py and review.py; cli.py registers ``audit`` and
-``review`` on the main group.
+A thin shell over ``audit``, ``store.audit_log``, ``compliance.retention`` and ``compliance.review``;
+``cli`` registers ``audit`` and ``review`` on the main group.
 """
 
 from __future__ import annotations

@@ -61,8 +61,8 @@ class SentimentConfig(Section):
     negative_threshold: float = Field(-0.05, ge=-1, le=0)
     positive_threshold: float = Field(0.05, ge=0, le=1)
     lexicon: dict[str, float] = Field(default_factory=dict, description="brand terms and their VADER valence (-4..4)")
-    # The customer-service layer (socialwatch/complaints.py): complaint evidence per language, on top of the
-    # shipped lexicons (socialwatch/lexicons/*.toml). {lang: {term: weight}}, weight -1..1; "term*" = prefix.
+    # The customer-service layer (scoring/complaints.py): complaint evidence per language, on top of the
+    # shipped lexicons (scoring/lexicons/*.toml). {lang: {term: weight}}, weight -1..1; "term*" = prefix.
     complaint_lexicon: dict[str, dict[str, float]] = Field(default_factory=dict)
     complaint_threshold: float = Field(0.5, gt=0, le=1, description="complaint score that makes an item negative")
     # Languages the brand's customers write (ISO 639-1); language detection favours them on short texts.

@@ -1,7 +1,7 @@
 """Sentiment: the VADER compound score, and a label that also listens to the customer-service layer.
 
 VADER's scores are reported as they are. The label is VADER's unless the complaint layer
-(socialwatch/complaints.py) has evidence: "on hold for 2 hours" or "great, another delay"
+(scoring/complaints.py) has evidence: "on hold for 2 hours" or "great, another delay"
 are negative whatever VADER says, and "never had a problem with you" is not. VADER is
 English-only; text in another language is labelled "unscored" (never silently "neutral"),
 and triage routes it by policy, using the complaint lexicons of that language to tell

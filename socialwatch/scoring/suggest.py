@@ -213,7 +213,7 @@ def load_templates(override_dir: Path | None = None) -> Templates:
     env = _InliningEnvironment(
         loader=jinja2.ChoiceLoader(loaders),
         undefined=jinja2.StrictUndefined,  # a typo in a template fails loudly, not as an empty string
-        autoescape=False,  # plain text for social platforms; Slack escaping happens in slack.py
+        autoescape=False,  # plain text for social platforms; Slack escaping happens in alerts/cards.py
         trim_blocks=True,
         lstrip_blocks=True,
         # Loaded once per process: no stat() of every template file (and its includes) on every render.

@@ -2,7 +2,7 @@
 
 Pure functions over an Item, its Sentiment and the author's history. The rules come
 from config (keywords per category, escalation words, reach), compiled once. The
-customer-service signals (socialwatch/complaints.py) refine the category, decide
+customer-service signals (scoring/complaints.py) refine the category, decide
 whether a post in a language no sentiment model reads goes to a person (the
 ``unscored_policy``), and sensitive data posted in public becomes ``exposed_pii``.
 """
@@ -220,7 +220,7 @@ def _categorise(lowered: str, sentiment: Sentiment, rules: Rules, bits: int | No
 def sla_due(
     created_at: datetime, priority: str, sla: SlaConfig, platform: str | None = None, kind: str | None = None
 ) -> datetime | None:
-    """Per priority (and platform/kind overrides), counted in business hours when configured (sla.py)."""
+    """Per priority (and platform/kind overrides), counted in business hours when configured (scoring/hours.py)."""
     return due_at(created_at, priority, platform, kind, sla)
 
 

@@ -1,4 +1,4 @@
-"""The schema: every migration, in one ordered list, each run once in its own transaction.
+"""The schema: every migration, in one ordered list; the pending ones run in one IMMEDIATE transaction.
 
 Version ranges: 1-9 core, 10-19 Slack and the reply outbox, 20-29 audit and compliance, 30-39
 response times, 40-49 performance indexes. A migration is never edited once released: a change is
