@@ -60,13 +60,14 @@ def open_edit(responder: Responder, click: Click) -> None:
     item = click.item
     suggestions = cards.suggestions_of(item)
     first = suggestions[0] if suggestions else {"text": "", "kind": None}
-    limit = suggest.reply_limit(str(item["platform"]), bool(item.get("public")))
+    platform, public = str(item["platform"]), bool(item.get("public"))
     responder.open_modal(
         click.payload,
         cards.edit_modal(
             item,
             text=first["text"] or "",
-            limit=limit,
+            limit=suggest.reply_limit(platform, public),
+            unit=suggest.limit_unit(platform, public),
             private={"item_id": item["id"], "suggested": first["text"], "kind": first.get("kind")},
         ),
     )
@@ -187,10 +188,15 @@ def check_reply(item: Mapping[str, Any], text: str) -> str | None:
     """What is wrong with an edited reply for this item's platform, or None."""
     if not text:
         return "The reply is empty."
-    platform, public = str(item["platform"]), bool(item.get("public"))
-    limit, length = suggest.reply_limit(platform, public), suggest.measure(text, platform)
+    return check_length(str(item["platform"]), bool(item.get("public")), text)
+
+
+def check_length(platform: str, public: bool, text: str) -> str | None:
+    """What is wrong with ``text``'s length on the platform, or None (Instagram DMs count UTF-8 bytes)."""
+    limit, length = suggest.reply_limit(platform, public), suggest.measure(text, platform, public)
     if length > limit:
-        return f"Too long for {cards.PLATFORM_WORDS.get(platform, platform)}: {length} of at most {limit} characters."
+        unit = suggest.limit_unit(platform, public)
+        return f"Too long for {cards.PLATFORM_WORDS.get(platform, platform)}: {length} of at most {limit} {unit}."
     return None
 
 

@@ -1,0 +1,449 @@
+"""Instagram adapter: comments (with their replies) on the professional account's recent media, media that
+tag it, and its DMs in, through facebook-sdk's GraphAPI and the linked Page's token.
+
+Instagram is the Graph API reached through the Facebook Page its professional account is linked
+to, so each account uses a page client (``sources.facebook.PageClient``: version set after
+construction, ``appsecret_proof``, usage headers, Graph's errors translated). Three streams:
+
+- ``comments``: ``GET /{ig-user-id}/media`` of the last ``comment_window_days`` with each media's
+  comments and their replies expanded in the same request, so an idle poll costs one request.
+  Instagram's comment edges take no ``since``, so the adapter keeps what is newer than its cursor
+  (minus the usual overlap) and the store's unique key drops the rest.
+- ``mentions``: ``GET /{ig-user-id}/tags`` (media that tag the account), newest first, read down
+  to the cursor. Caption @mentions without a tag reach apps only by webhook.
+- ``dms``: the page's ``conversations?platform=instagram``, most recently updated first.
+
+The brand's own comments and messages are echoes, never items; a comment whose author Graph does
+not show is a person of its own (``anonymous:<comment id>``), never merged with another; an
+attachment is described in the item's text (``[image]``).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from functools import partial
+from typing import Any
+
+from socialwatch.config.instagram import InstagramAccount
+from socialwatch.config.schema import Config, FacebookPage
+from socialwatch.models import AccountCheck, Author, Item, Kind, Reject, parse_time, utcnow
+from socialwatch.sources.base import Page, SourceError, probe
+from socialwatch.sources.facebook import PageClient
+from socialwatch.sources.retry import read_with_retries
+
+log = logging.getLogger(__name__)
+
+OVERLAP = timedelta(minutes=5)  # Graph makes items visible slightly out of order (as on Facebook)
+MEDIA_PAGE = 25
+COMMENT_PAGE = 50
+MAX_PAGES = 50
+_COMMENT_FIELDS = "id,text,timestamp,from{id,username},username,parent_id"
+COMMENTS_QUERY = (
+    f"id,timestamp,permalink,comments.limit({COMMENT_PAGE}){{{_COMMENT_FIELDS},"
+    f"replies.limit({COMMENT_PAGE}){{{_COMMENT_FIELDS}}}}}"
+)
+TAGS_QUERY = "id,caption,timestamp,permalink,username,media_type,owner{id}"
+MESSAGES_QUERY = "id,updated_time,messages.limit(25){id,message,from,created_time,attachments,shares}"
+
+
+def client_for(config: Config, account: InstagramAccount) -> PageClient:
+    """A client of the account's linked page (Instagram's Graph API answers the page's token)."""
+    page = FacebookPage(
+        name=account.name,
+        page_id=account.page_id,
+        page_token=account.page_token,
+        app_secret=account.app_secret,
+        posts=False,
+        tagged=False,
+        comments=False,
+        messenger=False,
+    )
+    return PageClient(
+        page,
+        config.instagram.graph_base or config.facebook.graph_base,
+        config.instagram.graph_version or config.facebook.graph_version,
+        config.daemon.http_timeout,
+    )
+
+
+def person(obj: Any, item_id: str, username: Any = None) -> Author:
+    """The author Graph shows (``from``, else a bare ``username``); without either, a person of their own."""
+    shown = obj if isinstance(obj, dict) else {}
+    handle = shown.get("username") or username
+    if shown.get("id"):
+        return Author(id=str(shown["id"]), handle=str(handle) if handle else None)
+    if handle:
+        return Author(id=f"username:{handle}", handle=str(handle))
+    return Author(id=f"anonymous:{item_id}", name="(author not shown)")
+
+
+def describe_attachments(message: dict[str, Any]) -> str:
+    """What a DM carries besides text, in words: ``[image]``, ``[video]``, ``[file: invoice.pdf]``, ``[link: ..]``."""
+    parts = []
+    attachments = found if isinstance(found := message.get("attachments"), dict) else {}
+    for entry in attachments.get("data") or []:
+        if not isinstance(entry, dict):
+            continue
+        mime = str(entry.get("mime_type") or "")
+        if entry.get("image_data") or mime.startswith("image/"):
+            parts.append("[image]")
+        elif entry.get("video_data") or mime.startswith("video/"):
+            parts.append("[video]")
+        elif mime.startswith("audio/"):
+            parts.append("[voice message]")
+        else:
+            parts.append(f"[file: {str(entry.get('name') or 'attachment')[:80]}]")
+    shares = linked if isinstance(linked := message.get("shares"), dict) else {}
+    for entry in shares.get("data") or []:
+        if isinstance(entry, dict):
+            parts.append(f"[link: {str(entry.get('link') or '')[:200]}]")
+    return " ".join(parts)
+
+
+def _ts(value: Any) -> int | None:
+    try:
+        parsed = parse_time(value) if isinstance(value, str) and value else None
+    except ValueError:
+        return None
+    return int(parsed.timestamp()) if parsed else None
+
+
+class _Stream:
+    platform = "instagram"
+    stream = ""
+
+    def __init__(self, client: PageClient, account: InstagramAccount):
+        self.client = client
+        self.ig = account
+        self.ig_user_id = account.ig_user_id
+        self.account = account.name
+        self.key = f"instagram:{self.account}:{self.stream}"
+        self.slack_channel = account.slack_channel
+
+    def _floor(self, cursor: str | None, since: datetime) -> int:
+        start = datetime.fromtimestamp(int(cursor), UTC) - OVERLAP if cursor else since
+        return int(start.timestamp())
+
+    def _reject(self, page: Page, error: str, raw: Any) -> None:
+        log.warning("%s: skipping malformed entry: %s", self.key, error)
+        page.rejects.append(Reject(error, json.dumps(raw, default=str)[:100_000]))
+
+    def _created(self, page: Page, entry: Any, what: str, time_key: str = "timestamp") -> int | None:
+        """The entry's creation time (unix), or None after setting it aside when its id or time is missing."""
+        if not isinstance(entry, dict) or not entry.get("id"):
+            self._reject(page, f"{what} without id", entry)
+            return None
+        created = _ts(entry.get(time_key))
+        if created is None:
+            self._reject(page, f"{what} without {time_key}", entry)
+        return created
+
+    def _read(self, path: str, args: dict[str, Any], what: str) -> dict[str, Any]:
+        return read_with_retries(lambda: self.client.get(path, args, what), what=self.key)
+
+    def _next(self, result: dict[str, Any], what: str) -> dict[str, Any] | None:
+        next_url = (result.get("paging") or {}).get("next")
+        if not next_url:
+            return None
+        return read_with_retries(lambda: self.client.follow(next_url, what), what=self.key)
+
+
+class InstagramComments(_Stream):
+    """Comments and replies on the account's media of the last ``window``, new since the cursor."""
+
+    stream = "comments"
+
+    def __init__(self, client: PageClient, account: InstagramAccount, window: timedelta):
+        super().__init__(client, account)
+        self.window = window
+
+    def fetch(self, cursor: str | None, *, since: datetime) -> Iterator[Page]:
+        floor = self._floor(cursor, since)
+        newest = int(cursor) if cursor else None
+        args = {"fields": COMMENTS_QUERY, "limit": MEDIA_PAGE, "since": int((utcnow() - self.window).timestamp())}
+        result: dict[str, Any] | None = self._read(f"{self.ig_user_id}/media", args, "GET /{ig-user}/media")
+        for _ in range(MAX_PAGES):
+            assert result is not None
+            page = Page(rate_limit=self.client.tap.rate_limit())
+            for media in result.get("data") or []:
+                if not isinstance(media, dict) or not media.get("id"):
+                    self._reject(page, "media without id", media)
+                    continue
+                newest = self._media_comments(page, media, floor, newest)
+            result = self._next(result, "GET /{ig-user}/media (next)")
+            if result is None:
+                page.cursor = str(newest) if newest is not None else cursor
+                yield page
+                return
+            yield page
+        yield Page(cursor=str(newest) if newest is not None else cursor)
+
+    def _media_comments(self, page: Page, media: dict[str, Any], floor: int, newest: int | None) -> int | None:
+        comments: dict[str, Any] | None = media.get("comments") or {}
+        for _ in range(MAX_PAGES):
+            assert comments is not None
+            for comment in comments.get("data") or []:
+                newest = self._add(page, comment, media, floor, newest)
+                replies: dict[str, Any] | None = comment.get("replies") if isinstance(comment, dict) else None
+                for _ in range(MAX_PAGES):
+                    if not replies:
+                        break
+                    for reply in replies.get("data") or []:
+                        newest = self._add(page, reply, media, floor, newest, parent=str(comment["id"]))
+                    replies = self._next(replies, "GET /{ig-comment}/replies (next)")
+            comments = self._next(comments, "GET /{ig-media}/comments (next)")
+            if comments is None:
+                break
+        return newest
+
+    def _add(
+        self,
+        page: Page,
+        comment: Any,
+        media: dict[str, Any],
+        floor: int,
+        newest: int | None,
+        parent: str | None = None,
+    ) -> int | None:
+        created = self._created(page, comment, "comment")
+        if created is None:
+            return newest
+        newest = max(newest or created, created)
+        if created < floor:
+            return newest  # seen by an earlier poll (or older than the first poll's backfill)
+        author = person(comment.get("from"), str(comment["id"]), comment.get("username"))
+        if author.id == self.ig_user_id or (self.ig.username and author.handle == self.ig.username.lstrip("@")):
+            return newest  # the brand's own comment or reply: an echo
+        raw = {key: value for key, value in comment.items() if key != "replies"}
+        page.items.append(
+            Item(
+                platform="instagram",
+                kind=Kind.COMMENT,
+                native_id=str(comment["id"]),
+                account=self.account,
+                author=author,
+                text=str(comment.get("text") or ""),
+                created_at=datetime.fromtimestamp(created, UTC),
+                url=media.get("permalink"),
+                conversation_id=str(media["id"]),
+                in_reply_to=str(comment.get("parent_id") or parent or media["id"]),
+                public=True,
+                raw=raw,
+            )
+        )
+        return newest
+
+
+class InstagramMentions(_Stream):
+    """Media that tag the account, newest first, down to the cursor."""
+
+    stream = "mentions"
+
+    def fetch(self, cursor: str | None, *, since: datetime) -> Iterator[Page]:
+        floor = self._floor(cursor, since)
+        newest = int(cursor) if cursor else None
+        args = {"fields": TAGS_QUERY, "limit": COMMENT_PAGE}
+        result: dict[str, Any] | None = self._read(f"{self.ig_user_id}/tags", args, "GET /{ig-user}/tags")
+        for _ in range(MAX_PAGES):
+            assert result is not None
+            page = Page(rate_limit=self.client.tap.rate_limit())
+            done = False
+            for media in result.get("data") or []:
+                created = self._created(page, media, "tagged media")
+                if created is None:
+                    continue
+                newest = max(newest or created, created)
+                if created < floor:
+                    done = True  # newest first: everything after this is older still
+                    break
+                author = person(media.get("owner"), str(media["id"]), media.get("username"))
+                if author.id == self.ig_user_id:
+                    continue
+                page.items.append(
+                    Item(
+                        platform="instagram",
+                        kind=Kind.MENTION,
+                        native_id=str(media["id"]),
+                        account=self.account,
+                        author=author,
+                        text=str(media.get("caption") or ""),
+                        created_at=datetime.fromtimestamp(created, UTC),
+                        url=media.get("permalink"),
+                        conversation_id=str(media["id"]),
+                        public=True,
+                        raw=media,
+                    )
+                )
+            result = None if done else self._next(result, "GET /{ig-user}/tags (next)")
+            if result is None:
+                page.cursor = str(newest) if newest is not None else cursor
+                yield page
+                return
+            yield page
+        yield Page(cursor=str(newest) if newest is not None else cursor)
+
+
+class InstagramDms(_Stream):
+    """New Instagram DMs: the page's Instagram conversations, most recently updated first."""
+
+    stream = "dms"
+
+    def fetch(self, cursor: str | None, *, since: datetime) -> Iterator[Page]:
+        c = self.client
+        floor = self._floor(cursor, since)
+        newest = int(cursor) if cursor else None
+        args = {"platform": "instagram", "limit": 25, "fields": MESSAGES_QUERY}
+        result: dict[str, Any] | None = self._read(f"{c.page_id}/conversations", args, "GET /{page}/conversations")
+        for _ in range(MAX_PAGES):
+            assert result is not None
+            page = Page(rate_limit=c.tap.rate_limit())
+            done = False
+            for conversation in result.get("data") or []:
+                if not isinstance(conversation, dict) or not conversation.get("id"):
+                    self._reject(page, "conversation without id", conversation)
+                    continue
+                updated = _ts(conversation.get("updated_time"))
+                if updated is not None and updated < floor:
+                    done = True  # everything after this was updated earlier still
+                    break
+                newest = self._messages(page, conversation, floor, newest)
+            result = None if done else self._next(result, "GET /{page}/conversations (next)")
+            if result is None:
+                page.cursor = str(newest) if newest is not None else cursor
+                yield page
+                return
+            yield page
+        yield Page(cursor=str(newest) if newest is not None else cursor)
+
+    def _messages(self, page: Page, conversation: dict[str, Any], floor: int, newest: int | None) -> int | None:
+        messages: dict[str, Any] | None = conversation.get("messages") or {}
+        for _ in range(MAX_PAGES):
+            assert messages is not None
+            oldest_in_page = None
+            for message in messages.get("data") or []:
+                created = self._created(page, message, "message", "created_time")
+                if created is None:
+                    continue
+                oldest_in_page = created if oldest_in_page is None else min(oldest_in_page, created)
+                if created < floor:
+                    continue
+                newest = max(newest or created, created)
+                author = person(message.get("from"), str(message["id"]))
+                if author.id == self.ig_user_id:
+                    continue  # the brand's own message (a reply, an acknowledgement, a private reply)
+                text = " ".join(
+                    part for part in (str(message.get("message") or ""), describe_attachments(message)) if part
+                )
+                page.items.append(
+                    Item(
+                        platform="instagram",
+                        kind=Kind.DM,
+                        native_id=str(message["id"]),
+                        account=self.account,
+                        author=author,
+                        text=text,
+                        created_at=datetime.fromtimestamp(created, UTC),
+                        conversation_id=str(conversation["id"]),
+                        public=False,
+                        raw=message,
+                    )
+                )
+            if oldest_in_page is not None and oldest_in_page < floor:
+                return newest
+            messages = self._next(messages, "GET /{conversation}/messages (next)")
+            if messages is None:
+                return newest
+        return newest
+
+
+def build(config: Config) -> list[Any]:
+    """The streams of every configured Instagram account (one page client per account)."""
+    sources: list[Any] = []
+    for account in config.instagram.accounts:
+        client = client_for(config, account)
+        if account.comments:
+            sources.append(InstagramComments(client, account, timedelta(days=account.comment_window_days)))
+        if account.mentions:
+            sources.append(InstagramMentions(client, account))
+        if account.dms:
+            sources.append(InstagramDms(client, account))
+    return sources
+
+
+#: The permissions each capability needs (Meta's docs for the Instagram Graph API through a Page).
+NEEDS: dict[str, tuple[str, ...]] = {
+    "comments": ("instagram_basic", "instagram_manage_comments", "pages_show_list", "pages_read_engagement"),
+    "mentions": ("instagram_basic", "instagram_manage_comments", "pages_read_engagement"),
+    "dms": ("instagram_basic", "instagram_manage_messages", "pages_manage_metadata"),
+    "comment replies": ("instagram_manage_comments",),
+    "dm replies": ("instagram_manage_messages",),
+    "private replies": ("instagram_manage_messages",),
+}
+
+
+def check(config: Config) -> list[AccountCheck]:
+    """`socialwatch check` for every account: the page's link to it, its name, and which permissions the
+    token lacks for the streams and replies configured (from ``debug_token``, then a real read per stream)."""
+    rows = []
+    for account in config.instagram.accounts:
+        client = client_for(config, account)
+        try:
+            page = client.get(account.page_id, {"fields": "id,name,instagram_business_account"}, "GET /{page}")
+            linked = (page.get("instagram_business_account") or {}).get("id")
+            if str(linked or "") != account.ig_user_id:
+                problem = (
+                    f"page {account.page_id} has no Instagram professional account linked"
+                    if not linked
+                    else f"page {account.page_id} is linked to Instagram account {linked}, not ig_user_id "
+                    f"{account.ig_user_id}: fix ig_user_id"
+                )
+                rows.append(AccountCheck("instagram", account.name, False, problem))
+                continue
+            me = client.get(account.ig_user_id, {"fields": "id,username"}, "GET /{ig-user}")
+        except SourceError as exc:
+            rows.append(AccountCheck("instagram", account.name, False, str(exc)))
+            continue
+        row = AccountCheck("instagram", account.name, True, f"@{me.get('username', '?')} (id {me.get('id', '?')})")
+        wanted = [name for name, on in (("comments", account.comments), ("mentions", account.mentions)) if on]
+        wanted += ["dms"] if account.dms else []
+        wanted += ["comment replies", "dm replies", "private replies"]
+        granted = _scopes(client, account)
+        probes: dict[str, tuple[str, dict[str, Any]]] = {
+            "comments": (f"{account.ig_user_id}/media", {"limit": 1}),
+            "mentions": (f"{account.ig_user_id}/tags", {"limit": 1}),
+            "dms": (f"{account.page_id}/conversations", {"platform": "instagram", "limit": 1}),
+        }
+        for name in wanted:
+            lacking = [scope for scope in NEEDS[name] if granted is not None and scope not in granted]
+            if lacking:
+                row.missing.append(f"{name}: the token lacks {', '.join(lacking)}")
+                continue
+            if name in probes:
+                path, args = probes[name]
+                ok, why = probe(partial(client.get, path, args, f"GET /{path}"))
+                if not ok:
+                    row.missing.append(f"{name}: {why}")
+                    continue
+            row.capabilities.append(
+                name + (" (7 days, human agent)" if name == "dm replies" and account.human_agent else "")
+            )
+        if granted is None:
+            row.missing.append("permissions: debug_token did not answer; only the reads were checked")
+        rows.append(row)
+    return rows
+
+
+def _scopes(client: PageClient, account: InstagramAccount) -> set[str] | None:
+    """The token's permissions, from ``GET /debug_token`` (None when Graph does not say)."""
+    try:
+        data = client.get(
+            "debug_token", {"input_token": account.page_token.get_secret_value()}, "GET /debug_token"
+        ).get("data")
+    except SourceError:
+        return None
+    if not isinstance(data, dict) or not isinstance(data.get("scopes"), list):
+        return None
+    return {str(scope) for scope in data["scopes"]}
