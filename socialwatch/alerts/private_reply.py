@@ -2,10 +2,10 @@
 private message to its author (Meta's private replies), for the customer who posts an order number or
 account details in public.
 
-The button opens a modal prefilled with a suggestion cut to the platform's message limit; the
-submission is checked (the limit, counted as the platform counts it, and the 7 days Meta allows)
-and becomes the item's one reply in the reply outbox, marked private. No second approver: it is not
-public. At most once: the outbox keeps one answer per item, and Meta one private reply per comment.
+The button opens a modal prefilled with a suggestion rendered for a private message (within the
+platform's message limit); the submission is checked (the limit, counted as the platform counts it,
+and the 7 days Meta allows) and becomes the item's one reply in the reply outbox, marked private. No
+second approver: it is not public. At most once: the outbox keeps one answer per item, and Meta one private reply per comment.
 """
 
 from __future__ import annotations
@@ -16,7 +16,8 @@ from typing import Any
 
 from socialwatch.alerts import buttons, cards
 from socialwatch.alerts.actions import Actions, Click, Responder, Submission, SubmissionResult
-from socialwatch.models import parse_time, utcnow
+from socialwatch.config.schema import Config
+from socialwatch.models import Author, AuthorHistory, Item, Kind, Suggestion, parse_time, utcnow
 from socialwatch.scoring import suggest
 from socialwatch.store import alert_outbox, audit_log, reply_outbox
 
@@ -49,6 +50,26 @@ def refusal(row: Mapping[str, Any]) -> str | None:
     return None
 
 
+def private_suggestion(row: Mapping[str, Any], config: Config) -> Suggestion | None:
+    """The first suggestion for this comment as a private message: the templates rendered for a DM (a
+    public comment's suggestions ask the customer to write privately, which makes no sense inside a DM)."""
+    created = parse_time(str(row["created_at"])) or utcnow()
+    as_message = Item(
+        platform=str(row["platform"]),
+        kind=Kind.DM,
+        native_id=str(row["native_id"]),
+        account=str(row["account"]),
+        author=Author(str(row["author_id"]), handle=row.get("author_handle"), name=row.get("author_name")),
+        text=str(row.get("text") or ""),
+        created_at=created,
+        lang=row.get("lang"),
+        public=False,
+    )
+    label = str(row.get("label") or "neutral")
+    out = suggest.suggest(as_message, str(row.get("category") or "other"), label, AuthorHistory(), config.suggestions)
+    return out[0] if out else None
+
+
 def open_private(responder: Responder, click: Click) -> None:
     slack = responder.config.slack
     if slack is not None and slack.alerts_only:
@@ -60,17 +81,15 @@ def open_private(responder: Responder, click: Click) -> None:
         responder.ephemeral(click.payload, problem)
         return
     platform = str(item["platform"])
-    suggestions = cards.suggestions_of(item)
-    # "Please send us a private message" makes no sense inside one: prefer any other suggestion.
-    chosen = next((s for s in suggestions if s.get("kind") != "move_private"), suggestions[0] if suggestions else None)
-    text = suggest.fit(chosen["text"], platform, False) if chosen else ""
+    chosen = private_suggestion(item, responder.config)
+    text = chosen.text if chosen else ""
     limit, unit = suggest.reply_limit(platform, False), suggest.limit_unit(platform, False)
     view = cards.edit_modal(
         item,
         text=text,
         limit=limit,
         unit=unit,
-        private={"item_id": item["id"], "suggested": text, "kind": chosen.get("kind") if chosen else None},
+        private={"item_id": item["id"], "suggested": text, "kind": chosen.kind if chosen else None},
     )
     view["callback_id"] = PRIVATE_VIEW
     view["title"] = {"type": "plain_text", "text": "Reply privately"}
