@@ -5,7 +5,8 @@ account details in public.
 The button opens a modal prefilled with a suggestion rendered for a private message (within the
 platform's message limit); the submission is checked (the limit, counted as the platform counts it,
 and the 7 days Meta allows) and becomes the item's one reply in the reply outbox, marked private. No
-second approver: it is not public. At most once: the outbox keeps one answer per item, and Meta one private reply per comment.
+second approver: it is not public. At most once: the outbox keeps one answer per item, and Meta one
+private reply per comment.
 """
 
 from __future__ import annotations
