@@ -8,6 +8,7 @@ each posted at most once and reconciled after a crash; `check`, `status` and the
 from __future__ import annotations
 
 import io
+import json
 import os
 import signal
 import subprocess
@@ -151,6 +152,23 @@ def test_new_comments_on_old_posts_arrive_on_the_next_poll_and_an_idle_poll_is_o
     late = sandbox.add_ig_comment("where do I find the size guide?", username="bo", parent_id=first)
     result = daemon.poll_source(comments)
     assert result is not None and result.new == 1 and set(rows(daemon)) == {first, late}
+
+
+def test_a_comment_hidden_by_an_unchanged_count_is_found_by_the_hourly_sweep(sandbox, daemon):
+    media = sandbox.add_ig_media("Restock")
+    gone = sandbox.add_ig_comment("first!", username="ana", media_id=media)
+    comments = stream(daemon, "comments")
+    daemon.poll_source(comments)
+    with sandbox.graph._lock:  # one comment deleted as another arrives: the media's count stays 1
+        del sandbox.graph.ig_comments[gone]
+    masked = sandbox.add_ig_comment("my order 4471 never came", username="bo", media_id=media)
+    assert daemon.poll_source(comments).new == 0  # type: ignore[union-attr]
+    state = json.loads(streams.cursor(daemon.store, comments.key) or "{}")
+    assert state["counts"] == {media: 1}
+    state["swept"] -= 3601  # an hour later
+    streams.set_cursor(daemon.store, comments.key, json.dumps(state))
+    result = daemon.poll_source(comments)
+    assert result is not None and result.new == 1 and masked in rows(daemon)
 
 
 # --- replies ----------------------------------------------------------------------------------------

@@ -5,10 +5,12 @@ Instagram is the Graph API reached through the Facebook Page its professional ac
 to, so each account uses a page client (``sources.facebook.PageClient``: version set after
 construction, ``appsecret_proof``, usage headers, Graph's errors translated). Three streams:
 
-- ``comments``: ``GET /{ig-user-id}/media`` of the last ``comment_window_days`` with each media's
-  comments and their replies expanded in the same request, so an idle poll costs one request.
-  Instagram's comment edges take no ``since``, so the adapter keeps what is newer than its cursor
-  (minus the usual overlap) and the store's unique key drops the rest.
+- ``comments``: ``GET /{ig-user-id}/media`` of the last ``comment_window_days`` with their
+  ``comments_count`` (so an idle poll costs one request), then ``/{ig-media-id}/comments`` with the
+  replies expanded for each media whose count changed, and for every media once an hour (a deletion
+  can hide an arrival in the count). Instagram's comment edges take no ``since``: the adapter keeps
+  what is newer than its cursor (minus the usual overlap); the store's unique key drops the rest.
+  The cursor is JSON: the newest comment's time, the counts and the last sweep.
 - ``mentions``: ``GET /{ig-user-id}/tags`` (media that tag the account), newest first, read down
   to the cursor. Caption @mentions without a tag reach apps only by webhook.
 - ``dms``: the page's ``conversations?platform=instagram``, most recently updated first.
@@ -40,11 +42,12 @@ OVERLAP = timedelta(minutes=5)  # Graph makes items visible slightly out of orde
 MEDIA_PAGE = 25
 COMMENT_PAGE = 50
 MAX_PAGES = 50
+MEDIA_QUERY = "id,timestamp,permalink,comments_count"
 _COMMENT_FIELDS = "id,text,timestamp,from{id,username},username,parent_id"
-COMMENTS_QUERY = (
-    f"id,timestamp,permalink,comments.limit({COMMENT_PAGE}){{{_COMMENT_FIELDS},"
-    f"replies.limit({COMMENT_PAGE}){{{_COMMENT_FIELDS}}}}}"
-)
+COMMENTS_QUERY = f"{_COMMENT_FIELDS},replies.limit({COMMENT_PAGE}){{{_COMMENT_FIELDS}}}"
+#: How often every media of the window is read whatever its comment count says (a comment deleted as
+#: another arrived leaves the count unchanged); the store's unique key drops what is already there.
+SWEEP_EVERY = timedelta(hours=1)
 TAGS_QUERY = "id,caption,timestamp,permalink,username,media_type,owner{id}"
 MESSAGES_QUERY = "id,updated_time,messages.limit(25){id,message,from,created_time,attachments,shares}"
 
@@ -101,6 +104,28 @@ def describe_attachments(message: dict[str, Any]) -> str:
         if isinstance(entry, dict):
             parts.append(f"[link: {str(entry.get('link') or '')[:200]}]")
     return " ".join(parts)
+
+
+def _comments_cursor(cursor: str | None) -> tuple[int | None, dict[str, int | None], int | None]:
+    """(newest comment time, comment count per media, last sweep) of a comments cursor; a bare number is
+    a time alone (nothing swept yet)."""
+    if not cursor:
+        return None, {}, None
+    try:
+        state = json.loads(cursor)
+    except ValueError:
+        return None, {}, None
+    if isinstance(state, int):
+        return state, {}, None
+    if not isinstance(state, dict):
+        return None, {}, None
+    counts = found if isinstance(found := state.get("counts"), dict) else {}
+    newest, swept = state.get("t"), state.get("swept")
+    return (
+        newest if isinstance(newest, int) else None,
+        {str(k): v if isinstance(v, int) else None for k, v in counts.items()},
+        swept if isinstance(swept, int) else None,
+    )
 
 
 def _ts(value: Any) -> int | None:
@@ -161,9 +186,15 @@ class InstagramComments(_Stream):
         self.window = window
 
     def fetch(self, cursor: str | None, *, since: datetime) -> Iterator[Page]:
-        floor = self._floor(cursor, since)
-        newest = int(cursor) if cursor else None
-        args = {"fields": COMMENTS_QUERY, "limit": MEDIA_PAGE, "since": int((utcnow() - self.window).timestamp())}
+        """The media of the window with their comment counts (one request for up to 25), then the comments
+        of each media whose count changed since the last complete poll (all of them at each sweep)."""
+        newest, counts, swept = _comments_cursor(cursor)
+        now = utcnow()
+        sweep = swept is None or now - datetime.fromtimestamp(swept, UTC) >= SWEEP_EVERY
+        # A sweep keeps everything of the backfill period that is not stored yet (the unique key drops the rest).
+        floor = int(since.timestamp()) if sweep else self._floor(str(newest) if newest is not None else None, since)
+        seen: dict[str, int | None] = {}
+        args = {"fields": MEDIA_QUERY, "limit": MEDIA_PAGE, "since": int((now - self.window).timestamp())}
         result: dict[str, Any] | None = self._read(f"{self.ig_user_id}/media", args, "GET /{ig-user}/media")
         for _ in range(MAX_PAGES):
             assert result is not None
@@ -172,17 +203,27 @@ class InstagramComments(_Stream):
                 if not isinstance(media, dict) or not media.get("id"):
                     self._reject(page, "media without id", media)
                     continue
-                newest = self._media_comments(page, media, floor, newest)
+                count = media.get("comments_count") if isinstance(media.get("comments_count"), int) else None
+                seen[str(media["id"])] = count
+                if sweep or count is None or counts.get(str(media["id"])) != count:
+                    newest = self._media_comments(page, media, floor, newest)
             result = self._next(result, "GET /{ig-user}/media (next)")
             if result is None:
-                page.cursor = str(newest) if newest is not None else cursor
-                yield page
-                return
+                break
             yield page
-        yield Page(cursor=str(newest) if newest is not None else cursor)
+        else:
+            page = Page()
+        # Only now is every changed media read: the counts (and the time) may move.
+        page.cursor = json.dumps(
+            {"t": newest, "counts": seen, "swept": int(now.timestamp()) if sweep else swept}, separators=(",", ":")
+        )
+        yield page
 
     def _media_comments(self, page: Page, media: dict[str, Any], floor: int, newest: int | None) -> int | None:
-        comments: dict[str, Any] | None = media.get("comments") or {}
+        what = "GET /{ig-media}/comments"
+        comments: dict[str, Any] | None = self._read(
+            f"{media['id']}/comments", {"fields": COMMENTS_QUERY, "limit": COMMENT_PAGE}, what
+        )
         for _ in range(MAX_PAGES):
             assert comments is not None
             for comment in comments.get("data") or []:
@@ -194,7 +235,7 @@ class InstagramComments(_Stream):
                     for reply in replies.get("data") or []:
                         newest = self._add(page, reply, media, floor, newest, parent=str(comment["id"]))
                     replies = self._next(replies, "GET /{ig-comment}/replies (next)")
-            comments = self._next(comments, "GET /{ig-media}/comments (next)")
+            comments = self._next(comments, what + " (next)")
             if comments is None:
                 break
         return newest
