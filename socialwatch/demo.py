@@ -1,9 +1,9 @@
 """`socialwatch demo`: the whole loop with no accounts, against the built-in sandbox.
 
-Starts the sandbox (X, Facebook and Slack emulators on loopback), writes a config for it,
+Starts the sandbox (X, Facebook, Instagram and Slack emulators on loopback), writes a config for it,
 runs the real daemon (scheduler, sources, Slack alerts, Socket Mode, reply sender) and feeds
-it realistic traffic: complaints, questions, praise, spam, DMs, comments and Messenger
-messages in several languages. What happens is printed; the sandbox's web view shows the
+it realistic traffic: complaints, questions, praise, spam, DMs, comments, Messenger messages
+and Instagram comments, tags and DMs in several languages. What happens is printed; the sandbox's web view shows the
 Slack channel, where the reader can click Send as the demo approver. Unless told otherwise,
 the demo approver also clicks Send on some alerts by itself, so the reply leg is visible
 in the terminal too.
@@ -47,7 +47,14 @@ def feed(sandbox: Any, entry: dict[str, Any], brand_handle: str) -> str:
     text = str(entry["text"]).replace("@sandboxbrand", f"@{brand_handle}")
     name = author.get("name") or "Visitor"
     platform, kind = entry["platform"], entry["kind"]
-    if platform == "x" and kind == "mention":
+    username = author.get("handle") or "customer"
+    if platform == "instagram" and kind == "comment":
+        sandbox.add_ig_comment(text, username=username)
+    elif platform == "instagram" and kind == "mention":
+        sandbox.add_ig_mention(text, username=username)
+    elif platform == "instagram":
+        sandbox.add_ig_dm(text, username=username)
+    elif platform == "x" and kind == "mention":
         sandbox.add_mention(
             text, handle=author.get("handle") or "customer", name=name, followers=int(author.get("followers") or 100)
         )

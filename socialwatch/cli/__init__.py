@@ -262,7 +262,7 @@ def sandbox(host: str, port: int, write_config: Path | None) -> None:
     help="Keep the config and database here (default: a temporary directory, removed at the end).",
 )
 def demo(port: int, duration: float, rate: float, auto_approve: bool, data: Path | None, workdir: Path | None) -> None:
-    """See the whole loop with no accounts: sandboxed X, Facebook and Slack, the real daemon, live traffic.
+    """See the whole loop with no accounts: sandboxed X, Facebook, Instagram and Slack, the real daemon, live traffic.
 
     Customer messages arrive on the emulated platforms, socialwatch triages them and posts alerts
     with suggested replies in the emulated Slack (open the printed URL), a click on Send posts the
