@@ -388,3 +388,74 @@ def test_instagram_is_a_platform_for_sla_overrides_and_routing(tmp_path):
     bad.write_text("[sla.overrides.instagramm]\nlow = 600\n")
     with pytest.raises(ConfigError, match="instagram"):
         load_config(bad)
+
+
+# --- limits ------------------------------------------------------------------------------------------
+
+#: One sentence in each language the brand's customers write (and the suggestions are to speak).
+SENTENCES = {
+    "en": "We are sorry your order is late and we are fixing it today. ",
+    "sw": "Samahani kwa kuchelewa kwa agizo lako, tunalishughulikia leo. ",
+    "ms": "Kami mohon maaf pesanan anda lewat dan kami sedang membetulkannya hari ini. ",
+    "lv": "Atvainojamies, ka jūsu pasūtījums kavējas, mēs to šodien labosim. ",
+    "lt": "Atsiprašome, kad jūsų užsakymas vėluoja, šiandien tai ištaisysime. ",
+    "ta": "உங்கள் ஆர்டர் தாமதமானதற்கு மன்னிக்கவும், நாங்கள் இன்றே சரிசெய்கிறோம். ",
+}
+
+
+@pytest.mark.parametrize("lang", sorted(SENTENCES))
+def test_instagram_limits_hold_in_every_language(lang):
+    from socialwatch.alerts.buttons import check_reply
+    from socialwatch.models import AuthorHistory, Kind
+    from socialwatch.scoring import suggest
+
+    long_text = SENTENCES[lang] * 80  # far over both limits
+    comment = suggest.fit(long_text, "instagram", True)
+    dm = suggest.fit(long_text, "instagram", False)
+    assert 0 < len(comment) <= 2200 and comment.endswith((".", "…"))
+    assert 0 < len(dm.encode("utf-8")) <= 1000  # Instagram counts a DM in UTF-8 bytes
+    if lang == "ta":
+        assert len(dm) < 400  # three bytes a letter: well under 1,000 characters
+    row = {"platform": "instagram", "public": 0}
+    assert check_reply(row, dm) is None and check_reply({**row, "public": 1}, comment) is None
+    over = check_reply(row, SENTENCES[lang] * 20)
+    assert over is not None and "of at most 1000 bytes" in over
+    # The suggestions themselves, for an Instagram comment and an Instagram DM, with a long signature.
+    import builders
+
+    from socialwatch.config.schema import SuggestionsConfig
+
+    config = SuggestionsConfig(signature=SENTENCES[lang] * 30, brand_name="Acme " + SENTENCES[lang][:30])
+    for kind in (Kind.COMMENT, Kind.DM):
+        item = builders.item(SENTENCES[lang], platform="instagram", kind=kind, lang=lang)
+        out = suggest.suggest(item, "delivery", "negative", AuthorHistory(), config)
+        assert out, (lang, kind)
+        for suggestion in out:
+            public = kind is not Kind.DM
+            assert suggest.measure(suggestion.text, "instagram", public) <= suggest.reply_limit("instagram", public)
+
+
+def test_digest_and_routing_know_instagram(tmp_path):
+    import builders
+
+    from socialwatch.alerts.slack import route
+    from socialwatch.config.schema import SlackConfig
+    from socialwatch.models import Kind
+    from socialwatch.reports import summary
+    from socialwatch.scoring.pipeline import Pipeline
+    from socialwatch.store.db import Store
+
+    config = Config()
+    store = Store(tmp_path / "sw.db")
+    pipeline = Pipeline(config)
+    start = builders.T0
+    items = [
+        builders.item("my order never arrived!", platform="instagram", kind=Kind.COMMENT, native_id="1", created=start),
+        builders.item("refund please", platform="instagram", kind=Kind.DM, native_id="2", created=start),
+        builders.item("love it", platform="x", native_id="3", created=start),
+    ]
+    builders.ingest(store, pipeline, items, source="instagram:acme:comments", now=start)
+    digest = summary.build(store, config, start - timedelta(hours=1), start + timedelta(hours=1))
+    assert digest.by_platform["instagram"] == 2 and "instagram comment" in digest.by_platform_kind
+    slack = SlackConfig(bot_token="xoxb-1", channel="C0DEFAULT", routing={"instagram": "C0INSTA"})
+    assert route(slack, {"priority": "low", "platform": "instagram", "account": "acme"}) == "C0INSTA"

@@ -93,6 +93,7 @@ def test_reply_privately_to_an_instagram_comment_from_slack(sandbox, running):
     comment = sandbox.add_ig_comment("You charged my card 4111 1111 1111 1111 twice! Order 99812", username="nia")
     message = alert(sandbox, f"instagram:{comment}")
     assert cards.PRIVATE in buttons(message) and cards.EDIT in buttons(message)
+    assert "Instagram comment (public)" in message["blocks"][0]["text"]["text"]
     view = open_modal(sandbox, message)
     assert view["callback_id"] == PRIVATE_VIEW and "1000 bytes" in json.dumps(view["blocks"])
     # 400 Tamil letters are under 1,000 characters but over Instagram's 1,000 bytes.
