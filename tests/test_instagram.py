@@ -9,39 +9,34 @@ from __future__ import annotations
 
 import io
 import json
-import os
-import signal
-import subprocess
-import sys
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import builders
 import pytest
 from click.testing import CliRunner
 
+from socialwatch.alerts.buttons import check_reply
 from socialwatch.alerts.console import ConsoleChannel
+from socialwatch.alerts.slack import route
 from socialwatch.cli import main
 from socialwatch.config.load import ConfigError, load_config
-from socialwatch.config.schema import Config
+from socialwatch.config.schema import Config, SlackConfig, SuggestionsConfig
 from socialwatch.daemon import Daemon
 from socialwatch.ingest import poll
-from socialwatch.models import utcnow
+from socialwatch.models import AuthorHistory, Kind, utcnow
 from socialwatch.replies import ReplySender, build_repliers, target_for
+from socialwatch.reports import summary
 from socialwatch.sandbox import Sandbox
+from socialwatch.scoring import suggest
+from socialwatch.scoring.pipeline import Pipeline
 from socialwatch.sources.base import Source
 from socialwatch.store import inbox, reply_outbox, streams
+from socialwatch.store.db import Store
 
 ALEX = ("U0SBXAPPR1", "alex.approver")
-CHILD = """
-import sys
-from socialwatch.config.load import load_config
-from socialwatch.replies import ReplySender, build_repliers
-from socialwatch.store.db import Store
-config = load_config(sys.argv[1])
-print(ReplySender(Store(config.daemon.database), build_repliers(config)).send_due())
-"""
 
 
 @pytest.fixture(scope="module")
@@ -295,14 +290,7 @@ def test_sigkill_after_instagram_accepted_a_reply_is_reconciled_not_resent(sandb
     daemon.poll_once()
     item = inbox.item_by_key(daemon.store, f"instagram:{native}")
     reply_id = queue(daemon, item, "Gil, a replacement is on its way", private=kind == "private")
-    child = subprocess.run(
-        [sys.executable, "-c", CHILD, str(daemon.config.source_path)],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env={**os.environ, "SOCIALWATCH_CRASHPOINT": "replies.platform_called:1:kill"},
-    )
-    assert child.returncode == -signal.SIGKILL, child.stderr
+    builders.run_killed_sender(daemon.config.source_path)
     [posted] = sandbox.posted_instagram()
     assert reply_outbox.reply(daemon.store, reply_id)["status"] == "sending"  # type: ignore[index]
     sender = ReplySender(daemon.store, build_repliers(daemon.config))
@@ -405,9 +393,6 @@ SENTENCES = {
 
 @pytest.mark.parametrize("lang", sorted(SENTENCES))
 def test_instagram_limits_hold_in_every_language(lang):
-    from socialwatch.alerts.buttons import check_reply
-    from socialwatch.models import AuthorHistory, Kind
-    from socialwatch.scoring import suggest
 
     long_text = SENTENCES[lang] * 80  # far over both limits
     comment = suggest.fit(long_text, "instagram", True)
@@ -421,9 +406,6 @@ def test_instagram_limits_hold_in_every_language(lang):
     over = check_reply(row, SENTENCES[lang] * 20)
     assert over is not None and "of at most 1000 bytes" in over
     # The suggestions themselves, for an Instagram comment and an Instagram DM, with a long signature.
-    import builders
-
-    from socialwatch.config.schema import SuggestionsConfig
 
     config = SuggestionsConfig(signature=SENTENCES[lang] * 30, brand_name="Acme " + SENTENCES[lang][:30])
     for kind in (Kind.COMMENT, Kind.DM):
@@ -436,14 +418,6 @@ def test_instagram_limits_hold_in_every_language(lang):
 
 
 def test_digest_and_routing_know_instagram(tmp_path):
-    import builders
-
-    from socialwatch.alerts.slack import route
-    from socialwatch.config.schema import SlackConfig
-    from socialwatch.models import Kind
-    from socialwatch.reports import summary
-    from socialwatch.scoring.pipeline import Pipeline
-    from socialwatch.store.db import Store
 
     config = Config()
     store = Store(tmp_path / "sw.db")

@@ -204,16 +204,8 @@ def submit_edit(responder: Responder, submission: Submission) -> SubmissionResul
     item = submission.item
     text = str(submission.value(cards.REPLY_BLOCK, cards.REPLY_INPUT).get("value") or "").strip()
     problem = check_reply(item, text)
-    if not responder.is_approver(submission.user_id):
+    if not_an_approver(responder, submission, item, "edit"):
         problem = "Only approvers can send replies."
-        audit_log.append_audit(
-            responder.store,
-            "action.refused",
-            actor_id=submission.user_id,
-            actor_name=submission.user_name,
-            item_key=cards.item_key(item),
-            details={"attempted": "edit", "reason": "not an approver"},
-        )
     if problem:
         return {"response_action": "errors", "errors": {cards.REPLY_BLOCK: problem}}, None
 
@@ -230,6 +222,21 @@ def submit_edit(responder: Responder, submission: Submission) -> SubmissionResul
         )
 
     return None, send_it
+
+
+def not_an_approver(responder: Responder, submission: Submission, item: Mapping[str, Any], attempted: str) -> bool:
+    """Whether the submitter of a reply is no approver; the attempt is then audited as ``action.refused``."""
+    if responder.is_approver(submission.user_id):
+        return False
+    audit_log.append_audit(
+        responder.store,
+        "action.refused",
+        actor_id=submission.user_id,
+        actor_name=submission.user_name,
+        item_key=cards.item_key(item),
+        details={"attempted": attempted, "reason": "not an approver"},
+    )
+    return True
 
 
 def submit_dismiss(responder: Responder, submission: Submission) -> SubmissionResult:

@@ -20,7 +20,7 @@ from socialwatch.alerts.actions import Actions, Click, Responder, Submission, Su
 from socialwatch.config.schema import Config
 from socialwatch.models import Author, AuthorHistory, Item, Kind, Suggestion, parse_time, utcnow
 from socialwatch.scoring import suggest
-from socialwatch.store import alert_outbox, audit_log, reply_outbox
+from socialwatch.store import alert_outbox, reply_outbox
 
 PRIVATE_VIEW = "sw_private_view"
 #: Meta accepts a private reply within 7 days of the comment.
@@ -104,16 +104,8 @@ def submit_private(responder: Responder, submission: Submission) -> SubmissionRe
     problem = refusal(item) or (
         "The message is empty." if not text else buttons.check_length(str(item["platform"]), False, text)
     )
-    if not responder.is_approver(submission.user_id):
+    if buttons.not_an_approver(responder, submission, item, "reply_privately"):
         problem = "Only approvers can send replies."
-        audit_log.append_audit(
-            responder.store,
-            "action.refused",
-            actor_id=submission.user_id,
-            actor_name=submission.user_name,
-            item_key=cards.item_key(item),
-            details={"attempted": "reply_privately", "reason": "not an approver"},
-        )
     if problem:
         return {"response_action": "errors", "errors": {cards.REPLY_BLOCK: problem}}, None
 

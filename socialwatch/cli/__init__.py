@@ -141,8 +141,9 @@ def run(config_path: str | None) -> None:
 def check(config_path: str | None, offline: bool) -> None:
     """Check the config, the database, and every configured account's credentials and capabilities.
 
-    Calls X (GET /2/users/me), the Graph API (/me) and Slack (auth.test) once each, plus one
-    probe per capability a token may lack (DMs, Messenger, Socket Mode). Nothing is posted.
+    Calls X (GET /2/users/me), the Graph API (/me; for Instagram the page's linked account and the
+    token's permissions) and Slack (auth.test), plus one probe per capability a token may lack (DMs,
+    Messenger, Instagram's comments, tags and DMs, Socket Mode). Nothing is posted.
     Exit status 1 when anything is wrong.
     """
     config = load(config_path, required=False)

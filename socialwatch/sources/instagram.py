@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import Any
@@ -169,6 +169,36 @@ class _Stream:
     def _read(self, path: str, args: dict[str, Any], what: str) -> dict[str, Any]:
         return read_with_retries(lambda: self.client.get(path, args, what), what=self.key)
 
+    def _newest_first(
+        self,
+        cursor: str | None,
+        since: datetime,
+        path: str,
+        args: dict[str, Any],
+        what: str,
+        take: Callable[[Page, Any, int, int | None], tuple[int | None, bool]],
+    ) -> Iterator[Page]:
+        """Pages of an edge served newest first, read down to the cursor (less the overlap): ``take`` adds
+        one entry to the page and answers the newest time seen and whether the rest is older still."""
+        floor = self._floor(cursor, since)
+        newest = int(cursor) if cursor else None
+        result: dict[str, Any] | None = self._read(path, args, what)
+        for _ in range(MAX_PAGES):
+            assert result is not None
+            page = Page(rate_limit=self.client.tap.rate_limit())
+            done = False
+            for entry in result.get("data") or []:
+                newest, done = take(page, entry, floor, newest)
+                if done:
+                    break
+            result = None if done else self._next(result, what + " (next)")
+            if result is None:
+                page.cursor = str(newest) if newest is not None else cursor
+                yield page
+                return
+            yield page
+        yield Page(cursor=str(newest) if newest is not None else cursor)
+
     def _next(self, result: dict[str, Any], what: str) -> dict[str, Any] | None:
         next_url = (result.get("paging") or {}).get("next")
         if not next_url:
@@ -284,47 +314,34 @@ class InstagramMentions(_Stream):
     stream = "mentions"
 
     def fetch(self, cursor: str | None, *, since: datetime) -> Iterator[Page]:
-        floor = self._floor(cursor, since)
-        newest = int(cursor) if cursor else None
         args = {"fields": TAGS_QUERY, "limit": COMMENT_PAGE}
-        result: dict[str, Any] | None = self._read(f"{self.ig_user_id}/tags", args, "GET /{ig-user}/tags")
-        for _ in range(MAX_PAGES):
-            assert result is not None
-            page = Page(rate_limit=self.client.tap.rate_limit())
-            done = False
-            for media in result.get("data") or []:
-                created = self._created(page, media, "tagged media")
-                if created is None:
-                    continue
-                newest = max(newest or created, created)
-                if created < floor:
-                    done = True  # newest first: everything after this is older still
-                    break
-                author = person(media.get("owner"), str(media["id"]), media.get("username"))
-                if author.id == self.ig_user_id:
-                    continue
-                page.items.append(
-                    Item(
-                        platform="instagram",
-                        kind=Kind.MENTION,
-                        native_id=str(media["id"]),
-                        account=self.account,
-                        author=author,
-                        text=str(media.get("caption") or ""),
-                        created_at=datetime.fromtimestamp(created, UTC),
-                        url=media.get("permalink"),
-                        conversation_id=str(media["id"]),
-                        public=True,
-                        raw=media,
-                    )
+        return self._newest_first(cursor, since, f"{self.ig_user_id}/tags", args, "GET /{ig-user}/tags", self._take)
+
+    def _take(self, page: Page, media: Any, floor: int, newest: int | None) -> tuple[int | None, bool]:
+        created = self._created(page, media, "tagged media")
+        if created is None:
+            return newest, False
+        newest = max(newest or created, created)
+        if created < floor:
+            return newest, True  # newest first: everything after this is older still
+        author = person(media.get("owner"), str(media["id"]), media.get("username"))
+        if author.id != self.ig_user_id:
+            page.items.append(
+                Item(
+                    platform="instagram",
+                    kind=Kind.MENTION,
+                    native_id=str(media["id"]),
+                    account=self.account,
+                    author=author,
+                    text=str(media.get("caption") or ""),
+                    created_at=datetime.fromtimestamp(created, UTC),
+                    url=media.get("permalink"),
+                    conversation_id=str(media["id"]),
+                    public=True,
+                    raw=media,
                 )
-            result = None if done else self._next(result, "GET /{ig-user}/tags (next)")
-            if result is None:
-                page.cursor = str(newest) if newest is not None else cursor
-                yield page
-                return
-            yield page
-        yield Page(cursor=str(newest) if newest is not None else cursor)
+            )
+        return newest, False
 
 
 class InstagramDms(_Stream):
@@ -333,31 +350,18 @@ class InstagramDms(_Stream):
     stream = "dms"
 
     def fetch(self, cursor: str | None, *, since: datetime) -> Iterator[Page]:
-        c = self.client
-        floor = self._floor(cursor, since)
-        newest = int(cursor) if cursor else None
         args = {"platform": "instagram", "limit": 25, "fields": MESSAGES_QUERY}
-        result: dict[str, Any] | None = self._read(f"{c.page_id}/conversations", args, "GET /{page}/conversations")
-        for _ in range(MAX_PAGES):
-            assert result is not None
-            page = Page(rate_limit=c.tap.rate_limit())
-            done = False
-            for conversation in result.get("data") or []:
-                if not isinstance(conversation, dict) or not conversation.get("id"):
-                    self._reject(page, "conversation without id", conversation)
-                    continue
-                updated = _ts(conversation.get("updated_time"))
-                if updated is not None and updated < floor:
-                    done = True  # everything after this was updated earlier still
-                    break
-                newest = self._messages(page, conversation, floor, newest)
-            result = None if done else self._next(result, "GET /{page}/conversations (next)")
-            if result is None:
-                page.cursor = str(newest) if newest is not None else cursor
-                yield page
-                return
-            yield page
-        yield Page(cursor=str(newest) if newest is not None else cursor)
+        path = f"{self.client.page_id}/conversations"
+        return self._newest_first(cursor, since, path, args, "GET /{page}/conversations", self._take)
+
+    def _take(self, page: Page, conversation: Any, floor: int, newest: int | None) -> tuple[int | None, bool]:
+        if not isinstance(conversation, dict) or not conversation.get("id"):
+            self._reject(page, "conversation without id", conversation)
+            return newest, False
+        updated = _ts(conversation.get("updated_time"))
+        if updated is not None and updated < floor:
+            return newest, True  # everything after this was updated earlier still
+        return self._messages(page, conversation, floor, newest), False
 
     def _messages(self, page: Page, conversation: dict[str, Any], floor: int, newest: int | None) -> int | None:
         messages: dict[str, Any] | None = conversation.get("messages") or {}

@@ -97,6 +97,7 @@ class IgThread:
 
 
 #: Field names per Instagram node type (IGUser, IGMedia and IGComment as published; anything else is error 100).
+#: IGConversation and IGMessage answer the names of Facebook's Conversation and Message (``nodes.py``).
 IG_FIELD_NAMES: dict[str, tuple[str, ...]] = {
     "IGUser": (
         "biography",
@@ -160,37 +161,9 @@ IG_FIELD_NAMES: dict[str, tuple[str, ...]] = {
         "username",
     ),
     "IGCommentFromUser": ("id", "self_ig_scoped_id", "username"),
-    "IGConversation": (
-        "id",
-        "updated_time",
-        "link",
-        "message_count",
-        "unread_count",
-        "snippet",
-        "participants",
-        "senders",
-        "can_reply",
-        "is_subscribed",
-        "former_participants",
-        "scoped_thread_key",
-        "name",
-        "wallpaper",
-        "folder",
-    ),
-    "IGMessage": (
-        "id",
-        "created_time",
-        "message",
-        "from",
-        "to",
-        "tags",
-        "attachments",
-        "sticker",
-        "shares",
-        "reactions",
-        "is_unsupported",
-    ),
 }
+#: Every Instagram node type the emulator serves.
+IG_TYPES = frozenset(IG_FIELD_NAMES) | {"IGConversation", "IGMessage"}
 IG_EDGES: dict[str, tuple[str, ...]] = {
     "IGUser": ("media", "tags"),
     "IGMedia": ("comments",),

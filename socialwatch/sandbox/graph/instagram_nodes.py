@@ -19,6 +19,7 @@ from socialwatch.sandbox.graph.instagram_model import (
     IG_EDGES,
     IG_FIELD_NAMES,
     IG_NODE_FIELDS,
+    IG_TYPES,
     IgComment,
     IgMedia,
     IgMessage,
@@ -27,7 +28,7 @@ from socialwatch.sandbox.graph.instagram_model import (
 )
 from socialwatch.sandbox.graph.instagram_state import InstagramState
 from socialwatch.sandbox.graph.model import FbProfile, graph_time
-from socialwatch.sandbox.graph.nodes import MISSING, Node
+from socialwatch.sandbox.graph.nodes import FIELD_NAMES, MISSING, Node
 from socialwatch.sandbox.graph.render import GraphRender, _EdgeItems
 from socialwatch.sandbox.http import Request
 
@@ -216,7 +217,7 @@ class InstagramNodes(InstagramState, GraphRender):
         return _EdgeItems("IGComment", comments, obj.id, edge)
 
     def render(self, node_type: str, obj: Any, specs: list[FieldSpec] | None, req: Request) -> dict[str, Any]:
-        if node_type not in IG_FIELD_NAMES:
+        if node_type not in IG_TYPES:
             return super().render(node_type, obj, specs, req)
         if specs is None:
             specs = [FieldSpec(name) for name in IG_DEFAULT_FIELDS[node_type]]
@@ -243,13 +244,13 @@ class InstagramNodes(InstagramState, GraphRender):
         return self.render("IGComment", comment, spec.children, req)
 
     def validate_fields(self, node_type: str, specs: list[FieldSpec] | None) -> None:
-        if node_type not in IG_FIELD_NAMES:
+        if node_type not in IG_TYPES:
             super().validate_fields(node_type, specs)
             return
         for spec in specs or []:
             if spec.name in IG_EDGES.get(node_type, ()):
                 self.validate_fields(IG_EDGE_TYPES[(node_type, spec.name)], spec.children)
-            elif spec.name in IG_FIELD_NAMES[node_type]:
+            elif spec.name in FIELD_NAMES[node_type]:
                 child = IG_NODE_FIELDS.get((node_type, spec.name))
                 if child:
                     self.validate_fields(child, spec.children)

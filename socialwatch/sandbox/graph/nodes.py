@@ -164,6 +164,8 @@ FIELD_NAMES = {
     **IG_FIELD_NAMES,
     "Page": FIELD_NAMES["Page"] + PAGE_IG_FIELDS,
     "Comment": FIELD_NAMES["Comment"] + ("private_reply_conversation",),  # private_replies.py
+    "IGConversation": FIELD_NAMES["Conversation"],
+    "IGMessage": FIELD_NAMES["Message"],
 }
 EDGES = {**EDGES, **IG_EDGES}
 DEFAULT_FIELDS = {**DEFAULT_FIELDS, **IG_DEFAULT_FIELDS}

@@ -46,7 +46,19 @@ class PrivateReplies(InstagramNodes):
 
     def _private_reply(self, comment_id: str, text: str) -> Response:
         if comment_id in self.ig_comments:
-            return self._private_reply_instagram(comment_id, text)
+            ig_comment = self.ig_comments[comment_id]
+            self.require_scopes("instagram_basic", "instagram_manage_messages")
+            if len(text.encode("utf-8")) > IG_DM_MAX_BYTES:
+                raise GraphError(100, f"(#100) Message text must be UTF-8 and {IG_DM_MAX_BYTES} bytes or less")
+            by_brand = ig_comment.author_id == self.ig_account.id
+            self._check_private(comment_id, by_brand, ig_comment.created, IG_WINDOW_SUBCODE)
+            if ig_comment.author_id is None:
+                raise GraphError(10903, "(#10903) This activity can't be replied to")
+            user_id, brand_id = ig_comment.author_id, self.ig_account.id
+            ig_thread = self.ig_thread_with(user_id, create=True)
+            assert ig_thread is not None
+            sent: Any = self._new_ig_message(ig_thread, brand_id, user_id, text, self._now())
+            return self._private_sent(self.ig_posted, comment_id, user_id, sent)
         comment = self.comments.get(comment_id)
         if comment is None:
             raise GraphError(100, "(#100) No matching comment found for recipient.comment_id", subcode=2018001)
@@ -59,46 +71,24 @@ class PrivateReplies(InstagramNodes):
         thread = self._thread_with(comment.author_id, create=True)
         assert thread is not None
         sent = self._new_message(thread, self.page.id, comment.author_id, text, self._now())
-        self.private_replies[comment_id] = sent.id
-        self.posted.append(
-            {
-                "kind": "private_reply",
-                "id": sent.id,
-                "text": text,
-                "comment_id": comment_id,
-                "in_reply_to": comment_id,
-                "recipient_id": comment.author_id,
-                "conversation_id": thread.id,
-                "created_time": graph_time(sent.created),
-            }
-        )
-        return Response.json({"recipient_id": comment.author_id, "message_id": sent.id})
+        return self._private_sent(self.posted, comment_id, comment.author_id, sent)
 
-    def _private_reply_instagram(self, comment_id: str, text: str) -> Response:
-        comment = self.ig_comments[comment_id]
-        self.require_scopes("instagram_basic", "instagram_manage_messages")
-        if len(text.encode("utf-8")) > IG_DM_MAX_BYTES:
-            raise GraphError(100, f"(#100) Message text must be UTF-8 and {IG_DM_MAX_BYTES} bytes or less")
-        self._check_private(comment_id, comment.author_id == self.ig_account.id, comment.created, IG_WINDOW_SUBCODE)
-        if comment.author_id is None:
-            raise GraphError(10903, "(#10903) This activity can't be replied to")
-        thread = self.ig_thread_with(comment.author_id, create=True)
-        assert thread is not None
-        sent = self._new_ig_message(thread, self.ig_account.id, comment.author_id, text, self._now())
+    def _private_sent(self, posted: list[dict[str, Any]], comment_id: str, user_id: str, sent: Any) -> Response:
+        """Record a private reply (a Messenger or an Instagram message) and answer as the Send API does."""
         self.private_replies[comment_id] = sent.id
-        self.ig_posted.append(
+        posted.append(
             {
                 "kind": "private_reply",
                 "id": sent.id,
-                "text": text,
+                "text": sent.text,
                 "comment_id": comment_id,
                 "in_reply_to": comment_id,
-                "recipient_id": comment.author_id,
-                "conversation_id": thread.id,
+                "recipient_id": user_id,
+                "conversation_id": sent.thread_id,
                 "created_time": graph_time(sent.created),
             }
         )
-        return Response.json({"recipient_id": comment.author_id, "message_id": sent.id})
+        return Response.json({"recipient_id": user_id, "message_id": sent.id})
 
     def _check_private(self, comment_id: str, by_page: bool, created: float, window_subcode: int) -> None:
         if by_page:
