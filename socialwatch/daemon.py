@@ -20,7 +20,7 @@ from typing import Any
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
 
-from socialwatch.alerts import buttons
+from socialwatch.alerts import buttons, reveal
 from socialwatch.alerts.actions import Actions
 from socialwatch.alerts.console import ConsoleChannel
 from socialwatch.alerts.outbox import AlertChannel, dispatch_alerts
@@ -45,6 +45,55 @@ SLA_INTERVAL = 30.0  # reminders are due at minute granularity; 30 s keeps them 
 REPLY_INTERVAL = 2.0  # approved replies also go out at once: a click wakes the sender
 SOCKET_RETRY = 30.0
 DISABLED_RECHECK = timedelta(hours=1)
+FAILED_RECHECK = timedelta(hours=1)  # a non-retryable error (Graph's is_transient false, a 400)
+
+
+def _hours(delta: timedelta) -> str:
+    hours = delta.total_seconds() / 3600
+    return f"{hours:g} hour" + ("" if hours == 1 else "s")
+
+
+class Wakeable:
+    """A scheduled job that can be woken early (a click queued a reply, a poll stored an alert).
+
+    apscheduler refuses a second instance of a running job with an alarming "maximum number of running
+    instances reached" warning, and a burst of clicks asked for one per click. Here a wake while the job
+    is waiting to start does nothing, and a wake (or a tick) while it runs makes it run once more when it
+    ends: the work is picked up, nothing is refused, and the log stays quiet."""
+
+    def __init__(self, run: Callable[[], Any]) -> None:
+        self._run = run
+        self._lock = threading.Lock()
+        self._state = "idle"  # idle | woken (asked to start now) | running
+        self._again = False
+
+    def __call__(self) -> None:
+        with self._lock:
+            if self._state == "running":  # a tick while running (the job may have 2 instances): run again after
+                self._again = True
+                return
+            self._state = "running"
+        while True:
+            try:
+                self._run()
+            finally:
+                with self._lock:
+                    again, self._again = self._again, False
+                    if not again:
+                        self._state = "idle"
+            if not again:
+                return
+
+    def wake(self) -> bool:
+        """True when the caller should ask the scheduler to run the job now (it is idle)."""
+        with self._lock:
+            if self._state == "running":
+                self._again = True
+                return False
+            if self._state == "woken":
+                return False
+            self._state = "woken"
+            return True
 
 
 def build_sources(config: Config) -> list[Source]:
@@ -76,6 +125,7 @@ def click_table() -> Actions:
     """Every button socialwatch posts, each registered by the feature that owns it."""
     actions = Actions()
     buttons.register(actions)
+    reveal.register(actions)
     customer.register(actions)
     return actions
 
@@ -127,6 +177,7 @@ class Daemon:
         self.beats = Heartbeat()
         self._watchdog: Watchdog | None = None
         self._silent: set[str] = set()
+        self._wakeable: dict[str, Wakeable] = {}
 
     # --- job bodies -------------------------------------------------------------------------
 
@@ -151,7 +202,14 @@ class Daemon:
         except CapabilityLost as exc:
             state, detail = "disabled", str(exc)
             log.error("%s: disabled: %s", source.key, exc)
-        except (PlatformError, SourceError) as exc:
+        except PlatformError as exc:
+            if exc.retryable:
+                state, detail = "error", str(exc)
+                log.warning("%s: poll failed, will retry: %s", source.key, exc)
+            else:  # the platform says the same call will fail again: ask again rarely, tell ops once
+                state, detail = "failed", f"{exc} (asked again in {_hours(FAILED_RECHECK)})"
+                log.error("%s: %s", source.key, detail)
+        except SourceError as exc:
             state, detail = "error", str(exc)
             log.warning("%s: poll failed, will retry: %s", source.key, exc)
         except Exception as exc:  # a bug in an adapter must not stop the other sources
@@ -169,6 +227,8 @@ class Daemon:
                     rate.limit,
                     rate.reset_at.isoformat(),
                 )
+        elif state == "failed":
+            paused_until = now + FAILED_RECHECK
         elif state == "disabled":
             paused_until = now + DISABLED_RECHECK  # re-check rarely: the API tier will not change by itself
         if paused_until:
@@ -273,6 +333,9 @@ class Daemon:
         self._wake("replies")
 
     def _wake(self, job_id: str) -> None:
+        job = self._wakeable.get(job_id)
+        if job is not None and not job.wake():
+            return  # already running (it goes again when done) or about to start
         if self._scheduler is not None and self._scheduler.running:
             try:
                 self._scheduler.modify_job(job_id, next_run_time=self.clock())
@@ -356,12 +419,20 @@ class Daemon:
                 # Start soon, staggered, so sources don't all hit the network in the same second.
                 next_run_time=self.clock() + timedelta(seconds=random.uniform(0, min(interval, 2.0))),
             )
-        scheduler.add_job(
-            self.dispatch, "interval", id="dispatch", seconds=DISPATCH_INTERVAL, next_run_time=self.clock()
-        )
-        scheduler.add_job(
-            self.send_replies, "interval", id="replies", seconds=REPLY_INTERVAL, next_run_time=self.clock()
-        )
+        for job_id, run, every in (
+            ("dispatch", self.dispatch, DISPATCH_INTERVAL),
+            ("replies", self.send_replies, REPLY_INTERVAL),
+        ):
+            self._wakeable[job_id] = Wakeable(run)
+            # Two instances: a tick during a long run returns at once and makes the running one go again.
+            scheduler.add_job(
+                self._wakeable[job_id],
+                "interval",
+                id=job_id,
+                seconds=every,
+                next_run_time=self.clock(),
+                max_instances=2,
+            )
         scheduler.add_job(
             self.heartbeat, "interval", id="heartbeat", seconds=HEARTBEAT_INTERVAL, next_run_time=self.clock()
         )
