@@ -147,15 +147,18 @@ def run(
     workdir: Path | None = None,
     echo: Callable[[str], None] = print,
     stop: threading.Event | None = None,
+    port_fallback: bool = True,
 ) -> dict[str, int]:
-    """Run the demo until ``stop`` is set or ``duration`` seconds pass (0: until Ctrl-C)."""
+    """Run the demo until ``stop`` is set or ``duration`` seconds pass (0: until Ctrl-C). A taken ``port``
+    gives way to a free one unless ``port_fallback`` is off (then ``sandbox.PortUnavailable``)."""
     from socialwatch.config.load import load_config
     from socialwatch.daemon import Daemon
-    from socialwatch.sandbox import Sandbox
+    from socialwatch.sandbox import start_sandbox
 
     stop = stop or threading.Event()
     entries = traffic(data)
-    with _workdir(workdir) as where, _sandbox(Sandbox, port, echo) as sandbox:
+    sandbox = start_sandbox(port=port, fallback=port_fallback, echo=echo)
+    with _workdir(workdir) as where, sandbox:
         directory = Path(where)
         info = sandbox.info()
         config = load_config(sandbox.write_config(directory / "socialwatch.toml", poll_interval=2))
@@ -212,12 +215,3 @@ def _workdir(path: Path | None) -> contextlib.AbstractContextManager[str | Path]
         return tempfile.TemporaryDirectory(prefix="socialwatch-demo-")
     path.mkdir(parents=True, exist_ok=True)
     return contextlib.nullcontext(path)
-
-
-def _sandbox(factory: Any, port: int, echo: Callable[[str], None]) -> Any:
-    """The sandbox (a context manager) on ``port``, or on a free port when that one is taken."""
-    try:
-        return factory(port=port)
-    except OSError:
-        echo(f"(port {port} is busy; using a free one)")
-        return factory(port=0)
