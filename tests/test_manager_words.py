@@ -215,3 +215,19 @@ def _messages(sandbox: Sandbox) -> list[dict[str, Any]]:
     from test_slack import messages
 
     return messages(sandbox)
+
+
+def test_the_console_channel_speaks_the_same_words(tmp_path: Path) -> None:
+    import io
+
+    from socialwatch.alerts.console import ConsoleChannel
+
+    store = Store(tmp_path / "sw.db")
+    result = builders.ingest(
+        store, Pipeline(Config()), [builders.item("@acme you charged me twice, refund now or I call my lawyer")]
+    )
+    out = io.StringIO()
+    ConsoleChannel(out).deliver(inbox.item(store, result.new_item_ids[0]))  # type: ignore[arg-type]
+    printed = out.getvalue()
+    assert "threatens to take it further" in printed and "unhappy" in printed
+    assert not INTERNALS.search(printed), printed
