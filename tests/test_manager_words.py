@@ -4,6 +4,7 @@ Real tweepy and slack_sdk against the sandbox."""
 
 from __future__ import annotations
 
+import io
 import logging
 import re
 import threading
@@ -16,9 +17,10 @@ from zoneinfo import ZoneInfo
 
 import builders
 import pytest
-from test_slack import alert_for, alert_messages, click, make_config, poll_and_dispatch, wait_until
+from test_slack import alert_for, alert_messages, click, make_config, messages, poll_and_dispatch, wait_until
 
 from socialwatch.alerts import cards, wording
+from socialwatch.alerts.console import ConsoleChannel
 from socialwatch.alerts.slack import SlackPoster
 from socialwatch.config.schema import Config
 from socialwatch.daemon import Daemon
@@ -212,16 +214,10 @@ def _replies(daemon: Daemon, tweet: str) -> list[dict[str, Any]]:
 
 
 def _messages(sandbox: Sandbox) -> list[dict[str, Any]]:
-    from test_slack import messages
-
     return messages(sandbox)
 
 
 def test_the_console_channel_speaks_the_same_words(tmp_path: Path) -> None:
-    import io
-
-    from socialwatch.alerts.console import ConsoleChannel
-
     store = Store(tmp_path / "sw.db")
     result = builders.ingest(
         store, Pipeline(Config()), [builders.item("@acme you charged me twice, refund now or I call my lawyer")]

@@ -12,8 +12,10 @@ from typing import Any
 
 import pytest
 
+from socialwatch.alerts import cards
 from socialwatch.config.load import load_config
 from socialwatch.config.schema import Config
+from socialwatch.daemon import Daemon
 from socialwatch.ingest import poll
 from socialwatch.models import utcnow
 from socialwatch.replies import ReplySender, build_repliers, target_for
@@ -149,8 +151,6 @@ def test_comments_without_from_are_each_their_own_unknown_person(env: Env) -> No
     reasons = " ".join(i["reasons"] for i in items)
     assert "repeat contact" not in reasons
     assert len({i["priority"] for i in items}) == 1  # the 15th is triaged like the 1st
-    from socialwatch.alerts import cards
-
     author_line = cards.render(items[-1])["blocks"][1]["text"]["text"]
     assert "does not name" in author_line and "earlier contact" not in author_line.replace("no earlier", "")
 
@@ -192,8 +192,6 @@ def test_a_messenger_message_without_from_is_from_the_other_participant(env: Env
 
 
 def test_an_image_only_messenger_message_is_shown_and_needs_a_look(env: Env) -> None:
-    from socialwatch.alerts import cards
-
     box = env.sandbox
     message = box.add_message("", name="Ivy", attachments=[{"type": "image", "mime_type": "image/jpeg"}])
     sticker = box.add_message("", name="Ned", attachments=[{"type": "sticker"}])
@@ -234,8 +232,6 @@ def test_attachments_on_comments_and_posts_are_read(env: Env) -> None:
 
 
 def test_a_non_transient_graph_error_is_not_retried_and_ops_read_facebooks_words(env: Env) -> None:
-    from socialwatch.daemon import Daemon
-
     box = env.sandbox
     page_id = box.info()["facebook"]["page_id"]
     box.fault(
@@ -258,6 +254,8 @@ def test_a_non_transient_graph_error_is_not_retried_and_ops_read_facebooks_words
     [row] = [s for s in streams.sources(daemon.store) if s["source"] == feed.key]
     assert row["state"] == "failed" and not row["healthy"]
     assert "This Page is temporarily blocked from this action." in row["detail"]
-    assert [d["source"] for e, d in events if e == "unhealthy"] == [feed.key]  # announced once
+    [announced] = [d for e, d in events if e == "unhealthy"]  # announced once
+    ops = cards.ops_text("unhealthy", announced)  # what the ops channel reads
+    assert feed.key in ops and "is failed" in ops and "This Page is temporarily blocked" in ops
     assert daemon.poll_source(feed) is None  # the next interval does not ask again
     assert len(box.requests_log("facebook", path=f"/v21.0/{page_id}/feed")) == 1
