@@ -317,7 +317,7 @@ def start_sandbox(
     except PortUnavailable as exc:
         if not fallback or port == 0:
             raise
-        echo(f"({exc}; using a free port instead)")
+        echo(f"({exc.strerror}; using a free port instead)")
         return Sandbox(host, 0).start()
 
 
