@@ -30,6 +30,7 @@ from socialwatch.ingest import PollResult, poll
 from socialwatch.models import utcnow
 from socialwatch.ops import health, metrics
 from socialwatch.ops.systemd import Heartbeat, Notifier, Watchdog
+from socialwatch.ops.wakeable import Wakeable
 from socialwatch.reports import daily
 from socialwatch.scoring.pipeline import Pipeline
 from socialwatch.sla import customer, incidents, jobs
@@ -51,49 +52,6 @@ FAILED_RECHECK = timedelta(hours=1)  # a non-retryable error (Graph's is_transie
 def _hours(delta: timedelta) -> str:
     hours = delta.total_seconds() / 3600
     return f"{hours:g} hour" + ("" if hours == 1 else "s")
-
-
-class Wakeable:
-    """A scheduled job that can be woken early (a click queued a reply, a poll stored an alert).
-
-    apscheduler refuses a second instance of a running job with an alarming "maximum number of running
-    instances reached" warning, and a burst of clicks asked for one per click. Here a wake while the job
-    is waiting to start does nothing, and a wake (or a tick) while it runs makes it run once more when it
-    ends: the work is picked up, nothing is refused, and the log stays quiet."""
-
-    def __init__(self, run: Callable[[], Any]) -> None:
-        self._run = run
-        self._lock = threading.Lock()
-        self._state = "idle"  # idle | woken (asked to start now) | running
-        self._again = False
-
-    def __call__(self) -> None:
-        with self._lock:
-            if self._state == "running":  # a tick while running (the job may have 2 instances): run again after
-                self._again = True
-                return
-            self._state = "running"
-        while True:
-            try:
-                self._run()
-            finally:
-                with self._lock:
-                    again, self._again = self._again, False
-                    if not again:
-                        self._state = "idle"
-            if not again:
-                return
-
-    def wake(self) -> bool:
-        """True when the caller should ask the scheduler to run the job now (it is idle)."""
-        with self._lock:
-            if self._state == "running":
-                self._again = True
-                return False
-            if self._state == "woken":
-                return False
-            self._state = "woken"
-            return True
 
 
 def build_sources(config: Config) -> list[Source]:
