@@ -20,7 +20,7 @@ from typing import Any
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
 
-from socialwatch.alerts import buttons, private_reply
+from socialwatch.alerts import buttons, private_reply, reveal
 from socialwatch.alerts.actions import Actions
 from socialwatch.alerts.console import ConsoleChannel
 from socialwatch.alerts.outbox import AlertChannel, dispatch_alerts
@@ -30,6 +30,7 @@ from socialwatch.ingest import PollResult, poll
 from socialwatch.models import utcnow
 from socialwatch.ops import health, metrics
 from socialwatch.ops.systemd import Heartbeat, Notifier, Watchdog
+from socialwatch.ops.wakeable import Wakeable
 from socialwatch.reports import daily
 from socialwatch.scoring.pipeline import Pipeline
 from socialwatch.sla import customer, incidents, jobs
@@ -45,6 +46,12 @@ SLA_INTERVAL = 30.0  # reminders are due at minute granularity; 30 s keeps them 
 REPLY_INTERVAL = 2.0  # approved replies also go out at once: a click wakes the sender
 SOCKET_RETRY = 30.0
 DISABLED_RECHECK = timedelta(hours=1)
+FAILED_RECHECK = timedelta(hours=1)  # a non-retryable error (Graph's is_transient false, a 400)
+
+
+def _hours(delta: timedelta) -> str:
+    hours = delta.total_seconds() / 3600
+    return f"{hours:g} hour" + ("" if hours == 1 else "s")
 
 
 def build_sources(config: Config) -> list[Source]:
@@ -81,6 +88,7 @@ def click_table() -> Actions:
     actions = Actions()
     buttons.register(actions)
     private_reply.register(actions)
+    reveal.register(actions)
     customer.register(actions)
     return actions
 
@@ -132,6 +140,7 @@ class Daemon:
         self.beats = Heartbeat()
         self._watchdog: Watchdog | None = None
         self._silent: set[str] = set()
+        self._wakeable: dict[str, Wakeable] = {}
 
     # --- job bodies -------------------------------------------------------------------------
 
@@ -156,7 +165,14 @@ class Daemon:
         except CapabilityLost as exc:
             state, detail = "disabled", str(exc)
             log.error("%s: disabled: %s", source.key, exc)
-        except (PlatformError, SourceError) as exc:
+        except PlatformError as exc:
+            if exc.retryable:
+                state, detail = "error", str(exc)
+                log.warning("%s: poll failed, will retry: %s", source.key, exc)
+            else:  # the platform says the same call will fail again: ask again rarely, tell ops once
+                state, detail = "failed", f"{exc} (asked again in {_hours(FAILED_RECHECK)})"
+                log.error("%s: %s", source.key, detail)
+        except SourceError as exc:
             state, detail = "error", str(exc)
             log.warning("%s: poll failed, will retry: %s", source.key, exc)
         except Exception as exc:  # a bug in an adapter must not stop the other sources
@@ -174,6 +190,8 @@ class Daemon:
                     rate.limit,
                     rate.reset_at.isoformat(),
                 )
+        elif state == "failed":
+            paused_until = now + FAILED_RECHECK
         elif state == "disabled":
             paused_until = now + DISABLED_RECHECK  # re-check rarely: the API tier will not change by itself
         if paused_until:
@@ -278,6 +296,9 @@ class Daemon:
         self._wake("replies")
 
     def _wake(self, job_id: str) -> None:
+        job = self._wakeable.get(job_id)
+        if job is not None and not job.wake():
+            return  # already running (it goes again when done) or about to start
         if self._scheduler is not None and self._scheduler.running:
             try:
                 self._scheduler.modify_job(job_id, next_run_time=self.clock())
@@ -361,12 +382,20 @@ class Daemon:
                 # Start soon, staggered, so sources don't all hit the network in the same second.
                 next_run_time=self.clock() + timedelta(seconds=random.uniform(0, min(interval, 2.0))),
             )
-        scheduler.add_job(
-            self.dispatch, "interval", id="dispatch", seconds=DISPATCH_INTERVAL, next_run_time=self.clock()
-        )
-        scheduler.add_job(
-            self.send_replies, "interval", id="replies", seconds=REPLY_INTERVAL, next_run_time=self.clock()
-        )
+        for job_id, run, every in (
+            ("dispatch", self.dispatch, DISPATCH_INTERVAL),
+            ("replies", self.send_replies, REPLY_INTERVAL),
+        ):
+            self._wakeable[job_id] = Wakeable(run)
+            # Two instances: a tick during a long run returns at once and makes the running one go again.
+            scheduler.add_job(
+                self._wakeable[job_id],
+                "interval",
+                id=job_id,
+                seconds=every,
+                next_run_time=self.clock(),
+                max_instances=2,
+            )
         scheduler.add_job(
             self.heartbeat, "interval", id="heartbeat", seconds=HEARTBEAT_INTERVAL, next_run_time=self.clock()
         )

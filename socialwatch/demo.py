@@ -47,13 +47,15 @@ def feed(sandbox: Any, entry: dict[str, Any], brand_handle: str) -> str:
     text = str(entry["text"]).replace("@sandboxbrand", f"@{brand_handle}")
     name = author.get("name") or "Visitor"
     platform, kind = entry["platform"], entry["kind"]
+    # Graph's awkward shapes: an image and no text, an author Graph does not name.
+    shape = {key: entry[key] for key in ("attachments", "from_hidden") if key in entry}
     username = author.get("handle") or "customer"
     if platform == "instagram" and kind == "comment":
-        sandbox.add_ig_comment(text, username=username)
+        sandbox.add_ig_comment(text, username=None if shape.get("from_hidden") else username)
     elif platform == "instagram" and kind == "mention":
         sandbox.add_ig_mention(text, username=username)
     elif platform == "instagram":
-        sandbox.add_ig_dm(text, username=username)
+        sandbox.add_ig_dm(text, username=username, attachments=shape.get("attachments"))
     elif platform == "x" and kind == "mention":
         sandbox.add_mention(
             text, handle=author.get("handle") or "customer", name=name, followers=int(author.get("followers") or 100)
@@ -63,12 +65,14 @@ def feed(sandbox: Any, entry: dict[str, Any], brand_handle: str) -> str:
             text, handle=author.get("handle") or "customer", name=name, followers=int(author.get("followers") or 100)
         )
     elif kind == "comment":
-        sandbox.add_comment(text, name=name)
+        sandbox.add_comment(text, name=name, **shape)
     elif kind == "post":
-        sandbox.add_visitor_post(text, name=name)
+        sandbox.add_visitor_post(text, name=name, **shape)
     else:
-        sandbox.add_message(text, name=name)
-    return f"{cards.PLATFORM_WORDS[platform]} {kind} from {name}: {terminal_line(text, 90)}"
+        sandbox.add_message(text, name=name, **shape)
+    said = text or "(" + ", ".join(str(a.get("type", "attachment")) for a in shape.get("attachments", [])) + ")"
+    who = f"someone {cards.PLATFORM_WORDS[platform]} does not name" if shape.get("from_hidden") else name
+    return f"{cards.PLATFORM_WORDS[platform]} {kind} from {who}: {terminal_line(said, 90)}"
 
 
 @dataclass
@@ -80,7 +84,7 @@ class Printer:
     def alert(self, alert: dict[str, Any], delivered: Delivered) -> None:
         self.alerts += 1
         where = "the thread of their earlier alert" if delivered.thread_ts else "#social-alerts"
-        who = terminal_line(alert.get("author_name") or alert.get("author_handle") or "?", 40)
+        who = terminal_line(alert.get("author_name") or alert.get("author_handle") or "someone unnamed", 40)
         self.echo(
             f"  ⚑ alert for {who}: [{alert['priority']}] {alert['category']} ({alert['label']}, "
             f"lang {alert.get('lang') or '?'}) → Slack {where}"
@@ -154,15 +158,18 @@ def run(
     workdir: Path | None = None,
     echo: Callable[[str], None] = print,
     stop: threading.Event | None = None,
+    port_fallback: bool = True,
 ) -> dict[str, int]:
-    """Run the demo until ``stop`` is set or ``duration`` seconds pass (0: until Ctrl-C)."""
+    """Run the demo until ``stop`` is set or ``duration`` seconds pass (0: until Ctrl-C). A taken ``port``
+    gives way to a free one unless ``port_fallback`` is off (then ``sandbox.PortUnavailable``)."""
     from socialwatch.config.load import load_config
     from socialwatch.daemon import Daemon
-    from socialwatch.sandbox import Sandbox
+    from socialwatch.sandbox import start_sandbox
 
     stop = stop or threading.Event()
     entries = traffic(data)
-    with _workdir(workdir) as where, _sandbox(Sandbox, port, echo) as sandbox:
+    sandbox = start_sandbox(port=port, fallback=port_fallback, echo=echo)
+    with _workdir(workdir) as where, sandbox:
         directory = Path(where)
         info = sandbox.info()
         config = load_config(sandbox.write_config(directory / "socialwatch.toml", poll_interval=2))
@@ -219,12 +226,3 @@ def _workdir(path: Path | None) -> contextlib.AbstractContextManager[str | Path]
         return tempfile.TemporaryDirectory(prefix="socialwatch-demo-")
     path.mkdir(parents=True, exist_ok=True)
     return contextlib.nullcontext(path)
-
-
-def _sandbox(factory: Any, port: int, echo: Callable[[str], None]) -> Any:
-    """The sandbox (a context manager) on ``port``, or on a free port when that one is taken."""
-    try:
-        return factory(port=port)
-    except OSError:
-        echo(f"(port {port} is busy; using a free one)")
-        return factory(port=0)

@@ -14,8 +14,8 @@ from datetime import datetime, timedelta
 from socialwatch.models import Assessment, Processed, utcnow
 from socialwatch.ops import crashpoints
 from socialwatch.scoring.pipeline import Pipeline
-from socialwatch.sources.base import RateLimit, Source
-from socialwatch.store import author_history, inbox, streams
+from socialwatch.sources.base import Page, RateLimit, Source
+from socialwatch.store import author_history, inbox, reply_outbox, streams
 from socialwatch.store.db import Store
 
 log = logging.getLogger(__name__)
@@ -51,6 +51,7 @@ def poll(
     result = PollResult(source.key, first_poll=cursor is None)
     since = now - backfill
     for page in source.fetch(cursor, since=since):
+        _drop_our_replies(store, source, page)
         histories = author_history.histories(store, [item.author_key for item in page.items])
         processed = []
         for item, assessment in pipeline.assess_batch(page.items, histories):
@@ -85,6 +86,15 @@ def poll(
             result.pages,
         )
     return result
+
+
+def _drop_our_replies(store: Store, source: Source, page: Page) -> None:
+    """A reply we posted, read back from the platform, is our own words even when the platform does not say
+    who wrote it (Graph withholds ``from``): never a customer's item."""
+    ours = reply_outbox.posted_reply_ids(store, source.platform, [item.native_id for item in page.items])
+    if ours:
+        log.debug("%s: %d of our own replies read back, skipped", source.key, len(ours))
+        page.items = [item for item in page.items if item.native_id not in ours]
 
 
 def _worth_alerting(first_poll: bool, assessment: Assessment, now: datetime) -> bool:

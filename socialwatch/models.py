@@ -76,18 +76,75 @@ def iso(value: datetime | None) -> str | None:
     return to_utc(value).isoformat(timespec="microseconds").replace("+00:00", "Z")
 
 
+#: The id prefix of an author the platform did not name (Graph withholds ``from`` for many people): such an
+#: id is made from the item's own id, so two hidden authors are two people, never one shared history.
+ANONYMOUS = "anonymous:"
+
+
 @dataclass(frozen=True)
 class Author:
-    id: str  # platform-native id of the person or page
+    id: str  # platform-native id of the person or page; ANONYMOUS + the item's id when the platform hid it
     handle: str | None = None
     name: str | None = None
     followers: int | None = None
+
+    @property
+    def anonymous(self) -> bool:
+        return self.id.startswith(ANONYMOUS)
 
     @property
     def display(self) -> str:
         if self.name and self.handle:
             return f"{self.name} (@{self.handle})"
         return self.name or (f"@{self.handle}" if self.handle else self.id)
+
+
+#: How an attachment reads in a sentence: "sent an image (image/jpeg)".
+ATTACHMENT_WORDS = {
+    "image": "an image",
+    "sticker": "a sticker",
+    "video": "a video",
+    "audio": "a voice message",
+    "file": "a file",
+    "share": "a link",
+    "animated_image": "a GIF",
+}
+
+
+@dataclass(frozen=True)
+class Attachment:
+    """Something a customer sent besides text: an image, a sticker, a video, a file, a shared link."""
+
+    kind: str  # a key of ATTACHMENT_WORDS
+    mime_type: str | None = None
+    url: str | None = None
+    name: str | None = None
+
+    def describe(self) -> str:
+        """ "an image (image/jpeg)", "a sticker", "a link"."""
+        words = ATTACHMENT_WORDS.get(self.kind, "an attachment")
+        return f"{words} ({self.mime_type})" if self.mime_type else words
+
+    def to_json(self) -> dict[str, str]:
+        fields = (("kind", self.kind), ("mime_type", self.mime_type), ("url", self.url), ("name", self.name))
+        return {key: value for key, value in fields if value}
+
+    @classmethod
+    def from_json(cls, value: Any) -> Attachment | None:
+        if not isinstance(value, dict) or not isinstance(value.get("kind"), str):
+            return None
+        return cls(str(value["kind"]), *(str(value[k]) if value.get(k) else None for k in ("mime_type", "url", "name")))
+
+
+def describe_attachments(attachments: tuple[Attachment, ...] | list[Attachment]) -> str:
+    """ "sent an image (image/jpeg)", "sent an image (image/jpeg) ×2 and a file (application/pdf)"; "" for none."""
+    counted: dict[str, int] = {}
+    for attachment in attachments:
+        counted[attachment.describe()] = counted.get(attachment.describe(), 0) + 1
+    parts = [words if n == 1 else f"{words} ×{n}" for words, n in counted.items()]
+    if not parts:
+        return ""
+    return "sent " + (parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1])
 
 
 @dataclass(frozen=True)
@@ -107,6 +164,12 @@ class Item:
     in_reply_to: str | None = None
     public: bool = True
     raw: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+    attachments: tuple[Attachment, ...] = ()  # images, stickers, files, links sent with (or instead of) text
+
+    @property
+    def attachment_only(self) -> bool:
+        """Nothing to read, something to look at: an image, a sticker, a link without a word."""
+        return bool(self.attachments) and not self.text.strip()
 
     @property
     def key(self) -> str:

@@ -154,10 +154,10 @@ def test_example_config_is_valid_and_documents_every_key(monkeypatch):
     text = EXAMPLE.read_text()
     for name in (
         "SOCIALWATCH_X_BEARER_TOKEN",
-        "SOCIALWATCH_FB_PAGE_TOKEN",
+        "SOCIALWATCH_FACEBOOK_PAGE_TOKEN",
         "SOCIALWATCH_SLACK_BOT_TOKEN",
         "SOCIALWATCH_SLACK_APP_TOKEN",
-        "SOCIALWATCH_FB_APP_SECRET",
+        "SOCIALWATCH_FACEBOOK_APP_SECRET",
     ):
         monkeypatch.setenv(name, "dummy")
     config = parse_config(text, EXAMPLE)

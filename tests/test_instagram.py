@@ -102,7 +102,9 @@ def test_comments_replies_mentions_and_dms_are_stored_once_and_the_brand_is_neve
     assert items[mention]["kind"] == "mention" and items[mention]["author_handle"] == "kim"
     assert "@sandboxbrand" in items[mention]["text"]
     assert items[dm]["kind"] == "dm" and items[dm]["public"] == 0
-    assert items[picture]["text"] == "[image] [file: a.pdf]"  # an attachment is described, not dropped
+    # Attachments are kept (as on Messenger), and an image-only DM is not an empty one.
+    kept = [(a["kind"], a.get("name")) for a in json.loads(items[picture]["attachments"])]
+    assert items[picture]["text"] == "" and kept == [("image", "image-1.jpg"), ("file", "a.pdf")]
     # Two comments without a visible author are two people, never one "unknown" customer.
     assert len({items[h]["author_id"] for h in hidden}) == 2
     assert all(items[h]["author_id"] == f"anonymous:{h}" for h in hidden)

@@ -16,7 +16,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from socialwatch.alerts import wording
 from socialwatch.models import parse_time
+from socialwatch.scoring import pii
 
 EVENT_TYPE = "socialwatch_alert"
 
@@ -52,6 +54,7 @@ RESOLVE = "sw_resolve"  # sw_resolve_sent | _resend | _drop: a person settles a 
 PRIVATE = "sw_private"  # reply privately to a public comment (alerts/private_reply.py)
 #: Where a public comment can be answered with one private message (Meta's private replies).
 PRIVATE_REPLY_PLATFORMS = ("facebook", "instagram")
+REVEAL = "sw_reveal"  # an approver sees the masked original in a private modal (alerts/reveal.py)
 RESOLUTIONS = {"sent": "It is posted", "resend": "Not posted: send it", "drop": "Not posted: drop it"}
 EDIT_VIEW = "sw_edit_view"
 DISMISS_VIEW = "sw_dismiss_view"
@@ -114,7 +117,20 @@ class AlertState:
     alerts_only: bool = False
 
 
+def shown_text(item: Mapping[str, Any]) -> str:
+    """The customer's text as Slack may show it: card numbers, e-mail addresses, phones and passwords
+    masked (a channel is wide and kept for years; an approver can reveal the original, audited)."""
+    return pii.mask(item.get("text") or "")
+
+
+def has_masked(item: Mapping[str, Any]) -> bool:
+    return shown_text(item) != (item.get("text") or "")
+
+
 def _author_line(item: Mapping[str, Any], history: Mapping[str, Any] | None) -> str:
+    if wording.anonymous(item):
+        platform = PLATFORM_WORDS.get(item["platform"], str(item["platform"]))
+        return f"someone {platform} does not name · no earlier contacts can be linked"
     name = one_line(item.get("author_name") or "", NAME_MAX)
     handle = one_line(item.get("author_handle") or "", NAME_MAX)
     who = " ".join(p for p in (f"*{name}*" if name else "", f"@{handle}" if handle else "") if p) or "someone"
@@ -160,8 +176,9 @@ def fallback_text(item: Mapping[str, Any]) -> str:
         f"[{str(item.get('priority') or '').upper()}] {PLATFORM_WORDS.get(item['platform'], item['platform'])} "
         f"{KIND_WORDS.get(item['kind'], item['kind'])}"
     )
-    author = one_line(item.get("author_name") or item.get("author_handle") or "", NAME_MAX)
-    return cut(f"{head} from {author}: {one_line(item.get('text') or '', FALLBACK_MAX)}", FALLBACK_MAX)
+    author = one_line(item.get("author_name") or item.get("author_handle") or "", NAME_MAX) or "someone"
+    said = " ".join(part for part in (shown_text(item), wording.attachments_text(item)) if part)
+    return cut(f"{head} from {author}: {one_line(said, FALLBACK_MAX)}", FALLBACK_MAX)
 
 
 def render(
@@ -175,8 +192,10 @@ def render(
     header = cut(
         f"{priority.upper()} · {platform} {kind} ({visibility}) · {one_line(item.get('account') or '', 40)}", HEADER_MAX
     )
-    body = safe(item.get("text") or "", POST_MAX)
-    quoted = "\n".join("> " + line if line else ">" for line in body.split("\n")) or ">"
+    body = safe(shown_text(item), POST_MAX)
+    quoted = "\n".join("> " + line if line else ">" for line in body.split("\n")) if body.strip() else ""
+    sent = _attachment_lines(item)
+    quoted = "\n".join(part for part in (quoted, sent) if part) or "_(nothing to show)_"
     blocks: list[dict[str, Any]] = [
         {
             "type": "header",
@@ -189,12 +208,9 @@ def render(
         {"type": "section", "text": {"type": "mrkdwn", "text": cut(_author_line(item, history), SECTION_MAX)}},
         {"type": "section", "text": {"type": "mrkdwn", "text": cut(quoted, SECTION_MAX)}},
     ]
-    facts = [
-        f"{LABEL_EMOJI.get(str(item.get('label')), '')} {item.get('label')} ({float(item.get('compound') or 0):+.2f})",
-        f"category: {item.get('category')}",
-    ]
-    if item.get("lang"):
-        facts.append(f"lang: {one_line(str(item['lang']), 12)}")
+    # In a manager's words; the scores are in the item row and the audit (alerts/wording.py).
+    facts = [escape(part) for part in wording.facts(item)]
+    facts[0] = f"{LABEL_EMOJI.get(str(item.get('label')), '')} {facts[0]}".strip()
     due = _due_text(item.get("sla_due_at"))
     if due:
         facts.append(f"reply due {due}")
@@ -202,7 +218,7 @@ def render(
     if isinstance(url, str) and url.startswith("https://"):
         facts.append(link(url, "open post"))
     blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": cut(" · ".join(facts), SECTION_MAX)}]})
-    reasons = _reasons(item)
+    reasons = wording.why(item)
     if reasons:
         blocks.append(
             {
@@ -235,12 +251,15 @@ def link(url: Any, label: str) -> str:
     return f"<{safe_url}|{label}>"
 
 
-def _reasons(item: Mapping[str, Any]) -> list[str]:
-    try:
-        value = json.loads(item.get("reasons") or "[]")
-    except ValueError:
-        return []
-    return [str(r) for r in value][:6]
+def _attachment_lines(item: Mapping[str, Any]) -> str:
+    """ ":paperclip: sent an image (image/jpeg) · open" per attachment; a link only to an https URL."""
+    lines = []
+    for attachment in wording.attachments_of(item)[:5]:
+        line = f":paperclip: sent {escape(attachment.describe())}"
+        if isinstance(attachment.url, str) and attachment.url.startswith("https://"):
+            line += " · " + link(attachment.url, "open")
+        lines.append(line)
+    return "\n".join(lines)
 
 
 def _suggestion_blocks(item: Mapping[str, Any], state: AlertState) -> list[dict[str, Any]]:
@@ -291,6 +310,8 @@ def _actions(item: Mapping[str, Any], state: AlertState) -> dict[str, Any]:
     elements.append(_button("Dismiss", DISMISS, value, "danger"))
     if item.get("label") == "negative" and state.feedback != "not_negative":
         elements.append(_button("Not negative", NOT_NEGATIVE, value))
+    if has_masked(item):
+        elements.append(_button("Show original", REVEAL, value))
     return {"type": "actions", "block_id": "alert_actions", "elements": elements}
 
 
@@ -392,7 +413,7 @@ def edit_modal(
                         "text": cut(
                             f"Replying on {platform} to "
                             f"{one_line(item.get('author_name') or item.get('author_handle') or '', 80)}:"
-                            f" _{one_line(item.get('text') or '', 400)}_",
+                            f" _{one_line(shown_text(item) or wording.attachments_text(item), 400)}_",
                             SECTION_MAX,
                         ),
                     }

@@ -10,6 +10,7 @@ import json
 import sys
 from typing import Any, TextIO
 
+from socialwatch.alerts import wording
 from socialwatch.alerts.outbox import Delivered
 from socialwatch.scoring import pii
 
@@ -22,17 +23,19 @@ class ConsoleChannel:
 
     def deliver(self, alert: dict[str, Any]) -> Delivered:
         suggestions = json.loads(alert.get("suggestions") or "[]")
-        reasons = json.loads(alert.get("reasons") or "[]")
+        reasons = wording.why(alert)  # a manager's words; the scores are in the item row and the audit
+        anonymous = wording.anonymous(alert)
         author = terminal_line(
-            alert.get("author_name") or alert.get("author_handle") or alert.get("author_id") or "?", 80
+            "someone unnamed" if anonymous else alert.get("author_name") or alert.get("author_handle") or "?", 80
         )
+        said = " ".join(part for part in (pii.mask(alert["text"] or ""), wording.attachments_text(alert)) if part)
         lines = [
             f"[{alert['priority'].upper()}] {alert['platform']} {alert['kind']} from {author}"
-            f" ({alert['label']}, {alert['compound']:+.2f}, {alert['category']})",
-            f"    {terminal_line(pii.mask(alert['text']))}",
+            f" ({', '.join(wording.facts(alert))})",
+            f"    {terminal_line(said)}",
         ]
         if reasons:
-            lines.append(f"    why: {'; '.join(reasons)}")
+            lines.append(f"    why: {'; '.join(terminal_line(r) for r in reasons)}")
         if alert.get("sla_due_at"):
             lines.append(f"    reply due by {alert['sla_due_at']}")
         for index, suggestion in enumerate(suggestions, 1):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import sys
 from pathlib import Path
 from typing import IO, Any
@@ -146,17 +147,14 @@ def check(config_path: str | None, offline: bool) -> None:
     Messenger, Instagram's comments, tags and DMs, Socket Mode). Nothing is posted.
     Exit status 1 when anything is wrong.
     """
-    config = load(config_path, required=False)
-    where = config.source_path or "built-in defaults (no config file found)"
-    click.echo(f"config: OK ({where})")
-    from socialwatch.store.db import Store
-
-    try:
-        store = Store(config.daemon.database)
-        store.check_writable()
-    except Exception as exc:  # any failure here is the answer the user asked for
-        raise click.ClickException(f"database {config.daemon.database} is not writable: {exc}") from None
-    click.echo(f"database: OK ({config.daemon.database}, schema version {store.schema_version()})")
+    config = load(config_path, required=True)  # built-in defaults would check nothing anyone runs
+    if not (config.x.accounts or config.facebook.pages or config.instagram.accounts or config.replay):
+        raise click.ClickException(
+            f"{config.source_path} names no source to watch: add an [[x.accounts]], [[facebook.pages]], "
+            "[[instagram.accounts]] or [[replay]] block (see config/socialwatch.example.toml)"
+        )
+    click.echo(f"config: OK ({config.source_path})")
+    click.echo(_check_database(Path(config.daemon.database)))
     if offline:
         return
     from socialwatch.ops.checks import check_all, render
@@ -167,20 +165,45 @@ def check(config_path: str | None, offline: bool) -> None:
         sys.exit(1)
 
 
+def _check_database(path: Path) -> str:
+    """The database line of `check`; never creates the file (the daemon does, as its own user)."""
+    from socialwatch.store.db import Store
+
+    if not path.exists():
+        parent = path.parent if str(path.parent) else Path(".")
+        if not parent.is_dir():
+            raise click.ClickException(
+                f"database {path}: the directory {parent} does not exist; create it, or fix [daemon] database"
+            )
+        if not os.access(parent, os.W_OK | os.X_OK):
+            raise click.ClickException(
+                f"database {path}: the directory {parent} is not writable by this user; the daemon could not "
+                "create the database there"
+            )
+        return f"database: not created yet ({path}); the daemon creates it at its first start"
+    try:
+        store = Store(path)
+        store.check_writable()
+    except Exception as exc:  # any failure here is the answer the user asked for
+        raise click.ClickException(f"database {path} is not writable: {exc}") from None
+    return f"database: OK ({path}, schema version {store.schema_version()})"
+
+
 @main.command()
 @config_option
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def status(config_path: str | None, as_json: bool) -> None:
     """Health of every source (last success, last error, rate limit, cursor age), outbox backlogs,
-    open items and SLA breaches. Exit status 2 when a source is unhealthy or silent (for monitoring).
-    Needs no credentials."""
+    open items and SLA breaches. Exit status 2 when a source is unhealthy or silent, or when no source
+    has reported at all (a probe pointed at the wrong config or database must not stay green); 1 when
+    there is no config file or no database. Needs no credentials."""
     from datetime import timedelta
 
     from socialwatch.models import utcnow
     from socialwatch.ops import health
     from socialwatch.store.db import Store
 
-    config = load(config_path, required=False, secrets=False)
+    config = load(config_path, required=True, secrets=False)
     if not Path(config.daemon.database).exists():
         raise click.ClickException(f"no database at {config.daemon.database}; has the daemon run yet?")
     report = health.assess(
@@ -190,6 +213,13 @@ def status(config_path: str | None, as_json: bool) -> None:
         click.echo(json.dumps(report.to_json(), indent=2, default=str))
     else:
         click.echo(health.render(report))
+    if not report.sources:
+        click.echo(
+            f"no source has reported in {config.daemon.database}: is the daemon running with "
+            f"{config.source_path}, and does that config name any source?",
+            err=True,
+        )
+        sys.exit(2)
     if report.unhealthy:
         sys.exit(2)
 
@@ -214,33 +244,44 @@ def backup(destination: Path, config_path: str | None) -> None:
 
 # --- sandbox and demo -----------------------------------------------------------------------
 
+PORT_HELP = "Port; when the default is taken, a free one is used (a --port you give must be free; 0: any)."
+
+
+def _default_port(ctx: click.Context) -> bool:
+    """Whether --port was left at its default: only then may a taken port give way to a free one."""
+    return ctx.get_parameter_source("port") is click.core.ParameterSource.DEFAULT
+
+
+def _port_advice(exc: OSError) -> str:
+    return f"{exc.strerror or exc}: stop what listens there, or choose another with --port (0 picks any free port)"
+
 
 @main.command()
 @click.option(
     "--host", default="127.0.0.1", show_default=True, help="Address to bind; loopback unless you say otherwise."
 )
-@click.option("--port", default=8900, show_default=True, type=int, help="Port (0 picks a free one).")
+@click.option("--port", default=8900, show_default=True, type=int, help=PORT_HELP)
 @click.option(
     "--write-config",
     type=click.Path(dir_okay=False, path_type=Path),
     default=None,
     help="Also write a socialwatch config pointing at this sandbox.",
 )
-def sandbox(host: str, port: int, write_config: Path | None) -> None:
+@click.pass_context
+def sandbox(ctx: click.Context, host: str, port: int, write_config: Path | None) -> None:
     """Run the built-in emulators of X, Facebook and Slack on loopback, for trials and tests."""
-    from socialwatch.sandbox import serve_forever
+    from socialwatch.sandbox import PortUnavailable, serve_forever
 
     setup_logging("INFO")
-    serve_forever(host, port, write_config)
+    try:
+        serve_forever(host, port, write_config, fallback=_default_port(ctx))
+    except PortUnavailable as exc:
+        raise click.ClickException(_port_advice(exc)) from None
 
 
 @main.command()
 @click.option(
-    "--port",
-    default=8900,
-    show_default=True,
-    type=int,
-    help="Port of the sandbox and its web view (a free one if taken).",
+    "--port", default=8900, show_default=True, type=int, help="Port of the sandbox and its web view. " + PORT_HELP
 )
 @click.option("--duration", default=0.0, type=float, help="Stop after this many seconds (default: at Ctrl-C).")
 @click.option("--rate", default=0.5, show_default=True, type=float, help="New customer messages per second.")
@@ -262,7 +303,16 @@ def sandbox(host: str, port: int, write_config: Path | None) -> None:
     default=None,
     help="Keep the config and database here (default: a temporary directory, removed at the end).",
 )
-def demo(port: int, duration: float, rate: float, auto_approve: bool, data: Path | None, workdir: Path | None) -> None:
+@click.pass_context
+def demo(
+    ctx: click.Context,
+    port: int,
+    duration: float,
+    rate: float,
+    auto_approve: bool,
+    data: Path | None,
+    workdir: Path | None,
+) -> None:
     """See the whole loop with no accounts: sandboxed X, Facebook, Instagram and Slack, the real daemon, live traffic.
 
     Customer messages arrive on the emulated platforms, socialwatch triages them and posts alerts
@@ -271,21 +321,26 @@ def demo(port: int, duration: float, rate: float, auto_approve: bool, data: Path
     """
     setup_logging("WARNING")
     from socialwatch import demo as demo_module
+    from socialwatch.sandbox import PortUnavailable
 
     if not duration and not sys.stdin.isatty():
         # Nobody at a terminal to press Ctrl-C (a script, CI): play the traffic, let the last replies
         # go out, then stop on our own.
         duration = len(demo_module.traffic(data)) / max(rate, 0.1) + 30
         click.echo(f"(not at a terminal: the demo stops by itself after {duration:.0f} s)")
-    demo_module.run(
-        port=port,
-        duration=duration,
-        rate=rate,
-        auto_approve=auto_approve,
-        data=data,
-        workdir=workdir,
-        echo=lambda line: click.echo(line),
-    )
+    try:
+        demo_module.run(
+            port=port,
+            duration=duration,
+            rate=rate,
+            auto_approve=auto_approve,
+            data=data,
+            workdir=workdir,
+            echo=lambda line: click.echo(line),
+            port_fallback=_default_port(ctx),
+        )
+    except PortUnavailable as exc:
+        raise click.ClickException(_port_advice(exc)) from None
 
 
 def _register_compliance_commands() -> None:

@@ -1,6 +1,7 @@
 """The daily digest: posted once per scheduled period (the audit entry ``digest.posted`` is the record),
 with its chart images uploaded through ``files_upload_v2``; without matplotlib, or if drawing fails, it
-posts without them. Runs often and after restarts without posting twice.
+posts without them. Runs often and after restarts without posting twice, and never posts an empty one
+(nothing came in, nobody waits).
 """
 
 from __future__ import annotations
@@ -78,6 +79,12 @@ def post_daily(store: Store, config: Config, poster: Poster, now: datetime, *, f
         return None
     since, until = period_for(config, scheduled)
     digest = build(store, config, since, until, zone, now=now)
+    if not force and digest.total == 0 and not digest.waiting_from_before:
+        # Nothing came in and nobody waits: "0 items" in the channel at every start (a new install, the
+        # demo, a restart after a quiet day) says nothing a manager needs. Not recorded: a late item of the
+        # period (a backfill) still gets it posted by the next run.
+        log.info("daily digest for %s: nothing came in and nothing waits; not posted", period)
+        return None
     channel = config.digest.channel or (config.slack.channel if config.slack else "console")
     text, blocks = render_blocks(digest)
     try:

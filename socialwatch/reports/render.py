@@ -12,10 +12,10 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from socialwatch.alerts.cards import escape
+from socialwatch.alerts.cards import KIND_WORDS, PLATFORM_WORDS, escape
 from socialwatch.models import LABELS, parse_time, to_utc
 from socialwatch.reports import charts
-from socialwatch.reports.summary import Digest
+from socialwatch.reports.summary import Digest, Waiting
 from socialwatch.sla.wording import short_duration
 
 log = logging.getLogger(__name__)
@@ -143,8 +143,9 @@ def _sections(digest: Digest) -> list[tuple[str, list[str]]]:
         for sp in digest.spikes
     ] or ["none"]
     waiting = [
-        f"{w.priority} {w.category} {w.platform} {w.kind} from {w.author}, posted "
-        f"{_local(w.created_at, zone)}" + (", overdue" if w.overdue else "")
+        f"{w.author} on {_where(w)}, {w.priority}: “{w.excerpt}” (posted {_local(w.created_at, zone)}"
+        + (f", due {_local(w.due_at, zone)}" if w.due_at else "")
+        + (", overdue)" if w.overdue else ")")
         for w in digest.unanswered
     ]
     waiting_head = f"{digest.unanswered_total} of this period's items wait for a reply ({digest.overdue_total} overdue)"
@@ -248,15 +249,24 @@ def render_html(digest: Digest, images: dict[str, bytes] | None = None) -> str:
     return "\n".join(parts)
 
 
+def _where(w: Waiting) -> str:
+    """ "X mention", "Facebook direct message"."""
+    return f"{PLATFORM_WORDS.get(w.platform, w.platform)} {KIND_WORDS.get(w.kind, w.kind)}"
+
+
 def _waiting_table(digest: Digest, zone: ZoneInfo) -> str:
+    """Who wrote what, where, and by when we owe them an answer (the item key stays in the link's title)."""
     e = html.escape
-    rows = ["<table><tr><th>item</th><th>priority</th><th>category</th><th>from</th><th>posted</th><th>due</th></tr>"]
+    rows = [
+        "<table><tr><th>from</th><th>on</th><th>what they wrote</th><th>priority</th><th>posted</th><th>due</th></tr>"
+    ]
     for w in digest.unanswered:
-        label = e(w.item_key)
-        cell = f"<a href='{e(w.url)}'>{label}</a>" if w.url and w.url.startswith("https://") else label
+        said = e(w.excerpt) or "<span class=muted>(no text)</span>"
+        if w.url and w.url.startswith("https://"):
+            said = f"<a href='{e(w.url)}' title='{e(w.item_key)}'>{said}</a>"
         due = e(_local(w.due_at, zone)) if w.due_at else ""
         rows.append(
-            f"<tr><td>{cell}</td><td>{e(w.priority)}</td><td>{e(w.category)}</td><td>{e(w.author)}</td>"
+            f"<tr><td>{e(w.author)}</td><td>{e(_where(w))}</td><td>{said}</td><td>{e(w.priority)}</td>"
             f"<td>{e(_local(w.created_at, zone))}</td><td{' class=neg' if w.overdue else ''}>{due}</td></tr>"
         )
     return "".join(rows) + "</table>"

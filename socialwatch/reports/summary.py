@@ -8,6 +8,7 @@ SLA compliance (median, p90), incidents, repeat authors and the items still wait
 
 from __future__ import annotations
 
+import json
 import logging
 from collections import Counter, defaultdict
 from collections.abc import Sequence
@@ -19,7 +20,8 @@ from zoneinfo import ZoneInfo
 from socialwatch.alerts.cards import item_key
 from socialwatch.config.response_times import SLA_PRIORITIES
 from socialwatch.config.schema import Config
-from socialwatch.models import LABELS, iso, parse_time, to_utc, utcnow
+from socialwatch.models import ANONYMOUS, LABELS, Attachment, describe_attachments, iso, parse_time, to_utc, utcnow
+from socialwatch.scoring import pii
 from socialwatch.store import periods
 from socialwatch.store.db import Store
 
@@ -67,6 +69,7 @@ class Waiting:
     due_at: str | None
     overdue: bool
     url: str | None
+    excerpt: str = ""  # what they wrote, short, with card numbers, e-mail addresses and phones masked
 
 
 @dataclass(frozen=True)
@@ -181,7 +184,24 @@ def _minutes(later: datetime | None, earlier: datetime | None) -> float | None:
 def _author(row: dict[str, Any]) -> str:
     if row.get("author_handle"):
         return "@" + str(row["author_handle"])
+    if str(row.get("author_key") or "").startswith(f"{row.get('platform')}:{ANONYMOUS}"):
+        return "someone unnamed"  # the platform did not say who (Graph withholds ``from``)
     return str(row.get("author_name") or row["author_key"])
+
+
+EXCERPT_MAX = 80
+
+
+def excerpt(row: dict[str, Any]) -> str:
+    """What the item says, on one line, masked, at most EXCERPT_MAX characters (or what was attached)."""
+    text = " ".join(pii.mask(str(row.get("excerpt") or "")).split())
+    if not text and row.get("attachments"):
+        try:
+            found = [Attachment.from_json(a) for a in json.loads(row["attachments"])]
+        except (ValueError, TypeError):
+            found = []
+        text = "(" + describe_attachments([a for a in found if a is not None]) + ")"
+    return text if len(text) <= EXCERPT_MAX else text[: EXCERPT_MAX - 1].rstrip() + "…"
 
 
 def summarise(
@@ -284,6 +304,7 @@ def summarise(
             r["sla_due_at"],
             bool(r["sla_due_at"] and (parse_time(r["sla_due_at"]) or as_of) <= as_of),
             r["url"] if r["kind"] != "dm" else None,
+            excerpt(r),
         )
         for r in waiting
     ]

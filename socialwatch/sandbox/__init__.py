@@ -26,13 +26,13 @@ from typing import TYPE_CHECKING, Any, Self
 
 from socialwatch.sandbox.configfile import write_config as _write_config
 from socialwatch.sandbox.graph import GraphEmulator
-from socialwatch.sandbox.server import SandboxServer
+from socialwatch.sandbox.server import PortUnavailable, SandboxServer
 from socialwatch.sandbox.x import XEmulator
 
 if TYPE_CHECKING:
     from socialwatch.sandbox.slack import SlackEmulator
 
-__all__ = ["Sandbox", "control", "serve_forever"]
+__all__ = ["PortUnavailable", "Sandbox", "control", "serve_forever", "start_sandbox"]
 
 log = logging.getLogger(__name__)
 
@@ -191,8 +191,10 @@ class Sandbox:
         post_id: str | None = None,
         parent_id: str | None = None,
         created_time: datetime | str | float | None = None,
+        **shape: Any,
     ) -> str:
-        """A visitor's comment (on ``post_id``, by default the page's latest post); returns its id."""
+        """A visitor's comment (on ``post_id``, by default the page's latest post); returns its id.
+        ``shape``: ``from_hidden=True``, ``attachments=[{"type": "image"}]``, ``by_page=True``."""
         return self.graph.add_comment(
             {
                 "author": {"name": name},
@@ -200,6 +202,7 @@ class Sandbox:
                 "post_id": post_id,
                 "parent_id": parent_id,
                 "created_time": _when(created_time),
+                **shape,
             }
         ).id
 
@@ -210,10 +213,12 @@ class Sandbox:
         name: str = "Visitor",
         tagged: bool = False,
         created_time: datetime | str | float | None = None,
+        **shape: Any,
     ) -> str:
-        """A visitor's post on the page (or, ``tagged=True``, elsewhere tagging the page)."""
+        """A visitor's post on the page (or, ``tagged=True``, elsewhere tagging the page); ``shape`` as for
+        ``add_comment``."""
         return self.graph.add_post(
-            {"author": {"name": name}, "text": text, "tagged": tagged, "created_time": _when(created_time)}
+            {"author": {"name": name}, "text": text, "tagged": tagged, "created_time": _when(created_time), **shape}
         ).id
 
     def add_page_post(self, text: str, *, created_time: datetime | str | float | None = None) -> str:
@@ -221,10 +226,13 @@ class Sandbox:
         return self.graph.add_post({"by_page": True, "text": text, "created_time": _when(created_time)}).id
 
     def add_message(
-        self, text: str, *, name: str = "Visitor", created_time: datetime | str | float | None = None
+        self, text: str, *, name: str = "Visitor", created_time: datetime | str | float | None = None, **shape: Any
     ) -> str:
-        """A visitor's Messenger message to the page; returns the message id."""
-        return self.graph.add_message({"sender": {"name": name}, "text": text, "created_time": _when(created_time)}).id
+        """A visitor's Messenger message to the page; returns the message id. ``shape`` as for ``add_comment``
+        (``text=""`` with ``attachments``: an image-only message)."""
+        return self.graph.add_message(
+            {"sender": {"name": name}, "text": text, "created_time": _when(created_time), **shape}
+        ).id
 
     def add_one_of_each(self) -> None:
         """One new item on every stream a sandbox config polls: a mention, a DM, a comment, a visitor post, a
@@ -259,6 +267,10 @@ class Sandbox:
     def set_facebook_app_secret(self, secret: str | None) -> None:
         """With a secret set, every call needs a matching ``appsecret_proof``."""
         self.graph.set_app_secret(secret)
+
+    def set_facebook_hide_from(self, mode: str) -> None:
+        """``none``, ``visitors`` (Graph withholds every visitor's ``from``) or ``all`` (the page's own too)."""
+        self.graph.set_hide_from(mode)
 
     # -- Instagram (the page's linked professional account) ------------------------------------
 
@@ -369,16 +381,33 @@ class Sandbox:
         self._server.log.clear()
 
 
-def serve_forever(host: str = "127.0.0.1", port: int = 8900, write_config: Path | str | None = None) -> None:
+def start_sandbox(
+    host: str = "127.0.0.1", port: int = 8900, *, fallback: bool = True, echo: Callable[[str], None] = print
+) -> Sandbox:
+    """A started sandbox on ``port``; when the port is taken and ``fallback``, on a free one (said through
+    ``echo``). Without ``fallback`` (the port was asked for), ``PortUnavailable`` says why."""
+    try:
+        return Sandbox(host, port).start()
+    except PortUnavailable as exc:
+        if not fallback or port == 0:
+            raise
+        echo(f"({exc.strerror}; using a free port instead)")
+        return Sandbox(host, 0).start()
+
+
+def serve_forever(
+    host: str = "127.0.0.1", port: int = 8900, write_config: Path | str | None = None, *, fallback: bool = True
+) -> None:
     """Run a sandbox until SIGINT/SIGTERM, printing its URL and credentials (the ``socialwatch sandbox`` command)."""
     stop = threading.Event()
 
     def on_signal(signum: int, frame: object) -> None:
         stop.set()
 
+    sandbox = start_sandbox(host, port, fallback=fallback, echo=lambda line: print(line, flush=True))
     previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
-        with Sandbox(host, port) as sandbox:
+        with sandbox:
             print(f"socialwatch sandbox listening on {sandbox.url}", flush=True)
             print(f"  web view:     {sandbox.url}/", flush=True)
             print(f"  control API:  {sandbox.url}/_sandbox/info", flush=True)

@@ -43,10 +43,10 @@ def render_config(info: dict[str, Any], *, poll_interval: float = 3) -> tuple[st
         "SANDBOX_X_CONSUMER_SECRET": x["consumer_secret"],
         "SANDBOX_X_ACCESS_TOKEN": x["access_token"],
         "SANDBOX_X_ACCESS_TOKEN_SECRET": x["access_token_secret"],
-        "SANDBOX_FB_PAGE_TOKEN": fb["page_token"],
+        "SANDBOX_FACEBOOK_PAGE_TOKEN": fb["page_token"],
     }
     if fb.get("app_secret"):
-        secrets["SANDBOX_FB_APP_SECRET"] = fb["app_secret"]
+        secrets["SANDBOX_FACEBOOK_APP_SECRET"] = fb["app_secret"]
     lines = [
         "# Written by `socialwatch sandbox --write-config`: every source and Slack point at the sandbox",
         f"# at {base}. The credentials are the sandbox's fake ones; they work nowhere else.",
@@ -81,10 +81,10 @@ def render_config(info: dict[str, Any], *, poll_interval: float = 3) -> tuple[st
         "[[facebook.pages]]",
         f"name = {_toml('sandbox')}",
         f"page_id = {_toml(fb['page_id'])}",
-        f"page_token = {_toml('secret:SANDBOX_FB_PAGE_TOKEN')}",
+        f"page_token = {_toml('secret:SANDBOX_FACEBOOK_PAGE_TOKEN')}",
     ]
     if fb.get("app_secret"):
-        lines.append(f"app_secret = {_toml('secret:SANDBOX_FB_APP_SECRET')}")
+        lines.append(f"app_secret = {_toml('secret:SANDBOX_FACEBOOK_APP_SECRET')}")
     ig = info.get("instagram")
     if ig:
         # The professional account linked to the sandbox page, read with the page's token.
@@ -94,11 +94,11 @@ def render_config(info: dict[str, Any], *, poll_interval: float = 3) -> tuple[st
             f"name = {_toml('sandbox')}",
             f"ig_user_id = {_toml(ig['ig_user_id'])}",
             f"page_id = {_toml(ig['page_id'])}",
-            f"page_token = {_toml('secret:SANDBOX_FB_PAGE_TOKEN')}",
+            f"page_token = {_toml('secret:SANDBOX_FACEBOOK_PAGE_TOKEN')}",
             f"username = {_toml(ig['username'])}",
         ]
         if fb.get("app_secret"):
-            lines.append(f"app_secret = {_toml('secret:SANDBOX_FB_APP_SECRET')}")
+            lines.append(f"app_secret = {_toml('secret:SANDBOX_FACEBOOK_APP_SECRET')}")
     if slack:
         secrets["SANDBOX_SLACK_BOT_TOKEN"] = slack["bot_token"]
         lines += [

@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 TARGETS = ("x", "facebook", "slack")
-STATUS_FAULTS = ("429", "500", "503", "401", "403")
+STATUS_FAULTS = ("429", "500", "503", "401", "403", "400")
 FAULT_KINDS = (*STATUS_FAULTS, "malformed", "timeout", "disconnect")
 DEFAULT_TIMEOUT_SECONDS = 5.0
 
@@ -30,7 +30,8 @@ class FaultRule:
     count: int = 1
     seconds: float | None = None
     method: str | None = None
-    #: Platform-specific extras, e.g. {"code": 32} to pick a Graph rate-limit code.
+    #: Platform-specific extras, e.g. {"code": 32} to pick a Graph rate-limit code, or for a Graph "400"
+    #: {"code": 100, "is_transient": false, "error_user_msg": "..."}.
     options: dict[str, Any] = field(default_factory=dict)
     hits: int = 0
 

@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import itertools
 import json
 import logging
@@ -216,6 +217,10 @@ class _Handler(BaseHTTPRequestHandler):
     do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_HEAD = do_OPTIONS = _handle
 
 
+class PortUnavailable(OSError):
+    """The sandbox cannot listen on the port asked for (in use, or reserved); the message says which."""
+
+
 class _HTTPServer(ThreadingHTTPServer):
     daemon_threads = True
     block_on_close = False
@@ -283,7 +288,15 @@ class SandboxServer:
         if ":" in self.host:
             server_class = type("_HTTPServer6", (_HTTPServer,), {"address_family": socket.AF_INET6})
         self.stopping.clear()
-        self._httpd = server_class((self.host, self.requested_port), _Handler)
+        try:
+            self._httpd = server_class((self.host, self.requested_port), _Handler)
+        except OSError as exc:
+            if exc.errno in (errno.EADDRINUSE, errno.EACCES, errno.EADDRNOTAVAIL):
+                why = {errno.EADDRINUSE: "is in use", errno.EACCES: "needs privileges"}.get(
+                    exc.errno or 0, "is not available on this machine"
+                )
+                raise PortUnavailable(exc.errno, f"port {self.requested_port} on {self.host} {why}") from None
+            raise
         self._httpd.sandbox = self
         self._last_port = int(self._httpd.server_address[1])
         self._thread = threading.Thread(

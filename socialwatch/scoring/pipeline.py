@@ -13,7 +13,7 @@ from datetime import datetime
 
 from socialwatch.config.schema import Config
 from socialwatch.models import Assessment, AuthorHistory, Item, Suggestion
-from socialwatch.scoring import language
+from socialwatch.scoring import attachments, language
 from socialwatch.scoring import sentiment as sentiment_mod
 from socialwatch.scoring import suggest as suggest_mod
 from socialwatch.scoring import triage as triage_mod
@@ -51,6 +51,17 @@ class Pipeline:
         return self.detect(item.text)
 
     def assess(self, item: Item, history: AuthorHistory = FIRST_CONTACT) -> Assessment:
+        if item.attachment_only:
+            # Nothing to read: a person looks at it, and no reply is suggested for what nobody has seen.
+            looked = attachments.triage_attachment_only(item, self.config.sla)
+            return Assessment(
+                attachments.NOTHING_TO_READ,
+                looked.category,
+                looked.priority,
+                looked.needs_reply,
+                looked.reasons,
+                looked.sla_due_at,
+            )
         scored = sentiment_mod.score(item.text, self.language(item), self.analyzer, self.thresholds)
         verdict = triage_mod.triage(item, scored, history, self.rules, self.config.sla)
         suggestions: tuple[Suggestion, ...] = ()

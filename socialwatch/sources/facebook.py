@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import logging
-import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -30,14 +29,23 @@ from socialwatch.sources.base import (
     CapabilityLost,
     Page,
     PlatformError,
-    RateLimit,
     RateLimited,
     ReconcileUnknown,
-    ReplyRefused,
     ReplyTarget,
     SourceError,
     probe,
     same_text,
+)
+from socialwatch.sources.graph import (
+    COMMENT_ATTACHMENT_FIELDS,
+    MESSAGE_ATTACHMENT_FIELDS,
+    POST_ATTACHMENT_FIELDS,
+    UsageTap,
+    anonymous_author,
+    attachments_of,
+    author_of,
+    is_page_own,
+    translate_error,
 )
 from socialwatch.sources.retry import read_with_retries
 from socialwatch.sources.transport import make_graph_api
@@ -47,58 +55,8 @@ log = logging.getLogger(__name__)
 OVERLAP = timedelta(minutes=5)
 PAGE_SIZE = 100
 MAX_PAGES = 50
-RATE_LIMIT_CODES = {4, 17, 32, 613} | set(range(80001, 80015))
-PERMISSION_CODES = {3, 10, 200, 230, 298}
-WINDOW_CLOSED = {2018278, 2018065, 2018108, 1545041}  # Send API: outside the 24-hour window, user unavailable
 
 T = TypeVar("T")
-
-
-class UsageTap:
-    """Keeps the last response's Graph usage headers per thread (facebook-sdk drops headers)."""
-
-    def __init__(self) -> None:
-        self._local = threading.local()
-
-    def __call__(self, response: requests.Response, *args: Any, **kwargs: Any) -> None:
-        self._local.headers = response.headers
-
-    def usage(self) -> tuple[int | None, int]:
-        """(highest usage percentage, minutes until access is regained)."""
-        headers = getattr(self._local, "headers", None)
-        if headers is None:
-            return None, 0
-        percents: list[int] = []
-        regain = 0
-        for name in ("x-app-usage", "x-page-usage"):
-            try:
-                data = json.loads(headers.get(name) or "null")
-            except ValueError:
-                continue
-            if isinstance(data, dict):
-                percents += [int(v) for v in data.values() if isinstance(v, (int, float))]
-        try:
-            buc = json.loads(headers.get("x-business-use-case-usage") or "null")
-        except ValueError:
-            buc = None
-        if isinstance(buc, dict):
-            for entries in buc.values():
-                for entry in entries if isinstance(entries, list) else []:
-                    if isinstance(entry, dict):
-                        percents += [
-                            int(entry[k])
-                            for k in ("call_count", "total_time", "total_cputime")
-                            if isinstance(entry.get(k), (int, float))
-                        ]
-                        regain = max(regain, int(entry.get("estimated_time_to_regain_access") or 0))
-        return (max(percents) if percents else None), regain
-
-    def rate_limit(self) -> RateLimit | None:
-        used, regain = self.usage()
-        if used is None:
-            return None
-        reset = utcnow() + timedelta(minutes=regain) if regain else None
-        return RateLimit(limit=100, remaining=max(0, 100 - used), reset_at=reset)
 
 
 @dataclass
@@ -142,7 +100,7 @@ class PageClient:
         try:
             return fn()
         except facebook.GraphAPIError as exc:
-            raise _translate(exc, what, self.tap) from None
+            raise translate_error(exc, what, self.tap) from None
         except requests.Timeout:
             raise PlatformError(f"{what}: timed out after {self.timeout:g}s") from None
         except requests.ConnectionError as exc:
@@ -150,33 +108,6 @@ class PageClient:
         except (ValueError, KeyError, TypeError) as exc:
             # Garbage JSON (requests' JSONDecodeError), or no content-type header at all.
             raise PlatformError(f"{what}: malformed response ({type(exc).__name__}: {str(exc)[:200]})") from None
-
-
-def _translate(exc: facebook.GraphAPIError, what: str, tap: UsageTap) -> Exception:
-    error = exc.result.get("error") if isinstance(exc.result, dict) else None
-    error = error if isinstance(error, dict) else {}
-    code = error.get("code", exc.code)
-    subcode = error.get("error_subcode")
-    message = f"{what}: Graph error {code}" + (f"/{subcode}" if subcode else "") + f" ({str(exc.message)[:200]})"
-    if code == 190 or code == 102:
-        return AuthError(message + "; the page token is invalid or expired: issue a new one")
-    if code in RATE_LIMIT_CODES:
-        _, regain = tap.usage()
-        return RateLimited(message, utcnow() + timedelta(minutes=regain or 5))
-    if (code == 10 and subcode in WINDOW_CLOSED) or code == 551 or subcode in WINDOW_CLOSED:
-        return ReplyRefused(message + "; Messenger only allows replies within 24 hours of the customer's last message")
-    if code in PERMISSION_CODES:
-        return CapabilityLost(message + "; the page token lacks a permission for this")
-    if code in (1, 2) or error.get("is_transient"):
-        return PlatformError(message, retryable=True)
-    if not error:  # facebook-sdk's "Maintype was not text, image, or querystring": an HTML error page
-        return PlatformError(f"{what}: unexpected response ({str(exc.message)[:200]})", retryable=True)
-    return PlatformError(message, retryable=False)
-
-
-def _author(obj: Any) -> Author:
-    author = obj if isinstance(obj, dict) else {}
-    return Author(id=str(author.get("id") or "unknown"), name=author.get("name"))
 
 
 def _since_arg(cursor: str | None, since: datetime) -> int:
@@ -225,7 +156,7 @@ class FacebookPosts(_Stream):
     def fetch(self, cursor: str | None, *, since: datetime) -> Iterator[Page]:
         c = self.client
         args = {
-            "fields": "id,message,from{id,name},created_time,permalink_url",
+            "fields": f"id,message,from{{id,name}},admin_creator,created_time,permalink_url,{POST_ATTACHMENT_FIELDS}",
             "limit": PAGE_SIZE,
             "since": _since_arg(cursor, since),
         }
@@ -240,8 +171,7 @@ class FacebookPosts(_Stream):
                 if created is None:
                     continue
                 newest = max(newest or created, created)
-                author = _author(post.get("from"))
-                if author.id == c.page_id:
+                if is_page_own(post, c.page_id):
                     continue  # the page's own post
                 page.items.append(
                     Item(
@@ -249,8 +179,9 @@ class FacebookPosts(_Stream):
                         kind=Kind.MENTION if self.edge == "tagged" else Kind.POST,
                         native_id=str(post["id"]),
                         account=self.account,
-                        author=author,
+                        author=author_of(post),
                         text=str(post.get("message") or ""),
+                        attachments=attachments_of(post),
                         created_at=datetime.fromtimestamp(created, UTC),
                         url=post.get("permalink_url"),
                         conversation_id=str(post["id"]),
@@ -280,7 +211,9 @@ class FacebookComments(_Stream):
     def fetch(self, cursor: str | None, *, since: datetime) -> Iterator[Page]:
         c = self.client
         comment_since = _since_arg(cursor, since)
-        comment_fields = "id,message,from{id,name},created_time,parent{id},permalink_url"
+        comment_fields = (
+            "id,message,from{id,name},admin_creator,created_time,parent{id},permalink_url," + COMMENT_ATTACHMENT_FIELDS
+        )
         args = {
             "fields": f"id,comments.filter(stream).order(reverse_chronological).since({comment_since})"
             f".limit({PAGE_SIZE}){{{comment_fields}}}",
@@ -319,8 +252,7 @@ class FacebookComments(_Stream):
         if created is None:
             return newest
         newest = max(newest or created, created)
-        author = _author(comment.get("from"))
-        if author.id == self.client.page_id:
+        if is_page_own(comment, self.client.page_id):
             return newest  # the page's own replies are echoes
         parent = comment.get("parent") if isinstance(comment.get("parent"), dict) else {}
         page.items.append(
@@ -329,8 +261,9 @@ class FacebookComments(_Stream):
                 kind=Kind.COMMENT,
                 native_id=str(comment["id"]),
                 account=self.account,
-                author=author,
+                author=author_of(comment),
                 text=str(comment.get("message") or ""),
+                attachments=attachments_of(comment),
                 created_at=datetime.fromtimestamp(created, UTC),
                 url=comment.get("permalink_url"),
                 conversation_id=post_id,
@@ -353,7 +286,8 @@ class FacebookMessenger(_Stream):
         args = {
             "platform": "messenger",
             "limit": 25,
-            "fields": "id,updated_time,messages.limit(25){id,message,from{id,name},created_time}",
+            "fields": "id,updated_time,participants,"
+            f"messages.limit(25){{id,message,from{{id,name}},to{{id}},created_time,{MESSAGE_ATTACHMENT_FIELDS}}}",
         }
         newest = int(cursor) if cursor else None
         result = read_with_retries(
@@ -393,9 +327,9 @@ class FacebookMessenger(_Stream):
                 if created < floor:
                     continue
                 newest = max(newest or created, created)
-                author = _author(message.get("from"))
-                if author.id == c.page_id:
-                    continue
+                author = self._sender(message, conversation)
+                if author is None:
+                    continue  # the page's own message
                 page.items.append(
                     Item(
                         platform="facebook",
@@ -404,6 +338,7 @@ class FacebookMessenger(_Stream):
                         account=self.account,
                         author=author,
                         text=str(message.get("message") or ""),
+                        attachments=attachments_of(message),
                         created_at=datetime.fromtimestamp(created, UTC),
                         conversation_id=str(conversation["id"]),
                         public=False,
@@ -415,6 +350,24 @@ class FacebookMessenger(_Stream):
                 return newest
             messages = read_with_retries(lambda: c.follow(more, "GET /{conversation}/messages (next)"), what=self.key)
         return newest
+
+    def _sender(self, message: dict[str, Any], conversation: dict[str, Any]) -> Author | None:
+        """Who wrote ``message``; None when the page did. Without ``from``, a message *to* the page is the
+        other participant's (the one a reply must reach); with neither, a person of its own."""
+        page_id = self.client.page_id
+        if is_page_own(message, page_id):
+            return None
+        author = author_of(message)
+        if not author.anonymous:
+            return author
+        to_ids = {str(p.get("id")) for p in (message.get("to") or {}).get("data") or [] if isinstance(p, dict)}
+        if to_ids and page_id not in to_ids:
+            return None  # written to someone else than the page: by the page
+        if page_id in to_ids:
+            for person in (conversation.get("participants") or {}).get("data") or []:
+                if isinstance(person, dict) and person.get("id") and str(person["id"]) != page_id:
+                    return Author(id=str(person["id"]), name=person.get("name"))
+        return anonymous_author(str(message.get("id") or ""))
 
 
 class FacebookReplier:
@@ -466,7 +419,7 @@ class FacebookReplier:
                     raise ReconcileUnknown("no conversation id stored for this message")
                 result = c.get(
                     f"{target.conversation_id}/messages",
-                    {"fields": "id,message,from{id},created_time", "limit": 50},
+                    {"fields": "id,message,from{id},to{id},created_time", "limit": 50},
                     "GET /{conversation}/messages",
                 )
                 entries = result.get("data") or []
@@ -474,7 +427,7 @@ class FacebookReplier:
                 result = c.get(
                     f"{target.native_id}/comments",
                     {
-                        "fields": "id,message,from{id},created_time",
+                        "fields": "id,message,from{id},admin_creator,created_time",
                         "filter": "stream",
                         "order": "reverse_chronological",
                         "limit": 100,
@@ -484,18 +437,37 @@ class FacebookReplier:
                 entries = result.get("data") or []
         except (PlatformError, RateLimited, AuthError, CapabilityLost) as exc:
             raise ReconcileUnknown(f"could not check Facebook for an earlier reply: {exc}") from None
+        unsure = False
         for entry in entries:
             if not isinstance(entry, dict):
                 continue
             created = parse_time(entry.get("created_time")) if entry.get("created_time") else None
-            if (
-                _author(entry.get("from")).id == c.page_id
-                and created is not None
+            if not (
+                created is not None
                 and created >= since - timedelta(seconds=60)
                 and same_text(str(entry.get("message") or ""), text)
             ):
+                continue
+            ours = _written_by_page(entry, c.page_id)
+            if ours:
                 return str(entry.get("id"))
+            unsure = unsure or ours is None
+        if unsure:
+            # Our text, but Graph withheld who wrote it: a person must look, never a blind resend.
+            raise ReconcileUnknown("Facebook shows this text without saying who wrote it")
         return None
+
+
+def _written_by_page(entry: dict[str, Any], page_id: str) -> bool | None:
+    """True when the page wrote ``entry``, False when someone else did, None when Graph does not say."""
+    if is_page_own(entry, page_id):
+        return True
+    if not author_of(entry).anonymous:
+        return False
+    to_ids = {str(p.get("id")) for p in (entry.get("to") or {}).get("data") or [] if isinstance(p, dict)}
+    if to_ids:
+        return page_id not in to_ids  # a message to someone else than the page is the page's
+    return None
 
 
 def _clients(config: Config) -> dict[str, PageClient]:

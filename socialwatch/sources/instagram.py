@@ -16,8 +16,8 @@ construction, ``appsecret_proof``, usage headers, Graph's errors translated). Th
 - ``dms``: the page's ``conversations?platform=instagram``, most recently updated first.
 
 The brand's own comments and messages are echoes, never items; a comment whose author Graph does
-not show is a person of its own (``anonymous:<comment id>``), never merged with another; an
-attachment is described in the item's text (``[image]``).
+not show is a person of its own (``sources.graph.anonymous_author``), never merged with another; a
+DM's attachments are read as on Messenger (``sources.graph.attachments_of``).
 """
 
 from __future__ import annotations
@@ -34,6 +34,7 @@ from socialwatch.config.schema import Config, FacebookPage
 from socialwatch.models import AccountCheck, Author, Item, Kind, Reject, parse_time, utcnow
 from socialwatch.sources.base import Page, SourceError, probe
 from socialwatch.sources.facebook import PageClient
+from socialwatch.sources.graph import MESSAGE_ATTACHMENT_FIELDS, attachments_of, author_of
 from socialwatch.sources.retry import read_with_retries
 
 log = logging.getLogger(__name__)
@@ -49,7 +50,7 @@ COMMENTS_QUERY = f"{_COMMENT_FIELDS},replies.limit({COMMENT_PAGE}){{{_COMMENT_FI
 #: another arrived leaves the count unchanged); the store's unique key drops what is already there.
 SWEEP_EVERY = timedelta(hours=1)
 TAGS_QUERY = "id,caption,timestamp,permalink,username,media_type,owner{id}"
-MESSAGES_QUERY = "id,updated_time,messages.limit(25){id,message,from,created_time,attachments,shares}"
+MESSAGES_QUERY = f"id,updated_time,messages.limit(25){{id,message,from,created_time,{MESSAGE_ATTACHMENT_FIELDS}}}"
 
 
 def client_for(config: Config, account: InstagramAccount) -> PageClient:
@@ -72,38 +73,15 @@ def client_for(config: Config, account: InstagramAccount) -> PageClient:
     )
 
 
-def person(obj: Any, item_id: str, username: Any = None) -> Author:
-    """The author Graph shows (``from``, else a bare ``username``); without either, a person of their own."""
-    shown = obj if isinstance(obj, dict) else {}
-    handle = shown.get("username") or username
-    if shown.get("id"):
-        return Author(id=str(shown["id"]), handle=str(handle) if handle else None)
-    if handle:
-        return Author(id=f"username:{handle}", handle=str(handle))
-    return Author(id=f"anonymous:{item_id}", name="(author not shown)")
-
-
-def describe_attachments(message: dict[str, Any]) -> str:
-    """What a DM carries besides text, in words: ``[image]``, ``[video]``, ``[file: invoice.pdf]``, ``[link: ..]``."""
-    parts = []
-    attachments = found if isinstance(found := message.get("attachments"), dict) else {}
-    for entry in attachments.get("data") or []:
-        if not isinstance(entry, dict):
-            continue
-        mime = str(entry.get("mime_type") or "")
-        if entry.get("image_data") or mime.startswith("image/"):
-            parts.append("[image]")
-        elif entry.get("video_data") or mime.startswith("video/"):
-            parts.append("[video]")
-        elif mime.startswith("audio/"):
-            parts.append("[voice message]")
-        else:
-            parts.append(f"[file: {str(entry.get('name') or 'attachment')[:80]}]")
-    shares = linked if isinstance(linked := message.get("shares"), dict) else {}
-    for entry in shares.get("data") or []:
-        if isinstance(entry, dict):
-            parts.append(f"[link: {str(entry.get('link') or '')[:200]}]")
-    return " ".join(parts)
+def person(entry: dict[str, Any], key: str = "from") -> Author:
+    """The author Graph shows: ``from{id,username}`` (``owner`` on tagged media), else a bare ``username``
+    (a person by that name), else a person of their own (``sources.graph.anonymous_author``)."""
+    author = author_of({"id": entry.get("id"), "from": entry.get(key)})
+    if author.anonymous and isinstance(entry.get("username"), str) and entry["username"]:
+        return Author(id=f"username:{entry['username']}", handle=entry["username"])
+    if author.handle is None and key != "from" and isinstance(entry.get("username"), str) and entry["username"]:
+        return Author(id=author.id, handle=entry["username"])
+    return author
 
 
 def _comments_cursor(cursor: str | None) -> tuple[int | None, dict[str, int | None], int | None]:
@@ -285,7 +263,7 @@ class InstagramComments(_Stream):
         newest = max(newest or created, created)
         if created < floor:
             return newest  # seen by an earlier poll (or older than the first poll's backfill)
-        author = person(comment.get("from"), str(comment["id"]), comment.get("username"))
+        author = person(comment)
         if author.id == self.ig_user_id or (self.ig.username and author.handle == self.ig.username.lstrip("@")):
             return newest  # the brand's own comment or reply: an echo
         raw = {key: value for key, value in comment.items() if key != "replies"}
@@ -324,7 +302,7 @@ class InstagramMentions(_Stream):
         newest = max(newest or created, created)
         if created < floor:
             return newest, True  # newest first: everything after this is older still
-        author = person(media.get("owner"), str(media["id"]), media.get("username"))
+        author = person(media, "owner")
         if author.id != self.ig_user_id:
             page.items.append(
                 Item(
@@ -376,12 +354,9 @@ class InstagramDms(_Stream):
                 if created < floor:
                     continue
                 newest = max(newest or created, created)
-                author = person(message.get("from"), str(message["id"]))
+                author = person(message)
                 if author.id == self.ig_user_id:
                     continue  # the brand's own message (a reply, an acknowledgement, a private reply)
-                text = " ".join(
-                    part for part in (str(message.get("message") or ""), describe_attachments(message)) if part
-                )
                 page.items.append(
                     Item(
                         platform="instagram",
@@ -389,11 +364,12 @@ class InstagramDms(_Stream):
                         native_id=str(message["id"]),
                         account=self.account,
                         author=author,
-                        text=text,
+                        text=str(message.get("message") or ""),
                         created_at=datetime.fromtimestamp(created, UTC),
                         conversation_id=str(conversation["id"]),
                         public=False,
                         raw=message,
+                        attachments=attachments_of(message),
                     )
                 )
             if oldest_in_page is not None and oldest_in_page < floor:

@@ -50,7 +50,8 @@ TWEET_FIELDS = [
     "lang",
 ]
 USER_FIELDS = ["id", "name", "username", "public_metrics"]
-DM_FIELDS = ["id", "text", "event_type", "created_at", "sender_id", "dm_conversation_id", "participant_ids"]
+# No participant_ids: X sets them only on ParticipantsJoin/Leave events; dm_conversation_id says whose chat it is.
+DM_FIELDS = ["id", "text", "event_type", "created_at", "sender_id", "dm_conversation_id"]
 MAX_DM_PAGES = 50  # a safety stop: 5,000 DM events in one poll means the cursor is lost, not a busy inbox
 
 T = TypeVar("T")
@@ -423,26 +424,7 @@ class XReplier:
         brand_id, handle = c.me()
         try:
             if target.kind == Kind.DM.value:
-                response = c.call(
-                    lambda: c.client.get_direct_message_events(
-                        dm_event_fields=DM_FIELDS,
-                        event_types=["MessageCreate"],
-                        max_results=PAGE_SIZE,
-                        user_auth=c.user_auth,
-                    ),
-                    "GET /2/dm_events",
-                )
-                for event in (_raw(e) for e in response.data or []):
-                    created = parse_time(event.get("created_at"))
-                    if (
-                        str(event.get("sender_id")) == brand_id
-                        and target.author_id in (event.get("participant_ids") or [target.author_id])
-                        and created
-                        and created >= since
-                        and same_text(event.get("text", ""), text)
-                    ):
-                        return str(event["id"])
-                return None
+                return self._find_dm(target, text, since, brand_id)
             query = f"conversation_id:{target.conversation_id or target.native_id} from:{handle}"
             response = c.call(
                 lambda: c.client.search_recent_tweets(
@@ -457,6 +439,47 @@ class XReplier:
             return None
         except (PlatformError, RateLimited, AuthError, CapabilityLost) as exc:
             raise ReconcileUnknown(f"could not check X for an earlier reply: {exc}") from None
+
+    def _find_dm(self, target: ReplyTarget, text: str, since: datetime, brand_id: str) -> str | None:
+        """Our DM with this text in *this customer's* conversation. X puts ``participant_ids`` only on
+        ParticipantsJoin/Leave events, never on MessageCreate, so the conversation is what tells two
+        customers apart: read the one-to-one conversation with the customer, and count an event only when
+        its ``dm_conversation_id`` is that conversation's (the same template sent to someone else is not
+        this customer's answer)."""
+        c = self.client
+        conversation = dm_conversation_id(brand_id, target.author_id)
+        response = c.call(
+            lambda: c.client.get_direct_message_events(
+                participant_id=target.author_id,
+                dm_event_fields=DM_FIELDS,
+                event_types=["MessageCreate"],
+                max_results=PAGE_SIZE,
+                user_auth=c.user_auth,
+            ),
+            f"GET /2/dm_conversations/with/{target.author_id}/dm_events",
+        )
+        unplaced = False
+        for event in (_raw(e) for e in response.data or []):
+            created = parse_time(event.get("created_at")) if event.get("created_at") else None
+            if not (
+                str(event.get("sender_id")) == brand_id
+                and created is not None
+                and created >= since
+                and same_text(str(event.get("text") or ""), text)
+            ):
+                continue
+            if event.get("dm_conversation_id") == conversation:
+                return str(event["id"])
+            unplaced = unplaced or not event.get("dm_conversation_id")
+        if unplaced:
+            raise ReconcileUnknown("X returned our DM with this text without saying which conversation it is in")
+        return None
+
+
+def dm_conversation_id(user_a: str, user_b: str) -> str:
+    """X's id of a one-to-one DM conversation: the two user ids, the lower first (compared as numbers)."""
+    low, high = sorted((user_a, user_b), key=lambda uid: (len(uid), uid))
+    return f"{low}-{high}"
 
 
 def build(config: Config) -> list[Any]:

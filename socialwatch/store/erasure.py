@@ -42,6 +42,7 @@ def purge_personal_data(
             if texts:
                 counts["items"] = conn.execute(
                     "UPDATE items SET text = '', author_handle = NULL, author_name = NULL, url = NULL, "
+                    "attachments = NULL, "
                     # reasons quote the customer ("billing: 'charged me twice'")
                     "suggestions = NULL, reasons = NULL, purged_at = ? WHERE received_at < ? "
                     "AND purged_at IS NULL",

@@ -220,8 +220,8 @@ def item_key_on(conn: sqlite3.Connection, item_id: int) -> str | None:
 _INSERT_ITEM = """INSERT INTO items (platform, native_id, kind, account, source, author_key, author_id, author_handle,
         author_name, author_followers, text, lang, created_at, received_at, url, conversation_id,
         in_reply_to, public, raw, compound, neg, neu, pos, label, category, priority, needs_reply,
-        reasons, suggestions, sla_due_at, status, backfill)
-    VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)
+        reasons, suggestions, sla_due_at, status, backfill, attachments)
+    VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)
     ON CONFLICT (platform, native_id) DO NOTHING
     RETURNING id"""
 
@@ -280,6 +280,7 @@ def _item_row(entry: Processed, received: str) -> list[Any]:
         iso(a.sla_due_at),
         "open" if a.needs_attention else "no_action",
         int(not entry.alert and a.needs_attention),
+        _to_json([attachment.to_json() for attachment in item.attachments]) if item.attachments else None,
     ]
 
 
@@ -303,7 +304,7 @@ def _author_row(entry: Processed) -> tuple[Any, ...]:
 
 def _assessment_details(entry: Processed) -> dict[str, Any]:
     a = entry.assessment
-    return {
+    details: dict[str, Any] = {
         "source": entry.source,
         "compound": a.sentiment.compound,
         "label": a.sentiment.label,
@@ -324,3 +325,6 @@ def _assessment_details(entry: Processed) -> dict[str, Any]:
         "author_name": entry.item.author.name,
         "suggestions": [s.text for s in a.suggestions],
     }
+    if entry.item.attachments:  # what was sent besides text, without URLs (those stay in the items row)
+        details["attachments"] = [x.describe() for x in entry.item.attachments]
+    return details

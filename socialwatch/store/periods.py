@@ -49,10 +49,12 @@ def period_items(conn: sqlite3.Connection, since: datetime, until: datetime) -> 
     """Every item posted in [since, until) with its response facts; read on the caller's connection
     (``socialwatch report`` uses a read-only one)."""
     incident = "o.incident_id" if has_column(conn, "alert_outbox", "incident_id") else "NULL"
+    attachments = "i.attachments" if has_column(conn, "items", "attachments") else "NULL"
     rows = conn.execute(
         f"""
         SELECT i.id, i.platform, i.native_id, i.kind, i.account, i.author_key, i.author_handle, i.author_name,
                i.url, i.label, i.compound, i.category, i.priority, i.needs_reply, i.status, i.created_at,
+               substr(i.text, 1, 300) AS excerpt, CASE WHEN i.text = '' THEN {attachments} END AS attachments,
                i.received_at, i.alerted_at, i.sla_due_at, i.backfill, {first_reply_sql(conn)} AS first_reply_at,
                {handled_sql(conn)} AS handled, o.status AS alert_status, {incident} AS incident_id
         FROM items i LEFT JOIN alert_outbox o ON o.item_id = i.id

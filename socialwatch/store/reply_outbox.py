@@ -480,6 +480,24 @@ def resolve_reply(
     raise ValueError(f"unknown outcome {outcome!r}: sent, resend or drop")
 
 
+def posted_reply_ids(store: Store, platform: str, native_ids: Sequence[str]) -> set[str]:
+    """Which of ``native_ids`` are replies we posted on ``platform``: read back from the platform, they are
+    our own words (an echo), not a customer's, even when the platform does not say who wrote them."""
+    if not native_ids:
+        return set()
+    found: set[str] = set()
+    with store.db() as db:
+        for start in range(0, len(native_ids), 500):  # under SQLite's bound-parameter limit
+            chunk = list(native_ids[start : start + 500])
+            rows = db.execute(
+                "SELECT r.platform_reply_id FROM reply_outbox r JOIN items i ON i.id = r.item_id "
+                f"WHERE i.platform = ? AND r.platform_reply_id IN ({','.join('?' * len(chunk))})",
+                [platform, *chunk],
+            ).fetchall()
+            found.update(str(row[0]) for row in rows)
+    return found
+
+
 def latest_reply(store: Store, item_id: int) -> dict[str, Any] | None:
     """The reply that stands for a manager's answer to the item (the active one, else the last failed)."""
     with store.db() as db:

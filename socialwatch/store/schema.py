@@ -1,8 +1,8 @@
 """The schema: every migration, in one ordered list; the pending ones run in one IMMEDIATE transaction.
 
 Version ranges: 1-9 core, 10-19 Slack and the reply outbox, 20-29 audit and compliance, 30-39
-response times, 40-49 performance indexes. A migration is never edited once released: a change is
-a new version.
+response times, 40-49 performance indexes, 55-59 platform shapes (attachments). A migration is never
+edited once released: a change is a new version.
 """
 
 from __future__ import annotations
@@ -307,6 +307,12 @@ def _indexes_v40(db: sqlite_utils.Database) -> None:
                     AND status NOT IN ('dismissed', 'no_action', 'replied')""")
 
 
+def _attachments_v55(db: sqlite_utils.Database) -> None:
+    """What a customer sent besides text (images, stickers, files, links), as a JSON list of
+    ``models.Attachment``; NULL for none. Personal data: retention purges it with the text."""
+    db.execute("ALTER TABLE items ADD COLUMN attachments TEXT")
+
+
 def migrate_private_replies_v65(db: sqlite_utils.Database) -> None:
     """A reply may go to a public comment's author as one private message (Facebook's and Instagram's
     private replies) instead of under the comment: it is still the item's one answer."""
@@ -321,5 +327,6 @@ MIGRATIONS: list[tuple[int, str, Callable[[sqlite_utils.Database], None]]] = [
     (20, "audit: texts beside the chain, head anchor, purge marks", migrate_audit_v20),
     (30, "response times: SLA state, incidents, grouped alerts", migrate_v30),
     (40, "indexes: open-reply queue, unanswered items", _indexes_v40),
+    (55, "items: attachments", _attachments_v55),
     (65, "reply outbox: private replies to public comments", migrate_private_replies_v65),
 ]

@@ -9,6 +9,10 @@ from typing import Any
 from socialwatch.models import iso, utcnow
 from socialwatch.store.db import Store
 
+#: Source states that are announced once and shown as unhealthy: rejected credentials, a capability the
+#: token lacks, and an error the platform says will not go away by retrying.
+UNHEALTHY_STATES = ("unhealthy", "disabled", "failed")
+
 
 def cursor(store: Store, source: str) -> str | None:
     with store.db() as db:
@@ -69,7 +73,7 @@ def record_poll(
                 source,
                 platform,
                 account,
-                int(state not in ("unhealthy", "disabled")),
+                int(state not in UNHEALTHY_STATES),
                 state,
                 detail,
                 now_s,
@@ -82,7 +86,7 @@ def record_poll(
                 now_s,
             ],
         )
-        turned = state in ("unhealthy", "disabled") and (before is None or before[0] == 1)
+        turned = state in UNHEALTHY_STATES and (before is None or before[0] == 1)
     return turned
 
 

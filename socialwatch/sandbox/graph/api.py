@@ -281,6 +281,19 @@ class GraphApi(GraphRender, GraphAuth):
             error = GraphError(
                 2, "An unexpected error has occurred. Please retry your request later.", status=503, is_transient=True
             )
+        elif kind == "400":
+            # An error that will not go away by itself, as Graph says with is_transient false.
+            user_words: dict[str, Any] = {
+                k: str(options[k]) for k in ("error_user_title", "error_user_msg") if options.get(k)
+            }
+            error = GraphError(
+                int(options.get("code", 100)),
+                str(options.get("message") or "(#100) The request is not valid for this object"),
+                type_=str(options.get("type") or "OAuthException"),
+                subcode=int(options["subcode"]) if options.get("subcode") else None,
+                is_transient=bool(options.get("is_transient", False)),
+                **user_words,
+            )
         elif kind == "malformed":
             return self._finish(
                 Response(200, b'{"data":[{"id":"100200300400500_1221000000', Response.json({}).headers), req

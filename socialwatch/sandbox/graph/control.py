@@ -1,8 +1,9 @@
 """The Graph emulator's control API (``/_sandbox/facebook/...``) and its Python twin.
 
-Seed visitors' posts, comments and Messenger messages; read what the page posted and the
-whole page as the web view shows it; expire or invalidate the token, change the page's
-budget and its rate-limit error code, require ``appsecret_proof``.
+Seed visitors' posts, comments and Messenger messages (with attachments, or with ``from`` withheld);
+read what the page posted and the whole page as the web view shows it; expire or invalidate the token,
+change the page's budget and its rate-limit error code, require ``appsecret_proof``, withhold ``from``
+(``POST /settings {"hide_from": "visitors"}``).
 """
 
 from __future__ import annotations
@@ -97,6 +98,12 @@ class GraphControl(GraphNodes):
         with self._lock:
             self.app_secret = secret or None
 
+    def set_hide_from(self, mode: str) -> None:
+        if mode not in ("none", "visitors", "all"):
+            raise ControlError("hide_from must be none, visitors or all")
+        with self._lock:
+            self.hide_from = mode
+
     def set_rate_limit(self, limit: int | None = None, window: float | None = None, code: int | None = None) -> None:
         if code is not None:
             if int(code) not in RATE_LIMIT_MESSAGES:
@@ -165,5 +172,7 @@ class GraphControl(GraphNodes):
             body = body or {}
             if "app_secret" in body:
                 self.set_app_secret(str(body["app_secret"]) if body["app_secret"] else None)
-            return Response.json({"app_secret_set": self.app_secret is not None})
+            if "hide_from" in body:
+                self.set_hide_from(str(body["hide_from"]))
+            return Response.json({"app_secret_set": self.app_secret is not None, "hide_from": self.hide_from})
         return Response.json({"error": f"no control endpoint {method} /_sandbox/facebook{sub}"}, status=404)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
 DEFAULT_VERSION = "v21.0"
 DEFAULT_LIMIT = 25
@@ -39,6 +40,8 @@ class FbPost:
     message: str
     created: float
     kind: str  # "page" (the brand's own), "visitor" (on the page), "tagged" (elsewhere, tagging the page)
+    from_hidden: bool = False  # Graph withholds ``from`` for this author
+    attachments: list[dict[str, Any]] = field(default_factory=list)  # control-API specs (attachments.py)
 
 
 @dataclass
@@ -51,6 +54,9 @@ class FbComment:
     created: float
     like_count: int = 0
     is_hidden: bool = False
+    from_hidden: bool = False
+    attachments: list[dict[str, Any]] = field(default_factory=list)
+    by_admin: bool = False  # the page's own, typed by a page admin (Graph then sets ``admin_creator``)
 
 
 @dataclass
@@ -61,6 +67,8 @@ class FbMessage:
     to_id: str
     text: str
     created: float
+    from_hidden: bool = False
+    attachments: list[dict[str, Any]] = field(default_factory=list)
 
 
 @dataclass

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from socialwatch.sandbox.graph.attachments import message_fields, story_attachment
 from socialwatch.sandbox.graph.errors import no_such_field
 from socialwatch.sandbox.graph.fields import FieldSpec
 from socialwatch.sandbox.graph.instagram_model import (
@@ -73,6 +74,8 @@ FIELD_NAMES: dict[str, tuple[str, ...]] = {
         "child_attachments",
         "targeting",
         "via",
+        "admin_creator",
+        "application",
     ),
     "Comment": (
         "id",
@@ -262,7 +265,14 @@ class GraphNodes(GraphState):
             "child_attachments": MISSING,
             "targeting": MISSING,
             "via": MISSING,
+            "admin_creator": self._admin_json() if post.kind == "page" else MISSING,
+            "application": MISSING,
         }
+        if self._from_hidden(post.author_id, post.from_hidden):
+            fields["from"] = MISSING
+        if post.attachments:
+            url = self._permalink(post)
+            fields["attachments"] = {"data": [story_attachment(spec, url) for spec in post.attachments]}
         if post.kind == "visitor":
             fields["to"] = {"data": [self._profile_json(self.page)]}
         if post.kind == "tagged":
@@ -303,9 +313,14 @@ class GraphNodes(GraphState):
             "parent": MISSING,
             "message_tags": MISSING,
             "attachment": MISSING,
-            "admin_creator": MISSING,
-            "application": MISSING,
+            "admin_creator": self._admin_json() if comment.by_admin else MISSING,
+            # What the page posted through the API names the app; what an admin typed names the admin.
+            "application": self._app_json() if author.id == self.page.id and not comment.by_admin else MISSING,
         }
+        if self._from_hidden(comment.author_id, comment.from_hidden):
+            fields["from"] = MISSING
+        if comment.attachments:
+            fields["attachment"] = story_attachment(comment.attachments[0], self._permalink(post, comment))
         if comment.parent_id:
             fields["parent"] = Node("Comment", self.comments[comment.parent_id])
         return fields
@@ -336,10 +351,22 @@ class GraphNodes(GraphState):
             "folder": "inbox",
         }
 
+    def _from_hidden(self, author_id: str, hidden: bool) -> bool:
+        """Graph withholds ``from``: for this entry, or (``hide_from``) for every visitor or everyone."""
+        if hidden or self.hide_from == "all":
+            return True
+        return self.hide_from == "visitors" and author_id != self.page.id
+
+    def _admin_json(self) -> dict[str, Any]:
+        return {"id": self.admin_id, "name": "Sandbox Admin"}
+
+    def _app_json(self) -> dict[str, Any]:
+        return {"category": "Business", "link": "https://example.com/", "name": "socialwatch", "id": self.app_id}
+
     def _fields_message(self, message: FbMessage) -> dict[str, Any]:
         sender = self.profiles[message.from_id]
         recipient = self.profiles[message.to_id]
-        return {
+        fields: dict[str, Any] = {
             "id": message.id,
             "created_time": graph_time(message.created),
             "message": message.text,
@@ -352,6 +379,10 @@ class GraphNodes(GraphState):
             "reactions": MISSING,
             "is_unsupported": False,
         }
+        if self._from_hidden(message.from_id, message.from_hidden):
+            fields["from"] = MISSING
+        fields.update(message_fields(message.attachments))
+        return fields
 
     def validate_fields(self, node_type: str, specs: list[FieldSpec] | None) -> None:
         """Reject unknown fields before anything is read, as Graph does even for empty results."""

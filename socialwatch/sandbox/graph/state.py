@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from socialwatch.sandbox.graph.attachments import parse_specs
 from socialwatch.sandbox.graph.model import (
     DEFAULT_BUDGET,
     DEFAULT_VERSION,
@@ -37,6 +38,7 @@ class GraphState:
         self.page = FbProfile(id="100200300400500", name="Sandbox Brand", is_page=True)
         self.page_token = "EAASANDBOXPAGETOKEN0000000000000000000000000000000000000001"
         self.app_id = "900800700600500"
+        self.admin_id = "7100000000000000"  # the page admin who types the page's own posts and comments
         self.app_secret: str | None = None
         self.graph_version = DEFAULT_VERSION
         self.limits = RateLimiter({"page": DEFAULT_BUDGET}, clock)
@@ -56,6 +58,7 @@ class GraphState:
             self.messages: dict[str, FbMessage] = {}
             self.posted: list[dict[str, Any]] = []
             self.token_state = "valid"
+            self.hide_from = "none"  # "visitors" or "all": Graph withholds ``from`` (see nodes._from_hidden)
             self.app_secret = None
             self.rate_limit_code = 32
             self.limits.reset()
@@ -130,9 +133,7 @@ class GraphState:
         """A post: a visitor's on the page (default), one elsewhere tagging the page, or the page's own."""
         if not isinstance(spec, dict):
             raise ControlError("body must be a JSON object")
-        text = str(spec.get("text") or spec.get("message") or "").strip()
-        if not text:
-            raise ControlError("text is required")
+        text, attachments = _content(spec)
         with self._lock:
             if spec.get("by_page"):
                 author, kind = self.page, "page"
@@ -152,19 +153,20 @@ class GraphState:
                 message=text,
                 created=self._when(spec.get("created_time") or spec.get("created_at"), "created_time"),
                 kind=kind,
+                from_hidden=bool(spec.get("from_hidden")),
+                attachments=attachments,
             )
             self.posts[post.id] = post
             return post
 
     def add_comment(self, spec: dict[str, Any]) -> FbComment:
-        """A visitor's comment on a post, or a reply under a comment (``parent_id``)."""
+        """A visitor's comment on a post, or a reply under a comment (``parent_id``); ``by_page``: the
+        page's own, typed by a page admin. ``from_hidden``: Graph withholds its ``from``."""
         if not isinstance(spec, dict):
             raise ControlError("body must be a JSON object")
-        text = str(spec.get("text") or spec.get("message") or "").strip()
-        if not text:
-            raise ControlError("text is required")
+        text, attachments = _content(spec)
         with self._lock:
-            author = self.profile_for(spec.get("author"))
+            author = self.page if spec.get("by_page") else self.profile_for(spec.get("author"))
             parent_id = spec.get("parent_id") or spec.get("in_reply_to")
             if parent_id:
                 parent = self.comments.get(str(parent_id))
@@ -181,13 +183,17 @@ class GraphState:
                 else:
                     post = self._default_post()
                 top_id = None
-            return self._new_comment(
+            comment = self._new_comment(
                 post,
                 top_id,
                 author,
                 text,
                 self._when(spec.get("created_time") or spec.get("created_at"), "created_time"),
             )
+            comment.from_hidden = bool(spec.get("from_hidden"))
+            comment.attachments = attachments
+            comment.by_admin = bool(spec.get("by_page"))
+            return comment
 
     def _new_comment(
         self, post: FbPost, parent_id: str | None, author: FbProfile, text: str, created: float
@@ -205,12 +211,10 @@ class GraphState:
         return comment
 
     def add_message(self, spec: dict[str, Any]) -> FbMessage:
-        """A visitor's Messenger message to the page."""
+        """A visitor's Messenger message to the page (``attachments`` and no text: an image-only message)."""
         if not isinstance(spec, dict):
             raise ControlError("body must be a JSON object")
-        text = str(spec.get("text") or spec.get("message") or "").strip()
-        if not text:
-            raise ControlError("text is required")
+        text, attachments = _content(spec)
         with self._lock:
             sender = self.profile_for(spec.get("sender") or spec.get("author"))
             if sender.id == self.page.id:
@@ -224,6 +228,8 @@ class GraphState:
                 text,
                 self._when(spec.get("created_time") or spec.get("created_at"), "created_time"),
             )
+            message.from_hidden = bool(spec.get("from_hidden"))
+            message.attachments = attachments
             thread.unread += 1
             return message
 
@@ -251,3 +257,12 @@ class GraphState:
         thread.messages.sort(key=lambda m: m.created)
         self.messages[message.id] = message
         return message
+
+
+def _content(spec: dict[str, Any]) -> tuple[str, list[dict[str, Any]]]:
+    """(text, attachments) of a control-API body: one of them at least, as a visitor cannot send nothing."""
+    text = str(spec.get("text") or spec.get("message") or "").strip()
+    attachments = parse_specs(spec.get("attachments"))
+    if not text and not attachments:
+        raise ControlError("text (or attachments) is required")
+    return text, attachments
