@@ -1,6 +1,7 @@
 """API cost: platform requests for an idle poll and for 1,000 new mentions, counted by the sandbox.
 
-The daemon (real adapters: tweepy, facebook-sdk) polls the sandbox's X and Graph emulators;
+The daemon (real adapters: tweepy, facebook-sdk) polls the sandbox's X and Graph emulators (Facebook and
+Instagram);
 every request the emulators receive is in ``GET /_sandbox/requests``. Alerts go to a channel
 that only counts them, so the figures are the platform APIs' cost alone (Slack's is one
 ``chat.postMessage`` per alert, see the latency benchmark).
@@ -36,9 +37,13 @@ class CountingChannel:
 
 def _endpoint(entry: dict[str, Any]) -> str:
     path = entry["path"]
-    fields = str((entry.get("query") or {}).get("fields", ""))
-    # The page's feed serves two streams (visitor posts, and comments via their posts): tell them apart.
-    return f"{entry['method']} {path}" + (" (comments)" if "comments" in fields and path.endswith("/feed") else "")
+    query = entry.get("query") or {}
+    fields = str(query.get("fields", ""))
+    # The page's feed serves two streams (visitor posts, and comments via their posts), and its conversations
+    # two more (Messenger and Instagram DMs): tell them apart.
+    comments = " (comments)" if "comments" in fields and path.endswith("/feed") else ""
+    platform = f" ({query['platform']})" if path.endswith("/conversations") and query.get("platform") else ""
+    return f"{entry['method']} {path}{comments}{platform}"
 
 
 def run(mode: str) -> Result:
@@ -62,6 +67,7 @@ def run(mode: str) -> Result:
         daemon.poll_once()
         idle = [e for e in sandbox.requests_log() if e["target"] in ("x", "facebook")]
         per_endpoint = Counter(_endpoint(e) for e in idle)
+        instagram = [s for s in streams if s.startswith("instagram:")]
         result.add(
             "idle poll: requests per stream (max over streams)",
             max(per_endpoint.values()),
@@ -71,6 +77,18 @@ def run(mode: str) -> Result:
             None,
             "1 per endpoint",
             max(per_endpoint.values()) == 1 and len(idle) == len(streams),
+        )
+        ig_user = sandbox.info()["instagram"]["ig_user_id"]
+        ig_idle = [e for e in idle if ig_user in e["path"] or (e.get("query") or {}).get("platform") == "instagram"]
+        result.add(
+            "idle poll: Instagram requests",
+            len(ig_idle),
+            "req",
+            "Instagram streams",
+            len(instagram),
+            None,
+            "1 per stream",
+            len(ig_idle) == len(instagram),
         )
         mentions = next(s for s in daemon.sources if s.key.endswith(":mentions"))
         mentions_path = f"/2/users/{sandbox.info()['x']['user_id']}/mentions"
@@ -126,6 +144,27 @@ def run(mode: str) -> Result:
             pages_b == 10 and other_b == 0,
         )
         result.add("  stored", total_new, "items", "sent", 1000)
+        # -- Instagram: 500 new comments on 5 posts (100 each), with the replies expanded in the same read ------
+        ig_comments = next(s for s in daemon.sources if s.key.endswith("instagram:sandbox:comments"))
+        posts = [sandbox.add_ig_media(f"Collection drop {n}") for n in range(5)]
+        daemon.poll_source(ig_comments)
+        for post in posts:
+            for i in range(100):
+                sandbox.add_ig_comment(f"where is my order {i}?", username=f"ig{i % 41}", media_id=post)
+        sandbox.clear_requests()
+        polled = daemon.poll_source(ig_comments)
+        ig_log = [e for e in sandbox.requests_log() if e["target"] == "facebook"]
+        ig_needed = 1 + len(posts) * math.ceil(100 / 50)  # the media page, then pages of 50 of each changed post
+        result.add(
+            "500 new Instagram comments (5 posts): requests",
+            len(ig_log),
+            "req",
+            "media page + a page per 50 comments of a changed post",
+            ig_needed,
+            None,
+            f"{ig_needed}, nothing else",
+            len(ig_log) == ig_needed and polled is not None and polled.new == 500,
+        )
         # -- after all that, idle again ---------------------------------------------------------------
         sandbox.clear_requests()
         daemon.poll_once()
@@ -144,12 +183,16 @@ def run(mode: str) -> Result:
             "streams": streams,
             "idle_per_endpoint": dict(per_endpoint),
             "one_interval": {"requests": [_endpoint(e) for e in log_a], "new": new_a},
+            "instagram_500_comments": [_endpoint(e) for e in ig_log],
             "two_polls": {"requests": [_endpoint(e) for e in logs], "new": total_new},
             "alerts_delivered": channel.delivered,
         }
         result.notes.append(
             f"Streams: {', '.join(streams)}. An idle poll is one request per stream (the feed endpoint serves "
-            "two streams, visitor posts and comments, with different fields)."
+            "two streams, visitor posts and comments, with different fields; the conversations endpoint two, "
+            "Messenger and Instagram DMs). Instagram's comment edges take no `since`: the media list carries "
+            "each post's comments_count, and only posts whose count changed are read (every post once an hour), so "
+            "an idle Instagram account costs 3 requests for up to 25 posts in its comment window."
         )
         result.notes.append(
             f"1,000 mentions between two polls: {new_a} stored in {pages_a} pages; X (and the emulator) serve only "

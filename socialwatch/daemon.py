@@ -20,7 +20,7 @@ from typing import Any
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
 
-from socialwatch.alerts import buttons, reveal
+from socialwatch.alerts import buttons, private_reply, reveal
 from socialwatch.alerts.actions import Actions
 from socialwatch.alerts.console import ConsoleChannel
 from socialwatch.alerts.outbox import AlertChannel, dispatch_alerts
@@ -67,11 +67,15 @@ def build_sources(config: Config) -> list[Source]:
         from socialwatch.sources import facebook as fb_source
 
         sources.extend(fb_source.build(config))
+    if config.instagram.accounts:
+        from socialwatch.sources import instagram as ig_source
+
+        sources.extend(ig_source.build(config))
     return sources
 
 
 def poll_interval(config: Config, source: Source) -> float:
-    for group in (config.replay, config.x.accounts, config.facebook.pages):
+    for group in (config.replay, config.x.accounts, config.facebook.pages, config.instagram.accounts):
         for entry in group:
             interval = getattr(entry, "poll_interval", None)
             if entry.name == source.account and interval:
@@ -83,6 +87,7 @@ def click_table() -> Actions:
     """Every button socialwatch posts, each registered by the feature that owns it."""
     actions = Actions()
     buttons.register(actions)
+    private_reply.register(actions)
     reveal.register(actions)
     customer.register(actions)
     return actions

@@ -1,9 +1,9 @@
 """`socialwatch demo`: the whole loop with no accounts, against the built-in sandbox.
 
-Starts the sandbox (X, Facebook and Slack emulators on loopback), writes a config for it,
+Starts the sandbox (X, Facebook, Instagram and Slack emulators on loopback), writes a config for it,
 runs the real daemon (scheduler, sources, Slack alerts, Socket Mode, reply sender) and feeds
-it realistic traffic: complaints, questions, praise, spam, DMs, comments and Messenger
-messages in several languages. What happens is printed; the sandbox's web view shows the
+it realistic traffic: complaints, questions, praise, spam, DMs, comments, Messenger messages
+and Instagram comments, tags and DMs in several languages. What happens is printed; the sandbox's web view shows the
 Slack channel, where the reader can click Send as the demo approver. Unless told otherwise,
 the demo approver also clicks Send on some alerts by itself, so the reply leg is visible
 in the terminal too.
@@ -49,7 +49,14 @@ def feed(sandbox: Any, entry: dict[str, Any], brand_handle: str) -> str:
     platform, kind = entry["platform"], entry["kind"]
     # Graph's awkward shapes: an image and no text, an author Graph does not name.
     shape = {key: entry[key] for key in ("attachments", "from_hidden") if key in entry}
-    if platform == "x" and kind == "mention":
+    username = author.get("handle") or "customer"
+    if platform == "instagram" and kind == "comment":
+        sandbox.add_ig_comment(text, username=None if shape.get("from_hidden") else username)
+    elif platform == "instagram" and kind == "mention":
+        sandbox.add_ig_mention(text, username=username)
+    elif platform == "instagram":
+        sandbox.add_ig_dm(text, username=username, attachments=shape.get("attachments"))
+    elif platform == "x" and kind == "mention":
         sandbox.add_mention(
             text, handle=author.get("handle") or "customer", name=name, followers=int(author.get("followers") or 100)
         )
@@ -64,7 +71,7 @@ def feed(sandbox: Any, entry: dict[str, Any], brand_handle: str) -> str:
     else:
         sandbox.add_message(text, name=name, **shape)
     said = text or "(" + ", ".join(str(a.get("type", "attachment")) for a in shape.get("attachments", [])) + ")"
-    who = "someone Facebook does not name" if shape.get("from_hidden") else name
+    who = f"someone {cards.PLATFORM_WORDS[platform]} does not name" if shape.get("from_hidden") else name
     return f"{cards.PLATFORM_WORDS[platform]} {kind} from {who}: {terminal_line(said, 90)}"
 
 

@@ -65,6 +65,7 @@ def poll(
             )
         stored = inbox.ingest(store, source.key, processed, page.cursor, rejects=page.rejects, now=now)
         crashpoints.hit(f"ingest.page_committed.{source.stream}")
+        crashpoints.hit(f"ingest.page_committed.{source.platform}.{source.stream}")  # streams share names
         result.pages += 1
         result.fetched += len(page.items)
         result.new += stored.new

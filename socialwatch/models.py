@@ -15,12 +15,13 @@ from typing import Any, overload
 class Platform(str, Enum):
     X = "x"
     FACEBOOK = "facebook"
+    INSTAGRAM = "instagram"
     REPLAY = "replay"
 
 
 class Kind(str, Enum):
-    MENTION = "mention"  # public post that names the brand (X mention, Facebook tag)
-    DM = "dm"  # private message (X DM, Messenger)
+    MENTION = "mention"  # public post that names the brand (X mention, Facebook tag, Instagram tagged media)
+    DM = "dm"  # private message (X DM, Messenger, Instagram DM)
     COMMENT = "comment"  # public comment or reply under a post
     POST = "post"  # visitor post on the brand's page
 

@@ -61,11 +61,13 @@ def target_for(item_row: Mapping[str, Any]) -> ReplyTarget:
         conversation_id=item_row["conversation_id"],
         public=bool(item_row["public"]),
         created_at=created,
+        in_reply_to=item_row.get("in_reply_to"),
+        privately=bool(item_row.get("private_reply")),
     )
 
 
 def build_repliers(config: Config) -> dict[tuple[str, str], Replier]:
-    """A replier per configured X account and Facebook page, keyed ``(platform, account)``."""
+    """A replier per configured X account, Facebook page and Instagram account, keyed ``(platform, account)``."""
     repliers: dict[tuple[str, str], Replier] = {}
     if config.x.accounts:
         from socialwatch.sources import x
@@ -75,6 +77,10 @@ def build_repliers(config: Config) -> dict[tuple[str, str], Replier]:
         from socialwatch.sources import facebook
 
         repliers.update(facebook.build_repliers(config))
+    if config.instagram.accounts:
+        from socialwatch.sources import instagram_replies
+
+        repliers.update(instagram_replies.build_repliers(config))
     return repliers
 
 

@@ -89,3 +89,33 @@ def wait_until(predicate: Callable[[], Any], timeout: float, what: str = "condit
             return result
         time.sleep(0.02)
     raise AssertionError(f"{what} not met within {timeout}s")
+
+
+#: What the daemon's reply job does, in a process of its own (the crash tests kill it).
+REPLY_JOB = """
+import sys
+from socialwatch.config.load import load_config
+from socialwatch.replies import ReplySender, build_repliers
+from socialwatch.store.db import Store
+config = load_config(sys.argv[1])
+print(ReplySender(Store(config.daemon.database), build_repliers(config)).send_due())
+"""
+
+
+def run_killed_sender(config_path: Any) -> None:
+    """The daemon's reply job in its own process, SIGKILLed right after the platform accepted the reply."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    assert config_path is not None
+    child = subprocess.run(
+        [sys.executable, "-c", REPLY_JOB, str(config_path)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "SOCIALWATCH_CRASHPOINT": "replies.platform_called:1:kill"},
+    )
+    assert child.returncode == -signal.SIGKILL, child.stderr
+    assert "crashpoint replies.platform_called reached" in child.stderr

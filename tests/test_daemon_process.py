@@ -119,6 +119,22 @@ def test_sigkill_mid_poll_then_restart_loses_and_duplicates_nothing(sandbox, set
     assert received == len(expected)  # each item processed once, not once per attempt
 
 
+def test_sigkill_mid_instagram_poll_then_restart_loses_and_duplicates_nothing(sandbox, setup):
+    """Instagram DMs: 60 conversations are three pages; the daemon dies after committing the second."""
+    expected = {sandbox.add_ig_dm(f"where is order {i}?", username=f"ig{i}") for i in range(60)}
+    first = Daemon(setup, {"SOCIALWATCH_CRASHPOINT": "ingest.page_committed.instagram.dms:2:kill"})
+    first.wait_for_line("crashpoint ingest.page_committed.instagram.dms reached")
+    assert first.proc.wait(DEADLINE) == -signal.SIGKILL
+    partial = set(stored(setup)) & expected
+    assert 0 < len(partial) < len(expected)  # it really died mid-way
+    expected |= {sandbox.add_ig_dm("still waiting", username="ig0")}  # traffic goes on while it is down
+    second = Daemon(setup)
+    wait_until(lambda: expected <= set(stored(setup)), what="every Instagram DM stored after restart")
+    assert second.stop() == 0
+    ids = [i for i in stored(setup) if i in expected]
+    assert len(ids) == len(set(ids)) == len(expected)
+
+
 def test_sigterm_during_a_poll_finishes_it_and_exits_zero(sandbox, setup):
     expected = set(sandbox.add_mentions(350))
     daemon = Daemon(setup, {"SOCIALWATCH_CRASHPOINT": "ingest.page_committed.mentions:1:stall"})

@@ -19,7 +19,8 @@ def test_demo_shows_alerts_and_an_approved_reply_then_stops_cleanly(tmp_path):
     thread = threading.Thread(target=run)
     thread.start()
     deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and not any(line.startswith("  ✓ reply posted") for line in lines):
+    wanted = ("  ✓ reply posted", "→ Instagram", "→ Facebook messenger", "→ X mention")
+    while time.monotonic() < deadline and not all(any(line.startswith(w) for line in lines) for w in wanted):
         time.sleep(0.05)
     stop.set()
     thread.join(timeout=60)
@@ -27,6 +28,10 @@ def test_demo_shows_alerts_and_an_approved_reply_then_stops_cleanly(tmp_path):
     assert any("Watch the Slack channel at http://127.0.0.1:" in line for line in lines)
     assert any(line.startswith("→ X mention") for line in lines)
     assert any(line.startswith("→ Facebook messenger") for line in lines)
+    assert {line.split(" from ")[0] for line in lines if line.startswith("→ Instagram")} >= {
+        "→ Instagram comment",
+        "→ Instagram dm",
+    }
     assert any(line.startswith("  ⚑ alert for") for line in lines)
     assert any(line.startswith("  ✓ reply posted") for line in lines), "\n".join(lines)
     assert result["alerts"] >= 1 and result["replies"] >= 1 and result["audit_ok"] == 1

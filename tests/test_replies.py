@@ -6,11 +6,7 @@ platforms' side is read back from the sandbox (what the brand posted, which requ
 
 from __future__ import annotations
 
-import os
-import signal
 import sqlite3
-import subprocess
-import sys
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -18,6 +14,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import builders
 import pytest
 import requests
 
@@ -35,16 +32,6 @@ from socialwatch.store.reply_outbox import VERIFY_NONE, VERIFY_REQUIRED, QueueRe
 
 ALEX = ("U0SBXAPPR1", "alex.approver")
 SAM = ("U0SBXAPPR2", "sam.second")
-
-#: What the daemon's reply job does, in a process of its own (the crash tests kill it).
-CHILD = """
-import sys
-from socialwatch.config.load import load_config
-from socialwatch.replies import ReplySender, build_repliers
-from socialwatch.store.db import Store
-config = load_config(sys.argv[1])
-print(ReplySender(Store(config.daemon.database), build_repliers(config)).send_due())
-"""
 
 
 class Clock:
@@ -283,16 +270,7 @@ def test_two_person_rule(env: Env) -> None:
 
 def run_killed_sender(env: Env) -> None:
     """The daemon's reply job in its own process, SIGKILLed right after the platform accepted the reply."""
-    assert env.config.source_path is not None
-    child = subprocess.run(
-        [sys.executable, "-c", CHILD, str(env.config.source_path)],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env={**os.environ, "SOCIALWATCH_CRASHPOINT": "replies.platform_called:1:kill"},
-    )
-    assert child.returncode == -signal.SIGKILL, child.stderr
-    assert "crashpoint replies.platform_called reached" in child.stderr
+    builders.run_killed_sender(env.config.source_path)
 
 
 @pytest.mark.parametrize("kind", ["x-mention", "messenger"])

@@ -121,8 +121,10 @@ def test_idle_poll_costs_one_request_per_endpoint(sandbox, config):
     log = sandbox.requests_log()
     per_source = {}
     for entry in log:
-        # The page's feed serves two streams (visitor posts, comments): tell them apart by their fields.
-        key = (entry["target"], entry["path"], str((entry.get("query") or {}).get("fields", ""))[:12])
+        # The page's feed serves two streams (visitor posts, comments): tell them apart by their fields;
+        # its conversations two more (Messenger, Instagram): by their platform.
+        query = entry.get("query") or {}
+        key = (entry["target"], entry["path"], str(query.get("fields", ""))[:12] + str(query.get("platform", "")))
         per_source[key] = per_source.get(key, 0) + 1
     assert daemon.sources is not None
     api_requests = [e for e in log if e["target"] in ("x", "facebook")]
@@ -166,6 +168,19 @@ class PagedStream:
     path: str  # the request path the fault applies to
     before: Callable[[Sandbox], Any]  # what exists before the first poll (a post to comment on)
     seed: Callable[[Sandbox, Any], list[str]]  # what arrives afterwards, over several pages: its native ids
+    label: str = ""  # the test id, when the platform's emulator serves more than one platform
+
+
+def _instagram_thread(sandbox: Sandbox, media: str) -> list[str]:
+    """150 comments and 60 replies under the first: pages of the media's comments and of the replies."""
+    comments = [
+        sandbox.add_ig_comment(f"comment {i}: my parcel is lost", username=f"c{i % 23}", media_id=media)
+        for i in range(150)
+    ]
+    replies = [
+        sandbox.add_ig_comment(f"reply {i}: same here", username=f"r{i % 7}", parent_id=comments[0]) for i in range(60)
+    ]
+    return comments + replies
 
 
 PAGED_STREAMS = [
@@ -182,11 +197,20 @@ PAGED_STREAMS = [
             sandbox.add_comment(f"comment {i}: my order was cold", post_id=post) for i in range(230)
         ],
     ),
+    PagedStream(
+        "facebook",
+        "instagram:sandbox:comments",
+        "comment",
+        "/v",
+        lambda sandbox: sandbox.add_ig_media("Our new collection"),
+        _instagram_thread,
+        label="instagram",
+    ),
 ]
 
 
 @pytest.mark.parametrize("fault", FAULTS)
-@pytest.mark.parametrize("case", PAGED_STREAMS, ids=lambda case: case.platform)
+@pytest.mark.parametrize("case", PAGED_STREAMS, ids=lambda case: case.label or case.platform)
 def test_fault_mid_pagination_loses_and_duplicates_nothing(sandbox, config, case: PagedStream, fault: str) -> None:
     daemon = make_daemon(config)
     stream = source(daemon, case.stream)
@@ -274,7 +298,9 @@ def test_expired_token_on_one_source_others_keep_ingesting(sandbox, config, tmp_
     assert inbox.item_by_key(daemon.store, f"x:{mention}") is not None
     health = {s["source"]: s for s in streams.sources(daemon.store)}
     bad = [key for key, s in health.items() if not s["healthy"]]
-    assert bad and all(key.startswith("facebook:") for key in bad)
+    # Instagram is read with the page's token: its streams stop with Facebook's, X's go on.
+    assert bad and all(key.startswith(("facebook:", "instagram:")) for key in bad)
+    assert any(key.startswith("instagram:") for key in bad)
     assert all("190" in health[key]["detail"] and "expired" in health[key]["detail"] for key in bad)
     assert health["x:sandbox:mentions"]["healthy"] == 1
     # Announced once per source, not on every poll.

@@ -60,13 +60,14 @@ def open_edit(responder: Responder, click: Click) -> None:
     item = click.item
     suggestions = cards.suggestions_of(item)
     first = suggestions[0] if suggestions else {"text": "", "kind": None}
-    limit = suggest.reply_limit(str(item["platform"]), bool(item.get("public")))
+    platform, public = str(item["platform"]), bool(item.get("public"))
     responder.open_modal(
         click.payload,
         cards.edit_modal(
             item,
             text=first["text"] or "",
-            limit=limit,
+            limit=suggest.reply_limit(platform, public),
+            unit=suggest.limit_unit(platform, public),
             private={"item_id": item["id"], "suggested": first["text"], "kind": first.get("kind")},
         ),
     )
@@ -187,10 +188,15 @@ def check_reply(item: Mapping[str, Any], text: str) -> str | None:
     """What is wrong with an edited reply for this item's platform, or None."""
     if not text:
         return "The reply is empty."
-    platform, public = str(item["platform"]), bool(item.get("public"))
-    limit, length = suggest.reply_limit(platform, public), suggest.measure(text, platform)
+    return check_length(str(item["platform"]), bool(item.get("public")), text)
+
+
+def check_length(platform: str, public: bool, text: str) -> str | None:
+    """What is wrong with ``text``'s length on the platform, or None (Instagram DMs count UTF-8 bytes)."""
+    limit, length = suggest.reply_limit(platform, public), suggest.measure(text, platform, public)
     if length > limit:
-        return f"Too long for {cards.PLATFORM_WORDS.get(platform, platform)}: {length} of at most {limit} characters."
+        unit = suggest.limit_unit(platform, public)
+        return f"Too long for {cards.PLATFORM_WORDS.get(platform, platform)}: {length} of at most {limit} {unit}."
     return None
 
 
@@ -198,16 +204,8 @@ def submit_edit(responder: Responder, submission: Submission) -> SubmissionResul
     item = submission.item
     text = str(submission.value(cards.REPLY_BLOCK, cards.REPLY_INPUT).get("value") or "").strip()
     problem = check_reply(item, text)
-    if not responder.is_approver(submission.user_id):
+    if not_an_approver(responder, submission, item, "edit"):
         problem = "Only approvers can send replies."
-        audit_log.append_audit(
-            responder.store,
-            "action.refused",
-            actor_id=submission.user_id,
-            actor_name=submission.user_name,
-            item_key=cards.item_key(item),
-            details={"attempted": "edit", "reason": "not an approver"},
-        )
     if problem:
         return {"response_action": "errors", "errors": {cards.REPLY_BLOCK: problem}}, None
 
@@ -224,6 +222,21 @@ def submit_edit(responder: Responder, submission: Submission) -> SubmissionResul
         )
 
     return None, send_it
+
+
+def not_an_approver(responder: Responder, submission: Submission, item: Mapping[str, Any], attempted: str) -> bool:
+    """Whether the submitter of a reply is no approver; the attempt is then audited as ``action.refused``."""
+    if responder.is_approver(submission.user_id):
+        return False
+    audit_log.append_audit(
+        responder.store,
+        "action.refused",
+        actor_id=submission.user_id,
+        actor_name=submission.user_name,
+        item_key=cards.item_key(item),
+        details={"attempted": attempted, "reason": "not an approver"},
+    )
+    return True
 
 
 def submit_dismiss(responder: Responder, submission: Submission) -> SubmissionResult:

@@ -40,7 +40,7 @@ LABEL_EMOJI = {
     "unscored": ":grey_question:",
 }
 KIND_WORDS = {"mention": "mention", "dm": "direct message", "comment": "comment", "post": "visitor post"}
-PLATFORM_WORDS = {"x": "X", "facebook": "Facebook", "replay": "replay"}
+PLATFORM_WORDS = {"x": "X", "facebook": "Facebook", "instagram": "Instagram", "replay": "replay"}
 
 # Actions (action_id); values carry the item id, and for Send the suggestion's index.
 SEND = "sw_send"  # sw_send_0 .. sw_send_2
@@ -51,6 +51,9 @@ NOT_NEGATIVE = "sw_not_negative"
 SECOND = "sw_second"  # second approval under the two-person rule
 CANCEL = "sw_cancel"  # withdraw a reply still waiting for its second approval
 RESOLVE = "sw_resolve"  # sw_resolve_sent | _resend | _drop: a person settles a reply in needs_check
+PRIVATE = "sw_private"  # reply privately to a public comment (alerts/private_reply.py)
+#: Where a public comment can be answered with one private message (Meta's private replies).
+PRIVATE_REPLY_PLATFORMS = ("facebook", "instagram")
 REVEAL = "sw_reveal"  # an approver sees the masked original in a private modal (alerts/reveal.py)
 RESOLUTIONS = {"sent": "It is posted", "resend": "Not posted: send it", "drop": "Not posted: drop it"}
 EDIT_VIEW = "sw_edit_view"
@@ -300,6 +303,8 @@ def _actions(item: Mapping[str, Any], state: AlertState) -> dict[str, Any]:
             )
     elif not state.alerts_only and not reply:
         elements.append(_button("Edit & send", EDIT, value))
+        if item.get("platform") in PRIVATE_REPLY_PLATFORMS and item.get("kind") == "comment":
+            elements.append(_button("Reply privately", PRIVATE, value))
     if not state.assigned_to:
         elements.append(_button("Assign to me", ASSIGN, value))
     elements.append(_button("Dismiss", DISMISS, value, "danger"))
@@ -325,9 +330,10 @@ def _status_blocks(item: Mapping[str, Any], state: AlertState, blocks: list[dict
         text = one_line(str(reply.get("text") or ""), 500)
         if status == "sent":
             when = _due_text(reply.get("sent_at")) or ""
-            url = reply_url(item, reply.get("platform_reply_id"))
+            private = bool(reply.get("private_reply"))
+            url = None if private else reply_url(item, reply.get("platform_reply_id"))
             lines.append(
-                f":white_check_mark: <@{approver}> sent {when}"
+                f":white_check_mark: <@{approver}> sent {'a private reply ' if private else ''}{when}"
                 + (f" · {link(url, 'view reply')}" if url else "")
                 + f"\n>{text}"
             )
@@ -385,7 +391,9 @@ def reply_url(item: Mapping[str, Any], platform_reply_id: Any) -> str | None:
 # --- modals -------------------------------------------------------------------------------------
 
 
-def edit_modal(item: Mapping[str, Any], *, text: str, limit: int, private: Mapping[str, Any]) -> dict[str, Any]:
+def edit_modal(
+    item: Mapping[str, Any], *, text: str, limit: int, private: Mapping[str, Any], unit: str = "characters"
+) -> dict[str, Any]:
     """Edit & send: the reply prefilled; the limit is shown and re-checked on submit (X counts
     characters its own way, so Slack's max_length is only a first guard)."""
     platform = PLATFORM_WORDS.get(item["platform"], str(item["platform"]))
@@ -414,7 +422,7 @@ def edit_modal(item: Mapping[str, Any], *, text: str, limit: int, private: Mappi
             {
                 "type": "input",
                 "block_id": REPLY_BLOCK,
-                "label": {"type": "plain_text", "text": f"Reply (at most {limit} characters on {platform})"},
+                "label": {"type": "plain_text", "text": f"Reply (at most {limit} {unit} on {platform})"},
                 "element": {
                     "type": "plain_text_input",
                     "action_id": REPLY_INPUT,

@@ -142,15 +142,16 @@ def run(config_path: str | None) -> None:
 def check(config_path: str | None, offline: bool) -> None:
     """Check the config, the database, and every configured account's credentials and capabilities.
 
-    Calls X (GET /2/users/me), the Graph API (/me) and Slack (auth.test) once each, plus one
-    probe per capability a token may lack (DMs, Messenger, Socket Mode). Nothing is posted.
+    Calls X (GET /2/users/me), the Graph API (/me; for Instagram the page's linked account and the
+    token's permissions) and Slack (auth.test), plus one probe per capability a token may lack (DMs,
+    Messenger, Instagram's comments, tags and DMs, Socket Mode). Nothing is posted.
     Exit status 1 when anything is wrong.
     """
     config = load(config_path, required=True)  # built-in defaults would check nothing anyone runs
-    if not (config.x.accounts or config.facebook.pages or config.replay):
+    if not (config.x.accounts or config.facebook.pages or config.instagram.accounts or config.replay):
         raise click.ClickException(
-            f"{config.source_path} names no source to watch: add an [[x.accounts]], [[facebook.pages]] or "
-            "[[replay]] block (see config/socialwatch.example.toml)"
+            f"{config.source_path} names no source to watch: add an [[x.accounts]], [[facebook.pages]], "
+            "[[instagram.accounts]] or [[replay]] block (see config/socialwatch.example.toml)"
         )
     click.echo(f"config: OK ({config.source_path})")
     click.echo(_check_database(Path(config.daemon.database)))
@@ -312,7 +313,7 @@ def demo(
     data: Path | None,
     workdir: Path | None,
 ) -> None:
-    """See the whole loop with no accounts: sandboxed X, Facebook and Slack, the real daemon, live traffic.
+    """See the whole loop with no accounts: sandboxed X, Facebook, Instagram and Slack, the real daemon, live traffic.
 
     Customer messages arrive on the emulated platforms, socialwatch triages them and posts alerts
     with suggested replies in the emulated Slack (open the printed URL), a click on Send posts the

@@ -19,7 +19,7 @@ from socialwatch.config.section import Section
 
 SLA_PRIORITIES = ("urgent", "high", "normal", "low")
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
-_SLA_PLATFORMS = ("x", "facebook", "replay")
+_SLA_PLATFORMS = ("x", "facebook", "instagram", "replay")
 _SLA_KINDS = ("mention", "dm", "comment", "post")
 
 

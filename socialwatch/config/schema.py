@@ -21,6 +21,7 @@ from pydantic import (
     model_validator,
 )
 
+from socialwatch.config.instagram import InstagramConfig
 from socialwatch.config.response_times import (
     AckConfig,
     DigestConfig,
@@ -189,6 +190,7 @@ class Config(Section):
     replay: list[ReplaySource] = Field(default_factory=list)
     x: XConfig = Field(default_factory=XConfig)
     facebook: FacebookConfig = Field(default_factory=FacebookConfig)
+    instagram: InstagramConfig = Field(default_factory=InstagramConfig)
     slack: SlackConfig | None = None
     retention: RetentionConfig = Field(default_factory=RetentionConfig)
     ack: AckConfig = Field(default_factory=AckConfig)
@@ -217,6 +219,7 @@ class Config(Section):
         for label, names in (
             ("x.accounts", [a.name for a in self.x.accounts]),
             ("facebook.pages", [p.name for p in self.facebook.pages]),
+            ("instagram.accounts", [a.name for a in self.instagram.accounts]),
             ("replay", [r.name for r in self.replay]),
         ):
             dupes = sorted({n for n in names if names.count(n) > 1})

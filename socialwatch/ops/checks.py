@@ -1,8 +1,9 @@
 """`socialwatch check`: ask every configured platform whether our credentials work, and what they allow.
 
 One cheap call per account (X ``get_me``, Graph ``/me``, Slack ``auth.test``) plus one probe per
-capability that a token may lack (X DMs, Messenger, Socket Mode). Nothing is posted. Each platform's
-questions live with its adapter (``sources.x.check``, ``sources.facebook.check``, ``alerts.slack.check``).
+capability that a token may lack (X DMs, Messenger, Instagram's permissions, Socket Mode). Nothing is
+posted. Each platform's questions live with its adapter (``sources.x.check``, ``sources.facebook.check``,
+``sources.instagram.check``, ``alerts.slack.check``).
 """
 
 from __future__ import annotations
@@ -10,11 +11,11 @@ from __future__ import annotations
 from socialwatch.alerts import slack
 from socialwatch.config.schema import Config
 from socialwatch.models import AccountCheck
-from socialwatch.sources import facebook, x
+from socialwatch.sources import facebook, instagram, x
 
 
 def check_all(config: Config) -> list[AccountCheck]:
-    return x.check(config) + facebook.check(config) + slack.check(config)
+    return x.check(config) + facebook.check(config) + instagram.check(config) + slack.check(config)
 
 
 def render(rows: list[AccountCheck]) -> str:

@@ -236,13 +236,16 @@ class Sandbox:
 
     def add_one_of_each(self) -> None:
         """One new item on every stream a sandbox config polls: a mention, a DM, a comment, a visitor post, a
-        post tagging the page and a Messenger message."""
+        post tagging the page, a Messenger message, and an Instagram comment, mention and DM."""
         self.add_mention("hello @brand")
         self.add_dm("hi there")
         self.add_comment("nice post")
         self.add_visitor_post("visitor says hi")
         self.add_visitor_post("tagging you", tagged=True)
         self.add_message("hello page")
+        self.add_ig_comment("love this")
+        self.add_ig_mention("wearing it today")
+        self.add_ig_dm("hi brand")
 
     def posted_facebook(self) -> list[dict[str, Any]]:
         """Everything the page posted (comment replies, Messenger messages) with the ids they answer."""
@@ -268,6 +271,77 @@ class Sandbox:
     def set_facebook_hide_from(self, mode: str) -> None:
         """``none``, ``visitors`` (Graph withholds every visitor's ``from``) or ``all`` (the page's own too)."""
         self.graph.set_hide_from(mode)
+
+    # -- Instagram (the page's linked professional account) ------------------------------------
+
+    def add_ig_comment(
+        self,
+        text: str,
+        *,
+        username: str | None = "customer",
+        media_id: str | None = None,
+        parent_id: str | None = None,
+        created_time: datetime | str | float | None = None,
+    ) -> str:
+        """A comment on the brand's media (default: its latest), or a reply (``parent_id``); ``username=None``
+        makes one whose author Graph does not show. Returns its id."""
+        author = {"username": username} if username is not None else None
+        return self.graph.add_ig_comment(
+            {
+                "author": author,
+                "text": text,
+                "media_id": media_id,
+                "parent_id": parent_id,
+                "created_time": _when(created_time),
+            }
+        ).id
+
+    def add_ig_media(self, caption: str, *, created_time: datetime | str | float | None = None) -> str:
+        """A post of the brand's own on Instagram; returns the media id."""
+        return self.graph.add_ig_media({"caption": caption, "created_time": _when(created_time)}).id
+
+    def add_ig_mention(
+        self, text: str, *, username: str = "customer", created_time: datetime | str | float | None = None
+    ) -> str:
+        """Someone's media that tags (and @mentions) the brand; returns the media id."""
+        return self.graph.add_ig_mention(
+            {"author": {"username": username}, "text": text, "created_time": _when(created_time)}
+        ).id
+
+    def add_ig_dm(
+        self,
+        text: str,
+        *,
+        username: str = "customer",
+        attachments: list[dict[str, Any]] | None = None,
+        created_time: datetime | str | float | None = None,
+    ) -> str:
+        """An Instagram DM to the brand; returns the message id."""
+        return self.graph.add_ig_dm(
+            {
+                "sender": {"username": username},
+                "text": text,
+                "attachments": attachments,
+                "created_time": _when(created_time),
+            }
+        ).id
+
+    def posted_instagram(self) -> list[dict[str, Any]]:
+        """Everything the brand posted on Instagram (comment replies, DMs, private replies)."""
+        return self.graph.posted_instagram()
+
+    def instagram_timeline(self) -> dict[str, Any]:
+        return self.graph.instagram_timeline()
+
+    def set_instagram_permissions(
+        self, *, scopes: list[str] | None = None, grant: list[str] | None = None, revoke: list[str] | None = None
+    ) -> list[str]:
+        """The page token's permissions, e.g. ``revoke=["instagram_manage_messages"]``."""
+        return self.graph.set_scopes(scopes=scopes, grant=grant, revoke=revoke)
+
+    def set_instagram_human_agent(self, allowed: bool = True) -> None:
+        """Whether the app has the Human Agent permission (DM replies for 7 days with the HUMAN_AGENT tag)."""
+        self.graph.set_human_agent(allowed)
 
     # -- faults and the request log --------------------------------------------------------------
 

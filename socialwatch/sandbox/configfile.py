@@ -85,6 +85,20 @@ def render_config(info: dict[str, Any], *, poll_interval: float = 3) -> tuple[st
     ]
     if fb.get("app_secret"):
         lines.append(f"app_secret = {_toml('secret:SANDBOX_FACEBOOK_APP_SECRET')}")
+    ig = info.get("instagram")
+    if ig:
+        # The professional account linked to the sandbox page, read with the page's token.
+        lines += [
+            "",
+            "[[instagram.accounts]]",
+            f"name = {_toml('sandbox')}",
+            f"ig_user_id = {_toml(ig['ig_user_id'])}",
+            f"page_id = {_toml(ig['page_id'])}",
+            f"page_token = {_toml('secret:SANDBOX_FACEBOOK_PAGE_TOKEN')}",
+            f"username = {_toml(ig['username'])}",
+        ]
+        if fb.get("app_secret"):
+            lines.append(f"app_secret = {_toml('secret:SANDBOX_FACEBOOK_APP_SECRET')}")
     if slack:
         secrets["SANDBOX_SLACK_BOT_TOKEN"] = slack["bot_token"]
         lines += [

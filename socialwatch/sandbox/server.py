@@ -338,6 +338,7 @@ class SandboxServer:
             "base_url": self.base_url,
             "x": self.x.info(),
             "facebook": self.graph.info(),
+            "instagram": self.graph.instagram_info(),
             "slack": self.slack.info() if self.slack is not None else None,
         }
 
@@ -407,6 +408,8 @@ class SandboxServer:
             return self.x.handle_control(req)
         if path.startswith("/_sandbox/facebook"):
             return self.graph.handle_control(req)
+        if path.startswith("/_sandbox/instagram"):
+            return self.graph.handle_instagram_control(req)
         route = (req.method, path)
         if route in (("GET", "/_sandbox/info"), ("GET", "/_sandbox")):
             return Response.json(self.info())

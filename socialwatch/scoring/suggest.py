@@ -25,13 +25,17 @@ import jinja2.runtime
 from socialwatch.config.schema import SuggestionsConfig
 from socialwatch.models import AuthorHistory, Item, Kind, Suggestion
 
-#: Characters a reply may have, per (platform, public?). X counts with weights (see x_length).
+#: Characters a reply may have, per (platform, public?). X counts with weights (see x_length); an Instagram
+#: DM counts UTF-8 bytes ("1000 bytes or less"), so Tamil or emoji fill it three or four times faster.
 LIMITS: dict[tuple[str, bool], int] = {
     ("x", True): 280,
     ("x", False): 10_000,
     ("facebook", True): 8_000,
     ("facebook", False): 2_000,
+    ("instagram", True): 2_200,
+    ("instagram", False): 1_000,
 }
+BYTE_LIMITS = frozenset({("instagram", False)})
 DEFAULT_LIMIT = 2_000
 X_URL_LENGTH = 23
 _URL = re.compile(r"https?://[^\s]+", re.IGNORECASE)
@@ -76,26 +80,34 @@ def reply_limit(platform: str, public: bool) -> int:
     return LIMITS.get((platform, public), DEFAULT_LIMIT)
 
 
-def measure(text: str, platform: str) -> int:
+def measure(text: str, platform: str, public: bool = True) -> int:
+    """The text's length as the platform counts it against ``reply_limit``."""
+    if (platform, public) in BYTE_LIMITS:
+        return len(text.encode("utf-8"))
     return x_length(text) if platform == "x" else len(text)
+
+
+def limit_unit(platform: str, public: bool) -> str:
+    """What ``reply_limit`` counts: "characters", or "bytes" for Instagram DMs."""
+    return "bytes" if (platform, public) in BYTE_LIMITS else "characters"
 
 
 def fit(text: str, platform: str, public: bool) -> str:
     """Shorten at a sentence, then a word, boundary until the text fits the platform's limit."""
     limit = reply_limit(platform, public)
     text = text.strip()
-    if measure(text, platform) <= limit:
+    if measure(text, platform, public) <= limit:
         return text
     sentences = re.split(r"(?<=[.!?])\s+", text)
     while len(sentences) > 1:
         sentences.pop()
         candidate = " ".join(sentences)
-        if measure(candidate, platform) <= limit:
+        if measure(candidate, platform, public) <= limit:
             return candidate
     words = text.split()
     while words:
         candidate = " ".join(words) + "…"
-        if measure(candidate, platform) <= limit:
+        if measure(candidate, platform, public) <= limit:
             return candidate
         words.pop()
     return ""

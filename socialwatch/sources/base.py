@@ -108,6 +108,8 @@ class ReplyTarget:
     conversation_id: str | None
     public: bool
     created_at: datetime
+    in_reply_to: str | None = None  # what the item answers (the parent comment of a comment's reply)
+    privately: bool = False  # a private reply: one message to the author of this public comment
 
 
 @runtime_checkable

@@ -380,6 +380,10 @@ class FacebookReplier:
     def send_reply(self, target: ReplyTarget, text: str) -> str:
         c = self.client
         version = c.graph.version
+        if target.privately:
+            from socialwatch.sources import private_replies
+
+            return private_replies.send_private_reply(c, target, text, "Facebook")
         if target.kind == Kind.DM.value:
             result = c.call(
                 lambda: c.graph.request(
@@ -405,6 +409,10 @@ class FacebookReplier:
 
     def find_reply(self, target: ReplyTarget, text: str, since: datetime) -> str | None:
         c = self.client
+        if target.privately:
+            from socialwatch.sources import private_replies
+
+            return private_replies.find_private_reply(c, target, text, since, platform="facebook", brand_id=c.page_id)
         try:
             if target.kind == Kind.DM.value:
                 if not target.conversation_id:

@@ -38,7 +38,7 @@ class QueueResult:
 
 _REPLY_SELECT = """
     SELECT r.*, i.platform || ':' || i.native_id AS item_key, i.platform, i.account, i.kind, i.native_id,
-           i.author_id, i.author_handle, i.conversation_id, i.public, i.created_at, i.url,
+           i.author_id, i.author_handle, i.conversation_id, i.in_reply_to, i.public, i.created_at, i.url,
            i.status AS item_status
     FROM reply_outbox r JOIN items i ON i.id = r.item_id"""
 
@@ -71,13 +71,15 @@ def queue_reply(
     needs_second: bool = False,
     origin: str = "manager",
     dedupe_key: str | None = None,
+    private: bool = False,
     now: datetime | None = None,
 ) -> QueueResult:
     """Record an approved reply (or, ``needs_second``, one waiting for a second approver).
 
     Checks and insert are one IMMEDIATE transaction, so concurrent clicks serialise: the first wins,
     the others get ``duplicate`` with the winner's row. Only ``origin='manager'`` rows count as the
-    item's answer; other origins (``ack``) are deduplicated by their ``dedupe_key`` alone.
+    item's answer; other origins (``ack``) are deduplicated by their ``dedupe_key`` alone. ``private``: the
+    answer goes to the author of a public comment as one private message (a private reply).
     """
     if not text.strip():
         raise ValueError("a reply needs text")
@@ -107,8 +109,8 @@ def queue_reply(
         status = "awaiting_second" if needs_second else "approved"
         inserted = conn.execute(
             """INSERT INTO reply_outbox (item_id, dedupe_key, text, suggested_text, suggestion_kind, approved_by,
-                   approved_by_name, approved_at, requested_at, status, origin, next_attempt_at)
-               VALUES (?,?,?,?,?,?,?,?,?,?,?,?)
+                   approved_by_name, approved_at, requested_at, status, origin, next_attempt_at, private_reply)
+               VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)
                ON CONFLICT DO NOTHING RETURNING id""",
             [
                 item_id,
@@ -123,6 +125,7 @@ def queue_reply(
                 status,
                 origin,
                 None if needs_second else at,
+                int(private),
             ],
         ).fetchone()
         if inserted is None:  # a unique index caught what the checks above did not
@@ -136,7 +139,8 @@ def queue_reply(
             actor_name,
             "reply.requested" if needs_second else "reply.approved",
             key,
-            {"reply_id": reply_id, "final": text, "suggestion_kind": suggestion_kind, "origin": origin},
+            {"reply_id": reply_id, "final": text, "suggestion_kind": suggestion_kind, "origin": origin}
+            | ({"private": True} if private else {}),
         )
         if suggested_text is not None and suggested_text != text:
             audit_log.append_audit_on(

@@ -313,6 +313,12 @@ def _attachments_v55(db: sqlite_utils.Database) -> None:
     db.execute("ALTER TABLE items ADD COLUMN attachments TEXT")
 
 
+def migrate_private_replies_v65(db: sqlite_utils.Database) -> None:
+    """A reply may go to a public comment's author as one private message (Facebook's and Instagram's
+    private replies) instead of under the comment: it is still the item's one answer."""
+    db.execute("ALTER TABLE reply_outbox ADD COLUMN private_reply INTEGER NOT NULL DEFAULT 0")
+
+
 #: Ordered; each runs once, in its own transaction, and is recorded in _migrations.
 MIGRATIONS: list[tuple[int, str, Callable[[sqlite_utils.Database], None]]] = [
     (1, "initial schema", _schema_v1),
@@ -322,4 +328,5 @@ MIGRATIONS: list[tuple[int, str, Callable[[sqlite_utils.Database], None]]] = [
     (30, "response times: SLA state, incidents, grouped alerts", migrate_v30),
     (40, "indexes: open-reply queue, unanswered items", _indexes_v40),
     (55, "items: attachments", _attachments_v55),
+    (65, "reply outbox: private replies to public comments", migrate_private_replies_v65),
 ]

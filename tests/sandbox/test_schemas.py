@@ -397,3 +397,50 @@ def test_the_checks_catch_invented_and_ill_typed_fields(xspec, fbspec):
         xspec.check({"data": {"id": 1, "name": "A", "username": "a"}}, xspec.component("Get2UsersMeResponse"))
     with pytest.raises(AssertionError):
         fbspec.check({"error": {"message": "m"}}, fbspec.component("GraphError"))  # code is required
+
+
+# -- Instagram ---------------------------------------------------------------------------------
+
+IG_COMMENT = "id,text,timestamp,from{id,username},username,like_count,hidden,parent_id,media{id}"
+
+
+def test_instagram_reads_validate_against_the_published_nodes(sandbox, fbspec, graph):
+    sandbox.reset()
+    info = sandbox.info()["instagram"]
+    media = sandbox.add_ig_media("Autumn drop")
+    comment = sandbox.add_ig_comment("the zip broke", username="jo", media_id=media)
+    sandbox.add_ig_comment("same", username="amy", parent_id=comment)
+    sandbox.add_ig_comment("who wrote this?", username=None, media_id=media)
+    sandbox.add_ig_mention("new boots", username="kim")
+    sandbox.add_ig_dm("refund?", username="lee", attachments=[{"type": "image"}, {"type": "share"}])
+    account = graph.get_object(
+        info["ig_user_id"], fields="id,username,name,biography,followers_count,follows_count,media_count,ig_id"
+    )
+    fbspec.check(account, fbspec.component("IGUser"))
+    fields = (
+        "id,caption,comments_count,like_count,media_type,media_product_type,media_url,permalink,shortcode,"
+        f"timestamp,username,owner{{id}},is_comment_enabled,comments{{{IG_COMMENT},replies{{{IG_COMMENT}}}}}"
+    )
+    listed = graph.get_connections(info["ig_user_id"], "media", fields=fields)
+    for entry in listed["data"]:
+        nested = entry.pop("comments")
+        fbspec.check(entry, fbspec.component("IGMedia"))
+        for one in nested["data"]:
+            replies = one.pop("replies", {"data": []})
+            fbspec.check(one, fbspec.component("IGComment"))
+            for reply in replies["data"]:
+                fbspec.check(reply, fbspec.component("IGComment"))
+        fbspec.check(nested["paging"], fbspec.component("Paging"))
+    tags = graph.get_connections(info["ig_user_id"], "tags", fields="id,caption,username,timestamp,permalink,owner")
+    for entry in tags["data"]:
+        fbspec.check(entry, fbspec.component("IGMedia"))
+    threads = graph.get_connections(
+        info["page_id"],
+        "conversations",
+        platform="instagram",
+        fields="id,updated_time,message_count,unread_count,snippet,participants,senders,can_reply,"
+        "messages{id,message,from,to,created_time,attachments,shares}",
+    )
+    fbspec.check(threads, fbspec.response_schema("/{page-id}/conversations", "get"))
+    message = threads["data"][0]["messages"]["data"][0]
+    assert message["from"]["username"] == "lee" and message["attachments"]["data"][0]["image_data"]["url"]

@@ -46,7 +46,8 @@ def test_index_and_assets_are_served_with_a_strict_csp(sandbox: Sandbox) -> None
     assert b'src="/static/app.js"' in body
     csp = headers["content-security-policy"]
     assert "script-src 'self'" in csp and "unsafe-inline" not in csp
-    for name, kind in (("app.js", "text/javascript"), ("app.css", "text/css")):
+    assert b'src="/static/instagram.js"' in body
+    for name, kind in (("app.js", "text/javascript"), ("instagram.js", "text/javascript"), ("app.css", "text/css")):
         status, headers, _ = fetch(f"{sandbox.url}/static/{name}")
         assert status == 200 and headers["content-type"].startswith(kind)
 
@@ -64,11 +65,12 @@ def test_only_reads_are_allowed() -> None:
 
 def test_page_script_never_builds_html_from_strings() -> None:
     # The page's safety rule: text goes in through textContent, never through HTML parsing.
-    code = "\n".join(
-        line for line in (STATIC / "app.js").read_text().splitlines() if not line.lstrip().startswith("//")
-    )
-    for sink in ("innerHTML", "outerHTML", "insertAdjacentHTML", "document.write", "eval(", "new Function"):
-        assert sink not in code, sink
+    scripts = sorted(STATIC.glob("*.js"))
+    assert {p.name for p in scripts} >= {"app.js", "instagram.js"}
+    for script in scripts:
+        code = "\n".join(line for line in script.read_text().splitlines() if not line.lstrip().startswith("//"))
+        for sink in ("innerHTML", "outerHTML", "insertAdjacentHTML", "document.write", "eval(", "new Function"):
+            assert sink not in code, (script.name, sink)
 
 
 # -- headless Chromium ---------------------------------------------------------------------------
@@ -252,6 +254,8 @@ def test_click_in_the_browser_reaches_the_socket_mode_app(sandbox: Sandbox, chro
         assert sandbox.slack.socket.wait_for_connections(1, 5)
         sandbox.add_mention("@brand my order #123 never came", handle="casey_c", name="Casey")
         sandbox.add_comment("Great service today, thanks!", name="Robin Visitor")
+        sandbox.add_ig_comment(HOSTILE, username="ig_casey")
+        sandbox.add_ig_dm("", username="ig_casey", attachments=[{"type": "image"}])
         escaped = HOSTILE.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
         ts = bot.chat_postMessage(
             channel=info["channel"],
@@ -292,6 +296,9 @@ def test_click_in_the_browser_reaches_the_socket_mode_app(sandbox: Sandbox, chro
             "document.querySelector('#x-view') && document.querySelector('#x-view').textContent.includes('never came')"
         )
         chromium.wait_for("document.querySelector('#fb-view').textContent.includes('Great service today')")
+        chromium.wait_for("document.querySelector('#ig-view').textContent.includes('order #123 never came')")
+        assert chromium.evaluate("document.querySelector('#ig-view').textContent.includes('ig_casey: [image]')")
+        assert chromium.evaluate("document.querySelectorAll('#ig-view script, #ig-view img').length") == 0
         # The hostile customer text is shown as text, and nothing in it ran or became markup.
         card = f'article[data-ts="{ts}"]'
         assert chromium.evaluate(f"document.querySelector('{card}').textContent.includes('<script>')")

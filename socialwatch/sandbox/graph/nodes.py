@@ -13,6 +13,12 @@ from typing import Any
 from socialwatch.sandbox.graph.attachments import message_fields, story_attachment
 from socialwatch.sandbox.graph.errors import no_such_field
 from socialwatch.sandbox.graph.fields import FieldSpec
+from socialwatch.sandbox.graph.instagram_model import (
+    IG_DEFAULT_FIELDS,
+    IG_EDGES,
+    IG_FIELD_NAMES,
+    PAGE_IG_FIELDS,
+)
 from socialwatch.sandbox.graph.model import FbComment, FbMessage, FbPost, FbProfile, FbThread, graph_time
 from socialwatch.sandbox.graph.state import GraphState
 
@@ -154,6 +160,18 @@ EDGES = {
     "Comment": ("comments", "reactions", "likes"),
     "Conversation": ("messages",),
 }
+# Instagram's node types are served by the same emulator (instagram_model.py, instagram_nodes.py); their
+# edges' types depend on the parent node, so EDGE_TYPES stays Facebook's.
+FIELD_NAMES = {
+    **FIELD_NAMES,
+    **IG_FIELD_NAMES,
+    "Page": FIELD_NAMES["Page"] + PAGE_IG_FIELDS,
+    "Comment": FIELD_NAMES["Comment"] + ("private_reply_conversation",),  # private_replies.py
+    "IGConversation": FIELD_NAMES["Conversation"],
+    "IGMessage": FIELD_NAMES["Message"],
+}
+EDGES = {**EDGES, **IG_EDGES}
+DEFAULT_FIELDS = {**DEFAULT_FIELDS, **IG_DEFAULT_FIELDS}
 
 
 @dataclass

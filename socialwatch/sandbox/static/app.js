@@ -620,6 +620,9 @@ function setupInject() {
       "fb-comment": ["/_sandbox/facebook/comments", {author: {name}, text}],
       "fb-post": ["/_sandbox/facebook/posts", {author: {name}, text}],
       "fb-message": ["/_sandbox/facebook/messages", {sender: {name}, text}],
+      "ig-comment": ["/_sandbox/instagram/comments", {author: {username: handle, name}, text}],
+      "ig-mention": ["/_sandbox/instagram/mentions", {author: {username: handle, name}, text}],
+      "ig-dm": ["/_sandbox/instagram/dms", {sender: {username: handle, name}, text}],
     };
     const [path, body] = routes[kind];
     const result = await postJson(path, body);
