@@ -14,7 +14,8 @@ from typing import Any
 
 from socialwatch.alerts import cards
 from socialwatch.alerts.actions import Actions, Click, ClickHandler, Responder, Submission, SubmissionResult
-from socialwatch.scoring import suggest
+from socialwatch.models import utcnow
+from socialwatch.scoring.replies import platforms
 from socialwatch.store import alert_outbox, audit_log, inbox, reply_outbox
 from socialwatch.store.reply_outbox import QueueResult
 
@@ -47,6 +48,8 @@ def send(responder: Responder, click: Click) -> None:
     if _alerts_only(responder, click, "send"):
         return
     suggestions = cards.suggestions_of(click.item)
+    if _refused(responder, click.payload, click.item):
+        return
     if click.index is None or not 0 <= click.index < len(suggestions):
         responder.ephemeral(click.payload, "That suggestion no longer exists; use Edit & send.")
         return
@@ -58,9 +61,11 @@ def open_edit(responder: Responder, click: Click) -> None:
     if _alerts_only(responder, click, "edit"):
         return
     item = click.item
+    if _refused(responder, click.payload, item):
+        return
     suggestions = cards.suggestions_of(item)
     first = suggestions[0] if suggestions else {"text": "", "kind": None}
-    limit = suggest.reply_limit(str(item["platform"]), bool(item.get("public")))
+    limit = platforms.reply_limit(str(item["platform"]), bool(item.get("public")))
     responder.open_modal(
         click.payload,
         cards.edit_modal(
@@ -180,6 +185,15 @@ def after_queue(responder: Responder, payload: Mapping[str, Any], item: Mapping[
         responder.ephemeral(payload, "This alert was dismissed; nothing was sent.")
 
 
+def _refused(responder: Responder, payload: Mapping[str, Any], item: Mapping[str, Any]) -> bool:
+    """A card posted before a reply window closed still shows Send: say why nothing can go, queue nothing."""
+    refusal = cards.send_refusal(item, utcnow())
+    if refusal is None:
+        return False
+    responder.ephemeral(payload, f"Not sent: {refusal}")
+    return True
+
+
 # --- modals ------------------------------------------------------------------------------------------
 
 
@@ -188,7 +202,7 @@ def check_reply(item: Mapping[str, Any], text: str) -> str | None:
     if not text:
         return "The reply is empty."
     platform, public = str(item["platform"]), bool(item.get("public"))
-    limit, length = suggest.reply_limit(platform, public), suggest.measure(text, platform)
+    limit, length = platforms.reply_limit(platform, public), platforms.measure(text, platform, public)
     if length > limit:
         return f"Too long for {cards.PLATFORM_WORDS.get(platform, platform)}: {length} of at most {limit} characters."
     return None
