@@ -412,3 +412,29 @@ def test_the_documented_variables_are_the_context():
     assert set(context) == check.SUGGESTION_VARIABLES
     text = (builtin_templates_dir() / "README.md").read_text(encoding="utf-8")
     assert all(f"`{name}`" in text for name in check.SUGGESTION_VARIABLES | check.ACK_VARIABLES)
+
+
+def test_socialwatch_check_names_a_bad_template_with_its_fix_and_fails(tmp_path, monkeypatch):
+    from click.testing import CliRunner
+
+    from socialwatch.cli import main
+
+    monkeypatch.delenv("SOCIALWATCH_CONFIG", raising=False)
+    overrides = tmp_path / "templates"
+    (overrides / "en" / "praise").mkdir(parents=True)
+    bad = overrides / "en" / "praise" / "1-thank.j2"
+    bad.write_text("{{ cycler.__init__.__globals__ }}")
+    config = tmp_path / "socialwatch.toml"
+    config.write_text(
+        f'[daemon]\ndatabase = "{tmp_path / "db.sqlite"}"\n[suggestions]\ntemplates_dir = "{overrides}"\n'
+        'reply_languages = ["en", "sw"]\n'
+    )
+    result = CliRunner().invoke(main, ["check", "--offline", "--config", str(config)])
+    assert result.exit_code == 1, result.output
+    assert str(bad) in result.output and "fix: use only the documented variables" in result.output
+    assert "cycler" in result.output
+    bad.write_text("{% include '_greeting.j2' %} Thank you!{% include '_sign.j2' %}")
+    load_templates.cache_clear()
+    result = CliRunner().invoke(main, ["check", "--offline", "--config", str(config)])
+    assert result.exit_code == 0, result.output
+    assert "templates: OK (54 templates in 2 languages (en, sw); longest X reply" in result.output
