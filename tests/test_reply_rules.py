@@ -5,12 +5,12 @@ the customer's language with its English meaning beside it, no Send where the pl
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Callable, Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import builders
 import pytest
 from sandbox_support import control
 
@@ -26,14 +26,8 @@ from socialwatch.store import inbox, reply_outbox
 SWAHILI = "Oda yangu haijafika bado na hakuna anayejibu simu"
 
 
-def wait_until(predicate: Callable[[], Any], timeout: float = 10.0, what: str = "condition") -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        found = predicate()
-        if found:
-            return found
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
+def wait_until(predicate: Callable[[], Any], what: str) -> Any:
+    return builders.wait_until(predicate, 10.0, what)
 
 
 @pytest.fixture(scope="module")
@@ -121,3 +115,28 @@ def test_the_acknowledgement_of_a_private_message_is_in_the_customers_language(s
     assert [r.status for r in results] == ["queued"]
     assert results[0].text.startswith("Habari Juma, asante kwa ujumbe wako")
     assert "umefika kwa timu ya Sandbox Brand" in results[0].text and "Tutakujibu ndani ya" in results[0].text
+
+
+@pytest.mark.parametrize("display", ["https://evil.example/login", "@SandboxCEO", "<!here>"])
+def test_a_hostile_display_name_never_reaches_a_public_reply(sandbox, tmp_path, display):
+    sandbox.reset()
+    config = load_config(sandbox.write_config(tmp_path / "socialwatch.toml", poll_interval=1))
+    config.daemon.database = tmp_path / "sw.db"
+    config.facebook.pages = []
+    assert config.slack is not None
+    config.slack.approvers = [sandbox.info()["slack"]["approver"]["id"]]
+    daemon = Daemon(config, notifier=None)
+    daemon.start()
+    try:
+        tweet = sandbox.add_mention(
+            f"@{sandbox.info()['x']['handle']} my refund never came", handle="hostile", name=display
+        )
+        message = wait_until(lambda: alert(sandbox, "my refund never came"), what="alert")
+        body = {"channel": message["channel"], "ts": message["ts"], "action_id": f"{cards.SEND}_0", "wait": 3}
+        assert control(sandbox, "/_sandbox/slack/actions", body)[0] == 200
+        [reply] = wait_until(lambda: [p for p in sandbox.posted_x() if p.get("in_reply_to") == tweet], what="reply")
+    finally:
+        daemon.shutdown()
+    posted = reply["text"]
+    assert "evil" not in posted and "SandboxCEO" not in posted and "<!" not in posted, posted
+    assert "Hi there." in posted
