@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
+from functools import lru_cache
 
 from socialwatch.config.suggestions import SuggestionsConfig
 from socialwatch.scoring.language import UNDETERMINED, Detection
@@ -68,14 +69,23 @@ def message_language(
     assessed: str, declared: str | None, text: str, explain: Explain | None, answered: Collection[str]
 ) -> str:
     """The language the message is written in: the assessment's, unless it only repeats a platform's "en"
-    (or nothing) and the text itself is confidently another language, one with templates (``answered``)."""
+    and the text itself is confidently another language, one with templates (``answered``)."""
     lang = normalise(assessed)
-    if explain is None or normalise(declared) not in ("", "en") or lang not in ("", "en"):
+    # Without a tag the assessment detected the text itself already: only a platform's "en" is doubted.
+    if explain is None or normalise(declared) != "en" or lang not in ("", "en"):
         return lang
     detection = explain(text)
     detected = normalise(detection.lang)
     confident = detection.method == "script" or (detection.method == "cld2" and detection.letters >= CONFIDENT_LETTERS)
     return detected if detected in answered and confident else lang
+
+
+@lru_cache(maxsize=64)
+def answered_languages(reply_languages: tuple[str, ...], available: frozenset[str]) -> frozenset[str]:
+    """The languages replies are written in: those the brand answers in that have templates."""
+    if reply_languages:
+        return frozenset(lang for lang in reply_languages if lang in available)
+    return available
 
 
 def choose(
@@ -86,9 +96,7 @@ def choose(
 ) -> LanguageChoice:
     """The reply's language for a message in ``written`` (normalised, "" when unknown) by an author whose
     earlier messages were in ``earlier``, given the languages that have templates (``available``)."""
-    answered = [lang for lang in config.reply_languages if lang in available] or (
-        [] if config.reply_languages else sorted(available)
-    )
+    answered = answered_languages(tuple(config.reply_languages), frozenset(available))
 
     def answerable(lang: str) -> str | None:
         if lang in answered:

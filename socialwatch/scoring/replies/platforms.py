@@ -160,12 +160,20 @@ def _weighted(text: str) -> int:
 
 def _urls(text: str) -> list[tuple[int, int]]:
     """Where X reads URLs in ``text``: asked word by word (a URL holds no space), each word once."""
+    if text.isprintable():  # the only space is " " (every other whitespace is unprintable): find words by it
+        words: list[tuple[int, int]] = []
+        for hint in _URL_HINT.finditer(text):
+            if words and hint.start() < words[-1][1]:
+                continue  # in the word just found
+            after = text.find(" ", hint.end())
+            words.append((text.rfind(" ", 0, hint.start()) + 1, len(text) if after < 0 else after))
+    else:
+        words = [(word.start(), word.end()) for word in _WORD.finditer(text) if _URL_HINT.search(word.group(0))]
     found: list[tuple[int, int]] = []
-    for word in _WORD.finditer(text):
-        if _URL_HINT.search(word.group(0)):
-            # With the space before it: what precedes a URL decides whether X reads one.
-            offset = max(word.start() - 1, 0)
-            found.extend((offset + start, offset + end) for start, end in _word_urls(text[offset : word.end()]))
+    for start, end in words:
+        # With the space before it: what precedes a URL decides whether X reads one.
+        offset = max(start - 1, 0)
+        found.extend((offset + a, offset + b) for a, b in _word_urls(text[offset:end]))
     return found
 
 

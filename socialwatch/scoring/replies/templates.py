@@ -19,7 +19,7 @@ import logging
 import re
 import weakref
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -82,7 +82,7 @@ class Templates:
     _compiled: dict[tuple[str, str], tuple[Compiled, ...]] = field(default_factory=dict, repr=False)
     _reported: set[str] = field(default_factory=set, repr=False)
 
-    @property
+    @cached_property
     def languages(self) -> frozenset[str]:
         """Languages that can answer anything: they have the fallback category."""
         return frozenset(lang for lang, cats in self.by_language.items() if FALLBACK_CATEGORY in cats)
