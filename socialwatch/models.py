@@ -190,6 +190,7 @@ class AuthorHistory:
     first_seen: datetime | None = None
     last_seen: datetime | None = None
     last_label: str | None = None
+    language: str | None = None  # of the author's latest message whose language was known
 
     @property
     def returning(self) -> bool:
@@ -210,6 +211,9 @@ class Sentiment:
 class Suggestion:
     kind: str  # apologise, acknowledge, move_private, help, thank, ...
     text: str
+    lang: str = "en"  # the reply's language
+    english: str | None = None  # the same template in English, for a team that does not read ``lang``
+    refused: str | None = None  # why the platform would refuse to post it (then it is not offered to send)
 
 
 @dataclass(frozen=True)

@@ -22,6 +22,9 @@ def test_demo_shows_alerts_and_an_approved_reply_then_stops_cleanly(tmp_path):
     wanted = ("  ✓ reply posted", "→ Instagram", "→ Facebook messenger", "→ X mention")
     while time.monotonic() < deadline and not all(any(line.startswith(w) for line in lines) for w in wanted):
         time.sleep(0.05)
+    # Every customer fed, and the non-English ones on Facebook (whose text no platform tags) stored.
+    while time.monotonic() < deadline and len(_non_english(tmp_path)) < len(NON_ENGLISH):
+        time.sleep(0.2)
     stop.set()
     thread.join(timeout=60)
     assert not thread.is_alive()
@@ -37,3 +40,26 @@ def test_demo_shows_alerts_and_an_approved_reply_then_stops_cleanly(tmp_path):
     assert result["alerts"] >= 1 and result["replies"] >= 1 and result["audit_ok"] == 1
     assert lines[-1].endswith("entries).") and "audit log verified" in lines[-1]
     assert (tmp_path / "socialwatch.db").exists()
+    found = _non_english(tmp_path)
+    assert set(found) == NON_ENGLISH, found
+    for lang, suggestions in found.items():
+        assert suggestions and all(s["lang"] == lang and s.get("english") for s in suggestions), (lang, suggestions)
+
+
+#: The demo's Facebook customers writing in other languages, and the language each is answered in.
+NON_ENGLISH = {"sw", "lv", "lt", "ta", "pt", "id"}
+
+
+def _non_english(workdir) -> dict[str, list[dict]]:
+    from socialwatch.alerts.cards import suggestions_of
+    from socialwatch.store.db import Store
+
+    if not (workdir / "socialwatch.db").exists():
+        return {}
+    try:
+        store = Store(workdir / "socialwatch.db", migrate=False)
+        with store.db() as db:
+            rows = [dict(r) for r in db.execute("SELECT * FROM items WHERE platform = 'facebook' AND lang <> 'en'")]
+    except Exception:  # the demo is still creating it
+        return {}
+    return {row["lang"]: suggestions_of(row) for row in rows if row["lang"] in NON_ENGLISH and row["suggestions"]}

@@ -23,15 +23,16 @@ from socialwatch.alerts.console import ConsoleChannel
 from socialwatch.alerts.slack import route
 from socialwatch.cli import main
 from socialwatch.config.load import ConfigError, load_config
-from socialwatch.config.schema import Config, SlackConfig, SuggestionsConfig
+from socialwatch.config.schema import Config, SlackConfig
+from socialwatch.config.suggestions import SuggestionsConfig
 from socialwatch.daemon import Daemon
 from socialwatch.ingest import poll
 from socialwatch.models import AuthorHistory, Kind, utcnow
 from socialwatch.replies import ReplySender, build_repliers, target_for
 from socialwatch.reports import summary
 from socialwatch.sandbox import Sandbox
-from socialwatch.scoring import suggest
 from socialwatch.scoring.pipeline import Pipeline
+from socialwatch.scoring.replies import platforms, suggest
 from socialwatch.sources.base import Source
 from socialwatch.store import inbox, reply_outbox, streams
 from socialwatch.store.db import Store
@@ -407,16 +408,15 @@ def test_instagram_limits_hold_in_every_language(lang):
     assert check_reply(row, dm) is None and check_reply({**row, "public": 1}, comment) is None
     over = check_reply(row, SENTENCES[lang] * 20)
     assert over is not None and "of at most 1000 bytes" in over
-    # The suggestions themselves, for an Instagram comment and an Instagram DM, with a long signature.
-
-    config = SuggestionsConfig(signature=SENTENCES[lang] * 30, brand_name="Acme " + SENTENCES[lang][:30])
+    # The suggestions themselves, in the customer's language, for an Instagram comment and an Instagram DM.
     for kind in (Kind.COMMENT, Kind.DM):
         item = builders.item(SENTENCES[lang], platform="instagram", kind=kind, lang=lang)
-        out = suggest.suggest(item, "delivery", "negative", AuthorHistory(), config)
+        out = suggest.suggest(item, "delivery", "negative", AuthorHistory(), SuggestionsConfig(), lang=lang)
         assert out, (lang, kind)
         for suggestion in out:
             public = kind is not Kind.DM
-            assert suggest.measure(suggestion.text, "instagram", public) <= suggest.reply_limit("instagram", public)
+            assert suggestion.lang == lang
+            assert platforms.measure(suggestion.text, "instagram", public) <= platforms.reply_limit("instagram", public)
 
 
 def test_digest_and_routing_know_instagram(tmp_path):

@@ -1,8 +1,8 @@
 """The fast paths of the scoring and the store give exactly what the code they replaced gave.
 
 VADER's scores (socialwatch.sentiment.Analyzer vs upstream vaderSentiment), the cleaning of
-text before scoring, X's weighted length, templates whose includes are spliced at parse time
-and are rendered with their globals flattened (socialwatch.suggest), sensitive-data detection (pii), triage's
+text before scoring, templates whose includes are spliced at parse time
+and are rendered with their globals flattened (scoring.replies.templates), sensitive-data detection (pii), triage's
 keyword patterns and gates, and the complaint signals' gates and normalisation (complaints) are
 compared with the reference (the code they replaced, kept here) on many generated inputs. No
 timing here: speed is shown by `python -m benchmarks`.
@@ -19,13 +19,16 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import jinja2
+import jinja2.sandbox
 import pytest
 from vaderSentiment.vaderSentiment import BOOSTER_DICT, NEGATE, SPECIAL_CASES, SentimentIntensityAnalyzer
 
 from socialwatch.config.schema import Config, SuggestionsConfig
 from socialwatch.config.triage import TriageConfig
 from socialwatch.models import Author, AuthorHistory, Item, Kind, Sentiment, Suggestion
-from socialwatch.scoring import complaints, gates, pii, suggest, triage
+from socialwatch.scoring import complaints, gates, pii, triage
+from socialwatch.scoring.replies import suggest as replies
+from socialwatch.scoring.replies import templates as suggest
 from socialwatch.scoring.sentiment import Analyzer, clean_text, make_analyzer
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -189,50 +192,14 @@ def test_clean_text_is_the_reference_cleaning():
         assert clean_text(text) == _clean_reference(text), repr(text)
 
 
-def _x_length_reference(text: str) -> int:
-    text = unicodedata.normalize("NFC", text)
-    light = ((0, 4351), (8192, 8205), (8208, 8223), (8242, 8247))
+class _PlainEnv(jinja2.sandbox.ImmutableSandboxedEnvironment):
+    """jinja's own sandbox, with the shared pieces found in the including template's language."""
 
-    def weighted(part: str) -> int:
-        return sum(1 if any(low <= ord(ch) <= high for low, high in light) else 2 for ch in part)
-
-    length, position = 0, 0
-    for match in suggest._URL.finditer(text):
-        length += weighted(text[position : match.start()]) + suggest.X_URL_LENGTH
-        position = match.end()
-    return length + weighted(text[position:])
-
-
-def test_x_length_is_the_reference_count():
-    rng = random.Random(13)
-    pieces = [
-        "a",
-        " ",
-        "é",
-        "e\u0301",
-        "日",
-        "😀",
-        "\u2000",
-        "\u200d",
-        "\u2010",
-        "\u2030",
-        "\u2032",
-        "\u2038",
-        "\u10ff",
-        "\u1100",
-        "https://t.co/abc",
-        "HTTP://X.Y",
-        "://",
-        "ftp://no",
-        "\n",
-    ]
-    for _ in range(20_000):
-        text = "".join(rng.choice(pieces) for _ in range(rng.randint(0, 15)))
-        assert suggest.x_length(text) == _x_length_reference(text), repr(text)
+    join_path = suggest._InliningEnvironment.join_path
 
 
 def _plain_env(loader: jinja2.BaseLoader) -> jinja2.Environment:
-    return jinja2.Environment(
+    return _PlainEnv(
         loader=loader, undefined=jinja2.StrictUndefined, autoescape=False, trim_blocks=True, lstrip_blocks=True
     )
 
@@ -279,10 +246,23 @@ def test_shipped_templates_render_the_same_with_spliced_includes():
             "lang": "en",
             "negative": negative,
             "category": "other",
+            "repeat_complaint": returning and negative,
+            "links": public,
+            "order_number": "55123" if negative else "",
+            "email_given": signature == "",
+            "within": "2 hours",
+            "due": "Mon 09:00",
+            "open_now": public,
+            "within_minutes": 120,
+            "within_hours": "2",
+            "within_days": 1,
+            "due_time": "09:00",
+            "due_date": "2026-01-12",
+            "due_today": negative,
         }
         assert _render(fast, name, context) == _render(plain, name, context), name
         try:
-            rendered = suggest._render(fast.get_template(name), context)
+            rendered = suggest.render(fast.get_template(name), context)
         except Exception as exc:
             rendered = f"{type(exc).__name__}: {exc}"
         assert rendered == _render(plain, name, context), name
@@ -291,11 +271,11 @@ def test_shipped_templates_render_the_same_with_spliced_includes():
 def test_fast_render_raises_what_render_raises():
     loader = suggest.load_templates(None).env.loader
     fast = _inlining_env(loader)
-    template = fast.get_template("other/1-apologise.j2")
+    template = fast.get_template("en/other/1-apologise.j2")
     with pytest.raises(jinja2.UndefinedError) as slow_error:
         template.render({"name": "Sam"})
     with pytest.raises(jinja2.UndefinedError) as fast_error:
-        suggest._render(template, {"name": "Sam"})
+        suggest.render(template, {"name": "Sam"})
     assert str(fast_error.value) == str(slow_error.value)
 
 
@@ -736,38 +716,24 @@ def test_history_after_an_item_is_what_replace_gives():
 # --- suggested replies: the whole of suggest() against jinja's own Template.render -------------------------
 
 
-def _reference_suggest(item, category, label, history, config, templates):
-    """suggest.suggest with jinja's own Template.render for every template."""
-    public = item.public and item.kind is not Kind.DM
-    context = {
-        "name": suggest.first_name(item),
-        "handle": item.author.handle or "",
-        "returning": history.returning,
-        "previous_contacts": history.contacts,
-        "case_ref": suggest.case_reference(item.key, config.case_prefix),
-        "brand": config.brand_name,
-        "help_url": config.help_url,
-        "status_url": config.status_url or config.help_url,
-        "signature": config.signature,
-        "public": public,
-        "platform": item.platform,
-        "kind": item.kind.value,
-        "lang": item.lang or "",
-        "negative": label == "negative",
-        "category": category,
-    }
-    if category == "exposed_pii" and category not in templates.by_category:
-        sources = [(kind, templates.env.from_string(source)) for kind, source in suggest.EXPOSED_PII_TEMPLATES]
-    else:
-        sources = [
-            (suggest.kind_of(name), templates.env.get_template(name)) for name in templates.for_category(category)
-        ]
+def _reference_suggest(item, category, label, history, config, templates, lang):
+    """replies.suggest with jinja's own Template.render for every template."""
+    if category != "exposed_pii" and templates.has_category(lang, "legal") and replies.personal.legal_threat(item.text):
+        category = "legal"
+    context = replies.context_for(item, category, label, history, config, lang)
     out, seen = [], set()
-    for kind, template in sources:
-        text = suggest.fit(" ".join(template.render(context).split()), item.platform, public)
+    explain = lang not in config.team_languages
+    for name in templates.names_for(lang, category):
+        text = " ".join(templates.env.get_template(name).render(context).split())
+        english = None
+        if explain:
+            english = " ".join(templates.env.get_template(suggest.english_source(name)).render(context).split())
+        limit = replies.platforms.reply_limit(item.platform, context["public"])
+        if replies.platforms.measure(text, item.platform, context["public"]) > limit:
+            continue
         if text and text not in seen:
             seen.add(text)
-            out.append(Suggestion(kind, text))
+            out.append(Suggestion(suggest.kind_of(name), text, lang=lang, english=english))
         if len(out) >= config.max_suggestions:
             break
     return tuple(out)
@@ -776,12 +742,12 @@ def _reference_suggest(item, category, label, history, config, templates):
 def test_suggestions_are_the_reference_renders():
     templates = suggest.load_templates(None)
     rng = random.Random(19)
-    categories = sorted(templates.by_category) + ["exposed_pii", "unknown"]
+    categories = sorted(templates.by_language["en"]) + ["unknown"]
     for index in range(3_000):
         config = SuggestionsConfig(
             signature=rng.choice(["", "- the Acme team", "^JS"]),
             max_suggestions=rng.randint(1, 3),
-            brand_name=rng.choice(["Acme", "Ünï"]),
+            brand_name=rng.choice(["Acme", "Ünï", ""]),
         )
         item = Item(
             platform=rng.choice(["x", "facebook"]),
@@ -789,15 +755,16 @@ def test_suggestions_are_the_reference_renders():
             native_id=str(index),
             account="acme",
             author=Author(str(index), handle=rng.choice(["sam", None]), name=rng.choice(["Sam Smith", "", None, "☆☆"])),
-            text="x",
+            text=rng.choice(["x", "order 55123 lost", "my lawyer says fraud", "mail me: a@b.co"]),
             created_at=datetime(2026, 1, 1, tzinfo=UTC),
             lang=rng.choice([None, "en"]),
             public=rng.random() < 0.7,
         )
         history = AuthorHistory(contacts=rng.randint(0, 2))
         category, label = rng.choice(categories), rng.choice(["negative", "neutral"])
-        assert suggest.suggest(item, category, label, history, config, templates) == _reference_suggest(
-            item, category, label, history, config, templates
+        lang = rng.choice(sorted(templates.languages))
+        assert replies.suggest(item, category, label, history, config, templates, lang=lang) == _reference_suggest(
+            item, category, label, history, config, templates, lang
         )
 
 
@@ -812,7 +779,7 @@ def test_render_with_flattened_globals_is_template_render():
         context = {"name": rng.choice(["Sam", "Jo"]), "vip": rng.random() < 0.5}
         for name in sequence:
             try:
-                fast_out = suggest._render(fast.get_template(name), context)
+                fast_out = suggest.render(fast.get_template(name), context)
             except Exception as exc:
                 fast_out = f"{type(exc).__name__}: {exc}"
             assert fast_out == _render(plain, name, context), (sequence, name)
@@ -946,4 +913,4 @@ def test_squeeze_is_split_and_join():
     ]
     for _ in range(30_000):
         text = "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 8)))
-        assert suggest._squeeze(text) == " ".join(text.split()), repr(text)
+        assert suggest.squeeze(text) == " ".join(text.split()), repr(text)

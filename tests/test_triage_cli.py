@@ -133,3 +133,32 @@ def test_file_argument(tmp_path):
     path.write_text(json.dumps({"text": "where is my refund? nobody answers"}) + "\n")
     code, out, _ = run_triage([], str(path))
     assert code == 0 and len(out) == 1 and out[0]["category"] == "billing"
+
+
+LANGUAGE_LINES = {
+    "sw": "Oda yangu haijafika bado na hakuna anayejibu simu",
+    "ms": "Pesanan saya belum sampai dan tiada jawapan dari khidmat pelanggan",
+    "id": "Pesanan saya belum sampai dan tidak ada yang menjawab",
+    "lv": "Mans pasūtījums vēl nav atnācis, neviens neatbild",
+    "lt": "Mano užsakymas dar neatvyko, niekas neatsako",
+    "ta": "என் ஆர்டர் இன்னும் வரவில்லை, யாரும் பதில் சொல்லவில்லை",
+    "es": "Llevo una semana esperando mi pedido y nadie responde",
+    "fr": "Ma commande est en retard et le service client ne répond pas",
+    "de": "Meine Bestellung ist seit 10 Tagen nicht angekommen und niemand antwortet",
+    "pt": "Minha encomenda ainda não chegou e ninguém responde",
+    "en": "My order still has not arrived and nobody answers",
+}
+
+
+def test_messages_in_each_language_get_suggestions_in_that_language(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("SOCIALWATCH_CONFIG", raising=False)
+    lines = [json.dumps({"text": text, "kind": "dm", "author": {"name": "Amani"}}) for text in LANGUAGE_LINES.values()]
+    code, out, _ = run_triage(lines)
+    assert code == 0
+    english_openings = ("Hi ", "Thanks", "I'm sorry")
+    for lang, result in zip(LANGUAGE_LINES, out, strict=True):
+        assert result["needs_reply"] and result["suggestions"], (lang, result["reasons"])
+        assert result["reply_lang"] == lang, (lang, result["lang"], result["reasons"])
+        if lang != "en":
+            assert not any(s.startswith(english_openings) for s in result["suggestions"]), (lang, result["suggestions"])

@@ -14,7 +14,8 @@ from typing import Any
 
 from socialwatch.alerts import cards
 from socialwatch.alerts.actions import Actions, Click, ClickHandler, Responder, Submission, SubmissionResult
-from socialwatch.scoring import suggest
+from socialwatch.models import utcnow
+from socialwatch.scoring.replies import platforms
 from socialwatch.store import alert_outbox, audit_log, inbox, reply_outbox
 from socialwatch.store.reply_outbox import QueueResult
 
@@ -47,6 +48,8 @@ def send(responder: Responder, click: Click) -> None:
     if _alerts_only(responder, click, "send"):
         return
     suggestions = cards.suggestions_of(click.item)
+    if _refused(responder, click.payload, click.item):
+        return
     if click.index is None or not 0 <= click.index < len(suggestions):
         responder.ephemeral(click.payload, "That suggestion no longer exists; use Edit & send.")
         return
@@ -58,6 +61,8 @@ def open_edit(responder: Responder, click: Click) -> None:
     if _alerts_only(responder, click, "edit"):
         return
     item = click.item
+    if _refused(responder, click.payload, item):
+        return
     suggestions = cards.suggestions_of(item)
     first = suggestions[0] if suggestions else {"text": "", "kind": None}
     platform, public = str(item["platform"]), bool(item.get("public"))
@@ -66,8 +71,8 @@ def open_edit(responder: Responder, click: Click) -> None:
         cards.edit_modal(
             item,
             text=first["text"] or "",
-            limit=suggest.reply_limit(platform, public),
-            unit=suggest.limit_unit(platform, public),
+            limit=platforms.reply_limit(platform, public),
+            unit=platforms.limit_unit(platform, public),
             private={"item_id": item["id"], "suggested": first["text"], "kind": first.get("kind")},
         ),
     )
@@ -181,6 +186,15 @@ def after_queue(responder: Responder, payload: Mapping[str, Any], item: Mapping[
         responder.ephemeral(payload, "This alert was dismissed; nothing was sent.")
 
 
+def _refused(responder: Responder, payload: Mapping[str, Any], item: Mapping[str, Any]) -> bool:
+    """A card posted before a reply window closed still shows Send: say why nothing can go, queue nothing."""
+    refusal = cards.send_refusal(item, utcnow())
+    if refusal is None:
+        return False
+    responder.ephemeral(payload, f"Not sent: {refusal}")
+    return True
+
+
 # --- modals ------------------------------------------------------------------------------------------
 
 
@@ -193,9 +207,9 @@ def check_reply(item: Mapping[str, Any], text: str) -> str | None:
 
 def check_length(platform: str, public: bool, text: str) -> str | None:
     """What is wrong with ``text``'s length on the platform, or None (Instagram DMs count UTF-8 bytes)."""
-    limit, length = suggest.reply_limit(platform, public), suggest.measure(text, platform, public)
+    limit, length = platforms.reply_limit(platform, public), platforms.measure(text, platform, public)
     if length > limit:
-        unit = suggest.limit_unit(platform, public)
+        unit = platforms.limit_unit(platform, public)
         return f"Too long for {cards.PLATFORM_WORDS.get(platform, platform)}: {length} of at most {limit} {unit}."
     return None
 

@@ -14,11 +14,14 @@ import re
 import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from socialwatch.alerts import wording
 from socialwatch.models import parse_time
 from socialwatch.scoring import pii
+from socialwatch.scoring.replies.choice import language_name
+from socialwatch.scoring.replies.platforms import window_refusal
 
 EVENT_TYPE = "socialwatch_alert"
 
@@ -115,6 +118,7 @@ class AlertState:
     dismissed_reason: str | None = None
     feedback: str | None = None  # "not_negative"
     alerts_only: bool = False
+    now: datetime | None = None  # when it is rendered: a reply window may have closed since the alert
 
 
 def shown_text(item: Mapping[str, Any]) -> str:
@@ -164,6 +168,18 @@ def suggestions_of(item: Mapping[str, Any]) -> list[dict[str, str]]:
     except ValueError:
         return []
     return [s for s in value if isinstance(s, dict) and isinstance(s.get("text"), str)]
+
+
+def send_refusal(item: Mapping[str, Any], now: datetime | None) -> str | None:
+    """Why the platform would refuse a reply to this item (then no Send is offered): a rule the suggestions
+    carry (X's mention rule), or the reply window that has closed by ``now``."""
+    for suggestion in suggestions_of(item):
+        if isinstance(suggestion.get("refused"), str):
+            return str(suggestion["refused"])
+    if now is None:
+        return None
+    public = bool(item.get("public")) and item.get("kind") != "dm"
+    return window_refusal(str(item["platform"]), public, parse_time(item.get("created_at")), now)
 
 
 def item_key(item: Mapping[str, Any]) -> str:
@@ -264,16 +280,32 @@ def _attachment_lines(item: Mapping[str, Any]) -> str:
 
 def _suggestion_blocks(item: Mapping[str, Any], state: AlertState) -> list[dict[str, Any]]:
     blocks: list[dict[str, Any]] = []
+    refusal = send_refusal(item, state.now)
     for index, suggestion in enumerate(suggestions_of(item)[:3]):
         label = suggestion.get("kind", "reply").replace("_", " ")
+        lang = suggestion.get("lang")
+        if isinstance(lang, str) and lang:
+            label += f" · in {language_name(lang)}"
         block: dict[str, Any] = {
             "type": "section",
             "block_id": f"suggestion_{index}",
             "text": {"type": "mrkdwn", "text": cut(f"*{escape(label)}*\n{escape(suggestion['text'])}", SECTION_MAX)},
         }
-        if not state.alerts_only and not state.reply:
+        if not state.alerts_only and not state.reply and refusal is None:
             block["accessory"] = _button("Send", f"{SEND}_{index}", f"{item['id']}:{index}", "primary")
         blocks.append(block)
+        english = suggestion.get("english")
+        if isinstance(english, str) and english:
+            # The same template in English, beside it: what the manager would be sending.
+            meaning = cut("_English:_ " + escape(english), SECTION_MAX)
+            blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": meaning}]})
+    if refusal and blocks:
+        blocks.append(
+            {
+                "type": "context",
+                "elements": [{"type": "mrkdwn", "text": cut(":no_entry: " + escape(refusal), SECTION_MAX)}],
+            }
+        )
     return blocks
 
 
@@ -301,7 +333,7 @@ def _actions(item: Mapping[str, Any], state: AlertState) -> dict[str, Any]:
             elements.append(
                 _button(label, f"{RESOLVE}_{outcome}", str(reply["id"]), "primary" if outcome == "sent" else None)
             )
-    elif not state.alerts_only and not reply:
+    elif not state.alerts_only and not reply and send_refusal(item, state.now) is None:
         elements.append(_button("Edit & send", EDIT, value))
         if item.get("platform") in PRIVATE_REPLY_PLATFORMS and item.get("kind") == "comment":
             elements.append(_button("Reply privately", PRIVATE, value))

@@ -19,7 +19,8 @@ from socialwatch.alerts import buttons, cards
 from socialwatch.alerts.actions import Actions, Click, Responder, Submission, SubmissionResult
 from socialwatch.config.schema import Config
 from socialwatch.models import Author, AuthorHistory, Item, Kind, Suggestion, parse_time, utcnow
-from socialwatch.scoring import suggest
+from socialwatch.scoring.replies import platforms
+from socialwatch.scoring.replies.suggest import ReplyWriter
 from socialwatch.store import alert_outbox, reply_outbox
 
 PRIVATE_VIEW = "sw_private_view"
@@ -67,8 +68,21 @@ def private_suggestion(row: Mapping[str, Any], config: Config) -> Suggestion | N
         public=False,
     )
     label = str(row.get("label") or "neutral")
-    out = suggest.suggest(as_message, str(row.get("category") or "other"), label, AuthorHistory(), config.suggestions)
-    return out[0] if out else None
+    written = _writer(config).write(
+        as_message, str(row.get("category") or "other"), label, AuthorHistory(), str(row.get("lang") or "")
+    )
+    return written.suggestions[0] if written.suggestions else None
+
+
+#: One writer per configuration: its templates are compiled once, not at every click (Slack's 3 s).
+_WRITERS: dict[int, tuple[Config, ReplyWriter]] = {}
+
+
+def _writer(config: Config) -> ReplyWriter:
+    held = _WRITERS.get(id(config))
+    if held is None or held[0] is not config:
+        held = _WRITERS[id(config)] = (config, ReplyWriter(config))
+    return held[1]
 
 
 def open_private(responder: Responder, click: Click) -> None:
@@ -84,7 +98,7 @@ def open_private(responder: Responder, click: Click) -> None:
     platform = str(item["platform"])
     chosen = private_suggestion(item, responder.config)
     text = chosen.text if chosen else ""
-    limit, unit = suggest.reply_limit(platform, False), suggest.limit_unit(platform, False)
+    limit, unit = platforms.reply_limit(platform, False), platforms.limit_unit(platform, False)
     view = cards.edit_modal(
         item,
         text=text,

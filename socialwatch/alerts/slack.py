@@ -228,6 +228,7 @@ class SlackChannel:
             feedback=item.get("feedback"),
             # Without an app token no click can reach us: buttons would only mislead.
             alerts_only=self.slack.alerts_only or self.slack.app_token is None,
+            now=utcnow(),
         )
 
     def _history(self, item: Mapping[str, Any]) -> dict[str, Any]:

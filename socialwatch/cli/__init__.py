@@ -41,8 +41,9 @@ def triage(file: IO[bytes], config_path: str | None) -> None:
     Each input object needs "text"; "id", "platform", "kind", "public", "lang" and
     "author": {"handle", "name", "followers"} are optional. Each output line is the input
     object plus "sentiment", "label", "lang", "category", "priority", "needs_reply",
-    "reasons" and "suggestions". A bad line becomes {"error": ..., "line": N} and a
-    message on stderr; the exit status is then 1. Works without any config file.
+    "reasons", "suggestions" and "reply_lang" (the suggestions' language). A bad line becomes
+    {"error": ..., "line": N} and a message on stderr; the exit status is then 1. Works without
+    any config file.
     """
     from socialwatch.scoring.pipeline import Pipeline
 
@@ -92,6 +93,7 @@ def _triage_line(pipeline: Any, raw: bytes, number: int) -> dict[str, Any]:
         "needs_reply": assessment.needs_reply,
         "reasons": list(assessment.reasons),
         "suggestions": [suggestion.text for suggestion in assessment.suggestions],
+        "reply_lang": assessment.suggestions[0].lang if assessment.suggestions else None,
     }
 
 
@@ -145,6 +147,8 @@ def check(config_path: str | None, offline: bool) -> None:
     Calls X (GET /2/users/me), the Graph API (/me; for Instagram the page's linked account and the
     token's permissions) and Slack (auth.test), plus one probe per capability a token may lack (DMs,
     Messenger, Instagram's comments, tags and DMs, Socket Mode). Nothing is posted.
+    The reply templates of every language are checked too (also with --offline): each missing,
+    unsafe, broken or over-long template is named with its file and the fix.
     Exit status 1 when anything is wrong.
     """
     config = load(config_path, required=True)  # built-in defaults would check nothing anyone runs
@@ -155,13 +159,24 @@ def check(config_path: str | None, offline: bool) -> None:
         )
     click.echo(f"config: OK ({config.source_path})")
     click.echo(_check_database(Path(config.daemon.database)))
+    from socialwatch.scoring.replies.check import check_templates
+
+    templates = check_templates(config)
+    if templates.ok:
+        click.echo(f"templates: OK ({templates.summary()})")
+    else:
+        click.echo(f"templates: {len(templates.problems)} problem(s); each is left out of the suggestions until fixed")
+        for problem in templates.problems:
+            click.echo("  " + problem.render().replace("\n", "\n  "))
     if offline:
+        if not templates.ok:
+            sys.exit(1)
         return
     from socialwatch.ops.checks import check_all, render
 
     rows = check_all(config)
     click.echo(render(rows))
-    if any(not row.ok for row in rows):
+    if any(not row.ok for row in rows) or not templates.ok:
         sys.exit(1)
 
 

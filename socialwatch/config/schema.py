@@ -30,6 +30,7 @@ from socialwatch.config.response_times import (
     check_zone,
 )
 from socialwatch.config.section import Section
+from socialwatch.config.suggestions import SuggestionsConfig
 from socialwatch.config.triage import TriageConfig
 
 log = logging.getLogger(__name__)
@@ -97,16 +98,6 @@ class SentimentConfig(Section):
         return [code.lower() for code in value]
 
 
-class SuggestionsConfig(Section):
-    templates_dir: Path | None = Field(None, description="overrides for the built-in templates, file by file")
-    brand_name: str = "our team"
-    help_url: str = "https://example.com/help"
-    status_url: str | None = None
-    signature: str = ""
-    case_prefix: str = Field("SW", pattern=r"^[A-Za-z0-9-]{1,8}$")
-    max_suggestions: int = Field(3, ge=1, le=3)
-
-
 class ReplaySource(Section):
     name: str = Field(pattern=r"^[A-Za-z0-9_.-]{1,64}$")
     path: Path
@@ -133,6 +124,8 @@ class XAccount(Section):
 
 class XConfig(Section):
     api_base: str = "https://api.twitter.com"
+    # A reply with a link costs far more on X than one without: false gives the templates' link-free variants.
+    reply_links: bool = True
     accounts: list[XAccount] = Field(default_factory=list)
 
 

@@ -15,8 +15,9 @@ from socialwatch.config.schema import Config
 from socialwatch.models import Assessment, AuthorHistory, Item, Suggestion
 from socialwatch.scoring import attachments, language
 from socialwatch.scoring import sentiment as sentiment_mod
-from socialwatch.scoring import suggest as suggest_mod
 from socialwatch.scoring import triage as triage_mod
+from socialwatch.scoring.replies.suggest import ReplyWriter
+from socialwatch.scoring.replies.templates import load_templates
 
 Detector = Callable[[str], str]
 
@@ -38,9 +39,11 @@ class Pipeline:
             self.config.sentiment.negative_threshold, self.config.sentiment.positive_threshold
         )
         self.rules = triage_mod.compile_rules(self.config.triage)
-        self.templates = suggest_mod.load_templates(self.config.suggestions.templates_dir)
+        self.templates = load_templates(self.config.suggestions.templates_dir)
+        detector = language.LanguageDetector(expected=self.config.sentiment.languages)
         if self.detect is None:
-            self.detect = language.LanguageDetector(expected=self.config.sentiment.languages).detect
+            self.detect = detector.detect
+        self.writer = ReplyWriter(self.config, self.templates, detector.explain)
 
     def language(self, item: Item) -> str:
         declared = (item.lang or "").lower()
@@ -65,16 +68,18 @@ class Pipeline:
         scored = sentiment_mod.score(item.text, self.language(item), self.analyzer, self.thresholds)
         verdict = triage_mod.triage(item, scored, history, self.rules, self.config.sla)
         suggestions: tuple[Suggestion, ...] = ()
+        reasons = verdict.reasons
         if verdict.needs_reply or verdict.category == "praise":
-            suggestions = suggest_mod.suggest(
-                item, verdict.category, scored.label, history, self.config.suggestions, self.templates
-            )
+            written = self.writer.write(item, verdict.category, scored.label, history, scored.lang)
+            suggestions = written.suggestions
+            refused = suggestions[0].refused if suggestions else None
+            reasons += tuple(why for why in (written.choice.why, refused) if why)
         return Assessment(
             sentiment=scored,
             category=verdict.category,
             priority=verdict.priority,
             needs_reply=verdict.needs_reply,
-            reasons=verdict.reasons,
+            reasons=reasons,
             sla_due_at=verdict.sla_due_at,
             suggestions=suggestions,
         )
@@ -90,11 +95,11 @@ class Pipeline:
             before = local.get(author_key, FIRST_CONTACT)
             assessment = self.assess(item, before)
             out.append((item, assessment))
-            local[author_key] = _after(before, item.created_at, assessment.sentiment.label)
+            local[author_key] = _after(before, item.created_at, assessment.sentiment.label, assessment.sentiment.lang)
         return out
 
 
-def _after(history: AuthorHistory, seen: datetime, label: str) -> AuthorHistory:
+def _after(history: AuthorHistory, seen: datetime, label: str, lang: str | None = None) -> AuthorHistory:
     # Built directly: every field is set, and dataclasses.replace() walks the fields on every call.
     return AuthorHistory(
         contacts=history.contacts + 1,
@@ -102,4 +107,6 @@ def _after(history: AuthorHistory, seen: datetime, label: str) -> AuthorHistory:
         first_seen=history.first_seen or seen,
         last_seen=max(history.last_seen, seen) if history.last_seen else seen,
         last_label=label,
+        # As the store reads it back (author_history.histories): the latest language that was told.
+        language=lang if lang and lang != language.UNDETERMINED else history.language,
     )

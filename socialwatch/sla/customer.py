@@ -21,8 +21,10 @@ from socialwatch.alerts.outbox import Poster
 from socialwatch.config.response_times import SlaConfig
 from socialwatch.config.schema import Config
 from socialwatch.models import parse_time, to_utc, utcnow
-from socialwatch.scoring import suggest
 from socialwatch.scoring.hours import due_at, hours_for
+from socialwatch.scoring.replies.personal import case_reference, plain_first_name
+from socialwatch.scoring.replies.suggest import ReplyWriter
+from socialwatch.scoring.replies.templates import ACK, FOLLOWUP, load_templates
 from socialwatch.sla.timers import PostFailed, TimerEvent, post_claimed
 from socialwatch.sla.wording import customer_duration, local_time, short_duration, zone_of
 from socialwatch.store import inbox, reply_outbox, sla_state
@@ -45,11 +47,10 @@ def ack_dedupe_key(row: dict[str, Any], now: datetime, zone: ZoneInfo) -> str:
     return f"ack:{row['platform']}:{conversation}:{to_utc(now).astimezone(zone).date().isoformat()}"
 
 
-def _render(config: Config, template: str, context: dict[str, Any], platform: str, public: bool) -> str:
-
-    env = suggest.load_templates(config.suggestions.templates_dir).env
-    text = " ".join(env.get_template(template).render(context).split())
-    return suggest.fit(text, platform, public)
+def _render(config: Config, row: dict[str, Any], piece: str, context: dict[str, Any], public: bool) -> str:
+    """A message to the customer in the language their item is answered in (``_ack.j2``, ``_followup.j2``)."""
+    writer = ReplyWriter(config, load_templates(config.suggestions.templates_dir))
+    return writer.customer_message(piece, writer.language_of_row(row), context, row["platform"], public)
 
 
 def ack_text(row: dict[str, Any], config: Config, now: datetime) -> str:
@@ -59,17 +60,23 @@ def ack_text(row: dict[str, Any], config: Config, now: datetime) -> str:
     minutes = config.sla.minutes(row["priority"], row["platform"], row["kind"]) or config.sla.normal
     due = parse_time(row.get("sla_due_at")) or due_at(now, row["priority"], row["platform"], row["kind"], config.sla)
     hours = hours_for(config.sla, row["priority"])
+    local_due = to_utc(due).astimezone(zone) if due else None
     context = {
-        "name": suggest.first_name_of(row.get("author_name"), row.get("author_handle")),
-        "brand": config.suggestions.brand_name,
+        "name": plain_first_name(row.get("author_name")),
         "within": customer_duration(minutes),
         "due": local_time(due, zone, now) if due else "",
         "open_now": hours is None or hours.is_open(now),
-        "signature": config.suggestions.signature,
         "platform": row["platform"],
-        "case_ref": suggest.case_reference(item_key(row), config.suggestions.case_prefix),
+        "case_ref": case_reference(item_key(row), config.suggestions.case_prefix),
+        # The same in numbers, for templates in languages other than English.
+        "within_minutes": max(1, round(minutes)),
+        "within_hours": f"{round(minutes / 30) / 2:g}",
+        "within_days": max(1, round(minutes / 1440)),
+        "due_time": local_due.strftime("%H:%M") if local_due else "",
+        "due_date": local_due.date().isoformat() if local_due else "",
+        "due_today": bool(local_due and local_due.date() == to_utc(now).astimezone(zone).date()),
     }
-    return _render(config, "_ack.j2", context, row["platform"], public=False)
+    return _render(config, row, ACK, context, public=False)
 
 
 def acknowledge_pending(store: Store, config: Config, now: datetime) -> list[AckResult]:
@@ -211,15 +218,13 @@ def followup_text(row: dict[str, Any], config: Config) -> str:
 
     public = bool(row["public"]) and row["kind"] != "dm"
     context = {
-        "name": suggest.first_name_of(row.get("author_name"), row.get("author_handle")),
-        "brand": config.suggestions.brand_name,
-        "signature": config.suggestions.signature,
+        "name": plain_first_name(row.get("author_name")),
         "public": public,
         "platform": row["platform"],
-        "help_url": config.suggestions.help_url,
-        "case_ref": suggest.case_reference(item_key(row), config.suggestions.case_prefix),
+        "case_ref": case_reference(item_key(row), config.suggestions.case_prefix),
+        "links": not (row["platform"] == "x" and not config.x.reply_links),
     }
-    return _render(config, "_followup.j2", context, row["platform"], public)
+    return _render(config, row, FOLLOWUP, context, public)
 
 
 def followup_blocks(item_id: int, text: str, intro: str) -> list[dict[str, Any]]:

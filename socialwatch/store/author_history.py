@@ -1,4 +1,4 @@
-"""What is known of each author: contacts, negatives, first and last seen (the ``authors`` table)."""
+"""What is known of each author: contacts, negatives, first and last seen, language (the ``authors`` table)."""
 
 from __future__ import annotations
 
@@ -18,8 +18,11 @@ def histories(store: Store, author_keys: Sequence[str]) -> dict[str, AuthorHisto
             chunk = unique[start : start + 500]
             marks = ",".join("?" * len(chunk))
             for row in db.execute(
-                f"SELECT key, contacts, negative_count, first_seen, last_seen, last_label FROM authors "
-                f"WHERE key IN ({marks})",
+                # The language of the author's latest item whose language was told (idx_items_author).
+                f"SELECT key, contacts, negative_count, first_seen, last_seen, last_label, "
+                f"(SELECT lang FROM items WHERE items.author_key = authors.key AND lang IS NOT NULL "
+                f"AND lang NOT IN ('', 'und') ORDER BY created_at DESC LIMIT 1) "
+                f"FROM authors WHERE key IN ({marks})",
                 chunk,
             ).fetchall():
                 found[row[0]] = AuthorHistory(
@@ -28,6 +31,7 @@ def histories(store: Store, author_keys: Sequence[str]) -> dict[str, AuthorHisto
                     first_seen=parse_time(row[3]),
                     last_seen=parse_time(row[4]),
                     last_label=row[5],
+                    language=row[6],
                 )
     return found
 

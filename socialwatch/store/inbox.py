@@ -15,7 +15,7 @@ from datetime import datetime
 from typing import Any
 
 from socialwatch import audit
-from socialwatch.models import Processed, Reject, iso, utcnow
+from socialwatch.models import Processed, Reject, Suggestion, iso, utcnow
 from socialwatch.store import audit_log, streams
 from socialwatch.store.db import Store
 
@@ -276,12 +276,21 @@ def _item_row(entry: Processed, received: str) -> list[Any]:
         a.priority,
         int(a.needs_reply),
         _to_json(list(a.reasons)),
-        _to_json([{"kind": x.kind, "text": x.text} for x in a.suggestions]),
+        _to_json([_suggestion_json(x) for x in a.suggestions]),
         iso(a.sla_due_at),
         "open" if a.needs_attention else "no_action",
         int(not entry.alert and a.needs_attention),
         _to_json([attachment.to_json() for attachment in item.attachments]) if item.attachments else None,
     ]
+
+
+def _suggestion_json(suggestion: Suggestion) -> dict[str, str]:
+    out = {"kind": suggestion.kind, "text": suggestion.text, "lang": suggestion.lang}
+    if suggestion.english is not None:
+        out["english"] = suggestion.english
+    if suggestion.refused is not None:
+        out["refused"] = suggestion.refused
+    return out
 
 
 def _author_row(entry: Processed) -> tuple[Any, ...]:
