@@ -44,8 +44,14 @@ CONTENT_FIELDS = frozenset(
         "author_name",
         "author_handle",
         "reasons",
+        # Author keys (x:<user id>) of linked customers: erased with the customer when they are forgotten.
+        "identity",
+        "identities",
     }
 )
+#: The entry a customer's erasure on request writes; its ``erased_entries`` ([[first, last], ...]) name
+#: the entries whose texts went, and verify accepts exactly those texts missing.
+ERASURE_ACTION = "customer.forgotten"
 #: The marker that stands in the hashed row for a text stored beside it.
 CONTENT_KEY = "content_sha256"
 
@@ -215,6 +221,7 @@ def verify_log(
     purges: Sequence[tuple[int, str]] = (),
     anchors: Sequence[Head] = (),
     check_content: bool = True,
+    erasures: Sequence[tuple[int, Sequence[Sequence[int]]]] = (),
 ) -> VerifyResult:
     """Check a whole log: chain, texts beside it, the stored head and anchors kept elsewhere.
 
@@ -223,10 +230,11 @@ def verify_log(
     the ``retention.purged`` entries: a text may be missing only if a later purge's cutoff lies
     after its entry's time; any other missing text was deleted behind socialwatch's back. ``head``
     None means the store has no head (an old schema): a cut-off tail then goes unnoticed, and a
-    warning says so.
+    warning says so. ``erasures`` are the (seq, [[first, last], ...]) of the ``customer.forgotten``
+    entries: the texts of the entries they name (all before them) were erased on request.
     """
     expected = {a.seq: a.hash for a in anchors}
-    covered = _purge_coverage(purges)
+    covered = _purge_coverage(purges, erasures)
     prev_hash = GENESIS
     prev_seq = 0
     last_ts: str | None = None
@@ -311,8 +319,12 @@ def verify_log(
     return VerifyResult(True, checked, head=Head(prev_seq, prev_hash, last_ts) if prev_seq else None, warnings=warnings)
 
 
-def _purge_coverage(purges: Sequence[tuple[int, str]]) -> Callable[[int, str], bool]:
-    """Whether a purge recorded after entry ``seq`` had a cutoff later than the entry's time ``ts``."""
+def _purge_coverage(
+    purges: Sequence[tuple[int, str]], erasures: Sequence[tuple[int, Sequence[Sequence[int]]]] = ()
+) -> Callable[[int, str], bool]:
+    """Whether a purge recorded after entry ``seq`` had a cutoff later than the entry's time ``ts``, or an
+    erasure recorded after it names it."""
+    erased = _erased_seqs(erasures)
     ordered = sorted((int(seq), when) for seq, cutoff in purges if (when := parse_time(cutoff)) is not None)
     # latest[i]: the latest cutoff among ordered[i:], so one bisect answers each question.
     latest: list[Any] = [None] * len(ordered)
@@ -326,9 +338,32 @@ def _purge_coverage(purges: Sequence[tuple[int, str]]) -> Callable[[int, str], b
     def covered(seq: int, ts: str) -> bool:
         index = bisect.bisect_right(seqs, seq)
         when = parse_time(ts)
-        return index < len(seqs) and when is not None and when < latest[index]
+        if index < len(seqs) and when is not None and when < latest[index]:
+            return True
+        return seq in erased
 
     return covered
+
+
+def _erased_seqs(erasures: Sequence[tuple[int, Sequence[Sequence[int]]]]) -> set[int]:
+    """The entries whose texts an erasure entry says it erased; only entries before it count."""
+    found: set[int] = set()
+    for record_seq, ranges in erasures:
+        for pair in ranges:
+            if len(pair) == 2:
+                found.update(range(int(pair[0]), min(int(pair[1]), int(record_seq) - 1) + 1))
+    return found
+
+
+def seq_ranges(seqs: Iterable[int]) -> list[list[int]]:
+    """[[first, last], ...] of consecutive runs: how an erasure entry names the entries it erased."""
+    ranges: list[list[int]] = []
+    for seq in sorted(set(seqs)):
+        if ranges and ranges[-1][1] == seq - 1:
+            ranges[-1][1] = seq
+        else:
+            ranges.append([seq, seq])
+    return ranges
 
 
 def _check_content(row: Mapping[str, Any], seq: int, covered: Callable[[int, str], bool]) -> str | None:
@@ -343,7 +378,7 @@ def _check_content(row: Mapping[str, Any], seq: int, covered: Callable[[int, str
             if content_hash(nonce, text) != digest:
                 return f"text {name!r} does not match the hash the entry committed to (altered)"
         elif not covered(seq, row["ts"]):
-            return f"text {name!r} is gone but no retention purge covers this entry (deleted)"
+            return f"text {name!r} is gone but no retention purge or erasure covers this entry (deleted)"
     return None
 
 

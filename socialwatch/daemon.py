@@ -20,11 +20,11 @@ from typing import Any
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
 
-from socialwatch.alerts import buttons, private_reply, reveal
+from socialwatch.alerts import buttons, customer_links, private_reply, reveal
 from socialwatch.alerts.actions import Actions
 from socialwatch.alerts.console import ConsoleChannel
 from socialwatch.alerts.outbox import AlertChannel, dispatch_alerts
-from socialwatch.compliance import retention
+from socialwatch.compliance import forget, retention
 from socialwatch.config.schema import Config
 from socialwatch.ingest import PollResult, poll
 from socialwatch.models import utcnow
@@ -90,6 +90,7 @@ def click_table() -> Actions:
     private_reply.register(actions)
     reveal.register(actions)
     customer.register(actions)
+    customer_links.register(actions)
     return actions
 
 
@@ -233,7 +234,8 @@ class Daemon:
         return result
 
     def dispatch(self) -> int:
-        """Group bursts into incidents, note reopened conversations, then deliver what is due."""
+        """Group bursts into incidents, redact forgotten customers, note reopened conversations, then deliver
+        what is due."""
         now = self.clock()
         poster = self.slack_channel.poster if self.slack_channel is not None else None
         if poster is not None and self.config.incidents.enabled:
@@ -241,6 +243,11 @@ class Daemon:
                 incidents.group(self.store, self.config, poster, now)
             except Exception:
                 log.exception("incident grouping failed; alerts go out one by one meanwhile")
+        if poster is not None:
+            try:  # forgotten customers' messages that Slack refused to redact before
+                forget.redact_in_slack(self.store, self.config, poster, now)
+            except Exception:
+                log.exception("could not redact forgotten customers' Slack messages; will retry")
         try:
             due = alert_outbox.due_alerts(self.store, now)
             if poster is not None:

@@ -19,6 +19,16 @@ class Platform(str, Enum):
     REPLAY = "replay"
 
 
+#: How each platform is named to people (alert cards, `socialwatch customers show`): the one place, so a
+#: new platform is one line here. Keys are the ``platform`` of items and the prefix of author keys.
+PLATFORM_NAMES = {"x": "X", "facebook": "Facebook", "instagram": "Instagram", "replay": "replay"}
+
+
+def platform_name(platform: str) -> str:
+    """ "X", "Facebook"... for a platform key; an unknown platform is shown as its key."""
+    return PLATFORM_NAMES.get(platform, platform)
+
+
 class Kind(str, Enum):
     MENTION = "mention"  # public post that names the brand (X mention, Facebook tag, Instagram tagged media)
     DM = "dm"  # private message (X DM, Messenger, Instagram DM)
@@ -217,6 +227,15 @@ class Suggestion:
 
 
 @dataclass(frozen=True)
+class Evidence:
+    """Something an item says about who wrote it (an e-mail address, a phone or order number, a handle),
+    kept only as a digest: the same digest from two platforms suggests one customer behind both."""
+
+    kind: str  # email, phone, reference, handle (the author's own), handle_named (named in the text)
+    digest: str
+
+
+@dataclass(frozen=True)
 class Assessment:
     sentiment: Sentiment
     category: str
@@ -225,6 +244,7 @@ class Assessment:
     reasons: tuple[str, ...]
     sla_due_at: datetime | None
     suggestions: tuple[Suggestion, ...] = ()
+    evidence: tuple[Evidence, ...] = ()  # who the author may also be (scoring.identity)
 
     @property
     def needs_attention(self) -> bool:

@@ -18,7 +18,7 @@ from datetime import datetime
 from typing import Any
 
 from socialwatch.alerts import wording
-from socialwatch.models import parse_time
+from socialwatch.models import PLATFORM_NAMES, parse_time
 from socialwatch.scoring import pii
 from socialwatch.scoring.replies.choice import language_name
 from socialwatch.scoring.replies.platforms import window_refusal
@@ -43,7 +43,7 @@ LABEL_EMOJI = {
     "unscored": ":grey_question:",
 }
 KIND_WORDS = {"mention": "mention", "dm": "direct message", "comment": "comment", "post": "visitor post"}
-PLATFORM_WORDS = {"x": "X", "facebook": "Facebook", "instagram": "Instagram", "replay": "replay"}
+PLATFORM_WORDS = PLATFORM_NAMES  # one place names the platforms (models)
 
 # Actions (action_id); values carry the item id, and for Send the suggestion's index.
 SEND = "sw_send"  # sw_send_0 .. sw_send_2
@@ -59,6 +59,7 @@ PRIVATE = "sw_private"  # reply privately to a public comment (alerts/private_re
 PRIVATE_REPLY_PLATFORMS = ("facebook", "instagram")
 REVEAL = "sw_reveal"  # an approver sees the masked original in a private modal (alerts/reveal.py)
 RESOLUTIONS = {"sent": "It is posted", "resend": "Not posted: send it", "drop": "Not posted: drop it"}
+SAME_CUSTOMER = "sw_same_customer"  # link the author to another identity (alerts.customer_links)
 EDIT_VIEW = "sw_edit_view"
 DISMISS_VIEW = "sw_dismiss_view"
 REPLY_BLOCK, REPLY_INPUT = "reply", "text"
@@ -142,15 +143,8 @@ def _author_line(item: Mapping[str, Any], history: Mapping[str, Any] | None) -> 
     followers = item.get("author_followers")
     if isinstance(followers, int):
         parts.append(f"{followers:,} followers")
-    if history:
-        earlier = int(history.get("contacts") or 0) - 1
-        if earlier > 0:
-            last = history.get("previous_label") or history.get("last_label")
-            parts.append(f"{earlier} earlier contact{'s' if earlier != 1 else ''}" + (f", last {last}" if last else ""))
-            if int(history.get("negative_count") or 0) > 1:
-                parts.append(f"{history['negative_count']} negative")
-        else:
-            parts.append("first contact")
+    if history:  # the customer's earlier contacts on every channel (alerts.customer_links.history_words)
+        parts.extend(str(words) for words in history.get("words") or ())
     return " · ".join(parts)
 
 
@@ -344,6 +338,8 @@ def _actions(item: Mapping[str, Any], state: AlertState) -> dict[str, Any]:
         elements.append(_button("Not negative", NOT_NEGATIVE, value))
     if has_masked(item):
         elements.append(_button("Show original", REVEAL, value))
+    if not state.alerts_only:
+        elements.append(_button("Same customer as…", SAME_CUSTOMER, value))
     return {"type": "actions", "block_id": "alert_actions", "elements": elements}
 
 

@@ -22,11 +22,11 @@ from typing import Any
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 
-from socialwatch.alerts import cards
+from socialwatch.alerts import cards, customer_links
 from socialwatch.alerts.outbox import Delivered, DeliveryError
 from socialwatch.config.schema import Config, SlackConfig
 from socialwatch.models import AccountCheck, parse_time, utcnow
-from socialwatch.store import alert_outbox, author_history, inbox, reply_outbox
+from socialwatch.store import alert_outbox, customers, inbox, reply_outbox
 from socialwatch.store.db import Store
 
 log = logging.getLogger(__name__)
@@ -153,7 +153,8 @@ class SlackChannel:
 
     def deliver(self, alert: dict[str, Any]) -> Delivered:
         channel = route(self.slack, alert, self.source_channels.get(alert.get("source") or ""))
-        parent = alert_outbox.thread_parent(self.store, alert, self.clock() - THREAD_WINDOW)
+        brand = self.config.customers.accounts_of(alert["account"])  # a customer's other channels, same brand
+        parent = alert_outbox.thread_parent(self.store, alert, self.clock() - THREAD_WINDOW, accounts=brand)
         if parent:
             channel = parent["channel"]
         key = cards.item_key(alert)
@@ -217,6 +218,9 @@ class SlackChannel:
     # --- rendering and refresh ------------------------------------------------------------------
 
     def message_for(self, item: Mapping[str, Any]) -> dict[str, Any]:
+        if str(item.get("author_key") or "").startswith(f"{customers.FORGOTTEN}:"):  # erased on request
+            text, blocks = customer_links.redacted_message(item.get("purged_at"))
+            return {"text": text, "blocks": blocks, "metadata": cards.render(item)["metadata"]}
         return cards.render(item, history=self._history(item), state=self.state_of(item))
 
     def state_of(self, item: Mapping[str, Any]) -> cards.AlertState:
@@ -232,18 +236,9 @@ class SlackChannel:
         )
 
     def _history(self, item: Mapping[str, Any]) -> dict[str, Any]:
-        """Prior contacts and the sentiment of the last one, as known before this item."""
-        earlier = [
-            row
-            for row in author_history.author_contacts(self.store, item["author_key"], limit=50)
-            if row["id"] != item["id"] and row["created_at"] <= item["created_at"]
-        ]
-        return {
-            "contacts": len(earlier) + 1,
-            "previous_label": earlier[0]["label"] if earlier else None,
-            "negative_count": sum(1 for row in earlier if row["label"] == "negative")
-            + int(item.get("label") == "negative"),
-        }
+        """Prior contacts of the customer (every linked identity) and the last one, as known before this item."""
+        contacts = customers.contacts_before(self.store, item, self.config.customers.brand_of)
+        return {**contacts, "words": customer_links.history_words(item, contacts)}
 
     def refresh(self, item_id: int) -> bool:
         """Re-render the item's alert after a change (sent, dismissed, assigned...). Best effort: the

@@ -370,3 +370,6 @@ _register_compliance_commands()
 from socialwatch.cli.report import report_command as _report_command  # noqa: E402  (a module of its own)
 
 main.add_command(_report_command)
+from socialwatch.cli.customers import customers_group as _customers_group  # noqa: E402  (a module of its own)
+
+main.add_command(_customers_group)

@@ -32,6 +32,8 @@ CANNED_QUERIES = (
     "refused_attempts",
     "unanswered_items",
     "item_history",
+    "customer_history",
+    "linked_customers",
 )
 PLUGIN_NAME = "socialwatch_readonly"
 INSTALL_HINT = "the review UI needs Datasette: pip install 'socialwatch[review]'"

@@ -21,6 +21,7 @@ from pydantic import (
     model_validator,
 )
 
+from socialwatch.config.customers import CustomersConfig, check_brands
 from socialwatch.config.instagram import InstagramConfig
 from socialwatch.config.response_times import (
     AckConfig,
@@ -189,6 +190,7 @@ class Config(Section):
     ack: AckConfig = Field(default_factory=AckConfig)
     incidents: IncidentConfig = Field(default_factory=IncidentConfig)
     digest: DigestConfig = Field(default_factory=DigestConfig)
+    customers: CustomersConfig = Field(default_factory=CustomersConfig)
 
     # Where it came from; not part of the TOML.
     _source_path: Path | None = PrivateAttr(default=None)
@@ -218,6 +220,7 @@ class Config(Section):
             dupes = sorted({n for n in names if names.count(n) > 1})
             if dupes:
                 raise ValueError(f"{label}: names must be unique, {dupes} appear more than once")
+        check_brands(self, self.customers)
         return self
 
     def secret_values(self) -> list[str]:

@@ -13,7 +13,7 @@ from datetime import datetime
 
 from socialwatch.config.schema import Config
 from socialwatch.models import Assessment, AuthorHistory, Item, Suggestion
-from socialwatch.scoring import attachments, language
+from socialwatch.scoring import attachments, identity, language
 from socialwatch.scoring import sentiment as sentiment_mod
 from socialwatch.scoring import triage as triage_mod
 from socialwatch.scoring.replies.suggest import ReplyWriter
@@ -82,6 +82,7 @@ class Pipeline:
             reasons=reasons,
             sla_due_at=verdict.sla_due_at,
             suggestions=suggestions,
+            evidence=identity.evidence(item),
         )
 
     def assess_batch(

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import datetime
 from typing import Any
 
 from socialwatch import audit
 from socialwatch.models import iso, utcnow
-from socialwatch.store import audit_log
+from socialwatch.store import audit_log, customers, erasure
 from socialwatch.store.db import Store
 
 
@@ -37,10 +38,22 @@ def mark_alert_posted(
     with store.transaction() as db:
         conn = db.conn
         row = conn.execute(
-            "SELECT o.item_id, i.platform || ':' || i.native_id FROM alert_outbox o JOIN items i ON i.id = o.item_id "
-            "WHERE o.id = ?",
+            "SELECT o.item_id, i.platform || ':' || i.native_id, o.status, i.author_key FROM alert_outbox o "
+            "JOIN items i ON i.id = o.item_id WHERE o.id = ?",
             [outbox_id],
         ).fetchone()
+        if row[2] == "forgotten" and ts:
+            # The customer was forgotten while this alert was on its way to Slack: it is redacted, not left.
+            conn.execute(
+                "UPDATE alert_outbox SET posted_at = ?, slack_channel = ?, slack_ts = ?, thread_ts = ? WHERE id = ?",
+                [iso(now), channel, ts, thread_ts, outbox_id],
+            )
+            erasure_id = int(str(row[3]).partition(":")[2])
+            erasure.queue_redactions_on(conn, erasure_id, [("alert", channel, ts, None)], iso(now))
+            audit_log.append_audit_on(
+                conn, now, actor, actor, "alert.posted", row[1], {"channel": channel, "ts": ts, "forgotten": True}
+            )
+            return
         conn.execute(
             "UPDATE alert_outbox SET status = 'posted', posted_at = ?, slack_channel = ?, slack_ts = ?, "
             "thread_ts = ?, last_error = NULL WHERE id = ?",
@@ -90,17 +103,33 @@ def alert_message(store: Store, item_id: int) -> dict[str, Any] | None:
     return dict(row) if row else None
 
 
-def thread_parent(store: Store, item: dict[str, Any], since: datetime) -> dict[str, Any] | None:
+def thread_parent(
+    store: Store, item: dict[str, Any], since: datetime, *, accounts: Collection[str] | None = None
+) -> dict[str, Any] | None:
     """The newest top-level alert posted since ``since`` for the same author, or the same private
     conversation, on the same account: a follow-up belongs in its thread, not in a new alert. Public
-    threads are not enough: two customers commenting on one brand post are two people to answer."""
+    threads are not enough: two customers commenting on one brand post are two people to answer.
+
+    A customer is one person across channels: an alert of another identity linked to the author
+    (``store.customers``) on any platform is a parent too, when it is on one of ``accounts`` (the
+    author's brand; None: any account)."""
     with store.db() as db:
+        others = customers.identity_keys_on(db.conn, str(item["author_key"]))[1:]
+        linked, linked_params = "", []
+        if others:
+            linked = f" OR (i.author_key IN ({','.join('?' * len(others))})"
+            linked_params = list(others)
+            if accounts is not None:
+                linked += f" AND i.account IN ({','.join('?' * len(accounts))})"
+                linked_params += sorted(accounts)
+            linked += ")"
         row = db.execute(
-            """SELECT o.slack_channel AS channel, o.slack_ts AS ts, i.id AS item_id
+            f"""SELECT o.slack_channel AS channel, o.slack_ts AS ts, i.id AS item_id
                FROM alert_outbox o JOIN items i ON i.id = o.item_id
                WHERE o.status = 'posted' AND o.thread_ts IS NULL AND o.slack_ts IS NOT NULL
-                 AND o.posted_at >= ? AND i.id != ? AND i.platform = ? AND i.account = ?
-                 AND (i.author_key = ? OR (i.kind = 'dm' AND ? = 'dm' AND i.conversation_id = ?))
+                 AND o.posted_at >= ? AND i.id != ?
+                 AND ((i.platform = ? AND i.account = ?
+                       AND (i.author_key = ? OR (i.kind = 'dm' AND ? = 'dm' AND i.conversation_id = ?))){linked})
                ORDER BY o.posted_at DESC, o.id DESC LIMIT 1""",
             [
                 iso(since),
@@ -110,6 +139,7 @@ def thread_parent(store: Store, item: dict[str, Any], since: datetime) -> dict[s
                 item["author_key"],
                 item.get("kind"),
                 item.get("conversation_id"),
+                *linked_params,
             ],
         ).fetchone()
     return dict(row) if row else None

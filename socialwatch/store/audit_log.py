@@ -168,7 +168,16 @@ def verify_audit(store: Store, anchors: Sequence[audit.Head] = ()) -> audit.Veri
                 "AND json_extract(details, '$.cutoff') IS NOT NULL"
             )
         ]
-        result = audit.verify_log(audit_rows_on(conn), head=head, purges=purges, anchors=anchors)
+        # Erasures on request (`customers forget`) name the entries whose texts they erased.
+        erasures = [
+            (int(r[0]), json.loads(r[1]))
+            for r in conn.execute(
+                "SELECT seq, json_extract(details, '$.erased_entries') FROM audit WHERE action = ? "
+                "AND json_valid(details) AND json_type(details, '$.erased_entries') = 'array'",
+                [audit.ERASURE_ACTION],
+            )
+        ]
+        result = audit.verify_log(audit_rows_on(conn), head=head, purges=purges, anchors=anchors, erasures=erasures)
         conn.execute("COMMIT")
         return result
     finally:

@@ -16,7 +16,7 @@ from typing import Any
 
 from socialwatch import audit
 from socialwatch.models import Processed, Reject, Suggestion, iso, utcnow
-from socialwatch.store import audit_log, streams
+from socialwatch.store import audit_log, customers, streams
 from socialwatch.store.db import Store
 
 _PRIORITY_RANK = (
@@ -59,6 +59,7 @@ def ingest(
                 fresh.append((int(row[0]), entry))
         # In page order, so an author seen twice in a page ends with the later item's label.
         conn.executemany(_UPSERT_AUTHOR, [_author_row(entry) for _, entry in fresh])
+        customers.record_evidence_on(conn, fresh)  # who else the authors may be (suggested links)
         audit_log.append_audit_many_on(
             conn,
             now,

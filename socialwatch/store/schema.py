@@ -1,7 +1,8 @@
 """The schema: every migration, in one ordered list; the pending ones run in one IMMEDIATE transaction.
 
 Version ranges: 1-9 core, 10-19 Slack and the reply outbox, 20-29 audit and compliance, 30-39
-response times, 40-49 performance indexes, 55-59 platform shapes (attachments). A migration is never
+response times, 40-49 performance indexes, 55-59 platform shapes (attachments), 65-69 Instagram and private
+replies, 70-74 customers across channels. A migration is never
 edited once released: a change is a new version.
 """
 
@@ -319,6 +320,84 @@ def migrate_private_replies_v65(db: sqlite_utils.Database) -> None:
     db.execute("ALTER TABLE reply_outbox ADD COLUMN private_reply INTEGER NOT NULL DEFAULT 0")
 
 
+def _customers_v70(db: sqlite_utils.Database) -> None:
+    """Customers across channels (store/customers.py) and their erasure on request (store/erasure.py)."""
+    db.execute("""
+        CREATE TABLE customers (
+            id INTEGER PRIMARY KEY,
+            created_at TEXT NOT NULL,
+            created_by TEXT NOT NULL
+        )""")
+    # An identity not listed here is a customer of its own; linking two makes (or joins) a customer.
+    db.execute("""
+        CREATE TABLE customer_identities (
+            author_key TEXT PRIMARY KEY,
+            customer_id INTEGER NOT NULL REFERENCES customers(id),
+            platform TEXT NOT NULL,
+            linked_at TEXT NOT NULL,
+            linked_by TEXT NOT NULL,
+            linked_by_name TEXT NOT NULL,
+            evidence TEXT
+        )""")
+    db.execute("CREATE INDEX idx_customer_identities_customer ON customer_identities (customer_id)")
+    # One row per author and piece of evidence (the item that first gave it): an author's own handle,
+    # repeated on every post, costs one index lookup per item, not one row.
+    db.execute("""
+        CREATE TABLE customer_evidence (
+            author_key TEXT NOT NULL,
+            kind TEXT NOT NULL,
+            digest TEXT NOT NULL,
+            platform TEXT NOT NULL,
+            item_id INTEGER NOT NULL REFERENCES items(id),
+            PRIMARY KEY (author_key, kind, digest)
+        ) WITHOUT ROWID""")
+    db.execute("CREATE INDEX idx_customer_evidence_digest ON customer_evidence (digest)")
+    db.execute("CREATE INDEX idx_customer_evidence_item ON customer_evidence (item_id)")
+    # A manager said two identities are not one person (an unlink): never suggested again.
+    db.execute("""
+        CREATE TABLE customer_separations (
+            key_a TEXT NOT NULL,
+            key_b TEXT NOT NULL,
+            decided_by TEXT NOT NULL,
+            decided_at TEXT NOT NULL,
+            PRIMARY KEY (key_a, key_b),
+            CHECK (key_a < key_b)
+        )""")
+    db.execute("""
+        CREATE TABLE erasures (
+            id INTEGER PRIMARY KEY,
+            requested_at TEXT NOT NULL,
+            requested_by TEXT NOT NULL,
+            actor_id TEXT NOT NULL,
+            actor_name TEXT NOT NULL,
+            identities INTEGER NOT NULL,
+            items INTEGER NOT NULL,
+            audit_seq INTEGER,
+            counts TEXT NOT NULL
+        )""")
+    db.execute("""
+        CREATE TABLE forgotten_identities (
+            key_digest TEXT PRIMARY KEY,
+            erasure_id INTEGER NOT NULL REFERENCES erasures(id)
+        )""")
+    db.execute("""
+        CREATE TABLE slack_redactions (
+            id INTEGER PRIMARY KEY,
+            erasure_id INTEGER NOT NULL REFERENCES erasures(id),
+            what TEXT NOT NULL,
+            channel TEXT NOT NULL,
+            ts TEXT NOT NULL,
+            incident_id INTEGER,
+            status TEXT NOT NULL DEFAULT 'pending',
+            attempts INTEGER NOT NULL DEFAULT 0,
+            next_attempt_at TEXT NOT NULL,
+            last_error TEXT,
+            done_at TEXT,
+            UNIQUE (channel, ts)
+        )""")
+    db.execute("CREATE INDEX idx_slack_redactions_due ON slack_redactions (status, next_attempt_at)")
+
+
 #: Ordered; each runs once, in its own transaction, and is recorded in _migrations.
 MIGRATIONS: list[tuple[int, str, Callable[[sqlite_utils.Database], None]]] = [
     (1, "initial schema", _schema_v1),
@@ -329,4 +408,5 @@ MIGRATIONS: list[tuple[int, str, Callable[[sqlite_utils.Database], None]]] = [
     (40, "indexes: open-reply queue, unanswered items", _indexes_v40),
     (55, "items: attachments", _attachments_v55),
     (65, "reply outbox: private replies to public comments", migrate_private_replies_v65),
+    (70, "customers: linked identities, evidence, erasures on request", _customers_v70),
 ]
