@@ -1,0 +1,116 @@
+"""Building a model from the corpora: split, train, choose thresholds, measure, and write the model card's facts.
+
+Each training set's dev split (``corpus.is_dev``) is halved again by hash: the thresholds are chosen on
+one half ("tune") and every figure is reported on the other ("report") and on the evaluation sets beside
+the pack, which are never trained on. The figures go into the model file, so an install can compare a
+new model with the one it would replace on the same splits.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from socialwatch.learning import corpus, figures
+from socialwatch.learning.model import Model
+from socialwatch.learning.training import Example, Settings, train
+
+#: Languages without training data, and the trained language whose weights they borrow (docs/model.md).
+TRANSFER = {"lt": "lv"}
+
+
+@dataclass
+class Splits:
+    train: list[Example] = field(default_factory=list)
+    tune: list[Example] = field(default_factory=list)
+    report: list[Example] = field(default_factory=list)
+    sets: list[dict[str, Any]] = field(default_factory=list)
+
+
+def tune_half(example: Example) -> bool:
+    return hashlib.blake2b(example.text.encode("utf-8", "surrogatepass"), digest_size=1).digest()[0] % 2 == 0
+
+
+def split(root: Path, licences: str = "all") -> Splits:
+    out = Splits()
+    for source, examples in corpus.training_sets(root, licences):
+        dev = [e for e in examples if corpus.is_dev(source.path, e.text)]
+        rows = len(examples) - len(dev)
+        out.train.extend(e for e in examples if not corpus.is_dev(source.path, e.text))
+        for e in dev:
+            (out.tune if tune_half(e) else out.report).append(e)
+        out.sets.append(
+            {
+                "path": source.path,
+                "lang": source.lang,
+                "licence": source.licence,
+                "permissive": source.permissive,
+                "rows": len(examples),
+                "trained_rows": rows,
+            }
+        )
+    return out
+
+
+def model_decisions(model: Model, examples: Sequence[Example]) -> list[tuple[str, figures.Decision]]:
+    """The model alone (no complaint rules): what the install gate compares, quickly."""
+    out = []
+    for e in examples:
+        label, _ = model.decide(e.text, e.lang)
+        out.append((e.lang, figures.Decision(e.label, label, label == "negative")))
+    return out
+
+
+def choose_thresholds(model: Model, tune: Sequence[Example]) -> dict[str, float]:
+    groups: dict[str, list[Example]] = defaultdict(list)
+    for e in tune:
+        groups[e.lang].append(e)
+    return {
+        lang: figures.choose_threshold(
+            [model.predict(e.text, e.lang).negative for e in rows], [e.label == "negative" for e in rows]
+        )
+        for lang, rows in sorted(groups.items())
+    }
+
+
+def measure(model: Model, report: Sequence[Example], evaluation: dict[str, list[Example]]) -> dict[str, Any]:
+    """Per-language figures on the report half of the dev splits, and per evaluation set."""
+    dev = {lang: f.as_dict() for lang, f in figures.by_language(model_decisions(model, report)).items()}
+    beside = {
+        name: figures.figures([d for _, d in model_decisions(model, rows)]).as_dict()
+        for name, rows in evaluation.items()
+    }
+    return {"dev": dev, "evaluation": beside}
+
+
+def build(
+    root: Path,
+    licences: str = "all",
+    settings: Settings = Settings(),
+    extra: Sequence[Example] = (),
+    progress: Callable[[str], None] = lambda _: None,
+) -> Model:
+    parts = split(root, licences)
+    progress(f"training on {len(parts.train)} texts ({len(extra)} corrections), tuning on {len(parts.tune)}")
+    model = train(
+        parts.train,
+        settings,
+        extra=extra,
+        meta={
+            "name": f"triage-{licences}" + ("+feedback" if extra else ""),
+            "licences": licences,
+            "seed": settings.seed,
+            "epochs": settings.epochs,
+            "training_sets": parts.sets,
+            "feedback_rows": len(extra),
+        },
+    )
+    model.transfer = {lang: to for lang, to in TRANSFER.items() if to in model.languages}
+    model.thresholds = choose_thresholds(model, parts.tune)
+    progress("measuring on the report half of the dev splits and the sets beside the pack")
+    model.meta["figures"] = measure(model, parts.report, corpus.evaluation_sets(root))
+    return model

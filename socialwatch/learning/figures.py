@@ -1,0 +1,99 @@
+"""Figures of a triage decision on labelled examples, per language, and choosing decision thresholds.
+
+- precision / recall of the negative class (the label);
+- ``caught``: share of negatives labelled negative *or* sent to a person (needs_reply);
+- ``false_flag``: share of non-negatives labelled negative or sent to a person;
+- ``macro_recall``: mean recall of negative, neutral and positive (where the set has all three).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass
+
+from socialwatch.learning.model import CLASSES
+
+#: Targets of the thresholds (every language): catch 80% of negatives, flag at most 35% of the rest.
+TARGET_CAUGHT = 0.80
+TARGET_FALSE_FLAG = 0.35
+#: Thresholds aim a little above the target, since the dev split is a sample.
+MARGIN = 0.02
+#: Where the two targets conflict, recall wins up to this share of false flags.
+FALSE_FLAG_CAP = 0.45
+
+
+@dataclass(frozen=True)
+class Decision:
+    """What triage made of one example."""
+
+    gold: str
+    label: str
+    flagged: bool  # labelled negative or needs_reply
+
+
+@dataclass(frozen=True)
+class Figures:
+    n: int
+    negatives: int
+    precision: float
+    recall: float
+    caught: float
+    false_flag: float
+    macro_recall: float | None
+
+    def as_dict(self) -> dict[str, float | int | None]:
+        return {k: (round(v, 4) if isinstance(v, float) else v) for k, v in asdict(self).items()}
+
+
+def figures(decisions: Sequence[Decision]) -> Figures:
+    neg = [d for d in decisions if d.gold == "negative"]
+    rest = [d for d in decisions if d.gold != "negative"]
+    said_neg = [d for d in decisions if d.label == "negative"]
+    precision = sum(d.gold == "negative" for d in said_neg) / len(said_neg) if said_neg else 0.0
+    recall = sum(d.label == "negative" for d in neg) / len(neg) if neg else 0.0
+    caught = sum(d.flagged for d in neg) / len(neg) if neg else 0.0
+    false_flag = sum(d.flagged for d in rest) / len(rest) if rest else 0.0
+    present = {d.gold for d in decisions}
+    macro = None
+    if set(CLASSES) <= present:
+        macro = sum(
+            sum(d.label == c for d in decisions if d.gold == c) / sum(d.gold == c for d in decisions) for c in CLASSES
+        ) / len(CLASSES)
+    return Figures(len(decisions), len(neg), precision, recall, caught, false_flag, macro)
+
+
+def by_language(pairs: Iterable[tuple[str, Decision]]) -> dict[str, Figures]:
+    groups: dict[str, list[Decision]] = defaultdict(list)
+    for lang, decision in pairs:
+        groups[lang].append(decision)
+    return {lang: figures(ds) for lang, ds in sorted(groups.items())}
+
+
+def choose_threshold(scores: Sequence[float], negative: Sequence[bool]) -> float:
+    """The highest P(negative) threshold that still catches TARGET_CAUGHT + MARGIN of the negatives, unless
+    that flags more than FALSE_FLAG_CAP of the rest: then the lowest threshold within the cap."""
+    pos = sorted((s for s, n in zip(scores, negative, strict=True) if n), reverse=True)
+    others = sorted(s for s, n in zip(scores, negative, strict=True) if not n)
+    if not pos:
+        return 0.5
+    need = min(len(pos), max(1, round(len(pos) * (TARGET_CAUGHT + MARGIN) + 0.4999)))
+    threshold = pos[need - 1]
+    if others:
+        flagged = sum(s >= threshold for s in others) / len(others)
+        if flagged > FALSE_FLAG_CAP:
+            # The score above which only FALSE_FLAG_CAP of the non-negatives lie.
+            threshold = others[min(len(others) - 1, int(len(others) * (1 - FALSE_FLAG_CAP)))]
+    return round(float(threshold), 4)
+
+
+def render(table: dict[str, Figures], title: str = "") -> str:
+    lines = [title] if title else []
+    lines.append(f"{'lang':<18}{'n':>6}{'neg':>6}{'P(neg)':>8}{'R(neg)':>8}{'caught':>8}{'f-flag':>8}{'macroR':>8}")
+    for lang, f in table.items():
+        macro = f"{f.macro_recall:.3f}" if f.macro_recall is not None else "-"
+        lines.append(
+            f"{lang:<18}{f.n:>6}{f.negatives:>6}{f.precision:>8.3f}{f.recall:>8.3f}{f.caught:>8.3f}"
+            f"{f.false_flag:>8.3f}{macro:>8}"
+        )
+    return "\n".join(lines)
