@@ -344,6 +344,29 @@ class Daemon:
         if self.on_event:
             self.on_event("heartbeat", {})
 
+    def model_state(self) -> dict[str, Any]:
+        """Which learned model triage runs on (for the audit, status and the ops channel)."""
+        loaded = self.pipeline.loaded
+        assert loaded is not None
+        return {
+            "source": loaded.source,
+            "path": str(loaded.path) if loaded.path else None,
+            "sha256": loaded.sha256,
+            "name": loaded.model.name if loaded.model else None,
+            "error": loaded.error,
+        }
+
+    def _announce_model(self) -> None:
+        """A model that could not be loaded is said once, at start: triage goes on with VADER and the rules,
+        so items are still flagged, but not as well, and a person should know why."""
+        loaded = self.pipeline.loaded
+        assert loaded is not None
+        if loaded.model is not None or loaded.source == "none":
+            return
+        detail = f"{loaded.error}. Triage runs on VADER and the rules only until this is fixed."
+        log.error("triage model unavailable: %s", detail)
+        self._event("unhealthy", {"source": "triage model", "state": "unavailable", "detail": detail})
+
     def _announce_silent(self) -> None:
         """A source that stopped succeeding without raising anything is announced once, until it recovers."""
         report = health.assess(self.store, self.clock(), timedelta(minutes=self.config.daemon.silent_after_minutes))
@@ -370,8 +393,13 @@ class Daemon:
         audit_log.append_audit(
             self.store,
             "daemon.start",
-            details={"config_sha256": self.config.fingerprint(), "sources": [s.key for s in self.sources]},
+            details={
+                "config_sha256": self.config.fingerprint(),
+                "sources": [s.key for s in self.sources],
+                "model": self.model_state(),
+            },
         )
+        self._announce_model()
         scheduler = BackgroundScheduler(
             executors={"default": ThreadPoolExecutor(self.config.daemon.max_workers)},
             job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 30},

@@ -159,6 +159,7 @@ def check(config_path: str | None, offline: bool) -> None:
         )
     click.echo(f"config: OK ({config.source_path})")
     click.echo(_check_database(Path(config.daemon.database)))
+    model_ok = _check_model(config)
     from socialwatch.scoring.replies.check import check_templates
 
     templates = check_templates(config)
@@ -169,15 +170,25 @@ def check(config_path: str | None, offline: bool) -> None:
         for problem in templates.problems:
             click.echo("  " + problem.render().replace("\n", "\n  "))
     if offline:
-        if not templates.ok:
+        if not templates.ok or not model_ok:
             sys.exit(1)
         return
     from socialwatch.ops.checks import check_all, render
 
     rows = check_all(config)
     click.echo(render(rows))
-    if any(not row.ok for row in rows) or not templates.ok:
+    if any(not row.ok for row in rows) or not templates.ok or not model_ok:
         sys.exit(1)
+
+
+def _check_model(config: Config) -> bool:
+    """The learned model's line of `check`: a missing, corrupt or incompatible file is an error."""
+    from socialwatch.learning import model
+    from socialwatch.scoring.pipeline import model_dir
+
+    loaded = model.resolve(model_dir(config), config.sentiment.model)
+    click.echo(model.describe(loaded))
+    return loaded.model is not None or loaded.source == "none"
 
 
 def _check_database(path: Path) -> str:
@@ -224,10 +235,18 @@ def status(config_path: str | None, as_json: bool) -> None:
     report = health.assess(
         Store(config.daemon.database, migrate=False), utcnow(), timedelta(minutes=config.daemon.silent_after_minutes)
     )
+    from socialwatch.learning import model
+    from socialwatch.scoring.pipeline import model_dir
+
+    loaded = model.resolve(model_dir(config), config.sentiment.model)
     if as_json:
-        click.echo(json.dumps(report.to_json(), indent=2, default=str))
+        body = report.to_json()
+        body["model"] = {"source": loaded.source, "sha256": loaded.sha256, "error": loaded.error,
+                         "name": loaded.model.name if loaded.model else None}
+        click.echo(json.dumps(body, indent=2, default=str))
     else:
         click.echo(health.render(report))
+        click.echo(model.describe(loaded))
     if not report.sources:
         click.echo(
             f"no source has reported in {config.daemon.database}: is the daemon running with "
@@ -373,3 +392,7 @@ main.add_command(_report_command)
 from socialwatch.cli.customers import customers_group as _customers_group  # noqa: E402  (a module of its own)
 
 main.add_command(_customers_group)
+
+from socialwatch.cli.model import model_group as _model_group  # noqa: E402
+
+main.add_command(_model_group)

@@ -70,6 +70,24 @@ class SentimentConfig(Section):
     complaint_threshold: float = Field(0.5, gt=0, le=1, description="complaint score that makes an item negative")
     # Languages the brand's customers write (ISO 639-1); language detection favours them on short texts.
     languages: list[str] = Field(default_factory=list)
+    # The learned model (socialwatch/learning): "auto" = the one installed in the data dir (the database's
+    # folder) if any, else the one shipped in the package; "none" = VADER and the rules only; or a file.
+    model: str = "auto"
+    # P(negative) at or above which the model labels a language's text negative, overriding the model
+    # file's thresholds per language: {lang: 0..1}.
+    model_thresholds: dict[str, float] = Field(default_factory=dict)
+
+    @field_validator("model_thresholds")
+    @classmethod
+    def _threshold_range(cls, value: dict[str, float]) -> dict[str, float]:
+        for lang, cut in value.items():
+            if not (2 <= len(lang) <= 3 and lang.isalpha()):
+                raise ValueError(f"{lang!r} is not a language code; use ISO 639-1 such as 'sw' or 'lv'")
+            if not 0.0 < cut < 1.0:
+                raise ValueError(
+                    f"threshold for {lang!r} is {cut}; it is a probability of 'negative', strictly between 0 and 1"
+                )
+        return {lang.lower(): cut for lang, cut in value.items()}
 
     @field_validator("lexicon")
     @classmethod

@@ -78,15 +78,27 @@ def read_tsv(path: Path, lang: str, source: str) -> Iterator[Example]:
 
 
 def training_sets(root: Path, licences: str = "all") -> list[tuple[Corpus, list[Example]]]:
+    """Every training set present under ``root`` (``licences="permissive"``: only the redistributable
+    ones); a missing set is skipped (``missing_sets`` names them), none at all is an error."""
     out = []
     for corpus in TRAINING:
         if licences == "permissive" and not corpus.permissive:
             continue
         path = root / corpus.path
-        if not path.exists():
-            raise FileNotFoundError(f"training set {path} is missing; pass --data DIR (the folder holding sentiment-dev/)")
-        out.append((corpus, list(read_tsv(path, corpus.lang, corpus.path))))
+        if path.exists():
+            out.append((corpus, list(read_tsv(path, corpus.lang, corpus.path))))
+    if not out:
+        raise FileNotFoundError(
+            f"no training set under {root} (looked for {TRAINING[0].path} and the others of the pack); "
+            "pass --data DIR, the folder holding sentiment-dev/"
+        )
     return out
+
+
+def missing_sets(root: Path, licences: str = "all") -> list[str]:
+    return [
+        c.path for c in TRAINING if (licences != "permissive" or c.permissive) and not (root / c.path).exists()
+    ]
 
 
 def evaluation_sets(root: Path) -> dict[str, list[Example]]:

@@ -233,3 +233,13 @@ def resolve_path(data_dir: Path | None, configured: str = "auto") -> Path | None
     if data_dir is not None and (data_dir / INSTALLED_NAME).exists():
         return data_dir / INSTALLED_NAME
     return SHIPPED
+
+
+def describe(loaded: Loaded) -> str:
+    """One line for `check` and `status`: which model triage runs on, or that it runs without one."""
+    if loaded.source == "none":
+        return "model: none ([sentiment] model = \"none\"); triage runs on VADER and the rules"
+    if loaded.model is None:
+        return f"model: UNAVAILABLE, triage runs on VADER and the rules only: {loaded.error}"
+    sha = (loaded.sha256 or "")[:12]
+    return f"model: OK ({loaded.source} {loaded.model.name}, {loaded.path}, sha256 {sha}…)"

@@ -10,10 +10,12 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 
 from socialwatch.config.schema import Config
 from socialwatch.models import Assessment, AuthorHistory, Item, Suggestion
-from socialwatch.scoring import attachments, identity, language
+from socialwatch.learning import model as model_mod
+from socialwatch.scoring import attachments, identity, langid, language
 from socialwatch.scoring import sentiment as sentiment_mod
 from socialwatch.scoring import triage as triage_mod
 from socialwatch.scoring.replies.suggest import ReplyWriter
@@ -32,8 +34,14 @@ class Pipeline:
 
     config: Config
     detect: Detector | None = None
+    #: The learned model to run on; None: the one ``[sentiment] model`` names (installed, else shipped).
+    loaded: model_mod.Loaded | None = None
 
     def __post_init__(self) -> None:
+        if self.loaded is None:
+            self.loaded = model_mod.resolve_cached(model_dir(self.config), self.config.sentiment.model)
+        self.model = self.loaded.model
+        self.model_thresholds = dict(self.config.sentiment.model_thresholds)
         self.analyzer = sentiment_mod.analyzer_for(self.config.sentiment)
         self.thresholds = sentiment_mod.Thresholds(
             self.config.sentiment.negative_threshold, self.config.sentiment.positive_threshold
@@ -41,17 +49,24 @@ class Pipeline:
         self.rules = triage_mod.compile_rules(self.config.triage)
         self.templates = load_templates(self.config.suggestions.templates_dir)
         detector = language.LanguageDetector(expected=self.config.sentiment.languages)
-        if self.detect is None:
+        self._explain: Callable[[str], language.Detection] = detector.explain
+        if self.detect is not None:
+            custom = self.detect
+            self._explain = lambda text: language.Detection(custom(text), "cld2", len(text))
+        else:
             self.detect = detector.detect
+        expected = self.config.sentiment.languages
+        self._default_lang = expected[0] if len(expected) == 1 else language.UNDETERMINED
         self.writer = ReplyWriter(self.config, self.templates, detector.explain)
 
     def language(self, item: Item) -> str:
-        declared = (item.lang or "").lower()
-        # X declares "und"/"zxx"/"qme" for text it could not identify; detect ourselves then.
-        if declared and declared not in ("und", "zxx", "qme", "qam", "qct", "qht", "qst"):
-            return declared.split("-")[0]
-        assert self.detect is not None
-        return self.detect(item.text)
+        return self.language_of(item).lang
+
+    def language_of(self, item: Item, history: AuthorHistory = FIRST_CONTACT) -> langid.Language:
+        """The item's language and who said so (scoring/langid.py)."""
+        return langid.decide(
+            item.lang, self._explain(item.text), item.text, history.language, self._default_lang
+        )
 
     def assess(self, item: Item, history: AuthorHistory = FIRST_CONTACT) -> Assessment:
         if item.attachment_only:
@@ -65,7 +80,16 @@ class Pipeline:
                 looked.reasons,
                 looked.sla_due_at,
             )
-        scored = sentiment_mod.score(item.text, self.language(item), self.analyzer, self.thresholds)
+        lang = self.language_of(item, history)
+        scored = sentiment_mod.score(
+            item.text,
+            lang.lang,
+            self.analyzer,
+            self.thresholds,
+            self.model,
+            self.model_thresholds,
+            lang.source,
+        )
         verdict = triage_mod.triage(item, scored, history, self.rules, self.config.sla)
         suggestions: tuple[Suggestion, ...] = ()
         reasons = verdict.reasons
@@ -98,6 +122,11 @@ class Pipeline:
             out.append((item, assessment))
             local[author_key] = _after(before, item.created_at, assessment.sentiment.label, assessment.sentiment.lang)
         return out
+
+
+def model_dir(config: Config) -> Path:
+    """Where an installed model lives: the data dir, i.e. the database's folder (never the package)."""
+    return Path(config.daemon.database).resolve().parent
 
 
 def _after(history: AuthorHistory, seen: datetime, label: str, lang: str | None = None) -> AuthorHistory:

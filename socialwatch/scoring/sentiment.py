@@ -26,6 +26,7 @@ from vaderSentiment.vaderSentiment import SPECIAL_CASES as _SPECIAL_CASES
 from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
 from vaderSentiment.vaderSentiment import scalar_inc_dec as _scalar_inc_dec
 
+from socialwatch.learning.model import Model
 from socialwatch.models import Sentiment
 from socialwatch.scoring.complaints import COMPLAINT_THRESHOLD, ComplaintAnalyser, Signals, default_analyser
 
@@ -55,6 +56,12 @@ class ScoredSentiment(Sentiment):
     """A Sentiment that also carries the customer-service signals it was labelled with (for triage)."""
 
     signals: Signals | None = None
+    #: The learned model's P(negative), its threshold in this language and its name; None without a model.
+    model_score: float | None = None
+    model_threshold: float | None = None
+    model: str | None = None
+    #: Who said which language this is: platform, detected, history or default (scoring/langid.py).
+    lang_source: str = "platform"
 
 
 # vaderSentiment has no type information: mypy sees its class as Any.
@@ -279,24 +286,53 @@ def decide_label(compound: float, lang: str, signals: Signals | None, thresholds
     return label
 
 
+def learned_label(label: str, signals: Signals | None) -> str:
+    """The learned model's label, with the complaint rules kept: a complaint they recognise is negative
+    whatever the model says (the rules were written for customer service; the corpora are general)."""
+    if signals is not None and signals.complaint:
+        return "negative"
+    return label
+
+
 def score(
     text: str,
     lang: str,
     analyzer: SentimentIntensityAnalyzer,
     thresholds: Thresholds = Thresholds(),
+    model: Model | None = None,
+    model_thresholds: Mapping[str, float] | None = None,
+    lang_source: str = "platform",
 ) -> Sentiment:
-    """VADER scores for ``text`` and the label (negative/neutral/positive/unscored) for ``lang``."""
+    """VADER scores for ``text`` and the label (negative/neutral/positive/unscored) for ``lang``.
+
+    With a learned model that knows ``lang`` (trained on it or borrowing a neighbour's weights), the
+    model sets the label, with the complaint rules; VADER's compound is still reported (managers see it).
+    Without one, or in a language it does not know, the label is VADER's and the rules' as before.
+    """
     head = clean_text(text[:MAX_SCORED_CHARS])
     scores = analyzer.polarity_scores(head)
     compound = float(scores["compound"])
     complaints = getattr(analyzer, "complaints", None) or default_analyser()
     signals = complaints.analyse(head, lang)
+    model_score = cut = None
+    name = None
+    if model is not None and model.knows(lang):
+        cut = (model_thresholds or {}).get(lang, model.threshold(lang))
+        label, prediction = model.decide(head, lang, cut)
+        label = learned_label(label, signals)
+        model_score, name = round(prediction.negative, 4), model.name
+    else:
+        label = decide_label(compound, lang, signals, thresholds)
     return ScoredSentiment(
         compound=compound,
         neg=float(scores["neg"]),
         neu=float(scores["neu"]),
         pos=float(scores["pos"]),
-        label=decide_label(compound, lang, signals, thresholds),
+        label=label,
         lang=lang,
         signals=signals,
+        model_score=model_score,
+        model_threshold=cut,
+        model=name,
+        lang_source=lang_source,
     )

@@ -17,6 +17,7 @@ from typing import Any
 from socialwatch.sandbox.ids import Counter, Snowflakes
 from socialwatch.sandbox.ratelimit import RateLimiter
 from socialwatch.sandbox.timefmt import ControlError, control_time, parse_when
+from socialwatch.sandbox.x import langtag
 from socialwatch.sandbox.x.model import (
     DEFAULT_LIMITS,
     HANDLE_RE,
@@ -149,7 +150,7 @@ class XState:
         *,
         at: float | None,
         in_reply_to: str | None,
-        lang: str = "en",
+        lang: str | None = None,
         metrics: dict[str, int] | None = None,
     ) -> XTweet:
         now = at is None
@@ -169,7 +170,7 @@ class XState:
             conversation_id=conversation_id,
             in_reply_to_tweet_id=in_reply_to,
             in_reply_to_user_id=reply_user,
-            lang=lang,
+            lang=lang or langtag.tag(text),
             metrics=dict(metrics or {}),
         )
         for match in MENTION_RE.finditer(text):
@@ -203,7 +204,7 @@ class XState:
                 text,
                 at=at,
                 in_reply_to=in_reply_to,
-                lang=str(spec.get("lang") or "en"),
+                lang=str(spec.get("lang") or langtag.tag(text)),
                 metrics=spec.get("metrics"),
             )
 
@@ -224,7 +225,7 @@ class XState:
                 text,
                 at=parse_when(spec.get("created_at")),
                 in_reply_to=in_reply_to,
-                lang=str(spec.get("lang") or "en"),
+                lang=str(spec.get("lang") or langtag.tag(text)),
             )
 
     def add_dm(self, spec: dict[str, Any]) -> XDmEvent:
