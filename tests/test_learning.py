@@ -15,13 +15,14 @@ import pytest
 from click.testing import CliRunner
 
 from socialwatch.cli import main
-from socialwatch.config.load import ConfigError, load_config
+from socialwatch.config.load import load_config
 from socialwatch.config.schema import Config
 from socialwatch.learning import figures, install
 from socialwatch.learning import model as model_mod
 from socialwatch.learning.build import split
 from socialwatch.learning.training import Example, Settings, train
 from socialwatch.scoring.pipeline import Pipeline
+from builders import item
 
 NEGATIVE = [
     "my order never arrived and nobody answers",
@@ -131,10 +132,25 @@ def test_figures_count_caught_false_flags_and_macro_recall():
 
 
 def test_the_model_sets_the_label_and_a_per_language_override_moves_it(tiny_model):
-    text = "nobody answers, still waiting for my refund"
     loaded = model_mod.Loaded(tiny_model, None, "configured")
-    pipeline = Pipeline(Config(), loaded=loaded)
-    from tests_support_items import mention  # noqa: F401  (see conftest: not needed)
+    text = "atnāca laikā"  # Latvian, no complaint word: VADER and the rules alone leave it unscored
+    lv = item(text, lang="lv")
+    p_negative = tiny_model.predict(text, "lv").negative
+    assessed = Pipeline(Config(), loaded=loaded).assess(lv)
+    assert assessed.sentiment.model_score == pytest.approx(p_negative, abs=1e-4)
+    assert assessed.sentiment.model == "tiny"
+    assert assessed.sentiment.label == ("negative" if p_negative >= 0.5 else tiny_model.predict(text, "lv").best)
+    # A brand that wants more caught in Latvian lowers its threshold below the score, and the other way.
+    low = Config.model_validate({"sentiment": {"model_thresholds": {"lv": max(0.01, p_negative - 0.05)}}})
+    high = Config.model_validate({"sentiment": {"model_thresholds": {"lv": min(0.99, p_negative + 0.05)}}})
+    assert Pipeline(low, loaded=loaded).assess(lv).sentiment.label == "negative"
+    high_label = Pipeline(high, loaded=loaded).assess(lv)
+    assert high_label.sentiment.label != "negative" and high_label.sentiment.model_threshold == pytest.approx(
+        min(0.99, p_negative + 0.05)
+    )
+    # Without a model the same text is what it was before: unscored, routed by the rules.
+    without = Pipeline(Config(), loaded=model_mod.Loaded(None, None, "none")).assess(lv)
+    assert without.sentiment.label == "unscored" and without.sentiment.model_score is None
 
 
 def test_threshold_override_must_be_a_probability():
@@ -142,3 +158,179 @@ def test_threshold_override_must_be_a_probability():
         Config.model_validate({"sentiment": {"model_thresholds": {"en": 1.5}}})
     with pytest.raises(ValueError, match="not a language code"):
         Config.model_validate({"sentiment": {"model_thresholds": {"english": 0.4}}})
+
+
+def _corrupt_files(tmp_path: Path, good: model_mod.Model) -> dict[str, Path]:
+    truncated = tmp_path / "truncated.npz"
+    truncated.write_bytes(good.to_bytes()[:200])
+    garbage = tmp_path / "garbage.npz"
+    garbage.write_bytes(b"not a model at all")
+    future = tmp_path / "future.npz"
+    header = good.header() | {"format": model_mod.FORMAT_VERSION + 1}
+    with zipfile.ZipFile(future, "w") as archive:
+        for name, array in (
+            ("weights", good.weights.astype(np.float16)),
+            ("bias", good.bias),
+            ("header", np.frombuffer(json.dumps(header).encode(), dtype=np.uint8)),
+        ):
+            with archive.open(name + ".npy", "w") as handle:
+                np.save(handle, array)
+    return {"missing": tmp_path / "absent.npz", "truncated": truncated, "garbage": garbage, "future": future}
+
+
+@pytest.mark.parametrize(
+    ("kind", "says"),
+    [("missing", "does not exist"), ("truncated", "corrupt"), ("garbage", "corrupt"), ("future", "format version")],
+)
+def test_a_bad_model_file_is_a_clear_error(tiny_model, tmp_path, kind, says):
+    path = _corrupt_files(tmp_path, tiny_model)[kind]
+    with pytest.raises(model_mod.ModelError, match=says) as raised:
+        model_mod.load(path)
+    assert str(path) in str(raised.value)
+    loaded = model_mod.resolve(None, str(path))
+    assert loaded.model is None and says in (loaded.error or "")
+    assert "VADER and the rules only" in model_mod.describe(loaded)
+
+
+def _config_file(tmp_path: Path, model: str) -> Path:
+    replay = tmp_path / "replay.jsonl"
+    replay.write_text("")
+    path = tmp_path / "socialwatch.toml"
+    path.write_text(
+        f'[daemon]\ndatabase = "{tmp_path / "sw.db"}"\n\n[sentiment]\nmodel = "{model}"\n\n'
+        f'[[replay]]\nname = "file"\npath = "{replay}"\n'
+    )
+    return path
+
+
+def test_check_and_the_daemon_with_a_corrupt_model(tiny_model, tmp_path):
+    from socialwatch.daemon import Daemon
+
+    bad = _corrupt_files(tmp_path, tiny_model)["truncated"]
+    config_path = _config_file(tmp_path, str(bad))
+    result = CliRunner().invoke(main, ["check", "--offline", "--config", str(config_path)])
+    assert result.exit_code == 1, result.output
+    assert "model: UNAVAILABLE" in result.output and "corrupt" in result.output and str(bad) in result.output
+
+    events: list[tuple[str, dict]] = []
+    daemon = Daemon(load_config(str(config_path)), on_event=lambda e, d: events.append((e, d)))
+    assert daemon.pipeline.model is None
+    # It still flags: an angry English mention is negative and needs a reply, on VADER and the rules.
+    angry = daemon.pipeline.assess(item("this is the worst service ever, I am furious", lang="en"))
+    assert angry.sentiment.label == "negative" and angry.needs_reply
+    daemon.start()
+    try:
+        said = [d for e, d in events if e == "unhealthy" and d.get("source") == "triage model"]
+        assert len(said) == 1 and "VADER and the rules only" in said[0]["detail"]
+    finally:
+        daemon.shutdown()
+    from socialwatch.store import audit_log
+
+    starts = [r for r in audit_log.audit_rows(daemon.store) if r["action"] == "daemon.start"]
+    assert json.loads(starts[-1]["details"])["model"]["error"].startswith(f"model file {bad} is corrupt")
+    status = CliRunner().invoke(main, ["status", "--config", str(config_path)])
+    assert "model: UNAVAILABLE" in status.output, status.output
+
+
+def _tiny_root(tmp_path: Path) -> Path:
+    """A sentiment-dev/ folder with one training set in the pack's format, written by the test."""
+    root = tmp_path / "data" / "sentiment-dev"
+    (root / "pack" / "en").mkdir(parents=True)
+    rows = ["text\tlabel"] + [f"{e.text}\t{e.label}" for e in tiny_examples(12) if e.lang == "en"]
+    (root / "pack/en/semeval2013-2016_task4a.tsv").write_text("\n".join(rows) + "\n")
+    return root
+
+
+def test_install_is_refused_when_worse_accepted_when_not_and_audited(tiny_model, tmp_path):
+    from socialwatch.store import audit_log
+    from socialwatch.store.db import Store
+
+    root = _tiny_root(tmp_path)
+    assert split(root).report, "the tiny set must have a dev split to compare on"
+    config_path = _config_file(tmp_path, "auto")
+    good = tmp_path / "good.npz"
+    tiny_model.save(good)
+    worse = model_mod.Model(
+        weights=np.zeros_like(tiny_model.weights),
+        bias=np.array([-5.0, 0.0, 5.0], dtype=np.float32),  # never says negative
+        thresholds={"en": 0.5},
+        languages=("en", "lv"),
+        meta={"name": "worse"},
+    )
+    bad = tmp_path / "worse.npz"
+    worse.save(bad)
+    runner = CliRunner()
+    base = ["--data", str(root.parent), "--config", str(config_path)]
+    first = runner.invoke(main, ["model", "install", str(good), *base, "--force"])
+    assert first.exit_code == 0, first.output
+    installed = tmp_path / model_mod.INSTALLED_NAME
+    assert installed.read_bytes() == good.read_bytes()
+
+    refused = runner.invoke(main, ["model", "install", str(bad), *base])
+    assert refused.exit_code == 1 and "not installed" in refused.output and "caught" in refused.output
+    assert installed.read_bytes() == good.read_bytes()
+
+    again = tmp_path / "same.npz"
+    tiny_model.save(again)
+    accepted = runner.invoke(main, ["model", "install", str(again), *base])
+    assert accepted.exit_code == 0, accepted.output
+
+    entries = [r for r in audit_log.audit_rows(Store(tmp_path / "sw.db")) if r["action"] == "model.installed"]
+    assert len(entries) == 2
+    details = json.loads(entries[-1]["details"])
+    assert details["sha256"] == model_mod.sha256_of(installed) and "en" in details["figures"]
+    # The daemon's pipeline picks the installed model, not the shipped one.
+    loaded = model_mod.resolve(tmp_path, "auto")
+    assert loaded.source == "installed" and loaded.model is not None and loaded.model.name == "tiny"
+
+
+def test_compare_allows_the_stated_tolerance(tiny_model):
+    dev = [e for e in tiny_examples(1)]
+    same = install.compare(tiny_model, tiny_model, dev)
+    assert same.ok and same.problems == ()
+
+
+def test_model_eval_prints_per_language_figures(tiny_model, tmp_path):
+    path = tmp_path / "m.npz"
+    tiny_model.save(path)
+    labelled = tmp_path / "labelled.jsonl"
+    rows = [{"text": e.text, "label": e.label, "lang": e.lang} for e in tiny_examples(1)]
+    labelled.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in rows) + "\n")
+    result = CliRunner().invoke(main, ["model", "eval", str(labelled), "--model", str(path), "--json"])
+    assert result.exit_code == 0, result.output
+    table = json.loads(result.output)
+    assert set(table["model"]) == {"en", "lv"} and table["model"]["en"]["n"] == 14
+    # The tiny model was trained on these very texts: it catches the English negatives.
+    assert table["model"]["en"]["caught"] >= 0.8
+    assert table["vader"]["lv"]["recall"] == 0.0  # VADER alone labels no Latvian text negative
+    tsv = tmp_path / "bad.tsv"
+    tsv.write_text("text\tlabel\nfine\tgood\n")
+    bad = CliRunner().invoke(main, ["model", "eval", str(tsv), "--model", str(path)])
+    assert bad.exit_code == 1 and "bad.tsv:2" in bad.output and "'good'" in bad.output
+
+
+def test_feedback_examples_read_the_managers_corrections(tmp_path):
+    from socialwatch.cli.model import feedback_examples
+    from socialwatch.store import inbox
+    from socialwatch.store.db import Store
+    from builders import ingest
+
+    config = Config.model_validate({"daemon": {"database": str(tmp_path / "sw.db")}})
+    store = Store(tmp_path / "sw.db")
+    ingest(store, Pipeline(config), [item("this is the worst, broken again", native_id="5")], alert=True)
+    with store.db() as db:
+        item_id = db.execute("SELECT id FROM items").fetchone()[0]
+    assert feedback_examples(config) == []
+    inbox.record_feedback(store, item_id, feedback="not_negative", actor_id="U1", actor_name="Ann")
+    examples = feedback_examples(config)
+    assert [(e.text, e.label, e.source) for e in examples] == [("this is the worst, broken again", "neutral", "feedback")]
+    assert examples[0].weight > 1
+
+
+def test_extra_examples_change_what_the_model_learns():
+    base = tiny_examples(2)
+    text = "the blue one came in medium"
+    corrections = [Example(text, "en", "negative", True, "feedback", 3.0)] * 6
+    before = train(base, SMALL).predict(text, "en").negative
+    after = train(base, SMALL, extra=corrections).predict(text, "en").negative
+    assert after > before + 0.1

@@ -41,7 +41,9 @@ def triage(file: IO[bytes], config_path: str | None) -> None:
     Each input object needs "text"; "id", "platform", "kind", "public", "lang" and
     "author": {"handle", "name", "followers"} are optional. Each output line is the input
     object plus "sentiment", "label", "lang", "category", "priority", "needs_reply",
-    "reasons", "suggestions" and "reply_lang" (the suggestions' language). A bad line becomes
+    "reasons", "suggestions", "reply_lang" (the suggestions' language), "lang_source" (platform,
+    detected, history or default), "model", "model_score" (the learned model's P(negative)) and
+    "model_threshold" (its threshold in that language). A bad line becomes
     {"error": ..., "line": N} and a message on stderr; the exit status is then 1. Works without
     any config file.
     """
@@ -94,6 +96,11 @@ def _triage_line(pipeline: Any, raw: bytes, number: int) -> dict[str, Any]:
         "reasons": list(assessment.reasons),
         "suggestions": [suggestion.text for suggestion in assessment.suggestions],
         "reply_lang": assessment.suggestions[0].lang if assessment.suggestions else None,
+        # Added fields: which language source decided, and the learned model's say (None without one).
+        "lang_source": getattr(s, "lang_source", None),
+        "model": getattr(s, "model", None),
+        "model_score": getattr(s, "model_score", None),
+        "model_threshold": getattr(s, "model_threshold", None),
     }
 
 

@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+import math
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
@@ -78,12 +79,14 @@ def choose_threshold(scores: Sequence[float], negative: Sequence[bool]) -> float
     if not pos:
         return 0.5
     need = min(len(pos), max(1, round(len(pos) * (TARGET_CAUGHT + MARGIN) + 0.4999)))
-    threshold = pos[need - 1]
+    threshold = math.floor(pos[need - 1] * 10_000) / 10_000  # stored rounded: never above the score it keeps
     if others:
         flagged = sum(s >= threshold for s in others) / len(others)
         if flagged > FALSE_FLAG_CAP:
-            # The score above which only FALSE_FLAG_CAP of the non-negatives lie.
-            threshold = others[min(len(others) - 1, int(len(others) * (1 - FALSE_FLAG_CAP)))]
+            # Just above the score of the highest non-negative that must not be flagged: at most
+            # FALSE_FLAG_CAP of them lie above it.
+            allowed = int(len(others) * FALSE_FLAG_CAP)
+            threshold = math.floor(others[len(others) - allowed - 1] * 10_000) / 10_000 + 0.0001
     return round(float(threshold), 4)
 
 

@@ -127,9 +127,9 @@ class Sandbox:
         followers: int = 100,
         in_reply_to: str | None = None,
         created_at: datetime | str | float | None = None,
-        lang: str = "en",
+        lang: str | None = None,
     ) -> str:
-        """A tweet mentioning the brand; returns its id."""
+        """A tweet mentioning the brand; returns its id. Without ``lang``, the emulator tags it as X would."""
         author: dict[str, Any] = {"handle": handle, "followers": followers}
         if name:
             author["name"] = name

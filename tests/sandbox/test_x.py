@@ -329,3 +329,23 @@ def test_control_api_validates_its_input(sandbox):
     made = requests.post(f"{url}/dms", json={"sender": {"handle": "kim", "followers": 3}, "text": "yo"}, timeout=5)
     assert made.status_code == 201 and made.json()["dm_conversation_id"].startswith(brand_id(sandbox))
     assert tweepy_client(sandbox).get_direct_message_events(user_auth=False).data[0].text == "yo"
+
+
+def test_mentions_carry_the_lang_x_would_tag(sandbox, x_client):
+    """X tags by its own detector: not "en" for everything, "und" when it cannot tell, "zxx" for a link
+    alone, "in" for Indonesian and for Malay, and a tag given by the test is kept."""
+    texts = {
+        "llevo una semana esperando mi reembolso y nadie responde": "es",
+        "meine Bestellung ist seit 10 Tagen nicht angekommen": "de",
+        "la livraison est en retard et le service client ne répond pas": "fr",
+        "pesanan saya belum sampai dan tiada jawapan": "in",
+        "my order never arrived and nobody answers": "en",
+        "ok": "und",
+        "https://t.co/abc123": "zxx",
+    }
+    ids = {sandbox.add_mention(text): lang for text, lang in texts.items()}
+    tagged = sandbox.add_mention("the parcel never came", lang="qme")
+    response = x_client.get_users_mentions(brand_id(sandbox), user_auth=False, tweet_fields=["lang"])
+    got = {str(t.id): t.lang for t in response.data}
+    assert {i: got[i] for i in ids} == ids
+    assert got[tagged] == "qme"
