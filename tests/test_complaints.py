@@ -228,22 +228,39 @@ def test_english_complaint_vader_misses_is_urgent_with_reasons(pipeline):
     assert any("VADER alone" in r for r in a.reasons)
 
 
-def test_unscored_complaint_goes_to_a_person_tagged_with_the_language(pipeline):
-    a = pipeline.assess(item("@BankCo huduma mbovu sana, hakuna anayejibu simu"))
+@pytest.fixture(scope="module")
+def rules_only() -> Pipeline:
+    """VADER and the rules without the learned model: what runs in a language the model does not know,
+    and everywhere when its file is missing or broken."""
+    return Pipeline(parse_config({"sentiment": {"model": "none"}}))
+
+
+def test_unscored_complaint_goes_to_a_person_tagged_with_the_language(rules_only):
+    a = rules_only.assess(item("@BankCo huduma mbovu sana, hakuna anayejibu simu"))
     assert a.sentiment.label == "unscored" and a.sentiment.lang == "sw"
     assert a.needs_reply and a.priority == "high"
     assert "language sw" in a.reasons
     assert a.suggestions
 
 
-def test_unscored_chatter_is_not_routed_but_dms_and_questions_are(pipeline):
-    chatter = pipeline.assess(item("@BankCo habari za asubuhi, siku njema kwa wote"))
+def test_unscored_chatter_is_not_routed_but_dms_and_questions_are(rules_only):
+    chatter = rules_only.assess(item("@BankCo habari za asubuhi, siku njema kwa wote"))
     assert chatter.sentiment.label == "unscored" and not chatter.needs_reply and chatter.priority == "low"
     assert any("no complaint or question" in r for r in chatter.reasons)
-    question = pipeline.assess(item("@TelcoOne mnafungua saa ngapi leo?"))
+    question = rules_only.assess(item("@TelcoOne mnafungua saa ngapi leo?"))
     assert question.needs_reply
-    dm = pipeline.assess(item("habari za asubuhi, siku njema kwa wote", kind=Kind.DM))
+    dm = rules_only.assess(item("habari za asubuhi, siku njema kwa wote", kind=Kind.DM))
     assert dm.needs_reply and any("direct messages" in r for r in dm.reasons)
+
+
+def test_with_the_model_swahili_is_scored_not_routed_by_policy(pipeline):
+    if pipeline.model is None:
+        pytest.skip(f"no model: {pipeline.loaded.error if pipeline.loaded else ''}")
+    complaint = pipeline.assess(item("@BankCo huduma mbovu sana, hakuna anayejibu simu"))
+    assert complaint.sentiment.lang == "sw" and complaint.sentiment.label == "negative" and complaint.needs_reply
+    assert complaint.sentiment.model_score is not None
+    chatter = pipeline.assess(item("@BankCo habari za asubuhi, siku njema kwa wote"))
+    assert chatter.sentiment.label in ("neutral", "positive") and not chatter.needs_reply
 
 
 def test_language_without_lexicon_is_read_by_a_person(pipeline):
@@ -261,15 +278,20 @@ def test_language_without_lexicon_is_read_by_a_person(pipeline):
     ],
 )
 def test_unscored_policy_from_config(policy, chatter_routed, complaint_routed):
-    p = Pipeline(parse_config({"triage": {"unscored_policy": policy}}))
+    # The policy is for languages no model reads: here, all of them (no model).
+    p = Pipeline(parse_config({"triage": {"unscored_policy": policy}, "sentiment": {"model": "none"}}))
     assert p.assess(item("@BankCo habari za asubuhi, siku njema kwa wote")).needs_reply is chatter_routed
     assert p.assess(item("@BankCo huduma mbovu sana, hakuna anayejibu simu")).needs_reply is complaint_routed
     assert p.assess(item("huduma mbovu sana, hakuna anayejibu simu", kind=Kind.DM)).needs_reply
 
 
-def test_declared_language_is_used(pipeline):
-    a = pipeline.assess(item("Mi pedido llegó roto y nadie responde", lang="es"))
+def test_declared_language_is_used(pipeline, rules_only):
+    a = rules_only.assess(item("Mi pedido llegó roto y nadie responde", lang="es"))
     assert a.sentiment.lang == "es" and a.sentiment.label == "unscored" and a.needs_reply
+    # The learned model reads Spanish: the same complaint is negative.
+    b = pipeline.assess(item("Mi pedido llegó roto y nadie responde", lang="es"))
+    assert b.sentiment.lang == "es" and b.needs_reply
+    assert b.sentiment.label == ("negative" if pipeline.model is not None else "unscored")
 
 
 def test_complaint_refines_the_category(pipeline):

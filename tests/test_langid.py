@@ -54,6 +54,6 @@ def test_a_short_text_takes_the_authors_language_then_the_default():
 def test_the_assessment_carries_lang_source_and_the_model(pipeline):
     assessed = pipeline.assess(item("meine Bestellung ist seit zehn Tagen nicht angekommen", lang="en"))
     assert assessed.sentiment.lang == "de"
-    assert getattr(assessed.sentiment, "lang_source") == "detected"
+    assert assessed.sentiment.lang_source == "detected"
     if pipeline.model is not None:  # the shipped model
-        assert getattr(assessed.sentiment, "model_score") is not None
+        assert assessed.sentiment.model_score is not None

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from builders import item
 from click.testing import CliRunner
 
 from socialwatch.cli import main
@@ -22,7 +23,6 @@ from socialwatch.learning import model as model_mod
 from socialwatch.learning.build import split
 from socialwatch.learning.training import Example, Settings, train
 from socialwatch.scoring.pipeline import Pipeline
-from builders import item
 
 NEGATIVE = [
     "my order never arrived and nobody answers",
@@ -252,7 +252,7 @@ def test_install_is_refused_when_worse_accepted_when_not_and_audited(tiny_model,
     tiny_model.save(good)
     worse = model_mod.Model(
         weights=np.zeros_like(tiny_model.weights),
-        bias=np.array([-5.0, 0.0, 5.0], dtype=np.float32),  # never says negative
+        bias=np.array([5.0, 0.0, -5.0], dtype=np.float32),  # calls everything negative
         thresholds={"en": 0.5},
         languages=("en", "lv"),
         meta={"name": "worse"},
@@ -267,7 +267,7 @@ def test_install_is_refused_when_worse_accepted_when_not_and_audited(tiny_model,
     assert installed.read_bytes() == good.read_bytes()
 
     refused = runner.invoke(main, ["model", "install", str(bad), *base])
-    assert refused.exit_code == 1 and "not installed" in refused.output and "caught" in refused.output
+    assert refused.exit_code == 1 and "not installed" in refused.output and "false flags" in refused.output
     assert installed.read_bytes() == good.read_bytes()
 
     again = tmp_path / "same.npz"
@@ -310,10 +310,11 @@ def test_model_eval_prints_per_language_figures(tiny_model, tmp_path):
 
 
 def test_feedback_examples_read_the_managers_corrections(tmp_path):
+    from builders import ingest
+
     from socialwatch.cli.model import feedback_examples
     from socialwatch.store import inbox
     from socialwatch.store.db import Store
-    from builders import ingest
 
     config = Config.model_validate({"daemon": {"database": str(tmp_path / "sw.db")}})
     store = Store(tmp_path / "sw.db")
@@ -323,7 +324,9 @@ def test_feedback_examples_read_the_managers_corrections(tmp_path):
     assert feedback_examples(config) == []
     inbox.record_feedback(store, item_id, feedback="not_negative", actor_id="U1", actor_name="Ann")
     examples = feedback_examples(config)
-    assert [(e.text, e.label, e.source) for e in examples] == [("this is the worst, broken again", "neutral", "feedback")]
+    assert [(e.text, e.label, e.source) for e in examples] == [
+        ("this is the worst, broken again", "neutral", "feedback")
+    ]
     assert examples[0].weight > 1
 
 

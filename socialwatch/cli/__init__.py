@@ -248,8 +248,12 @@ def status(config_path: str | None, as_json: bool) -> None:
     loaded = model.resolve(model_dir(config), config.sentiment.model)
     if as_json:
         body = report.to_json()
-        body["model"] = {"source": loaded.source, "sha256": loaded.sha256, "error": loaded.error,
-                         "name": loaded.model.name if loaded.model else None}
+        body["model"] = {
+            "source": loaded.source,
+            "sha256": loaded.sha256,
+            "error": loaded.error,
+            "name": loaded.model.name if loaded.model else None,
+        }
         click.echo(json.dumps(body, indent=2, default=str))
     else:
         click.echo(health.render(report))

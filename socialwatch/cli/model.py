@@ -13,6 +13,7 @@ import json
 import os
 import sys
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -107,7 +108,15 @@ def train_command(
     if with_feedback:
         click.echo(f"{len(extra)} correction(s) from {config.daemon.database}")
     try:
-        model = build.build(root, licences, Settings(epochs=epochs), extra, progress=click.echo)
+        model = build.build(
+            root,
+            licences,
+            Settings(epochs=epochs),
+            extra,
+            progress=click.echo,
+            base_flags=_base_flags,
+            decide=triage_decisions,
+        )
     except (FileNotFoundError, ValueError) as exc:
         raise click.ClickException(str(exc)) from None
     _print_figures(model.meta.get("figures", {}))
@@ -120,8 +129,34 @@ def train_command(
         _install(config, target, model, build.split(root).report, force)
 
 
+def _pipeline(model: model_mod.Model) -> Any:
+    from socialwatch.scoring.pipeline import Pipeline
+
+    return Pipeline(Config(), loaded=model_mod.Loaded(model, None, "candidate"))
+
+
+def triage_decisions(model: model_mod.Model, examples: Sequence[Example]) -> list[tuple[str, figures.Decision]]:
+    """The whole triage's decisions with ``model`` (what a manager would see), default config."""
+    from socialwatch.learning.evaluate import decisions
+
+    return decisions(_pipeline(model), examples)
+
+
+def _base_flags(model: model_mod.Model, examples: Sequence[Example]) -> list[bool]:
+    """What triage flags when the model never says "negative": the rules' part of the decision."""
+    from socialwatch.learning.evaluate import decisions
+
+    pipeline = _pipeline(model)
+    pipeline.model_thresholds = {lang: 1.01 for lang in model.languages}
+    return [d.flagged for _, d in decisions(pipeline, examples)]
+
+
 def _print_figures(figs: dict[str, Any]) -> None:
-    for title, key in (("dev splits (report half, never trained or tuned on)", "dev"), ("sets beside the pack", "evaluation")):
+    counted = figs.get("counted", "model alone")
+    for title, key in (
+        (f"dev splits (report half, never trained or tuned on), {counted}", "dev"),
+        (f"sets beside the pack (never trained on), {counted}", "evaluation"),
+    ):
         table = {name: figures.Figures(**values) for name, values in figs.get(key, {}).items()}
         if table:
             click.echo(figures.render(table, title))
@@ -133,7 +168,7 @@ def _install(config: Config, candidate: Path, new: model_mod.Model, dev: list[Ex
 
     data_dir = _data_dir(config)
     current = model_mod.resolve(data_dir, "auto")
-    verdict = install.compare(new, current.model, dev)
+    verdict = install.compare(new, current.model, dev, triage_decisions)
     if current.model is None:
         click.echo(f"no usable model to compare with ({current.error}); installing")
     if not verdict.ok:
@@ -173,8 +208,13 @@ def install_command(file: Path, data: Path | None, config_path: str | None, forc
 @model_group.command("eval")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @config_option
-@click.option("--model", "model_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="Evaluate this model file instead of the installed or shipped one.")
+@click.option(
+    "--model",
+    "model_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Evaluate this model file instead of the installed or shipped one.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def eval_command(file: Path, config_path: str | None, model_path: Path | None, as_json: bool) -> None:
     """Score a labelled FILE (JSONL with "text", "label", optional "lang"; or TSV text<TAB>label or

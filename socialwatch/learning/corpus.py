@@ -39,7 +39,10 @@ TRAINING: tuple[Corpus, ...] = (
     Corpus("pack/id/indonlu_smsa_trainvalid.tsv", "id", "Apache-2.0", True),
     Corpus("pack/id/ugm_idsa_tweets.tsv", "id", "unclear (possibly CC BY-NC 4.0)", False),
     Corpus(
-        "pack/ms/mesolitica_news_sentiment.tsv", "ms", "Apache-2.0 at that commit; upstream now asks to be asked first", True
+        "pack/ms/mesolitica_news_sentiment.tsv",
+        "ms",
+        "Apache-2.0 at that commit; upstream now asks to be asked first",
+        True,
     ),
     Corpus("pack/ms/mesolitica_translated_multidomain_reviews.tsv", "ms", "unclear", False),
     Corpus("pack/sw/neurotech_translated_reviews.tsv", "sw", "MIT", True),
@@ -96,9 +99,7 @@ def training_sets(root: Path, licences: str = "all") -> list[tuple[Corpus, list[
 
 
 def missing_sets(root: Path, licences: str = "all") -> list[str]:
-    return [
-        c.path for c in TRAINING if (licences != "permissive" or c.permissive) and not (root / c.path).exists()
-    ]
+    return [c.path for c in TRAINING if (licences != "permissive" or c.permissive) and not (root / c.path).exists()]
 
 
 def evaluation_sets(root: Path) -> dict[str, list[Example]]:
@@ -152,7 +153,9 @@ def read_labelled(path: Path) -> list[Example]:
             if label not in ("negative", "neutral", "positive"):
                 raise ValueError(f"{path}:{number}: label {label!r} is not negative, neutral or positive")
             needs = row.get("needs_reply")
-            out.append(Example(text, str(row.get("lang") or ""), label, None if needs is None else bool(needs), path.name))
+            out.append(
+                Example(text, str(row.get("lang") or ""), label, None if needs is None else bool(needs), path.name)
+            )
         return out
     for number, line in enumerate(lines, 1):
         if not line.strip() or line.startswith("#"):

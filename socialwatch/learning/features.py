@@ -55,8 +55,7 @@ def _word_features(word: str, buckets: int) -> tuple[int, ...]:
             size = len(chars)
             for n in range(CHAR_MIN, CHAR_MAX + 1):
                 out.extend(
-                    zlib.crc32(chars[i : i + n].encode("utf-8", "surrogatepass")) % buckets
-                    for i in range(size - n + 1)
+                    zlib.crc32(chars[i : i + n].encode("utf-8", "surrogatepass")) % buckets for i in range(size - n + 1)
                 )
     return tuple(out)
 

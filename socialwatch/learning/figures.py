@@ -71,21 +71,36 @@ def by_language(pairs: Iterable[tuple[str, Decision]]) -> dict[str, Figures]:
     return {lang: figures(ds) for lang, ds in sorted(groups.items())}
 
 
-def choose_threshold(scores: Sequence[float], negative: Sequence[bool]) -> float:
+def choose_threshold(scores: Sequence[float], negative: Sequence[bool], flagged: Sequence[bool] | None = None) -> float:
     """The highest P(negative) threshold that still catches TARGET_CAUGHT + MARGIN of the negatives, unless
-    that flags more than FALSE_FLAG_CAP of the rest: then the lowest threshold within the cap."""
-    pos = sorted((s for s, n in zip(scores, negative, strict=True) if n), reverse=True)
-    others = sorted(s for s, n in zip(scores, negative, strict=True) if not n)
+    that flags more than FALSE_FLAG_CAP of the rest: then the lowest threshold within the cap.
+
+    ``flagged`` says which examples the rest of triage sends to a person anyway (a question, a complaint
+    the rules see): they count as caught, or as flagged, whatever the threshold."""
+    base = list(flagged) if flagged is not None else [False] * len(scores)
+    rows = list(zip(scores, negative, base, strict=True))
+    caught_anyway = sum(1 for _, n, b in rows if n and b)
+    flagged_anyway = sum(1 for _, n, b in rows if not n and b)
+    pos = sorted((s for s, n, b in rows if n and not b), reverse=True)
+    others = sorted(s for s, n, b in rows if not n and not b)
+    negatives = caught_anyway + len(pos)
+    non_negatives = flagged_anyway + len(others)
     if not pos:
+        return 0.5 if negatives else 0.99
+    need = round(negatives * (TARGET_CAUGHT + MARGIN) + 0.4999) - caught_anyway
+    if need <= 0:
+        # The rules already catch enough: only the model's sure negatives.
         return 0.5
-    need = min(len(pos), max(1, round(len(pos) * (TARGET_CAUGHT + MARGIN) + 0.4999)))
+    need = min(len(pos), need)
     threshold = math.floor(pos[need - 1] * 10_000) / 10_000  # stored rounded: never above the score it keeps
     if others:
-        flagged = sum(s >= threshold for s in others) / len(others)
-        if flagged > FALSE_FLAG_CAP:
+        share = (flagged_anyway + sum(s >= threshold for s in others)) / non_negatives
+        if share > FALSE_FLAG_CAP:
             # Just above the score of the highest non-negative that must not be flagged: at most
-            # FALSE_FLAG_CAP of them lie above it.
-            allowed = int(len(others) * FALSE_FLAG_CAP)
+            # FALSE_FLAG_CAP of them (with those flagged anyway) lie above it.
+            allowed = max(0, int(non_negatives * FALSE_FLAG_CAP) - flagged_anyway)
+            if allowed >= len(others):
+                return round(float(threshold), 4)
             threshold = math.floor(others[len(others) - allowed - 1] * 10_000) / 10_000 + 0.0001
     return round(float(threshold), 4)
 

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from socialwatch.learning import figures
-from socialwatch.learning.build import model_decisions
+from socialwatch.learning.build import Decider, model_decisions
 from socialwatch.learning.model import INSTALLED_NAME, Model, sha256_of
 from socialwatch.learning.training import Example
 from socialwatch.store import model_log
@@ -34,11 +34,12 @@ class Verdict:
     old: dict[str, figures.Figures]
 
 
-def compare(new: Model, old: Model | None, dev: Sequence[Example]) -> Verdict:
-    new_figs = figures.by_language(model_decisions(new, dev))
+def compare(new: Model, old: Model | None, dev: Sequence[Example], decide: Decider | None = None) -> Verdict:
+    counted = decide or model_decisions
+    new_figs = figures.by_language(counted(new, dev))
     if old is None:
         return Verdict(True, (), new_figs, {})
-    old_figs = figures.by_language(model_decisions(old, dev))
+    old_figs = figures.by_language(counted(old, dev))
     problems = []
     for lang in sorted(new_figs.keys() & old_figs.keys()):
         n, o = new_figs[lang], old_figs[lang]

@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from socialwatch.learning.features import DEFAULT_BUCKETS, featurise
+from socialwatch.learning.features import featurise
 
 #: Bumped when the features or the file layout change: an older or newer file is refused, not misread.
 FORMAT_VERSION = 1
@@ -84,15 +84,16 @@ class Model:
     def logits(self, text: str, lang: str) -> FloatArray:
         index = featurise(text, self.feature_lang(lang), self.buckets)
         # Each feature weighs 1/sqrt(n): the vector has unit length, so long and short texts compare.
-        out: FloatArray = self.weights[index].sum(axis=0) * np.float32(1.0 / math.sqrt(len(index))) + self.bias
-        return out
+        out: FloatArray = np.add.reduce(self.weights[index], axis=0) * np.float32(1.0 / math.sqrt(len(index)))
+        return out + self.bias
 
     def predict(self, text: str, lang: str) -> Prediction:
-        z = self.logits(text, lang).astype(np.float64)
-        z -= z.max()
-        e = np.exp(z)
-        p = e / e.sum()
-        return Prediction(float(p[0]), float(p[1]), float(p[2]))
+        # Three numbers: plain floats are several times faster than numpy's small-array operations.
+        a, b, c = self.logits(text, lang).tolist()
+        top = max(a, b, c)
+        ea, eb, ec = math.exp(a - top), math.exp(b - top), math.exp(c - top)
+        total = ea + eb + ec
+        return Prediction(ea / total, eb / total, ec / total)
 
     def decide(self, text: str, lang: str, threshold: float | None = None) -> tuple[str, Prediction]:
         """The model's label: negative at or above the language's threshold, else neutral or positive."""
@@ -238,7 +239,7 @@ def resolve_path(data_dir: Path | None, configured: str = "auto") -> Path | None
 def describe(loaded: Loaded) -> str:
     """One line for `check` and `status`: which model triage runs on, or that it runs without one."""
     if loaded.source == "none":
-        return "model: none ([sentiment] model = \"none\"); triage runs on VADER and the rules"
+        return 'model: none ([sentiment] model = "none"); triage runs on VADER and the rules'
     if loaded.model is None:
         return f"model: UNAVAILABLE, triage runs on VADER and the rules only: {loaded.error}"
     sha = (loaded.sha256 or "")[:12]

@@ -4,9 +4,10 @@ Why this and not a library: the model is linear (fast on one core at run time, a
 already what inference needs, so training adds no dependency and runs wherever the tests run. The
 fixed seed orders the examples; the same examples give the same weights, byte for byte.
 
-Examples are weighted so that no corpus drowns the others: within a language every class weighs the
-same in total (a corpus with 70% positive texts must not teach "positive" as the default), and a
-language's total weight grows with the square root of its rows. A correction by a manager
+Examples are weighted so that no corpus drowns the others: within a corpus every class weighs the
+same in total (a corpus with 70% positive texts must not teach "positive" as the default, and the rare
+negatives of AfriSenti's native tweets are not drowned by translated reviews), and a corpus's total
+weight grows with the square root of its rows. A correction by a manager
 (``source="feedback"``) carries its own weight on top.
 """
 
@@ -48,12 +49,16 @@ class Settings:
 
 
 def balanced_weights(examples: Sequence[Example]) -> np.ndarray:
-    per_lang = Counter(e.lang for e in examples)
-    per_class = Counter((e.lang, e.label) for e in examples)
-    classes_in = Counter(lang for lang, _ in per_class)
+    """Within each corpus (language and source) every class weighs the same; a corpus weighs the square
+    root of its rows. Corrections (``source="feedback"``) form a corpus of their own, times their weight."""
+    per_group = Counter((e.lang, e.source) for e in examples)
+    per_class = Counter((e.lang, e.source, e.label) for e in examples)
+    classes_in = Counter((lang, source) for lang, source, _ in per_class)
     raw = np.array(
         [
-            math.sqrt(per_lang[e.lang]) / (classes_in[e.lang] * per_class[(e.lang, e.label)]) * e.weight
+            math.sqrt(per_group[(e.lang, e.source)])
+            / (classes_in[(e.lang, e.source)] * per_class[(e.lang, e.source, e.label)])
+            * e.weight
             for e in examples
         ],
         dtype=np.float64,

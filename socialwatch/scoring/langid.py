@@ -68,7 +68,7 @@ def romanised_tamil(text: str) -> bool:
     if not words:
         return False
     hits = sum(w in TAMIL_LATIN for w in words)
-    return hits >= 2 and hits * 6 >= len(words) or (hits >= 1 and len(words) <= 3 and hits == len(words))
+    return (hits >= 2 and hits * 6 >= len(words)) or (hits >= 1 and len(words) <= 3 and hits == len(words))
 
 
 def refine(detection: Detection, text: str) -> Detection:

@@ -13,8 +13,8 @@ from datetime import datetime
 from pathlib import Path
 
 from socialwatch.config.schema import Config
-from socialwatch.models import Assessment, AuthorHistory, Item, Suggestion
 from socialwatch.learning import model as model_mod
+from socialwatch.models import Assessment, AuthorHistory, Item, Suggestion
 from socialwatch.scoring import attachments, identity, langid, language
 from socialwatch.scoring import sentiment as sentiment_mod
 from socialwatch.scoring import triage as triage_mod
@@ -64,9 +64,7 @@ class Pipeline:
 
     def language_of(self, item: Item, history: AuthorHistory = FIRST_CONTACT) -> langid.Language:
         """The item's language and who said so (scoring/langid.py)."""
-        return langid.decide(
-            item.lang, self._explain(item.text), item.text, history.language, self._default_lang
-        )
+        return langid.decide(item.lang, self._explain(item.text), item.text, history.language, self._default_lang)
 
     def assess(self, item: Item, history: AuthorHistory = FIRST_CONTACT) -> Assessment:
         if item.attachment_only:

@@ -286,11 +286,26 @@ def decide_label(compound: float, lang: str, signals: Signals | None, thresholds
     return label
 
 
-def learned_label(label: str, signals: Signals | None) -> str:
-    """The learned model's label, with the complaint rules kept: a complaint they recognise is negative
-    whatever the model says (the rules were written for customer service; the corpora are general)."""
-    if signals is not None and signals.complaint:
+#: A plain question to the brand is labelled negative only when the model is this sure: it needs a reply
+#: anyway, and "How do I change my delivery address?" is no unhappy customer.
+QUESTION_NEGATIVE = 0.8
+
+
+def learned_label(label: str, p_negative: float, fallback: str, signals: Signals | None) -> str:
+    """The learned model's label, with the complaint rules kept (they were written for customer service,
+    the corpora are general): a complaint they recognise is negative whatever the model says; a problem
+    they see solved ("the outage is fixed, thanks") or a plain question is not negative unless the model
+    is sure. ``fallback`` is the model's best label other than negative."""
+    if signals is None:
+        return label
+    if signals.complaint:
         return "negative"
+    if label != "negative" or (signals.problems and "dissatisfaction" in signals.intents):
+        return label
+    if "resolved" in signals.intents and signals.score < 0.25 and "dissatisfaction" not in signals.intents:
+        return fallback
+    if signals.question_to_brand and p_negative < QUESTION_NEGATIVE:
+        return fallback
     return label
 
 
@@ -319,7 +334,8 @@ def score(
     if model is not None and model.knows(lang):
         cut = (model_thresholds or {}).get(lang, model.threshold(lang))
         label, prediction = model.decide(head, lang, cut)
-        label = learned_label(label, signals)
+        fallback = "positive" if prediction.positive > prediction.neutral else "neutral"
+        label = learned_label(label, prediction.negative, fallback, signals)
         model_score, name = round(prediction.negative, 4), model.name
     else:
         label = decide_label(compound, lang, signals, thresholds)
