@@ -142,13 +142,20 @@ def triage_decisions(model: model_mod.Model, examples: Sequence[Example]) -> lis
     return decisions(_pipeline(model), examples)
 
 
-def _base_flags(model: model_mod.Model, examples: Sequence[Example]) -> list[bool]:
-    """What triage flags when the model never says "negative": the rules' part of the decision."""
-    from socialwatch.learning.evaluate import decisions
+def _base_flags(model: model_mod.Model, examples: Sequence[Example]) -> list[tuple[bool, float | None]]:
+    """Per example, what triage flags when the model never says "negative" (the rules' part of the
+    decision), and the model's P(negative) as triage computed it (None where triage did not use the model:
+    another language detected, or one the model does not know)."""
+    from socialwatch.learning.evaluate import as_item
 
     pipeline = _pipeline(model)
     pipeline.model_thresholds = {lang: 1.01 for lang in model.languages}
-    return [d.flagged for _, d in decisions(pipeline, examples)]
+    out: list[tuple[bool, float | None]] = []
+    for index, example in enumerate(examples):
+        assessment = pipeline.assess(as_item(example, index))
+        flagged = assessment.needs_reply or assessment.sentiment.label == "negative"
+        out.append((flagged, getattr(assessment.sentiment, "model_score", None)))
+    return out
 
 
 def _print_figures(figs: dict[str, Any]) -> None:

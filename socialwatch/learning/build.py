@@ -29,7 +29,8 @@ MIN_SOURCE_NEGATIVES = 10
 
 #: What the rest of triage does without the model's "negative": which examples it sends to a person
 #: anyway (a question, a DM, a complaint the rules see). Given by the caller, which may run the pipeline.
-BaseFlags = Callable[[Model, Sequence[Example]], list[bool]]
+#: Per example: flagged without the model's "negative", and the model's P(negative) as triage saw it.
+BaseFlags = Callable[[Model, Sequence[Example]], list[tuple[bool, float | None]]]
 #: How a model's decisions are counted: the model alone (``model_decisions``) or the whole triage.
 Decider = Callable[[Model, Sequence[Example]], list[tuple[str, figures.Decision]]]
 
@@ -79,8 +80,11 @@ def model_decisions(model: Model, examples: Sequence[Example]) -> list[tuple[str
 def choose_thresholds(model: Model, tune: Sequence[Example], base_flags: BaseFlags | None = None) -> dict[str, float]:
     """Per language, the lowest of its sources' thresholds: every source must reach the targets (a language's
     sets differ: AfriSenti's native tweets need a lower threshold than translated reviews)."""
-    flags = base_flags(model, tune) if base_flags else [False] * len(tune)
-    groups: dict[tuple[str, str], list[tuple[Example, bool]]] = defaultdict(list)
+    if base_flags is not None:
+        flags = base_flags(model, tune)
+    else:
+        flags = [(False, model.predict(e.text, e.lang).negative) for e in tune]
+    groups: dict[tuple[str, str], list[tuple[Example, tuple[bool, float | None]]]] = defaultdict(list)
     for e, flag in zip(tune, flags, strict=True):
         groups[(e.lang, e.source)].append((e, flag))
     per_lang: dict[str, list[float]] = defaultdict(list)
@@ -91,9 +95,10 @@ def choose_thresholds(model: Model, tune: Sequence[Example], base_flags: BaseFla
             continue
         per_lang[lang].append(
             figures.choose_threshold(
-                [model.predict(e.text, e.lang).negative for e, _ in rows],
+                # Where triage did not use the model, no threshold changes the decision.
+                [-1.0 if score is None else score for _, (_, score) in rows],
                 [e.label == "negative" for e, _ in rows],
-                [flag for _, flag in rows],
+                [flag for _, (flag, _) in rows],
             )
         )
     return {lang: min(cuts) for lang, cuts in sorted(per_lang.items())}

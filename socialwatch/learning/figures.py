@@ -19,7 +19,7 @@ from socialwatch.learning.model import CLASSES
 TARGET_CAUGHT = 0.80
 TARGET_FALSE_FLAG = 0.35
 #: Thresholds aim a little above the target, since the dev split is a sample.
-MARGIN = 0.02
+MARGIN = 0.04
 #: Where the two targets conflict, recall wins up to this share of false flags.
 FALSE_FLAG_CAP = 0.45
 
@@ -92,7 +92,8 @@ def choose_threshold(scores: Sequence[float], negative: Sequence[bool], flagged:
         # The rules already catch enough: only the model's sure negatives.
         return 0.5
     need = min(len(pos), need)
-    threshold = math.floor(pos[need - 1] * 10_000) / 10_000  # stored rounded: never above the score it keeps
+    # Stored rounded down (never above the score it keeps); scores of -1 (not the model's call) never count.
+    threshold = max(0.01, math.floor(pos[need - 1] * 10_000) / 10_000)
     if others:
         share = (flagged_anyway + sum(s >= threshold for s in others)) / non_negatives
         if share > FALSE_FLAG_CAP:
@@ -101,7 +102,7 @@ def choose_threshold(scores: Sequence[float], negative: Sequence[bool], flagged:
             allowed = max(0, int(non_negatives * FALSE_FLAG_CAP) - flagged_anyway)
             if allowed >= len(others):
                 return round(float(threshold), 4)
-            threshold = math.floor(others[len(others) - allowed - 1] * 10_000) / 10_000 + 0.0001
+            threshold = max(0.01, math.floor(others[len(others) - allowed - 1] * 10_000) / 10_000 + 0.0001)
     return round(float(threshold), 4)
 
 
