@@ -40,10 +40,16 @@ def tokens(text: str) -> list[str]:
     return _TOKEN.findall(normalise(text))
 
 
+_BIGRAM = zlib.crc32(b"b:")
+_START = zlib.crc32(b" ", zlib.crc32(b"<s>", _BIGRAM))
+
+
 @lru_cache(maxsize=65536)
-def _word_features(word: str, buckets: int) -> tuple[int, ...]:
-    """A word's own hash and its character n-grams' (cached: words repeat, so most are hashed once)."""
-    out = [zlib.crc32(b"w:" + word.encode("utf-8", "surrogatepass")) % buckets]
+def _word_features(word: str, buckets: int) -> tuple[tuple[int, ...], bytes, int]:
+    """A word's own hash and its character n-grams' (cached: words repeat, so most are hashed once),
+    its UTF-8 bytes, and the CRC state of "b:<word> " from which every bigram starting with it continues."""
+    encoded = word.encode("utf-8", "surrogatepass")
+    out = [zlib.crc32(b"w:" + encoded) % buckets]
     if word.isalpha() and len(word) > 1:
         padded = ("<" + word + ">").encode("utf-8", "surrogatepass") if word.isascii() else None
         if padded is not None:
@@ -57,7 +63,13 @@ def _word_features(word: str, buckets: int) -> tuple[int, ...]:
                 out.extend(
                     zlib.crc32(chars[i : i + n].encode("utf-8", "surrogatepass")) % buckets for i in range(size - n + 1)
                 )
-    return tuple(out)
+    return tuple(out), encoded, zlib.crc32(b" ", zlib.crc32(encoded, _BIGRAM))
+
+
+@lru_cache(maxsize=256)
+def _lang_state(lang: str) -> tuple[int, int]:
+    tag = lang.encode("ascii", "replace")
+    return zlib.crc32(b"lang:" + tag), zlib.crc32(tag + b":")
 
 
 def featurise(text: str, lang: str, buckets: int = DEFAULT_BUCKETS) -> IntArray:
@@ -65,17 +77,21 @@ def featurise(text: str, lang: str, buckets: int = DEFAULT_BUCKETS) -> IntArray:
 
     The language enters twice: as a bias feature of its own, and conjoined with every word, so the
     one multilingual model has per-language word weights beside the shared n-grams (an English "sick"
-    and an Indonesian "sakit" do not compete for one weight).
+    and an Indonesian "sakit" do not compete for one weight). CRC-32 continues from a prefix's state
+    (``crc32(b, crc32(a)) == crc32(a + b)``), so the conjoined and bigram hashes cost one call each.
     """
-    words = tokens(text)
-    tag = lang.encode("ascii", "replace")
-    out: list[int] = [zlib.crc32(b"lang:" + tag) % buckets]
-    previous = b"<s>"
-    for word in words:
-        out.extend(_word_features(word, buckets))
-        encoded = word.encode("utf-8", "surrogatepass")
-        out.append(zlib.crc32(tag + b":" + encoded) % buckets)
-        out.append(zlib.crc32(b"b:" + previous + b" " + encoded) % buckets)
-        previous = encoded
-    out.append(zlib.crc32(b"b:" + previous + b" </s>") % buckets)
-    return np.fromiter(out, dtype=np.int64, count=len(out))
+    bias, conjoined = _lang_state(lang)
+    out: list[int] = [bias]
+    left = _START
+    crc32 = zlib.crc32
+    for word in tokens(text):
+        grams, encoded, state = _word_features(word, buckets)
+        out.extend(grams)
+        out.append(crc32(encoded, conjoined))
+        out.append(crc32(encoded, left))
+        left = state
+    out.append(crc32(b"</s>", left))
+    index = np.fromiter(out, dtype=np.int64, count=len(out))
+    # One vectorised modulo for the hashes made here (the cached ones are already reduced: a no-op).
+    index %= buckets
+    return index
