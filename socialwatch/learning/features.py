@@ -44,7 +44,7 @@ _BIGRAM = zlib.crc32(b"b:")
 _START = zlib.crc32(b" ", zlib.crc32(b"<s>", _BIGRAM))
 
 
-@lru_cache(maxsize=65536)
+@lru_cache(maxsize=16384)
 def _word_features(word: str, buckets: int) -> tuple[tuple[int, ...], bytes, int]:
     """A word's own hash and its character n-grams' (cached: words repeat, so most are hashed once),
     its UTF-8 bytes, and the CRC state of "b:<word> " from which every bigram starting with it continues."""

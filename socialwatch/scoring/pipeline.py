@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 from pathlib import Path
 
 from socialwatch.config.schema import Config
@@ -49,7 +50,9 @@ class Pipeline:
         self.rules = triage_mod.compile_rules(self.config.triage)
         self.templates = load_templates(self.config.suggestions.templates_dir)
         detector = language.LanguageDetector(expected=self.config.sentiment.languages)
-        self._explain: Callable[[str], language.Detection] = detector.explain
+        # Triage and the reply writer both ask about the same text, one after the other: ask CLD2 once.
+        explain = lru_cache(maxsize=256)(detector.explain)
+        self._explain: Callable[[str], language.Detection] = explain
         if self.detect is not None:
             custom = self.detect
             self._explain = lambda text: language.Detection(custom(text), "cld2", len(text))
@@ -57,7 +60,7 @@ class Pipeline:
             self.detect = detector.detect
         expected = self.config.sentiment.languages
         self._default_lang = expected[0] if len(expected) == 1 else language.UNDETERMINED
-        self.writer = ReplyWriter(self.config, self.templates, detector.explain)
+        self.writer = ReplyWriter(self.config, self.templates, explain)
 
     def language(self, item: Item) -> str:
         return self.language_of(item).lang
