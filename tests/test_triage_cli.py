@@ -165,3 +165,18 @@ def test_messages_in_each_language_get_suggestions_in_that_language(tmp_path, mo
         assert result["reply_lang"] == lang, (lang, result["lang"], result["reasons"])
         if lang != "en":
             assert not any(s.startswith(english_openings) for s in result["suggestions"]), (lang, result["suggestions"])
+
+
+def test_the_contract_only_gains_fields(tmp_path, monkeypatch):
+    """The JSONL contract is what it was, plus who decided the language and what the learned model said."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("SOCIALWATCH_CONFIG", raising=False)
+    code, out, _ = run_triage(
+        [json.dumps({"text": "meine Bestellung ist seit zehn Tagen nicht angekommen", "lang": "en"})]
+    )
+    assert code == 0
+    before = {"text", "lang", "sentiment", "label", "category", "priority", "needs_reply", "reasons", "suggestions"}
+    assert before | {"reply_lang", "lang_source", "model", "model_score", "model_threshold"} <= set(out[0])
+    assert set(out[0]["sentiment"]) == {"compound", "neg", "neu", "pos"}
+    assert out[0]["lang"] == "de" and out[0]["lang_source"] == "detected"
+    assert out[0]["model"] == "triage-all" and 0 <= out[0]["model_score"] <= 1
