@@ -142,6 +142,7 @@ class Daemon:
         self._watchdog: Watchdog | None = None
         self._silent: set[str] = set()
         self._wakeable: dict[str, Wakeable] = {}
+        self.last_states: dict[str, tuple[str, str | None]] = {}  # source -> (state, detail) of its latest poll
 
     # --- job bodies -------------------------------------------------------------------------
 
@@ -150,6 +151,7 @@ class Daemon:
         now = self.clock()
         paused = self._paused_until.get(source.key)
         if paused and paused > now:
+            self.last_states[source.key] = ("paused", f"until {paused.isoformat()}")
             return None
         state, detail, paused_until = "ok", None, None
         result: PollResult | None = None
@@ -195,6 +197,7 @@ class Daemon:
             paused_until = now + FAILED_RECHECK
         elif state == "disabled":
             paused_until = now + DISABLED_RECHECK  # re-check rarely: the API tier will not change by itself
+        self.last_states[source.key] = (state, detail)
         if paused_until:
             self._paused_until[source.key] = paused_until
         else:
@@ -357,6 +360,11 @@ class Daemon:
                 self._silent.discard(source.source)
 
     # --- modes ------------------------------------------------------------------------------
+
+    def every_source_failed(self) -> bool:
+        """After ``poll_once``: no source succeeded and at least one failed (paused ones are not failures)."""
+        states = [state for state, _ in self.last_states.values()]
+        return bool(states) and "ok" not in states and any(state != "paused" for state in states)
 
     def poll_once(self) -> list[PollResult | None]:
         assert self.sources is not None

@@ -15,7 +15,7 @@ from datetime import datetime
 from typing import Any
 
 from socialwatch import audit
-from socialwatch.models import Processed, Reject, Suggestion, iso, utcnow
+from socialwatch.models import Processed, Reject, Suggestion, escape_text, has_lone_surrogates, iso, utcnow
 from socialwatch.store import audit_log, customers, streams
 from socialwatch.store.db import Store
 
@@ -76,7 +76,10 @@ def ingest(
         # Kept, not dropped: the cursor may move past a payload we could not read, never past data.
         conn.executemany(
             "INSERT INTO rejects (source, received_at, error, payload) VALUES (?, ?, ?, ?)",
-            [(source, received, reject.error[:1000], reject.payload[:100_000]) for reject in rejects],
+            [
+                (source, received, escape_text(reject.error)[:1000], escape_text(reject.payload)[:100_000])
+                for reject in rejects
+            ],
         )
         if cursor is not None:
             streams.set_cursor_on(conn, source, cursor, received)
@@ -245,6 +248,12 @@ _UPSERT_AUTHOR = """INSERT INTO authors (key, platform, native_id, handle, name,
 _to_json = json.JSONEncoder(ensure_ascii=False, default=str).encode
 
 
+def _raw_json(raw: dict[str, Any]) -> str:
+    """The payload as received; a lone surrogate in it is written ``\\ud83d`` (UTF-8 cannot carry it)."""
+    text = _to_json(raw)
+    return json.dumps(raw, default=str) if has_lone_surrogates(text) else text
+
+
 def _item_row(entry: Processed, received: str) -> list[Any]:
     item, a = entry.item, entry.assessment
     s = a.sentiment
@@ -267,7 +276,7 @@ def _item_row(entry: Processed, received: str) -> list[Any]:
         item.conversation_id,
         item.in_reply_to,
         int(item.public),
-        _to_json(item.raw) if item.raw else None,
+        _raw_json(item.raw) if item.raw else None,
         s.compound,
         s.neg,
         s.neu,
@@ -335,6 +344,8 @@ def _assessment_details(entry: Processed) -> dict[str, Any]:
         "author_name": entry.item.author.name,
         "suggestions": [s.text for s in a.suggestions],
     }
+    if entry.item.repaired:  # the stored text differs from the raw payload: say where
+        details["repaired"] = list(entry.item.repaired)
     if entry.item.attachments:  # what was sent besides text, without URLs (those stay in the items row)
         details["attachments"] = [x.describe() for x in entry.item.attachments]
     return details
