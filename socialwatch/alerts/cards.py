@@ -373,6 +373,12 @@ def _status_blocks(item: Mapping[str, Any], state: AlertState, blocks: list[dict
         elif status in ("approved", "sending"):
             lines.append(f":outbox_tray: sending reply approved by <@{approver}>\n>{text}")
             closed = True
+        elif status == "reconciling":
+            lines.append(
+                f":mag: reply approved by <@{approver}> may be posted already (no clear answer came back): "
+                f"checking the platform; nothing is resent meanwhile\n>{text}"
+            )
+            closed = True
         elif status == "needs_check":
             reason = one_line(str(reply.get("needs_check_reason") or ""), 300)
             lines.append(

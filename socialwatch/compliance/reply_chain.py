@@ -20,6 +20,7 @@ STATUS_AFTER = {
     "reply.send_attempt": "sending",
     "reply.sent": "sent",
     "reply.deferred": "approved",
+    "reply.reconciled": "approved",
     "reply.reconciling": "reconciling",
     "reply.failed": "failed",
     "reply.needs_check": "needs_check",

@@ -160,7 +160,7 @@ def dismiss_item(
         conn = db.conn
         key = item_key_on(conn, item_id)
         busy = conn.execute(
-            "SELECT 1 FROM reply_outbox WHERE item_id = ? AND status IN ('approved', 'sending', 'sent') "
+            "SELECT 1 FROM reply_outbox WHERE item_id = ? AND status IN ('approved', 'sending', 'sent', 'reconciling') "
             "AND COALESCE(origin, 'manager') = 'manager'",
             [item_id],
         ).fetchone()

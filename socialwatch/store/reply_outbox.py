@@ -2,8 +2,9 @@
 
 The status machine (docs/design.md)::
 
-    awaiting_second -> approved -> sending -> sent | failed | needs_check
+    awaiting_second -> approved -> sending -> sent | failed | needs_check | reconciling
     sending -> approved          deferred (rate limit, 5xx, credentials) or reconciled as not posted
+    reconciling -> sent | approved | needs_check | failed   (looked for on the platform; never resent meanwhile)
     awaiting_second | approved -> cancelled;  needs_check -> sent | approved | cancelled (a person)
 
 Every move is a conditional UPDATE on the expected status, in the transaction of its audit entry.
@@ -338,15 +339,24 @@ def _move_reply(
 
 
 def record_reply_sent(
-    store: Store, reply_id: int, *, platform_reply_id: str, now: datetime, reconciled: bool = False
+    store: Store,
+    reply_id: int,
+    *,
+    platform_reply_id: str,
+    now: datetime,
+    reconciled: bool = False,
+    evidence: str | None = None,
+    expect: Sequence[str] = ("sending",),
 ) -> dict[str, Any] | None:
     details: dict[str, Any] = {"platform_reply_id": platform_reply_id}
     if reconciled:
         details["reconciled"] = True
+    if evidence:
+        details["evidence"] = evidence  # how we know: "timeline", "conversation", "duplicate content"
     return _move_reply(
         store,
         reply_id,
-        expect=("sending",),
+        expect=expect,
         action="reply.sent",
         details=details,
         now=now,
@@ -372,13 +382,14 @@ def defer_reply(
     verify: int,
     now: datetime,
     action: str = "reply.deferred",
+    expect: Sequence[str] = ("sending",),
 ) -> dict[str, Any] | None:
     """sending -> approved, due again at ``until``; ``verify`` says whether the platform must be asked
     first (the attempt may have been posted)."""
     return _move_reply(
         store,
         reply_id,
-        expect=("sending",),
+        expect=expect,
         action=action,
         now=now,
         details={
@@ -396,12 +407,14 @@ def defer_reply(
     )
 
 
-def fail_reply(store: Store, reply_id: int, *, error: str, now: datetime) -> dict[str, Any] | None:
+def fail_reply(
+    store: Store, reply_id: int, *, error: str, now: datetime, expect: Sequence[str] = ("sending",)
+) -> dict[str, Any] | None:
     """sending -> failed: the platform refused it for good; the item may get a new reply."""
     return _move_reply(
         store,
         reply_id,
-        expect=("sending",),
+        expect=expect,
         action="reply.failed",
         now=now,
         details={"error": error[:500]},
@@ -409,17 +422,63 @@ def fail_reply(store: Store, reply_id: int, *, error: str, now: datetime) -> dic
     )
 
 
-def flag_reply(store: Store, reply_id: int, *, reason: str, now: datetime) -> dict[str, Any] | None:
+def flag_reply(
+    store: Store, reply_id: int, *, reason: str, now: datetime, expect: Sequence[str] = ("sending",)
+) -> dict[str, Any] | None:
     """sending -> needs_check: nobody can tell whether it was posted; never resent automatically."""
     return _move_reply(
         store,
         reply_id,
-        expect=("sending",),
+        expect=expect,
         action="reply.needs_check",
         now=now,
         details={"reason": reason[:500]},
         sets={"status": "needs_check", "needs_check_reason": reason[:500], "last_error": reason[:500]},
     )
+
+
+def reconcile_later(
+    store: Store,
+    reply_id: int,
+    *,
+    until: datetime,
+    reason: str,
+    now: datetime,
+    expect: Sequence[str] = ("sending",),
+    counted: bool = False,
+) -> dict[str, Any] | None:
+    """sending -> reconciling (or a look that found nothing sure, reconciling -> reconciling, ``counted``):
+    the attempt may be live and the platform does not say yet. Nothing is sent while a row is here; the
+    sender looks again at ``until``."""
+    with store.db() as db:
+        row = db.execute("SELECT reconcile_checks FROM reply_outbox WHERE id = ?", [reply_id]).fetchone()
+    checks = (int(row[0]) if row else 0) + int(counted)
+    return _move_reply(
+        store,
+        reply_id,
+        expect=expect,
+        action="reply.reconciling",
+        now=now,
+        details={"reason": reason[:500], "checks": checks, "next_check_at": iso(until)},
+        sets={
+            "status": "reconciling",
+            "next_attempt_at": iso(until),
+            "last_error": reason[:500],
+            "verify_before_send": VERIFY_REQUIRED,
+            "reconcile_checks": checks,
+        },
+    )
+
+
+def due_reconciling(store: Store, now: datetime, limit: int = 20) -> list[dict[str, Any]]:
+    """Replies being reconciled whose next look is due, oldest first."""
+    with store.db() as db:
+        return replies_on(
+            db.conn,
+            "r.status = 'reconciling' AND (r.next_attempt_at IS NULL OR r.next_attempt_at <= ?)",
+            [iso(now), max(0, limit)],
+            tail="ORDER BY r.id LIMIT ?",
+        )
 
 
 def resolve_reply(

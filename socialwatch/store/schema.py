@@ -16,7 +16,7 @@ from socialwatch import audit
 
 #: Reply rows that stand for "this item has (or is getting) its answer": a manager reply in one of these
 #: blocks another (failed and cancelled rows do not).
-ACTIVE_REPLY_STATUSES = ("awaiting_second", "approved", "sending", "sent", "needs_check")
+ACTIVE_REPLY_STATUSES = ("awaiting_second", "approved", "sending", "sent", "needs_check", "reconciling")
 
 
 def _schema_v1(db: sqlite_utils.Database) -> None:
@@ -187,7 +187,11 @@ def migrate_replies_v11(db: sqlite_utils.Database) -> None:
     db.execute("CREATE INDEX idx_reply_outbox_due ON reply_outbox (status, next_attempt_at)")
     db.execute("CREATE INDEX idx_reply_outbox_item ON reply_outbox (item_id, status)")
     # The last line of defence behind queue_reply's check: one live manager answer per item.
-    statuses = ", ".join(f"'{s}'" for s in ACTIVE_REPLY_STATUSES)
+    _one_active_index(db, ACTIVE_REPLY_STATUSES[:5])  # as it was then; migration 90 adds 'reconciling'
+
+
+def _one_active_index(db: sqlite_utils.Database, active: tuple[str, ...]) -> None:
+    statuses = ", ".join(f"'{s}'" for s in active)
     db.execute(
         f"CREATE UNIQUE INDEX idx_reply_outbox_one_active ON reply_outbox (item_id) "
         f"WHERE origin = 'manager' AND status IN ({statuses})"
@@ -398,6 +402,14 @@ def _customers_v70(db: sqlite_utils.Database) -> None:
     db.execute("CREATE INDEX idx_slack_redactions_due ON slack_redactions (status, next_attempt_at)")
 
 
+def _reconciling_v90(db: sqlite_utils.Database) -> None:
+    """A public reply whose attempt ended without a clear answer is ``reconciling`` (never resent while the
+    question is open); ``reconcile_checks`` counts the looks, so the approver is asked after a few."""
+    db.execute("ALTER TABLE reply_outbox ADD COLUMN reconcile_checks INTEGER NOT NULL DEFAULT 0")
+    db.execute("DROP INDEX idx_reply_outbox_one_active")
+    _one_active_index(db, ACTIVE_REPLY_STATUSES)
+
+
 #: Ordered; each runs once, in its own transaction, and is recorded in _migrations.
 MIGRATIONS: list[tuple[int, str, Callable[[sqlite_utils.Database], None]]] = [
     (1, "initial schema", _schema_v1),
@@ -409,4 +421,5 @@ MIGRATIONS: list[tuple[int, str, Callable[[sqlite_utils.Database], None]]] = [
     (55, "items: attachments", _attachments_v55),
     (65, "reply outbox: private replies to public comments", migrate_private_replies_v65),
     (70, "customers: linked identities, evidence, erasures on request", _customers_v70),
+    (90, "reply outbox: replies being reconciled, and how often they were looked for", _reconciling_v90),
 ]
