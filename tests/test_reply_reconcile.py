@@ -130,6 +130,7 @@ def test_search_failing_and_timeline_failing_never_resend_and_ask_the_approver(w
     assert "still unclear after 5 looks" in row["needs_check_reason"]
     statuses = [c["status"] for c in world.changes]
     assert statuses[-1] == "needs_check" and set(statuses[:-1]) == {"reconciling"}
+    assert audit_log.verify_audit(world.store).ok  # the outbox and its chained entries agree at every step
 
 
 def test_duplicate_content_is_evidence_the_reply_is_live_never_failed(world: World) -> None:
