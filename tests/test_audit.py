@@ -416,3 +416,12 @@ def test_purged_reply_texts_are_not_forgeries(log):
     code, out = verify(log)
     assert code == 0, out
     assert all(r["chain_check"] == "" for r in csv.DictReader(io.StringIO(export(log))))
+
+
+def test_a_moved_approval_time_cannot_hide_a_reply_from_an_export_period(log):
+    raw(log).execute("UPDATE reply_outbox SET approved_at = '2025-01-01T00:00:00.000000Z' WHERE id = 2")
+    code, out = verify(log)
+    assert code == 1 and "reply 2 (x:5001)" in out and "approved_at" in out
+    rows = list(csv.DictReader(io.StringIO(export(log, "--since", "2026-03-01", "--until", "2026-03-02"))))
+    assert [r["reply_id"] for r in rows] == ["1", "2"]  # still in its real period, at its chained time
+    assert rows[1]["approved_at"] == "2026-03-01T09:40:00.000000Z" and "approved_at" in rows[1]["chain_check"]

@@ -20,7 +20,7 @@ from socialwatch import audit
 from socialwatch.cli.options import store_options
 from socialwatch.compliance import reply_chain
 from socialwatch.config.load import ConfigError, load_config
-from socialwatch.models import parse_time
+from socialwatch.models import iso, parse_time
 from socialwatch.store import audit_log
 
 #: Exit status when the log could not be checked at all (no database, bad config); 1 means "broken".
@@ -164,10 +164,19 @@ def export_command(
     else:
         # Each row as the chain records it: a reply outbox row altered behind our back shows the chained
         # values, marked in chain_check, so the export never says what `audit verify` would call forged.
+        # The period and the order are judged on the chained approval time, so a moved approved_at can
+        # neither hide a row nor misplace it (the rows are few: one per approved reply).
         chained = audit_log.chained_replies(store)
+        since_iso, until_iso = iso(start), iso(end)
+        fixed = sorted(
+            (reply_chain.as_chained(r, chained.get(int(r["reply_id"]))) for r in audit_log.reply_records(store)),
+            key=lambda r: (str(r["approved_at"]), int(r["reply_id"])),
+        )
         rows = (
-            audit.reply_row(reply_chain.as_chained(r, chained.get(int(r["reply_id"]))))
-            for r in audit_log.reply_records(store, start, end)
+            audit.reply_row(r)
+            for r in fixed
+            if (since_iso is None or str(r["approved_at"]) >= since_iso)
+            and (until_iso is None or str(r["approved_at"]) < until_iso)
         )
         columns = audit.REPLY_COLUMNS
     target: Any = open(output, "w", encoding="utf-8", newline="") if output else nullcontext(sys.stdout)

@@ -30,7 +30,15 @@ STATUS_AFTER = {
 RESOLVED = {"resend": "approved", "drop": "cancelled"}
 
 #: Export columns checked against the chain, in the order a mismatch names them.
-CHECKED = ("final_text", "suggested_text", "approver_id", "approver_name", "status", "platform_reply_id")
+CHECKED = (
+    "final_text",
+    "suggested_text",
+    "approver_id",
+    "approver_name",
+    "approved_at",
+    "status",
+    "platform_reply_id",
+)
 NOT_IN_LOG = "not in the audit log"
 
 
@@ -43,6 +51,7 @@ class ChainedReply:
     approver_id: str
     approver_name: str
     approved_seq: int
+    approved_at: str | None = None  # the time of the last approval (the second one, under the two-person rule)
     final_text: str | None = None  # None once purged or erased
     suggested_text: str | None = None  # only known from a ``reply.edited`` entry
     edited: bool = False
@@ -66,6 +75,8 @@ def chained_replies(entries: Iterable[Mapping[str, Any]]) -> dict[int, ChainedRe
             chained = found[reply_id] = ChainedReply(
                 reply_id, entry.get("item_key"), str(entry["actor_id"]), str(entry["actor_name"]), int(entry["seq"])
             )
+        if action in ("reply.requested", "reply.approved"):
+            chained.approved_at = str(entry["ts"])
         if isinstance(data.get("final"), str):
             chained.final_text = data["final"]
         if action == "reply.edited":
@@ -105,6 +116,8 @@ def differences(record: Mapping[str, Any], chained: ChainedReply | None) -> list
         out.append("approver_id")
     if record.get("approver_name") != chained.approver_name:
         out.append("approver_name")
+    if chained.approved_at is not None and record.get("approved_at") != chained.approved_at:
+        out.append("approved_at")
     if record.get("status") != chained.status:
         out.append("status")
     if _text(record.get("platform_reply_id")) != chained.platform_reply_id:

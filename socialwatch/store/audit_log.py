@@ -246,8 +246,8 @@ def _outbox_rows_on(conn: sqlite3.Connection) -> Iterator[dict[str, Any]]:
         return
     for row in conn.execute(
         """SELECT r.id AS reply_id, i.platform || ':' || i.native_id AS item_key, r.text AS final_text,
-                  r.suggested_text, r.approved_by AS approver_id, r.approved_by_name AS approver_name, r.status,
-                  r.platform_reply_id
+                  r.suggested_text, r.approved_by AS approver_id, r.approved_by_name AS approver_name, r.approved_at,
+                  r.status, r.platform_reply_id
            FROM reply_outbox r LEFT JOIN items i ON i.id = r.item_id ORDER BY r.id"""
     ):
         yield dict(row)
