@@ -456,6 +456,8 @@ class ReplySender:
         return "approved"
 
     def _unclear(self, row: dict[str, Any], reason: str, now: datetime) -> str:
+        if str(row["last_error"] or "").startswith(DUPLICATE) and not reason.startswith(DUPLICATE):
+            reason = f"{DUPLICATE} refused before; {reason}"  # the evidence stays on the row
         if int(row["reconcile_checks"] or 0) + 1 >= self.reconcile_checks:
             self._changed(
                 reply_outbox.flag_reply(
