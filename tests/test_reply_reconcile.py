@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from conftest import FakeClock
 
+from socialwatch.alerts import cards
 from socialwatch.config.load import load_config
 from socialwatch.ingest import poll
 from socialwatch.replies import ReplySender, build_repliers
@@ -120,6 +121,9 @@ def test_search_failing_and_timeline_failing_never_resend_and_ask_the_approver(w
     world.search_down()
     reply_id = world.mention_with_reply()
     assert world.sender.send_due() == 0
+    assert "nothing is resent meanwhile" in _status_line(world, reply_id)
+    buttons = _action_ids(world, reply_id)
+    assert buttons and not any(b.startswith((cards.SEND, cards.EDIT)) for b in buttons)  # no way to resend it
     for _ in range(10):  # ten minutes of looking: never a second post
         world.advance(60)
         world.sender.send_due()
@@ -131,6 +135,26 @@ def test_search_failing_and_timeline_failing_never_resend_and_ask_the_approver(w
     statuses = [c["status"] for c in world.changes]
     assert statuses[-1] == "needs_check" and set(statuses[:-1]) == {"reconciling"}
     assert audit_log.verify_audit(world.store).ok  # the outbox and its chained entries agree at every step
+    # The approver's card now asks them to settle it.
+    assert "needs a manual check" in _status_line(world, reply_id)
+    assert {f"{cards.RESOLVE}_{outcome}" for outcome in cards.RESOLUTIONS} <= _action_ids(world, reply_id)
+
+
+def _card(world: World, reply_id: int) -> dict[str, Any]:
+    row = world.row(reply_id)
+    item = inbox.item(world.store, row["item_id"])
+    assert item is not None
+    return cards.render(item, state=cards.AlertState(reply=row, now=world.now()))
+
+
+def _status_line(world: World, reply_id: int) -> str:
+    [status] = [b for b in _card(world, reply_id)["blocks"] if b.get("block_id") == "status"]
+    return str(status["text"]["text"])
+
+
+def _action_ids(world: World, reply_id: int) -> set[str]:
+    actions = [b for b in _card(world, reply_id)["blocks"] if b.get("type") == "actions"]
+    return {element["action_id"] for block in actions for element in block["elements"]}
 
 
 def test_duplicate_content_is_evidence_the_reply_is_live_never_failed(world: World) -> None:
