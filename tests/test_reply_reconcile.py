@@ -123,7 +123,7 @@ def test_search_failing_and_timeline_failing_never_resend_and_ask_the_approver(w
     assert world.sender.send_due() == 0
     assert "nothing is resent meanwhile" in _status_line(world, reply_id)
     buttons = _action_ids(world, reply_id)
-    assert buttons and not any(b.startswith((cards.SEND, cards.EDIT)) for b in buttons)  # no way to resend it
+    assert not any(b.startswith((cards.SEND, cards.EDIT)) for b in buttons)  # no way to resend it
     for _ in range(10):  # ten minutes of looking: never a second post
         world.advance(60)
         world.sender.send_due()
