@@ -381,7 +381,7 @@ def test_forged_reply_outbox_row_is_named_by_verify_and_export_shows_the_chained
     assert rows["2"]["final_text"] == "So sorry about the outage, a fix is rolling out now."
     assert (rows["2"]["approver_id"], rows["2"]["approver_name"]) == ("U02", "bob")
     assert FORGED not in export(log, "--format", "jsonl")
-    assert rows["2"]["chain_check"].startswith("altered in the reply outbox: final_text")
+    assert rows["2"]["chain_check"].startswith("altered: final_text")
     assert rows["1"]["chain_check"] == ""  # the untouched row is not marked
     report = json.loads(CliRunner().invoke(audit_group, ["verify", "--database", str(log), "--json"]).output)
     assert report["ok"] is False and report["first_bad_seq"] is None and "reply 2" in report["problem"]
@@ -425,3 +425,16 @@ def test_a_moved_approval_time_cannot_hide_a_reply_from_an_export_period(log):
     rows = list(csv.DictReader(io.StringIO(export(log, "--since", "2026-03-01", "--until", "2026-03-02"))))
     assert [r["reply_id"] for r in rows] == ["1", "2"]  # still in its real period, at its chained time
     assert rows[1]["approved_at"] == "2026-03-01T09:40:00.000000Z" and "approved_at" in rows[1]["chain_check"]
+
+
+def test_a_forged_post_under_a_reply_is_named_and_exported_as_received(log):
+    """The export's customer side (post, author, triage) comes from the items table: checked too."""
+    conn = raw(log)
+    original = conn.execute("SELECT text FROM items WHERE native_id = '5000'").fetchone()[0]
+    conn.execute("UPDATE items SET text = 'I love you all, no complaint', priority = 'low' WHERE native_id = '5000'")
+    code, out = verify(log)
+    assert code == 1 and "the post reply 1 answers (x:5000) differs from its item.received entry" in out
+    assert "post_text, priority" in out
+    [first] = [r for r in csv.DictReader(io.StringIO(export(log))) if r["reply_id"] == "1"]
+    assert first["post_text"] == original and first["priority"] != "low"
+    assert first["chain_check"].startswith("altered: post_text, priority")

@@ -166,10 +166,13 @@ def export_command(
         # values, marked in chain_check, so the export never says what `audit verify` would call forged.
         # The period and the order are judged on the chained approval time, so a moved approved_at can
         # neither hide a row nor misplace it (the rows are few: one per approved reply).
-        chained = audit_log.chained_replies(store)
+        chained, received = audit_log.chained_replies(store), audit_log.received_items(store)
         since_iso, until_iso = iso(start), iso(end)
         fixed = sorted(
-            (reply_chain.as_chained(r, chained.get(int(r["reply_id"]))) for r in audit_log.reply_records(store)),
+            (
+                reply_chain.as_chained(r, chained.get(int(r["reply_id"])), received.get(str(r["item_key"])))
+                for r in audit_log.reply_records(store)
+            ),
             key=lambda r: (str(r["approved_at"]), int(r["reply_id"])),
         )
         rows = (

@@ -29,6 +29,17 @@ STATUS_AFTER = {
 #: What ``reply.resolved`` leaves, by its outcome (``sent`` is written as ``reply.sent``).
 RESOLVED = {"resend": "approved", "drop": "cancelled"}
 
+#: The replied-to post's export columns and the ``item.received`` detail each is checked against.
+ITEM_CHECKED = {
+    "post_text": "text",
+    "author_handle": "author_handle",
+    "author_name": "author_name",
+    "category": "category",
+    "priority": "priority",
+    "sentiment": "label",
+    "sla_due_at": "sla_due_at",
+    "posted_at": "created_at",
+}
 #: Export columns checked against the chain, in the order a mismatch names them.
 CHECKED = (
     "final_text",
@@ -57,6 +68,16 @@ class ChainedReply:
     edited: bool = False
     status: str = "approved"
     platform_reply_id: str | None = None
+
+
+def chained_items(entries: Iterable[Mapping[str, Any]]) -> dict[str, dict[str, Any]]:
+    """``item.received`` audit rows (``data`` hydrated) -> item key -> what was stored for the post."""
+    found: dict[str, dict[str, Any]] = {}
+    for entry in entries:
+        data = entry.get("data")
+        if entry.get("item_key") and isinstance(data, dict):
+            found.setdefault(str(entry["item_key"]), data)
+    return found
 
 
 def chained_replies(entries: Iterable[Mapping[str, Any]]) -> dict[int, ChainedReply]:
@@ -95,6 +116,21 @@ def _text(value: Any) -> str | None:
     return None if value is None else str(value)
 
 
+def item_differences(record: Mapping[str, Any], received: Mapping[str, Any] | None) -> list[str]:
+    """The replied-to post's columns where the items row differs from its ``item.received`` entry (none when
+    the entry is not there to compare: a database older than the chain's texts). Blank values are skipped."""
+    if received is None:
+        return []
+    out = []
+    for column, key in ITEM_CHECKED.items():
+        value, chained = record.get(column), received.get(key)
+        if value in (None, "") or chained in (None, ""):
+            continue
+        if str(value) != str(chained):
+            out.append(column)
+    return out
+
+
 def differences(record: Mapping[str, Any], chained: ChainedReply | None) -> list[str]:
     """The checked columns where the outbox row (as ``reply_records`` reads it) differs from the chain.
 
@@ -125,30 +161,51 @@ def differences(record: Mapping[str, Any], chained: ChainedReply | None) -> list
     return out
 
 
-def as_chained(record: Mapping[str, Any], chained: ChainedReply | None) -> dict[str, Any]:
+def as_chained(
+    record: Mapping[str, Any], chained: ChainedReply | None, received: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
     """The record with the chain's values where they differ, and ``chain_check`` saying which were replaced."""
     fixed = dict(record)
+    item_wrong = item_differences(record, received)
+    for name in item_wrong:
+        fixed[name] = received[ITEM_CHECKED[name]]  # type: ignore[index]
     wrong = differences(record, chained)
     if chained is not None:
         for name in wrong:
             fixed[name] = chained.suggested_text if name == "suggested_text" else getattr(chained, name)
         if "suggested_text" in wrong and not chained.edited:
             fixed["suggested_text"] = chained.final_text
-    fixed["chain_check"] = "" if not wrong else _mark(wrong, chained is not None)
+    if wrong or item_wrong:
+        fixed["chain_check"] = _mark(wrong + item_wrong, chained is not None)
+    else:
+        fixed["chain_check"] = ""
     return fixed
 
 
 def _mark(wrong: list[str], in_log: bool) -> str:
+    altered = [name for name in wrong if name != NOT_IN_LOG]
+    shown = f"altered: {', '.join(altered)} (shown as the audit log records them)" if altered else ""
     if not in_log:
-        return f"{NOT_IN_LOG}: the reply outbox row has no approval entry"
-    return "altered in the reply outbox: " + ", ".join(wrong) + " (shown as the audit log records them)"
+        return f"{NOT_IN_LOG}: no audit entry approved this reply outbox row" + (f"; {shown}" if shown else "")
+    return shown
 
 
-def problems(records: Iterable[Mapping[str, Any]], chained: Mapping[int, ChainedReply]) -> list[str]:
-    """One sentence per outbox row that differs from the chain, naming the row and the columns."""
+def problems(
+    records: Iterable[Mapping[str, Any]],
+    chained: Mapping[int, ChainedReply],
+    received: Mapping[str, Mapping[str, Any]] | None = None,
+) -> list[str]:
+    """One sentence per outbox row (or the post it answers) that differs from the chain, naming the row and
+    the columns."""
     out: list[str] = []
     for record in records:
         reply_id = int(record["reply_id"])
+        item_wrong = item_differences(record, (received or {}).get(str(record.get("item_key"))))
+        if item_wrong:
+            out.append(
+                f"the post reply {reply_id} answers ({record.get('item_key')}) differs from its item.received "
+                f"entry in {', '.join(item_wrong)}: the items row was altered"
+            )
         wrong = differences(record, chained.get(reply_id))
         if not wrong:
             continue

@@ -118,6 +118,7 @@ def audit_rows_on(
     since: str | None = None,
     until: str | None = None,
     action_prefix: str | None = None,
+    replied_items: bool = False,
 ) -> Iterator[dict[str, Any]]:
     has_content = table_exists(conn, "audit_content")
     content_sql = (
@@ -134,9 +135,14 @@ def audit_rows_on(
         if value is not None:
             where.append(clause)
             params.append(value)
-    if action_prefix is not None:
-        where.append("substr(a.action, 1, ?) = ?")
-        params.extend([str(len(action_prefix)), action_prefix])  # substr() reads "6" as 6
+    if action_prefix is not None:  # a range, so idx_audit_action serves it
+        where.append("a.action >= ? AND a.action < ?")
+        params.extend([action_prefix, action_prefix[:-1] + chr(ord(action_prefix[-1]) + 1)])
+    if replied_items:
+        where.append(
+            "a.action = 'item.received' AND a.item_key IN (SELECT i.platform || ':' || i.native_id "
+            "FROM reply_outbox r JOIN items i ON i.id = r.item_id)"
+        )
     sql = (
         f"SELECT a.*, {content_sql} AS content_json FROM audit a"
         + (" WHERE " + " AND ".join(where) if where else "")
@@ -193,7 +199,7 @@ def verify_audit(store: Store, anchors: Sequence[audit.Head] = ()) -> audit.Veri
         result = audit.verify_log(audit_rows_on(conn), head=head, purges=purges, anchors=anchors, erasures=erasures)
         if result.ok:
             # The chain holds; the reply outbox (what the export reads) must say what the chain says.
-            tampered = reply_chain.problems(_outbox_rows_on(conn), chained_replies_on(conn))
+            tampered = reply_chain.problems(_outbox_rows_on(conn), chained_replies_on(conn), received_on(conn))
             if tampered:
                 more = f" (and {len(tampered) - 3} more)" if len(tampered) > 3 else ""
                 result = audit.VerifyResult(
@@ -229,6 +235,21 @@ def chained_replies(store: Store) -> dict[int, reply_chain.ChainedReply]:
         conn.close()
 
 
+def received_on(conn: sqlite3.Connection) -> dict[str, dict[str, Any]]:
+    """What ``item.received`` recorded for every post a reply answers, by item key."""
+    if not table_exists(conn, "reply_outbox"):
+        return {}
+    return reply_chain.chained_items(audit_rows_on(conn, replied_items=True))
+
+
+def received_items(store: Store) -> dict[str, dict[str, Any]]:
+    conn = connect(store.path, readonly=True)
+    try:
+        return received_on(conn)
+    finally:
+        conn.close()
+
+
 def reply_records(
     store: Store, since: datetime | None = None, until: datetime | None = None
 ) -> Iterator[dict[str, Any]]:
@@ -246,6 +267,8 @@ def _outbox_rows_on(conn: sqlite3.Connection) -> Iterator[dict[str, Any]]:
         return
     for row in conn.execute(
         """SELECT r.id AS reply_id, i.platform || ':' || i.native_id AS item_key, r.text AS final_text,
+                  i.text AS post_text, i.author_handle, i.author_name, i.category, i.priority, i.label AS sentiment,
+                  i.sla_due_at, i.created_at AS posted_at,
                   r.suggested_text, r.approved_by AS approver_id, r.approved_by_name AS approver_name, r.approved_at,
                   r.status, r.platform_reply_id
            FROM reply_outbox r LEFT JOIN items i ON i.id = r.item_id ORDER BY r.id"""
