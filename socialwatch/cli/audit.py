@@ -18,7 +18,6 @@ import click
 
 from socialwatch import audit
 from socialwatch.cli.options import store_options
-from socialwatch.compliance import reply_chain
 from socialwatch.config.load import ConfigError, load_config
 from socialwatch.models import iso, parse_time
 from socialwatch.store import audit_log
@@ -164,20 +163,13 @@ def export_command(
     else:
         # Each row as the chain records it: a reply outbox row altered behind our back shows the chained
         # values, marked in chain_check, so the export never says what `audit verify` would call forged.
-        # The period and the order are judged on the chained approval time, so a moved approved_at can
-        # neither hide a row nor misplace it (the rows are few: one per approved reply).
-        chained, received = audit_log.chained_replies(store), audit_log.received_items(store)
+        # Rows as the audit chain records them (a forged outbox or items row shows the chained values, marked
+        # in chain_check), and the period judged on the chained approval time: a moved approved_at can
+        # neither hide a row nor add one. Streamed, in the outbox's approval order.
         since_iso, until_iso = iso(start), iso(end)
-        fixed = sorted(
-            (
-                reply_chain.as_chained(r, chained.get(int(r["reply_id"])), received.get(str(r["item_key"])))
-                for r in audit_log.reply_records(store)
-            ),
-            key=lambda r: (str(r["approved_at"]), int(r["reply_id"])),
-        )
         rows = (
             audit.reply_row(r)
-            for r in fixed
+            for r in audit_log.chained_reply_records(store)
             if (since_iso is None or str(r["approved_at"]) >= since_iso)
             and (until_iso is None or str(r["approved_at"]) < until_iso)
         )

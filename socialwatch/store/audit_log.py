@@ -6,6 +6,7 @@ cannot fork; the hashing itself is ``socialwatch.audit`` (pure).
 
 from __future__ import annotations
 
+import itertools
 import json
 import sqlite3
 from collections.abc import Iterator, Sequence
@@ -118,7 +119,7 @@ def audit_rows_on(
     since: str | None = None,
     until: str | None = None,
     action_prefix: str | None = None,
-    replied_items: bool = False,
+    item_keys: Sequence[str] | None = None,
 ) -> Iterator[dict[str, Any]]:
     has_content = table_exists(conn, "audit_content")
     content_sql = (
@@ -138,11 +139,9 @@ def audit_rows_on(
     if action_prefix is not None:  # a range, so idx_audit_action serves it
         where.append("a.action >= ? AND a.action < ?")
         params.extend([action_prefix, action_prefix[:-1] + chr(ord(action_prefix[-1]) + 1)])
-    if replied_items:
-        where.append(
-            "a.action = 'item.received' AND a.item_key IN (SELECT i.platform || ':' || i.native_id "
-            "FROM reply_outbox r JOIN items i ON i.id = r.item_id)"
-        )
+    if item_keys is not None:  # a chunk's keys (idx_audit_item); fewer than SQLite's bound-parameter limit
+        where.append(f"a.item_key IN ({','.join('?' * len(item_keys))})")
+        params.extend(item_keys)
     sql = (
         f"SELECT a.*, {content_sql} AS content_json FROM audit a"
         + (" WHERE " + " AND ".join(where) if where else "")
@@ -199,7 +198,11 @@ def verify_audit(store: Store, anchors: Sequence[audit.Head] = ()) -> audit.Veri
         result = audit.verify_log(audit_rows_on(conn), head=head, purges=purges, anchors=anchors, erasures=erasures)
         if result.ok:
             # The chain holds; the reply outbox (what the export reads) must say what the chain says.
-            tampered = reply_chain.problems(_outbox_rows_on(conn), chained_replies_on(conn), received_on(conn))
+            tampered = [
+                problem
+                for chunk, chained, received in _against_chain_on(conn, _outbox_rows_on(conn))
+                for problem in reply_chain.problems(chunk, chained, received)
+            ]
             if tampered:
                 more = f" (and {len(tampered) - 3} more)" if len(tampered) > 3 else ""
                 result = audit.VerifyResult(
@@ -222,30 +225,38 @@ def audit_events(
     yield from _audit_iter(store, since=iso(since), until=iso(until), readonly=True)
 
 
-def chained_replies_on(conn: sqlite3.Connection) -> dict[int, reply_chain.ChainedReply]:
-    """Every reply as the chain's ``reply.*`` entries record it (see ``compliance.reply_chain``)."""
-    return reply_chain.chained_replies(audit_rows_on(conn, action_prefix="reply."))
+#: Replies checked against the chain per chunk: memory stays bounded, each chunk is one indexed read.
+CHAIN_CHUNK = 500
 
 
-def chained_replies(store: Store) -> dict[int, reply_chain.ChainedReply]:
+def _against_chain_on(
+    conn: sqlite3.Connection, records: Iterator[dict[str, Any]]
+) -> Iterator[tuple[list[dict[str, Any]], dict[int, reply_chain.ChainedReply], dict[str, dict[str, Any]]]]:
+    """(records, their replies as the chain records them, their posts' ``item.received``), chunk by chunk:
+    the entries are read by item key, so a reply's ``reply.*`` entries and its post's come in one read."""
+    while True:
+        chunk = list(itertools.islice(records, CHAIN_CHUNK))
+        if not chunk:
+            return
+        keys = sorted({str(r["item_key"]) for r in chunk if r.get("item_key")})
+        entries = list(audit_rows_on(conn, item_keys=keys)) if keys else []
+        chained = reply_chain.chained_replies(e for e in entries if str(e["action"]).startswith("reply."))
+        received = reply_chain.chained_items(e for e in entries if e["action"] == "item.received")
+        yield chunk, chained, received
+
+
+def chained_reply_records(store: Store) -> Iterator[dict[str, Any]]:
+    """Every reply record (``reply_records``), as the audit chain records it: columns that differ from the
+    chain replaced by the chained values, ``chain_check`` saying which (see ``compliance.reply_chain``)."""
     conn = connect(store.path, readonly=True)
     try:
-        return chained_replies_on(conn)
-    finally:
-        conn.close()
-
-
-def received_on(conn: sqlite3.Connection) -> dict[str, dict[str, Any]]:
-    """What ``item.received`` recorded for every post a reply answers, by item key."""
-    if not table_exists(conn, "reply_outbox"):
-        return {}
-    return reply_chain.chained_items(audit_rows_on(conn, replied_items=True))
-
-
-def received_items(store: Store) -> dict[str, dict[str, Any]]:
-    conn = connect(store.path, readonly=True)
-    try:
-        return received_on(conn)
+        conn.execute("BEGIN")  # one snapshot for the rows and the entries they are checked against
+        for chunk, chained, received in _against_chain_on(conn, _reply_records_on(conn)):
+            for record in chunk:
+                yield reply_chain.as_chained(
+                    record, chained.get(int(record["reply_id"])), received.get(str(record["item_key"]))
+                )
+        conn.execute("COMMIT")
     finally:
         conn.close()
 
