@@ -329,3 +329,22 @@ def test_control_api_validates_its_input(sandbox):
     made = requests.post(f"{url}/dms", json={"sender": {"handle": "kim", "followers": 3}, "text": "yo"}, timeout=5)
     assert made.status_code == 201 and made.json()["dm_conversation_id"].startswith(brand_id(sandbox))
     assert tweepy_client(sandbox).get_direct_message_events(user_auth=False).data[0].text == "yo"
+
+
+def test_search_lag_and_after_write_faults_over_the_control_api(sandbox, make_tweepy):
+    from sandbox_support import control
+
+    assert control(sandbox, "/_sandbox/x/settings", {"search_lag": -1})[0] == 400
+    assert control(sandbox, "/_sandbox/x/settings", {"search_lag": 30})[1]["search_lag"] == 30
+    status, rule = control(
+        sandbox, "/_sandbox/faults", {"target": "x", "fault": "503_after_write", "path": "/2/tweets", "method": "POST"}
+    )
+    assert status == 201 and rule["fault"] == "503_after_write"
+    client = make_tweepy(auth="oauth1")
+    with pytest.raises(tweepy.TwitterServerError):
+        client.create_tweet(text="written, then a 503", user_auth=True)
+    [posted] = sandbox.posted_x()  # the write happened
+    assert posted["text"] == "written, then a 503"
+    own = client.get_users_tweets(brand_id(sandbox), user_auth=True).data
+    assert [str(t.id) for t in own] == [posted["id"]]  # the brand's timeline shows it at once
+    assert not client.search_recent_tweets("from:SandboxBrand", user_auth=True).data  # search lags 30 s
