@@ -18,9 +18,8 @@ from datetime import datetime
 from typing import Any
 
 from socialwatch.alerts import wording
-from socialwatch.models import PLATFORM_NAMES, parse_time
+from socialwatch.models import PLATFORM_NAMES, language_name, parse_time
 from socialwatch.scoring import pii
-from socialwatch.scoring.replies.choice import language_name
 from socialwatch.scoring.replies.platforms import window_refusal
 
 EVENT_TYPE = "socialwatch_alert"
