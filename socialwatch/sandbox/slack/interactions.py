@@ -16,10 +16,10 @@ from socialwatch.sandbox.slack.blocks import iter_elements
 from socialwatch.sandbox.slack.model import (
     APP_ID,
     B62,
-    Message,
     TEAM_DOMAIN,
     TEAM_ID,
     VERIFICATION_TOKEN,
+    Message,
     ResponseUrl,
     SlackError,
     View,
