@@ -117,7 +117,6 @@ class AlertState:
     assigned_to: str | None = None
     dismissed_by: str | None = None
     dismissed_reason: str | None = None
-    feedback: str | None = None  # the latest label correction ("not_negative", "negative"), as on the item
     corrections: Mapping[str, Any] | None = None  # the row of corrections (alerts/corrections.py), when open
     correction_lines: tuple[str, ...] = ()  # who corrected what
     alerts_only: bool = False

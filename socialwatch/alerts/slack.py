@@ -235,7 +235,6 @@ class SlackChannel:
             assigned_to=item.get("assigned_to"),
             dismissed_by=item.get("dismissed_by"),
             dismissed_reason=item.get("dismissed_reason"),
-            feedback=item.get("feedback"),
             alerts_only=alerts_only,
             now=utcnow(),
         )
