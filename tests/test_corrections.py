@@ -228,3 +228,25 @@ def test_corrections_list_prints_examples_masked_and_as_json_lines(tmp_path, pip
     assert "2 correction(s)" in every.output
     missing = runner.invoke(main, ["corrections", "list", "--database", str(tmp_path / "none.db")])
     assert missing.exit_code == 1 and "no database at" in missing.output
+
+
+def test_the_card_row_offers_what_changes_something_and_escapes_what_it_names():
+    from socialwatch.alerts import cards
+    from socialwatch.alerts import corrections as card_corrections
+
+    unscored = {"id": 7, "label": "unscored", "needs_reply": 0, "category": "other"}
+    row = card_corrections.block(unscored, {}, ("billing", "other"))
+    ids = [e["action_id"] for e in row["elements"]]
+    assert ids == [card_corrections.NEEDS_REPLY, card_corrections.COMPLAINT, card_corrections.CATEGORY]
+    select = row["elements"][-1]
+    assert [o["value"] for o in select["options"]] == ["7:billing", "7:other"]
+    assert select["initial_option"]["value"] == "7:other"
+    hostile = corrections.Correction(1, 7, "category", "<!here>", "<!channel>", "U0MANAGER1", "m", "t")
+    relabel = corrections.Correction(2, 7, "label", "unscored", "negative", "not-a-slack-id", "m", "t")
+    lines = card_corrections.lines({"category": hostile, "label": relabel})
+    assert lines == (
+        ":memo: <@unknown> marked it a *complaint*",
+        ":memo: <@U0MANAGER1> set the category to *&lt;!channel&gt;* (was &lt;!here&gt;)",
+    )
+    after = card_corrections.block(unscored, {"label": relabel}, ("billing", "other"))
+    assert cards.NOT_NEGATIVE in [e["action_id"] for e in after["elements"]]
