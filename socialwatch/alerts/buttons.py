@@ -1,5 +1,5 @@
 """The alert card's buttons and modals: Send, Edit & send, the second approval, Withdraw, settling a reply
-that needs a check, Assign, Dismiss and "Not negative".
+that needs a check, Assign and Dismiss (the corrections, "Not negative" among them, are alerts/corrections.py).
 
 Each is registered on the click table (``register``). Sending, editing, dismissing and settling need an
 approver; the dispatcher refuses anyone else before a handler runs. Each decision is one store
@@ -36,7 +36,6 @@ def register(actions: Actions) -> None:
     for_approvers(cards.RESOLVE, prefix=True, target="reply", attempted="resolve")(resolve)
     for_approvers(cards.DISMISS)(open_dismiss)
     actions.action(cards.ASSIGN)(assign)
-    actions.action(cards.NOT_NEGATIVE)(not_negative)
     actions.view(cards.EDIT_VIEW)(submit_edit)
     actions.view(cards.DISMISS_VIEW)(submit_dismiss)
 
@@ -117,17 +116,6 @@ def open_dismiss(responder: Responder, click: Click) -> None:
 
 def assign(responder: Responder, click: Click) -> None:
     if inbox.assign_item(responder.store, int(click.item["id"]), actor_id=click.user_id, actor_name=click.user_name):
-        responder.refresh(int(click.item["id"]))
-
-
-def not_negative(responder: Responder, click: Click) -> None:
-    if inbox.record_feedback(
-        responder.store,
-        int(click.item["id"]),
-        feedback="not_negative",
-        actor_id=click.user_id,
-        actor_name=click.user_name,
-    ):
         responder.refresh(int(click.item["id"]))
 
 

@@ -49,7 +49,7 @@ SEND = "sw_send"  # sw_send_0 .. sw_send_2
 EDIT = "sw_edit"
 ASSIGN = "sw_assign"
 DISMISS = "sw_dismiss"
-NOT_NEGATIVE = "sw_not_negative"
+NOT_NEGATIVE = "sw_not_negative"  # with the other corrections in alerts/corrections.py
 SECOND = "sw_second"  # second approval under the two-person rule
 CANCEL = "sw_cancel"  # withdraw a reply still waiting for its second approval
 RESOLVE = "sw_resolve"  # sw_resolve_sent | _resend | _drop: a person settles a reply in needs_check
@@ -116,7 +116,8 @@ class AlertState:
     assigned_to: str | None = None
     dismissed_by: str | None = None
     dismissed_reason: str | None = None
-    feedback: str | None = None  # "not_negative"
+    corrections: Mapping[str, Any] | None = None  # the row of corrections (alerts/corrections.py), when open
+    correction_lines: tuple[str, ...] = ()  # who corrected what
     alerts_only: bool = False
     now: datetime | None = None  # when it is rendered: a reply window may have closed since the alert
 
@@ -240,6 +241,8 @@ def render(
     if not closed:
         blocks.extend(_suggestion_blocks(item, state))
         blocks.append(_actions(item, state))
+        if state.corrections:
+            blocks.append(dict(state.corrections))
     return {
         "text": fallback_text(item),
         "blocks": blocks[:50],
@@ -285,7 +288,7 @@ def _suggestion_blocks(item: Mapping[str, Any], state: AlertState) -> list[dict[
             "text": {"type": "mrkdwn", "text": cut(f"*{escape(label)}*\n{escape(suggestion['text'])}", SECTION_MAX)},
         }
         if not state.alerts_only and not state.reply and refusal is None:
-            block["accessory"] = _button("Send", f"{SEND}_{index}", f"{item['id']}:{index}", "primary")
+            block["accessory"] = button("Send", f"{SEND}_{index}", f"{item['id']}:{index}", "primary")
         blocks.append(block)
         english = suggestion.get("english")
         if isinstance(english, str) and english:
@@ -302,7 +305,7 @@ def _suggestion_blocks(item: Mapping[str, Any], state: AlertState) -> list[dict[
     return blocks
 
 
-def _button(text: str, action_id: str, value: str, style: str | None = None) -> dict[str, Any]:
+def button(text: str, action_id: str, value: str, style: str | None = None) -> dict[str, Any]:
     button: dict[str, Any] = {
         "type": "button",
         "action_id": action_id,
@@ -319,26 +322,24 @@ def _actions(item: Mapping[str, Any], state: AlertState) -> dict[str, Any]:
     elements = []
     reply = state.reply
     if reply and reply.get("status") == "awaiting_second":
-        elements.append(_button("Approve (second)", SECOND, str(reply["id"]), "primary"))
-        elements.append(_button("Withdraw", CANCEL, str(reply["id"])))
+        elements.append(button("Approve (second)", SECOND, str(reply["id"]), "primary"))
+        elements.append(button("Withdraw", CANCEL, str(reply["id"])))
     elif reply and reply.get("status") == "needs_check":
         for outcome, label in RESOLUTIONS.items():
             elements.append(
-                _button(label, f"{RESOLVE}_{outcome}", str(reply["id"]), "primary" if outcome == "sent" else None)
+                button(label, f"{RESOLVE}_{outcome}", str(reply["id"]), "primary" if outcome == "sent" else None)
             )
     elif not state.alerts_only and not reply and send_refusal(item, state.now) is None:
-        elements.append(_button("Edit & send", EDIT, value))
+        elements.append(button("Edit & send", EDIT, value))
         if item.get("platform") in PRIVATE_REPLY_PLATFORMS and item.get("kind") == "comment":
-            elements.append(_button("Reply privately", PRIVATE, value))
+            elements.append(button("Reply privately", PRIVATE, value))
     if not state.assigned_to:
-        elements.append(_button("Assign to me", ASSIGN, value))
-    elements.append(_button("Dismiss", DISMISS, value, "danger"))
-    if item.get("label") == "negative" and state.feedback != "not_negative":
-        elements.append(_button("Not negative", NOT_NEGATIVE, value))
+        elements.append(button("Assign to me", ASSIGN, value))
+    elements.append(button("Dismiss", DISMISS, value, "danger"))
     if has_masked(item):
-        elements.append(_button("Show original", REVEAL, value))
+        elements.append(button("Show original", REVEAL, value))
     if not state.alerts_only:
-        elements.append(_button("Same customer as…", SAME_CUSTOMER, value))
+        elements.append(button("Same customer as…", SAME_CUSTOMER, value))
     return {"type": "actions", "block_id": "alert_actions", "elements": elements}
 
 
@@ -349,8 +350,7 @@ def _status_blocks(item: Mapping[str, Any], state: AlertState, blocks: list[dict
     reply = state.reply
     if state.assigned_to:
         lines.append(f":bust_in_silhouette: assigned to <@{user_mention_id(state.assigned_to)}>")
-    if state.feedback == "not_negative":
-        lines.append(":memo: marked *not negative* (feedback stored)")
+    lines.extend(state.correction_lines)
     if reply:
         status = reply.get("status")
         approver = user_mention_id(str(reply.get("approved_by") or ""))
@@ -506,6 +506,14 @@ def ops_text(event: str, details: Mapping[str, Any]) -> str:
     state = one_line(str(details.get("state", event)), 40)
     detail = one_line(str(details.get("detail") or ""), 600)
     return f":rotating_light: socialwatch: source *{source}* is {state}: {detail}"
+
+
+def parse_choice(value: str) -> tuple[int, str]:
+    """A select option's value: ``"<item id>:<choice>"`` (ValueError when it is not)."""
+    head, sep, tail = (value or "").partition(":")
+    if not sep or not tail:
+        raise ValueError(f"not <item id>:<choice>: {value!r}")
+    return int(head), tail
 
 
 def parse_value(value: str) -> tuple[int, int | None]:

@@ -176,10 +176,18 @@ class Interactions:
             return
         registration, outcome = found
         user = payload.get("user") or {}
+        choice = ""
+        # A select sends the chosen option (Slack's block_actions ``selected_option``), a button its value.
+        value = str((action.get("selected_option") or {}).get("value") or action.get("value") or "")
         try:
-            target, index = cards.parse_value(str(action.get("value") or ""))
+            if registration.choice:
+                target, choice = cards.parse_choice(value)
+                index = None
+            else:
+                target, index = cards.parse_value(value)
         except ValueError:
-            log.warning("ignoring a click with an unreadable value: %r", action.get("value"))
+            log.warning("refusing a click with an unreadable value: %r", value)
+            self.ephemeral(payload, "That button's value is unreadable; nothing was changed.")
             return
         if registration.target == "reply":
             reply = reply_outbox.reply(self.store, target)
@@ -189,7 +197,9 @@ class Interactions:
         if item is None:
             self.ephemeral(payload, "This alert is no longer in the database.")
             return
-        click = Click(payload, action_id, str(user.get("id") or ""), user_name(user), target, index, outcome, item)
+        click = Click(
+            payload, action_id, str(user.get("id") or ""), user_name(user), target, index, outcome, item, choice
+        )
         if registration.approvers_only and not self.is_approver(click.user_id):
             self.refuse(payload, registration.attempted, cards.item_key(item), registration.refusal)
             return

@@ -22,11 +22,12 @@ from typing import Any
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 
-from socialwatch.alerts import cards, customer_links
+from socialwatch.alerts import cards, corrections, customer_links
 from socialwatch.alerts.outbox import Delivered, DeliveryError
 from socialwatch.config.schema import Config, SlackConfig
 from socialwatch.models import AccountCheck, parse_time, utcnow
 from socialwatch.store import alert_outbox, customers, inbox, reply_outbox
+from socialwatch.store import corrections as store_corrections
 from socialwatch.store.db import Store
 
 log = logging.getLogger(__name__)
@@ -224,14 +225,17 @@ class SlackChannel:
         return cards.render(item, history=self._history(item), state=self.state_of(item))
 
     def state_of(self, item: Mapping[str, Any]) -> cards.AlertState:
+        latest = store_corrections.latest(self.store, int(item["id"]))
+        # Without an app token no click can reach us: buttons would only mislead.
+        alerts_only = self.slack.alerts_only or self.slack.app_token is None
         return cards.AlertState(
+            corrections=None if alerts_only else corrections.block(item, latest, self.config.triage.category_names()),
+            correction_lines=corrections.lines(latest),
             reply=reply_outbox.latest_reply(self.store, int(item["id"])),
             assigned_to=item.get("assigned_to"),
             dismissed_by=item.get("dismissed_by"),
             dismissed_reason=item.get("dismissed_reason"),
-            feedback=item.get("feedback"),
-            # Without an app token no click can reach us: buttons would only mislead.
-            alerts_only=self.slack.alerts_only or self.slack.app_token is None,
+            alerts_only=alerts_only,
             now=utcnow(),
         )
 
