@@ -254,7 +254,7 @@ def not_an_approver(responder: Responder, submission: Submission, item: Mapping[
 
 
 def submit_dismiss(responder: Responder, submission: Submission) -> SubmissionResult:
-    if not responder.is_approver(submission.user_id):
+    if not_an_approver(responder, submission, submission.item, "dismiss"):
         return {"response_action": "errors", "errors": {cards.REASON_BLOCK: "Only approvers can dismiss."}}, None
     reason = (submission.value(cards.REASON_BLOCK, cards.REASON_INPUT).get("selected_option") or {}).get(
         "value"

@@ -109,6 +109,22 @@ def one_line(text: str, limit: int) -> str:
     return safe(" ".join(clean(text).split()), limit)
 
 
+# Slack's mrkdwn has no escape for its emphasis marks: a name like ``Bob* <- bold ends here`` would close
+# the bold author line and style what follows. Look-alike characters keep the name readable and inert.
+_MRKDWN_MARKS = str.maketrans({"*": "\u2217", "_": "\uff3f", "~": "\u223c", "`": "\u02cb"})
+
+
+def inert(text: str) -> str:
+    """Already-escaped mrkdwn with Slack's emphasis marks (``* _ ~ ` ``) replaced by look-alikes, so a
+    customer's name can sit inside ``*...*`` or ``_..._`` and never end it."""
+    return text.translate(_MRKDWN_MARKS)
+
+
+def name_line(text: str, limit: int) -> str:
+    """A display name or handle for mrkdwn: one line, escaped, cut and inert."""
+    return inert(one_line(text, limit))
+
+
 @dataclass(frozen=True)
 class AlertState:
     """What happened to the alert since it was posted; drives the status line and the buttons."""
@@ -136,8 +152,8 @@ def _author_line(item: Mapping[str, Any], history: Mapping[str, Any] | None) -> 
     if wording.anonymous(item):
         platform = PLATFORM_WORDS.get(item["platform"], str(item["platform"]))
         return f"someone {platform} does not name · no earlier contacts can be linked"
-    name = one_line(item.get("author_name") or "", NAME_MAX)
-    handle = one_line(item.get("author_handle") or "", NAME_MAX)
+    name = name_line(item.get("author_name") or "", NAME_MAX)
+    handle = name_line(item.get("author_handle") or "", NAME_MAX)
     who = " ".join(p for p in (f"*{name}*" if name else "", f"@{handle}" if handle else "") if p) or "someone"
     parts = [who]
     followers = item.get("author_followers")
@@ -440,8 +456,8 @@ def edit_modal(
                         "type": "mrkdwn",
                         "text": cut(
                             f"Replying on {platform} to "
-                            f"{one_line(item.get('author_name') or item.get('author_handle') or '', 80)}:"
-                            f" _{one_line(shown_text(item) or wording.attachments_text(item), 400)}_",
+                            f"{name_line(item.get('author_name') or item.get('author_handle') or '', 80)}:"
+                            f" _{inert(one_line(shown_text(item) or wording.attachments_text(item), 400))}_",
                             SECTION_MAX,
                         ),
                     }

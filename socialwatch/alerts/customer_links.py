@@ -53,7 +53,7 @@ def _who(responder: Responder, key: str) -> str:
 def link_modal(item: Mapping[str, Any], suggested: Sequence[tuple[str, str]], linked: Sequence[str]) -> dict[str, Any]:
     """The modal: who the author is, whom they are linked to already, the suggestions, a free field."""
     platform = cards.PLATFORM_WORDS.get(item["platform"], str(item["platform"]))
-    who = cards.one_line(item.get("author_name") or item.get("author_handle") or str(item["author_key"]), 80)
+    who = cards.name_line(item.get("author_name") or item.get("author_handle") or str(item["author_key"]), 80)
     intro = f"*{platform} {who}* is the same person as another identity: their histories become one."
     if linked:
         intro += f"\nAlready linked: {cards.escape(', '.join(linked))}."
