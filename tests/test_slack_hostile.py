@@ -101,7 +101,7 @@ def test_a_non_approvers_dismiss_submission_is_refused_and_audited(sandbox, runn
     [refused] = wait_until(lambda: refusals(running, f"x:{tweet}"), what="refusal audited")
     assert (refused["actor_id"], refused["data"]["attempted"]) == (viewer["id"], "dismiss")
     assert inbox.item_by_key(running.store, f"x:{tweet}")["status"] != "dismissed"
-    errors = [v for v in control(sandbox, "/_sandbox/slack/views")[1]["views"] if v["id"] == view["id"]][0]["errors"]
+    errors = next(v for v in control(sandbox, "/_sandbox/slack/views")[1]["views"] if v["id"] == view["id"])["errors"]
     assert "Only approvers" in errors[cards.REASON_BLOCK]
     assert replies_on_x(sandbox, tweet) == []
     assert audit_log.verify_audit(running.store).ok
