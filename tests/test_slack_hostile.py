@@ -105,3 +105,59 @@ def test_a_non_approvers_dismiss_submission_is_refused_and_audited(sandbox, runn
     assert "Only approvers" in errors[cards.REASON_BLOCK]
     assert replies_on_x(sandbox, tweet) == []
     assert audit_log.verify_audit(running.store).ok
+
+
+# --- replayed and misplaced clicks -----------------------------------------------------------------
+
+
+def manager_rows(daemon: Daemon, tweet: str) -> list[str]:
+    with daemon.store.db() as db:
+        return [
+            r[0]
+            for r in db.execute(
+                "SELECT r.status FROM reply_outbox r JOIN items i ON i.id = r.item_id WHERE i.native_id = ? "
+                "AND r.origin = 'manager' ORDER BY r.id",
+                [tweet],
+            ).fetchall()
+        ]
+
+
+def test_a_replayed_send_click_after_a_failed_reply_is_refused_and_audited_never_posted(sandbox, running):
+    tweet = sandbox.add_mention("@brand still no refund after three weeks", handle="replayed")
+    message = alert_of(sandbox, tweet)
+    sandbox.fault("x", 403, path="/2/tweets", method="POST")  # X refuses the reply: it fails for good
+    answer = click(sandbox, message, f"{cards.SEND}_0")
+    wait_until(lambda: manager_rows(running, tweet) == ["failed"], what="reply failed")
+    sandbox.clear_faults()
+    status, replay = control(sandbox, "/_sandbox/slack/actions/replay", {"delivery": answer["envelope_id"], "wait": 3})
+    assert status == 200 and replay["delivery"]["acked"]
+    approver = sandbox.info()["slack"]["approver"]["id"]
+    [refused] = wait_until(lambda: refusals(running, f"x:{tweet}"), what="stale click audited")
+    assert (refused["actor_id"], refused["data"]["attempted"]) == (approver, "send")
+    assert "older state" in refused["data"]["reason"]
+    assert any("older state" in m["text"] for m in ephemerals(sandbox, approver))
+    running.send_replies()
+    assert manager_rows(running, tweet) == ["failed"] and replies_on_x(sandbox, tweet) == []
+
+
+def test_a_click_whose_item_is_not_the_messages_own_is_refused_and_audited(sandbox, running):
+    first = sandbox.add_mention("@brand my card was charged twice", handle="first")
+    second = sandbox.add_mention("@brand where is my parcel, it is a week late", handle="second")
+    on_first = alert_of(sandbox, first)
+    alert_of(sandbox, second)
+    other = inbox.item_by_key(running.store, f"x:{second}")
+    # The first alert's buttons, with values naming the second item (a client edited the payload).
+    body = {"channel": on_first["channel"], "ts": on_first["ts"], "wait": 3}
+    control(sandbox, "/_sandbox/slack/actions", {**body, "action_id": f"{cards.SEND}_0", "value": f"{other['id']}:0@0"})
+    control(sandbox, "/_sandbox/slack/actions", {**body, "action_id": cards.ASSIGN, "value": str(other["id"])})
+    found = wait_until(lambda: len(rows := refusals(running, f"x:{second}")) == 2 and rows, what="refusals")
+    assert sorted(r["data"]["attempted"] for r in found) == ["assign", "send"]
+    assert all("does not belong" in r["data"]["reason"] for r in found)
+    running.send_replies()
+    assert replies_on_x(sandbox, second) == [] and replies_on_x(sandbox, first) == []
+    assert (
+        manager_rows(running, second) == [] and inbox.item_by_key(running.store, f"x:{second}")["assigned_to"] is None
+    )
+    # The same buttons with their own values still work.
+    click(sandbox, on_first, f"{cards.SEND}_0")
+    wait_until(lambda: replies_on_x(sandbox, first), what="reply to the first")

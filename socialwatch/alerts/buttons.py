@@ -20,6 +20,7 @@ from socialwatch.store import alert_outbox, audit_log, inbox, reply_outbox
 from socialwatch.store.reply_outbox import QueueResult
 
 REPLY_REFUSAL = "only approvers can send, edit or dismiss replies"
+STALE_REFUSAL = "that click came from an older state of the alert (a reply was tried since); nothing was sent"
 ALERTS_ONLY_REFUSAL = "socialwatch runs in alerts-only mode: answer on the platform"
 
 
@@ -27,7 +28,7 @@ def register(actions: Actions) -> None:
     """Put the card's buttons and modals on ``actions``."""
 
     def for_approvers(action_id: str, **options: Any) -> Callable[[ClickHandler], ClickHandler]:
-        return actions.action(action_id, approvers_only=True, refusal=REPLY_REFUSAL, **options)
+        return actions.action(action_id, approvers_only=True, refusal=REPLY_REFUSAL, card=True, **options)
 
     for_approvers(cards.SEND, prefix=True, attempted="send")(send)
     for_approvers(cards.EDIT)(open_edit)
@@ -35,8 +36,8 @@ def register(actions: Actions) -> None:
     for_approvers(cards.CANCEL, target="reply")(withdraw)
     for_approvers(cards.RESOLVE, prefix=True, target="reply", attempted="resolve")(resolve)
     for_approvers(cards.DISMISS)(open_dismiss)
-    actions.action(cards.ASSIGN)(assign)
-    actions.action(cards.NOT_NEGATIVE)(not_negative)
+    actions.action(cards.ASSIGN, card=True)(assign)
+    actions.action(cards.NOT_NEGATIVE, card=True)(not_negative)
     actions.view(cards.EDIT_VIEW)(submit_edit)
     actions.view(cards.DISMISS_VIEW)(submit_dismiss)
 
@@ -54,7 +55,15 @@ def send(responder: Responder, click: Click) -> None:
         responder.ephemeral(click.payload, "That suggestion no longer exists; use Edit & send.")
         return
     chosen = suggestions[click.index]
-    queue(responder, click.payload, click.item, chosen["text"], suggested=chosen["text"], kind=chosen.get("kind"))
+    queue(
+        responder,
+        click.payload,
+        click.item,
+        chosen["text"],
+        suggested=chosen["text"],
+        kind=chosen.get("kind"),
+        attempt=click.version or 0,
+    )
 
 
 def open_edit(responder: Responder, click: Click) -> None:
@@ -73,7 +82,12 @@ def open_edit(responder: Responder, click: Click) -> None:
             text=first["text"] or "",
             limit=platforms.reply_limit(platform, public),
             unit=platforms.limit_unit(platform, public),
-            private={"item_id": item["id"], "suggested": first["text"], "kind": first.get("kind")},
+            private={
+                "item_id": item["id"],
+                "suggested": first["text"],
+                "kind": first.get("kind"),
+                "attempt": click.version or 0,
+            },
         ),
     )
 
@@ -150,9 +164,11 @@ def queue(
     *,
     suggested: str | None,
     kind: str | None,
+    attempt: int,
 ) -> None:
     """Put the approved text in the reply outbox (waiting for a second approver under the two-person rule
-    when the reply is public) and tell the approver what happened."""
+    when the reply is public) and tell the approver what happened. ``attempt``: the card's version of the
+    item's replies (``cards.reply_value``); a click from an older card queues nothing."""
     user = payload.get("user") or {}
     slack = responder.config.slack
     result = reply_outbox.queue_reply(
@@ -164,6 +180,7 @@ def queue(
         suggested_text=suggested,
         suggestion_kind=kind,
         needs_second=bool(slack is not None and slack.two_person_rule and item.get("public")),
+        expected_attempt=attempt,
     )
     after_queue(responder, payload, item, result)
 
@@ -184,6 +201,10 @@ def after_queue(responder: Responder, payload: Mapping[str, Any], item: Mapping[
         )
     elif status == "closed":
         responder.ephemeral(payload, "This alert was dismissed; nothing was sent.")
+    elif status == "stale":
+        # A replayed or long-delayed click from before a reply was tried: what it approved is not what
+        # the card shows now, so it is refused and audited, never posted.
+        responder.refuse(payload, "send", cards.item_key(item), STALE_REFUSAL)
 
 
 def _refused(responder: Responder, payload: Mapping[str, Any], item: Mapping[str, Any]) -> bool:
@@ -233,6 +254,7 @@ def submit_edit(responder: Responder, submission: Submission) -> SubmissionResul
             text,
             suggested=submission.private.get("suggested"),
             kind=submission.private.get("kind"),
+            attempt=int(submission.private.get("attempt") or 0),
         )
 
     return None, send_it

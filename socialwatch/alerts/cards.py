@@ -136,6 +136,7 @@ class AlertState:
     feedback: str | None = None  # "not_negative"
     alerts_only: bool = False
     now: datetime | None = None  # when it is rendered: a reply window may have closed since the alert
+    attempts: int = 0  # manager replies queued for the item so far (failed and withdrawn ones too)
 
 
 def shown_text(item: Mapping[str, Any]) -> str:
@@ -302,7 +303,7 @@ def _suggestion_blocks(item: Mapping[str, Any], state: AlertState) -> list[dict[
             "text": {"type": "mrkdwn", "text": cut(f"*{escape(label)}*\n{escape(suggestion['text'])}", SECTION_MAX)},
         }
         if not state.alerts_only and not state.reply and refusal is None:
-            block["accessory"] = _button("Send", f"{SEND}_{index}", f"{item['id']}:{index}", "primary")
+            block["accessory"] = _button("Send", f"{SEND}_{index}", reply_value(item, state, index), "primary")
         blocks.append(block)
         english = suggestion.get("english")
         if isinstance(english, str) and english:
@@ -344,9 +345,9 @@ def _actions(item: Mapping[str, Any], state: AlertState) -> dict[str, Any]:
                 _button(label, f"{RESOLVE}_{outcome}", str(reply["id"]), "primary" if outcome == "sent" else None)
             )
     elif not state.alerts_only and not reply and send_refusal(item, state.now) is None:
-        elements.append(_button("Edit & send", EDIT, value))
+        elements.append(_button("Edit & send", EDIT, reply_value(item, state)))
         if item.get("platform") in PRIVATE_REPLY_PLATFORMS and item.get("kind") == "comment":
-            elements.append(_button("Reply privately", PRIVATE, value))
+            elements.append(_button("Reply privately", PRIVATE, reply_value(item, state)))
     if not state.assigned_to:
         elements.append(_button("Assign to me", ASSIGN, value))
     elements.append(_button("Dismiss", DISMISS, value, "danger"))
@@ -525,7 +526,15 @@ def ops_text(event: str, details: Mapping[str, Any]) -> str:
     return f":rotating_light: socialwatch: source *{source}* is {state}: {detail}"
 
 
-def parse_value(value: str) -> tuple[int, int | None]:
-    """A button value: ``"<item id>"`` or ``"<item id>:<suggestion index>"``."""
-    head, _, tail = (value or "").partition(":")
-    return int(head), (int(tail) if tail else None)
+def parse_value(value: str) -> tuple[int, int | None, int | None]:
+    """A button value: ``"<id>"``, ``"<id>:<suggestion index>"``, either with ``"@<attempt>"`` (see
+    ``reply_value``): (id, index or None, attempt or None)."""
+    body, at, version = (value or "").partition("@")
+    head, _, tail = body.partition(":")
+    return int(head), (int(tail) if tail else None), (int(version) if at else None)
+
+
+def reply_value(item: Mapping[str, Any], state: AlertState, index: int | None = None) -> str:
+    """The value of a button that queues a reply: the item, the suggestion and the reply attempt the card
+    was rendered for (``AlertState.attempts``), so a click replayed from an older card is told apart."""
+    return f"{item['id']}{'' if index is None else f':{index}'}@{state.attempts}"

@@ -31,7 +31,9 @@ OPTION_TEXT_MAX = 75
 
 def register(actions: Actions) -> None:
     """Put "Same customer as…" and its modal on ``actions``."""
-    actions.action(cards.SAME_CUSTOMER, approvers_only=True, refusal=REFUSAL, attempted="link_customer")(open_link)
+    actions.action(cards.SAME_CUSTOMER, approvers_only=True, refusal=REFUSAL, attempted="link_customer", card=True)(
+        open_link
+    )
     actions.view(LINK_VIEW)(submit_link)
 
 

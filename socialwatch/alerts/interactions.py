@@ -31,13 +31,14 @@ from socialwatch.alerts.buttons import user_name
 from socialwatch.alerts.outbox import DeliveryError
 from socialwatch.alerts.slack import SlackChannel, slack_errors
 from socialwatch.config.schema import Config
-from socialwatch.store import audit_log, inbox, reply_outbox
+from socialwatch.store import alert_outbox, audit_log, inbox, reply_outbox
 from socialwatch.store.db import Store
 
 log = logging.getLogger(__name__)
 
 GROUP_CACHE_SECONDS = 300.0
 CLOSE_TIMEOUT = 5.0  # seconds; well under the unit's TimeoutStopSec
+MISPLACED_REFUSAL = "that button does not belong to this alert's message; nothing was done"
 SEND_ACTIONS = (cards.SEND, cards.EDIT, cards.SECOND, cards.CANCEL, cards.DISMISS, cards.RESOLVE)
 
 
@@ -177,7 +178,7 @@ class Interactions:
         registration, outcome = found
         user = payload.get("user") or {}
         try:
-            target, index = cards.parse_value(str(action.get("value") or ""))
+            target, index, version = cards.parse_value(str(action.get("value") or ""))
         except ValueError:
             log.warning("ignoring a click with an unreadable value: %r", action.get("value"))
             return
@@ -189,11 +190,32 @@ class Interactions:
         if item is None:
             self.ephemeral(payload, "This alert is no longer in the database.")
             return
-        click = Click(payload, action_id, str(user.get("id") or ""), user_name(user), target, index, outcome, item)
+        click = Click(
+            payload, action_id, str(user.get("id") or ""), user_name(user), target, index, outcome, item, version
+        )
         if registration.approvers_only and not self.is_approver(click.user_id):
             self.refuse(payload, registration.attempted, cards.item_key(item), registration.refusal)
             return
+        if registration.card and not self.from_its_alert(payload, item):
+            self.refuse(payload, registration.attempted, cards.item_key(item), MISPLACED_REFUSAL)
+            return
         registration.handler(self, click)
+
+    def from_its_alert(self, payload: Mapping[str, Any], item: Mapping[str, Any]) -> bool:
+        """Whether a card button's click came from the item's own alert message: a value naming another item
+        (edited by a client, or pasted from another card) must not act on that item from here."""
+        where = alert_outbox.alert_message(self.store, int(item["id"]))
+        container = payload.get("container") or {}
+        came_from = (
+            container.get("channel_id") or (payload.get("channel") or {}).get("id"),
+            container.get("message_ts"),
+        )
+        if where is not None:
+            return came_from == (where["channel"], where["ts"])
+        # Posted, but its ts not yet written (the dispatcher records it after Slack's answer): the message's
+        # own metadata, which we set when posting, names its item.
+        posted = ((payload.get("message") or {}).get("metadata") or {}).get("event_payload") or {}
+        return posted.get("item_id") == item["id"] and posted.get("item_key") == cards.item_key(item)
 
     def on_submission(self, payload: Mapping[str, Any]) -> SubmissionResult:
         """(ack payload, work to do after the ack)."""

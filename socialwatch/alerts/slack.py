@@ -226,6 +226,7 @@ class SlackChannel:
     def state_of(self, item: Mapping[str, Any]) -> cards.AlertState:
         return cards.AlertState(
             reply=reply_outbox.latest_reply(self.store, int(item["id"])),
+            attempts=reply_outbox.manager_attempts(self.store, int(item["id"])),
             assigned_to=item.get("assigned_to"),
             dismissed_by=item.get("dismissed_by"),
             dismissed_reason=item.get("dismissed_reason"),
