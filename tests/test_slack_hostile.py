@@ -4,6 +4,9 @@ lost to a locked database, and edited replies that reach other accounts."""
 
 from __future__ import annotations
 
+import sqlite3
+import subprocess
+import sys
 from collections.abc import Iterator
 from typing import Any
 
@@ -16,6 +19,8 @@ from socialwatch.config.schema import Config
 from socialwatch.daemon import Daemon
 from socialwatch.sandbox import Sandbox
 from socialwatch.store import audit_log, inbox
+from socialwatch.store import db as store_db
+from socialwatch.store.db import Store
 
 
 @pytest.fixture
@@ -161,3 +166,93 @@ def test_a_click_whose_item_is_not_the_messages_own_is_refused_and_audited(sandb
     # The same buttons with their own values still work.
     click(sandbox, on_first, f"{cards.SEND}_0")
     wait_until(lambda: replies_on_x(sandbox, first), what="reply to the first")
+
+
+# --- clicks the database cannot take -----------------------------------------------------------------
+
+
+@pytest.fixture
+def short_busy_timeout(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A locked database answers in 0.2 s instead of 30 (the production busy timeout)."""
+    monkeypatch.setattr(store_db, "BUSY_TIMEOUT_MS", 200)
+
+
+def lock_database(daemon: Daemon) -> sqlite3.Connection:
+    """Another writer holds the write lock (a backup, a long VACUUM, a stuck process)."""
+    holder = sqlite3.connect(daemon.store.path, isolation_level=None, check_same_thread=False)
+    holder.execute("BEGIN IMMEDIATE")
+    return holder
+
+
+def test_a_send_click_while_the_database_is_locked_is_told_retried_and_sent_once(sandbox, running, short_busy_timeout):
+    assert running.interactions is not None
+    running.interactions.retries.delays = (0.5, 0.5, 0.5, 0.5, 0.5, 0.5)
+    tweet = sandbox.add_mention("@brand my account was locked for no reason", handle="locked")
+    message = alert_of(sandbox, tweet)
+    approver = sandbox.info()["slack"]["approver"]["id"]
+    holder = lock_database(running)
+    try:
+        answer = click(sandbox, message, f"{cards.SEND}_0")
+        assert answer["delivery"]["acked_in_time"]  # Slack was told all is well: only we remember it
+        told = wait_until(lambda: [m for m in ephemerals(sandbox, approver) if "could not be saved" in m["text"]])
+        assert "database is locked" in told[0]["text"] and "Nothing is sent yet" in told[0]["text"]
+        assert manager_rows(running, tweet) == [] and replies_on_x(sandbox, tweet) == []
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    wait_until(lambda: replies_on_x(sandbox, tweet), what="reply on X after the retry")
+    wait_until(lambda: [m for m in ephemerals(sandbox, approver) if "went through now" in m["text"]], what="told")
+    running.send_replies()
+    assert len(replies_on_x(sandbox, tweet)) == 1 and manager_rows(running, tweet) == ["sent"]
+
+
+def test_a_click_given_up_on_a_locked_database_is_told_and_audited_once_it_is_back(
+    sandbox, running, short_busy_timeout
+):
+    assert running.interactions is not None
+    running.interactions.retries.delays = (0.2, 0.2)
+    tweet = sandbox.add_mention("@brand the refund never came through", handle="givenup")
+    message = alert_of(sandbox, tweet)
+    approver = sandbox.info()["slack"]["approver"]["id"]
+    holder = lock_database(running)
+    try:
+        click(sandbox, message, f"{cards.SEND}_0")
+        wait_until(lambda: [m for m in ephemerals(sandbox, approver) if "was given up" in m["text"]], what="given up")
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    [lost] = wait_until(
+        lambda: [r for r in audit_log.audit_rows(running.store, f"x:{tweet}") if r["action"] == "action.lost"],
+        what="lost click audited",
+    )
+    assert (lost["actor_id"], lost["data"]["attempted"], lost["data"]["tries"]) == (approver, "Send click", 3)
+    running.send_replies()
+    assert manager_rows(running, tweet) == [] and replies_on_x(sandbox, tweet) == []
+    assert audit_log.verify_audit(running.store).ok
+
+
+def test_a_full_disk_is_a_store_unavailable_error_and_nothing_of_the_write_is_kept(tmp_path):
+    """A real full disk: the writing process may not grow any file (RLIMIT_FSIZE), as on a full volume."""
+    path = tmp_path / "sw.db"
+    Store(path).close()
+    script = f"""
+import resource, signal, sys
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+from socialwatch.store.db import Store, StoreUnavailable
+from socialwatch.store import audit_log
+store = Store({str(path)!r})
+limit = 64 * 1024  # the WAL, where every write goes first, may not grow past 64 KiB
+resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+try:
+    audit_log.append_audit(store, "test.big", details={{"blob": "x" * 2_000_000}})
+except StoreUnavailable as exc:
+    print("unavailable:", exc.reason)
+    sys.exit(0)
+print("written")
+sys.exit(1)
+"""
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert done.stdout.startswith("unavailable:")
+    store = Store(path)
+    assert [r for r in audit_log.audit_rows(store, None) if r["action"] == "test.big"] == []

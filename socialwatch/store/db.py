@@ -27,6 +27,23 @@ log = logging.getLogger(__name__)
 
 BUSY_TIMEOUT_MS = 30_000
 
+#: What SQLite says when a write cannot happen *now* but may later: another writer held the lock past the
+#: busy timeout, the disk (or the file's page budget) is full, or the file could not be written.
+_UNAVAILABLE = ("database is locked", "database is busy", "database or disk is full", "disk i/o error")
+
+
+class StoreUnavailable(sqlite3.OperationalError):
+    """A write the database could not take now (locked, disk full, I/O error); nothing of it was kept.
+    The callers that answer a person (a click) tell them and retry, instead of losing it silently."""
+
+    def __init__(self, reason: str):
+        super().__init__(reason)
+        self.reason = reason
+
+
+def unavailable(exc: sqlite3.OperationalError) -> bool:
+    return any(words in str(exc).lower() for words in _UNAVAILABLE)
+
 
 def connect(path: Path | str, *, readonly: bool = False, any_thread: bool = False) -> sqlite3.Connection:
     if readonly:
@@ -105,9 +122,14 @@ class Store:
             try:
                 yield sqlite_utils.Database(conn)
             except BaseException:
-                conn.execute("ROLLBACK")
+                if conn.in_transaction:  # SQLite may have rolled back itself (a full disk)
+                    conn.execute("ROLLBACK")
                 raise
             conn.execute("COMMIT")
+        except sqlite3.OperationalError as exc:
+            if isinstance(exc, StoreUnavailable) or not unavailable(exc):
+                raise
+            raise StoreUnavailable(str(exc)) from exc
         finally:
             conn.close()
 
