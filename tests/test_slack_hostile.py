@@ -4,6 +4,7 @@ lost to a locked database, and edited replies that reach other accounts."""
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import subprocess
 import sys
@@ -15,6 +16,7 @@ from sandbox_support import control
 from test_slack import alert_for, click, make_config, messages, poll_and_dispatch, replies_on_x, wait_until
 
 from socialwatch.alerts import cards
+from socialwatch.alerts.buttons import reach_of as cards_reach
 from socialwatch.config.schema import Config
 from socialwatch.daemon import Daemon
 from socialwatch.sandbox import Sandbox
@@ -256,3 +258,56 @@ sys.exit(1)
     assert done.stdout.startswith("unavailable:")
     store = Store(path)
     assert [r for r in audit_log.audit_rows(store, None) if r["action"] == "test.big"] == []
+
+
+# --- edited replies that reach other accounts -----------------------------------------------------------
+
+
+def submit(sandbox: Sandbox, view_id: str, values: dict[str, Any]) -> None:
+    status, answer = control(sandbox, "/_sandbox/slack/views/submit", {"view_id": view_id, "values": values, "wait": 3})
+    assert status == 200, answer
+
+
+def current_view(sandbox: Sandbox, view_id: str) -> dict[str, Any]:
+    return next(v for v in control(sandbox, "/_sandbox/slack/views")[1]["views"] if v["id"] == view_id)
+
+
+def test_an_edited_reply_that_mentions_others_or_adds_links_is_confirmed_before_it_is_sent(sandbox, running):
+    tweet = sandbox.add_mention("@brand the app crashes whenever I open settings", handle="crashy")
+    message = alert_of(sandbox, tweet)
+    view = view_for(sandbox, click(sandbox, message, cards.EDIT)["trigger_id"])
+    risky = "@crashy So sorry! @SandboxCEO will call you, or log in at evil.example/login to fix it."
+    submit(sandbox, view["id"], {"reply": {"text": risky}})
+    asking = wait_until(lambda: "reach" in json.dumps(current_view(sandbox, view["id"])["blocks"]), what="confirm")
+    assert asking
+    shown = current_view(sandbox, view["id"])
+    flat = json.dumps(shown["blocks"])
+    assert "@sandboxceo" in flat and "evil.example/login" in flat and "@crashy`" not in flat  # the customer is no extra
+    assert shown["status"] == "open" and replies_on_x(sandbox, tweet) == []
+    # Not ticked: the box is a required input, so Slack itself refuses the submission.
+    status, _ = control(sandbox, "/_sandbox/slack/views/submit", {"view_id": view["id"], "values": {"reply": risky}})
+    assert status == 422
+    # A further edit that reaches someone new is asked about again, even with the box ticked.
+    further = risky + " cc @another"
+    submit(sandbox, view["id"], {"reply": {"text": further}, "confirm": {"checked": ["yes"]}})
+    wait_until(lambda: "@another" in json.dumps(current_view(sandbox, view["id"])["blocks"]), what="asked again")
+    running.send_replies()
+    assert replies_on_x(sandbox, tweet) == []
+    submit(sandbox, view["id"], {"reply": {"text": further}, "confirm": {"checked": ["yes"]}})
+    wait_until(lambda: replies_on_x(sandbox, tweet), what="reply on X")
+    assert replies_on_x(sandbox, tweet)[0]["text"].endswith("cc @another")
+
+
+def test_a_plain_edit_and_a_suggestions_own_link_need_no_confirmation(sandbox, running):
+    tweet = sandbox.add_mention("@brand my parcel never arrived, where is it", handle="plain")
+    message = alert_of(sandbox, tweet)
+    view = view_for(sandbox, click(sandbox, message, cards.EDIT)["trigger_id"])
+    submit(sandbox, view["id"], {"reply": {"text": "@plain So sorry, please DM us the order number."}})
+    wait_until(lambda: replies_on_x(sandbox, tweet), what="reply on X")
+    assert "reach" not in json.dumps(current_view(sandbox, view["id"])["blocks"])
+    item = {"author_handle": "plain"}
+    suggested = "Sorry! See https://help.example.com/orders or DM us."
+    assert cards_reach(item, "Sorry! See https://help.example.com/orders now.", suggested) == []
+    assert cards_reach(item, "Sorry! See https://help.example.com/orders or evil.com/orders", suggested) == [
+        "evil.com/orders"
+    ]

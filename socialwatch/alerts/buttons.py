@@ -243,6 +243,9 @@ def submit_edit(responder: Responder, submission: Submission) -> SubmissionResul
         problem = "Only approvers can send replies."
     if problem:
         return {"response_action": "errors", "errors": {cards.REPLY_BLOCK: problem}}, None
+    confirming = needs_confirmation(submission, text)
+    if confirming is not None:
+        return confirming, None
 
     def send_it() -> None:  # after the ack: Slack wants it within 3 s
         # Refusals and "already answered" notes go to the alert's channel, as for a button.
@@ -258,6 +261,35 @@ def submit_edit(responder: Responder, submission: Submission) -> SubmissionResul
         )
 
     return None, send_it
+
+
+def reach_of(item: Mapping[str, Any], text: str, suggested: str) -> list[str]:
+    """The accounts an edited reply mentions and the links it adds that the suggestion did not have; the
+    customer's own handle (the platform addresses them anyway) does not count."""
+    own = {f"@{str(item.get('author_handle') or '').lower()}"}
+    known = set(platforms.mentions_and_links(suggested)) | own
+    return [entry for entry in platforms.mentions_and_links(text) if entry not in known]
+
+
+def needs_confirmation(submission: Submission, text: str) -> dict[str, Any] | None:
+    """The modal's ack when an edited reply must be confirmed first (it mentions other accounts or adds
+    links), else None: the modal is updated to list them and ask; a submission that ticks the box for
+    exactly those goes through. An edit after the confirmation that reaches further asks again."""
+    reach = reach_of(submission.item, text, str(submission.private.get("suggested") or ""))
+    if not reach:
+        return None
+    ticked = submission.value(cards.CONFIRM_BLOCK, cards.CONFIRM_INPUT).get("selected_options") or []
+    confirmed = list(submission.private.get("confirm") or [])
+    if confirmed and set(reach) <= set(confirmed):
+        if any(option.get("value") == "yes" for option in ticked):
+            return None
+        return {"response_action": "errors", "errors": {cards.CONFIRM_BLOCK: "Tick the box to send it as it is."}}
+    view = cards.confirm_reach(submission.payload.get("view") or {}, reach, submission.private)
+    view = {key: view[key] for key in ("type", "callback_id", "title", "submit", "close", "private_metadata", "blocks")}
+    for block in view["blocks"]:  # keep what the approver wrote
+        if block.get("block_id") == cards.REPLY_BLOCK:
+            block["element"] = {**block["element"], "initial_value": text[:3000]}
+    return {"response_action": "update", "view": view}
 
 
 def not_an_approver(responder: Responder, submission: Submission, item: Mapping[str, Any], attempted: str) -> bool:

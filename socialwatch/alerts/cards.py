@@ -63,6 +63,7 @@ SAME_CUSTOMER = "sw_same_customer"  # link the author to another identity (alert
 EDIT_VIEW = "sw_edit_view"
 DISMISS_VIEW = "sw_dismiss_view"
 REPLY_BLOCK, REPLY_INPUT = "reply", "text"
+CONFIRM_BLOCK, CONFIRM_INPUT = "confirm", "checked"  # the edited reply's mentions and links, confirmed
 REASON_BLOCK, REASON_INPUT = "reason", "choice"
 NOTE_BLOCK, NOTE_INPUT = "note", "text"
 DISMISS_REASONS = {
@@ -477,6 +478,46 @@ def edit_modal(
                 },
             },
         ],
+    }
+
+
+def confirm_reach(view: Mapping[str, Any], reach: list[str], private: Mapping[str, Any]) -> dict[str, Any]:
+    """The Edit & send modal again, asking to confirm the accounts the edited reply mentions and the links
+    it adds (``reach``) before anything is posted: a second look at what reaches beyond the customer."""
+    listed = ", ".join(f"`{inert(one_line(entry, 200))}`" for entry in reach[:10]) + (" …" if len(reach) > 10 else "")
+    blocks = [b for b in view.get("blocks") or [] if b.get("block_id") not in ("reach", CONFIRM_BLOCK)]
+    at = next((i for i, b in enumerate(blocks) if b.get("block_id") == REPLY_BLOCK), len(blocks))
+    blocks[at:at] = [
+        {
+            "type": "section",
+            "block_id": "reach",
+            "text": {
+                "type": "mrkdwn",
+                "text": cut(
+                    f":warning: The edited reply mentions other accounts or adds links: {listed}. "
+                    "They are posted as written, for everyone the reply reaches.",
+                    SECTION_MAX,
+                ),
+            },
+        },
+        {
+            "type": "input",
+            "block_id": CONFIRM_BLOCK,
+            "label": {"type": "plain_text", "text": "Confirm"},
+            "element": {
+                "type": "checkboxes",
+                "action_id": CONFIRM_INPUT,
+                "options": [
+                    {"text": {"type": "plain_text", "text": "Send it with these mentions and links"}, "value": "yes"}
+                ],
+            },
+        },
+    ]
+    return {
+        **view,
+        "title": {"type": "plain_text", "text": "Confirm & send"},
+        "private_metadata": json.dumps({**private, "confirm": reach}),
+        "blocks": blocks,
     }
 
 
