@@ -20,6 +20,7 @@ from socialwatch import audit
 from socialwatch.cli.options import store_options
 from socialwatch.config.load import ConfigError, load_config
 from socialwatch.models import parse_time
+from socialwatch.ops import files
 from socialwatch.store import audit_log
 
 #: Exit status when the log could not be checked at all (no database, bad config); 1 means "broken".
@@ -161,7 +162,8 @@ def export_command(
     else:
         rows = (audit.reply_row(r) for r in audit_log.reply_records(store, start, end))
         columns = audit.REPLY_COLUMNS
-    target: Any = open(output, "w", encoding="utf-8", newline="") if output else nullcontext(sys.stdout)
+    # Owner-only (0600) whatever the umask: an export holds customers' words and names.
+    target: Any = files.open_private(output, newline="") if output else nullcontext(sys.stdout)
     with target as out:
         count = audit.write_rows(rows, columns, fmt, out)
     if output:

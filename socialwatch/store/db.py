@@ -12,6 +12,7 @@ Invariants the rest of the system relies on:
 from __future__ import annotations
 
 import logging
+import os
 import sqlite3
 import weakref
 from collections.abc import Iterator
@@ -21,6 +22,7 @@ from pathlib import Path
 import sqlite_utils
 
 from socialwatch.models import iso, utcnow
+from socialwatch.ops import files
 from socialwatch.store import schema
 
 log = logging.getLogger(__name__)
@@ -150,7 +152,13 @@ class Store:
 
     def backup_to(self, destination: Path) -> int:
         """Online copy with SQLite's backup API (consistent while writers run); returns pages copied."""
-        source = connect(self.path, readonly=True)
+        # The copy is the whole database: owner-only (0600) from its first byte, whatever the umask.
+        os.close(files.create_private(destination, exclusive=True))
+        try:
+            source = connect(self.path, readonly=True)
+        except BaseException:
+            destination.unlink(missing_ok=True)
+            raise
         target = sqlite3.connect(str(destination))
         try:
             source.backup(target, pages=1024)
@@ -158,6 +166,10 @@ class Store:
             if result != "ok":
                 raise sqlite3.DatabaseError(f"integrity check of the copy failed: {result}")
             return int(target.execute("PRAGMA page_count").fetchone()[0])
+        except BaseException:
+            target.close()
+            destination.unlink(missing_ok=True)  # no half copy left to be mistaken for a backup
+            raise
         finally:
             target.close()
             source.close()
