@@ -132,6 +132,7 @@ def manager_rows(daemon: Daemon, tweet: str) -> list[str]:
 def test_a_replayed_send_click_after_a_failed_reply_is_refused_and_audited_never_posted(sandbox, running):
     tweet = sandbox.add_mention("@brand still no refund after three weeks", handle="replayed")
     message = alert_of(sandbox, tweet)
+    edit = view_for(sandbox, click(sandbox, message, cards.EDIT)["trigger_id"])  # opened before the failure
     sandbox.fault("x", 403, path="/2/tweets", method="POST")  # X refuses the reply: it fails for good
     answer = click(sandbox, message, f"{cards.SEND}_0")
     wait_until(lambda: manager_rows(running, tweet) == ["failed"], what="reply failed")
@@ -143,6 +144,11 @@ def test_a_replayed_send_click_after_a_failed_reply_is_refused_and_audited_never
     assert (refused["actor_id"], refused["data"]["attempted"]) == (approver, "send")
     assert "older state" in refused["data"]["reason"]
     assert any("older state" in m["text"] for m in ephemerals(sandbox, approver))
+    running.send_replies()
+    assert manager_rows(running, tweet) == ["failed"] and replies_on_x(sandbox, tweet) == []
+    # The Edit & send modal opened from the card before the failure is as old as that card.
+    submit(sandbox, edit["id"], {"reply": {"text": "So sorry! We are on it."}})
+    wait_until(lambda: len(refusals(running, f"x:{tweet}")) == 2, what="stale edit audited")
     running.send_replies()
     assert manager_rows(running, tweet) == ["failed"] and replies_on_x(sandbox, tweet) == []
 

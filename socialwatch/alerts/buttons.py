@@ -285,7 +285,8 @@ def needs_confirmation(submission: Submission, text: str) -> dict[str, Any] | No
             return None
         return {"response_action": "errors", "errors": {cards.CONFIRM_BLOCK: "Tick the box to send it as it is."}}
     view = cards.confirm_reach(submission.payload.get("view") or {}, reach, submission.private)
-    view = {key: view[key] for key in ("type", "callback_id", "title", "submit", "close", "private_metadata", "blocks")}
+    keep = ("type", "callback_id", "title", "submit", "close", "private_metadata", "blocks")
+    view = {key: view[key] for key in keep if key in view}  # Slack's own fields (id, hash, state) stay out
     for block in view["blocks"]:  # keep what the approver wrote
         if block.get("block_id") == cards.REPLY_BLOCK:
             block["element"] = {**block["element"], "initial_value": text[:3000]}
