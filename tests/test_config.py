@@ -278,3 +278,10 @@ def test_a_secret_of_the_wrong_type_is_not_echoed_either(tmp_path):
     with pytest.raises(ConfigError) as err:
         load_config(named)
     assert "secret X_TOKEN_NOT_SET not found" in str(err.value)  # a name is shown: it is what to fix
+
+
+def test_status_and_backup_are_not_stopped_by_a_templates_dir(tmp_path):
+    path = write(tmp_path, REPLAY_ONLY + '[suggestions]\ntemplates_dir = "missing"\n')
+    assert load_config(path, secrets=False).daemon.database == tmp_path / "sw.db"
+    with pytest.raises(ConfigError):
+        load_config(path)

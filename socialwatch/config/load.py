@@ -138,7 +138,8 @@ def parse_config(data: bytes | str | dict[str, Any], file: Path | None = None, *
         config.suggestions.templates_dir = _relative_to(config.suggestions.templates_dir, base)
     for replay in config.replay:
         replay.path = _relative_to(replay.path, base)
-    problems = templates_dir_problems(config.suggestions.templates_dir)
+    # Commands that never suggest a reply (status, backup: secrets=False) are not stopped by a templates_dir.
+    problems = templates_dir_problems(config.suggestions.templates_dir) if secrets else []
     problems += _resolve_secrets(config, file) if secrets else []
     if problems:
         raise ConfigError(file, problems)
