@@ -30,6 +30,7 @@ class Click:
     outcome: str  # the rest of a prefixed action id: "sent" of "sw_resolve_sent"
     item: Mapping[str, Any]  # the item the click is about (found through the reply for reply buttons)
     choice: str = ""  # what a select's option stands for: "billing" of "12:billing" (``Registration.choice``)
+    version: int | None = None  # the reply attempt the card was rendered for (``cards.reply_value``)
 
     @property
     def user(self) -> Mapping[str, Any]:
@@ -92,6 +93,7 @@ class Registration:
     refusal: str  # what a non-approver is told
     attempted: str  # the name the refusal is audited under
     choice: bool = False  # a select: its options' values are "<target>:<choice>" and the click carries the choice
+    card: bool = False  # a button of the item's alert card: only a click from that very message counts
 
 
 class Actions:
@@ -113,16 +115,18 @@ class Actions:
         refusal: str = "only approvers can do this",
         attempted: str | None = None,
         choice: bool = False,
+        card: bool = False,
     ) -> Callable[[ClickHandler], ClickHandler]:
         """Register the decorated function for ``action_id`` (``prefix``: for ``action_id`` + "_" + anything;
-        ``choice``: a select, whose chosen option's value names the target and the choice)."""
+        ``choice``: a select, whose chosen option's value names the target and the choice; ``card``: the
+        control sits on the item's alert, so the dispatcher refuses a click from any other message)."""
         table = self._prefixes if prefix else self._exact
 
         def register(handler: ClickHandler) -> ClickHandler:
             if action_id in table:
                 raise ValueError(f"action {action_id!r} is registered twice")
             table[action_id] = Registration(
-                handler, target, approvers_only, refusal, attempted or action_id.removeprefix("sw_"), choice
+                handler, target, approvers_only, refusal, attempted or action_id.removeprefix("sw_"), choice, card
             )
             return handler
 

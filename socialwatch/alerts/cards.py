@@ -62,6 +62,7 @@ SAME_CUSTOMER = "sw_same_customer"  # link the author to another identity (alert
 EDIT_VIEW = "sw_edit_view"
 DISMISS_VIEW = "sw_dismiss_view"
 REPLY_BLOCK, REPLY_INPUT = "reply", "text"
+CONFIRM_BLOCK, CONFIRM_INPUT = "confirm", "checked"  # the edited reply's mentions and links, confirmed
 REASON_BLOCK, REASON_INPUT = "reason", "choice"
 NOTE_BLOCK, NOTE_INPUT = "note", "text"
 DISMISS_REASONS = {
@@ -108,6 +109,22 @@ def one_line(text: str, limit: int) -> str:
     return safe(" ".join(clean(text).split()), limit)
 
 
+# Slack's mrkdwn has no escape for its emphasis marks: a name like ``Bob* <- bold ends here`` would close
+# the bold author line and style what follows. Look-alike characters keep the name readable and inert.
+_MRKDWN_MARKS = str.maketrans({"*": "\u2217", "_": "\uff3f", "~": "\u223c", "`": "\u02cb"})
+
+
+def inert(text: str) -> str:
+    """Already-escaped mrkdwn with Slack's emphasis marks (``* _ ~ ` ``) replaced by look-alikes, so a
+    customer's name can sit inside ``*...*`` or ``_..._`` and never end it."""
+    return text.translate(_MRKDWN_MARKS)
+
+
+def name_line(text: str, limit: int) -> str:
+    """A display name or handle for mrkdwn: one line, escaped, cut and inert."""
+    return inert(one_line(text, limit))
+
+
 @dataclass(frozen=True)
 class AlertState:
     """What happened to the alert since it was posted; drives the status line and the buttons."""
@@ -120,6 +137,7 @@ class AlertState:
     correction_lines: tuple[str, ...] = ()  # who corrected what
     alerts_only: bool = False
     now: datetime | None = None  # when it is rendered: a reply window may have closed since the alert
+    attempts: int = 0  # manager replies queued for the item so far (failed and withdrawn ones too)
 
 
 def shown_text(item: Mapping[str, Any]) -> str:
@@ -136,8 +154,8 @@ def _author_line(item: Mapping[str, Any], history: Mapping[str, Any] | None) -> 
     if wording.anonymous(item):
         platform = PLATFORM_WORDS.get(item["platform"], str(item["platform"]))
         return f"someone {platform} does not name · no earlier contacts can be linked"
-    name = one_line(item.get("author_name") or "", NAME_MAX)
-    handle = one_line(item.get("author_handle") or "", NAME_MAX)
+    name = name_line(item.get("author_name") or "", NAME_MAX)
+    handle = name_line(item.get("author_handle") or "", NAME_MAX)
     who = " ".join(p for p in (f"*{name}*" if name else "", f"@{handle}" if handle else "") if p) or "someone"
     parts = [who]
     followers = item.get("author_followers")
@@ -288,7 +306,7 @@ def _suggestion_blocks(item: Mapping[str, Any], state: AlertState) -> list[dict[
             "text": {"type": "mrkdwn", "text": cut(f"*{escape(label)}*\n{escape(suggestion['text'])}", SECTION_MAX)},
         }
         if not state.alerts_only and not state.reply and refusal is None:
-            block["accessory"] = button("Send", f"{SEND}_{index}", f"{item['id']}:{index}", "primary")
+            block["accessory"] = button("Send", f"{SEND}_{index}", reply_value(item, state, index), "primary")
         blocks.append(block)
         english = suggestion.get("english")
         if isinstance(english, str) and english:
@@ -330,9 +348,9 @@ def _actions(item: Mapping[str, Any], state: AlertState) -> dict[str, Any]:
                 button(label, f"{RESOLVE}_{outcome}", str(reply["id"]), "primary" if outcome == "sent" else None)
             )
     elif not state.alerts_only and not reply and send_refusal(item, state.now) is None:
-        elements.append(button("Edit & send", EDIT, value))
+        elements.append(button("Edit & send", EDIT, reply_value(item, state)))
         if item.get("platform") in PRIVATE_REPLY_PLATFORMS and item.get("kind") == "comment":
-            elements.append(button("Reply privately", PRIVATE, value))
+            elements.append(button("Reply privately", PRIVATE, reply_value(item, state)))
     if not state.assigned_to:
         elements.append(button("Assign to me", ASSIGN, value))
     elements.append(button("Dismiss", DISMISS, value, "danger"))
@@ -439,8 +457,8 @@ def edit_modal(
                         "type": "mrkdwn",
                         "text": cut(
                             f"Replying on {platform} to "
-                            f"{one_line(item.get('author_name') or item.get('author_handle') or '', 80)}:"
-                            f" _{one_line(shown_text(item) or wording.attachments_text(item), 400)}_",
+                            f"{name_line(item.get('author_name') or item.get('author_handle') or '', 80)}:"
+                            f" _{inert(one_line(shown_text(item) or wording.attachments_text(item), 400))}_",
                             SECTION_MAX,
                         ),
                     }
@@ -459,6 +477,46 @@ def edit_modal(
                 },
             },
         ],
+    }
+
+
+def confirm_reach(view: Mapping[str, Any], reach: list[str], private: Mapping[str, Any]) -> dict[str, Any]:
+    """The Edit & send modal again, asking to confirm the accounts the edited reply mentions and the links
+    it adds (``reach``) before anything is posted: a second look at what reaches beyond the customer."""
+    listed = ", ".join(f"`{inert(one_line(entry, 200))}`" for entry in reach[:10]) + (" …" if len(reach) > 10 else "")
+    blocks = [b for b in view.get("blocks") or [] if b.get("block_id") not in ("reach", CONFIRM_BLOCK)]
+    at = next((i for i, b in enumerate(blocks) if b.get("block_id") == REPLY_BLOCK), len(blocks))
+    blocks[at:at] = [
+        {
+            "type": "section",
+            "block_id": "reach",
+            "text": {
+                "type": "mrkdwn",
+                "text": cut(
+                    f":warning: The edited reply mentions other accounts or adds links: {listed}. "
+                    "They are posted as written, for everyone the reply reaches.",
+                    SECTION_MAX,
+                ),
+            },
+        },
+        {
+            "type": "input",
+            "block_id": CONFIRM_BLOCK,
+            "label": {"type": "plain_text", "text": "Confirm"},
+            "element": {
+                "type": "checkboxes",
+                "action_id": CONFIRM_INPUT,
+                "options": [
+                    {"text": {"type": "plain_text", "text": "Send it with these mentions and links"}, "value": "yes"}
+                ],
+            },
+        },
+    ]
+    return {
+        **view,
+        "title": {"type": "plain_text", "text": "Confirm & send"},
+        "private_metadata": json.dumps({**private, "confirm": reach}),
+        "blocks": blocks,
     }
 
 
@@ -516,7 +574,15 @@ def parse_choice(value: str) -> tuple[int, str]:
     return int(head), tail
 
 
-def parse_value(value: str) -> tuple[int, int | None]:
-    """A button value: ``"<item id>"`` or ``"<item id>:<suggestion index>"``."""
-    head, _, tail = (value or "").partition(":")
-    return int(head), (int(tail) if tail else None)
+def parse_value(value: str) -> tuple[int, int | None, int | None]:
+    """A button value: ``"<id>"``, ``"<id>:<suggestion index>"``, either with ``"@<attempt>"`` (see
+    ``reply_value``): (id, index or None, attempt or None)."""
+    body, at, version = (value or "").partition("@")
+    head, _, tail = body.partition(":")
+    return int(head), (int(tail) if tail else None), (int(version) if at else None)
+
+
+def reply_value(item: Mapping[str, Any], state: AlertState, index: int | None = None) -> str:
+    """The value of a button that queues a reply: the item, the suggestion and the reply attempt the card
+    was rendered for (``AlertState.attempts``), so a click replayed from an older card is told apart."""
+    return f"{item['id']}{'' if index is None else f':{index}'}@{state.attempts}"

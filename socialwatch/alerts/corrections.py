@@ -39,10 +39,10 @@ _SAID = {
 
 def register(actions: Actions) -> None:
     """Put the correction buttons and the category select on ``actions``."""
-    actions.action(cards.NOT_NEGATIVE)(not_negative)
-    actions.action(COMPLAINT)(complaint)
-    actions.action(NEEDS_REPLY)(needs_reply)
-    actions.action(CATEGORY, choice=True)(category)
+    actions.action(cards.NOT_NEGATIVE, card=True)(not_negative)
+    actions.action(COMPLAINT, card=True)(complaint)
+    actions.action(NEEDS_REPLY, card=True)(needs_reply)
+    actions.action(CATEGORY, choice=True, card=True)(category)
 
 
 # --- what the card shows -----------------------------------------------------------------------------

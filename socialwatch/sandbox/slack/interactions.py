@@ -1,13 +1,15 @@
 """The Slack emulator's interactive flows: clicks, modal submits and closes, over Socket Mode.
 
-``POST /_sandbox/slack/actions`` clicks an element of a posted message; ``views/submit`` and
-``views/close`` act on an open modal. Each becomes Slack's interactive payload
+``POST /_sandbox/slack/actions`` clicks an element of a posted message (``actions/replay`` delivers an
+earlier envelope again, as a replaying client would); ``views/submit`` and ``views/close`` act on an
+open modal. Each becomes Slack's interactive payload
 (``block_actions``, ``view_submission``, ``view_closed``) delivered to a connected Socket
 Mode client; acks of ``view_submission`` apply their ``response_action``, as Slack does.
 """
 
 from __future__ import annotations
 
+import copy
 import time
 from typing import Any
 
@@ -171,6 +173,24 @@ class SlackInteractions(SlackState):
             return versions[int(version)]
         except (TypeError, ValueError, IndexError):
             raise ControlError(f"message has no version {version!r} (0..{len(versions) - 1})", 404) from None
+
+    def _ctl_replay(self, req: Request) -> dict[str, Any]:
+        """Deliver an earlier envelope's payload again as a new envelope: a click replayed by a client that
+        retries on its own, a proxy, or an attacker holding an old payload (Slack itself never re-sends an
+        acked one; its retries of unacked envelopes are ``max_redeliveries``)."""
+        body = control_body(req)
+        earlier = self.socket.delivery(str(body.get("delivery") or body.get("envelope_id") or ""))
+        if earlier is None:
+            raise ControlError("no such delivery: give delivery (or envelope_id) of an earlier one", 404)
+        delivery = self.socket.deliver(
+            copy.deepcopy(earlier.payload),
+            envelope_type=earlier.envelope_type,
+            accepts_response_payload=earlier.accepts_response_payload,
+            info={**earlier.info, "replay_of": earlier.id},
+        )
+        if delivery is None:
+            raise ControlError("no Socket Mode client is connected", 409)
+        return self._delivery_result(delivery, body)
 
     def _delivery_result(self, delivery: Delivery, body: dict[str, Any], **extra: Any) -> dict[str, Any]:
         out: dict[str, Any] = {"envelope_id": delivery.id, **extra}
