@@ -20,7 +20,7 @@ from typing import Any
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
 
-from socialwatch.alerts import buttons, customer_links, private_reply, reveal
+from socialwatch.alerts import buttons, corrections, customer_links, private_reply, reveal
 from socialwatch.alerts.actions import Actions
 from socialwatch.alerts.console import ConsoleChannel
 from socialwatch.alerts.outbox import AlertChannel, dispatch_alerts
@@ -87,6 +87,7 @@ def click_table() -> Actions:
     """Every button socialwatch posts, each registered by the feature that owns it."""
     actions = Actions()
     buttons.register(actions)
+    corrections.register(actions)
     private_reply.register(actions)
     reveal.register(actions)
     customer.register(actions)

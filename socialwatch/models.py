@@ -30,6 +30,43 @@ def platform_name(platform: str) -> str:
     return PLATFORM_NAMES.get(platform, platform)
 
 
+#: How languages are named to people (the card's reply language, the English-meaning line): one table,
+#: keyed by the codes triage and the template folders use.
+LANGUAGE_NAMES = {
+    "en": "English",
+    "sw": "Swahili",
+    "ms": "Malay",
+    "id": "Indonesian",
+    "lv": "Latvian",
+    "lt": "Lithuanian",
+    "ta": "Tamil",
+    "es": "Spanish",
+    "fr": "French",
+    "de": "German",
+    "pt": "Portuguese",
+    "it": "Italian",
+    "nl": "Dutch",
+    "pl": "Polish",
+    "tr": "Turkish",
+    "ru": "Russian",
+    "uk": "Ukrainian",
+    "ar": "Arabic",
+    "hi": "Hindi",
+    "bn": "Bengali",
+    "zh": "Chinese",
+    "ja": "Japanese",
+    "ko": "Korean",
+    "th": "Thai",
+    "vi": "Vietnamese",
+    "tl": "Tagalog",
+}
+
+
+def language_name(code: str) -> str:
+    """ "Swahili" for "sw"; an unknown code is shown as itself."""
+    return LANGUAGE_NAMES.get(code, code)
+
+
 class Kind(str, Enum):
     MENTION = "mention"  # public post that names the brand (X mention, Facebook tag, Instagram tagged media)
     DM = "dm"  # private message (X DM, Messenger, Instagram DM)

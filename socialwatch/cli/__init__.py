@@ -378,3 +378,6 @@ main.add_command(_report_command)
 from socialwatch.cli.customers import customers_group as _customers_group  # noqa: E402  (a module of its own)
 
 main.add_command(_customers_group)
+from socialwatch.cli.corrections import corrections_group as _corrections_group  # noqa: E402  (a module of its own)
+
+main.add_command(_corrections_group)

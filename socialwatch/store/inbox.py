@@ -16,9 +16,11 @@ from typing import Any
 
 from socialwatch import audit
 from socialwatch.models import Processed, Reject, Suggestion, escape_text, has_lone_surrogates, iso, utcnow
-from socialwatch.store import audit_log, customers, streams
+from socialwatch.store import audit_log, corrections, customers, streams
 from socialwatch.store.db import Store
 
+#: The dismissal reason that says triage was wrong to ask for a reply (alerts.cards.DISMISS_REASONS).
+NO_REPLY_REASON = "no_reply"
 _PRIORITY_RANK = (
     "CASE priority WHEN 'urgent' THEN 0 WHEN 'high' THEN 1 WHEN 'normal' THEN 2 WHEN 'low' THEN 3 ELSE 4 END"
 )
@@ -195,24 +197,10 @@ def dismiss_item(
         audit_log.append_audit_on(
             conn, now, actor_id, actor_name, "item.dismissed", key, {"reason": reason, "note": note[:500]}
         )
-    return True
-
-
-def record_feedback(
-    store: Store, item_id: int, *, feedback: str, actor_id: str, actor_name: str, now: datetime | None = None
-) -> bool:
-    """A manager says the label was wrong ("not_negative"): kept for tuning, audited."""
-    now = now or utcnow()
-    with store.transaction() as db:
-        conn = db.conn
-        key = item_key_on(conn, item_id)
-        if key is None:
-            return False
-        row = conn.execute("SELECT label, compound FROM items WHERE id = ?", [item_id]).fetchone()
-        conn.execute("UPDATE items SET feedback = ?, feedback_by = ? WHERE id = ?", [feedback, actor_id, item_id])
-        audit_log.append_audit_on(
-            conn, now, actor_id, actor_name, f"feedback.{feedback}", key, {"label": row[0], "compound": row[1]}
-        )
+        if reason == NO_REPLY_REASON:  # "Needs no reply" is a manager's label too (store/corrections.py)
+            corrections.correct_on(
+                conn, item_id, "needs_reply", "false", actor_id=actor_id, actor_name=actor_name, now=now
+            )
     return True
 
 

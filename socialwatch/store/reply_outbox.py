@@ -30,7 +30,7 @@ VERIFY_NONE, VERIFY_BEST_EFFORT, VERIFY_REQUIRED = 0, 1, 2
 
 @dataclass(frozen=True)
 class QueueResult:
-    """What a click did: ``queued`` | ``awaiting_second`` | ``duplicate`` | ``closed``, and the reply row
+    """What a click did: ``queued`` | ``awaiting_second`` | ``duplicate`` | ``closed`` | ``stale``, and the reply row
     (with ``item_key``) that now stands for the item, if any."""
 
     status: str
@@ -74,6 +74,7 @@ def queue_reply(
     dedupe_key: str | None = None,
     private: bool = False,
     now: datetime | None = None,
+    expected_attempt: int | None = None,
 ) -> QueueResult:
     """Record an approved reply (or, ``needs_second``, one waiting for a second approver).
 
@@ -81,6 +82,9 @@ def queue_reply(
     the others get ``duplicate`` with the winner's row. Only ``origin='manager'`` rows count as the
     item's answer; other origins (``ack``) are deduplicated by their ``dedupe_key`` alone. ``private``: the
     answer goes to the author of a public comment as one private message (a private reply).
+    ``expected_attempt``: how many manager replies the click's card had seen (its buttons' version); when
+    more were queued since (a reply failed after that card was rendered), the click is ``stale`` and
+    nothing is queued, so a replayed old click never posts.
     """
     if not text.strip():
         raise ValueError("a reply needs text")
@@ -106,6 +110,8 @@ def queue_reply(
             earlier = conn.execute(
                 "SELECT COUNT(*) FROM reply_outbox WHERE item_id = ? AND origin = ?", [item_id, origin]
             ).fetchone()[0]
+            if expected_attempt is not None and origin == "manager" and earlier != expected_attempt:
+                return QueueResult("stale", reply_on(conn, "r.item_id = ? AND r.origin = 'manager'", [item_id]))
             dedupe_key = f"{key}#{earlier}" if origin == "manager" else f"{origin}:{key}#{earlier}"
         status = "awaiting_second" if needs_second else "approved"
         inserted = conn.execute(
@@ -566,3 +572,10 @@ def latest_reply(store: Store, item_id: int) -> dict[str, Any] | None:
             [item_id],
         ).fetchone()
     return dict(row) if row else None
+
+
+def manager_attempts(store: Store, item_id: int) -> int:
+    """How many manager replies were ever queued for the item: the version a card's reply buttons carry."""
+    with store.db() as db:
+        row = db.execute("SELECT COUNT(*) FROM reply_outbox WHERE item_id = ? AND origin = 'manager'", [item_id])
+        return int(row.fetchone()[0])

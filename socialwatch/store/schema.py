@@ -2,7 +2,7 @@
 
 Version ranges: 1-9 core, 10-19 Slack and the reply outbox, 20-29 audit and compliance, 30-39
 response times, 40-49 performance indexes, 55-59 platform shapes (attachments), 65-69 Instagram and private
-replies, 70-74 customers across channels. A migration is never
+replies, 70-74 customers across channels, 80-84 managers' corrections. A migration is never
 edited once released: a change is a new version.
 """
 
@@ -402,6 +402,33 @@ def _customers_v70(db: sqlite_utils.Database) -> None:
     db.execute("CREATE INDEX idx_slack_redactions_due ON slack_redactions (status, next_attempt_at)")
 
 
+def _corrections_v80(db: sqlite_utils.Database) -> None:
+    """Managers' corrections of an assessment (store/corrections.py): one row per correction, never
+    updated, so the latest per item and field is the label and the history stays for the audit."""
+    db.execute("""
+        CREATE TABLE corrections (
+            id INTEGER PRIMARY KEY,
+            item_id INTEGER NOT NULL REFERENCES items(id),
+            field TEXT NOT NULL CHECK (field IN ('label', 'needs_reply', 'category')),
+            old TEXT,
+            new TEXT NOT NULL,
+            corrected_by TEXT NOT NULL,
+            corrected_by_name TEXT NOT NULL,
+            corrected_at TEXT NOT NULL
+        )""")
+    db.execute("CREATE INDEX idx_corrections_item ON corrections (item_id, field, id)")
+    # "Not negative" clicks from before this table were kept on the item only: they are labels too.
+    db.execute("""
+        INSERT INTO corrections (item_id, field, old, new, corrected_by, corrected_by_name, corrected_at)
+        SELECT i.id, 'label', i.label, 'not_negative', COALESCE(i.feedback_by, '?'),
+               COALESCE((SELECT a.actor_name FROM audit a WHERE a.action = 'feedback.not_negative'
+                           AND a.item_key = i.platform || ':' || i.native_id ORDER BY a.seq DESC LIMIT 1), '?'),
+               COALESCE((SELECT a.ts FROM audit a WHERE a.action = 'feedback.not_negative'
+                           AND a.item_key = i.platform || ':' || i.native_id ORDER BY a.seq DESC LIMIT 1),
+                        i.received_at)
+        FROM items i WHERE i.feedback = 'not_negative'""")
+
+
 def _reconciling_v90(db: sqlite_utils.Database) -> None:
     """A public reply whose attempt ended without a clear answer is ``reconciling`` (never resent while the
     question is open); ``reconcile_checks`` counts the looks, so the approver is asked after a few."""
@@ -421,5 +448,6 @@ MIGRATIONS: list[tuple[int, str, Callable[[sqlite_utils.Database], None]]] = [
     (55, "items: attachments", _attachments_v55),
     (65, "reply outbox: private replies to public comments", migrate_private_replies_v65),
     (70, "customers: linked identities, evidence, erasures on request", _customers_v70),
+    (80, "corrections: managers' labels of label, needs_reply and category", _corrections_v80),
     (90, "reply outbox: replies being reconciled, and how often they were looked for", _reconciling_v90),
 ]
