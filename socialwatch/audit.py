@@ -418,6 +418,7 @@ REPLY_COLUMNS = (
     "error",
     "purged",
     "sent_audit_seq",
+    "chain_check",
 )
 #: One row per audit entry (``audit export --events``).
 EVENT_COLUMNS = ("seq", "ts", "actor_id", "actor_name", "action", "item_key", "details", "prev_hash", "hash")

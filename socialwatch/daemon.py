@@ -20,14 +20,14 @@ from typing import Any
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
 
-from socialwatch.alerts import buttons, customer_links, private_reply, reveal
+from socialwatch.alerts import buttons, corrections, customer_links, private_reply, reveal
 from socialwatch.alerts.actions import Actions
 from socialwatch.alerts.console import ConsoleChannel
 from socialwatch.alerts.outbox import AlertChannel, dispatch_alerts
 from socialwatch.compliance import forget, retention
 from socialwatch.config.schema import Config
 from socialwatch.ingest import PollResult, poll
-from socialwatch.models import utcnow
+from socialwatch.ops import clock as steady
 from socialwatch.ops import health, metrics
 from socialwatch.ops.systemd import Heartbeat, Notifier, Watchdog
 from socialwatch.ops.wakeable import Wakeable
@@ -87,6 +87,7 @@ def click_table() -> Actions:
     """Every button socialwatch posts, each registered by the feature that owns it."""
     actions = Actions()
     buttons.register(actions)
+    corrections.register(actions)
     private_reply.register(actions)
     reveal.register(actions)
     customer.register(actions)
@@ -99,10 +100,13 @@ class Daemon:
     config: Config
     sources: Sequence[Source] | None = None
     channel: AlertChannel | None = None
-    clock: Callable[[], datetime] = utcnow
+    # Steady time (ops/clock.py): a stepped wall clock is followed gradually, so jobs keep running and
+    # response times are judged without a burst of false breaches.
+    clock: Callable[[], datetime] = field(default_factory=lambda: steady.STEADY)
     on_event: Callable[[str, dict[str, Any]], None] | None = None  # "ready", "stopping", "heartbeat", "unhealthy"
     notifier: Notifier | None = None  # systemd sd_notify; from $NOTIFY_SOCKET when not given
     repliers: Mapping[tuple[str, str], Any] | None = None  # (platform, account) -> Replier; from config when None
+    scheduler_clock: steady.SteadyClock | None = None  # what APScheduler runs on; the process's steady clock
     store: Store = field(init=False)
     pipeline: Pipeline = field(init=False)
 
@@ -142,6 +146,7 @@ class Daemon:
         self._watchdog: Watchdog | None = None
         self._silent: set[str] = set()
         self._wakeable: dict[str, Wakeable] = {}
+        self.last_states: dict[str, tuple[str, str | None]] = {}  # source -> (state, detail) of its latest poll
 
     # --- job bodies -------------------------------------------------------------------------
 
@@ -150,6 +155,7 @@ class Daemon:
         now = self.clock()
         paused = self._paused_until.get(source.key)
         if paused and paused > now:
+            self.last_states[source.key] = ("paused", f"until {paused.isoformat()}")
             return None
         state, detail, paused_until = "ok", None, None
         result: PollResult | None = None
@@ -195,6 +201,7 @@ class Daemon:
             paused_until = now + FAILED_RECHECK
         elif state == "disabled":
             paused_until = now + DISABLED_RECHECK  # re-check rarely: the API tier will not change by itself
+        self.last_states[source.key] = (state, detail)
         if paused_until:
             self._paused_until[source.key] = paused_until
         else:
@@ -308,7 +315,7 @@ class Daemon:
             return  # already running (it goes again when done) or about to start
         if self._scheduler is not None and self._scheduler.running:
             try:
-                self._scheduler.modify_job(job_id, next_run_time=self.clock())
+                self._scheduler.modify_job(job_id, next_run_time=(self.scheduler_clock or steady.STEADY)())
             except Exception:  # the job may be running right now; its next tick picks the work up anyway
                 log.debug("could not wake job %s", job_id, exc_info=True)
 
@@ -327,6 +334,7 @@ class Daemon:
         """Runs as a scheduled job: it only beats while the scheduler really runs jobs (the watchdog's test)."""
         self.last_heartbeat = self.clock()
         self.beats.beat()
+        self._note_clock_jumps()
         try:
             depths = alert_outbox.outbox_depths(self.store)
             bad = sum(1 for s in streams.sources(self.store) if not s["healthy"])
@@ -367,6 +375,30 @@ class Daemon:
         log.error("triage model unavailable: %s", detail)
         self._event("unhealthy", {"source": "triage model", "state": "unavailable", "detail": detail})
 
+    def _note_clock_jumps(self) -> None:
+        """A wall-clock jump is on the record, and the scheduler re-plans its next wake-up at once."""
+        clocks = {id(c): c for c in (self.scheduler_clock or steady.STEADY, self.clock)}
+        for clock in clocks.values():
+            if not isinstance(clock, steady.SteadyClock):
+                continue
+            for jump in clock.jumps():
+                log.error(
+                    "the wall clock jumped %+.0f s at %s; jobs and response times follow steady time",
+                    jump.seconds,
+                    jump.at.isoformat(),
+                )
+                try:
+                    audit_log.append_audit(
+                        self.store,
+                        "clock.jumped",
+                        details={"seconds": round(jump.seconds, 3), "offset": round(clock.offset, 3)},
+                        now=jump.at,
+                    )
+                except Exception:
+                    log.exception("could not record the clock jump in the audit log")
+                if self._scheduler is not None and self._scheduler.running:
+                    self._scheduler.wakeup()
+
     def _announce_silent(self) -> None:
         """A source that stopped succeeding without raising anything is announced once, until it recovers."""
         report = health.assess(self.store, self.clock(), timedelta(minutes=self.config.daemon.silent_after_minutes))
@@ -380,6 +412,11 @@ class Daemon:
                 self._silent.discard(source.source)
 
     # --- modes ------------------------------------------------------------------------------
+
+    def every_source_failed(self) -> bool:
+        """After ``poll_once``: no source succeeded and at least one failed (paused ones are not failures)."""
+        states = [state for state, _ in self.last_states.values()]
+        return bool(states) and "ok" not in states and any(state != "paused" for state in states)
 
     def poll_once(self) -> list[PollResult | None]:
         assert self.sources is not None
@@ -400,6 +437,10 @@ class Daemon:
             },
         )
         self._announce_model()
+        # APScheduler runs on steady time (not self.clock, which tests may freeze): a stepped wall clock cannot
+        # push every next run an hour away, nor make every job "missed".
+        when = self.scheduler_clock or steady.STEADY
+        steady.run_apscheduler_on(when)
         scheduler = BackgroundScheduler(
             executors={"default": ThreadPoolExecutor(self.config.daemon.max_workers)},
             job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 30},
@@ -415,7 +456,7 @@ class Daemon:
                 seconds=interval,
                 jitter=self.config.daemon.jitter or None,
                 # Start soon, staggered, so sources don't all hit the network in the same second.
-                next_run_time=self.clock() + timedelta(seconds=random.uniform(0, min(interval, 2.0))),
+                next_run_time=when() + timedelta(seconds=random.uniform(0, min(interval, 2.0))),
             )
         for job_id, run, every in (
             ("dispatch", self.dispatch, DISPATCH_INTERVAL),
@@ -428,21 +469,17 @@ class Daemon:
                 "interval",
                 id=job_id,
                 seconds=every,
-                next_run_time=self.clock(),
+                next_run_time=when(),
                 max_instances=2,
             )
+        scheduler.add_job(self.heartbeat, "interval", id="heartbeat", seconds=HEARTBEAT_INTERVAL, next_run_time=when())
         scheduler.add_job(
-            self.heartbeat, "interval", id="heartbeat", seconds=HEARTBEAT_INTERVAL, next_run_time=self.clock()
-        )
-        scheduler.add_job(
-            self.sla_tick, "interval", id="sla", seconds=SLA_INTERVAL, next_run_time=self.clock() + timedelta(seconds=5)
+            self.sla_tick, "interval", id="sla", seconds=SLA_INTERVAL, next_run_time=when() + timedelta(seconds=5)
         )
         if self.config.digest.enabled and self.slack_channel is not None:
             scheduler.add_job(self.post_digest, daily.trigger(self.config), id="digest")
             # A slot missed while the daemon was down is caught up once (post_daily knows what went out).
-            scheduler.add_job(
-                self.post_digest, "date", id="digest-catch-up", run_date=self.clock() + timedelta(seconds=30)
-            )
+            scheduler.add_job(self.post_digest, "date", id="digest-catch-up", run_date=when() + timedelta(seconds=30))
         # Retention purges run daily, first a minute after start so a restart loop cannot skip them.
         scheduler.add_job(
             retention.daily_job,
@@ -450,7 +487,7 @@ class Daemon:
             args=[self.store, self.config.retention, self.clock],
             id="compliance",
             hours=24,
-            next_run_time=self.clock() + timedelta(minutes=1),
+            next_run_time=when() + timedelta(minutes=1),
         )
         scheduler.start()
         self._scheduler = scheduler

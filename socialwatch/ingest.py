@@ -7,11 +7,12 @@ what was not committed, and the unique key drops what was.
 
 from __future__ import annotations
 
+import json
 import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from socialwatch.models import Assessment, Processed, utcnow
+from socialwatch.models import Assessment, Item, Processed, Reject, has_lone_surrogates, repair_item, utcnow
 from socialwatch.ops import crashpoints
 from socialwatch.scoring.pipeline import Pipeline
 from socialwatch.sources.base import Page, RateLimit, Source
@@ -51,6 +52,7 @@ def poll(
     result = PollResult(source.key, first_poll=cursor is None)
     since = now - backfill
     for page in source.fetch(cursor, since=since):
+        _make_storable(source, page)
         _drop_our_replies(store, source, page)
         histories = author_history.histories(store, [item.author_key for item in page.items])
         processed = []
@@ -63,7 +65,12 @@ def poll(
                     source=source.key,
                 )
             )
-        stored = inbox.ingest(store, source.key, processed, page.cursor, rejects=page.rejects, now=now)
+        try:
+            stored = inbox.ingest(store, source.key, processed, page.cursor, rejects=page.rejects, now=now)
+        except UnicodeEncodeError:
+            # Text the repair did not foresee: the page rolled back. Store it item by item, what still fails
+            # goes to rejects, and the cursor moves with the last write, so one bad text cannot block a stream.
+            stored = _ingest_one_by_one(store, source.key, processed, page, now)
         crashpoints.hit(f"ingest.page_committed.{source.stream}")
         crashpoints.hit(f"ingest.page_committed.{source.platform}.{source.stream}")  # streams share names
         result.pages += 1
@@ -86,6 +93,51 @@ def poll(
             result.pages,
         )
     return result
+
+
+def _make_storable(source: Source, page: Page) -> None:
+    """Lone surrogates (legal JSON, impossible UTF-8) repaired to U+FFFD in texts and names; an item whose
+    *id* carries one cannot be matched again, so it is kept aside in ``rejects``, the stream goes on."""
+    items: list[Item] = []
+    for item in page.items:
+        if has_lone_surrogates(item.native_id) or has_lone_surrogates(item.author.id):
+            page.rejects.append(Reject("id with a lone surrogate (invalid UTF-8)", _escaped_json(item.raw)))
+            continue
+        fixed = repair_item(item)
+        if fixed.repaired:
+            log.warning(
+                "%s: %s stored with U+FFFD for lone surrogates in %s (raw payload kept escaped)",
+                source.key,
+                item.key,
+                ", ".join(fixed.repaired),
+            )
+        items.append(fixed)
+    page.items = items
+
+
+def _escaped_json(raw: dict[str, object]) -> str:
+    return json.dumps(raw, default=str)  # ensure_ascii: a surrogate is written "\\ud83d", faithfully
+
+
+def _ingest_one_by_one(
+    store: Store, source_key: str, processed: list[Processed], page: Page, now: datetime
+) -> inbox.IngestResult:
+    new_ids: list[int] = []
+    duplicates = alerts = 0
+    rejects = list(page.rejects)
+    for entry in processed:
+        try:
+            one = inbox.ingest(store, source_key, [entry], None, now=now)
+        except UnicodeEncodeError as exc:
+            log.error("%s: %s kept in rejects: %s", source_key, entry.item.key, exc)
+            rejects.append(Reject(f"not storable: {exc}", _escaped_json(entry.item.raw)))
+            continue
+        new_ids.extend(one.new_item_ids)
+        duplicates += one.duplicates
+        alerts += one.alerts
+    inbox.ingest(store, source_key, [], page.cursor, rejects=rejects, now=now)
+    page.rejects = rejects
+    return inbox.IngestResult(len(new_ids), duplicates, alerts, tuple(new_ids))
 
 
 def _drop_our_replies(store: Store, source: Source, page: Page) -> None:

@@ -6,7 +6,8 @@ downstream (pipeline, store, Slack, audit) speaks only these types.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import re
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from enum import Enum
 from typing import Any, overload
@@ -27,6 +28,43 @@ PLATFORM_NAMES = {"x": "X", "facebook": "Facebook", "instagram": "Instagram", "r
 def platform_name(platform: str) -> str:
     """ "X", "Facebook"... for a platform key; an unknown platform is shown as its key."""
     return PLATFORM_NAMES.get(platform, platform)
+
+
+#: How languages are named to people (the card's reply language, the English-meaning line): one table,
+#: keyed by the codes triage and the template folders use.
+LANGUAGE_NAMES = {
+    "en": "English",
+    "sw": "Swahili",
+    "ms": "Malay",
+    "id": "Indonesian",
+    "lv": "Latvian",
+    "lt": "Lithuanian",
+    "ta": "Tamil",
+    "es": "Spanish",
+    "fr": "French",
+    "de": "German",
+    "pt": "Portuguese",
+    "it": "Italian",
+    "nl": "Dutch",
+    "pl": "Polish",
+    "tr": "Turkish",
+    "ru": "Russian",
+    "uk": "Ukrainian",
+    "ar": "Arabic",
+    "hi": "Hindi",
+    "bn": "Bengali",
+    "zh": "Chinese",
+    "ja": "Japanese",
+    "ko": "Korean",
+    "th": "Thai",
+    "vi": "Vietnamese",
+    "tl": "Tagalog",
+}
+
+
+def language_name(code: str) -> str:
+    """ "Swahili" for "sw"; an unknown code is shown as itself."""
+    return LANGUAGE_NAMES.get(code, code)
 
 
 class Kind(str, Enum):
@@ -175,6 +213,7 @@ class Item:
     public: bool = True
     raw: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
     attachments: tuple[Attachment, ...] = ()  # images, stickers, files, links sent with (or instead of) text
+    repaired: tuple[str, ...] = ()  # fields whose text UTF-8 cannot carry, stored with U+FFFD (see repair_item)
 
     @property
     def attachment_only(self) -> bool:
@@ -189,6 +228,70 @@ class Item:
     @property
     def author_key(self) -> str:
         return f"{self.platform}:{self.author.id}"
+
+
+#: Lone UTF-16 surrogates: legal in JSON ("\\ud83d", half an emoji), impossible in UTF-8, so SQLite refuses them.
+_SURROGATE = re.compile("[\ud800-\udfff]")
+REPLACEMENT = "\ufffd"
+
+
+def has_lone_surrogates(value: str | None) -> bool:
+    # isascii() first: it is the common case and far cheaper than the pattern.
+    return value is not None and not value.isascii() and _SURROGATE.search(value) is not None
+
+
+def repair_text(value: str) -> str:
+    """``value`` with every lone surrogate replaced by U+FFFD, the character that says "something was here"."""
+    return _SURROGATE.sub(REPLACEMENT, value) if has_lone_surrogates(value) else value
+
+
+def escape_text(value: str) -> str:
+    """``value`` with lone surrogates written as ``\\ud83d``: faithful and storable (raw payloads, rejects)."""
+    if not has_lone_surrogates(value):
+        return value
+    return value.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+def repair_item(item: Item) -> Item:
+    """The item as the store can take it: text, names, ids and attachment fields with lone surrogates
+    replaced, the fields named in ``repaired``. The raw payload stays as received (stored escaped)."""
+    author = item.author
+    texts = {
+        "text": item.text,
+        "author_handle": author.handle,
+        "author_name": author.name,
+        "url": item.url,
+        "lang": item.lang,
+        "conversation_id": item.conversation_id,
+        "in_reply_to": item.in_reply_to,
+    }
+    broken = [name for name, value in texts.items() if has_lone_surrogates(value)]
+    broken_attachments = any(
+        has_lone_surrogates(v) for a in item.attachments for v in (a.kind, a.mime_type, a.url, a.name)
+    )
+    if not broken and not broken_attachments:
+        return item
+
+    def fix(value: str | None) -> str | None:
+        return None if value is None else repair_text(value)
+
+    attachments = item.attachments
+    if broken_attachments:
+        broken.append("attachments")
+        attachments = tuple(
+            Attachment(repair_text(a.kind), fix(a.mime_type), fix(a.url), fix(a.name)) for a in item.attachments
+        )
+    return replace(
+        item,
+        text=repair_text(item.text),
+        author=replace(author, handle=fix(author.handle), name=fix(author.name)),
+        url=fix(item.url),
+        lang=fix(item.lang),
+        conversation_id=fix(item.conversation_id),
+        in_reply_to=fix(item.in_reply_to),
+        attachments=attachments,
+        repaired=tuple(broken),
+    )
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,13 @@ result. A crash between the platform call and the record leaves the row in ``sen
 ``reconcile`` asks the platform before anything is sent again. An attempt whose outcome is unknown
 (timeout, dropped connection, unreadable answer) is never retried blindly either: the next attempt
 looks for the reply first, and when the platform cannot tell, a person decides (``needs_check``).
+
+A public reply on a platform whose reads lag its writes (X: recent search trails the timeline by 30-45 s on
+a bad day, and a post can be written before its answer is lost) goes to ``reconciling`` after such an
+attempt: it is looked for (the brand's timeline, the conversation) and never resent while the question is
+open. "Not there" counts only once the replier's ``settle`` time has passed since the attempt; a platform
+that refuses the text as a duplicate has said it is there; after ``reconcile_checks`` looks that could not
+tell, the approver is asked in Slack (``needs_check``) instead of guessing.
 """
 
 from __future__ import annotations
@@ -21,6 +28,7 @@ from socialwatch.ops import crashpoints
 from socialwatch.sources.base import (
     AuthError,
     CapabilityLost,
+    DuplicateContent,
     PlatformError,
     RateLimited,
     ReconcileUnknown,
@@ -44,6 +52,14 @@ AUTH_BACKOFF = timedelta(minutes=30)  # a person has to fix the token; don't ham
 MAX_ATTEMPTS = 10
 #: Looking for an earlier attempt starts this long before it: platform clocks and ours differ.
 RECONCILE_MARGIN = timedelta(minutes=2)
+RECONCILE_CHECKS = 5  # looks that could not tell before the approver is asked (needs_check)
+RECHECK = timedelta(seconds=30)  # between two looks at a reply being reconciled
+DUPLICATE = "duplicate content"  # how last_error marks a reply the platform refused as already posted
+
+
+def settle_time(replier: Replier, target: ReplyTarget) -> timedelta:
+    """How long after an unclear attempt "not found" starts to mean "not posted" (0: at once)."""
+    return getattr(replier, "settle", timedelta(0)) if target.public else timedelta(0)
 
 
 def target_for(item_row: Mapping[str, Any]) -> ReplyTarget:
@@ -98,6 +114,8 @@ class ReplySender:
         retry_max: timedelta = RETRY_MAX,
         auth_backoff: timedelta = AUTH_BACKOFF,
         max_attempts: int = MAX_ATTEMPTS,
+        reconcile_checks: int = RECONCILE_CHECKS,
+        recheck: timedelta = RECHECK,
     ) -> None:
         self.store = store
         self.repliers = repliers
@@ -107,6 +125,8 @@ class ReplySender:
         self.retry_max = retry_max
         self.auth_backoff = auth_backoff
         self.max_attempts = max_attempts
+        self.reconcile_checks = reconcile_checks
+        self.recheck = recheck
         # An account that said "rate limited" or "bad credentials" is left alone until then, whichever
         # reply asked: the next one would get the same answer and spend budget for nothing.
         self._paused: dict[tuple[str, str], datetime] = {}
@@ -133,16 +153,26 @@ class ReplySender:
                     )
                 )
                 continue
+            target = target_for(row)
+            lagging = bool(settle_time(replier, target))
             try:
-                found = replier.find_reply(target_for(row), row["text"], self._since(row))
+                found = replier.find_reply(target, row["text"], self._since(row))
             except ReconcileUnknown as exc:
-                self._changed(reply_outbox.flag_reply(self.store, row["id"], reason=str(exc), now=now))
+                if lagging:  # looked for again, the approver asked after a few looks
+                    self._changed(self._reconcile_later(row, reason=str(exc), now=now, counted=True))
+                else:
+                    self._changed(reply_outbox.flag_reply(self.store, row["id"], reason=str(exc), now=now))
                 continue
             except Exception as exc:  # a bug must not turn into a resend
                 log.exception("reply %s: reconcile failed", row["id"])
                 self._changed(
                     reply_outbox.flag_reply(self.store, row["id"], reason=f"reconcile failed: {exc}", now=now)
                 )
+                continue
+            if not found and lagging:
+                # Reads lag writes here: "not found" right after a crash proves nothing; the same looks as
+                # after any unclear attempt, never a quick resend.
+                self._changed(self._reconcile_later(row, reason="left in 'sending' by a restart", now=now))
                 continue
             if found:
                 log.info("reply %s: found on the platform after a restart (%s)", row["id"], found)
@@ -171,6 +201,9 @@ class ReplySender:
         """Send approved replies that are due, oldest first; returns how many were posted. An account
         that answered with a rate limit or a credential error is not asked again until its pause ends."""
         sent = 0
+        for row in reply_outbox.due_reconciling(self.store, self.clock(), limit):
+            if self._check_reconciling(row) == "sent":
+                sent += 1
         for row in reply_outbox.due_replies(self.store, self.clock(), limit):
             account = (row["platform"], row["account"])
             with self._lock:
@@ -263,6 +296,10 @@ class ReplySender:
                 )
             )
             return self._pause(row, until)
+        except DuplicateContent as exc:
+            # The platform says this text is already there: our earlier attempt is live. Find its id; never
+            # record "not posted", never send it again.
+            return self._already_posted(row, replier, target, exc)
         except (ReplyRefused, CapabilityLost) as exc:
             self._changed(reply_outbox.fail_reply(self.store, reply_id, error=str(exc), now=self.clock()))
             return "failed"
@@ -270,6 +307,10 @@ class ReplySender:
             self._changed(reply_outbox.flag_reply(self.store, reply_id, reason=str(exc), now=self.clock()))
             return "needs_check"
         except PlatformError as exc:
+            if exc.retryable and settle_time(replier, target) and (exc.status is None or exc.status >= 500):
+                # No clear answer (dropped, timed out, a 5xx that may follow the write): look, never resend.
+                self._changed(self._reconcile_later(row, reason=str(exc), now=self.clock()))
+                return "reconciling"
             return self._platform_error(row, exc, now)
         except Exception as exc:  # never blindly resend what may have gone out
             log.exception("reply %s: unexpected error while sending", reply_id)
@@ -328,6 +369,114 @@ class ReplySender:
             )
         )
         return "deferred"
+
+    # --- replies being reconciled ------------------------------------------------------------------
+
+    def _reconcile_later(
+        self, row: Mapping[str, Any], *, reason: str, now: datetime, counted: bool = False
+    ) -> dict[str, Any] | None:
+        """Into (or again) ``reconciling``; the next look in ``recheck``, or when the settle time is over."""
+        replier = self.repliers.get((row["platform"], row["account"]))
+        settled_at = self._attempted(row) + (settle_time(replier, target_for(row)) if replier else timedelta(0))
+        until = now + self.recheck if counted or settled_at <= now else min(settled_at, now + self.recheck)
+        expect = ("reconciling",) if row["status"] == "reconciling" else ("sending",)
+        return reply_outbox.reconcile_later(
+            self.store, row["id"], until=until, reason=reason, now=now, expect=expect, counted=counted
+        )
+
+    def _already_posted(self, row: Mapping[str, Any], replier: Replier, target: ReplyTarget, exc: Exception) -> str:
+        reason = f"{DUPLICATE}: the platform says this text is already posted ({exc}); looking for it"
+        try:
+            found = replier.find_reply(target, row["text"], self._since(row))
+        except Exception:
+            found = None
+        if found:
+            self._changed(
+                reply_outbox.record_reply_sent(
+                    self.store,
+                    row["id"],
+                    platform_reply_id=found,
+                    now=self.clock(),
+                    reconciled=True,
+                    evidence=DUPLICATE,
+                )
+            )
+            return "sent"
+        self._changed(self._reconcile_later(row, reason=reason, now=self.clock()))
+        return "reconciling"
+
+    def _check_reconciling(self, row: dict[str, Any]) -> str:
+        """One look at a reply being reconciled: found -> sent; surely not there -> approved (sent once more,
+        this round) or failed after the last attempt; cannot tell -> another look, or the approver."""
+        now = self.clock()
+        replier = self.repliers.get((row["platform"], row["account"]))
+        if replier is None:
+            return "reconciling"  # configuration changed; a restart with the account settles it
+        target = target_for(row)
+        try:
+            found = replier.find_reply(target, row["text"], self._since(row))
+        except Exception as exc:  # ReconcileUnknown, or a bug: neither may turn into a resend
+            return self._unclear(row, f"the platform could not be checked: {exc}", now)
+        if found:
+            log.info("reply %s: found on the platform while reconciling (%s)", row["id"], found)
+            self._changed(
+                reply_outbox.record_reply_sent(
+                    self.store, row["id"], platform_reply_id=found, now=now, reconciled=True, expect=("reconciling",)
+                )
+            )
+            return "sent"
+        if str(row["last_error"] or "").startswith(DUPLICATE):
+            # The platform said the text is there, yet it shows no reply to this post: do not guess.
+            return self._unclear(row, str(row["last_error"]), now)
+        if now < self._attempted(row) + settle_time(replier, target):
+            self._changed(self._reconcile_later(row, reason=str(row["last_error"] or "not found yet"), now=now))
+            return "reconciling"
+        if row["attempts"] >= self.max_attempts:
+            self._changed(
+                reply_outbox.fail_reply(
+                    self.store,
+                    row["id"],
+                    error=f"gave up after {row['attempts']} attempts; the platform shows none of them",
+                    now=now,
+                    expect=("reconciling",),
+                )
+            )
+            return "failed"
+        reply_outbox.defer_reply(
+            self.store,
+            row["id"],
+            until=now,
+            reason="reconciled: not posted",
+            error=None,
+            verify=VERIFY_NONE,
+            now=now,
+            action="reply.reconciled",
+            expect=("reconciling",),
+        )
+        return "approved"
+
+    def _unclear(self, row: dict[str, Any], reason: str, now: datetime) -> str:
+        if str(row["last_error"] or "").startswith(DUPLICATE) and not reason.startswith(DUPLICATE):
+            reason = f"{DUPLICATE} refused before; {reason}"  # the evidence stays on the row
+        if int(row["reconcile_checks"] or 0) + 1 >= self.reconcile_checks:
+            self._changed(
+                reply_outbox.flag_reply(
+                    self.store,
+                    row["id"],
+                    reason=f"still unclear after {self.reconcile_checks} looks ({reason}); check the post by hand",
+                    now=now,
+                    expect=("reconciling",),
+                )
+            )
+            return "needs_check"
+        self._changed(self._reconcile_later(row, reason=reason, now=now, counted=True))
+        return "reconciling"
+
+    @staticmethod
+    def _attempted(row: Mapping[str, Any]) -> datetime:
+        started = parse_time(row["send_started_at"] or row["approved_at"])
+        assert started is not None
+        return started
 
     @staticmethod
     def _since(row: Mapping[str, Any]) -> datetime:

@@ -189,7 +189,9 @@ def test_rewritten_log_needs_an_anchor_kept_elsewhere(log):
     conn.execute("DELETE FROM audit WHERE seq >= 11")
     tenth = conn.execute("SELECT hash, ts FROM audit WHERE seq = 10").fetchone()
     conn.execute("UPDATE audit_head SET seq = 10, hash = ?, ts = ?", [tenth["hash"], tenth["ts"]])
-    assert verify(log)[0] == 0  # consistent again, as far as the database alone can tell
+    # The chain alone is consistent again; the reply outbox still says what the cut entries recorded.
+    code, out = verify(log)
+    assert code == 1 and "BROKEN: reply 2 (x:5001) differs from its audit entries" in out and "status" in out
     code, out = verify(log, "--anchor", recorded)
     assert code == 1 and "BROKEN at entry 11:" in out and "anchor" in out
     # An anchor whose hash differs at the same seq (the log was rewritten from there) is caught too.
@@ -359,3 +361,82 @@ def test_compliance_doc_names_every_export_column_and_command():
     assert not missing, f"docs/compliance.md does not describe export columns {missing}"
     for command in ("audit verify", "audit head", "audit export", "audit purge", "socialwatch review", "--anchor"):
         assert command in doc
+
+
+# --- the reply outbox against the chain -------------------------------------------------------
+
+FORGED = "We admit liability and will pay 1000 EUR"
+
+
+def test_forged_reply_outbox_row_is_named_by_verify_and_export_shows_the_chained_version(log):
+    """The outbox has no triggers (the sender updates it): an UPDATE of text and approver is still caught."""
+    raw(log).execute(
+        "UPDATE reply_outbox SET text = ?, approved_by = 'U66', approved_by_name = 'eve' WHERE id = 2", [FORGED]
+    )
+    code, out = verify(log)
+    assert code == 1
+    assert "BROKEN: reply 2 (x:5001) differs from its audit entries (approved at entry 9)" in out
+    assert "in final_text, approver_id, approver_name:" in out and "altered" in out
+    rows = {r["reply_id"]: r for r in csv.DictReader(io.StringIO(export(log, "--format", "csv")))}
+    assert rows["2"]["final_text"] == "So sorry about the outage, a fix is rolling out now."
+    assert (rows["2"]["approver_id"], rows["2"]["approver_name"]) == ("U02", "bob")
+    assert FORGED not in export(log, "--format", "jsonl")
+    assert rows["2"]["chain_check"].startswith("altered: final_text")
+    assert rows["1"]["chain_check"] == ""  # the untouched row is not marked
+    report = json.loads(CliRunner().invoke(audit_group, ["verify", "--database", str(log), "--json"]).output)
+    assert report["ok"] is False and report["first_bad_seq"] is None and "reply 2" in report["problem"]
+
+
+def test_forged_status_and_platform_id_are_caught(log):
+    raw(log).execute("UPDATE reply_outbox SET status = 'failed', platform_reply_id = NULL WHERE id = 1")
+    code, out = verify(log)
+    assert code == 1 and "reply 1 (x:5000)" in out and "status, platform_reply_id" in out
+    [first] = [r for r in csv.DictReader(io.StringIO(export(log))) if r["reply_id"] == "1"]
+    assert (first["status"], first["platform_reply_id"]) == ("sent", "9001")
+
+
+def test_reply_row_inserted_without_an_approval_entry_is_named(log):
+    conn = raw(log)
+    conn.execute(
+        "INSERT INTO reply_outbox (item_id, dedupe_key, text, approved_by, approved_by_name, approved_at, status) "
+        "VALUES (3, 'forged', ?, 'U01', 'alice', '2026-03-01T10:00:00.000000Z', 'sent')",
+        [FORGED],
+    )
+    code, out = verify(log)
+    assert code == 1 and "reply 3 (x:5002) is in the reply outbox but no audit entry approved it" in out
+    [forged] = [r for r in csv.DictReader(io.StringIO(export(log))) if r["reply_id"] == "3"]
+    assert forged["chain_check"].startswith("not in the audit log")
+
+
+def test_purged_reply_texts_are_not_forgeries(log):
+    from socialwatch.compliance import retention
+
+    store = Store(log)
+    retention.purge(store, 1, texts=True)  # everything in the fixture is older than a day
+    code, out = verify(log)
+    assert code == 0, out
+    assert all(r["chain_check"] == "" for r in csv.DictReader(io.StringIO(export(log))))
+
+
+def test_a_moved_approval_time_cannot_hide_a_reply_from_an_export_period(log):
+    raw(log).execute("UPDATE reply_outbox SET approved_at = '2025-01-01T00:00:00.000000Z' WHERE id = 2")
+    code, out = verify(log)
+    assert code == 1 and "reply 2 (x:5001)" in out and "approved_at" in out
+    rows = list(csv.DictReader(io.StringIO(export(log, "--since", "2026-03-01", "--until", "2026-03-02"))))
+    assert sorted(r["reply_id"] for r in rows) == ["1", "2"]  # still in its real period, at its chained time
+    [moved] = [r for r in rows if r["reply_id"] == "2"]
+    assert moved["approved_at"] == "2026-03-01T09:40:00.000000Z" and "approved_at" in moved["chain_check"]
+    assert export(log, "--until", "2026-01-01").count("\n") == 1  # not in the period its forged time names
+
+
+def test_a_forged_post_under_a_reply_is_named_and_exported_as_received(log):
+    """The export's customer side (post, author, triage) comes from the items table: checked too."""
+    conn = raw(log)
+    original = conn.execute("SELECT text FROM items WHERE native_id = '5000'").fetchone()[0]
+    conn.execute("UPDATE items SET text = 'I love you all, no complaint', priority = 'low' WHERE native_id = '5000'")
+    code, out = verify(log)
+    assert code == 1 and "the post reply 1 answers (x:5000) differs from its item.received entry" in out
+    assert "post_text, priority" in out
+    [first] = [r for r in csv.DictReader(io.StringIO(export(log))) if r["reply_id"] == "1"]
+    assert first["post_text"] == original and first["priority"] != "low"
+    assert first["chain_check"].startswith("altered: post_text, priority")

@@ -6,7 +6,9 @@ import logging
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
+from socialwatch.cli import main
 from socialwatch.config.load import ConfigError, load_config, parse_config
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "config" / "socialwatch.example.toml"
@@ -180,3 +182,106 @@ def test_example_config_is_valid_and_documents_every_key(monkeypatch):
         if f"{k} =" not in text and f"[{k}]" not in text and f".{k}]" not in text and f".{k}." not in text
     )
     assert not missing, f"keys not documented in {EXAMPLE.name}: {missing}"
+
+
+# --- values that pass a schema but fail at run time -----------------------------------------------------
+
+REPLAY_ONLY = '[daemon]\ndatabase = "sw.db"\n[[replay]]\nname = "r"\npath = "r.jsonl"\n'
+
+
+@pytest.mark.parametrize(
+    ("snippet", "key", "words"),
+    [
+        ("[daemon]\npoll_interval = 1e308", "daemon.poll_interval", "less than or equal to 86400"),
+        ("[daemon]\nbackfill_hours = inf", "daemon.backfill_hours", "finite number"),
+        ("[daemon]\nbackfill_hours = nan", "daemon.backfill_hours", "finite number"),
+        ("[sla]\nurgent = inf", "sla.urgent", "finite number"),
+        ("[sla]\nnormal = 1e300", "sla.normal", "less than or equal to 525600"),
+        ('[sla.overrides."x:dm"]\nhigh = nan', "sla.overrides.x:dm.high", "finite number"),
+        ("[sla]\nreopen_window_hours = 1e20", "sla.reopen_window_hours", "less than or equal to 8760"),
+        (
+            '[[x.accounts]]\nname = "a"\nbearer_token = "t"\npoll_interval = inf',
+            "x.accounts[0].poll_interval",
+            "finite",
+        ),
+    ],
+)
+def test_check_refuses_values_that_would_fail_at_run_time(tmp_path, snippet, key, words):
+    (tmp_path / "r.jsonl").write_text("")
+    if snippet.startswith("[daemon]\n"):  # one [daemon] table: the key goes into REPLAY_ONLY's
+        text = REPLAY_ONLY.replace("[daemon]\n", snippet + "\n", 1)
+    else:
+        text = REPLAY_ONLY + snippet + "\n"
+    path = write(tmp_path, text)
+    result = CliRunner().invoke(main, ["check", "--offline", "--config", str(path)])
+    assert result.exit_code != 0
+    assert str(path) in result.output and f"  {key}: " in result.output and words in result.output, result.output
+    assert "fix: " in result.output
+
+
+@pytest.mark.parametrize("where", ["/", "empty", "missing", "a-file"])
+def test_check_refuses_a_templates_dir_without_templates(tmp_path, where):
+    (tmp_path / "r.jsonl").write_text("")
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "a-file").write_text("not a folder")
+    path = write(tmp_path, REPLAY_ONLY + f'[suggestions]\ntemplates_dir = "{where}"\n')
+    result = CliRunner().invoke(main, ["check", "--offline", "--config", str(path)])
+    assert result.exit_code != 0
+    assert str(path) in result.output and "suggestions.templates_dir: " in result.output, result.output
+    assert "fix: point it at a folder holding only your overrides" in result.output
+    with_one = tmp_path / "overrides" / "en" / "other"
+    with_one.mkdir(parents=True)
+    (with_one / "1-apologise.j2").write_text("Sorry about that.")
+    assert load_config(write(tmp_path, REPLAY_ONLY + '[suggestions]\ntemplates_dir = "overrides"\n'))
+
+
+def test_check_names_an_include_circle_instead_of_hanging(tmp_path):
+    (tmp_path / "r.jsonl").write_text("")
+    pieces = tmp_path / "overrides" / "en"
+    pieces.mkdir(parents=True)
+    (pieces / "_greeting.j2").write_text('{% include "_sign.j2" %}')
+    (pieces / "_sign.j2").write_text('Thanks{% include "_greeting.j2" %}')
+    path = write(tmp_path, REPLAY_ONLY + '[suggestions]\ntemplates_dir = "overrides"\n')
+    result = CliRunner().invoke(main, ["check", "--offline", "--config", str(path)])
+    assert result.exit_code == 1
+    assert "an include circle: en/_greeting.j2 -> en/_sign.j2 -> en/_greeting.j2" in result.output, result.output
+    assert "fix: remove one of those includes" in result.output
+
+
+# --- secrets are never echoed ------------------------------------------------------------------------------
+
+TOKEN = "AAAAbCdEf0123456789xYz0987654321QwErTy"
+
+
+@pytest.mark.parametrize(
+    "reference",
+    [f"secret:{TOKEN}", f"secret: {TOKEN} ", f"secret:{TOKEN}%2B", f"secret:Bearer {TOKEN}", f"secret:{TOKEN}!"],
+)
+def test_a_secret_reference_never_echoes_its_value(tmp_path, monkeypatch, caplog, reference):
+    monkeypatch.delenv(TOKEN, raising=False)
+    path = write(tmp_path, REPLAY_ONLY + f'[[x.accounts]]\nname = "acme"\nbearer_token = "{reference}"\n')
+    with caplog.at_level(logging.DEBUG), pytest.raises(ConfigError) as err:
+        load_config(path)
+    text = str(err.value)
+    assert "x.accounts[0].bearer_token" in text and "fix:" in text
+    assert TOKEN not in text and TOKEN[:12] not in text and TOKEN not in caplog.text
+    result = CliRunner().invoke(main, ["check", "--offline", "--config", str(path)])
+    assert result.exit_code != 0 and TOKEN[:12] not in result.output
+
+
+def test_a_secret_of_the_wrong_type_is_not_echoed_either(tmp_path):
+    path = write(tmp_path, REPLAY_ONLY + '[[x.accounts]]\nname = "acme"\nbearer_token = 12345678987654321\n')
+    with pytest.raises(ConfigError) as err:
+        load_config(path)
+    assert "x.accounts[0].bearer_token" in str(err.value) and "12345678987654321" not in str(err.value)
+    named = write(tmp_path, REPLAY_ONLY + '[[x.accounts]]\nname = "acme"\nbearer_token = "secret:X_TOKEN_NOT_SET"\n')
+    with pytest.raises(ConfigError) as err:
+        load_config(named)
+    assert "secret X_TOKEN_NOT_SET not found" in str(err.value)  # a name is shown: it is what to fix
+
+
+def test_status_and_backup_are_not_stopped_by_a_templates_dir(tmp_path):
+    path = write(tmp_path, REPLAY_ONLY + '[suggestions]\ntemplates_dir = "missing"\n')
+    assert load_config(path, secrets=False).daemon.database == tmp_path / "sw.db"
+    with pytest.raises(ConfigError):
+        load_config(path)

@@ -313,21 +313,26 @@ def test_feedback_examples_read_the_managers_corrections(tmp_path):
     from builders import ingest
 
     from socialwatch.cli.model import feedback_examples
-    from socialwatch.store import inbox
+    from socialwatch.store import corrections
     from socialwatch.store.db import Store
 
     config = Config.model_validate({"daemon": {"database": str(tmp_path / "sw.db")}})
     store = Store(tmp_path / "sw.db")
-    ingest(store, Pipeline(config), [item("this is the worst, broken again", native_id="5")], alert=True)
+    texts = ["this is the worst, broken again", "nice weather for a walk", "is the shop open on sunday"]
+    ingest(store, Pipeline(config), [item(t, native_id=str(i)) for i, t in enumerate(texts)], alert=True)
     with store.db() as db:
-        item_id = db.execute("SELECT id FROM items").fetchone()[0]
+        ids = {row[1]: row[0] for row in db.execute("SELECT id, text FROM items")}
     assert feedback_examples(config) == []
-    inbox.record_feedback(store, item_id, feedback="not_negative", actor_id="U1", actor_name="Ann")
+    corrections.correct(store, ids[texts[0]], "label", "not_negative", actor_id="U1", actor_name="Ann")
+    corrections.correct(store, ids[texts[1]], "label", "negative", actor_id="U1", actor_name="Ann")
+    # "Needs a reply" alone says nothing of the label: not a training row for the label model.
+    corrections.correct(store, ids[texts[2]], "needs_reply", "true", actor_id="U1", actor_name="Ann")
     examples = feedback_examples(config)
-    assert [(e.text, e.label, e.source) for e in examples] == [
-        ("this is the worst, broken again", "neutral", "feedback")
+    assert sorted((e.text, e.label, e.source) for e in examples) == [
+        (texts[1], "negative", "feedback"),
+        (texts[0], "neutral", "feedback"),
     ]
-    assert examples[0].weight > 1
+    assert all(e.weight > 1 for e in examples)
 
 
 def test_extra_examples_change_what_the_model_learns():
@@ -342,7 +347,7 @@ def test_extra_examples_change_what_the_model_learns():
 def test_model_train_with_feedback_from_the_command_line(tmp_path):
     """`model train --with-feedback` reads the corrections, trains on the data given and writes the model,
     reproducibly (installing goes through the rule tested above)."""
-    from socialwatch.store import inbox
+    from socialwatch.store import corrections
     from socialwatch.store.db import Store
 
     root = _tiny_root(tmp_path)
@@ -354,7 +359,7 @@ def test_model_train_with_feedback_from_the_command_line(tmp_path):
     ingest(store, Pipeline(config), [item("meh, the blue one came in medium", native_id="7")], alert=True)
     with store.db() as db:
         item_id = db.execute("SELECT id FROM items").fetchone()[0]
-    inbox.record_feedback(store, item_id, feedback="not_negative", actor_id="U1", actor_name="Ann")
+    corrections.correct(store, item_id, "label", "not_negative", actor_id="U1", actor_name="Ann")
     out = tmp_path / "trained.npz"
     args = ["model", "train", "--data", str(root.parent), "--config", str(config_path), "--with-feedback"]
     result = CliRunner().invoke(main, [*args, "--out", str(out), "--no-install", "--epochs", "2"])

@@ -96,3 +96,62 @@ def test_backup_while_writing_is_consistent(tmp_path: Path):
     assert verify_chain(audit_log.audit_rows(copy)).ok
     again = CliRunner().invoke(main, ["backup", str(tmp_path / "copy.db"), "--config", str(path)])
     assert again.exit_code != 0 and "exists" in again.output
+
+
+def test_exports_reports_and_backups_are_created_owner_only_whatever_the_umask(tmp_path: Path):
+    import os
+    import stat
+
+    path = tmp_path / "socialwatch.toml"
+    path.write_text(CONFIG)
+    store = Store(tmp_path / "sw.db")
+    seed(store, 3)
+    widened = tmp_path / "old-export.csv"
+    widened.write_text("an earlier export, world-readable\n")
+    widened.chmod(0o644)
+    runner = CliRunner()
+    previous = os.umask(0)  # the loosest umask: only the mode socialwatch sets keeps these private
+    try:
+        commands = {
+            "backup.db": ["backup", str(tmp_path / "backup.db"), "--config", str(path)],
+            "replies.csv": [
+                "audit",
+                "export",
+                "--database",
+                str(store.path),
+                "--output",
+                str(tmp_path / "replies.csv"),
+            ],
+            "events.jsonl": [
+                "audit",
+                "export",
+                "--events",
+                "--format",
+                "jsonl",
+                "--database",
+                str(store.path),
+                "--output",
+                str(tmp_path / "events.jsonl"),
+            ],
+            "report.json": [
+                "report",
+                "--database",
+                str(store.path),
+                "--format",
+                "json",
+                "--output",
+                str(tmp_path / "report.json"),
+            ],
+            "old-export.csv": ["audit", "export", "--database", str(store.path), "--output", str(widened)],
+        }
+        for name, args in commands.items():
+            result = runner.invoke(main, args)
+            assert result.exit_code == 0, (name, result.output)
+    finally:
+        os.umask(previous)
+    for name in commands:
+        written = tmp_path / name
+        assert stat.S_IMODE(written.stat().st_mode) == 0o600, f"{name} is {oct(written.stat().st_mode)}"
+        assert written.stat().st_size > 0
+    assert "item.received" in (tmp_path / "events.jsonl").read_text()
+    assert inbox.count_items(Store(tmp_path / "backup.db", migrate=False)) == 3

@@ -45,7 +45,11 @@ def test_service_basics(unit: dict[str, dict[str, list[str]]]) -> None:
     assert service["StateDirectory"] == ["socialwatch"]
     assert service["DynamicUser"] == ["yes"]
     assert service["NotifyAccess"] == ["main"]
-    assert "network-online.target" in unit["Unit"]["After"]
+    after = " ".join(unit["Unit"]["After"]).split()
+    wants = " ".join(unit["Unit"]["Wants"]).split()
+    assert "network-online.target" in after
+    # Start on a synchronised clock; later steps are followed gradually (ops/clock.py).
+    assert "time-sync.target" in after and "time-sync.target" in wants
     assert unit["Install"]["WantedBy"] == ["multi-user.target"]
 
 

@@ -29,6 +29,8 @@ class Click:
     index: int | None  # the suggestion a Send button stands for
     outcome: str  # the rest of a prefixed action id: "sent" of "sw_resolve_sent"
     item: Mapping[str, Any]  # the item the click is about (found through the reply for reply buttons)
+    choice: str = ""  # what a select's option stands for: "billing" of "12:billing" (``Registration.choice``)
+    version: int | None = None  # the reply attempt the card was rendered for (``cards.reply_value``)
 
     @property
     def user(self) -> Mapping[str, Any]:
@@ -90,6 +92,8 @@ class Registration:
     approvers_only: bool
     refusal: str  # what a non-approver is told
     attempted: str  # the name the refusal is audited under
+    choice: bool = False  # a select: its options' values are "<target>:<choice>" and the click carries the choice
+    card: bool = False  # a button of the item's alert card: only a click from that very message counts
 
 
 class Actions:
@@ -110,15 +114,19 @@ class Actions:
         approvers_only: bool = False,
         refusal: str = "only approvers can do this",
         attempted: str | None = None,
+        choice: bool = False,
+        card: bool = False,
     ) -> Callable[[ClickHandler], ClickHandler]:
-        """Register the decorated function for ``action_id`` (``prefix``: for ``action_id`` + "_" + anything)."""
+        """Register the decorated function for ``action_id`` (``prefix``: for ``action_id`` + "_" + anything;
+        ``choice``: a select, whose chosen option's value names the target and the choice; ``card``: the
+        control sits on the item's alert, so the dispatcher refuses a click from any other message)."""
         table = self._prefixes if prefix else self._exact
 
         def register(handler: ClickHandler) -> ClickHandler:
             if action_id in table:
                 raise ValueError(f"action {action_id!r} is registered twice")
             table[action_id] = Registration(
-                handler, target, approvers_only, refusal, attempted or action_id.removeprefix("sw_")
+                handler, target, approvers_only, refusal, attempted or action_id.removeprefix("sw_"), choice, card
             )
             return handler
 

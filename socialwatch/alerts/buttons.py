@@ -1,5 +1,5 @@
 """The alert card's buttons and modals: Send, Edit & send, the second approval, Withdraw, settling a reply
-that needs a check, Assign, Dismiss and "Not negative".
+that needs a check, Assign and Dismiss (the corrections, "Not negative" among them, are alerts/corrections.py).
 
 Each is registered on the click table (``register``). Sending, editing, dismissing and settling need an
 approver; the dispatcher refuses anyone else before a handler runs. Each decision is one store
@@ -20,6 +20,7 @@ from socialwatch.store import alert_outbox, audit_log, inbox, reply_outbox
 from socialwatch.store.reply_outbox import QueueResult
 
 REPLY_REFUSAL = "only approvers can send, edit or dismiss replies"
+STALE_REFUSAL = "that click came from an older state of the alert (a reply was tried since); nothing was sent"
 ALERTS_ONLY_REFUSAL = "socialwatch runs in alerts-only mode: answer on the platform"
 
 
@@ -27,7 +28,7 @@ def register(actions: Actions) -> None:
     """Put the card's buttons and modals on ``actions``."""
 
     def for_approvers(action_id: str, **options: Any) -> Callable[[ClickHandler], ClickHandler]:
-        return actions.action(action_id, approvers_only=True, refusal=REPLY_REFUSAL, **options)
+        return actions.action(action_id, approvers_only=True, refusal=REPLY_REFUSAL, card=True, **options)
 
     for_approvers(cards.SEND, prefix=True, attempted="send")(send)
     for_approvers(cards.EDIT)(open_edit)
@@ -35,8 +36,7 @@ def register(actions: Actions) -> None:
     for_approvers(cards.CANCEL, target="reply")(withdraw)
     for_approvers(cards.RESOLVE, prefix=True, target="reply", attempted="resolve")(resolve)
     for_approvers(cards.DISMISS)(open_dismiss)
-    actions.action(cards.ASSIGN)(assign)
-    actions.action(cards.NOT_NEGATIVE)(not_negative)
+    actions.action(cards.ASSIGN, card=True)(assign)
     actions.view(cards.EDIT_VIEW)(submit_edit)
     actions.view(cards.DISMISS_VIEW)(submit_dismiss)
 
@@ -54,7 +54,15 @@ def send(responder: Responder, click: Click) -> None:
         responder.ephemeral(click.payload, "That suggestion no longer exists; use Edit & send.")
         return
     chosen = suggestions[click.index]
-    queue(responder, click.payload, click.item, chosen["text"], suggested=chosen["text"], kind=chosen.get("kind"))
+    queue(
+        responder,
+        click.payload,
+        click.item,
+        chosen["text"],
+        suggested=chosen["text"],
+        kind=chosen.get("kind"),
+        attempt=click.version or 0,
+    )
 
 
 def open_edit(responder: Responder, click: Click) -> None:
@@ -73,7 +81,12 @@ def open_edit(responder: Responder, click: Click) -> None:
             text=first["text"] or "",
             limit=platforms.reply_limit(platform, public),
             unit=platforms.limit_unit(platform, public),
-            private={"item_id": item["id"], "suggested": first["text"], "kind": first.get("kind")},
+            private={
+                "item_id": item["id"],
+                "suggested": first["text"],
+                "kind": first.get("kind"),
+                "attempt": click.version or 0,
+            },
         ),
     )
 
@@ -120,17 +133,6 @@ def assign(responder: Responder, click: Click) -> None:
         responder.refresh(int(click.item["id"]))
 
 
-def not_negative(responder: Responder, click: Click) -> None:
-    if inbox.record_feedback(
-        responder.store,
-        int(click.item["id"]),
-        feedback="not_negative",
-        actor_id=click.user_id,
-        actor_name=click.user_name,
-    ):
-        responder.refresh(int(click.item["id"]))
-
-
 def _alerts_only(responder: Responder, click: Click, attempted: str) -> bool:
     slack = responder.config.slack
     if slack is not None and slack.alerts_only:
@@ -150,9 +152,11 @@ def queue(
     *,
     suggested: str | None,
     kind: str | None,
+    attempt: int,
 ) -> None:
     """Put the approved text in the reply outbox (waiting for a second approver under the two-person rule
-    when the reply is public) and tell the approver what happened."""
+    when the reply is public) and tell the approver what happened. ``attempt``: the card's version of the
+    item's replies (``cards.reply_value``); a click from an older card queues nothing."""
     user = payload.get("user") or {}
     slack = responder.config.slack
     result = reply_outbox.queue_reply(
@@ -164,6 +168,7 @@ def queue(
         suggested_text=suggested,
         suggestion_kind=kind,
         needs_second=bool(slack is not None and slack.two_person_rule and item.get("public")),
+        expected_attempt=attempt,
     )
     after_queue(responder, payload, item, result)
 
@@ -184,6 +189,10 @@ def after_queue(responder: Responder, payload: Mapping[str, Any], item: Mapping[
         )
     elif status == "closed":
         responder.ephemeral(payload, "This alert was dismissed; nothing was sent.")
+    elif status == "stale":
+        # A replayed or long-delayed click from before a reply was tried: what it approved is not what
+        # the card shows now, so it is refused and audited, never posted.
+        responder.refuse(payload, "send", cards.item_key(item), STALE_REFUSAL)
 
 
 def _refused(responder: Responder, payload: Mapping[str, Any], item: Mapping[str, Any]) -> bool:
@@ -222,6 +231,9 @@ def submit_edit(responder: Responder, submission: Submission) -> SubmissionResul
         problem = "Only approvers can send replies."
     if problem:
         return {"response_action": "errors", "errors": {cards.REPLY_BLOCK: problem}}, None
+    confirming = needs_confirmation(submission, text)
+    if confirming is not None:
+        return confirming, None
 
     def send_it() -> None:  # after the ack: Slack wants it within 3 s
         # Refusals and "already answered" notes go to the alert's channel, as for a button.
@@ -233,9 +245,40 @@ def submit_edit(responder: Responder, submission: Submission) -> SubmissionResul
             text,
             suggested=submission.private.get("suggested"),
             kind=submission.private.get("kind"),
+            attempt=int(submission.private.get("attempt") or 0),
         )
 
     return None, send_it
+
+
+def reach_of(item: Mapping[str, Any], text: str, suggested: str) -> list[str]:
+    """The accounts an edited reply mentions and the links it adds that the suggestion did not have; the
+    customer's own handle (the platform addresses them anyway) does not count."""
+    own = {f"@{str(item.get('author_handle') or '').lower()}"}
+    known = set(platforms.mentions_and_links(suggested)) | own
+    return [entry for entry in platforms.mentions_and_links(text) if entry not in known]
+
+
+def needs_confirmation(submission: Submission, text: str) -> dict[str, Any] | None:
+    """The modal's ack when an edited reply must be confirmed first (it mentions other accounts or adds
+    links), else None: the modal is updated to list them and ask; a submission that ticks the box for
+    exactly those goes through. An edit after the confirmation that reaches further asks again."""
+    reach = reach_of(submission.item, text, str(submission.private.get("suggested") or ""))
+    if not reach:
+        return None
+    ticked = submission.value(cards.CONFIRM_BLOCK, cards.CONFIRM_INPUT).get("selected_options") or []
+    confirmed = list(submission.private.get("confirm") or [])
+    if confirmed and set(reach) <= set(confirmed):
+        if any(option.get("value") == "yes" for option in ticked):
+            return None
+        return {"response_action": "errors", "errors": {cards.CONFIRM_BLOCK: "Tick the box to send it as it is."}}
+    view = cards.confirm_reach(submission.payload.get("view") or {}, reach, submission.private)
+    keep = ("type", "callback_id", "title", "submit", "close", "private_metadata", "blocks")
+    view = {key: view[key] for key in keep if key in view}  # Slack's own fields (id, hash, state) stay out
+    for block in view["blocks"]:  # keep what the approver wrote
+        if block.get("block_id") == cards.REPLY_BLOCK:
+            block["element"] = {**block["element"], "initial_value": text[:3000]}
+    return {"response_action": "update", "view": view}
 
 
 def not_an_approver(responder: Responder, submission: Submission, item: Mapping[str, Any], attempted: str) -> bool:
@@ -254,7 +297,7 @@ def not_an_approver(responder: Responder, submission: Submission, item: Mapping[
 
 
 def submit_dismiss(responder: Responder, submission: Submission) -> SubmissionResult:
-    if not responder.is_approver(submission.user_id):
+    if not_an_approver(responder, submission, submission.item, "dismiss"):
         return {"response_action": "errors", "errors": {cards.REASON_BLOCK: "Only approvers can dismiss."}}, None
     reason = (submission.value(cards.REASON_BLOCK, cards.REASON_INPUT).get("selected_option") or {}).get(
         "value"

@@ -18,9 +18,8 @@ from datetime import datetime
 from typing import Any
 
 from socialwatch.alerts import wording
-from socialwatch.models import PLATFORM_NAMES, parse_time
+from socialwatch.models import PLATFORM_NAMES, language_name, parse_time
 from socialwatch.scoring import pii
-from socialwatch.scoring.replies.choice import language_name
 from socialwatch.scoring.replies.platforms import window_refusal
 
 EVENT_TYPE = "socialwatch_alert"
@@ -50,7 +49,7 @@ SEND = "sw_send"  # sw_send_0 .. sw_send_2
 EDIT = "sw_edit"
 ASSIGN = "sw_assign"
 DISMISS = "sw_dismiss"
-NOT_NEGATIVE = "sw_not_negative"
+NOT_NEGATIVE = "sw_not_negative"  # with the other corrections in alerts/corrections.py
 SECOND = "sw_second"  # second approval under the two-person rule
 CANCEL = "sw_cancel"  # withdraw a reply still waiting for its second approval
 RESOLVE = "sw_resolve"  # sw_resolve_sent | _resend | _drop: a person settles a reply in needs_check
@@ -63,6 +62,7 @@ SAME_CUSTOMER = "sw_same_customer"  # link the author to another identity (alert
 EDIT_VIEW = "sw_edit_view"
 DISMISS_VIEW = "sw_dismiss_view"
 REPLY_BLOCK, REPLY_INPUT = "reply", "text"
+CONFIRM_BLOCK, CONFIRM_INPUT = "confirm", "checked"  # the edited reply's mentions and links, confirmed
 REASON_BLOCK, REASON_INPUT = "reason", "choice"
 NOTE_BLOCK, NOTE_INPUT = "note", "text"
 DISMISS_REASONS = {
@@ -109,6 +109,22 @@ def one_line(text: str, limit: int) -> str:
     return safe(" ".join(clean(text).split()), limit)
 
 
+# Slack's mrkdwn has no escape for its emphasis marks: a name like ``Bob* <- bold ends here`` would close
+# the bold author line and style what follows. Look-alike characters keep the name readable and inert.
+_MRKDWN_MARKS = str.maketrans({"*": "\u2217", "_": "\uff3f", "~": "\u223c", "`": "\u02cb"})
+
+
+def inert(text: str) -> str:
+    """Already-escaped mrkdwn with Slack's emphasis marks (``* _ ~ ` ``) replaced by look-alikes, so a
+    customer's name can sit inside ``*...*`` or ``_..._`` and never end it."""
+    return text.translate(_MRKDWN_MARKS)
+
+
+def name_line(text: str, limit: int) -> str:
+    """A display name or handle for mrkdwn: one line, escaped, cut and inert."""
+    return inert(one_line(text, limit))
+
+
 @dataclass(frozen=True)
 class AlertState:
     """What happened to the alert since it was posted; drives the status line and the buttons."""
@@ -117,9 +133,11 @@ class AlertState:
     assigned_to: str | None = None
     dismissed_by: str | None = None
     dismissed_reason: str | None = None
-    feedback: str | None = None  # "not_negative"
+    corrections: Mapping[str, Any] | None = None  # the row of corrections (alerts/corrections.py), when open
+    correction_lines: tuple[str, ...] = ()  # who corrected what
     alerts_only: bool = False
     now: datetime | None = None  # when it is rendered: a reply window may have closed since the alert
+    attempts: int = 0  # manager replies queued for the item so far (failed and withdrawn ones too)
 
 
 def shown_text(item: Mapping[str, Any]) -> str:
@@ -136,8 +154,8 @@ def _author_line(item: Mapping[str, Any], history: Mapping[str, Any] | None) -> 
     if wording.anonymous(item):
         platform = PLATFORM_WORDS.get(item["platform"], str(item["platform"]))
         return f"someone {platform} does not name · no earlier contacts can be linked"
-    name = one_line(item.get("author_name") or "", NAME_MAX)
-    handle = one_line(item.get("author_handle") or "", NAME_MAX)
+    name = name_line(item.get("author_name") or "", NAME_MAX)
+    handle = name_line(item.get("author_handle") or "", NAME_MAX)
     who = " ".join(p for p in (f"*{name}*" if name else "", f"@{handle}" if handle else "") if p) or "someone"
     parts = [who]
     followers = item.get("author_followers")
@@ -241,6 +259,8 @@ def render(
     if not closed:
         blocks.extend(_suggestion_blocks(item, state))
         blocks.append(_actions(item, state))
+        if state.corrections:
+            blocks.append(dict(state.corrections))
     return {
         "text": fallback_text(item),
         "blocks": blocks[:50],
@@ -286,7 +306,7 @@ def _suggestion_blocks(item: Mapping[str, Any], state: AlertState) -> list[dict[
             "text": {"type": "mrkdwn", "text": cut(f"*{escape(label)}*\n{escape(suggestion['text'])}", SECTION_MAX)},
         }
         if not state.alerts_only and not state.reply and refusal is None:
-            block["accessory"] = _button("Send", f"{SEND}_{index}", f"{item['id']}:{index}", "primary")
+            block["accessory"] = button("Send", f"{SEND}_{index}", reply_value(item, state, index), "primary")
         blocks.append(block)
         english = suggestion.get("english")
         if isinstance(english, str) and english:
@@ -303,7 +323,7 @@ def _suggestion_blocks(item: Mapping[str, Any], state: AlertState) -> list[dict[
     return blocks
 
 
-def _button(text: str, action_id: str, value: str, style: str | None = None) -> dict[str, Any]:
+def button(text: str, action_id: str, value: str, style: str | None = None) -> dict[str, Any]:
     button: dict[str, Any] = {
         "type": "button",
         "action_id": action_id,
@@ -320,26 +340,24 @@ def _actions(item: Mapping[str, Any], state: AlertState) -> dict[str, Any]:
     elements = []
     reply = state.reply
     if reply and reply.get("status") == "awaiting_second":
-        elements.append(_button("Approve (second)", SECOND, str(reply["id"]), "primary"))
-        elements.append(_button("Withdraw", CANCEL, str(reply["id"])))
+        elements.append(button("Approve (second)", SECOND, str(reply["id"]), "primary"))
+        elements.append(button("Withdraw", CANCEL, str(reply["id"])))
     elif reply and reply.get("status") == "needs_check":
         for outcome, label in RESOLUTIONS.items():
             elements.append(
-                _button(label, f"{RESOLVE}_{outcome}", str(reply["id"]), "primary" if outcome == "sent" else None)
+                button(label, f"{RESOLVE}_{outcome}", str(reply["id"]), "primary" if outcome == "sent" else None)
             )
     elif not state.alerts_only and not reply and send_refusal(item, state.now) is None:
-        elements.append(_button("Edit & send", EDIT, value))
+        elements.append(button("Edit & send", EDIT, reply_value(item, state)))
         if item.get("platform") in PRIVATE_REPLY_PLATFORMS and item.get("kind") == "comment":
-            elements.append(_button("Reply privately", PRIVATE, value))
+            elements.append(button("Reply privately", PRIVATE, reply_value(item, state)))
     if not state.assigned_to:
-        elements.append(_button("Assign to me", ASSIGN, value))
-    elements.append(_button("Dismiss", DISMISS, value, "danger"))
-    if item.get("label") == "negative" and state.feedback != "not_negative":
-        elements.append(_button("Not negative", NOT_NEGATIVE, value))
+        elements.append(button("Assign to me", ASSIGN, value))
+    elements.append(button("Dismiss", DISMISS, value, "danger"))
     if has_masked(item):
-        elements.append(_button("Show original", REVEAL, value))
+        elements.append(button("Show original", REVEAL, value))
     if not state.alerts_only:
-        elements.append(_button("Same customer as…", SAME_CUSTOMER, value))
+        elements.append(button("Same customer as…", SAME_CUSTOMER, value))
     return {"type": "actions", "block_id": "alert_actions", "elements": elements}
 
 
@@ -350,8 +368,7 @@ def _status_blocks(item: Mapping[str, Any], state: AlertState, blocks: list[dict
     reply = state.reply
     if state.assigned_to:
         lines.append(f":bust_in_silhouette: assigned to <@{user_mention_id(state.assigned_to)}>")
-    if state.feedback == "not_negative":
-        lines.append(":memo: marked *not negative* (feedback stored)")
+    lines.extend(state.correction_lines)
     if reply:
         status = reply.get("status")
         approver = user_mention_id(str(reply.get("approved_by") or ""))
@@ -372,6 +389,12 @@ def _status_blocks(item: Mapping[str, Any], state: AlertState, blocks: list[dict
             )
         elif status in ("approved", "sending"):
             lines.append(f":outbox_tray: sending reply approved by <@{approver}>\n>{text}")
+            closed = True
+        elif status == "reconciling":
+            lines.append(
+                f":mag: reply approved by <@{approver}> may be posted already (no clear answer came back): "
+                f"checking the platform; nothing is resent meanwhile\n>{text}"
+            )
             closed = True
         elif status == "needs_check":
             reason = one_line(str(reply.get("needs_check_reason") or ""), 300)
@@ -440,8 +463,8 @@ def edit_modal(
                         "type": "mrkdwn",
                         "text": cut(
                             f"Replying on {platform} to "
-                            f"{one_line(item.get('author_name') or item.get('author_handle') or '', 80)}:"
-                            f" _{one_line(shown_text(item) or wording.attachments_text(item), 400)}_",
+                            f"{name_line(item.get('author_name') or item.get('author_handle') or '', 80)}:"
+                            f" _{inert(one_line(shown_text(item) or wording.attachments_text(item), 400))}_",
                             SECTION_MAX,
                         ),
                     }
@@ -460,6 +483,46 @@ def edit_modal(
                 },
             },
         ],
+    }
+
+
+def confirm_reach(view: Mapping[str, Any], reach: list[str], private: Mapping[str, Any]) -> dict[str, Any]:
+    """The Edit & send modal again, asking to confirm the accounts the edited reply mentions and the links
+    it adds (``reach``) before anything is posted: a second look at what reaches beyond the customer."""
+    listed = ", ".join(f"`{inert(one_line(entry, 200))}`" for entry in reach[:10]) + (" …" if len(reach) > 10 else "")
+    blocks = [b for b in view.get("blocks") or [] if b.get("block_id") not in ("reach", CONFIRM_BLOCK)]
+    at = next((i for i, b in enumerate(blocks) if b.get("block_id") == REPLY_BLOCK), len(blocks))
+    blocks[at:at] = [
+        {
+            "type": "section",
+            "block_id": "reach",
+            "text": {
+                "type": "mrkdwn",
+                "text": cut(
+                    f":warning: The edited reply mentions other accounts or adds links: {listed}. "
+                    "They are posted as written, for everyone the reply reaches.",
+                    SECTION_MAX,
+                ),
+            },
+        },
+        {
+            "type": "input",
+            "block_id": CONFIRM_BLOCK,
+            "label": {"type": "plain_text", "text": "Confirm"},
+            "element": {
+                "type": "checkboxes",
+                "action_id": CONFIRM_INPUT,
+                "options": [
+                    {"text": {"type": "plain_text", "text": "Send it with these mentions and links"}, "value": "yes"}
+                ],
+            },
+        },
+    ]
+    return {
+        **view,
+        "title": {"type": "plain_text", "text": "Confirm & send"},
+        "private_metadata": json.dumps({**private, "confirm": reach}),
+        "blocks": blocks,
     }
 
 
@@ -509,7 +572,23 @@ def ops_text(event: str, details: Mapping[str, Any]) -> str:
     return f":rotating_light: socialwatch: source *{source}* is {state}: {detail}"
 
 
-def parse_value(value: str) -> tuple[int, int | None]:
-    """A button value: ``"<item id>"`` or ``"<item id>:<suggestion index>"``."""
-    head, _, tail = (value or "").partition(":")
-    return int(head), (int(tail) if tail else None)
+def parse_choice(value: str) -> tuple[int, str]:
+    """A select option's value: ``"<item id>:<choice>"`` (ValueError when it is not)."""
+    head, sep, tail = (value or "").partition(":")
+    if not sep or not tail:
+        raise ValueError(f"not <item id>:<choice>: {value!r}")
+    return int(head), tail
+
+
+def parse_value(value: str) -> tuple[int, int | None, int | None]:
+    """A button value: ``"<id>"``, ``"<id>:<suggestion index>"``, either with ``"@<attempt>"`` (see
+    ``reply_value``): (id, index or None, attempt or None)."""
+    body, at, version = (value or "").partition("@")
+    head, _, tail = body.partition(":")
+    return int(head), (int(tail) if tail else None), (int(version) if at else None)
+
+
+def reply_value(item: Mapping[str, Any], state: AlertState, index: int | None = None) -> str:
+    """The value of a button that queues a reply: the item, the suggestion and the reply attempt the card
+    was rendered for (``AlertState.attempts``), so a click replayed from an older card is told apart."""
+    return f"{item['id']}{'' if index is None else f':{index}'}@{state.attempts}"

@@ -31,7 +31,9 @@ OPTION_TEXT_MAX = 75
 
 def register(actions: Actions) -> None:
     """Put "Same customer as…" and its modal on ``actions``."""
-    actions.action(cards.SAME_CUSTOMER, approvers_only=True, refusal=REFUSAL, attempted="link_customer")(open_link)
+    actions.action(cards.SAME_CUSTOMER, approvers_only=True, refusal=REFUSAL, attempted="link_customer", card=True)(
+        open_link
+    )
     actions.view(LINK_VIEW)(submit_link)
 
 
@@ -53,7 +55,7 @@ def _who(responder: Responder, key: str) -> str:
 def link_modal(item: Mapping[str, Any], suggested: Sequence[tuple[str, str]], linked: Sequence[str]) -> dict[str, Any]:
     """The modal: who the author is, whom they are linked to already, the suggestions, a free field."""
     platform = cards.PLATFORM_WORDS.get(item["platform"], str(item["platform"]))
-    who = cards.one_line(item.get("author_name") or item.get("author_handle") or str(item["author_key"]), 80)
+    who = cards.name_line(item.get("author_name") or item.get("author_handle") or str(item["author_key"]), 80)
     intro = f"*{platform} {who}* is the same person as another identity: their histories become one."
     if linked:
         intro += f"\nAlready linked: {cards.escape(', '.join(linked))}."

@@ -26,18 +26,20 @@ from slack_sdk.socket_mode.request import SocketModeRequest
 from slack_sdk.socket_mode.response import SocketModeResponse
 
 from socialwatch.alerts import cards
-from socialwatch.alerts.actions import Actions, Click, Submission, SubmissionResult
+from socialwatch.alerts.actions import Actions, Click, Registration, Submission, SubmissionResult
 from socialwatch.alerts.buttons import user_name
+from socialwatch.alerts.click_retries import ClickRetries
 from socialwatch.alerts.outbox import DeliveryError
 from socialwatch.alerts.slack import SlackChannel, slack_errors
 from socialwatch.config.schema import Config
-from socialwatch.store import audit_log, inbox, reply_outbox
+from socialwatch.store import alert_outbox, audit_log, inbox, reply_outbox
 from socialwatch.store.db import Store
 
 log = logging.getLogger(__name__)
 
 GROUP_CACHE_SECONDS = 300.0
 CLOSE_TIMEOUT = 5.0  # seconds; well under the unit's TimeoutStopSec
+MISPLACED_REFUSAL = "that button does not belong to this alert's message; nothing was done"
 SEND_ACTIONS = (cards.SEND, cards.EDIT, cards.SECOND, cards.CANCEL, cards.DISMISS, cards.RESOLVE)
 
 
@@ -64,6 +66,7 @@ class Interactions:
         self._socket: SocketModeClient | None = None
         self._group: tuple[float, frozenset[str]] = (0.0, frozenset())
         self._group_lock = threading.Lock()
+        self.retries = ClickRetries(store, self.ephemeral)
 
     # --- connection ------------------------------------------------------------------------------
 
@@ -80,6 +83,7 @@ class Interactions:
         """Close Socket Mode, waiting at most CLOSE_TIMEOUT: slack_sdk's close() can block for ever when it
         races its own session runner (the runner resets ``terminated`` after close() set it, then sleeps in
         a loop nobody ends), and a SIGTERM must not wait for systemd's SIGKILL. Its threads are daemons."""
+        self.retries.stop()
         socket, self._socket = self._socket, None
         if socket is None:
             return
@@ -99,7 +103,8 @@ class Interactions:
                 ack, then = self.on_submission(payload)
                 client.send_socket_mode_response(SocketModeResponse(envelope_id=req.envelope_id, payload=ack))
                 if then:
-                    then()
+                    told, key = self.submission_origin(payload)
+                    self.retries.run(told, "form", key, then)
                 return
             client.send_socket_mode_response(SocketModeResponse(envelope_id=req.envelope_id))
             if payload.get("type") == "block_actions":
@@ -176,10 +181,18 @@ class Interactions:
             return
         registration, outcome = found
         user = payload.get("user") or {}
+        choice = ""
+        # A select sends the chosen option (Slack's block_actions ``selected_option``), a button its value.
+        value = str((action.get("selected_option") or {}).get("value") or action.get("value") or "")
         try:
-            target, index = cards.parse_value(str(action.get("value") or ""))
+            if registration.choice:
+                target, choice = cards.parse_choice(value)
+                index, version = None, None
+            else:
+                target, index, version = cards.parse_value(value)
         except ValueError:
-            log.warning("ignoring a click with an unreadable value: %r", action.get("value"))
+            log.warning("refusing a click with an unreadable value: %r", value)
+            self.ephemeral(payload, "That button's value is unreadable; nothing was changed.")
             return
         if registration.target == "reply":
             reply = reply_outbox.reply(self.store, target)
@@ -189,11 +202,58 @@ class Interactions:
         if item is None:
             self.ephemeral(payload, "This alert is no longer in the database.")
             return
-        click = Click(payload, action_id, str(user.get("id") or ""), user_name(user), target, index, outcome, item)
+        click = Click(
+            payload,
+            action_id,
+            str(user.get("id") or ""),
+            user_name(user),
+            target,
+            index,
+            outcome,
+            item,
+            choice,
+            version,
+        )
+        what = f"{registration.attempted.replace('_', ' ').capitalize()} click"
+        # Acked already: a write the database cannot take now is retried, and the clicker is told.
+        self.retries.run(payload, what, cards.item_key(item), lambda: self._act(registration, click))
+
+    def _act(self, registration: Registration, click: Click) -> None:
+        payload, item = click.payload, click.item
         if registration.approvers_only and not self.is_approver(click.user_id):
             self.refuse(payload, registration.attempted, cards.item_key(item), registration.refusal)
             return
+        if registration.card and not self.from_its_alert(payload, item):
+            self.refuse(payload, registration.attempted, cards.item_key(item), MISPLACED_REFUSAL)
+            return
         registration.handler(self, click)
+
+    def submission_origin(self, payload: Mapping[str, Any]) -> tuple[dict[str, Any], str | None]:
+        """Where a modal's clicker can be told something (its alert's channel) and the item key."""
+        view = payload.get("view") or {}
+        try:
+            item_id = int(json.loads(view.get("private_metadata") or "{}")["item_id"])
+        except (ValueError, KeyError, TypeError):
+            return {"user": payload.get("user") or {}}, None
+        item = inbox.item(self.store, item_id)
+        channel = (alert_outbox.alert_message(self.store, item_id) or {}).get("channel")
+        return {"user": payload.get("user") or {}, "channel": {"id": channel}}, (cards.item_key(item) if item else None)
+
+    def from_its_alert(self, payload: Mapping[str, Any], item: Mapping[str, Any]) -> bool:
+        """Whether a card button's click came from the item's own alert message: a value naming another item
+        (edited by a client, or pasted from another card) must not act on that item from here."""
+        where = alert_outbox.alert_message(self.store, int(item["id"]))
+        container = payload.get("container") or {}
+        came_from = (
+            container.get("channel_id") or (payload.get("channel") or {}).get("id"),
+            container.get("message_ts"),
+        )
+        if where is not None:
+            return came_from == (where["channel"], where["ts"])
+        # Posted, but its ts not yet written (the dispatcher records it after Slack's answer): the message's
+        # own metadata, which we set when posting, names its item.
+        posted = ((payload.get("message") or {}).get("metadata") or {}).get("event_payload") or {}
+        return posted.get("item_id") == item["id"] and posted.get("item_key") == cards.item_key(item)
 
     def on_submission(self, payload: Mapping[str, Any]) -> SubmissionResult:
         """(ack payload, work to do after the ack)."""

@@ -30,9 +30,9 @@ WINDOW = timedelta(days=7)
 
 def register(actions: Actions) -> None:
     """Put the Reply privately button and its modal on ``actions``."""
-    actions.action(cards.PRIVATE, approvers_only=True, refusal=buttons.REPLY_REFUSAL, attempted="reply_privately")(
-        open_private
-    )
+    actions.action(
+        cards.PRIVATE, approvers_only=True, refusal=buttons.REPLY_REFUSAL, attempted="reply_privately", card=True
+    )(open_private)
     actions.view(PRIVATE_VIEW)(submit_private)
 
 
@@ -104,7 +104,12 @@ def open_private(responder: Responder, click: Click) -> None:
         text=text,
         limit=limit,
         unit=unit,
-        private={"item_id": item["id"], "suggested": text, "kind": chosen.kind if chosen else None},
+        private={
+            "item_id": item["id"],
+            "suggested": text,
+            "kind": chosen.kind if chosen else None,
+            "attempt": click.version or 0,
+        },
     )
     view["callback_id"] = PRIVATE_VIEW
     view["title"] = {"type": "plain_text", "text": "Reply privately"}
@@ -135,6 +140,7 @@ def submit_private(responder: Responder, submission: Submission) -> SubmissionRe
             suggested_text=submission.private.get("suggested"),
             suggestion_kind=submission.private.get("kind"),
             private=True,
+            expected_attempt=int(submission.private.get("attempt") or 0),
         )
         buttons.after_queue(responder, payload, item, result)
 

@@ -23,7 +23,7 @@ TEXT_MAX = 2900  # a section's text is at most 3000 characters
 
 
 def register(actions: Actions) -> None:
-    actions.action(cards.REVEAL, approvers_only=True, refusal=REFUSAL, attempted="reveal")(reveal)
+    actions.action(cards.REVEAL, approvers_only=True, refusal=REFUSAL, attempted="reveal", card=True)(reveal)
 
 
 def reveal(responder: Responder, click: Click) -> None:

@@ -22,11 +22,13 @@ from typing import Any
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 
-from socialwatch.alerts import cards, customer_links
+from socialwatch import audit
+from socialwatch.alerts import cards, corrections, customer_links
 from socialwatch.alerts.outbox import Delivered, DeliveryError
 from socialwatch.config.schema import Config, SlackConfig
 from socialwatch.models import AccountCheck, parse_time, utcnow
 from socialwatch.store import alert_outbox, customers, inbox, reply_outbox
+from socialwatch.store import corrections as store_corrections
 from socialwatch.store.db import Store
 
 log = logging.getLogger(__name__)
@@ -224,14 +226,18 @@ class SlackChannel:
         return cards.render(item, history=self._history(item), state=self.state_of(item))
 
     def state_of(self, item: Mapping[str, Any]) -> cards.AlertState:
+        latest = store_corrections.latest(self.store, int(item["id"]))
+        # Without an app token no click can reach us: buttons would only mislead.
+        alerts_only = self.slack.alerts_only or self.slack.app_token is None
         return cards.AlertState(
+            corrections=None if alerts_only else corrections.block(item, latest, self.config.triage.category_names()),
+            correction_lines=corrections.lines(latest),
             reply=reply_outbox.latest_reply(self.store, int(item["id"])),
+            attempts=reply_outbox.manager_attempts(self.store, int(item["id"])),
             assigned_to=item.get("assigned_to"),
             dismissed_by=item.get("dismissed_by"),
             dismissed_reason=item.get("dismissed_reason"),
-            feedback=item.get("feedback"),
-            # Without an app token no click can reach us: buttons would only mislead.
-            alerts_only=self.slack.alerts_only or self.slack.app_token is None,
+            alerts_only=alerts_only,
             now=utcnow(),
         )
 
@@ -266,6 +272,33 @@ class SlackChannel:
             self.poster.post(channel, cards.ops_text(event, details))
         except DeliveryError as exc:
             log.error("could not announce %s in Slack: %s", event, exc)
+
+
+def posted_anchors(config: Config, channel: str, event_type: str, *, pages: int = 50) -> list[audit.Head]:
+    """The audit heads the digests anchored in ``channel`` (messages with ``event_type`` metadata), newest
+    first, for ``audit verify --slack-anchors``: at most ``pages`` pages of 200 messages."""
+    assert config.slack is not None
+    client = make_client(config.slack, config.daemon.http_timeout)
+    heads: list[audit.Head] = []
+    cursor = None
+    with slack_errors():
+        for _ in range(pages):
+            response = client.conversations_history(
+                channel=channel, limit=200, include_all_metadata=True, cursor=cursor
+            )
+            for message in response.get("messages") or []:
+                metadata = message.get("metadata") or {}
+                payload = metadata.get("event_payload") or {}
+                if metadata.get("event_type") != event_type:
+                    continue
+                try:
+                    heads.append(audit.Head.parse(f"{int(payload['seq'])}:{payload['hash']}"))
+                except (KeyError, TypeError, ValueError):
+                    log.warning("ignoring an unreadable audit anchor in %s (ts %s)", channel, message.get("ts"))
+            cursor = (response.get("response_metadata") or {}).get("next_cursor")
+            if not cursor:
+                break
+    return heads
 
 
 def _index(message: Mapping[str, Any], found: dict[str, tuple[str, str | None]]) -> None:

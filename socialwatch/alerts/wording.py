@@ -14,7 +14,7 @@ import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from socialwatch.models import ANONYMOUS, Attachment, describe_attachments
+from socialwatch.models import ANONYMOUS, LANGUAGE_NAMES, Attachment, describe_attachments
 
 LABEL_WORDS = {"negative": "unhappy", "neutral": "neutral", "positive": "happy", "unscored": "mood not scored"}
 CATEGORY_WORDS = {
@@ -28,34 +28,6 @@ CATEGORY_WORDS = {
     "abuse": "abuse",
     "spam": "spam",
     "other": "",
-}
-LANGUAGES = {
-    "en": "English",
-    "sw": "Swahili",
-    "ms": "Malay",
-    "id": "Indonesian",
-    "lv": "Latvian",
-    "lt": "Lithuanian",
-    "ta": "Tamil",
-    "es": "Spanish",
-    "fr": "French",
-    "de": "German",
-    "pt": "Portuguese",
-    "it": "Italian",
-    "nl": "Dutch",
-    "pl": "Polish",
-    "tr": "Turkish",
-    "ru": "Russian",
-    "uk": "Ukrainian",
-    "ar": "Arabic",
-    "hi": "Hindi",
-    "bn": "Bengali",
-    "zh": "Chinese",
-    "ja": "Japanese",
-    "ko": "Korean",
-    "th": "Thai",
-    "vi": "Vietnamese",
-    "tl": "Tagalog",
 }
 PII_WORDS = {
     "card": "a card number",
@@ -72,7 +44,7 @@ def language_name(code: Any) -> str | None:
     text = str(code or "").lower().split("-")[0]
     if not text or text in ("und", "zxx"):
         return None
-    return LANGUAGES.get(text, text)
+    return LANGUAGE_NAMES.get(text, text)
 
 
 def _quoted(evidence: str) -> str:

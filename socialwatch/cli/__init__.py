@@ -123,12 +123,17 @@ def poll_once(config_path: str | None) -> None:
     results = daemon.poll_once()
     for source, result in zip(daemon.sources, results, strict=True):
         if result is None:
-            click.echo(f"{source.key}: skipped (paused or failed; see `socialwatch status`)")
+            state, detail = daemon.last_states.get(source.key, ("skipped", None))
+            what = "paused" if state == "paused" else f"failed ({state}: {detail})"
+            click.echo(f"{source.key}: {what}; see `socialwatch status`")
         else:
             click.echo(
                 f"{source.key}: {result.new} new, {result.duplicates} already stored, "
                 f"{result.alerts} alerts, {result.rejected} rejected"
             )
+    if daemon.every_source_failed():
+        # Exit 1: cron and monitoring see a poll that stored nothing because every source failed.
+        raise click.ClickException("every source failed; nothing was polled (see `socialwatch status`)")
 
 
 @main.command()
@@ -403,6 +408,9 @@ main.add_command(_report_command)
 from socialwatch.cli.customers import customers_group as _customers_group  # noqa: E402  (a module of its own)
 
 main.add_command(_customers_group)
+from socialwatch.cli.corrections import corrections_group as _corrections_group  # noqa: E402  (a module of its own)
+
+main.add_command(_corrections_group)
 
 from socialwatch.cli.model import model_group as _model_group  # noqa: E402
 

@@ -19,7 +19,8 @@ import click
 from socialwatch import audit
 from socialwatch.cli.options import store_options
 from socialwatch.config.load import ConfigError, load_config
-from socialwatch.models import parse_time
+from socialwatch.models import iso, parse_time
+from socialwatch.ops import files
 from socialwatch.store import audit_log
 
 #: Exit status when the log could not be checked at all (no database, bad config); 1 means "broken".
@@ -72,18 +73,32 @@ def audit_group() -> None:
     metavar="SEQ:HASH",
     help="A head recorded earlier outside the database (`audit head`, the journal); repeatable.",
 )
+@click.option(
+    "--slack-anchors",
+    is_flag=True,
+    help="Also check every head the daily digests anchored in the ops channel (needs the Slack config).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
-def verify_command(config_path: str | None, database: Path | None, anchors: tuple[str, ...], as_json: bool) -> None:
+def verify_command(
+    config_path: str | None, database: Path | None, anchors: tuple[str, ...], slack_anchors: bool, as_json: bool
+) -> None:
     """Recompute the audit chain and check its texts and head.
 
     Exit status 0 when intact; 1 when broken, naming the first bad sequence number (an altered,
-    deleted, inserted or reordered entry, a cut-off tail, a changed text, or a mismatch with an
-    --anchor); 2 when the log could not be checked.
+    deleted, inserted or reordered entry, a cut-off tail, a changed text, a mismatch with an
+    --anchor, or a log that ends before a head anchored in Slack: a cut tail or a rolled-back copy);
+    2 when the log could not be checked.
     """
     try:
         parsed = [audit.Head.parse(a) for a in anchors]
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--anchor") from None
+    if slack_anchors:
+        from_slack = _slack_anchors(config_path)
+        if not as_json:
+            newest = f", newest {from_slack[0].render()}" if from_slack else ""
+            click.echo(f"{len(from_slack)} audit head(s) anchored in Slack{newest}", err=True)
+        parsed += from_slack
     store = _store(config_path, database)
     result = audit_log.verify_audit(store, parsed)
     if as_json:
@@ -102,6 +117,8 @@ def verify_command(config_path: str | None, database: Path | None, anchors: tupl
     elif result.ok:
         head = f"; head {result.head.render()}" if result.head else ""
         click.echo(f"audit log intact: {result.checked} entries{head}")
+    elif result.first_bad_seq is None:  # the chain holds, a table it covers does not (the reply outbox)
+        click.echo(f"audit log BROKEN: {result.problem}", err=True)
     else:
         click.echo(f"audit log BROKEN at entry {result.first_bad_seq}: {result.problem}", err=True)
         if result.head:
@@ -110,6 +127,25 @@ def verify_command(config_path: str | None, database: Path | None, anchors: tupl
         if not as_json:
             click.echo(f"warning: {warning}", err=True)
     sys.exit(0 if result.ok else 1)
+
+
+def _slack_anchors(config_path: str | None) -> list[audit.Head]:
+    """The heads the digests posted to the ops channel (``reports.daily.anchor_head``)."""
+    from socialwatch.alerts import slack
+    from socialwatch.alerts.outbox import DeliveryError
+    from socialwatch.reports import daily
+
+    try:
+        config = load_config(config_path, required=True)
+    except ConfigError as exc:
+        raise CannotCheck(str(exc)) from None
+    if config.slack is None:
+        raise CannotCheck("--slack-anchors needs a [slack] section in the config (the ops channel to read)")
+    channel = daily.anchor_channel(config, config.digest.channel or config.slack.channel)
+    try:
+        return slack.posted_anchors(config, channel, daily.ANCHOR_EVENT)
+    except DeliveryError as exc:
+        raise CannotCheck(f"could not read the audit anchors in Slack channel {channel}: {exc}") from None
 
 
 @audit_group.command("head")
@@ -159,9 +195,19 @@ def export_command(
         rows: Any = (audit.event_row(e) for e in audit_log.audit_events(store, start, end))
         columns = audit.EVENT_COLUMNS
     else:
-        rows = (audit.reply_row(r) for r in audit_log.reply_records(store, start, end))
+        # Rows as the audit chain records them (a forged outbox or items row shows the chained values, marked
+        # in chain_check), and the period judged on the chained approval time: a moved approved_at can
+        # neither hide a row nor add one. Streamed, in the outbox's approval order.
+        since_iso, until_iso = iso(start), iso(end)
+        rows = (
+            audit.reply_row(r)
+            for r in audit_log.chained_reply_records(store)
+            if (since_iso is None or str(r["approved_at"]) >= since_iso)
+            and (until_iso is None or str(r["approved_at"]) < until_iso)
+        )
         columns = audit.REPLY_COLUMNS
-    target: Any = open(output, "w", encoding="utf-8", newline="") if output else nullcontext(sys.stdout)
+    # Owner-only (0600) whatever the umask: an export holds customers' words and names.
+    target: Any = files.open_private(output, newline="") if output else nullcontext(sys.stdout)
     with target as out:
         count = audit.write_rows(rows, columns, fmt, out)
     if output:

@@ -55,16 +55,22 @@ def _actor() -> tuple[str, str]:
 
 
 def feedback_examples(config: Config) -> list[Example]:
-    """The managers' corrections in the store, as training examples (``source="feedback"``)."""
-    from socialwatch.store import model_log
+    """The managers' corrections in the store (``store.corrections.training_examples``: the latest per item
+    and field, forgotten and purged texts left out), as training examples (``source="feedback"``). A
+    correction of needs_reply alone says nothing of the label, so it is not a training row for this model."""
+    from socialwatch.store import corrections
     from socialwatch.store.db import Store
 
     path = Path(config.daemon.database)
     if not path.is_file():
         return []
-    rows = model_log.feedback_rows(Store(path, migrate=False))
+    rows = corrections.training_examples(Store(path))
     # A correction is one person's judgement on the brand's own traffic: it weighs more than a corpus row.
-    return [Example(r["text"], r["lang"] or "en", r["label"], None, "feedback", 3.0) for r in rows]
+    return [
+        Example(r["text"], r["lang"] or "en", r["label"], r["needs_reply"], "feedback", 3.0)
+        for r in rows
+        if r["label"] in ("negative", "neutral", "positive")
+    ]
 
 
 @click.group("model")

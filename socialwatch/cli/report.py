@@ -16,6 +16,7 @@ import click
 from socialwatch.cli.options import store_options
 from socialwatch.config.load import ConfigError, load_config
 from socialwatch.models import parse_time, utcnow
+from socialwatch.ops import files
 
 
 def _moment(value: str | None, zone: ZoneInfo, *, end: bool, option: str) -> datetime | None:
@@ -98,7 +99,8 @@ def report_command(
     else:
         rendered = render.render_text(result)
     if output:
-        output.write_text(rendered, encoding="utf-8")
+        with files.open_private(output) as out:  # 0600: the report names customers
+            out.write(rendered)
         click.echo(
             f"report for {start.astimezone(zone):%Y-%m-%d %H:%M} - {end.astimezone(zone):%Y-%m-%d %H:%M} "
             f"({result.total} items) written to {output}",

@@ -34,6 +34,7 @@ CANNED_QUERIES = (
     "item_history",
     "customer_history",
     "linked_customers",
+    "corrections_by_manager",
 )
 PLUGIN_NAME = "socialwatch_readonly"
 INSTALL_HINT = "the review UI needs Datasette: pip install 'socialwatch[review]'"

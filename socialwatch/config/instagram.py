@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from pydantic import Field, SecretStr
 
-from socialwatch.config.section import Section
+from socialwatch.config.section import DAY_SECONDS, Section
 
 
 class InstagramAccount(Section):
@@ -28,7 +28,7 @@ class InstagramAccount(Section):
     dms: bool = True
     comment_window_days: float = Field(14, gt=0, le=90)
     human_agent: bool = False
-    poll_interval: float | None = Field(None, ge=1)
+    poll_interval: float | None = Field(None, ge=1, le=DAY_SECONDS)
     slack_channel: str | None = None
 
 

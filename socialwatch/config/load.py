@@ -138,10 +138,50 @@ def parse_config(data: bytes | str | dict[str, Any], file: Path | None = None, *
         config.suggestions.templates_dir = _relative_to(config.suggestions.templates_dir, base)
     for replay in config.replay:
         replay.path = _relative_to(replay.path, base)
-    problems = _resolve_secrets(config, file) if secrets else []
+    # Commands that never suggest a reply (status, backup: secrets=False) are not stopped by a templates_dir.
+    problems = templates_dir_problems(config.suggestions.templates_dir) if secrets else []
+    problems += _resolve_secrets(config, file) if secrets else []
     if problems:
         raise ConfigError(file, problems)
     return config
+
+
+#: How many directory entries a templates folder may have (three levels deep) before it is clearly not one.
+TEMPLATES_DIR_SCAN = 5000
+TEMPLATES_KEY = "suggestions.templates_dir"
+TEMPLATES_FIX = (
+    "point it at a folder holding only your overrides (<lang>/<category>/NN-kind.j2 and <lang>/_piece.j2, "
+    "see config/templates/README.md), or remove the key to use the built-in templates"
+)
+
+
+def templates_dir_problems(path: Path | None) -> list[Problem]:
+    """What makes ``[suggestions] templates_dir`` unusable: missing, not a folder, or a folder without one
+    template (jinja would walk all of it, "/" included, at every start, and override nothing)."""
+    if path is None:
+        return []
+    if not path.exists():
+        return [Problem(TEMPLATES_KEY, f"{path} does not exist", TEMPLATES_FIX)]
+    if not path.is_dir():
+        return [Problem(TEMPLATES_KEY, f"{path} is not a folder", TEMPLATES_FIX)]
+    seen = 0
+    folders = [(path, 0)]
+    while folders:
+        folder, depth = folders.pop()
+        try:
+            entries = list(os.scandir(folder))
+        except OSError:
+            continue
+        for entry in entries:
+            seen += 1
+            if seen > TEMPLATES_DIR_SCAN:
+                return [Problem(TEMPLATES_KEY, f"{path} holds far more than templates (over {TEMPLATES_DIR_SCAN} "
+                                "entries without a template)", TEMPLATES_FIX)]  # fmt: skip
+            if entry.name.endswith(".j2") and entry.is_file():
+                return []
+            if depth < 2 and entry.is_dir(follow_symlinks=False):
+                folders.append((Path(entry.path), depth + 1))
+    return [Problem(TEMPLATES_KEY, f"{path} holds no reply templates (*.j2)", TEMPLATES_FIX)]
 
 
 def _relative_to(path: Path, base: Path) -> Path:
@@ -183,6 +223,16 @@ def resolve_secret(name: str, secrets_dir: Path | None) -> str | None:
     return None
 
 
+def looks_like_a_name(name: str) -> bool:
+    """Whether a secret reference's NAME reads as a name (``X_BEARER_TOKEN``, ``slack-bot.token``) rather than
+    a pasted token (long, or upper and lower case mixed with digits and no word breaks): only a name is
+    ever shown in an error."""
+    if len(name) > 64:
+        return False
+    words = [w for w in name.replace("-", "_").replace(".", "_").split("_") if w]
+    return all(w.isupper() or w.islower() or w.isdigit() for w in words) and all(len(w) <= 24 for w in words)
+
+
 def _resolve_secrets(config: Config, file: Path | None) -> list[Problem]:
     problems: list[Problem] = []
     for key, value in secret_fields(config):
@@ -196,16 +246,30 @@ def _resolve_secrets(config: Config, file: Path | None) -> list[Problem]:
             continue
         name = value[len(SECRET_PREFIX) :].strip()
         if not name or not all(c.isalnum() or c in "_-." for c in name):
+            # Never echoed: what follows "secret:" may be the secret itself, pasted in by mistake.
             problems.append(
                 Problem(
                     key,
-                    f"{value!r} is not a valid secret reference",
-                    'write "secret:NAME" where NAME is letters, digits, _ - or .',
+                    f"is not a valid secret reference (the text after secret: has {len(name)} characters, "
+                    "not shown: it may be the secret itself)",
+                    'write "secret:NAME" where NAME is letters, digits, _ - or . and names an environment '
+                    "variable or a credential file; never the secret itself",
                 )
             )
             continue
         resolved = resolve_secret(name, config.daemon.secrets_dir)
         if resolved is None:
+            if not looks_like_a_name(name):
+                problems.append(
+                    Problem(
+                        key,
+                        f"no secret found under the name after secret: ({len(name)} characters, not shown: it "
+                        "looks like a token, not the name of one)",
+                        'write "secret:NAME" with the NAME of an environment variable or a systemd credential '
+                        "(e.g. secret:X_BEARER_TOKEN) and put the value there",
+                    )
+                )
+                continue
             problems.append(
                 Problem(
                     key,
@@ -232,6 +296,8 @@ _TYPE_HINTS = {
     "model_type": "write a table, e.g. [section] followed by key = value lines",
     "literal_error": "use one of the values listed",
     "string_pattern_mismatch": "see the allowed characters in config/socialwatch.example.toml",
+    "finite_number": "write a finite number, e.g. 60 (inf and nan are not durations)",
+    "less_than_equal": "write a smaller number (the bound is named above)",
 }
 
 
@@ -261,11 +327,29 @@ def _explain(err: Any) -> Problem:
     if kind == "missing":
         return Problem(key, "required key is missing", f"add `{loc[-1]} = ...` (see config/socialwatch.example.toml)")
     shown = err.get("input")
-    if shown is not None and not isinstance(shown, (dict, list)):
+    hidden = _is_secret(loc) or (isinstance(shown, str) and shown.strip().startswith(SECRET_PREFIX))
+    if shown is not None and not isinstance(shown, (dict, list)) and not hidden:  # a secret is never echoed
         message = f"{message} (got {shown!r})"
     if message.startswith("Value error, "):
         message = message[len("Value error, ") :]
     return Problem(key, message, _TYPE_HINTS.get(kind, "see config/socialwatch.example.toml for the expected form"))
+
+
+def _is_secret(loc: tuple[Any, ...]) -> bool:
+    """Whether ``loc`` names a secret field (its value must not appear in an error)."""
+    model: Any = Config
+    for part in loc:
+        if isinstance(part, int):
+            continue
+        field = getattr(model, "model_fields", {}).get(part)
+        if field is None:
+            return False
+        if "SecretStr" in str(field.annotation):
+            return True
+        model = _model_in(field.annotation)
+        if model is None:
+            return False
+    return False
 
 
 def _known_keys(loc: tuple[Any, ...]) -> list[str]:

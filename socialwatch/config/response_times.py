@@ -15,7 +15,7 @@ from pydantic import (
     model_validator,
 )
 
-from socialwatch.config.section import Section
+from socialwatch.config.section import DAY_SECONDS, YEAR_HOURS, YEAR_MINUTES, Section
 
 SLA_PRIORITIES = ("urgent", "high", "normal", "low")
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -64,10 +64,10 @@ Weekdays = Annotated[list[str], AfterValidator(check_weekdays)]
 class SlaOverride(Section):
     """Minutes per priority for one platform, kind or platform:kind; a priority left out keeps the default."""
 
-    urgent: float | None = Field(None, gt=0, description="minutes to the first reply for urgent items")
-    high: float | None = Field(None, gt=0, description="minutes to the first reply for high items")
-    normal: float | None = Field(None, gt=0, description="minutes to the first reply for normal items")
-    low: float | None = Field(None, gt=0, description="minutes to the first reply for low items")
+    urgent: float | None = Field(None, gt=0, le=YEAR_MINUTES, description="minutes to the first reply for urgent items")
+    high: float | None = Field(None, gt=0, le=YEAR_MINUTES, description="minutes to the first reply for high items")
+    normal: float | None = Field(None, gt=0, le=YEAR_MINUTES, description="minutes to the first reply for normal items")
+    low: float | None = Field(None, gt=0, le=YEAR_MINUTES, description="minutes to the first reply for low items")
 
 
 class BusinessHours(Section):
@@ -101,10 +101,10 @@ class BusinessHours(Section):
 class SlaConfig(Section):
     """Minutes to the first reply, per priority (optionally per platform/kind), and what happens near a breach."""
 
-    urgent: float = Field(15, gt=0)
-    high: float = Field(60, gt=0)
-    normal: float = Field(360, gt=0)
-    low: float = Field(1440, gt=0)
+    urgent: float = Field(15, gt=0, le=YEAR_MINUTES)
+    high: float = Field(60, gt=0, le=YEAR_MINUTES)
+    normal: float = Field(360, gt=0, le=YEAR_MINUTES)
+    low: float = Field(1440, gt=0, le=YEAR_MINUTES)
     overrides: dict[str, SlaOverride] = Field(
         default_factory=dict, description="per 'platform:kind', kind or platform (first match wins), e.g. 'x:dm'"
     )
@@ -126,14 +126,21 @@ class SlaConfig(Section):
     stale_after_hours: float = Field(
         24,
         gt=0,
+        le=YEAR_HOURS,
         description="breaches older than this when first seen are recorded, "
         "not announced (e.g. after an upgrade or a long outage)",
     )
     followup_after_hours: float = Field(
-        0, ge=0, description="suggest a 'did this solve it?' follow-up this many hours after a reply; 0 turns it off"
+        0,
+        ge=0,
+        le=YEAR_HOURS,
+        description="suggest a 'did this solve it?' follow-up this many hours after a reply; 0 turns it off",
     )
     reopen_window_hours: float = Field(
-        72, gt=0, description="a customer's message this soon after our reply reopens the alert in its thread"
+        72,
+        gt=0,
+        le=YEAR_HOURS,
+        description="a customer's message this soon after our reply reopens the alert in its thread",
     )
 
     def minutes(self, priority: str, platform: str | None = None, kind: str | None = None) -> float | None:
@@ -163,7 +170,9 @@ class AckConfig(Section):
     """Automatic acknowledgement of private messages (DMs, Messenger): off by default."""
 
     enabled: bool = Field(False, description="send the acknowledgement template (_ack.j2) to new private messages")
-    max_age_minutes: float = Field(60, gt=0, description="messages older than this when seen get no acknowledgement")
+    max_age_minutes: float = Field(
+        60, gt=0, le=YEAR_MINUTES, description="messages older than this when seen get no acknowledgement"
+    )
 
 
 class IncidentConfig(Section):
@@ -171,9 +180,15 @@ class IncidentConfig(Section):
 
     enabled: bool = Field(True, description="group bursts into incident alerts")
     threshold: int = Field(10, ge=2, description="this many negative items in one category...")
-    window_minutes: float = Field(10, gt=0, description="...arriving within this many minutes open an incident")
-    quiet_minutes: float = Field(30, gt=0, description="an incident closes after this long without a new item")
-    update_seconds: float = Field(60, ge=0, description="the incident alert is edited at most this often")
+    window_minutes: float = Field(
+        10, gt=0, le=YEAR_MINUTES, description="...arriving within this many minutes open an incident"
+    )
+    quiet_minutes: float = Field(
+        30, gt=0, le=YEAR_MINUTES, description="an incident closes after this long without a new item"
+    )
+    update_seconds: float = Field(
+        60, ge=0, le=DAY_SECONDS, description="the incident alert is edited at most this often"
+    )
     labels: list[str] = Field(default_factory=lambda: ["negative"], description="sentiment labels that count")
     categories: list[str] = Field(default_factory=list, description="categories that can form incidents; [] = all")
     channel: str | None = Field(None, description="where incident alerts go; default [slack] channel")

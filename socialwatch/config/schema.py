@@ -30,7 +30,7 @@ from socialwatch.config.response_times import (
     SlaConfig,
     check_zone,
 )
-from socialwatch.config.section import Section
+from socialwatch.config.section import CENTURY_DAYS, DAY_SECONDS, YEAR_HOURS, YEAR_MINUTES, Section
 from socialwatch.config.suggestions import SuggestionsConfig
 from socialwatch.config.triage import TriageConfig
 
@@ -39,9 +39,13 @@ log = logging.getLogger(__name__)
 
 class DaemonConfig(Section):
     database: Path = Path("socialwatch.db")
-    poll_interval: float = Field(60.0, ge=1, description="seconds between polls of each source")
-    jitter: float = Field(5.0, ge=0, description="random seconds added to each poll so sources don't align")
-    backfill_hours: float = Field(24.0, ge=0, description="how far back the first poll of a new source reads")
+    poll_interval: float = Field(60.0, ge=1, le=DAY_SECONDS, description="seconds between polls of each source")
+    jitter: float = Field(
+        5.0, ge=0, le=DAY_SECONDS, description="random seconds added to each poll so sources don't align"
+    )
+    backfill_hours: float = Field(
+        24.0, ge=0, le=YEAR_HOURS, description="how far back the first poll of a new source reads"
+    )
     http_timeout: float = Field(10.0, gt=0, le=120, description="seconds; every platform call is bounded by it")
     secrets_dir: Path | None = None
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
@@ -50,7 +54,7 @@ class DaemonConfig(Section):
     timezone: str = "UTC"
     max_workers: int = Field(4, ge=1, le=32)
     silent_after_minutes: float = Field(
-        30, gt=0, description="a source without a successful poll this long is unhealthy"
+        30, gt=0, le=YEAR_MINUTES, description="a source without a successful poll this long is unhealthy"
     )
 
     @field_validator("timezone")
@@ -120,7 +124,7 @@ class SentimentConfig(Section):
 class ReplaySource(Section):
     name: str = Field(pattern=r"^[A-Za-z0-9_.-]{1,64}$")
     path: Path
-    poll_interval: float | None = Field(None, ge=1)
+    poll_interval: float | None = Field(None, ge=1, le=DAY_SECONDS)
     slack_channel: str | None = None
 
 
@@ -137,7 +141,7 @@ class XAccount(Section):
     mentions: bool = True
     dms: bool = True
     ignore_retweets: bool | None = None
-    poll_interval: float | None = Field(None, ge=1)
+    poll_interval: float | None = Field(None, ge=1, le=DAY_SECONDS)
     slack_channel: str | None = None
 
 
@@ -159,7 +163,7 @@ class FacebookPage(Section):
     messenger: bool = True
     # Graph has no "new comments anywhere" edge: comments are read on posts of the last N days.
     comment_window_days: float = Field(14, gt=0, le=90)
-    poll_interval: float | None = Field(None, ge=1)
+    poll_interval: float | None = Field(None, ge=1, le=DAY_SECONDS)
     slack_channel: str | None = None
 
 
@@ -188,9 +192,14 @@ class RetentionConfig(Section):
     """How long personal data is kept; 0 keeps it for ever. The audit chain survives a purge."""
 
     purge_texts_after_days: float = Field(
-        0, ge=0, description="days after which texts, names and raw payloads are purged (audit hashes stay)"
+        0,
+        ge=0,
+        le=CENTURY_DAYS,
+        description="days after which texts, names and raw payloads are purged (audit hashes stay)",
     )
-    purge_raw_after_days: float = Field(0, ge=0, description="days after which raw platform payloads are dropped")
+    purge_raw_after_days: float = Field(
+        0, ge=0, le=CENTURY_DAYS, description="days after which raw platform payloads are dropped"
+    )
 
 
 class Config(Section):

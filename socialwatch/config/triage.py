@@ -235,6 +235,13 @@ class TriageConfig(Section):
         merged.update(self.categories)
         return merged
 
+    def category_names(self) -> tuple[str, ...]:
+        """Every category triage can give, in the configured order, then the rest by name, then "other"
+        (what no keyword matched): the choices a manager's correction offers."""
+        known = self.effective_categories()
+        rest = sorted(set(known) - set(self.category_order) - {"other"})
+        return (*[name for name in self.category_order if name != "other"], *rest, "other")
+
     @model_validator(mode="after")
     def _order_names_known(self) -> TriageConfig:
         known = set(self.effective_categories())

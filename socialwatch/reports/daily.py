@@ -1,7 +1,8 @@
 """The daily digest: posted once per scheduled period (the audit entry ``digest.posted`` is the record),
 with its chart images uploaded through ``files_upload_v2``; without matplotlib, or if drawing fails, it
 posts without them. Runs often and after restarts without posting twice, and never posts an empty one
-(nothing came in, nobody waits).
+(nothing came in, nobody waits). Each digest also anchors the audit log's head (SEQ:HASH) in the ops
+channel, outside the database.
 """
 
 from __future__ import annotations
@@ -113,10 +114,12 @@ def post_daily(store: Store, config: Config, poster: Poster, now: datetime, *, f
         except Exception as exc:  # the summary is out; charts are a bonus, not a reason to post twice
             error = f"{type(exc).__name__}: {exc}"
             log.warning("digest charts not uploaded: %s", error)
+    anchor = anchor_head(store, config, poster, channel)
     audit_log.append_audit(
         store,
         "digest.posted",
         details={
+            **anchor,
             "period": period,
             "since": iso(since),
             "until": iso(until),
@@ -129,6 +132,39 @@ def post_daily(store: Store, config: Config, poster: Poster, now: datetime, *, f
         now=now,
     )
     return Posted(period, channel, ts, uploaded)
+
+
+#: The metadata of the ops-channel message that anchors the audit head outside the database.
+ANCHOR_EVENT = "socialwatch_audit_anchor"
+
+
+def anchor_channel(config: Config, digest_channel: str) -> str:
+    """Where the audit head goes: the ops channel, else the alerts channel, else the digest's."""
+    if config.slack is not None:
+        return config.slack.ops_channel or config.slack.channel
+    return digest_channel
+
+
+def anchor_head(store: Store, config: Config, poster: Poster, digest_channel: str) -> dict[str, Any]:
+    """Post the audit log's head (SEQ:HASH) to the ops channel, outside the database and out of reach of
+    whoever can write the file: `audit verify --slack-anchors` (or ``--anchor``) then catches a rewritten
+    entry, a cut tail or a rolled-back copy. Returns what the digest's audit entry records about it."""
+    head = audit_log.audit_head(store)
+    if head is None:
+        return {"anchor": None, "anchor_error": "no audit head (run `socialwatch check` to migrate)"}
+    channel = anchor_channel(config, digest_channel)
+    text = (
+        f":lock: socialwatch audit head {head.render()} (entry {head.seq}, {head.ts or 'time unknown'}). "
+        f"Kept here, outside the database: `socialwatch audit verify --anchor {head.render()}` "
+        "(or `--slack-anchors`) proves that no entry up to it was changed or cut."
+    )
+    metadata = {"event_type": ANCHOR_EVENT, "event_payload": {"seq": head.seq, "hash": head.hash}}
+    try:
+        ts = poster.post(channel, text, metadata=metadata)
+    except Exception as exc:  # the digest is out; the next digest anchors a later head
+        log.warning("audit head not anchored in Slack: %s", exc)
+        return {"anchor": head.render(), "anchor_error": f"{type(exc).__name__}: {exc}"}
+    return {"anchor": head.render(), "anchor_channel": channel, "anchor_ts": ts}
 
 
 def trigger(config: Config) -> Any:

@@ -177,6 +177,10 @@ class Sandbox:
         """E.g. ``("GET /2/users/:id/mentions", limit=2, window=1.0)``; ``"*"`` for every endpoint."""
         self.x.set_rate_limit(endpoint, limit, window)
 
+    def set_x_search_lag(self, seconds: float) -> None:
+        """Recent search finds a new tweet only ``seconds`` after it was posted (30-45 s on a bad day)."""
+        self.x.set_search_lag(seconds)
+
     def revoke_x_token(self, revoked: bool = True) -> None:
         """Make every X credential fail with 401 (or work again)."""
         self.x.set_revoked(revoked)

@@ -13,7 +13,9 @@ from typing import Any
 
 TARGETS = ("x", "facebook", "slack")
 STATUS_FAULTS = ("429", "500", "503", "401", "403", "400")
-FAULT_KINDS = (*STATUS_FAULTS, "malformed", "timeout", "disconnect")
+#: The request is carried out (a post is written), then its answer is lost or replaced by a 5xx.
+AFTER_WRITE_FAULTS = ("disconnect_after_write", "500_after_write", "503_after_write")
+FAULT_KINDS = (*STATUS_FAULTS, "malformed", "timeout", "disconnect", *AFTER_WRITE_FAULTS)
 DEFAULT_TIMEOUT_SECONDS = 5.0
 
 

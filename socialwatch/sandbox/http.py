@@ -98,7 +98,12 @@ class Response:
     def json(cls, payload: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
         merged = Headers({"content-type": "application/json; charset=utf-8"})
         merged.update(Headers(headers or {}))
-        return cls(status, json.dumps(payload, ensure_ascii=False).encode("utf-8"), merged)
+        try:
+            body = json.dumps(payload, ensure_ascii=False).encode("utf-8")
+        except UnicodeEncodeError:
+            # A lone surrogate (half an emoji) is legal JSON only escaped: send "\ud83d" as the platforms do.
+            body = json.dumps(payload, ensure_ascii=True).encode("ascii")
+        return cls(status, body, merged)
 
     @classmethod
     def text(cls, text: str, status: int = 200, content_type: str = "text/plain; charset=utf-8") -> Response:

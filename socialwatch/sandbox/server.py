@@ -24,7 +24,13 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from socialwatch.sandbox import web
-from socialwatch.sandbox.faults import DEFAULT_TIMEOUT_SECONDS, FaultInjector, FaultRule, FaultSpecError
+from socialwatch.sandbox.faults import (
+    AFTER_WRITE_FAULTS,
+    DEFAULT_TIMEOUT_SECONDS,
+    FaultInjector,
+    FaultRule,
+    FaultSpecError,
+)
 from socialwatch.sandbox.graph import GraphEmulator
 from socialwatch.sandbox.http import Emulator, Headers, Request, Response
 from socialwatch.sandbox.x import XEmulator
@@ -384,6 +390,16 @@ class SandboxServer:
         return response
 
     def _fault_outcome(self, emulator: Emulator, rule: FaultRule, req: Request) -> Response | Abort:
+        if rule.fault in AFTER_WRITE_FAULTS:
+            # The platform does the work (the post exists), and the client never learns it.
+            done = emulator.handle(req)
+            log.debug("sandbox: %s %s answered %s, then %s", req.method, req.path, done.status, rule.fault)
+            if rule.fault == "disconnect_after_write":
+                return Abort("disconnect", 0.0)
+            status = rule.fault.split("_")[0]
+            return emulator.fault_response(
+                status, seconds=rule.seconds, method=req.method, path=req.path, options=rule.options
+            ) or Response.json({"error": f"injected fault {rule.fault}"}, status=int(status))
         if rule.fault == "timeout":
             return Abort("timeout", rule.seconds if rule.seconds is not None else DEFAULT_TIMEOUT_SECONDS)
         if rule.fault == "disconnect":

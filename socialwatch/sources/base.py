@@ -95,6 +95,14 @@ class ReconcileUnknown(SourceError):
     """The platform could not tell whether an earlier attempt was posted: a person must check."""
 
 
+class DuplicateContent(SourceError):
+    """The platform refused the text as a duplicate of something the account already posted (X's 403 "You
+    are not allowed to create a Tweet with duplicate content."): evidence that an earlier attempt is live,
+    never a reason to record the reply as not posted."""
+
+    retryable = False
+
+
 @dataclass(frozen=True)
 class ReplyTarget:
     """What a replier needs to answer a stored item (built from its ``items`` row)."""

@@ -12,7 +12,7 @@ import logging
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
 import requests
@@ -23,6 +23,7 @@ from socialwatch.models import AccountCheck, Author, Item, Kind, Reject, parse_t
 from socialwatch.sources.base import (
     AuthError,
     CapabilityLost,
+    DuplicateContent,
     Page,
     PlatformError,
     RateLimit,
@@ -52,6 +53,7 @@ TWEET_FIELDS = [
 USER_FIELDS = ["id", "name", "username", "public_metrics"]
 # No participant_ids: X sets them only on ParticipantsJoin/Leave events; dm_conversation_id says whose chat it is.
 DM_FIELDS = ["id", "text", "event_type", "created_at", "sender_id", "dm_conversation_id"]
+TIMELINE_PAGES = 3  # the brand's own tweets since the attempt: 300 is far more than it posts in minutes
 MAX_DM_PAGES = 50  # a safety stop: 5,000 DM events in one poll means the cursor is lost, not a busy inbox
 
 T = TypeVar("T")
@@ -141,6 +143,8 @@ class XAccountClient:
                 f"{what}: 401 Unauthorized ({_detail(exc)}); the token is invalid, expired or revoked"
             ) from None
         except tweepy.Forbidden as exc:
+            if "duplicate content" in _detail(exc).lower():
+                raise DuplicateContent(f"{what}: 403 Forbidden ({_detail(exc)})") from None
             raise CapabilityLost(f"{what}: 403 Forbidden ({_detail(exc)})") from None
         except tweepy.TwitterServerError as exc:
             raise PlatformError(
@@ -391,6 +395,9 @@ def _id_le(a: str, b: str) -> bool:
 
 class XReplier:
     platform = "x"
+    #: X's recent search lags the timeline (30-45 s on a bad day), and a post may be written before its answer
+    #: is lost: after an attempt without a clear answer, "not found" counts only once this much has passed.
+    settle = timedelta(seconds=90)
 
     def __init__(self, client: XAccountClient):
         self.client = client
@@ -420,25 +427,65 @@ class XReplier:
         return str(reply_id)
 
     def find_reply(self, target: ReplyTarget, text: str, since: datetime) -> str | None:
+        """Our reply with this text to this post, if X shows one. A public reply is looked for in the brand's
+        own timeline (no search index, so no lag), then in the conversation (recent search); None means
+        every place that answered showed none; ReconcileUnknown, that none could be read."""
         c = self.client
-        brand_id, handle = c.me()
+        errors: list[str] = []
         try:
+            brand_id, handle = c.me()
             if target.kind == Kind.DM.value:
                 return self._find_dm(target, text, since, brand_id)
-            query = f"conversation_id:{target.conversation_id or target.native_id} from:{handle}"
-            response = c.call(
-                lambda: c.client.search_recent_tweets(
-                    query, tweet_fields=TWEET_FIELDS, max_results=PAGE_SIZE, user_auth=c.user_auth
-                ),
-                "GET /2/tweets/search/recent",
-            )
-            for tweet in (_raw(t) for t in response.data or []):
-                replied = {ref.get("id") for ref in tweet.get("referenced_tweets") or [] if isinstance(ref, dict)}
-                if target.native_id in replied and same_text(tweet.get("text", ""), text):
-                    return str(tweet["id"])
-            return None
         except (PlatformError, RateLimited, AuthError, CapabilityLost) as exc:
             raise ReconcileUnknown(f"could not check X for an earlier reply: {exc}") from None
+        answered = 0
+        for look in (self._in_timeline, self._in_conversation):
+            try:
+                found = look(target, text, since, brand_id, handle)
+            except (PlatformError, RateLimited, AuthError, CapabilityLost) as exc:
+                errors.append(str(exc))
+                continue
+            if found:
+                return found
+            answered += 1  # this place showed none; the next may still (a reply beyond the timeline's pages)
+        if not answered:
+            raise ReconcileUnknown(f"could not check X for an earlier reply: {'; '.join(errors)}")
+        return None
+
+    def _in_timeline(self, target: ReplyTarget, text: str, since: datetime, brand_id: str, handle: str) -> str | None:
+        """GET /2/users/:id/tweets from ``since``, newest first, a few pages at most."""
+        c = self.client
+        token: str | None = None
+        for _ in range(TIMELINE_PAGES):
+            response = c.call(
+                lambda: c.client.get_users_tweets(
+                    brand_id,
+                    start_time=since.astimezone(UTC).replace(microsecond=0),
+                    tweet_fields=TWEET_FIELDS,
+                    max_results=PAGE_SIZE,
+                    pagination_token=token,
+                    user_auth=c.user_auth,
+                ),
+                "GET /2/users/:id/tweets",
+            )
+            found = _our_reply(response.data, target, text)
+            token = (response.meta or {}).get("next_token")
+            if found or not token:
+                return found
+        return None
+
+    def _in_conversation(
+        self, target: ReplyTarget, text: str, since: datetime, brand_id: str, handle: str
+    ) -> str | None:
+        c = self.client
+        query = f"conversation_id:{target.conversation_id or target.native_id} from:{handle}"
+        response = c.call(
+            lambda: c.client.search_recent_tweets(
+                query, tweet_fields=TWEET_FIELDS, max_results=PAGE_SIZE, user_auth=c.user_auth
+            ),
+            "GET /2/tweets/search/recent",
+        )
+        return _our_reply(response.data, target, text)
 
     def _find_dm(self, target: ReplyTarget, text: str, since: datetime, brand_id: str) -> str | None:
         """Our DM with this text in *this customer's* conversation. X puts ``participant_ids`` only on
@@ -474,6 +521,14 @@ class XReplier:
         if unplaced:
             raise ReconcileUnknown("X returned our DM with this text without saying which conversation it is in")
         return None
+
+
+def _our_reply(tweets: Any, target: ReplyTarget, text: str) -> str | None:
+    for tweet in (_raw(t) for t in tweets or []):
+        replied = {ref.get("id") for ref in tweet.get("referenced_tweets") or [] if isinstance(ref, dict)}
+        if target.native_id in replied and same_text(tweet.get("text", ""), text):
+            return str(tweet["id"])
+    return None
 
 
 def dm_conversation_id(user_a: str, user_b: str) -> str:

@@ -87,7 +87,9 @@ def mark_alert_retry(store: Store, outbox_id: int, *, error: str, next_attempt_a
 def outbox_depths(store: Store) -> dict[str, int]:
     with store.db() as db:
         alerts = db.execute("SELECT COUNT(*) FROM alert_outbox WHERE status = 'pending'").fetchone()[0]
-        replies = db.execute("SELECT COUNT(*) FROM reply_outbox WHERE status IN ('approved', 'sending')").fetchone()[0]
+        replies = db.execute(
+            "SELECT COUNT(*) FROM reply_outbox WHERE status IN ('approved', 'sending', 'reconciling')"
+        ).fetchone()[0]
         unsure = db.execute("SELECT COUNT(*) FROM reply_outbox WHERE status = 'needs_check'").fetchone()[0]
     return {"alerts": int(alerts), "replies": int(replies), "replies_need_check": int(unsure)}
 

@@ -6,6 +6,7 @@ cannot fork; the hashing itself is ``socialwatch.audit`` (pure).
 
 from __future__ import annotations
 
+import itertools
 import json
 import sqlite3
 from collections.abc import Iterator, Sequence
@@ -13,6 +14,7 @@ from datetime import datetime
 from typing import Any
 
 from socialwatch import audit
+from socialwatch.compliance import reply_chain
 from socialwatch.models import iso, utcnow
 from socialwatch.store.db import Store, connect, table_exists
 
@@ -111,7 +113,13 @@ def _audit_iter(
 
 
 def audit_rows_on(
-    conn: sqlite3.Connection, *, item_key: str | None = None, since: str | None = None, until: str | None = None
+    conn: sqlite3.Connection,
+    *,
+    item_key: str | None = None,
+    since: str | None = None,
+    until: str | None = None,
+    action_prefix: str | None = None,
+    item_keys: Sequence[str] | None = None,
 ) -> Iterator[dict[str, Any]]:
     has_content = table_exists(conn, "audit_content")
     content_sql = (
@@ -120,10 +128,20 @@ def audit_rows_on(
         else "'{}'"
     )
     where, params = [], []
-    for clause, value in (("a.item_key = ?", item_key), ("a.ts >= ?", since), ("a.ts < ?", until)):
+    for clause, value in (
+        ("a.item_key = ?", item_key),
+        ("a.ts >= ?", since),
+        ("a.ts < ?", until),
+    ):
         if value is not None:
             where.append(clause)
             params.append(value)
+    if action_prefix is not None:  # a range, so idx_audit_action serves it
+        where.append("a.action >= ? AND a.action < ?")
+        params.extend([action_prefix, action_prefix[:-1] + chr(ord(action_prefix[-1]) + 1)])
+    if item_keys is not None:  # a chunk's keys (idx_audit_item); fewer than SQLite's bound-parameter limit
+        where.append(f"a.item_key IN ({','.join('?' * len(item_keys))})")
+        params.extend(item_keys)
     sql = (
         f"SELECT a.*, {content_sql} AS content_json FROM audit a"
         + (" WHERE " + " AND ".join(where) if where else "")
@@ -178,6 +196,23 @@ def verify_audit(store: Store, anchors: Sequence[audit.Head] = ()) -> audit.Veri
             )
         ]
         result = audit.verify_log(audit_rows_on(conn), head=head, purges=purges, anchors=anchors, erasures=erasures)
+        if result.ok:
+            # The chain holds; the reply outbox (what the export reads) must say what the chain says.
+            tampered = [
+                problem
+                for chunk, chained, received in _against_chain_on(conn, _outbox_rows_on(conn))
+                for problem in reply_chain.problems(chunk, chained, received)
+            ]
+            if tampered:
+                more = f" (and {len(tampered) - 3} more)" if len(tampered) > 3 else ""
+                result = audit.VerifyResult(
+                    False,
+                    result.checked,
+                    None,
+                    "; ".join(tampered[:3]) + more,
+                    result.head,
+                    result.warnings,
+                )
         conn.execute("COMMIT")
         return result
     finally:
@@ -190,10 +225,71 @@ def audit_events(
     yield from _audit_iter(store, since=iso(since), until=iso(until), readonly=True)
 
 
+#: Replies checked against the chain per chunk: memory stays bounded, each chunk is one indexed read.
+CHAIN_CHUNK = 500
+
+
+def _against_chain_on(
+    conn: sqlite3.Connection, records: Iterator[dict[str, Any]]
+) -> Iterator[tuple[list[dict[str, Any]], dict[int, reply_chain.ChainedReply], dict[str, dict[str, Any]]]]:
+    """(records, their replies as the chain records them, their posts' ``item.received``), chunk by chunk:
+    the entries are read by item key, so a reply's ``reply.*`` entries and its post's come in one read."""
+    while True:
+        chunk = list(itertools.islice(records, CHAIN_CHUNK))
+        if not chunk:
+            return
+        keys = sorted({str(r["item_key"]) for r in chunk if r.get("item_key")})
+        entries = list(audit_rows_on(conn, item_keys=keys)) if keys else []
+        chained = reply_chain.chained_replies(e for e in entries if str(e["action"]).startswith("reply."))
+        received = reply_chain.chained_items(e for e in entries if e["action"] == "item.received")
+        yield chunk, chained, received
+
+
+def chained_reply_records(store: Store) -> Iterator[dict[str, Any]]:
+    """Every reply record (``reply_records``), as the audit chain records it: columns that differ from the
+    chain replaced by the chained values, ``chain_check`` saying which (see ``compliance.reply_chain``)."""
+    conn = connect(store.path, readonly=True)
+    try:
+        conn.execute("BEGIN")  # one snapshot for the rows and the entries they are checked against
+        for chunk, chained, received in _against_chain_on(conn, _reply_records_on(conn)):
+            for record in chunk:
+                yield reply_chain.as_chained(
+                    record, chained.get(int(record["reply_id"])), received.get(str(record["item_key"]))
+                )
+        conn.execute("COMMIT")
+    finally:
+        conn.close()
+
+
 def reply_records(
     store: Store, since: datetime | None = None, until: datetime | None = None
 ) -> Iterator[dict[str, Any]]:
     """One row per approved reply with its item and timeline, approved in [since, until)."""
+    conn = connect(store.path, readonly=True)
+    try:
+        yield from _reply_records_on(conn, since, until)
+    finally:
+        conn.close()
+
+
+def _outbox_rows_on(conn: sqlite3.Connection) -> Iterator[dict[str, Any]]:
+    """The reply outbox's checked columns (named as the export names them), on any schema with the table."""
+    if not table_exists(conn, "reply_outbox"):
+        return
+    for row in conn.execute(
+        """SELECT r.id AS reply_id, i.platform || ':' || i.native_id AS item_key, r.text AS final_text,
+                  i.text AS post_text, i.author_handle, i.author_name, i.category, i.priority, i.label AS sentiment,
+                  i.sla_due_at, i.created_at AS posted_at,
+                  r.suggested_text, r.approved_by AS approver_id, r.approved_by_name AS approver_name, r.approved_at,
+                  r.status, r.platform_reply_id
+           FROM reply_outbox r LEFT JOIN items i ON i.id = r.item_id ORDER BY r.id"""
+    ):
+        yield dict(row)
+
+
+def _reply_records_on(
+    conn: sqlite3.Connection, since: datetime | None = None, until: datetime | None = None
+) -> Iterator[dict[str, Any]]:
     where, params = [], []
     if since is not None:
         where.append("r.approved_at >= ?")
@@ -201,22 +297,18 @@ def reply_records(
     if until is not None:
         where.append("r.approved_at < ?")
         params.append(iso(until))
-    conn = connect(store.path, readonly=True)
-    try:
-        sql = f"""
-            SELECT r.id AS reply_id, i.platform || ':' || i.native_id AS item_key, i.platform, i.kind,
-                   i.account, i.public, i.author_handle, i.author_name, i.url AS post_url, i.text AS post_text,
-                   i.category, i.priority, i.label AS sentiment, r.suggestion_kind, r.suggested_text,
-                   r.text AS final_text, r.approved_by AS approver_id, r.approved_by_name AS approver_name,
-                   r.status, r.platform_reply_id, i.created_at AS posted_at, i.received_at, i.alerted_at,
-                   r.approved_at, r.sent_at AS replied_at, i.sla_due_at, r.last_error AS error,
-                   i.purged_at,
-                   (SELECT MIN(a.seq) FROM audit a WHERE a.item_key = i.platform || ':' || i.native_id
-                       AND a.action = 'reply.sent') AS sent_audit_seq
-            FROM reply_outbox r JOIN items i ON i.id = r.item_id
-            {"WHERE " + " AND ".join(where) if where else ""}
-            ORDER BY r.approved_at, r.id"""
-        for row in conn.execute(sql, params):
-            yield dict(row)
-    finally:
-        conn.close()
+    sql = f"""
+        SELECT r.id AS reply_id, i.platform || ':' || i.native_id AS item_key, i.platform, i.kind,
+               i.account, i.public, i.author_handle, i.author_name, i.url AS post_url, i.text AS post_text,
+               i.category, i.priority, i.label AS sentiment, r.suggestion_kind, r.suggested_text,
+               r.text AS final_text, r.approved_by AS approver_id, r.approved_by_name AS approver_name,
+               r.status, r.platform_reply_id, i.created_at AS posted_at, i.received_at, i.alerted_at,
+               r.approved_at, r.sent_at AS replied_at, i.sla_due_at, r.last_error AS error,
+               i.purged_at,
+               (SELECT MIN(a.seq) FROM audit a WHERE a.item_key = i.platform || ':' || i.native_id
+                   AND a.action = 'reply.sent') AS sent_audit_seq
+        FROM reply_outbox r JOIN items i ON i.id = r.item_id
+        {"WHERE " + " AND ".join(where) if where else ""}
+        ORDER BY r.approved_at, r.id"""
+    for row in conn.execute(sql, params):
+        yield dict(row)

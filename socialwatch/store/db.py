@@ -12,6 +12,7 @@ Invariants the rest of the system relies on:
 from __future__ import annotations
 
 import logging
+import os
 import sqlite3
 import weakref
 from collections.abc import Iterator
@@ -21,11 +22,29 @@ from pathlib import Path
 import sqlite_utils
 
 from socialwatch.models import iso, utcnow
+from socialwatch.ops import files
 from socialwatch.store import schema
 
 log = logging.getLogger(__name__)
 
 BUSY_TIMEOUT_MS = 30_000
+
+#: What SQLite says when a write cannot happen *now* but may later: another writer held the lock past the
+#: busy timeout, the disk (or the file's page budget) is full, or the file could not be written.
+_UNAVAILABLE = ("database is locked", "database is busy", "database or disk is full", "disk i/o error")
+
+
+class StoreUnavailable(sqlite3.OperationalError):
+    """A write the database could not take now (locked, disk full, I/O error); nothing of it was kept.
+    The callers that answer a person (a click) tell them and retry, instead of losing it silently."""
+
+    def __init__(self, reason: str):
+        super().__init__(reason)
+        self.reason = reason
+
+
+def unavailable(exc: sqlite3.OperationalError) -> bool:
+    return any(words in str(exc).lower() for words in _UNAVAILABLE)
 
 
 def connect(path: Path | str, *, readonly: bool = False, any_thread: bool = False) -> sqlite3.Connection:
@@ -105,9 +124,14 @@ class Store:
             try:
                 yield sqlite_utils.Database(conn)
             except BaseException:
-                conn.execute("ROLLBACK")
+                if conn.in_transaction:  # SQLite may have rolled back itself (a full disk)
+                    conn.execute("ROLLBACK")
                 raise
             conn.execute("COMMIT")
+        except sqlite3.OperationalError as exc:
+            if isinstance(exc, StoreUnavailable) or not unavailable(exc):
+                raise
+            raise StoreUnavailable(str(exc)) from exc
         finally:
             conn.close()
 
@@ -128,7 +152,13 @@ class Store:
 
     def backup_to(self, destination: Path) -> int:
         """Online copy with SQLite's backup API (consistent while writers run); returns pages copied."""
-        source = connect(self.path, readonly=True)
+        # The copy is the whole database: owner-only (0600) from its first byte, whatever the umask.
+        os.close(files.create_private(destination, exclusive=True))
+        try:
+            source = connect(self.path, readonly=True)
+        except BaseException:
+            destination.unlink(missing_ok=True)
+            raise
         target = sqlite3.connect(str(destination))
         try:
             source.backup(target, pages=1024)
@@ -136,6 +166,10 @@ class Store:
             if result != "ok":
                 raise sqlite3.DatabaseError(f"integrity check of the copy failed: {result}")
             return int(target.execute("PRAGMA page_count").fetchone()[0])
+        except BaseException:
+            target.close()
+            destination.unlink(missing_ok=True)  # no half copy left to be mistaken for a backup
+            raise
         finally:
             target.close()
             source.close()

@@ -69,7 +69,8 @@ def purge_personal_data(
             # Replies still on their way out keep their text: the sender needs it.
             counts["replies"] = conn.execute(
                 f"UPDATE reply_outbox SET {REPLY_TEXTS} WHERE approved_at < ? "
-                "AND status NOT IN ('approved', 'sending') AND (text <> '' OR suggested_text IS NOT NULL)",
+                "AND status NOT IN ('approved', 'sending', 'reconciling') "
+                "AND (text <> '' OR suggested_text IS NOT NULL)",
                 [cut],
             ).rowcount
             counts["authors"] = conn.execute(
@@ -115,7 +116,7 @@ def _erasing(store: Store) -> Iterator[sqlite3.Connection]:
 # --- a customer forgotten on request ------------------------------------------------------------
 
 #: Reply statuses that mean a reply to the customer is in flight or unsettled: the erasure waits for them.
-UNSETTLED_REPLIES = ("sending", "needs_check")
+UNSETTLED_REPLIES = ("sending", "needs_check", "reconciling")
 #: Replies not yet out when the customer is forgotten are cancelled: we do not answer someone we forgot.
 CANCELLED_REPLIES = ("approved", "awaiting_second")
 #: A reject (unreadable payload) naming an author id this long is the author's: shorter ids match too much.

@@ -15,10 +15,12 @@ from datetime import datetime
 from typing import Any
 
 from socialwatch import audit
-from socialwatch.models import Processed, Reject, Suggestion, iso, utcnow
-from socialwatch.store import audit_log, customers, streams
+from socialwatch.models import Processed, Reject, Suggestion, escape_text, has_lone_surrogates, iso, utcnow
+from socialwatch.store import audit_log, corrections, customers, streams
 from socialwatch.store.db import Store
 
+#: The dismissal reason that says triage was wrong to ask for a reply (alerts.cards.DISMISS_REASONS).
+NO_REPLY_REASON = "no_reply"
 _PRIORITY_RANK = (
     "CASE priority WHEN 'urgent' THEN 0 WHEN 'high' THEN 1 WHEN 'normal' THEN 2 WHEN 'low' THEN 3 ELSE 4 END"
 )
@@ -76,7 +78,10 @@ def ingest(
         # Kept, not dropped: the cursor may move past a payload we could not read, never past data.
         conn.executemany(
             "INSERT INTO rejects (source, received_at, error, payload) VALUES (?, ?, ?, ?)",
-            [(source, received, reject.error[:1000], reject.payload[:100_000]) for reject in rejects],
+            [
+                (source, received, escape_text(reject.error)[:1000], escape_text(reject.payload)[:100_000])
+                for reject in rejects
+            ],
         )
         if cursor is not None:
             streams.set_cursor_on(conn, source, cursor, received)
@@ -157,7 +162,7 @@ def dismiss_item(
         conn = db.conn
         key = item_key_on(conn, item_id)
         busy = conn.execute(
-            "SELECT 1 FROM reply_outbox WHERE item_id = ? AND status IN ('approved', 'sending', 'sent') "
+            "SELECT 1 FROM reply_outbox WHERE item_id = ? AND status IN ('approved', 'sending', 'sent', 'reconciling') "
             "AND COALESCE(origin, 'manager') = 'manager'",
             [item_id],
         ).fetchone()
@@ -192,24 +197,10 @@ def dismiss_item(
         audit_log.append_audit_on(
             conn, now, actor_id, actor_name, "item.dismissed", key, {"reason": reason, "note": note[:500]}
         )
-    return True
-
-
-def record_feedback(
-    store: Store, item_id: int, *, feedback: str, actor_id: str, actor_name: str, now: datetime | None = None
-) -> bool:
-    """A manager says the label was wrong ("not_negative"): kept for tuning, audited."""
-    now = now or utcnow()
-    with store.transaction() as db:
-        conn = db.conn
-        key = item_key_on(conn, item_id)
-        if key is None:
-            return False
-        row = conn.execute("SELECT label, compound FROM items WHERE id = ?", [item_id]).fetchone()
-        conn.execute("UPDATE items SET feedback = ?, feedback_by = ? WHERE id = ?", [feedback, actor_id, item_id])
-        audit_log.append_audit_on(
-            conn, now, actor_id, actor_name, f"feedback.{feedback}", key, {"label": row[0], "compound": row[1]}
-        )
+        if reason == NO_REPLY_REASON:  # "Needs no reply" is a manager's label too (store/corrections.py)
+            corrections.correct_on(
+                conn, item_id, "needs_reply", "false", actor_id=actor_id, actor_name=actor_name, now=now
+            )
     return True
 
 
@@ -245,6 +236,12 @@ _UPSERT_AUTHOR = """INSERT INTO authors (key, platform, native_id, handle, name,
 _to_json = json.JSONEncoder(ensure_ascii=False, default=str).encode
 
 
+def _raw_json(raw: dict[str, Any]) -> str:
+    """The payload as received; a lone surrogate in it is written ``\\ud83d`` (UTF-8 cannot carry it)."""
+    text = _to_json(raw)
+    return json.dumps(raw, default=str) if has_lone_surrogates(text) else text
+
+
 def _item_row(entry: Processed, received: str) -> list[Any]:
     item, a = entry.item, entry.assessment
     s = a.sentiment
@@ -267,7 +264,7 @@ def _item_row(entry: Processed, received: str) -> list[Any]:
         item.conversation_id,
         item.in_reply_to,
         int(item.public),
-        _to_json(item.raw) if item.raw else None,
+        _raw_json(item.raw) if item.raw else None,
         s.compound,
         s.neg,
         s.neu,
@@ -335,6 +332,8 @@ def _assessment_details(entry: Processed) -> dict[str, Any]:
         "author_name": entry.item.author.name,
         "suggestions": [s.text for s in a.suggestions],
     }
+    if entry.item.repaired:  # the stored text differs from the raw payload: say where
+        details["repaired"] = list(entry.item.repaired)
     if entry.item.attachments:  # what was sent besides text, without URLs (those stay in the items row)
         details["attachments"] = [x.describe() for x in entry.item.attachments]
     return details

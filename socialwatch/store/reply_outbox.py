@@ -2,8 +2,9 @@
 
 The status machine (docs/design.md)::
 
-    awaiting_second -> approved -> sending -> sent | failed | needs_check
+    awaiting_second -> approved -> sending -> sent | failed | needs_check | reconciling
     sending -> approved          deferred (rate limit, 5xx, credentials) or reconciled as not posted
+    reconciling -> sent | approved | needs_check | failed   (looked for on the platform; never resent meanwhile)
     awaiting_second | approved -> cancelled;  needs_check -> sent | approved | cancelled (a person)
 
 Every move is a conditional UPDATE on the expected status, in the transaction of its audit entry.
@@ -29,7 +30,7 @@ VERIFY_NONE, VERIFY_BEST_EFFORT, VERIFY_REQUIRED = 0, 1, 2
 
 @dataclass(frozen=True)
 class QueueResult:
-    """What a click did: ``queued`` | ``awaiting_second`` | ``duplicate`` | ``closed``, and the reply row
+    """What a click did: ``queued`` | ``awaiting_second`` | ``duplicate`` | ``closed`` | ``stale``, and the reply row
     (with ``item_key``) that now stands for the item, if any."""
 
     status: str
@@ -73,6 +74,7 @@ def queue_reply(
     dedupe_key: str | None = None,
     private: bool = False,
     now: datetime | None = None,
+    expected_attempt: int | None = None,
 ) -> QueueResult:
     """Record an approved reply (or, ``needs_second``, one waiting for a second approver).
 
@@ -80,6 +82,9 @@ def queue_reply(
     the others get ``duplicate`` with the winner's row. Only ``origin='manager'`` rows count as the
     item's answer; other origins (``ack``) are deduplicated by their ``dedupe_key`` alone. ``private``: the
     answer goes to the author of a public comment as one private message (a private reply).
+    ``expected_attempt``: how many manager replies the click's card had seen (its buttons' version); when
+    more were queued since (a reply failed after that card was rendered), the click is ``stale`` and
+    nothing is queued, so a replayed old click never posts.
     """
     if not text.strip():
         raise ValueError("a reply needs text")
@@ -105,6 +110,8 @@ def queue_reply(
             earlier = conn.execute(
                 "SELECT COUNT(*) FROM reply_outbox WHERE item_id = ? AND origin = ?", [item_id, origin]
             ).fetchone()[0]
+            if expected_attempt is not None and origin == "manager" and earlier != expected_attempt:
+                return QueueResult("stale", reply_on(conn, "r.item_id = ? AND r.origin = 'manager'", [item_id]))
             dedupe_key = f"{key}#{earlier}" if origin == "manager" else f"{origin}:{key}#{earlier}"
         status = "awaiting_second" if needs_second else "approved"
         inserted = conn.execute(
@@ -338,15 +345,24 @@ def _move_reply(
 
 
 def record_reply_sent(
-    store: Store, reply_id: int, *, platform_reply_id: str, now: datetime, reconciled: bool = False
+    store: Store,
+    reply_id: int,
+    *,
+    platform_reply_id: str,
+    now: datetime,
+    reconciled: bool = False,
+    evidence: str | None = None,
+    expect: Sequence[str] = ("sending",),
 ) -> dict[str, Any] | None:
     details: dict[str, Any] = {"platform_reply_id": platform_reply_id}
     if reconciled:
         details["reconciled"] = True
+    if evidence:
+        details["evidence"] = evidence  # how we know: "timeline", "conversation", "duplicate content"
     return _move_reply(
         store,
         reply_id,
-        expect=("sending",),
+        expect=expect,
         action="reply.sent",
         details=details,
         now=now,
@@ -372,13 +388,14 @@ def defer_reply(
     verify: int,
     now: datetime,
     action: str = "reply.deferred",
+    expect: Sequence[str] = ("sending",),
 ) -> dict[str, Any] | None:
     """sending -> approved, due again at ``until``; ``verify`` says whether the platform must be asked
     first (the attempt may have been posted)."""
     return _move_reply(
         store,
         reply_id,
-        expect=("sending",),
+        expect=expect,
         action=action,
         now=now,
         details={
@@ -396,12 +413,14 @@ def defer_reply(
     )
 
 
-def fail_reply(store: Store, reply_id: int, *, error: str, now: datetime) -> dict[str, Any] | None:
+def fail_reply(
+    store: Store, reply_id: int, *, error: str, now: datetime, expect: Sequence[str] = ("sending",)
+) -> dict[str, Any] | None:
     """sending -> failed: the platform refused it for good; the item may get a new reply."""
     return _move_reply(
         store,
         reply_id,
-        expect=("sending",),
+        expect=expect,
         action="reply.failed",
         now=now,
         details={"error": error[:500]},
@@ -409,17 +428,63 @@ def fail_reply(store: Store, reply_id: int, *, error: str, now: datetime) -> dic
     )
 
 
-def flag_reply(store: Store, reply_id: int, *, reason: str, now: datetime) -> dict[str, Any] | None:
+def flag_reply(
+    store: Store, reply_id: int, *, reason: str, now: datetime, expect: Sequence[str] = ("sending",)
+) -> dict[str, Any] | None:
     """sending -> needs_check: nobody can tell whether it was posted; never resent automatically."""
     return _move_reply(
         store,
         reply_id,
-        expect=("sending",),
+        expect=expect,
         action="reply.needs_check",
         now=now,
         details={"reason": reason[:500]},
         sets={"status": "needs_check", "needs_check_reason": reason[:500], "last_error": reason[:500]},
     )
+
+
+def reconcile_later(
+    store: Store,
+    reply_id: int,
+    *,
+    until: datetime,
+    reason: str,
+    now: datetime,
+    expect: Sequence[str] = ("sending",),
+    counted: bool = False,
+) -> dict[str, Any] | None:
+    """sending -> reconciling (or a look that found nothing sure, reconciling -> reconciling, ``counted``):
+    the attempt may be live and the platform does not say yet. Nothing is sent while a row is here; the
+    sender looks again at ``until``."""
+    with store.db() as db:
+        row = db.execute("SELECT reconcile_checks FROM reply_outbox WHERE id = ?", [reply_id]).fetchone()
+    checks = (int(row[0]) if row else 0) + int(counted)
+    return _move_reply(
+        store,
+        reply_id,
+        expect=expect,
+        action="reply.reconciling",
+        now=now,
+        details={"reason": reason[:500], "checks": checks, "next_check_at": iso(until)},
+        sets={
+            "status": "reconciling",
+            "next_attempt_at": iso(until),
+            "last_error": reason[:500],
+            "verify_before_send": VERIFY_REQUIRED,
+            "reconcile_checks": checks,
+        },
+    )
+
+
+def due_reconciling(store: Store, now: datetime, limit: int = 20) -> list[dict[str, Any]]:
+    """Replies being reconciled whose next look is due, oldest first."""
+    with store.db() as db:
+        return replies_on(
+            db.conn,
+            "r.status = 'reconciling' AND (r.next_attempt_at IS NULL OR r.next_attempt_at <= ?)",
+            [iso(now), max(0, limit)],
+            tail="ORDER BY r.id LIMIT ?",
+        )
 
 
 def resolve_reply(
@@ -507,3 +572,10 @@ def latest_reply(store: Store, item_id: int) -> dict[str, Any] | None:
             [item_id],
         ).fetchone()
     return dict(row) if row else None
+
+
+def manager_attempts(store: Store, item_id: int) -> int:
+    """How many manager replies were ever queued for the item: the version a card's reply buttons carry."""
+    with store.db() as db:
+        row = db.execute("SELECT COUNT(*) FROM reply_outbox WHERE item_id = ? AND origin = 'manager'", [item_id])
+        return int(row.fetchone()[0])

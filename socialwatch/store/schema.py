@@ -2,7 +2,7 @@
 
 Version ranges: 1-9 core, 10-19 Slack and the reply outbox, 20-29 audit and compliance, 30-39
 response times, 40-49 performance indexes, 55-59 platform shapes (attachments), 65-69 Instagram and private
-replies, 70-74 customers across channels. A migration is never
+replies, 70-74 customers across channels, 80-84 managers' corrections. A migration is never
 edited once released: a change is a new version.
 """
 
@@ -16,7 +16,7 @@ from socialwatch import audit
 
 #: Reply rows that stand for "this item has (or is getting) its answer": a manager reply in one of these
 #: blocks another (failed and cancelled rows do not).
-ACTIVE_REPLY_STATUSES = ("awaiting_second", "approved", "sending", "sent", "needs_check")
+ACTIVE_REPLY_STATUSES = ("awaiting_second", "approved", "sending", "sent", "needs_check", "reconciling")
 
 
 def _schema_v1(db: sqlite_utils.Database) -> None:
@@ -187,7 +187,11 @@ def migrate_replies_v11(db: sqlite_utils.Database) -> None:
     db.execute("CREATE INDEX idx_reply_outbox_due ON reply_outbox (status, next_attempt_at)")
     db.execute("CREATE INDEX idx_reply_outbox_item ON reply_outbox (item_id, status)")
     # The last line of defence behind queue_reply's check: one live manager answer per item.
-    statuses = ", ".join(f"'{s}'" for s in ACTIVE_REPLY_STATUSES)
+    _one_active_index(db, ACTIVE_REPLY_STATUSES[:5])  # as it was then; migration 90 adds 'reconciling'
+
+
+def _one_active_index(db: sqlite_utils.Database, active: tuple[str, ...]) -> None:
+    statuses = ", ".join(f"'{s}'" for s in active)
     db.execute(
         f"CREATE UNIQUE INDEX idx_reply_outbox_one_active ON reply_outbox (item_id) "
         f"WHERE origin = 'manager' AND status IN ({statuses})"
@@ -398,6 +402,41 @@ def _customers_v70(db: sqlite_utils.Database) -> None:
     db.execute("CREATE INDEX idx_slack_redactions_due ON slack_redactions (status, next_attempt_at)")
 
 
+def _corrections_v80(db: sqlite_utils.Database) -> None:
+    """Managers' corrections of an assessment (store/corrections.py): one row per correction, never
+    updated, so the latest per item and field is the label and the history stays for the audit."""
+    db.execute("""
+        CREATE TABLE corrections (
+            id INTEGER PRIMARY KEY,
+            item_id INTEGER NOT NULL REFERENCES items(id),
+            field TEXT NOT NULL CHECK (field IN ('label', 'needs_reply', 'category')),
+            old TEXT,
+            new TEXT NOT NULL,
+            corrected_by TEXT NOT NULL,
+            corrected_by_name TEXT NOT NULL,
+            corrected_at TEXT NOT NULL
+        )""")
+    db.execute("CREATE INDEX idx_corrections_item ON corrections (item_id, field, id)")
+    # "Not negative" clicks from before this table were kept on the item only: they are labels too.
+    db.execute("""
+        INSERT INTO corrections (item_id, field, old, new, corrected_by, corrected_by_name, corrected_at)
+        SELECT i.id, 'label', i.label, 'not_negative', COALESCE(i.feedback_by, '?'),
+               COALESCE((SELECT a.actor_name FROM audit a WHERE a.action = 'feedback.not_negative'
+                           AND a.item_key = i.platform || ':' || i.native_id ORDER BY a.seq DESC LIMIT 1), '?'),
+               COALESCE((SELECT a.ts FROM audit a WHERE a.action = 'feedback.not_negative'
+                           AND a.item_key = i.platform || ':' || i.native_id ORDER BY a.seq DESC LIMIT 1),
+                        i.received_at)
+        FROM items i WHERE i.feedback = 'not_negative'""")
+
+
+def _reconciling_v90(db: sqlite_utils.Database) -> None:
+    """A public reply whose attempt ended without a clear answer is ``reconciling`` (never resent while the
+    question is open); ``reconcile_checks`` counts the looks, so the approver is asked after a few."""
+    db.execute("ALTER TABLE reply_outbox ADD COLUMN reconcile_checks INTEGER NOT NULL DEFAULT 0")
+    db.execute("DROP INDEX idx_reply_outbox_one_active")
+    _one_active_index(db, ACTIVE_REPLY_STATUSES)
+
+
 #: Ordered; each runs once, in its own transaction, and is recorded in _migrations.
 MIGRATIONS: list[tuple[int, str, Callable[[sqlite_utils.Database], None]]] = [
     (1, "initial schema", _schema_v1),
@@ -409,4 +448,6 @@ MIGRATIONS: list[tuple[int, str, Callable[[sqlite_utils.Database], None]]] = [
     (55, "items: attachments", _attachments_v55),
     (65, "reply outbox: private replies to public comments", migrate_private_replies_v65),
     (70, "customers: linked identities, evidence, erasures on request", _customers_v70),
+    (80, "corrections: managers' labels of label, needs_reply and category", _corrections_v80),
+    (90, "reply outbox: replies being reconciled, and how often they were looked for", _reconciling_v90),
 ]

@@ -24,7 +24,7 @@ EVENT_COLUMNS = {
     "followup": ("followup_at", "followup_ts"),
 }
 #: Reply statuses that mean a person has answered (or is answering) the item.
-ANSWERING = ("approved", "sending", "sent", "needs_check")
+ANSWERING = ("approved", "sending", "sent", "needs_check", "reconciling")
 
 
 def _manager(conn: sqlite3.Connection) -> str:

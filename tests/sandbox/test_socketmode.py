@@ -191,6 +191,37 @@ def test_value_override_and_wait_for_ack(sandbox: Sandbox, app: App, web: WebCli
     assert web.users_info(user="U0NEWPERSON")["user"]["name"] == "new.person"
 
 
+def test_a_select_sends_its_option_and_state_and_an_old_version_can_be_clicked(
+    sandbox: Sandbox, app: App, web: WebClient, info: dict[str, Any]
+) -> None:
+    select = {
+        "type": "static_select",
+        "action_id": "pick",
+        "placeholder": {"type": "plain_text", "text": "Pick one"},
+        "options": [
+            {"text": {"type": "plain_text", "text": name}, "value": f"7:{name}"} for name in ("billing", "outage")
+        ],
+    }
+    first = [{"type": "actions", "block_id": "row", "elements": [select]}]
+    ts = web.chat_postMessage(channel=info["channel"], text="alert", blocks=first)["ts"]
+    body = {"channel": info["channel"], "ts": ts, "action_id": "pick", "value": "7:outage"}
+    assert control(sandbox, "/_sandbox/slack/actions", body)[0] == 200
+    payload = app.next().payload
+    (action,) = payload["actions"]
+    chosen = {"text": {"type": "plain_text", "text": "outage"}, "value": "7:outage"}
+    assert action["type"] == "static_select" and action["selected_option"] == chosen and "value" not in action
+    assert action["placeholder"] == select["placeholder"]
+    assert payload["state"]["values"] == {"row": {"pick": {"type": "static_select", "selected_option": chosen}}}
+    assert control(sandbox, "/_sandbox/slack/actions", {**body, "value": "7:nothing"})[0] == 404
+    # The message changes; a screen that has not caught up still shows (and clicks) the select.
+    web.chat_update(channel=info["channel"], ts=ts, text="alert", blocks=[{"type": "divider"}])
+    assert control(sandbox, "/_sandbox/slack/actions", body)[0] == 404
+    assert control(sandbox, "/_sandbox/slack/actions", {**body, "version": 0})[0] == 200
+    assert app.next().payload["actions"][0]["selected_option"] == chosen
+    status, answer = control(sandbox, "/_sandbox/slack/actions", {**body, "version": 5})
+    assert status == 404 and "no version 5 (0..1)" in json.dumps(answer)
+
+
 def test_modal_open_update_and_submit(sandbox: Sandbox, app: App, web: WebClient, info: dict[str, Any]) -> None:
     views: list[dict[str, Any]] = []
 

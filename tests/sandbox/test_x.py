@@ -349,3 +349,22 @@ def test_mentions_carry_the_lang_x_would_tag(sandbox, x_client):
     got = {str(t.id): t.lang for t in response.data}
     assert {i: got[i] for i in ids} == ids
     assert got[tagged] == "qme"
+
+
+def test_search_lag_and_after_write_faults_over_the_control_api(sandbox, make_tweepy):
+    from sandbox_support import control
+
+    assert control(sandbox, "/_sandbox/x/settings", {"search_lag": -1})[0] == 400
+    assert control(sandbox, "/_sandbox/x/settings", {"search_lag": 30})[1]["search_lag"] == 30
+    status, rule = control(
+        sandbox, "/_sandbox/faults", {"target": "x", "fault": "503_after_write", "path": "/2/tweets", "method": "POST"}
+    )
+    assert status == 201 and rule["fault"] == "503_after_write"
+    client = make_tweepy(auth="oauth1")
+    with pytest.raises(tweepy.TwitterServerError):
+        client.create_tweet(text="written, then a 503", user_auth=True)
+    [posted] = sandbox.posted_x()  # the write happened
+    assert posted["text"] == "written, then a 503"
+    own = client.get_users_tweets(brand_id(sandbox), user_auth=True).data
+    assert [str(t.id) for t in own] == [posted["id"]]  # the brand's timeline shows it at once
+    assert not client.search_recent_tweets("from:SandboxBrand", user_auth=True).data  # search lags 30 s

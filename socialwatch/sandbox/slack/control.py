@@ -47,6 +47,7 @@ class SlackControl(SlackInteractions):
             ("GET", "/messages"): self._ctl_messages,
             ("POST", "/messages"): self._ctl_post_user_message,
             ("POST", "/actions"): self._ctl_action,
+            ("POST", "/actions/replay"): self._ctl_replay,
             ("GET", "/views"): lambda r: {"views": self._views_list()},
             ("POST", "/views/submit"): self._ctl_view_submit,
             ("POST", "/views/close"): self._ctl_view_close,

@@ -1,13 +1,15 @@
 """The Slack emulator's interactive flows: clicks, modal submits and closes, over Socket Mode.
 
-``POST /_sandbox/slack/actions`` clicks an element of a posted message; ``views/submit`` and
-``views/close`` act on an open modal. Each becomes Slack's interactive payload
+``POST /_sandbox/slack/actions`` clicks an element of a posted message (``actions/replay`` delivers an
+earlier envelope again, as a replaying client would); ``views/submit`` and ``views/close`` act on an
+open modal. Each becomes Slack's interactive payload
 (``block_actions``, ``view_submission``, ``view_closed``) delivered to a connected Socket
 Mode client; acks of ``view_submission`` apply their ``response_action``, as Slack does.
 """
 
 from __future__ import annotations
 
+import copy
 import time
 from typing import Any
 
@@ -19,6 +21,7 @@ from socialwatch.sandbox.slack.model import (
     TEAM_DOMAIN,
     TEAM_ID,
     VERIFICATION_TOKEN,
+    Message,
     ResponseUrl,
     SlackError,
     View,
@@ -94,7 +97,12 @@ class SlackInteractions(SlackState):
             if message is None:
                 raise ControlError(f"no message {body['ts']} in {channel.id}", 404)
             match = next(
-                ((b, el) for b, el in iter_elements(message.blocks) if el.get("action_id") == body["action_id"]), None
+                (
+                    (b, el)
+                    for b, el in iter_elements(self._shown_blocks(message, body.get("version")))
+                    if el.get("action_id") == body["action_id"]
+                ),
+                None,
             )
             if match is None:
                 raise ControlError(f"message has no element with action_id {body['action_id']!r}", 404)
@@ -122,7 +130,7 @@ class SlackInteractions(SlackState):
                 "enterprise": None,
                 "is_enterprise_install": False,
                 "channel": {"id": channel.id, "name": channel.name},
-                "state": {"values": {}},
+                "state": {"values": self._message_state(action)},
                 "response_url": f"{base}/_sandbox/slack/response_url/{response_url.id}",
                 "actions": [action],
             }
@@ -144,6 +152,45 @@ class SlackInteractions(SlackState):
         if delivery is None:
             raise ControlError("no Socket Mode client is connected", 409)
         return self._delivery_result(delivery, body, trigger_id=trigger_id)
+
+    @staticmethod
+    def _message_state(action: dict[str, Any]) -> dict[str, Any]:
+        """A message's ``state.values`` as Slack sends it with a click: what its selects now hold."""
+        if "selected_option" not in action:
+            return {}
+        value = {"type": action["type"], "selected_option": action["selected_option"]}
+        return {str(action["block_id"]): {str(action["action_id"]): value}}
+
+    @staticmethod
+    def _shown_blocks(message: Message, version: Any) -> list[dict[str, Any]] | None:
+        """The blocks a person sees: the message as it is, or (``version`` n, 0 = as first posted) as a
+        screen that has not caught up with ``chat.update`` yet still shows it: a double click, or a second
+        person clicking the same button a moment later."""
+        if version is None:
+            return message.blocks
+        versions = [v.blocks for v in message.history] + [message.blocks]
+        try:
+            return versions[int(version)]
+        except (TypeError, ValueError, IndexError):
+            raise ControlError(f"message has no version {version!r} (0..{len(versions) - 1})", 404) from None
+
+    def _ctl_replay(self, req: Request) -> dict[str, Any]:
+        """Deliver an earlier envelope's payload again as a new envelope: a click replayed by a client that
+        retries on its own, a proxy, or an attacker holding an old payload (Slack itself never re-sends an
+        acked one; its retries of unacked envelopes are ``max_redeliveries``)."""
+        body = control_body(req)
+        earlier = self.socket.delivery(str(body.get("delivery") or body.get("envelope_id") or ""))
+        if earlier is None:
+            raise ControlError("no such delivery: give delivery (or envelope_id) of an earlier one", 404)
+        delivery = self.socket.deliver(
+            copy.deepcopy(earlier.payload),
+            envelope_type=earlier.envelope_type,
+            accepts_response_payload=earlier.accepts_response_payload,
+            info={**earlier.info, "replay_of": earlier.id},
+        )
+        if delivery is None:
+            raise ControlError("no Socket Mode client is connected", 409)
+        return self._delivery_result(delivery, body)
 
     def _delivery_result(self, delivery: Delivery, body: dict[str, Any], **extra: Any) -> dict[str, Any]:
         out: dict[str, Any] = {"envelope_id": delivery.id, **extra}
@@ -177,6 +224,8 @@ class SlackInteractions(SlackState):
             if chosen is None:
                 raise ControlError(f"no option with value {value!r}", 404)
             action["selected_option"] = {"text": chosen.get("text"), "value": chosen.get("value")}
+            if element.get("placeholder"):
+                action["placeholder"] = element["placeholder"]
         elif kind == "users_select":
             action["selected_user"] = value
         else:

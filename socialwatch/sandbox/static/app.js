@@ -192,6 +192,7 @@ function renderElement(element, ctx) {
     for (const option of optionsOf(element)) {
       select.append(el("option", {value: option.value, text: (option.text && option.text.text) || option.value}));
     }
+    if (element.initial_option) select.value = element.initial_option.value;  // as Slack shows it
     select.addEventListener("change", () => { if (select.value) ctx.onAction(element, select.value); });
     return select;
   }

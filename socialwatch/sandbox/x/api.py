@@ -48,6 +48,7 @@ ROUTES = [
     _route("GET", "/2/users/me", "_users_me", True),
     _route("GET", "/2/users/by/username/:username", "_user_by_username", False),
     _route("GET", "/2/users/:id/mentions", "_mentions", False),
+    _route("GET", "/2/users/:id/tweets", "_user_tweets", False),
     _route("GET", "/2/users/:id", "_user_by_id", False),
     _route("GET", "/2/tweets/search/recent", "_search_recent", False),
     _route("GET", "/2/tweets/:id", "_tweet_by_id", False),

@@ -64,6 +64,11 @@ class XControl(XState):
         with self._lock:
             self.revoked = revoked
 
+    def set_search_lag(self, seconds: float) -> None:
+        """Recent search finds a tweet only ``seconds`` after it was posted (X's index lags the timeline)."""
+        with self._lock:
+            self.search_lag = float(seconds)
+
     def set_tier(self, tier: str) -> None:
         if tier not in TIERS:
             raise ControlError(f"tier must be one of {sorted(TIERS)}")
@@ -155,5 +160,10 @@ class XControl(XState):
             with self._lock:
                 if "duplicate_check" in body:
                     self.duplicate_check = bool(body["duplicate_check"])
-            return Response.json({"duplicate_check": self.duplicate_check})
+                if "search_lag" in body:
+                    lag = body["search_lag"]
+                    if not isinstance(lag, (int, float)) or isinstance(lag, bool) or not 0 <= lag <= 86400:
+                        raise ControlError('"search_lag" must be seconds between 0 and 86400')
+                    self.search_lag = float(lag)
+            return Response.json({"duplicate_check": self.duplicate_check, "search_lag": self.search_lag})
         return Response.json({"error": f"no control endpoint {method} /_sandbox/x{sub}"}, status=404)

@@ -25,6 +25,7 @@ DEFAULT_LIMITS: dict[str, tuple[int, float]] = {
     "GET /2/users/:id": (900, WINDOW),
     "GET /2/users/by/username/:username": (900, WINDOW),
     "GET /2/users/:id/mentions": (300, WINDOW),
+    "GET /2/users/:id/tweets": (900, WINDOW),
     "GET /2/tweets": (900, WINDOW),
     "GET /2/tweets/:id": (900, WINDOW),
     "GET /2/tweets/search/recent": (300, WINDOW),

@@ -66,6 +66,7 @@ class XState:
             self.tier = "pro"
             self.revoked = False
             self.duplicate_check = True
+            self.search_lag = 0.0  # seconds before a new tweet shows up in recent search
             self.limits.reset()
             self._tweet_ids.reset()
             self._dm_ids.reset()

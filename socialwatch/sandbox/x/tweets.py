@@ -160,6 +160,39 @@ class XTweets(XState):
             req, reachable, max_low=5, max_high=100, max_default=10, token_params=("pagination_token",)
         )
 
+    def _user_tweets(self, req: Request, id: str) -> Response:
+        """A user's own tweets, newest first (X's "user Tweet timeline": no search index, so no lag)."""
+        check_known(
+            req,
+            {
+                "since_id",
+                "until_id",
+                "max_results",
+                "pagination_token",
+                "start_time",
+                "end_time",
+                "exclude",
+                "tweet.fields",
+                "expansions",
+                "media.fields",
+                "poll.fields",
+                "user.fields",
+                "place.fields",
+            },
+        )
+        if not ID_RE.match(id):
+            raise invalid_request(f"The `id` query parameter value [{id}] does not match ^[0-9]{{1,19}}$", {"id": [id]})
+        if id not in self.users:
+            return Response.json({"errors": [not_found("user", "id", id)]})
+        excluded = set(csv_param(req, "exclude", ("replies", "retweets")))
+        own = [
+            tweet
+            for tweet in self.tweets.values()
+            if tweet.author_id == id and not ("replies" in excluded and tweet.in_reply_to_tweet_id)
+        ]
+        own.sort(key=lambda tweet: int(tweet.id), reverse=True)
+        return self._tweet_page(req, own, max_low=5, max_high=100, max_default=10, token_params=("pagination_token",))
+
     def _search_recent(self, req: Request) -> Response:
         check_known(
             req,
@@ -185,8 +218,11 @@ class XTweets(XState):
         if not query:
             raise invalid_request("The `query` query parameter can not be empty", {"query": [query or ""]})
         matcher = compile_query(query, self.users, self.brand)
-        horizon = self._now() - SEARCH_RECENT_DAYS * 86400
-        tweets = [tweet for tweet in self.tweets.values() if tweet.created_at >= horizon and matcher(tweet)]
+        now = self._now()
+        horizon = now - SEARCH_RECENT_DAYS * 86400
+        # The search index lags behind the timeline (30-45 s at times): younger tweets are not found yet.
+        indexed = now - self.search_lag
+        tweets = [tweet for tweet in self.tweets.values() if horizon <= tweet.created_at <= indexed and matcher(tweet)]
         tweets.sort(key=lambda tweet: int(tweet.id), reverse=True)
         return self._tweet_page(
             req, tweets, max_low=10, max_high=100, max_default=10, token_params=("next_token", "pagination_token")

@@ -202,9 +202,13 @@ def _static(name: str, templates: Templates, files: _Files, report: TemplateRepo
         source, _, _ = env.loader.get_source(env, name)
         tree = env.parse(source, name)
     except jinja2.TemplateSyntaxError as exc:
-        report.problems.append(
-            Problem(name, where, f"line {exc.lineno}: {exc.message}", "fix the jinja2 syntax on that line")
+        circle = "include circle" in str(exc.message)
+        fix = (
+            "remove one of those includes: no piece may include itself"
+            if circle
+            else "fix the jinja2 syntax on that line"
         )
+        report.problems.append(Problem(name, where, f"line {exc.lineno}: {exc.message}", fix))
         return False
     assigned = {node.name for node in tree.find_all(jinja2.nodes.Name) if node.ctx == "store"}
     found: list[tuple[int, str, str]] = []

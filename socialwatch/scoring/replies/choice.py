@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from socialwatch.config.suggestions import SuggestionsConfig
+from socialwatch.models import language_name
 from socialwatch.scoring.language import UNDETERMINED, Detection
 
 #: Tags that say nothing about the language (X's "und", "zxx", "qme" ... for text it could not identify).
@@ -23,25 +24,8 @@ ALIASES = {"in": "id", "iw": "he", "jw": "jv", "nb": "no", "zsm": "ms", "swh": "
 #: So many letters make a CLD2 detection confident enough to overrule a platform's "en".
 CONFIDENT_LETTERS = 20
 
-NAMES = {
-    "en": "English",
-    "sw": "Swahili",
-    "ms": "Malay",
-    "id": "Indonesian",
-    "lv": "Latvian",
-    "lt": "Lithuanian",
-    "ta": "Tamil",
-    "es": "Spanish",
-    "fr": "French",
-    "de": "German",
-    "pt": "Portuguese",
-}
 
 Explain = Callable[[str], Detection]
-
-
-def language_name(code: str) -> str:
-    return NAMES.get(code, code)
 
 
 def normalise(code: str | None) -> str:

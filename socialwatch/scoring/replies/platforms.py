@@ -131,6 +131,21 @@ def has_link(text: str) -> bool:
     return bool(_URL_HINT.search(text)) and bool(_urls(text))
 
 
+#: An @mention as X, Facebook and Instagram read one: not inside a word or an e-mail address; Instagram
+#: handles may hold dots (never at the end).
+_MENTION = re.compile(r"(?<![\w@\uff20!#$%&*.])[@\uff20]([\w.]{1,30}\w|\w)")
+
+
+def mentions_and_links(text: str) -> list[str]:
+    """The accounts ``text`` mentions (``@handle``, lowercased) and the links it holds (as written,
+    bare domains too, as X and Facebook link them), in order: what a reply would show beyond its words."""
+    text = _normal(text)
+    found = [f"@{m.group(1).lower()}" for m in _MENTION.finditer(_outside_urls(text))]
+    if _URL_HINT.search(text):
+        found.extend(text[start:end].strip() for start, end in _urls(text))
+    return list(dict.fromkeys(found))
+
+
 def _normal(text: str) -> str:
     if text.isascii():  # ASCII is NFC already
         return text.replace("\r\n", "\n").replace("\r", "\n") if "\r" in text else text

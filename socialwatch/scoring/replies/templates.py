@@ -156,6 +156,16 @@ class _InliningEnvironment(jinja2.sandbox.ImmutableSandboxedEnvironment):
         tree = super()._parse(source, name, filename)
         try:
             tree.body = self._splice(tree.body, seen=(name,))
+        except _IncludeCircle as circle:
+            # jinja would include for ever (a render that never ends): refused like a syntax error, so the
+            # template is left out at run time and `check` names it.
+            raise jinja2.TemplateSyntaxError(
+                f"includes {circle.target!r}, which includes it again (an include circle: "
+                f"{' -> '.join(str(n) for n in circle.path)})",
+                circle.lineno,
+                name,
+                filename,
+            ) from None
         except Exception:  # never let the optimisation break a template that jinja itself accepts
             tree = super()._parse(source, name, filename)
         return tree
@@ -171,7 +181,9 @@ class _InliningEnvironment(jinja2.sandbox.ImmutableSandboxedEnvironment):
                 and not node.ignore_missing
             ):
                 target = self.join_path(node.template.value, seen[-1] or "")
-                spliced = None if target in seen else self._included_body(target, seen)
+                if target in seen:
+                    raise _IncludeCircle(target, (*seen, target), node.lineno)
+                spliced = self._included_body(target, seen)
                 if spliced is not None:
                     out.extend(spliced)
                     continue
@@ -193,6 +205,12 @@ class _InliningEnvironment(jinja2.sandbox.ImmutableSandboxedEnvironment):
                 if isinstance(node, jinja2.nodes.Name) and (node.name in _SCOPED_NAMES or node.ctx != "load"):
                     return None
         return body
+
+
+class _IncludeCircle(Exception):
+    def __init__(self, target: str, path: tuple[str | None, ...], lineno: int):
+        super().__init__(target)
+        self.target, self.path, self.lineno = target, path, lineno
 
 
 def make_environment(loader: jinja2.BaseLoader) -> jinja2.Environment:
