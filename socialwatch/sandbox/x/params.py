@@ -7,6 +7,7 @@ page stops at.
 
 from __future__ import annotations
 
+from collections.abc import Set as AbstractSet
 from typing import Any
 
 from socialwatch.sandbox.http import Request, Response
@@ -36,7 +37,7 @@ def token_position(token: str, parameter: str) -> int:
         ) from None
 
 
-def check_known(req: Request, allowed: set[str]) -> None:
+def check_known(req: Request, allowed: AbstractSet[str]) -> None:
     """Refuse any query parameter the endpoint does not define."""
     for name in req.query:
         if name not in allowed:

@@ -45,6 +45,25 @@ from socialwatch.sandbox.x.state import XState
 log = logging.getLogger(__name__)
 
 
+#: The query parameters X's user timelines (mentions, a user's tweets) accept.
+TIMELINE_PARAMS = frozenset(
+    {
+        "since_id",
+        "until_id",
+        "max_results",
+        "pagination_token",
+        "start_time",
+        "end_time",
+        "tweet.fields",
+        "expansions",
+        "media.fields",
+        "poll.fields",
+        "user.fields",
+        "place.fields",
+    }
+)
+
+
 class XTweets(XState):
     """Reading and posting tweets."""
 
@@ -133,28 +152,20 @@ class XTweets(XState):
         body["meta"] = meta
         return Response.json(body)
 
-    def _mentions(self, req: Request, id: str) -> Response:
-        check_known(
-            req,
-            {
-                "since_id",
-                "until_id",
-                "max_results",
-                "pagination_token",
-                "start_time",
-                "end_time",
-                "tweet.fields",
-                "expansions",
-                "media.fields",
-                "poll.fields",
-                "user.fields",
-                "place.fields",
-            },
-        )
+    def _timeline_request(self, req: Request, id: str, extra: tuple[str, ...] = ()) -> Response | None:
+        """What a user timeline endpoint (mentions, own tweets) checks first: its query parameters, the id's
+        form (400) and whether the user exists (X's 200 with an ``errors`` list); None when all is well."""
+        check_known(req, TIMELINE_PARAMS | set(extra))
         if not ID_RE.match(id):
             raise invalid_request(f"The `id` query parameter value [{id}] does not match ^[0-9]{{1,19}}$", {"id": [id]})
         if id not in self.users:
             return Response.json({"errors": [not_found("user", "id", id)]})
+        return None
+
+    def _mentions(self, req: Request, id: str) -> Response:
+        missing = self._timeline_request(req, id)
+        if missing is not None:
+            return missing
         reachable = self.mentions_of(id)[:MENTIONS_REACHABLE]
         return self._tweet_page(
             req, reachable, max_low=5, max_high=100, max_default=10, token_params=("pagination_token",)
@@ -162,28 +173,9 @@ class XTweets(XState):
 
     def _user_tweets(self, req: Request, id: str) -> Response:
         """A user's own tweets, newest first (X's "user Tweet timeline": no search index, so no lag)."""
-        check_known(
-            req,
-            {
-                "since_id",
-                "until_id",
-                "max_results",
-                "pagination_token",
-                "start_time",
-                "end_time",
-                "exclude",
-                "tweet.fields",
-                "expansions",
-                "media.fields",
-                "poll.fields",
-                "user.fields",
-                "place.fields",
-            },
-        )
-        if not ID_RE.match(id):
-            raise invalid_request(f"The `id` query parameter value [{id}] does not match ^[0-9]{{1,19}}$", {"id": [id]})
-        if id not in self.users:
-            return Response.json({"errors": [not_found("user", "id", id)]})
+        missing = self._timeline_request(req, id, extra=("exclude",))
+        if missing is not None:
+            return missing
         excluded = set(csv_param(req, "exclude", ("replies", "retweets")))
         own = [
             tweet
