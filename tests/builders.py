@@ -6,10 +6,13 @@ One place builds an ``Item``, so a field the model gains has one default to give
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
+from socialwatch.config.schema import Config
+from socialwatch.daemon import Daemon
 from socialwatch.models import Author, Item, Kind, Processed
 from socialwatch.scoring.pipeline import Pipeline
 from socialwatch.store import inbox
@@ -119,3 +122,15 @@ def run_killed_sender(config_path: Any) -> None:
     )
     assert child.returncode == -signal.SIGKILL, child.stderr
     assert "crashpoint replies.platform_called reached" in child.stderr
+
+
+@contextmanager
+def running_daemon(config: Config) -> Iterator[Daemon]:
+    """The daemon with its scheduler and Socket Mode, as in production; shut down on the way out."""
+    daemon = Daemon(config, notifier=None)
+    daemon.start()
+    assert daemon.interactions is not None, "Socket Mode did not connect"
+    try:
+        yield daemon
+    finally:
+        daemon.shutdown()

@@ -50,16 +50,11 @@ def running(sandbox: Sandbox, config_path: Path, tmp_path: Path) -> Iterator[Dae
     config.daemon.database = tmp_path / "sw.db"
     config.facebook.pages = []
     config.triage.categories["survey"] = CategoryRule(keywords=["survey"], needs_reply=False)
-    daemon = Daemon(config, notifier=None)
-    daemon.start()
-    assert daemon.interactions is not None, "Socket Mode did not connect"
-    # Past the first poll, which alerts only what has a reply due (a backfill): a greeting moves the cursor.
-    sandbox.add_mention("@brand hello there", handle="early")
-    builders.wait_until(lambda: streams.cursor(daemon.store, "x:sandbox:mentions"), WAIT, "the first poll")
-    try:
+    with builders.running_daemon(config) as daemon:
+        # Past the first poll, which alerts only what has a reply due (a backfill): a greeting moves the cursor.
+        sandbox.add_mention("@brand hello there", handle="early")
+        builders.wait_until(lambda: streams.cursor(daemon.store, "x:sandbox:mentions"), WAIT, "the first poll")
         yield daemon
-    finally:
-        daemon.shutdown()
 
 
 def messages(sandbox: Sandbox) -> list[dict[str, Any]]:

@@ -45,13 +45,8 @@ def running(config_path: Path, tmp_path: Path) -> Iterator[Daemon]:
     config: Config = load_config(config_path)
     config.daemon.http_timeout = 2.0
     config.daemon.database = tmp_path / "sw.db"
-    daemon = Daemon(config, notifier=None)
-    daemon.start()
-    assert daemon.interactions is not None, "Socket Mode did not connect"
-    try:
+    with builders.running_daemon(config) as daemon:
         yield daemon
-    finally:
-        daemon.shutdown()
 
 
 def messages(sandbox: Sandbox) -> list[dict[str, Any]]:

@@ -41,13 +41,8 @@ def running(sandbox: Sandbox, tmp_path: Path) -> Iterator[Daemon]:
     config = load_config(sandbox.write_config(tmp_path / "socialwatch.toml", poll_interval=1))
     config.daemon.database = tmp_path / "sw.db"
     config.x.accounts = []
-    daemon = Daemon(config, notifier=None)
-    daemon.start()
-    assert daemon.interactions is not None, "Socket Mode did not connect"
-    try:
+    with builders.running_daemon(config) as daemon:
         yield daemon
-    finally:
-        daemon.shutdown()
 
 
 def alert(sandbox: Sandbox, key: str) -> dict[str, Any]:

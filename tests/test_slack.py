@@ -113,14 +113,8 @@ def config(sandbox: Sandbox, tmp_path: Path) -> Config:
 @pytest.fixture
 def running(config: Config) -> Iterator[Daemon]:
     """The daemon with its scheduler and Socket Mode, as in production, but polling every second."""
-    daemon = Daemon(config, notifier=None)
-    daemon.start()
-    assert daemon.interactions is not None, "Socket Mode did not connect"
-    try:
+    with builders.running_daemon(config) as daemon:
         yield daemon
-    finally:
-        assert daemon._scheduler is not None
-        daemon.shutdown()
 
 
 def poll_and_dispatch(daemon: Daemon) -> None:

@@ -11,6 +11,7 @@ import sys
 from collections.abc import Iterator
 from typing import Any
 
+import builders
 import pytest
 from sandbox_support import control
 from test_slack import alert_for, click, make_config, messages, poll_and_dispatch, replies_on_x, wait_until
@@ -32,13 +33,8 @@ def config(sandbox: Sandbox, tmp_path: Any) -> Config:
 
 @pytest.fixture
 def running(config: Config) -> Iterator[Daemon]:
-    daemon = Daemon(config, notifier=None)
-    daemon.start()
-    assert daemon.interactions is not None, "Socket Mode did not connect"
-    try:
+    with builders.running_daemon(config) as daemon:
         yield daemon
-    finally:
-        daemon.shutdown()
 
 
 def alert_of(sandbox: Sandbox, tweet: str) -> dict[str, Any]:
