@@ -114,6 +114,23 @@ def test_choose_threshold_meets_the_recall_target_and_caps_false_flags():
     assert flagged <= figures.FALSE_FLAG_CAP and crowded > 0.2
 
 
+def test_choose_threshold_prefers_a_point_meeting_both_targets_over_the_recall_margin():
+    # 84% of 20 negatives (17) needs the cut at 0.3, which flags 8 of 20 others (0.40: within the 45% cap,
+    # over the 35% target); at 0.9 exactly 80% are caught and none flagged: both targets met.
+    negatives = [0.9] * 16 + [0.3] * 4
+    others = [0.5] * 6 + [0.35] * 2 + [0.1] * 12
+    cut = figures.choose_threshold(negatives + others, [True] * 20 + [False] * 20)
+    assert cut == 0.9
+    caught = sum(s >= cut for s in negatives) / 20
+    flagged = sum(s >= cut for s in others) / 20
+    assert caught >= figures.TARGET_CAUGHT and flagged <= figures.TARGET_FALSE_FLAG
+    # Where the rules already flag some, they count on both sides: 2 of the others flagged anyway leave
+    # room for none of the 0.5s, so the cut must stay above them.
+    base = [False] * 20 + [True] * 2 + [False] * 18
+    cut = figures.choose_threshold(negatives + [0.1, 0.1] + others[:6] + [0.1] * 12, [True] * 20 + [False] * 20, base)
+    assert cut > 0.5
+
+
 def test_figures_count_caught_false_flags_and_macro_recall():
     d = figures.Decision
     table = figures.figures(
