@@ -21,6 +21,8 @@ TARGET_CAUGHT = 0.80
 TARGET_FALSE_FLAG = 0.35
 #: Thresholds aim a little above the target, since the dev split is a sample.
 MARGIN = 0.04
+#: A threshold meeting both targets is preferred to the margin above only with this much room on each side.
+BOTH_ROOM = MARGIN / 2
 #: Where the two targets conflict, recall wins up to this share of false flags.
 FALSE_FLAG_CAP = 0.45
 
@@ -124,7 +126,9 @@ def _meeting_both(
 
     Where catching TARGET_CAUGHT + MARGIN costs more than TARGET_FALSE_FLAG, a point that meets both
     targets (with less margin on each) is what a brand asked for; the room left is split evenly, since
-    the report half drifts either way. ``pos`` is sorted high to low, ``others`` low to high."""
+    the report half drifts either way, and a point is taken only with BOTH_ROOM to spare on each side (a
+    point just at both targets on a tune half of ~50 negatives is a coin toss on the report half).
+    ``pos`` is sorted high to low, ``others`` low to high."""
     candidates = sorted({max(0.01, math.floor(s * 10_000) / 10_000) for s in pos})
     high = sorted(pos)
     best: tuple[float, float] | None = None
@@ -132,7 +136,7 @@ def _meeting_both(
         caught = (caught_anyway + len(high) - bisect.bisect_left(high, cut)) / negatives
         flagged = (flagged_anyway + len(others) - bisect.bisect_left(others, cut)) / non_negatives
         room = min(caught - TARGET_CAUGHT, TARGET_FALSE_FLAG - flagged)
-        if room >= 0 and (best is None or room > best[0]):
+        if room >= BOTH_ROOM - 1e-9 and (best is None or room > best[0]):
             best = (room, cut)
     return None if best is None else round(best[1], 4)
 
