@@ -41,17 +41,11 @@ class Example:
 @dataclass(frozen=True)
 class Settings:
     buckets: int = DEFAULT_BUCKETS
-    epochs: int = 6
+    epochs: int = 4
     batch: int = 128
     rate: float = 0.5
-    #: L2 3e-5 with averaging: the best separation of negatives on the tune halves (docs/model.md).
-    l2: float = 3e-5
+    l2: float = 1e-6
     seed: int = 16
-    #: Average the weights at the end of every epoch from this one on (1-based; 0: keep the last epoch's).
-    #: Averaging smooths AdaGrad's last noisy steps (English macro-recall +0.01: docs/model.md).
-    average_from: int = 2
-    #: Weight of a negative example against the others (1: balanced classes): triage only needs P(negative).
-    negative_weight: float = 1.0
 
 
 def balanced_weights(examples: Sequence[Example]) -> np.ndarray:
@@ -90,8 +84,6 @@ def train(
     scale = 1.0 / np.sqrt(lengths)
     y = np.array([LABEL_INDEX[e.label] for e in data], dtype=np.int64)
     w = balanced_weights(data)
-    if settings.negative_weight != 1.0:
-        w = w * np.where(y == LABEL_INDEX["negative"], settings.negative_weight, 1.0)
     k = len(CLASSES)
     weights = np.zeros((settings.buckets, k), dtype=np.float64)
     squares = np.full((settings.buckets, k), 1e-8, dtype=np.float64)
@@ -99,10 +91,7 @@ def train(
     bias_squares = np.full(k, 1e-8)
     rng = np.random.default_rng(settings.seed)
     eye = np.eye(k)
-    total = np.zeros_like(weights) if settings.average_from else None
-    total_bias = np.zeros_like(bias)
-    averaged = 0
-    for epoch in range(1, settings.epochs + 1):
+    for _ in range(settings.epochs):
         order = rng.permutation(len(data))
         for start in range(0, len(order), settings.batch):
             batch = order[start : start + settings.batch]
@@ -127,12 +116,6 @@ def train(
             gb = g.sum(axis=0)
             bias_squares += gb * gb
             bias -= settings.rate * gb / np.sqrt(bias_squares)
-        if total is not None and epoch >= settings.average_from:
-            total += weights
-            total_bias += bias
-            averaged += 1
-    if total is not None and averaged:
-        weights, bias = total / averaged, total_bias / averaged
     languages = tuple(sorted({e.lang for e in data}))
     return Model(
         weights=weights.astype(np.float32),
