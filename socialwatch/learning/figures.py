@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+import bisect
 import math
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
@@ -20,6 +21,8 @@ TARGET_CAUGHT = 0.80
 TARGET_FALSE_FLAG = 0.35
 #: Thresholds aim a little above the target, since the dev split is a sample.
 MARGIN = 0.04
+#: A threshold meeting both targets is preferred to the margin above only with this much room on each side.
+BOTH_ROOM = MARGIN / 2
 #: Where the two targets conflict, recall wins up to this share of false flags.
 FALSE_FLAG_CAP = 0.45
 
@@ -72,8 +75,9 @@ def by_language(pairs: Iterable[tuple[str, Decision]]) -> dict[str, Figures]:
 
 
 def choose_threshold(scores: Sequence[float], negative: Sequence[bool], flagged: Sequence[bool] | None = None) -> float:
-    """The highest P(negative) threshold that still catches TARGET_CAUGHT + MARGIN of the negatives, unless
-    that flags more than FALSE_FLAG_CAP of the rest: then the lowest threshold within the cap.
+    """The highest P(negative) threshold that still catches TARGET_CAUGHT + MARGIN of the negatives; if that
+    flags more than TARGET_FALSE_FLAG of the rest, a threshold meeting both targets where one exists
+    (``_meeting_both``); else, if it flags more than FALSE_FLAG_CAP, the lowest threshold within the cap.
 
     ``flagged`` says which examples the rest of triage sends to a person anyway (a question, a complaint
     the rules see): they count as caught, or as flagged, whatever the threshold."""
@@ -96,6 +100,10 @@ def choose_threshold(scores: Sequence[float], negative: Sequence[bool], flagged:
     threshold = max(0.01, math.floor(pos[need - 1] * 10_000) / 10_000)
     if others:
         share = (flagged_anyway + sum(s >= threshold for s in others)) / non_negatives
+        if share > TARGET_FALSE_FLAG:
+            both = _meeting_both(pos, others, caught_anyway, flagged_anyway, negatives, non_negatives)
+            if both is not None:
+                return both
         if share > FALSE_FLAG_CAP:
             # Just above the score of the highest non-negative that must not be flagged: at most
             # FALSE_FLAG_CAP of them (with those flagged anyway) lie above it.
@@ -104,6 +112,33 @@ def choose_threshold(scores: Sequence[float], negative: Sequence[bool], flagged:
                 return round(float(threshold), 4)
             threshold = max(0.01, math.floor(others[len(others) - allowed - 1] * 10_000) / 10_000 + 0.0001)
     return round(float(threshold), 4)
+
+
+def _meeting_both(
+    pos: Sequence[float],
+    others: Sequence[float],
+    caught_anyway: int,
+    flagged_anyway: int,
+    negatives: int,
+    non_negatives: int,
+) -> float | None:
+    """The threshold meeting both targets with the most room on its tighter side, or None if none does.
+
+    Where catching TARGET_CAUGHT + MARGIN costs more than TARGET_FALSE_FLAG, a point that meets both
+    targets (with less margin on each) is what a brand asked for; the room left is split evenly, since
+    the report half drifts either way, and a point is taken only with BOTH_ROOM to spare on each side (a
+    point just at both targets on a tune half of ~50 negatives is a coin toss on the report half).
+    ``pos`` is sorted high to low, ``others`` low to high."""
+    candidates = sorted({max(0.01, math.floor(s * 10_000) / 10_000) for s in pos})
+    high = sorted(pos)
+    best: tuple[float, float] | None = None
+    for cut in candidates:
+        caught = (caught_anyway + len(high) - bisect.bisect_left(high, cut)) / negatives
+        flagged = (flagged_anyway + len(others) - bisect.bisect_left(others, cut)) / non_negatives
+        room = min(caught - TARGET_CAUGHT, TARGET_FALSE_FLAG - flagged)
+        if room >= BOTH_ROOM - 1e-9 and (best is None or room > best[0]):
+            best = (room, cut)
+    return None if best is None else round(best[1], 4)
 
 
 def render(table: dict[str, Figures], title: str = "") -> str:
