@@ -209,13 +209,21 @@ def clean(text: str) -> str:
     return _SPACES.sub(" ", _NOISE.sub(" ", text)).strip()
 
 
+_NON_ASCII = re.compile(r"[^\x00-\x7f]+")
+
+
 def script_counts(text: str) -> Counter[str]:
     """Letters per script (marks and digits are not letters)."""
     counts: Counter[str] = Counter()
     if text.isascii():
         counts["latin"] = sum(map(str.isalpha, text))
         return counts
-    for ch in text:
+    # Most texts are ASCII but for an emoji or an accent: ASCII letters are all Latin, counted in C, and
+    # only the other characters go through the per-character look-up.
+    ascii_letters = sum(map(str.isalpha, _NON_ASCII.sub("", text)))
+    if ascii_letters:
+        counts["latin"] = ascii_letters
+    for ch in "".join(_NON_ASCII.findall(text)):
         if ch.isalpha():
             counts[_RANGES[bisect_right(_STARTS, ord(ch)) - 1][1]] += 1
         elif unicodedata.category(ch) == "Mc" or unicodedata.category(ch) == "Mn":
