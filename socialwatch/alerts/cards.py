@@ -442,20 +442,31 @@ def reply_url(item: Mapping[str, Any], platform_reply_id: Any) -> str | None:
 # --- modals -------------------------------------------------------------------------------------
 
 
+def modal(callback_id: str, title: str, submit: str, private: Mapping[str, Any], blocks: list[Any]) -> dict[str, Any]:
+    """A modal that submits back to us: its callback, title, submit label, Cancel, and what we keep in it."""
+    return {
+        "type": "modal",
+        "callback_id": callback_id,
+        "title": {"type": "plain_text", "text": title},
+        "submit": {"type": "plain_text", "text": submit},
+        "close": {"type": "plain_text", "text": "Cancel"},
+        "private_metadata": json.dumps(dict(private)),
+        "blocks": blocks,
+    }
+
+
 def edit_modal(
     item: Mapping[str, Any], *, text: str, limit: int, private: Mapping[str, Any], unit: str = "characters"
 ) -> dict[str, Any]:
     """Edit & send: the reply prefilled; the limit is shown and re-checked on submit (X counts
     characters its own way, so Slack's max_length is only a first guard)."""
     platform = PLATFORM_WORDS.get(item["platform"], str(item["platform"]))
-    return {
-        "type": "modal",
-        "callback_id": EDIT_VIEW,
-        "title": {"type": "plain_text", "text": "Edit & send"},
-        "submit": {"type": "plain_text", "text": "Send"},
-        "close": {"type": "plain_text", "text": "Cancel"},
-        "private_metadata": json.dumps(dict(private)),
-        "blocks": [
+    return modal(
+        EDIT_VIEW,
+        "Edit & send",
+        "Send",
+        private,
+        [
             {
                 "type": "context",
                 "elements": [
@@ -483,7 +494,7 @@ def edit_modal(
                 },
             },
         ],
-    }
+    )
 
 
 def confirm_reach(view: Mapping[str, Any], reach: list[str], private: Mapping[str, Any]) -> dict[str, Any]:
@@ -527,14 +538,12 @@ def confirm_reach(view: Mapping[str, Any], reach: list[str], private: Mapping[st
 
 
 def dismiss_modal(item: Mapping[str, Any], private: Mapping[str, Any]) -> dict[str, Any]:
-    return {
-        "type": "modal",
-        "callback_id": DISMISS_VIEW,
-        "title": {"type": "plain_text", "text": "Dismiss alert"},
-        "submit": {"type": "plain_text", "text": "Dismiss"},
-        "close": {"type": "plain_text", "text": "Cancel"},
-        "private_metadata": json.dumps(dict(private)),
-        "blocks": [
+    return modal(
+        DISMISS_VIEW,
+        "Dismiss alert",
+        "Dismiss",
+        private,
+        [
             {
                 "type": "input",
                 "block_id": REASON_BLOCK,
@@ -556,7 +565,7 @@ def dismiss_modal(item: Mapping[str, Any], private: Mapping[str, Any]) -> dict[s
                 "element": {"type": "plain_text_input", "action_id": NOTE_INPUT, "max_length": 500},
             },
         ],
-    }
+    )
 
 
 def followup_text(item: Mapping[str, Any]) -> str:

@@ -12,7 +12,6 @@ what a later erasure takes.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -87,15 +86,7 @@ def link_modal(item: Mapping[str, Any], suggested: Sequence[tuple[str, str]], li
             "element": {"type": "plain_text_input", "action_id": OTHER_INPUT, "max_length": 160},
         }
     )
-    return {
-        "type": "modal",
-        "callback_id": LINK_VIEW,
-        "title": {"type": "plain_text", "text": "Same customer as…"},
-        "submit": {"type": "plain_text", "text": "Link"},
-        "close": {"type": "plain_text", "text": "Cancel"},
-        "private_metadata": json.dumps({"item_id": item["id"]}),
-        "blocks": blocks,
-    }
+    return cards.modal(LINK_VIEW, "Same customer as…", "Link", {"item_id": item["id"]}, blocks)
 
 
 def submit_link(responder: Responder, submission: Submission) -> SubmissionResult:

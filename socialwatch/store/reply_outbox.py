@@ -263,15 +263,20 @@ def active_reply_for(store: Store, item_id: int) -> dict[str, Any] | None:
         return active_reply_on(db.conn, item_id)
 
 
-def due_replies(store: Store, now: datetime, limit: int = 20) -> list[dict[str, Any]]:
-    """Approved replies whose time has come, oldest first."""
+def _due(store: Store, status: str, now: datetime, limit: int) -> list[dict[str, Any]]:
+    """Replies in ``status`` whose next attempt (or look) is due, oldest first."""
     with store.db() as db:
         return replies_on(
             db.conn,
-            "r.status = 'approved' AND (r.next_attempt_at IS NULL OR r.next_attempt_at <= ?)",
-            [iso(now), max(0, limit)],
+            "r.status = ? AND (r.next_attempt_at IS NULL OR r.next_attempt_at <= ?)",
+            [status, iso(now), max(0, limit)],
             tail="ORDER BY r.id LIMIT ?",
         )
+
+
+def due_replies(store: Store, now: datetime, limit: int = 20) -> list[dict[str, Any]]:
+    """Approved replies whose time has come, oldest first."""
+    return _due(store, "approved", now, limit)
 
 
 def replies_in(store: Store, status: str) -> list[dict[str, Any]]:
@@ -478,13 +483,7 @@ def reconcile_later(
 
 def due_reconciling(store: Store, now: datetime, limit: int = 20) -> list[dict[str, Any]]:
     """Replies being reconciled whose next look is due, oldest first."""
-    with store.db() as db:
-        return replies_on(
-            db.conn,
-            "r.status = 'reconciling' AND (r.next_attempt_at IS NULL OR r.next_attempt_at <= ?)",
-            [iso(now), max(0, limit)],
-            tail="ORDER BY r.id LIMIT ?",
-        )
+    return _due(store, "reconciling", now, limit)
 
 
 def resolve_reply(
