@@ -461,40 +461,35 @@ def edit_modal(
     """Edit & send: the reply prefilled; the limit is shown and re-checked on submit (X counts
     characters its own way, so Slack's max_length is only a first guard)."""
     platform = PLATFORM_WORDS.get(item["platform"], str(item["platform"]))
-    return modal(
-        EDIT_VIEW,
-        "Edit & send",
-        "Send",
-        private,
-        [
-            {
-                "type": "context",
-                "elements": [
-                    {
-                        "type": "mrkdwn",
-                        "text": cut(
-                            f"Replying on {platform} to "
-                            f"{name_line(item.get('author_name') or item.get('author_handle') or '', 80)}:"
-                            f" _{inert(one_line(shown_text(item) or wording.attachments_text(item), 400))}_",
-                            SECTION_MAX,
-                        ),
-                    }
-                ],
+    blocks: list[Any] = [
+        {
+            "type": "context",
+            "elements": [
+                {
+                    "type": "mrkdwn",
+                    "text": cut(
+                        f"Replying on {platform} to "
+                        f"{name_line(item.get('author_name') or item.get('author_handle') or '', 80)}:"
+                        f" _{inert(one_line(shown_text(item) or wording.attachments_text(item), 400))}_",
+                        SECTION_MAX,
+                    ),
+                }
+            ],
+        },
+        {
+            "type": "input",
+            "block_id": REPLY_BLOCK,
+            "label": {"type": "plain_text", "text": f"Reply (at most {limit} {unit} on {platform})"},
+            "element": {
+                "type": "plain_text_input",
+                "action_id": REPLY_INPUT,
+                "multiline": True,
+                "initial_value": text[:3000],
+                "max_length": min(limit, 3000),
             },
-            {
-                "type": "input",
-                "block_id": REPLY_BLOCK,
-                "label": {"type": "plain_text", "text": f"Reply (at most {limit} {unit} on {platform})"},
-                "element": {
-                    "type": "plain_text_input",
-                    "action_id": REPLY_INPUT,
-                    "multiline": True,
-                    "initial_value": text[:3000],
-                    "max_length": min(limit, 3000),
-                },
-            },
-        ],
-    )
+        },
+    ]
+    return modal(EDIT_VIEW, "Edit & send", "Send", private, blocks)
 
 
 def confirm_reach(view: Mapping[str, Any], reach: list[str], private: Mapping[str, Any]) -> dict[str, Any]:
@@ -538,34 +533,29 @@ def confirm_reach(view: Mapping[str, Any], reach: list[str], private: Mapping[st
 
 
 def dismiss_modal(item: Mapping[str, Any], private: Mapping[str, Any]) -> dict[str, Any]:
-    return modal(
-        DISMISS_VIEW,
-        "Dismiss alert",
-        "Dismiss",
-        private,
-        [
-            {
-                "type": "input",
-                "block_id": REASON_BLOCK,
-                "label": {"type": "plain_text", "text": "Reason"},
-                "element": {
-                    "type": "static_select",
-                    "action_id": REASON_INPUT,
-                    "options": [
-                        {"text": {"type": "plain_text", "text": label}, "value": value}
-                        for value, label in DISMISS_REASONS.items()
-                    ],
-                },
+    blocks: list[Any] = [
+        {
+            "type": "input",
+            "block_id": REASON_BLOCK,
+            "label": {"type": "plain_text", "text": "Reason"},
+            "element": {
+                "type": "static_select",
+                "action_id": REASON_INPUT,
+                "options": [
+                    {"text": {"type": "plain_text", "text": label}, "value": value}
+                    for value, label in DISMISS_REASONS.items()
+                ],
             },
-            {
-                "type": "input",
-                "block_id": NOTE_BLOCK,
-                "optional": True,
-                "label": {"type": "plain_text", "text": "Note"},
-                "element": {"type": "plain_text_input", "action_id": NOTE_INPUT, "max_length": 500},
-            },
-        ],
-    )
+        },
+        {
+            "type": "input",
+            "block_id": NOTE_BLOCK,
+            "optional": True,
+            "label": {"type": "plain_text", "text": "Note"},
+            "element": {"type": "plain_text_input", "action_id": NOTE_INPUT, "max_length": 500},
+        },
+    ]
+    return modal(DISMISS_VIEW, "Dismiss alert", "Dismiss", private, blocks)
 
 
 def followup_text(item: Mapping[str, Any]) -> str:
