@@ -15,10 +15,23 @@ from dataclasses import dataclass
 
 from socialwatch.scoring.language import UNDETERMINED, Detection
 
-#: Tags that say "no language" or "cannot tell" (X: und, zxx media-only, qme/qam/... special content).
-NO_LANGUAGE = frozenset({"", "und", "zxx", "qme", "qam", "qct", "qht", "qst", "art"})
-#: Old or platform-specific codes, as ISO 639-1.
-TAG_FIX = {"in": "id", "iw": "he", "ji": "yi", "msa": "ms", "fil": "tl", "zh-cn": "zh", "zh-tw": "zh"}
+#: Tags that say "no language" or "cannot tell" (X: und, zxx media-only, qme/qam/... special content; CLD2's
+#: un and xx-). The one list: the reply language choice reads it too.
+NO_LANGUAGE = frozenset({"", UNDETERMINED, "zxx", "qme", "qam", "qct", "qht", "qst", "art", "un", "xx"})
+#: Old, regional or platform-specific codes, as the ISO 639-1 code triage and the template folders use.
+TAG_FIX = {
+    "in": "id",
+    "iw": "he",
+    "ji": "yi",
+    "jw": "jv",
+    "nb": "no",
+    "zsm": "ms",
+    "swh": "sw",
+    "msa": "ms",
+    "fil": "tl",
+    "zh-cn": "zh",
+    "zh-tw": "zh",
+}
 
 #: Words Malaysians write and Indonesians do not (or rarely), and the other way round.
 MALAY = frozenset(
@@ -84,7 +97,7 @@ def refine(detection: Detection, text: str) -> Detection:
 
 
 #: Detections this sure overrule a platform's tag (a script decides; CLD2 on enough letters).
-_SURE_LETTERS = 20
+SURE_LETTERS = 20
 
 
 def decide(tag: str | None, detection: Detection, text: str, history: str | None, default: str) -> Language:
@@ -100,7 +113,7 @@ def decide(tag: str | None, detection: Detection, text: str, history: str | None
         sure = found.method == "script" or found.method.endswith("+words") or found.method == "tamil-words"
         # CLD2 reads code-mixed and romanised text as English: its "en" overrules only an "en" tag's absence
         # of evidence, never a platform's non-English tag.
-        sure = sure or (found.method == "cld2" and found.letters >= _SURE_LETTERS and found.lang != "en")
+        sure = sure or (found.method == "cld2" and found.letters >= SURE_LETTERS and found.lang != "en")
         if found.lang != UNDETERMINED and found.lang != declared and sure:
             return Language(found.lang, "detected")
         return Language(declared, "platform")

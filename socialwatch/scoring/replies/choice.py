@@ -15,15 +15,8 @@ from functools import lru_cache
 
 from socialwatch.config.suggestions import SuggestionsConfig
 from socialwatch.models import language_name
-from socialwatch.scoring.language import UNDETERMINED, Detection
-
-#: Tags that say nothing about the language (X's "und", "zxx", "qme" ... for text it could not identify).
-UNKNOWN = frozenset({"", UNDETERMINED, "zxx", "qme", "qam", "qct", "qht", "qst", "un", "xx"})
-#: Old or regional codes the platforms and detectors still use, and the folder code that answers them.
-ALIASES = {"in": "id", "iw": "he", "jw": "jv", "nb": "no", "zsm": "ms", "swh": "sw", "fil": "tl"}
-#: So many letters make a CLD2 detection confident enough to overrule a platform's "en".
-CONFIDENT_LETTERS = 20
-
+from socialwatch.scoring.langid import NO_LANGUAGE, SURE_LETTERS, TAG_FIX
+from socialwatch.scoring.language import Detection
 
 Explain = Callable[[str], Detection]
 
@@ -32,9 +25,9 @@ def normalise(code: str | None) -> str:
     """``"pt-BR"`` -> ``"pt-br"``, ``"in"`` -> ``"id"``, unknown tags -> ``""``."""
     code = (code or "").strip().lower().replace("_", "-")
     base = code.split("-")[0]
-    if base in UNKNOWN:
+    if base in NO_LANGUAGE:
         return ""
-    return ALIASES.get(base, base) + code[len(base) :]
+    return TAG_FIX.get(base, base) + code[len(base) :]
 
 
 @dataclass(frozen=True)
@@ -60,7 +53,7 @@ def message_language(
         return lang
     detection = explain(text)
     detected = normalise(detection.lang)
-    confident = detection.method == "script" or (detection.method == "cld2" and detection.letters >= CONFIDENT_LETTERS)
+    confident = detection.method == "script" or (detection.method == "cld2" and detection.letters >= SURE_LETTERS)
     return detected if detected in answered and confident else lang
 
 
